@@ -1,0 +1,46 @@
+//! dbvault's on-disk format: every object a repository holds, as bytes.
+//!
+//! This crate is the executable form of `SPEC.md`; each module is named after the object it
+//! encodes. It performs no I/O: it turns typed values into byte buffers and back, and it is the
+//! only place that knows keys, nonces and associated data.
+//!
+//! How the pieces fit:
+//! - [`keyfile`] wraps the repository's [`crypto::MasterKey`] under a passphrase (Argon2id).
+//! - [`crypto::Keys`] derives every working key from the master key (data encryption, blob ids,
+//!   config MAC, chunker seed) and implements the sealed envelope (XChaCha20-Poly1305).
+//! - [`config`] is the repository's identity, format version and chunker parameters.
+//! - [`blob`] seals one chunk or chunk-list node (zstd, then AEAD with the id as associated data).
+//! - [`pack`] is a file of sealed blobs plus a sealed header that lists them.
+//! - [`index_segment`] lists "blob -> pack, offset, length" for the packs of one ingest.
+//! - [`tree`] is the node format of a snapshot's chunk list.
+//! - [`manifest`] is one snapshot: its database, lineage, sizes, digest and chunk-list root.
+//!
+//! Every decoder treats its input as hostile: lengths are checked against the bytes actually
+//! present before anything is allocated, and every failure is a typed [`FormatError`].
+
+pub mod blob;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod id;
+pub mod index_segment;
+pub mod keyfile;
+pub mod manifest;
+pub mod pack;
+pub mod tree;
+
+pub use error::FormatError;
+pub use id::Id;
+
+/// The repository format version this code writes and the only one it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Read a little-endian `u32` at `at`; the caller has checked the bounds.
+pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// Read a little-endian `u64` at `at`; the caller has checked the bounds.
+pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}

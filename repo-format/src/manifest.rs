@@ -1,0 +1,167 @@
+//! `snapshots/<id>`: one snapshot manifest per ingest.
+//!
+//! Layout: `"dbvsnap\x01" (8) || sealed(zstd(JSON))`, associated data: the magic. The file's name
+//! is the BLAKE3 hash of its bytes. The JSON fields are listed in SPEC.md; readers ignore fields
+//! they do not know, so later versions can add fields without a format bump.
+
+use std::io::Read;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::Keys;
+use crate::{FormatError, Id};
+
+const KIND: &str = "snapshot manifest";
+const MAGIC: &[u8; 8] = b"dbvsnap\x01";
+/// A manifest that decompresses beyond this is refused as hostile.
+const MAX_JSON: u64 = 16 << 20;
+
+/// What one ingest added to the repository.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Added {
+    /// Data chunks this ingest stored (absent from the repository before it).
+    pub chunks: u64,
+    /// Plaintext bytes of those chunks.
+    pub raw_bytes: u64,
+    /// Bytes this ingest wrote to packs: sealed chunks and chunk-list nodes, plus pack headers.
+    pub stored_bytes: u64,
+}
+
+/// Where the stream came from, as far as dbvault can tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Dump tool recognised from the stream ("pg_dump", "mariadb-dump", ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Its version, when the stream states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_version: Option<String>,
+    /// The command dbvault ran to produce the stream, if it ran one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The command's exit status; absent when the producer's status is unknown (stdin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// Whether the dump's own completion marker was seen; absent when the format has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_marker: Option<bool>,
+    /// Warnings raised while ingesting (compressed input, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// A snapshot manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest schema version (1).
+    pub version: u32,
+    /// Database name.
+    pub db: String,
+    /// Host the dump came from.
+    pub host: String,
+    /// User tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// When the ingest started reading.
+    pub start: Timestamp,
+    /// When the stream ended.
+    pub end: Timestamp,
+    /// The previous snapshot of the same database when this one was committed.
+    pub parent: Option<Id>,
+    /// Stream length in bytes.
+    pub size: u64,
+    /// Plain BLAKE3 of the whole stream (compare with `b3sum`), checked again on restore.
+    pub digest: Id,
+    /// Root of the chunk-list tree.
+    pub tree: Id,
+    /// Number of data chunks in the stream.
+    pub chunks: u64,
+    /// What this snapshot added to the repository.
+    pub added: Added,
+    /// Producer details.
+    #[serde(default)]
+    pub source: Source,
+    /// True when the dump is known to be incomplete but was kept on request.
+    #[serde(default)]
+    pub incomplete: bool,
+    /// The dbvault version that wrote it.
+    pub client: String,
+}
+
+impl Manifest {
+    /// Seal into the stored bytes.
+    pub fn encode(&self, keys: &Keys) -> Result<Vec<u8>, FormatError> {
+        let json = serde_json::to_vec(self).map_err(|source| FormatError::Json { kind: KIND, source })?;
+        let z = zstd::bulk::compress(&json, 3).map_err(|source| FormatError::Compression { kind: KIND, source })?;
+        let mut out = MAGIC.to_vec();
+        keys.seal_into(MAGIC, &z, &mut out)?;
+        Ok(out)
+    }
+
+    /// Open and parse stored bytes.
+    pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<Manifest, FormatError> {
+        if bytes.len() < 8 || &bytes[..8] != MAGIC {
+            return Err(FormatError::BadMagic { kind: KIND });
+        }
+        let z = keys.open(KIND, MAGIC, &bytes[8..])?;
+        let mut json = Vec::new();
+        zstd::stream::read::Decoder::new(z.as_slice())
+            .and_then(|d| d.take(MAX_JSON + 1).read_to_end(&mut json))
+            .map_err(|source| FormatError::Compression { kind: KIND, source })?;
+        if json.len() as u64 > MAX_JSON {
+            return Err(FormatError::malformed(KIND, "decompresses to more than 16 MiB"));
+        }
+        let m: Manifest = serde_json::from_slice(&json).map_err(|source| FormatError::Json { kind: KIND, source })?;
+        if m.version != 1 {
+            return Err(FormatError::UnsupportedVersion { kind: KIND, found: m.version, supported: 1 });
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    pub(crate) fn sample() -> Manifest {
+        Manifest {
+            version: 1,
+            db: "shop".into(),
+            host: "db1".into(),
+            tags: vec!["daily".into()],
+            start: Timestamp::from_second(1_700_000_000).unwrap(),
+            end: Timestamp::from_second(1_700_000_060).unwrap(),
+            parent: None,
+            size: 1234,
+            digest: Id::of_bytes(b"stream"),
+            tree: Id([7; 32]),
+            chunks: 3,
+            added: Added { chunks: 3, raw_bytes: 1234, stored_bytes: 400 },
+            source: Source::default(),
+            incomplete: false,
+            client: "dbvault test".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_tamper() {
+        let keys = MasterKey::generate().unwrap().keys();
+        let m = sample();
+        let bytes = m.encode(&keys).unwrap();
+        assert_eq!(Manifest::decode(&keys, &bytes).unwrap(), m);
+        let mut bad = bytes.clone();
+        bad[30] ^= 1;
+        assert!(matches!(Manifest::decode(&keys, &bad), Err(FormatError::Authentication { .. })));
+        assert!(Manifest::decode(&keys, &bytes[..8]).is_err());
+        assert!(Manifest::decode(&keys, b"garbage!garbage!").is_err());
+    }
+
+    #[test]
+    fn json_has_rfc3339_times_and_hex_ids() {
+        let v = serde_json::to_value(sample()).unwrap();
+        assert_eq!(v["start"], "2023-11-14T22:13:20Z");
+        assert_eq!(v["digest"].as_str().unwrap().len(), 64);
+    }
+}
