@@ -1,1 +1,264 @@
-//! placeholder
+//! Streaming content-defined chunking with FastCDC v2020.
+//!
+//! A [`Chunker`] reads any [`Read`] source and yields [`Batch`]es: one owned buffer holding
+//! several whole chunks and their boundaries. Batches (a few MiB each) are the unit the ingest
+//! pipeline hashes, compresses and seals in parallel, and owning the buffer means no chunk is
+//! copied on its way through.
+//!
+//! Boundaries depend only on the bytes of the stream and the [`Params`], never on how the reader
+//! splits its reads: a chunk is cut only when at least `max_size` bytes (or the end of the
+//! stream) follow its start, so FastCDC sees exactly what it would see over the whole stream.
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+use fastcdc::v2020::{self, FastCDC, Normalization};
+use thiserror::Error;
+
+/// Invalid chunker parameters (from a repository config).
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid chunker parameters: {0}")]
+pub struct ParamsError(String);
+
+/// Validated chunker parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    min_size: usize,
+    avg_size: usize,
+    max_size: usize,
+    normalization: Normalization,
+    seed: u64,
+}
+
+impl Params {
+    /// Validate sizes (even, ordered, within FastCDC's limits) and the normalisation level (0-3).
+    pub fn new(min_size: u32, avg_size: u32, max_size: u32, normalization: u8, seed: u64) -> Result<Params, ParamsError> {
+        let (min, avg, max) = (min_size as usize, avg_size as usize, max_size as usize);
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(ParamsError(what.to_string())) };
+        check((v2020::MINIMUM_MIN..=v2020::MINIMUM_MAX).contains(&min), "min_size out of range")?;
+        check((v2020::AVERAGE_MIN..=v2020::AVERAGE_MAX).contains(&avg), "avg_size out of range")?;
+        check((v2020::MAXIMUM_MIN..=v2020::MAXIMUM_MAX).contains(&max), "max_size out of range")?;
+        check(min % 2 == 0 && avg % 2 == 0 && max % 2 == 0, "sizes must be even")?;
+        check(min <= avg && avg <= max, "sizes must satisfy min <= avg <= max")?;
+        let normalization = match normalization {
+            0 => Normalization::Level0,
+            1 => Normalization::Level1,
+            2 => Normalization::Level2,
+            3 => Normalization::Level3,
+            n => return Err(ParamsError(format!("normalization level {n} is not 0-3"))),
+        };
+        Ok(Params { min_size: min, avg_size: avg, max_size: max, normalization, seed })
+    }
+
+    /// The largest chunk these parameters produce.
+    pub fn max_size(&self) -> usize {
+        self.max_size
+    }
+}
+
+/// Several consecutive chunks of the stream in one owned buffer.
+#[derive(Debug)]
+pub struct Batch {
+    /// Offset of `data[0]` in the stream.
+    pub stream_offset: u64,
+    /// The bytes of the batch's chunks, back to back.
+    pub data: Vec<u8>,
+    /// Each chunk's range in `data`, in stream order; together they cover `data` exactly.
+    pub chunks: Vec<Range<usize>>,
+}
+
+impl Batch {
+    /// The bytes of chunk `i`.
+    pub fn chunk(&self, i: usize) -> &[u8] {
+        &self.data[self.chunks[i].clone()]
+    }
+}
+
+/// Splits a byte stream into content-defined chunks, a batch at a time.
+pub struct Chunker<R> {
+    reader: R,
+    params: Params,
+    batch_size: usize,
+    buf: Vec<u8>,
+    offset: u64,
+    eof: bool,
+}
+
+impl<R: Read> Chunker<R> {
+    /// Chunk `reader`, yielding batches of about `batch_size` bytes (at least `max_size`).
+    pub fn new(reader: R, params: Params, batch_size: usize) -> Self {
+        let batch_size = batch_size.max(params.max_size);
+        Chunker { reader, params, batch_size, buf: Vec::new(), offset: 0, eof: false }
+    }
+
+    /// Bytes handed out in batches so far.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
+    /// Read until the buffer holds `batch_size + max_size` bytes or the stream ends.
+    fn fill(&mut self) -> io::Result<()> {
+        let want = self.batch_size + self.params.max_size;
+        if self.buf.capacity() < want {
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+        while !self.eof && self.buf.len() < want {
+            let start = self.buf.len();
+            self.buf.resize(want, 0);
+            match self.reader.read(&mut self.buf[start..]) {
+                Ok(0) => {
+                    self.buf.truncate(start);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(start + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(start),
+                Err(e) => {
+                    self.buf.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next batch, or `None` at the end of the stream.
+    pub fn next_batch(&mut self) -> io::Result<Option<Batch>> {
+        self.fill()?;
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let p = self.params;
+        let cdc = FastCDC::with_level_and_seed(&self.buf, p.min_size, p.avg_size, p.max_size, p.normalization, p.seed);
+        let mut chunks = Vec::with_capacity(self.batch_size / p.avg_size + 2);
+        let mut pos = 0;
+        while pos < self.buf.len() && pos < self.batch_size {
+            let remaining = self.buf.len() - pos;
+            if !self.eof && remaining < p.max_size {
+                break; // the cut could depend on bytes not read yet
+            }
+            let (_, end) = cdc.cut(pos, remaining);
+            chunks.push(pos..end);
+            pos = end;
+        }
+        let rest = self.buf[pos..].to_vec();
+        let mut data = std::mem::replace(&mut self.buf, rest);
+        data.truncate(pos);
+        let batch = Batch { stream_offset: self.offset, data, chunks };
+        self.offset += pos as u64;
+        Ok(Some(batch))
+    }
+}
+
+impl<R: Read> Iterator for Chunker<R> {
+    type Item = io::Result<Batch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn params() -> Params {
+        Params::new(1024, 4096, 16384, 1, 42).unwrap()
+    }
+
+    fn pseudo_text(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend_from_slice(format!("({}, 'name {}', {}.{:02})\n", x % 100_000, x % 977, x % 1000, x % 100).as_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// A reader that returns at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn boundaries(data: &[u8], step: usize, batch: usize) -> Vec<(u64, usize)> {
+        let mut out = Vec::new();
+        for b in Chunker::new(Trickle { data, step }, params(), batch) {
+            let b = b.unwrap();
+            for r in &b.chunks {
+                out.push((b.stream_offset + r.start as u64, r.len()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_fastcdc_over_the_whole_stream() {
+        let data = pseudo_text(300_000, 7);
+        let whole: Vec<(u64, usize)> = FastCDC::with_level_and_seed(&data, 1024, 4096, 16384, Normalization::Level1, 42)
+            .map(|c| (c.offset as u64, c.length))
+            .collect();
+        assert_eq!(boundaries(&data, 1 << 20, 65536), whole);
+        assert_eq!(boundaries(&data, 777, 20000), whole);
+    }
+
+    #[test]
+    fn empty_stream_has_no_batches() {
+        assert!(Chunker::new(&b""[..], params(), 1 << 20).next().is_none());
+    }
+
+    #[test]
+    fn rejects_bad_params() {
+        assert!(Params::new(1024, 4096, 16384, 4, 0).is_err());
+        assert!(Params::new(1023, 4096, 16384, 1, 0).is_err());
+        assert!(Params::new(8192, 4096, 16384, 1, 0).is_err());
+        assert!(Params::new(2, 4096, 16384, 1, 0).is_err());
+    }
+
+    #[test]
+    fn seed_changes_boundaries() {
+        let data = pseudo_text(200_000, 3);
+        let a: Vec<_> = FastCDC::with_level_and_seed(&data, 1024, 4096, 16384, Normalization::Level1, 1).map(|c| c.offset).collect();
+        let b: Vec<_> = FastCDC::with_level_and_seed(&data, 1024, 4096, 16384, Normalization::Level1, 2).map(|c| c.offset).collect();
+        assert_ne!(a, b);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Chunking is deterministic and covers the stream exactly, whatever the read sizes.
+        #[test]
+        fn covers_stream_exactly_and_deterministically(len in 0usize..120_000, seed in any::<u64>(), step in 1usize..70_000, batch in 1usize..100_000) {
+            let data = pseudo_text(len, seed);
+            let mut rebuilt = Vec::new();
+            let mut expected_offset = 0u64;
+            for b in Chunker::new(Trickle { data: &data, step }, params(), batch) {
+                let b = b.unwrap();
+                prop_assert_eq!(b.stream_offset, expected_offset);
+                let mut at = 0;
+                for r in &b.chunks {
+                    prop_assert_eq!(r.start, at);
+                    prop_assert!(r.len() <= 16384 && !r.is_empty());
+                    at = r.end;
+                }
+                prop_assert_eq!(at, b.data.len());
+                expected_offset += b.data.len() as u64;
+                rebuilt.extend_from_slice(&b.data);
+            }
+            prop_assert_eq!(&rebuilt, &data);
+            prop_assert_eq!(boundaries(&data, step, batch), boundaries(&data, 1 << 20, 1 << 20));
+        }
+    }
+}

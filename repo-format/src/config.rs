@@ -35,9 +35,9 @@ pub struct ChunkerConfig {
 }
 
 impl Default for ChunkerConfig {
-    /// The measured default (SPEC.md, "Chunker parameters"): 8 KiB average.
+    /// The measured default (SPEC.md, "Chunker parameters"): 4 KiB average, 1-32 KiB.
     fn default() -> Self {
-        ChunkerConfig { min_size: 2 * 1024, avg_size: 8 * 1024, max_size: 64 * 1024, normalization: 1, seeded: true }
+        ChunkerConfig { min_size: 1024, avg_size: 4 * 1024, max_size: 32 * 1024, normalization: 1, seeded: true }
     }
 }
 
@@ -167,7 +167,7 @@ mod tests {
         assert!(Config::decode(&bytes).unwrap().verify(&other).is_err());
 
         // Changing a chunker parameter (without the key) is caught by the MAC.
-        let text = String::from_utf8_lossy(&bytes[12..bytes.len() - 32]).replace("8192", "8190");
+        let text = String::from_utf8_lossy(&bytes[12..bytes.len() - 32]).replace("\"avg_size\": 4096", "\"avg_size\": 4094");
         let mut forged = bytes[..12].to_vec();
         forged.extend_from_slice(text.as_bytes());
         forged.extend_from_slice(&bytes[bytes.len() - 32..]);

@@ -1,1 +1,28 @@
-//! placeholder
+//! dbvault's repository: storage backends, packs, the local RocksDB index, snapshots, and the
+//! two operations everything else builds on, ingest and restore.
+//!
+//! How the pieces fit:
+//! - [`backend::Backend`] stores write-once objects ([`backend::LocalBackend`]: a folder).
+//! - [`repository::Repository`] unlocks a repository and keeps the local [`index::Index`] in step
+//!   with the objects (the index is derived state and rebuilds itself when missing).
+//! - [`ingest::ingest`] chunks, deduplicates, seals and packs a stream ([`pack::PackWriter`]),
+//!   writes an index segment, then commits a manifest under the writer [`lock`].
+//! - [`restore::restore`] walks a snapshot's chunk-list tree ([`tree::TreeWalk`]), reads blobs with
+//!   [`pack::PackReader`], and checks every chunk and the stream digest.
+//! - [`snapshot`] lists snapshots and resolves names like `latest` or an id prefix.
+//!
+//! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
+
+pub mod backend;
+pub mod error;
+pub mod index;
+pub mod ingest;
+pub mod lock;
+pub mod pack;
+pub mod repository;
+pub mod restore;
+pub mod snapshot;
+pub mod tree;
+
+pub use error::{Result, StoreError};
+pub use repository::{InitOptions, Repository};

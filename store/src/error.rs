@@ -1,0 +1,158 @@
+//! The store's error type.
+//!
+//! Rules for errors (the CLI relies on them): every variant says what happened and names the
+//! object involved (snapshot, database, chunk, pack, file); variants that need the user to act
+//! say what to do; corruption is never reported as a generic I/O error, so the CLI can give it
+//! its own exit code.
+
+use std::path::PathBuf;
+
+use repo_format::{FormatError, Id};
+use thiserror::Error;
+
+use crate::backend::BackendError;
+
+/// Result alias of the store crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a repository operation.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The folder holds no dbvault repository.
+    #[error("{path} is not a dbvault repository (no config file); create one with `dbvault init`")]
+    NotARepository {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// `init` was pointed at a folder that already has content.
+    #[error("{path} is not empty; `dbvault init` only creates a repository in a new or empty folder")]
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// No key file unlocks with the given password.
+    #[error("wrong password: none of the repository's {keys} key(s) opens with it")]
+    WrongPassword {
+        /// How many key files were tried.
+        keys: usize,
+    },
+    /// The repository has no key files at all.
+    #[error("the repository has no key files (keys/ is empty or unreadable); it cannot be unlocked")]
+    NoKey,
+    /// A repository object failed to decode or authenticate.
+    #[error("{object}: {source}")]
+    Format {
+        /// Which object ("pack 3fa2..", "snapshot 81c0..", "config").
+        object: String,
+        /// What was wrong with it.
+        source: FormatError,
+    },
+    /// The storage backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Local I/O failed (temporary files, the local index folder).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Reading the dump stream failed.
+    #[error("reading the input stream failed after {offset} bytes: {source}")]
+    Input {
+        /// Bytes read before the failure.
+        offset: u64,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The local RocksDB index failed.
+    #[error("local index at {path}: {detail}; run `dbvault repair index` to rebuild it from the repository")]
+    Index {
+        /// The RocksDB folder.
+        path: PathBuf,
+        /// RocksDB's message.
+        detail: String,
+    },
+    /// Another process holds the lock needed, for longer than we wait.
+    #[error("repository is busy: {what} is locked by another dbvault process (waited {waited_secs} s); try again later")]
+    Busy {
+        /// Which lock.
+        what: String,
+        /// How long we waited.
+        waited_secs: u64,
+    },
+    /// No snapshot matches what the user named.
+    #[error("no snapshot matches {0:?}; `dbvault snapshots` lists them")]
+    SnapshotNotFound(String),
+    /// A snapshot id prefix matches several snapshots.
+    #[error("snapshot prefix {prefix:?} is ambiguous: it matches {}; give more digits", .matches.iter().map(Id::short).collect::<Vec<_>>().join(", "))]
+    AmbiguousSnapshot {
+        /// What the user typed.
+        prefix: String,
+        /// The snapshots it matches.
+        matches: Vec<Id>,
+    },
+    /// A blob a snapshot needs is not in the index.
+    #[error("blob {id} is not in the index (missing from the repository, or the index is stale: `dbvault repair index`)")]
+    MissingBlob {
+        /// The blob.
+        id: Id,
+    },
+    /// A chunk of a snapshot could not be read back intact.
+    #[error("snapshot {} of db {db}: chunk {chunk} at stream offset {offset} is unreadable: {source}", .snapshot.short())]
+    Unreadable {
+        /// The snapshot being read.
+        snapshot: Id,
+        /// Its database.
+        db: String,
+        /// The chunk or chunk-list node.
+        chunk: Id,
+        /// Where in the stream it belongs.
+        offset: u64,
+        /// Why it failed.
+        source: Box<StoreError>,
+    },
+    /// The restored stream does not hash to the digest recorded at ingest.
+    #[error("snapshot {} of db {db}: restored stream has BLAKE3 {actual} and {actual_size} bytes, manifest says {expected} and {expected_size} bytes", .snapshot.short())]
+    DigestMismatch {
+        /// The snapshot.
+        snapshot: Id,
+        /// Its database.
+        db: String,
+        /// Digest recorded at ingest.
+        expected: Id,
+        /// Digest of what was restored.
+        actual: Id,
+        /// Size recorded at ingest.
+        expected_size: u64,
+        /// Size restored.
+        actual_size: u64,
+    },
+    /// The caller's options are invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// Wrap a format error with the object it concerns.
+    pub fn format(object: impl Into<String>, source: FormatError) -> Self {
+        StoreError::Format { object: object.into(), source }
+    }
+
+    /// Wrap an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StoreError::Io { context: context.into(), source }
+    }
+
+    /// True when the error means stored data is damaged or missing (not an environment problem).
+    pub fn is_integrity(&self) -> bool {
+        match self {
+            StoreError::Format { source, .. } => !matches!(source, FormatError::WrongPassword | FormatError::Random(_)),
+            StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } => true,
+            StoreError::Unreadable { source, .. } => source.is_integrity() || matches!(**source, StoreError::Backend(_)),
+            StoreError::Backend(BackendError::NotFound { .. }) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The local index: RocksDB, derived entirely from repository objects.
+//!
+//! Column families (SPEC.md, "Local index"):
+//! - `blobs`: blob id (32) -> location (46 bytes: pack id, kind, codec, offset, stored_len, raw_len)
+//! - `packs`: pack id (32) -> pack length (u64 LE) || blob count (u32 LE)
+//! - `segments`: index segment id (32) -> empty: the segments already applied
+//! - `snapshots`: snapshot id (32) -> the sealed manifest bytes (so listing needs no file reads)
+//! - `by_db`: keyed name tag (16) || end time (i64 BE, ns) || snapshot id (32) -> empty
+//!
+//! Nothing here is secret beyond what the repository's file names and sizes already show:
+//! manifests stay sealed and database names appear only as keyed hashes.
+//!
+//! Opening: [`Index::open_write`] holds the exclusive writer lock until dropped; [`Index::open_read`]
+//! holds the shared lock only while RocksDB opens (read-only, every table file opened up front),
+//! so it keeps a stable view while a writer commits next to it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use repo_format::blob::{BlobKind, Codec};
+use repo_format::index_segment::IndexSegment;
+use repo_format::{FormatError, Id};
+use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options, WriteBatch};
+
+use crate::lock::{self, Lock};
+use crate::{Result, StoreError};
+
+const CF_BLOBS: &str = "blobs";
+const CF_PACKS: &str = "packs";
+const CF_SEGMENTS: &str = "segments";
+const CF_SNAPSHOTS: &str = "snapshots";
+const CF_BY_DB: &str = "by_db";
+const ALL_CFS: [&str; 5] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB];
+
+/// Where a blob is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobLocation {
+    /// The pack holding it.
+    pub pack: Id,
+    /// What it holds.
+    pub kind: BlobKind,
+    /// Its encoding.
+    pub codec: Codec,
+    /// Offset of the sealed blob in the pack.
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub stored_len: u32,
+    /// Length of its plaintext.
+    pub raw_len: u32,
+}
+
+impl BlobLocation {
+    fn encode(&self) -> [u8; 46] {
+        let mut v = [0u8; 46];
+        v[..32].copy_from_slice(&self.pack.0);
+        v[32] = self.kind as u8;
+        v[33] = self.codec as u8;
+        v[34..38].copy_from_slice(&self.offset.to_le_bytes());
+        v[38..42].copy_from_slice(&self.stored_len.to_le_bytes());
+        v[42..46].copy_from_slice(&self.raw_len.to_le_bytes());
+        v
+    }
+
+    fn decode(v: &[u8]) -> std::result::Result<BlobLocation, FormatError> {
+        if v.len() != 46 {
+            return Err(FormatError::malformed("local index entry", format!("{} bytes instead of 46", v.len())));
+        }
+        let u32_at = |i: usize| u32::from_le_bytes(v[i..i + 4].try_into().expect("4 bytes"));
+        Ok(BlobLocation {
+            pack: Id::from_slice(&v[..32]).expect("32 bytes"),
+            kind: BlobKind::from_u8(v[32])?,
+            codec: Codec::from_u8(v[33])?,
+            offset: u32_at(34),
+            stored_len: u32_at(38),
+            raw_len: u32_at(42),
+        })
+    }
+}
+
+/// An open local index.
+pub struct Index {
+    db: DB,
+    path: PathBuf,
+    _writer: Option<Lock>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("path", &self.path).field("writer", &self._writer.is_some()).finish()
+    }
+}
+
+fn options(read_only: bool) -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(!read_only);
+    o.create_missing_column_families(!read_only);
+    o.set_compression_type(DBCompressionType::None);
+    o.set_keep_log_file_num(2);
+    o.set_max_log_file_size(1 << 20);
+    // All table files are opened at open time: a read-only view survives a writer's compactions.
+    o.set_max_open_files(-1);
+    o
+}
+
+fn cf_options(name: &str) -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(DBCompressionType::None);
+    if name == CF_BLOBS {
+        // New chunks are lookups of absent keys: a bloom filter answers most without disk reads.
+        let mut t = BlockBasedOptions::default();
+        t.set_bloom_filter(10.0, false);
+        o.set_block_based_table_factory(&t);
+    }
+    o
+}
+
+/// The lock file that coordinates index access.
+pub fn lock_path(local_dir: &Path) -> PathBuf {
+    local_dir.join("lock")
+}
+
+/// The RocksDB folder.
+pub fn db_path(local_dir: &Path) -> PathBuf {
+    local_dir.join("index.rocksdb")
+}
+
+impl Index {
+    fn err(&self, e: rocksdb::Error) -> StoreError {
+        StoreError::Index { path: self.path.clone(), detail: e.into_string() }
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column families are created at open")
+    }
+
+    /// Whether an index has been created in `local_dir`.
+    pub fn exists(local_dir: &Path) -> bool {
+        db_path(local_dir).join("CURRENT").exists()
+    }
+
+    /// Open (creating if needed) with the exclusive writer role, waiting up to `wait` for it.
+    pub fn open_write(local_dir: &Path, wait: Duration) -> Result<Index> {
+        let lock = lock::acquire(&lock_path(local_dir), false, wait, "the repository index (writer role)")?;
+        let path = db_path(local_dir);
+        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
+        let db = DB::open_cf_descriptors(&options(false), &path, cfs)
+            .map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
+        Ok(Index { db, path, _writer: Some(lock) })
+    }
+
+    /// Open a read-only view (the index must exist), waiting up to `wait` for a commit to finish.
+    pub fn open_read(local_dir: &Path, wait: Duration) -> Result<Index> {
+        let _shared = lock::acquire(&lock_path(local_dir), true, wait, "the repository index")?;
+        let path = db_path(local_dir);
+        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
+        let db = DB::open_cf_descriptors_read_only(&options(true), &path, cfs, false)
+            .map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
+        Ok(Index { db, path, _writer: None })
+    }
+
+    /// Where a blob is, if indexed.
+    pub fn get(&self, id: &Id) -> Result<Option<BlobLocation>> {
+        match self.db.get_pinned_cf(self.cf(CF_BLOBS), id.0).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => BlobLocation::decode(&v).map(Some).map_err(|e| StoreError::Index {
+                path: self.path.clone(),
+                detail: format!("entry for blob {}: {e}", id.short()),
+            }),
+        }
+    }
+
+    /// Where a blob is; [`StoreError::MissingBlob`] if it is not indexed.
+    pub fn locate(&self, id: &Id) -> Result<BlobLocation> {
+        self.get(id)?.ok_or(StoreError::MissingBlob { id: *id })
+    }
+
+    /// Whether a blob is indexed.
+    pub fn contains(&self, id: &Id) -> Result<bool> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), id.0).map_err(|e| self.err(e))?.is_some())
+    }
+
+    fn ids_in(&self, cf: &str) -> Result<Vec<Id>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            out.extend(Id::from_slice(&k));
+        }
+        Ok(out)
+    }
+
+    /// Index segments already applied.
+    pub fn applied_segments(&self) -> Result<Vec<Id>> {
+        self.ids_in(CF_SEGMENTS)
+    }
+
+    /// Record every blob of a segment (writer only). Idempotent.
+    pub fn apply_segment(&self, segment_id: &Id, seg: &IndexSegment) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for p in &seg.packs {
+            let mut pv = p.pack_len.to_le_bytes().to_vec();
+            pv.extend_from_slice(&(p.entries.len() as u32).to_le_bytes());
+            batch.put_cf(self.cf(CF_PACKS), p.pack_id.0, pv);
+            for e in &p.entries {
+                let loc = BlobLocation {
+                    pack: p.pack_id,
+                    kind: e.kind,
+                    codec: e.codec,
+                    offset: e.offset,
+                    stored_len: e.stored_len,
+                    raw_len: e.raw_len,
+                };
+                batch.put_cf(self.cf(CF_BLOBS), e.id.0, loc.encode());
+            }
+        }
+        batch.put_cf(self.cf(CF_SEGMENTS), segment_id.0, []);
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Ids of the snapshots the index lists.
+    pub fn snapshot_ids(&self) -> Result<Vec<Id>> {
+        self.ids_in(CF_SNAPSHOTS)
+    }
+
+    /// Every listed snapshot with its sealed manifest bytes.
+    pub fn snapshots(&self) -> Result<Vec<(Id, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_SNAPSHOTS), IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let Some(id) = Id::from_slice(&k) {
+                out.push((id, v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn by_db_key(name_tag: &[u8; 16], end_ns: i128, id: &Id) -> Vec<u8> {
+        let mut k = name_tag.to_vec();
+        let ns = i64::try_from(end_ns).unwrap_or(i64::MAX);
+        k.extend_from_slice(&((ns as u64) ^ (1 << 63)).to_be_bytes());
+        k.extend_from_slice(&id.0);
+        k
+    }
+
+    /// List a snapshot (writer only).
+    pub fn put_snapshot(&self, id: &Id, sealed: &[u8], name_tag: &[u8; 16], end_ns: i128) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_SNAPSHOTS), id.0, sealed);
+        batch.put_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id), []);
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Unlist a snapshot (writer only).
+    pub fn remove_snapshot(&self, id: &Id, name_tag: &[u8; 16], end_ns: i128) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_SNAPSHOTS), id.0);
+        batch.delete_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id));
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// The most recent snapshot (by end time) of the database with this name tag.
+    pub fn latest_of(&self, name_tag: &[u8; 16]) -> Result<Option<Id>> {
+        let mut upper = name_tag.to_vec();
+        upper.extend_from_slice(&[0xff; 41]);
+        let iter = self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&upper, rocksdb::Direction::Reverse));
+        for item in iter {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            if k.len() == 56 && k[..16] == name_tag[..] {
+                return Ok(Id::from_slice(&k[24..]));
+            }
+            break;
+        }
+        Ok(None)
+    }
+
+    /// Persist memtables to table files, so the next reader needs no log replay.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_format::index_segment::PackIndex;
+    use repo_format::pack::PackEntry;
+
+    #[test]
+    fn write_then_read_only_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Id([1; 32]);
+        {
+            let w = Index::open_write(dir.path(), Duration::ZERO).unwrap();
+            let seg = IndexSegment {
+                packs: vec![PackIndex {
+                    pack_id: Id([2; 32]),
+                    pack_len: 100,
+                    entries: vec![PackEntry { id, kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 90 }],
+                }],
+            };
+            w.apply_segment(&Id([3; 32]), &seg).unwrap();
+            let tag = [7u8; 16];
+            w.put_snapshot(&Id([4; 32]), b"sealed", &tag, 1000).unwrap();
+            w.put_snapshot(&Id([5; 32]), b"sealed2", &tag, 2000).unwrap();
+            w.put_snapshot(&Id([6; 32]), b"sealed3", &[8u8; 16], 3000).unwrap();
+            assert_eq!(w.latest_of(&tag).unwrap(), Some(Id([5; 32])));
+            assert_eq!(w.latest_of(&[0u8; 16]).unwrap(), None);
+            w.flush().unwrap();
+            // While the writer holds its role, another writer is refused.
+            assert!(matches!(Index::open_write(dir.path(), Duration::from_millis(20)), Err(StoreError::Busy { .. })));
+        }
+        let r = Index::open_read(dir.path(), Duration::ZERO).unwrap();
+        let loc = r.locate(&id).unwrap();
+        assert_eq!((loc.pack, loc.offset, loc.stored_len, loc.raw_len), (Id([2; 32]), 8, 60, 90));
+        assert!(matches!(r.locate(&Id([9; 32])), Err(StoreError::MissingBlob { .. })));
+        assert_eq!(r.applied_segments().unwrap(), vec![Id([3; 32])]);
+        assert_eq!(r.snapshot_ids().unwrap().len(), 3);
+        // A writer may commit while the read-only view stays usable.
+        let w = Index::open_write(dir.path(), Duration::ZERO).unwrap();
+        w.remove_snapshot(&Id([5; 32]), &[7u8; 16], 2000).unwrap();
+        assert_eq!(w.latest_of(&[7u8; 16]).unwrap(), Some(Id([4; 32])));
+        assert!(r.contains(&id).unwrap());
+    }
+}

@@ -1,0 +1,262 @@
+//! Ingest: one dump stream in, one snapshot out.
+//!
+//! Pipeline (DESIGN.md section 4): a reader thread reads the stream, cuts it into chunks and
+//! hashes the whole stream; batches of chunks travel through a bounded channel to this thread,
+//! which hashes chunks in parallel (rayon), looks each id up (this run's own set, then the
+//! read-only index view), compresses and seals the new ones in parallel, and appends them to packs
+//! in stream order. The chunk-list tree is built alongside and its nodes are stored the same way.
+//!
+//! Write order (SPEC.md, "Write order and the commit point"): packs are durable before the index
+//! segment that lists them; segments are written before the writer role is taken; the commit point
+//! is the creation of the manifest under `snapshots/`. A failure or crash before it leaves only
+//! unreferenced packs and segments, which never make a snapshot and which prune removes.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use chunker::{Batch, Chunker};
+use jiff::Timestamp;
+use rayon::prelude::*;
+use repo_format::blob::{self, BlobKind};
+use repo_format::index_segment::IndexSegment;
+use repo_format::manifest::{Added, Manifest, Source};
+use repo_format::tree::{TreeBuilder, TreeEntry};
+use repo_format::Id;
+
+use crate::index::Index;
+use crate::pack::PackWriter;
+use crate::repository::{Repository, hostname};
+use crate::snapshot::Snapshot;
+use crate::{Result, StoreError};
+
+/// Bytes per batch handed from the reader thread to the sealing stage.
+const BATCH_BYTES: usize = 8 << 20;
+/// Batches in flight between reader and sealer (bounds memory).
+const QUEUE_DEPTH: usize = 2;
+/// Packs listed per index segment; a long ingest writes several, so its memory stays bounded.
+const PACKS_PER_SEGMENT: usize = 32;
+
+/// What to record about the stream being ingested.
+#[derive(Default)]
+pub struct IngestOptions<'a> {
+    /// Database name (required).
+    pub db: String,
+    /// Host name; this machine's when `None`.
+    pub host: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// What produced the stream.
+    pub source: Source,
+    /// Keep the snapshot although it is known to be incomplete.
+    pub incomplete: bool,
+    /// Called with the number of bytes read so far, after each batch.
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+/// What an ingest did.
+#[derive(Clone, Debug)]
+pub struct IngestSummary {
+    /// The committed snapshot.
+    pub snapshot: Snapshot,
+    /// Wall time from first read to commit.
+    pub elapsed: Duration,
+}
+
+/// Check a database name is usable (non-empty, printable, at most 255 bytes).
+pub fn validate_db_name(db: &str) -> Result<()> {
+    if db.is_empty() || db.len() > 255 || db.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!("database name {db:?} must be 1-255 bytes without control characters")));
+    }
+    Ok(())
+}
+
+/// Ids are uniformly random: their first 8 bytes are already a good hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// The blobs this run has stored, by the first 16 bytes of their id (16 bytes per new blob; a
+/// collision among 2^64 blobs has probability below 2^-64).
+type RunSet = HashSet<u128, BuildHasherDefault<IdHasher>>;
+
+fn short_key(id: &Id) -> u128 {
+    u128::from_le_bytes(id.0[..16].try_into().expect("16 bytes"))
+}
+
+/// Decides what is new, stores it, and writes index segments as packs accumulate.
+struct BlobSink<'r> {
+    repo: &'r Repository,
+    index: Index,
+    packer: PackWriter<'r>,
+    seen: RunSet,
+    pending: Vec<repo_format::index_segment::PackIndex>,
+    segment_bytes: u64,
+    added: Added,
+}
+
+impl<'r> BlobSink<'r> {
+    fn is_new(&self, id: &Id) -> Result<bool> {
+        Ok(!self.seen.contains(&short_key(id)) && !self.index.contains(id)?)
+    }
+
+    fn store_node(&mut self, plain: &[u8]) -> Result<Id> {
+        let keys = self.repo.keys();
+        let id = keys.tree_id(plain);
+        if self.is_new(&id)? {
+            let sealed = blob::seal(keys, BlobKind::TreeNode, id, plain, self.repo.config().compression_level)
+                .map_err(|e| StoreError::format("chunk-list node", e))?;
+            self.seen.insert(short_key(&id));
+            self.packer.add(&sealed)?;
+        }
+        Ok(id)
+    }
+
+    fn process(&mut self, batch: &Batch, tree: &mut TreeBuilder) -> Result<()> {
+        let keys = self.repo.keys();
+        let ids: Vec<Id> = batch.chunks.par_iter().map(|r| keys.chunk_id(&batch.data[r.clone()])).collect();
+        let mut new = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if self.is_new(id)? {
+                self.seen.insert(short_key(id));
+                new.push(i);
+            }
+        }
+        let level = self.repo.config().compression_level;
+        let sealed: Vec<_> = new
+            .par_iter()
+            .map(|&i| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level))
+            .collect();
+        for s in sealed {
+            let s = s.map_err(|e| StoreError::format("chunk", e))?;
+            self.added.chunks += 1;
+            self.added.raw_bytes += u64::from(s.raw_len);
+            self.packer.add(&s)?;
+        }
+        for (i, id) in ids.iter().enumerate() {
+            let entry = TreeEntry { id: *id, len: batch.chunks[i].len() as u64 };
+            tree.push(entry, &mut |p: &[u8]| self.store_node(p))?;
+        }
+        self.pending.extend(self.packer.take_finished());
+        if self.pending.len() >= PACKS_PER_SEGMENT {
+            self.write_segment()?;
+        }
+        Ok(())
+    }
+
+    /// Write an index segment for the packs finished so far (they are already durable).
+    fn write_segment(&mut self) -> Result<()> {
+        self.pending.extend(self.packer.take_finished());
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let seg = IndexSegment { packs: std::mem::take(&mut self.pending) };
+        let bytes = seg.encode(self.repo.keys()).map_err(|e| StoreError::format("index segment", e))?;
+        self.repo.backend().put_new(&format!("index/{}", Id::of_bytes(&bytes)), &bytes)?;
+        self.segment_bytes += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// Ingest `input` as a new snapshot of `opts.db`.
+pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'_>) -> Result<IngestSummary> {
+    validate_db_name(&opts.db)?;
+    let started = Timestamp::now();
+    let t0 = Instant::now();
+    let params = repo.chunker_params()?;
+    let mut sink = BlobSink {
+        repo,
+        index: repo.index_reader()?,
+        packer: PackWriter::new(repo),
+        seen: RunSet::default(),
+        pending: Vec::new(),
+        segment_bytes: 0,
+        added: Added::default(),
+    };
+    let mut tree = TreeBuilder::new();
+    let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
+
+    let (digest, size) = std::thread::scope(|s| -> Result<(Id, u64)> {
+        let reader = s.spawn(move || {
+            let mut hasher = blake3::Hasher::new();
+            let mut chunks = Chunker::new(input, params, BATCH_BYTES);
+            loop {
+                match chunks.next_batch() {
+                    Ok(Some(b)) => {
+                        hasher.update(&b.data);
+                        if tx.send(b).is_err() {
+                            return (hasher.finalize(), chunks.position(), None); // the sealer gave up
+                        }
+                    }
+                    Ok(None) => return (hasher.finalize(), chunks.position(), None),
+                    Err(e) => return (hasher.finalize(), chunks.position(), Some(e)),
+                }
+            }
+        });
+        let mut processed = 0u64;
+        let result: Result<()> = rx.iter().try_for_each(|batch| {
+            sink.process(&batch, &mut tree)?;
+            processed += batch.data.len() as u64;
+            if let Some(p) = opts.progress {
+                p(processed);
+            }
+            Ok(())
+        });
+        drop(rx);
+        let (hash, len, read_error) = reader.join().expect("the reader thread does not panic");
+        result?;
+        if let Some(source) = read_error {
+            return Err(StoreError::Input { offset: len, source });
+        }
+        Ok((Id(*hash.as_bytes()), len))
+    })?;
+
+    let root = tree.finish(&mut |p: &[u8]| sink.store_node(p))?;
+    sink.packer.finish_pack()?;
+    sink.write_segment()?;
+    let mut added = sink.added;
+    added.stored_bytes = sink.packer.bytes_written() + sink.segment_bytes;
+    drop(sink);
+
+    // Commit: take the writer role (this applies our segments), find the parent, write the manifest.
+    let writer = repo.index_writer()?;
+    let name_tag = repo.keys().name_tag(&opts.db);
+    let manifest = Manifest {
+        version: 1,
+        db: opts.db,
+        host: opts.host.unwrap_or_else(hostname),
+        tags: opts.tags,
+        start: started,
+        end: Timestamp::now(),
+        parent: writer.latest_of(&name_tag)?,
+        size,
+        digest,
+        tree: root.root,
+        chunks: root.chunks,
+        added,
+        source: opts.source,
+        incomplete: opts.incomplete,
+        client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
+    };
+    let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
+    let id = Id::of_bytes(&sealed);
+    repo.backend().put_new(&format!("snapshots/{id}"), &sealed)?; // the commit point
+    writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
+    writer.flush()?;
+    Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })
+}

@@ -1,0 +1,186 @@
+//! Writing packs and reading blobs back out of them.
+//!
+//! [`PackWriter`] appends sealed blobs to a temporary file, closes it with the sealed header once
+//! it reaches the target size, fsyncs it, names it by the BLAKE3 hash of its bytes and hands it to
+//! the backend (a rename for a local repository). [`PackReader`] memory-maps packs of a local
+//! repository (a few at a time) and falls back to ranged reads for other backends.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use memmap2::Mmap;
+use repo_format::blob::{self, BlobKind, SealedBlob};
+use repo_format::index_segment::PackIndex;
+use repo_format::pack::{self as fmt, PackEntry};
+use repo_format::{FormatError, Id};
+use tempfile::TempPath;
+
+use crate::index::{BlobLocation, Index};
+use crate::repository::Repository;
+use crate::{Result, StoreError};
+
+/// Object key of a pack.
+pub fn pack_key(id: &Id) -> String {
+    let hex = id.to_hex();
+    format!("packs/{}/{hex}", &hex[..2])
+}
+
+struct OpenPack {
+    file: BufWriter<File>,
+    path: TempPath,
+    hasher: blake3::Hasher,
+    entries: Vec<PackEntry>,
+    len: u64,
+}
+
+/// Writes sealed blobs into packs.
+pub struct PackWriter<'r> {
+    repo: &'r Repository,
+    target: u64,
+    current: Option<OpenPack>,
+    done: Vec<PackIndex>,
+    bytes_written: u64,
+}
+
+impl<'r> PackWriter<'r> {
+    /// A writer for `repo`'s packs.
+    pub fn new(repo: &'r Repository) -> Self {
+        PackWriter { repo, target: u64::from(repo.config().pack_size).max(1 << 20), current: None, done: Vec::new(), bytes_written: 0 }
+    }
+
+    fn write(p: &mut OpenPack, bytes: &[u8]) -> Result<()> {
+        p.file.write_all(bytes).map_err(|e| StoreError::io("writing a pack", e))?;
+        p.hasher.update(bytes);
+        p.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Append a sealed blob; closes the pack when it reaches its target size.
+    pub fn add(&mut self, b: &SealedBlob) -> Result<()> {
+        if self.current.as_ref().is_some_and(|p| p.len + b.bytes.len() as u64 > u64::from(u32::MAX) / 2) {
+            self.finish_pack()?;
+        }
+        if self.current.is_none() {
+            let tmp = tempfile::Builder::new()
+                .prefix(".tmp-pack-")
+                .tempfile_in(self.repo.tmp_dir()?)
+                .map_err(|e| StoreError::io("creating a temporary pack", e))?;
+            let (file, path) = tmp.into_parts();
+            let mut p = OpenPack { file: BufWriter::with_capacity(1 << 20, file), path, hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 };
+            Self::write(&mut p, fmt::MAGIC)?;
+            self.current = Some(p);
+        }
+        let p = self.current.as_mut().expect("just opened");
+        p.entries.push(PackEntry {
+            id: b.id,
+            kind: b.kind,
+            codec: b.codec,
+            offset: p.len as u32,
+            stored_len: b.bytes.len() as u32,
+            raw_len: b.raw_len,
+        });
+        Self::write(p, &b.bytes)?;
+        if p.len >= self.target {
+            self.finish_pack()?;
+        }
+        Ok(())
+    }
+
+    /// Close the open pack (if any): header, fsync, and hand it to the backend.
+    pub fn finish_pack(&mut self) -> Result<()> {
+        let Some(mut p) = self.current.take() else { return Ok(()) };
+        let header = fmt::encode_header(self.repo.keys(), &p.entries).map_err(|e| StoreError::format("pack header", e))?;
+        Self::write(&mut p, &header)?;
+        let file = p.file.into_inner().map_err(|e| StoreError::io("writing a pack", e.into_error()))?;
+        file.sync_all().map_err(|e| StoreError::io("syncing a pack", e))?;
+        drop(file);
+        let id = Id(*p.hasher.finalize().as_bytes());
+        self.repo.backend().put_new_file(&pack_key(&id), &p.path)?;
+        // The file has been moved; nothing is left for the temp path to delete.
+        let _ = p.path.keep();
+        self.bytes_written += p.len;
+        self.done.push(PackIndex { pack_id: id, pack_len: p.len, entries: p.entries });
+        Ok(())
+    }
+
+    /// Packs finished since the last call.
+    pub fn take_finished(&mut self) -> Vec<PackIndex> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Bytes of all packs finished so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+}
+
+/// Packs kept mapped at once (bounds the file-backed memory a restore touches).
+const MAPPED_PACKS: usize = 4;
+
+/// Reads blobs out of packs, verifying each.
+pub struct PackReader<'r> {
+    repo: &'r Repository,
+    maps: Mutex<VecDeque<(Id, Arc<Mmap>)>>,
+}
+
+impl<'r> PackReader<'r> {
+    /// A reader over `repo`'s packs.
+    pub fn new(repo: &'r Repository) -> Self {
+        PackReader { repo, maps: Mutex::new(VecDeque::new()) }
+    }
+
+    fn mapped(&self, pack: &Id, path: PathBuf) -> Result<Arc<Mmap>> {
+        let mut maps = self.maps.lock().expect("not poisoned");
+        if let Some((_, m)) = maps.iter().find(|(id, _)| id == pack) {
+            return Ok(m.clone());
+        }
+        let key = pack_key(pack);
+        let file = File::open(&path).map_err(|e| crate::backend::BackendError::from_io(&key, e))?;
+        // SAFETY: packs are write-once; nothing modifies a pack file while it exists.
+        let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io(format!("mapping {key}"), e))?);
+        if maps.len() >= MAPPED_PACKS {
+            maps.pop_front();
+        }
+        maps.push_back((*pack, map.clone()));
+        Ok(map)
+    }
+
+    /// Open the sealed blob at `loc` and prove it is `id`.
+    pub fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
+        let key = pack_key(&loc.pack);
+        let open = |sealed: &[u8]| {
+            blob::open(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
+                .map_err(|e| StoreError::format(format!("blob {} in {key}", id.short()), e))
+        };
+        let (start, len) = (u64::from(loc.offset), loc.stored_len as usize);
+        match self.repo.backend().local_path(&key) {
+            Some(path) => {
+                let map = self.mapped(&loc.pack, path)?;
+                let end = start + len as u64;
+                if end > map.len() as u64 {
+                    return Err(StoreError::format(
+                        key.clone(),
+                        FormatError::malformed("pack", format!("blob {} ends at {end}, but the pack has {} bytes (truncated?)", id.short(), map.len())),
+                    ));
+                }
+                open(&map[start as usize..end as usize])
+            }
+            None => open(&self.repo.backend().get_range(&key, start, len)?),
+        }
+    }
+
+    /// Look a blob up in `index`, read it, and check it is of `kind`.
+    pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
+        let loc = index.locate(id)?;
+        if loc.kind != kind {
+            return Err(StoreError::format(
+                format!("blob {}", id.short()),
+                FormatError::malformed("blob", format!("is a {:?}, expected a {kind:?}", loc.kind)),
+            ));
+        }
+        self.read(id, &loc)
+    }
+}

@@ -1,0 +1,327 @@
+//! The repository: its backend, unlocked keys, config, and the local index kept in step.
+//!
+//! Opening reads `config` (refusing unknown versions before asking for anything), tries the
+//! password on each key file, then verifies the config's MAC with the unlocked keys.
+//! The local index is brought up to date ("synced") from the repository's own objects whenever it
+//! lags behind them: index segments not yet applied are applied, manifests not yet listed are
+//! listed, listed snapshots whose manifest is gone are unlisted. A missing index is rebuilt the
+//! same way, so deleting `local/` never loses anything.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use repo_format::config::{ChunkerConfig, Config};
+use repo_format::crypto::{Keys, MasterKey};
+use repo_format::index_segment::IndexSegment;
+use repo_format::keyfile::{KdfParams, KeyFile};
+use repo_format::manifest::Manifest;
+use repo_format::{FormatError, Id};
+
+use crate::backend::{Backend, BackendError, LocalBackend};
+use crate::index::Index;
+use crate::{Result, StoreError};
+
+/// Folder (inside a local repository) for derived state: the RocksDB index, the lock, temp files.
+pub const LOCAL_DIR: &str = "local";
+/// Object folders a repository holds.
+pub const OBJECT_DIRS: [&str; 4] = ["keys", "packs", "index", "snapshots"];
+
+/// How to create a repository.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InitOptions {
+    /// Argon2id costs for the first key.
+    pub kdf: KdfParams,
+    /// Chunker parameters, fixed for the repository's life.
+    pub chunker: ChunkerConfig,
+}
+
+/// What a sync of the local index did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Index segments applied.
+    pub segments_applied: usize,
+    /// Snapshots newly listed.
+    pub snapshots_added: usize,
+    /// Snapshots unlisted because their manifest is gone.
+    pub snapshots_removed: usize,
+}
+
+/// An open, unlocked repository.
+pub struct Repository {
+    backend: Arc<dyn Backend>,
+    location: PathBuf,
+    config: Config,
+    keys: Keys,
+    local_dir: PathBuf,
+    lock_wait: Duration,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository").field("location", &self.location).field("id", &self.config.id).finish()
+    }
+}
+
+/// This machine's host name (for manifests and key files).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn id_from_key(key: &str) -> Option<Id> {
+    key.rsplit('/').next()?.parse().ok()
+}
+
+/// Read and parse a local repository's config without unlocking it.
+pub fn read_config(path: &Path) -> Result<repo_format::config::UnverifiedConfig> {
+    let backend = LocalBackend::new(path);
+    let bytes = backend.get("config").map_err(|e| match e {
+        BackendError::NotFound { .. } => StoreError::NotARepository { path: path.to_path_buf() },
+        other => StoreError::Backend(other),
+    })?;
+    Config::decode(&bytes).map_err(|e| StoreError::format("config", e))
+}
+
+impl Repository {
+    /// Create a repository in `path` (absent or empty), with one key for `password`.
+    pub fn init(path: &Path, password: &[u8], opts: InitOptions) -> Result<Repository> {
+        match std::fs::read_dir(path) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(StoreError::NotEmpty { path: path.to_path_buf() });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(path).map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
+            }
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
+        }
+        chunker::Params::new(opts.chunker.min_size, opts.chunker.avg_size, opts.chunker.max_size, opts.chunker.normalization, 0)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        for d in OBJECT_DIRS.iter().chain([&LOCAL_DIR]) {
+            std::fs::create_dir_all(path.join(d)).map_err(|e| StoreError::io(format!("creating {}/{d}", path.display()), e))?;
+        }
+        let backend = LocalBackend::new(path);
+        let master = MasterKey::generate().map_err(|e| StoreError::format("master key", e))?;
+        let keys = master.keys();
+        let config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
+        let kf = KeyFile::wrap(&master, password, &config.id, opts.kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
+        let kbytes = kf.encode();
+        // The key first, the config last: a folder with a config is a usable repository.
+        backend.put_new(&format!("keys/{}", Id::of_bytes(&kbytes)), &kbytes)?;
+        backend.put_new("config", &config.encode(&keys))?;
+        let repo = Repository::assemble(path, backend, config, keys);
+        repo.index_writer()?;
+        Ok(repo)
+    }
+
+    /// Open and unlock the local repository at `path`.
+    pub fn open(path: &Path, password: &[u8]) -> Result<Repository> {
+        let unverified = read_config(path)?;
+        let backend = LocalBackend::new(path);
+        let repo_id = unverified.id();
+        let mut tried = 0;
+        let mut problems = Vec::new();
+        let mut master = None;
+        let key_names = backend.list("keys")?;
+        for key in &key_names {
+            let kf = match backend.get(key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.as_str(), e))) {
+                Ok(kf) => kf,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            tried += 1;
+            match kf.unwrap_key(password, &repo_id) {
+                Ok(m) => {
+                    master = Some(m);
+                    break;
+                }
+                Err(FormatError::WrongPassword) => {}
+                Err(e) => problems.push(format!("{key}: {e}")),
+            }
+        }
+        let Some(master) = master else {
+            if tried == 0 {
+                return Err(StoreError::NoKey);
+            }
+            return Err(StoreError::WrongPassword { keys: tried });
+        };
+        let keys = master.keys();
+        let config = unverified.verify(&keys).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
+        let repo = Repository::assemble(path, backend, config, keys);
+        repo.warnings.lock().expect("not poisoned").extend(problems);
+        Ok(repo)
+    }
+
+    fn assemble(path: &Path, backend: LocalBackend, config: Config, keys: Keys) -> Repository {
+        Repository {
+            backend: Arc::new(backend),
+            location: path.to_path_buf(),
+            config,
+            keys,
+            local_dir: path.join(LOCAL_DIR),
+            lock_wait: Duration::from_secs(600),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How long to wait for another process's commit before reporting [`StoreError::Busy`].
+    pub fn set_lock_wait(&mut self, wait: Duration) {
+        self.lock_wait = wait;
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The working keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The object store.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Where the repository is.
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// Non-fatal problems met so far (damaged key files or index segments); drains them.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().expect("not poisoned"))
+    }
+
+    pub(crate) fn warn(&self, w: String) {
+        self.warnings.lock().expect("not poisoned").push(w);
+    }
+
+    /// Folder for temporary files (same filesystem as the repository, so packs move by rename).
+    pub(crate) fn tmp_dir(&self) -> Result<PathBuf> {
+        let d = self.local_dir.join("tmp");
+        std::fs::create_dir_all(&d).map_err(|e| StoreError::io(format!("creating {}", d.display()), e))?;
+        Ok(d)
+    }
+
+    /// The chunker parameters of this repository, with its key-derived seed.
+    pub fn chunker_params(&self) -> Result<chunker::Params> {
+        let c = &self.config.chunker;
+        let seed = if c.seeded { self.keys.chunker_seed } else { 0 };
+        chunker::Params::new(c.min_size, c.avg_size, c.max_size, c.normalization, seed)
+            .map_err(|e| StoreError::format("config", FormatError::malformed("config", e.to_string())))
+    }
+
+    /// Open the index with the writer role (waiting for it), synced with the repository.
+    pub fn index_writer(&self) -> Result<Index> {
+        std::fs::create_dir_all(&self.local_dir).map_err(|e| StoreError::io(format!("creating {}", self.local_dir.display()), e))?;
+        let idx = Index::open_write(&self.local_dir, self.lock_wait)?;
+        self.sync(&idx)?;
+        Ok(idx)
+    }
+
+    /// Open a read-only view of the index, syncing it first if it lags behind the repository.
+    pub fn index_reader(&self) -> Result<Index> {
+        if !Index::exists(&self.local_dir) {
+            drop(self.index_writer()?);
+        }
+        let idx = Index::open_read(&self.local_dir, self.lock_wait)?;
+        if self.is_current(&idx)? {
+            return Ok(idx);
+        }
+        drop(idx);
+        drop(self.index_writer()?);
+        Index::open_read(&self.local_dir, self.lock_wait)
+    }
+
+    /// Delete the local index and rebuild it from the repository's objects.
+    pub fn repair_index(&self) -> Result<SyncReport> {
+        let _guard = crate::lock::acquire(&crate::index::lock_path(&self.local_dir), false, self.lock_wait, "the repository index (writer role)")?;
+        let db = crate::index::db_path(&self.local_dir);
+        if db.exists() {
+            std::fs::remove_dir_all(&db).map_err(|e| StoreError::io(format!("removing {}", db.display()), e))?;
+        }
+        drop(_guard);
+        let idx = Index::open_write(&self.local_dir, self.lock_wait)?;
+        self.sync(&idx)
+    }
+
+    fn listed_ids(&self, folder: &str) -> Result<HashSet<Id>> {
+        Ok(self.backend.list(folder)?.iter().filter_map(|k| id_from_key(k)).collect())
+    }
+
+    fn is_current(&self, idx: &Index) -> Result<bool> {
+        let applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
+        if !self.listed_ids("index")?.is_subset(&applied) {
+            return Ok(false);
+        }
+        let listed: HashSet<Id> = idx.snapshot_ids()?.into_iter().collect();
+        Ok(self.listed_ids("snapshots")? == listed)
+    }
+
+    /// Bring the index up to date with the repository's objects (writer role required).
+    pub fn sync(&self, idx: &Index) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
+        for id in self.listed_ids("index")?.difference(&applied) {
+            let key = format!("index/{id}");
+            let seg = self.backend.get(&key).map_err(StoreError::from).and_then(|bytes| {
+                if Id::of_bytes(&bytes) != *id {
+                    return Err(StoreError::format(key.clone(), FormatError::malformed("index segment", "content does not match its name")));
+                }
+                IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key.clone(), e))
+            });
+            match seg {
+                Ok(seg) => {
+                    idx.apply_segment(id, &seg)?;
+                    report.segments_applied += 1;
+                }
+                // A damaged segment must not make the whole repository unusable: what it lists
+                // stays unindexed (and is reported) until `dbvault repair index` reads pack headers.
+                Err(e) => self.warn(format!("skipping damaged index segment: {e}")),
+            }
+        }
+        let listed: HashSet<Id> = idx.snapshot_ids()?.into_iter().collect();
+        let present = self.listed_ids("snapshots")?;
+        for id in present.difference(&listed) {
+            let key = format!("snapshots/{id}");
+            let m = self.backend.get(&key).map_err(StoreError::from).and_then(|bytes| {
+                if Id::of_bytes(&bytes) != *id {
+                    return Err(StoreError::format(key.clone(), FormatError::malformed("snapshot manifest", "content does not match its name")));
+                }
+                let m = Manifest::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key.clone(), e))?;
+                Ok((m, bytes))
+            });
+            match m {
+                Ok((m, bytes)) => {
+                    idx.put_snapshot(id, &bytes, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
+                    report.snapshots_added += 1;
+                }
+                Err(e) => self.warn(format!("skipping damaged snapshot: {e}")),
+            }
+        }
+        for (id, sealed) in idx.snapshots()? {
+            if !present.contains(&id) {
+                if let Ok(m) = Manifest::decode(&self.keys, &sealed) {
+                    idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
+                    report.snapshots_removed += 1;
+                }
+            }
+        }
+        if report != SyncReport::default() {
+            idx.flush()?;
+        }
+        Ok(report)
+    }
+}
