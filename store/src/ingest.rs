@@ -179,6 +179,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let started = Timestamp::now();
     let t0 = Instant::now();
     let params = repo.chunker_params()?;
+    crate::pack::clean_orphans(&repo.tmp_dir()?)?;
     let mut sink = BlobSink {
         repo,
         index: repo.index_reader()?,

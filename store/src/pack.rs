@@ -69,6 +69,8 @@ impl<'r> PackWriter<'r> {
                 .tempfile_in(self.repo.tmp_dir()?)
                 .map_err(|e| StoreError::io("creating a temporary pack", e))?;
             let (file, path) = tmp.into_parts();
+            // Held until the file is closed: tells `clean_orphans` this pack is still being written.
+            file.lock().map_err(|e| StoreError::io("locking a temporary pack", e))?;
             let mut p = OpenPack { file: BufWriter::with_capacity(1 << 20, file), path, hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 };
             Self::write(&mut p, fmt::MAGIC)?;
             self.current = Some(p);
@@ -115,6 +117,22 @@ impl<'r> PackWriter<'r> {
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written
     }
+}
+
+/// Delete temporary packs whose writer has died (their lock is free); return how many.
+pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
+    let mut removed = 0;
+    let entries = std::fs::read_dir(tmp_dir).map_err(|e| StoreError::io(format!("listing {}", tmp_dir.display()), e))?;
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(".tmp-pack-") {
+            continue;
+        }
+        let Ok(f) = File::open(entry.path()) else { continue };
+        if f.try_lock().is_ok() && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Packs kept mapped at once (bounds the file-backed memory a restore touches).

@@ -1,0 +1,143 @@
+//! Command-line syntax (clap derive). Validation beyond syntax happens in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// dbvault: deduplicating, encrypted backups of database dumps.
+///
+/// Daily use:
+///   pg_dump shop | dbvault ingest --db shop
+///   dbvault snapshots --db shop
+///   dbvault restore latest --db shop -o shop.sql
+///
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or no key, 4 repository busy,
+/// 5 damaged or missing data, 6 reading the input stream failed.
+#[derive(Debug, Parser)]
+#[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Repository folder.
+    #[arg(short = 'r', long, env = "DBVAULT_REPOSITORY", global = true, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+
+    /// Read the password from this file (first line; a trailing newline is ignored).
+    #[arg(long, env = "DBVAULT_PASSWORD_FILE", global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Run this shell command and use its output as the password.
+    #[arg(long, env = "DBVAULT_PASSWORD_COMMAND", global = true, value_name = "CMD")]
+    pub password_command: Option<String>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors (no summary, no progress).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Seconds to wait for another dbvault process's commit before giving up (exit code 4).
+    #[arg(long, global = true, default_value_t = 600, value_name = "SECONDS")]
+    pub lock_wait: u64,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new repository in an empty or absent folder.
+    Init(InitArgs),
+    /// Store one dump, read from standard input, as a snapshot of a database.
+    ///
+    /// Example: pg_dump --no-owner shop | dbvault ingest --db shop --tag daily
+    ///
+    /// The dump is cut into content-defined chunks; only chunks the repository does not have
+    /// yet are compressed, encrypted and stored, so a daily dump costs roughly what changed.
+    /// Feed plain-text dumps (pg_dump -Fp, mysqldump): compressed dumps defeat deduplication,
+    /// and dbvault compresses after deduplicating anyway.
+    #[command(verbatim_doc_comment)]
+    Ingest(IngestArgs),
+    /// List snapshots, oldest first.
+    Snapshots(SnapshotsArgs),
+    /// Write a snapshot's dump, byte-identical, to standard output or a file.
+    ///
+    /// Examples:
+    ///   dbvault restore latest --db shop | psql shop_restored
+    ///   dbvault restore 3fa2c1 -o shop.sql
+    ///
+    /// Every chunk is authenticated and re-hashed, and the whole stream is checked against
+    /// the digest recorded at ingest. With -o the file appears under its name only when
+    /// the check passed.
+    #[command(verbatim_doc_comment)]
+    Restore(RestoreArgs),
+    /// Repair derived local state.
+    #[command(subcommand)]
+    Repair(RepairCommand),
+}
+
+/// `init` options.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Argon2id memory for the key, in KiB (default 65536 = 64 MiB).
+    #[arg(long, default_value_t = 65536, hide = true)]
+    pub kdf_memory_kib: u32,
+    /// Argon2id passes for the key.
+    #[arg(long, default_value_t = 3, hide = true)]
+    pub kdf_iterations: u32,
+    /// Average chunk size in bytes (expert setting; fixed for the repository's life).
+    #[arg(long, hide = true)]
+    pub chunk_avg: Option<u32>,
+}
+
+/// `ingest` options.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Database name this dump belongs to (snapshots of one database form its lineage).
+    #[arg(long)]
+    pub db: String,
+    /// Host the dump came from [default: this machine's host name].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// A tag to attach (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// `snapshots` options.
+#[derive(Debug, Args)]
+pub struct SnapshotsArgs {
+    /// Only this database's snapshots.
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+/// `restore` options.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Snapshot: full id, unique id prefix, or `latest`.
+    pub snapshot: String,
+    /// Choose among this database's snapshots (required meaning for `latest` with several databases).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+}
+
+/// `repair` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Rebuild the local index from the repository's index segments and manifests.
+    Index,
+}

@@ -1,0 +1,45 @@
+//! One module per command. Each builds options, calls the library, and prints the result.
+
+mod ingest;
+mod init;
+mod repair;
+mod restore;
+mod snapshots;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use store::Repository;
+
+use crate::cli::{Cli, Command, Global, RepairCommand};
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(g, &a),
+        Command::Ingest(a) => with_repo(g, |repo| ingest::run(g, repo, a)),
+        Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
+        Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
+        Command::Repair(RepairCommand::Index) => with_repo(g, |repo| repair::index(g, repo)),
+    }
+}
+
+/// The repository folder from `--repo` / `DBVAULT_REPOSITORY`.
+fn repo_path(g: &Global) -> Result<PathBuf> {
+    g.repo.clone().context("no repository given: use --repo PATH or set DBVAULT_REPOSITORY")
+}
+
+/// Open and unlock the repository, run `f`, then report any non-fatal problems met.
+fn with_repo(g: &Global, f: impl FnOnce(&Repository) -> Result<()>) -> Result<()> {
+    let path = repo_path(g)?;
+    let password = crate::password::get(g)?;
+    let mut repo = Repository::open(&path, password.as_bytes()).with_context(|| format!("opening repository {}", path.display()))?;
+    repo.set_lock_wait(Duration::from_secs(g.lock_wait));
+    let result = f(&repo);
+    for w in repo.take_warnings() {
+        eprintln!("dbvault: warning: {w}");
+    }
+    result
+}

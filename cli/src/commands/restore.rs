@@ -1,0 +1,80 @@
+//! `dbvault restore`.
+
+use std::io::{BufWriter, Write};
+
+use anyhow::{Context, Result, bail};
+use store::Repository;
+use store::restore::restore;
+use store::snapshot;
+
+use crate::cli::{Global, RestoreArgs};
+use crate::output;
+
+pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let snap = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
+    drop(index);
+    let bar = output::progress(Some(snap.manifest.size), g.quiet, &format!("restoring {}", snap.id.short()));
+    let progress = |n: u64| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    };
+    let summary = match &a.output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+            restore(repo, &snap, &mut out, Some(&progress))
+        }
+        Some(path) => {
+            if path.exists() && !a.force {
+                bail!("{} exists; choose another file or add --force to replace it", path.display());
+            }
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => ".".into(),
+            };
+            // Restore into a temporary file beside the target; it takes the final name only after
+            // the digest check, so a failed restore never leaves a plausible-looking dump behind.
+            let tmp = tempfile::Builder::new()
+                .prefix(".dbvault-restore-")
+                .tempfile_in(&dir)
+                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            let mut out = BufWriter::with_capacity(1 << 20, tmp);
+            let r = restore(repo, &snap, &mut out, Some(&progress));
+            if r.is_ok() {
+                let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?;
+                tmp.as_file().sync_all().context("syncing the restored file")?;
+                tmp.persist(path).with_context(|| format!("moving the restored file to {}", path.display()))?;
+            }
+            r
+        }
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let s = summary?;
+    if g.json {
+        let v = serde_json::json!({
+            "id": snap.id, "db": snap.manifest.db, "size": s.bytes, "chunks": s.chunks,
+            "digest": snap.manifest.digest, "elapsed_secs": s.elapsed.as_secs_f64(),
+            "output": a.output,
+        });
+        if a.output.is_some() {
+            println!("{v}");
+        } else {
+            eprintln!("{v}");
+        }
+    } else if !g.quiet && a.output.is_some() {
+        println!(
+            "restored snapshot {} of db {}: {} in {:.1} s ({}), digest verified",
+            snap.id.short(),
+            snap.manifest.db,
+            output::size(s.bytes),
+            s.elapsed.as_secs_f64(),
+            output::rate(s.bytes, s.elapsed)
+        );
+    }
+    std::io::stdout().flush().ok();
+    Ok(())
+}

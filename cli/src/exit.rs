@@ -1,0 +1,45 @@
+//! Exit codes (documented in README.md, "Exit codes"). Scripts rely on them: never renumber.
+
+use store::StoreError;
+use store::backend::BackendError;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Any error not covered below.
+pub const ERROR: u8 = 1;
+// 2 is clap's code for invalid usage.
+/// The password opens no key, or the repository has no key.
+pub const WRONG_PASSWORD: u8 = 3;
+/// Another dbvault process holds a lock we waited for too long.
+pub const BUSY: u8 = 4;
+/// Stored data is damaged or missing (authentication failure, digest mismatch, missing blob).
+pub const INTEGRITY: u8 = 5;
+/// Reading the input stream failed.
+pub const INPUT: u8 = 6;
+
+fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
+    err.chain().find_map(|e| e.downcast_ref::<StoreError>())
+}
+
+/// The exit code for an error.
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    match store_error(err) {
+        Some(StoreError::WrongPassword { .. } | StoreError::NoKey) => WRONG_PASSWORD,
+        Some(StoreError::Busy { .. }) => BUSY,
+        Some(StoreError::Input { .. }) => INPUT,
+        Some(e) if e.is_integrity() => INTEGRITY,
+        _ => ERROR,
+    }
+}
+
+/// A line of advice for errors where the next step is not obvious from the message.
+pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
+    match store_error(err)? {
+        StoreError::WrongPassword { .. } => Some("check DBVAULT_PASSWORD, --password-file or --password-command; nothing was changed"),
+        StoreError::Unreadable { .. } | StoreError::DigestMismatch { .. } => {
+            Some("the repository holds damaged data for this snapshot; no wrong bytes were passed off as good. Other snapshots may still restore")
+        }
+        StoreError::Backend(BackendError::Io { .. }) => Some("check free space and permissions of the repository folder"),
+        _ => None,
+    }
+}

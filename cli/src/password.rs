@@ -1,0 +1,72 @@
+//! Where the password comes from: `--password-file`, `--password-command`, `DBVAULT_PASSWORD`,
+//! else a prompt on the terminal, else a clear error.
+
+use std::io::IsTerminal;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::Global;
+
+fn strip_newline(mut s: String) -> String {
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    s
+}
+
+fn tty_available() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok() && std::io::stderr().is_terminal()
+}
+
+/// The password for an existing repository.
+pub fn get(g: &Global) -> Result<String> {
+    from_sources(g, false)
+}
+
+/// The password for a new repository (asked twice on a terminal).
+pub fn get_new(g: &Global) -> Result<String> {
+    from_sources(g, true)
+}
+
+fn from_sources(g: &Global, confirm: bool) -> Result<String> {
+    if g.password_file.is_some() && g.password_command.is_some() {
+        bail!("give either --password-file or --password-command (or their DBVAULT_ variables), not both");
+    }
+    let pw = if let Some(f) = &g.password_file {
+        let s = std::fs::read_to_string(f).with_context(|| format!("reading password file {}", f.display()))?;
+        strip_newline(s.lines().next().map(str::to_string).unwrap_or_default())
+    } else if let Some(cmd) = &g.password_command {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("running password command {cmd:?}"))?;
+        if !out.status.success() {
+            bail!("password command {cmd:?} failed ({})", out.status);
+        }
+        strip_newline(String::from_utf8(out.stdout).context("password command printed non-UTF-8 output")?)
+    } else if let Ok(p) = std::env::var("DBVAULT_PASSWORD") {
+        p
+    } else if tty_available() {
+        let p = rpassword::prompt_password("repository password: ").context("reading the password from the terminal")?;
+        if confirm && rpassword::prompt_password("repeat password: ").context("reading the password")? != p {
+            bail!("the two passwords differ; nothing was created");
+        }
+        p
+    } else {
+        bail!(
+            "no password given and no terminal to ask on: set DBVAULT_PASSWORD, \
+             --password-file FILE (DBVAULT_PASSWORD_FILE) or --password-command CMD (DBVAULT_PASSWORD_COMMAND)"
+        );
+    };
+    if pw.is_empty() {
+        bail!("the password is empty; dbvault refuses empty passwords");
+    }
+    Ok(pw)
+}

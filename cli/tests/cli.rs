@@ -1,0 +1,300 @@
+//! The `dbvault` binary as users and scripts drive it: the command contract, exit codes,
+//! JSON output, crash and concurrency behaviour.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dbvault");
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A fresh folder with an initialised repository (cheap KDF, so tests stay fast).
+    fn new() -> Env {
+        let e = Env { dir: tempfile::tempdir().unwrap() };
+        let out = e.run(&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"], b"");
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        e
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DBVAULT_REPOSITORY", self.repo())
+            .env("DBVAULT_PASSWORD", "pw")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn run_with(&self, mut c: Command, stdin: &[u8]) -> Output {
+        let mut child = c.spawn().unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        let data = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.run_with(self.cmd(args), stdin)
+    }
+
+    fn ok(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "dbvault {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    fn json(&self, args: &[&str], stdin: &[u8]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_slice(&self.ok(&a, stdin).stdout).unwrap()
+    }
+
+    fn ingest(&self, db: &str, data: &[u8]) -> Value {
+        self.json(&["ingest", "--db", db], data)
+    }
+}
+
+fn dumps(rows: usize, days: usize) -> Vec<Vec<u8>> {
+    let mut s = DumpSeries::new(rows, 9);
+    let mut out = vec![s.dump()];
+    for _ in 1..days {
+        s.advance_day(DailyChange::default());
+        out.push(s.dump());
+    }
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn daily_loop_contract() {
+    let e = Env::new();
+    let d = dumps(20_000, 2);
+    let s0 = e.ingest("shop", &d[0]);
+    let s1 = e.json(&["ingest", "--db", "shop", "--host", "db1", "--tag", "daily", "--tag", "pre-upgrade"], &d[1]);
+    for key in ["id", "db", "size", "added_bytes", "chunks", "new_chunks", "elapsed_secs"] {
+        assert!(!s1[key].is_null(), "ingest --json lacks {key}: {s1}");
+    }
+    assert_eq!(s1["size"], d[1].len());
+    assert_eq!(s1["parent"], s0["id"]);
+    assert!(s1["added_bytes"].as_u64().unwrap() < s0["added_bytes"].as_u64().unwrap() / 2);
+
+    let list = e.json(&["snapshots"], b"");
+    let arr = list.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    let last = &arr[1];
+    for key in ["id", "db", "host", "time", "size", "added_bytes", "parent", "tags"] {
+        assert!(last.get(key).is_some(), "snapshots --json lacks {key}: {last}");
+    }
+    assert_eq!(last["host"], "db1");
+    assert_eq!(last["tags"], serde_json::json!(["daily", "pre-upgrade"]));
+    assert!(jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.fZ", last["time"].as_str().unwrap()).is_ok() || last["time"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
+    assert_eq!(e.json(&["snapshots", "--db", "other"], b""), serde_json::json!([]));
+
+    let table = String::from_utf8(e.ok(&["snapshots"], b"").stdout).unwrap();
+    assert!(table.starts_with("ID") && table.contains("shop") && table.contains("db1"), "{table}");
+
+    // restore: latest to stdout, id prefix to a file.
+    let out = e.ok(&["restore", "latest", "--db", "shop"], b"");
+    assert!(out.stdout == d[1], "stdout restore differs");
+    let id0 = s0["id"].as_str().unwrap();
+    let file = e.dir.path().join("day0.sql");
+    e.ok(&["restore", &id0[..8], "-o", file.to_str().unwrap()], b"");
+    assert!(std::fs::read(&file).unwrap() == d[0]);
+    // An existing file is not replaced without --force.
+    let o = e.run(&["restore", &id0[..8], "-o", file.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"));
+    e.ok(&["restore", "latest", "--db", "shop", "-o", file.to_str().unwrap(), "--force"], b"");
+    assert!(std::fs::read(&file).unwrap() == d[1]);
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let e = Env::new();
+    e.ingest("shop", b"-- tiny dump\n");
+    // Wrong password: 3, and a message that says so.
+    let o = e.run_with(
+        {
+            let mut c = e.cmd(&["snapshots"]);
+            c.env("DBVAULT_PASSWORD", "nope");
+            c
+        },
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("wrong password"));
+    // No password and no terminal: a clear error naming the ways to give one.
+    let o = e.run_with(
+        {
+            let mut c = e.cmd(&["snapshots"]);
+            c.env_remove("DBVAULT_PASSWORD");
+            c
+        },
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("DBVAULT_PASSWORD_FILE"), "{}", stderr(&o));
+    // init refuses a non-empty folder.
+    let o = e.run(&["init"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    // Unknown snapshot, ambiguous usage.
+    let o = e.run(&["restore", "deadbeef"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no snapshot matches"));
+    // Not a repository.
+    let o = e.run_with(
+        {
+            let mut c = e.cmd(&["snapshots"]);
+            c.env("DBVAULT_REPOSITORY", e.dir.path());
+            c
+        },
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a dbvault repository"), "{}", stderr(&o));
+    // Usage errors are clap's 2.
+    assert_eq!(e.run(&["ingest"], b"").status.code(), Some(2));
+}
+
+#[test]
+fn password_file_and_command() {
+    let e = Env::new();
+    let pwfile = e.dir.path().join("pw");
+    std::fs::write(&pwfile, "pw\n").unwrap();
+    let mut c = e.cmd(&["snapshots", "--password-file", pwfile.to_str().unwrap()]);
+    c.env_remove("DBVAULT_PASSWORD");
+    assert!(e.run_with(c, b"").status.success());
+    let mut c = e.cmd(&["snapshots"]);
+    c.env_remove("DBVAULT_PASSWORD").env("DBVAULT_PASSWORD_COMMAND", "echo pw");
+    assert!(e.run_with(c, b"").status.success());
+    let mut c = e.cmd(&["snapshots", "--password-command", "exit 7"]);
+    c.env_remove("DBVAULT_PASSWORD");
+    let o = e.run_with(c, b"");
+    assert!(!o.status.success() && stderr(&o).contains("password command"));
+}
+
+#[test]
+fn corrupted_pack_fails_restore_with_code_5_and_leaves_no_file() {
+    let e = Env::new();
+    let d = dumps(20_000, 1);
+    let s = e.ingest("shop", &d[0]);
+    let mut packs = Vec::new();
+    let mut stack = vec![e.repo().join("packs")];
+    while let Some(dir) = stack.pop() {
+        for ent in std::fs::read_dir(dir).unwrap() {
+            let p = ent.unwrap().path();
+            if p.is_dir() { stack.push(p) } else { packs.push(p) }
+        }
+    }
+    for p in &packs {
+        let mut b = std::fs::read(p).unwrap();
+        let at = b.len() / 2;
+        b[at] ^= 0x80;
+        std::fs::write(p, b).unwrap();
+    }
+    let target = e.dir.path().join("out.sql");
+    let o = e.run(&["restore", s["id"].as_str().unwrap(), "-o", target.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("db shop") && msg.contains(&s["id"].as_str().unwrap()[..8]) && msg.contains("chunk"), "{msg}");
+    assert!(!target.exists(), "a failed restore left {}", target.display());
+    let leftovers: Vec<_> = std::fs::read_dir(e.dir.path()).unwrap().filter_map(|x| x.ok()).filter(|x| x.file_name().to_string_lossy().starts_with(".dbvault-restore")).collect();
+    assert!(leftovers.is_empty(), "temporary restore file left behind");
+}
+
+/// Files under `dir`, recursively.
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
+    })
+}
+
+#[test]
+fn killed_ingest_leaves_previous_snapshots_intact_and_next_ingest_works() {
+    let e = Env::new();
+    let d = dumps(200_000, 3);
+    let first = e.ingest("shop", &d[0]);
+    let mut orphans_seen = 0;
+    for round in 0..3 {
+        let mut child = e.cmd(&["ingest", "--db", "shop"]).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Feed the whole dump but never close the pipe: the ingest chunks, seals and writes packs,
+        // then waits for the end of the stream. SIGKILL it at different moments.
+        stdin.write_all(&d[1]).unwrap();
+        std::thread::sleep(Duration::from_millis(50 + 200 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        drop(stdin);
+        orphans_seen += count_files(&e.repo().join("local/tmp"));
+        let list = e.json(&["snapshots"], b"");
+        assert_eq!(list.as_array().unwrap().len(), 1, "a killed ingest must not commit a snapshot");
+        let out = e.ok(&["restore", first["id"].as_str().unwrap()], b"");
+        assert!(out.stdout == d[0]);
+    }
+    assert!(orphans_seen > 0, "the kills never landed while a pack was being written; the test proves nothing");
+    let next = e.ingest("shop", &d[2]);
+    assert_eq!(next["parent"], first["id"]);
+    assert!(e.ok(&["restore", "latest", "--db", "shop"], b"").stdout == d[2]);
+    // The killed runs' temporary packs were orphaned; the next ingest removed them.
+    assert_eq!(count_files(&e.repo().join("local/tmp")), 0, "orphaned temporary packs were not cleaned up");
+}
+
+#[test]
+fn concurrent_ingests_of_different_databases_all_commit() {
+    let e = Env::new();
+    let d = dumps(40_000, 4);
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let mut c = e.cmd(&["ingest", "--db", &format!("db{i}"), "--json"]).spawn().unwrap();
+            let mut stdin = c.stdin.take().unwrap();
+            let data = d[i].clone();
+            let w = std::thread::spawn(move || stdin.write_all(&data).unwrap());
+            (c, w)
+        })
+        .collect();
+    for (c, w) in children {
+        w.join().unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let list = e.json(&["snapshots"], b"");
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    for i in 0..4 {
+        let out = e.ok(&["restore", "latest", "--db", &format!("db{i}")], b"");
+        assert!(out.stdout == d[i], "db{i} did not restore identically");
+    }
+}
+
+#[test]
+fn help_teaches_the_daily_commands() {
+    let o = Command::new(BIN).arg("--help").output().unwrap();
+    let h = String::from_utf8_lossy(&o.stdout);
+    assert!(h.contains("pg_dump shop | dbvault ingest --db shop") && h.contains("Exit codes"), "{h}");
+    let o = Command::new(BIN).args(["ingest", "--help"]).output().unwrap();
+    let h = String::from_utf8_lossy(&o.stdout);
+    assert!(h.contains("--db") && h.contains("compressed dumps defeat deduplication"), "{h}");
+}

@@ -1,0 +1,126 @@
+//! Bad passwords, damaged packs, failing input: clear errors, nothing lost, nothing wrong returned.
+
+mod common;
+
+use std::io::{self, Read};
+
+use common::*;
+use store::ingest::{IngestOptions, ingest};
+use store::{Repository, StoreError};
+
+fn text(n: u32) -> Vec<u8> {
+    (0..n).flat_map(|i| format!("INSERT INTO t VALUES ({i}, 'row {}');\n", i * 7919 % 1000).into_bytes()).collect()
+}
+
+#[test]
+fn wrong_password_is_refused_and_modifies_nothing() {
+    let t = TestRepo::new(fast_init());
+    t.ingest("db", &text(1000));
+    let before = tree_contents(&t.path());
+    let err = Repository::open(&t.path(), b"not it").unwrap_err();
+    assert!(matches!(err, StoreError::WrongPassword { keys: 1 }), "{err}");
+    assert_eq!(tree_contents(&t.path()), before);
+}
+
+#[test]
+fn missing_keys_and_non_repositories_are_named() {
+    let t = TestRepo::new(fast_init());
+    for k in std::fs::read_dir(t.path().join("keys")).unwrap() {
+        std::fs::remove_file(k.unwrap().path()).unwrap();
+    }
+    assert!(matches!(Repository::open(&t.path(), PASSWORD), Err(StoreError::NoKey)));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(Repository::open(empty.path(), PASSWORD), Err(StoreError::NotARepository { .. })));
+    assert!(matches!(Repository::init(&t.path(), PASSWORD, fast_init()), Err(StoreError::NotEmpty { .. })));
+}
+
+#[test]
+fn a_flipped_bit_in_a_pack_fails_restore_naming_snapshot_and_chunk() {
+    let t = TestRepo::new(small_chunks());
+    let data = text(20_000);
+    let s = t.ingest("shop", &data);
+    for (i, pack) in packs(&t.path()).iter().enumerate() {
+        let mut bytes = std::fs::read(pack).unwrap();
+        let at = 8 + (bytes.len() / 3) * (i % 2 + 1) / 2;
+        bytes[at] ^= 0x04;
+        std::fs::write(pack, bytes).unwrap();
+    }
+    let err = t.restore(&s.snapshot).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Unreadable { .. }), "{msg}");
+    assert!(err.is_integrity());
+    assert!(msg.contains(&s.snapshot.id.short()) && msg.contains("db shop") && msg.contains("chunk"), "{msg}");
+}
+
+#[test]
+fn a_truncated_pack_is_an_error_not_a_crash() {
+    let t = TestRepo::new(small_chunks());
+    let data = text(20_000);
+    let s = t.ingest("shop", &data);
+    for pack in packs(&t.path()) {
+        let len = std::fs::metadata(&pack).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&pack).unwrap().set_len(len / 2).unwrap();
+    }
+    let err = t.restore(&s.snapshot).unwrap_err();
+    assert!(err.is_integrity(), "{err}");
+}
+
+#[test]
+fn a_swapped_manifest_or_index_segment_is_detected() {
+    let t = TestRepo::new(small_chunks());
+    let s = t.ingest("shop", &text(5000));
+    let snap_file = t.path().join("snapshots").join(s.snapshot.id.to_hex());
+    let mut bytes = std::fs::read(&snap_file).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&snap_file, bytes).unwrap();
+    std::fs::remove_dir_all(t.path().join("local")).unwrap();
+    let repo = Repository::open(&t.path(), PASSWORD).unwrap();
+    let idx = repo.index_reader().unwrap();
+    assert!(store::snapshot::list(&repo, &idx, None).unwrap().is_empty());
+    let warnings = repo.take_warnings();
+    assert!(warnings.iter().any(|w| w.contains(&s.snapshot.id.to_hex())), "{warnings:?}");
+}
+
+/// A reader that fails after `ok` bytes, like a dump tool's pipe breaking.
+struct Failing {
+    data: Vec<u8>,
+    pos: usize,
+    ok: usize,
+}
+
+impl Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.ok {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "producer died"));
+        }
+        let n = buf.len().min(self.ok - self.pos).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_failed_input_commits_nothing_and_the_next_ingest_works() {
+    let t = TestRepo::new(small_chunks());
+    let good = t.ingest("shop", &text(10_000));
+    let data = text(400_000);
+    let r = ingest(&t.repo, Failing { data: data.clone(), pos: 0, ok: data.len() / 2 }, IngestOptions { db: "shop".into(), ..Default::default() });
+    assert!(matches!(r, Err(StoreError::Input { .. })), "{r:?}");
+    let idx = t.repo.index_reader().unwrap();
+    assert_eq!(store::snapshot::list(&t.repo, &idx, None).unwrap().len(), 1, "no snapshot from a failed stream");
+    drop(idx);
+    assert_eq!(t.restore(&good.snapshot).unwrap(), text(10_000));
+    let next = t.ingest("shop", &data);
+    assert_eq!(next.snapshot.manifest.parent, Some(good.snapshot.id));
+    assert_eq!(t.restore(&next.snapshot).unwrap(), data);
+}
+
+#[test]
+fn invalid_db_names_are_refused() {
+    let t = TestRepo::new(fast_init());
+    for bad in ["", "a\nb"] {
+        let r = ingest(&t.repo, &b"x"[..], IngestOptions { db: bad.into(), ..Default::default() });
+        assert!(matches!(r, Err(StoreError::Invalid(_))));
+    }
+}
