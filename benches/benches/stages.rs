@@ -1,1 +1,107 @@
-fn main() {}
+//! Per-stage benchmarks: a regression shows up in the stage where it happens.
+//!
+//! Run: `cargo bench -p dbvault-benches` (inputs are generated pg_dump-style text).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use chunker::{Chunker, Params};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
+use repo_format::blob::{self, BlobKind};
+use repo_format::config::ChunkerConfig;
+use repo_format::crypto::MasterKey;
+use repo_format::keyfile::KdfParams;
+use store::ingest::{IngestOptions, ingest};
+use store::restore::restore;
+use store::{InitOptions, Repository};
+
+fn dump(rows: usize) -> Vec<u8> {
+    DumpSeries::new(rows, 3).dump()
+}
+
+fn params() -> Params {
+    let c = ChunkerConfig::default();
+    Params::new(c.min_size, c.avg_size, c.max_size, c.normalization, 42).unwrap()
+}
+
+fn chunks_of(data: &[u8]) -> Vec<Vec<u8>> {
+    Chunker::new(data, params(), 8 << 20).flat_map(|b| {
+        let b = b.unwrap();
+        (0..b.chunks.len()).map(|i| b.chunk(i).to_vec()).collect::<Vec<_>>()
+    }).collect()
+}
+
+fn stages(c: &mut Criterion) {
+    let data = dump(200_000);
+    let keys = MasterKey::generate().unwrap().keys();
+    let chunks = chunks_of(&data);
+
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("chunk", |b| {
+        b.iter(|| Chunker::new(data.as_slice(), params(), 8 << 20).map(|x| x.unwrap().chunks.len()).sum::<usize>())
+    });
+    g.bench_function("hash_chunks", |b| b.iter(|| chunks.iter().map(|c| keys.chunk_id(c).0[0]).fold(0u8, |a, x| a ^ x)));
+    g.bench_function("stream_digest", |b| b.iter(|| blake3::hash(black_box(&data))));
+    g.bench_function("compress_seal", |b| {
+        b.iter(|| {
+            chunks.iter().map(|c| blob::seal(&keys, BlobKind::Chunk, keys.chunk_id(c), c, 3).unwrap().bytes.len()).sum::<usize>()
+        })
+    });
+    let sealed: Vec<_> = chunks.iter().map(|c| blob::seal(&keys, BlobKind::Chunk, keys.chunk_id(c), c, 3).unwrap()).collect();
+    g.bench_function("open_verify", |b| {
+        b.iter(|| sealed.iter().map(|s| blob::open(&keys, s.kind, s.codec, &s.id, s.raw_len, &s.bytes).unwrap().len()).sum::<usize>())
+    });
+    g.finish();
+}
+
+fn fresh_repo(dir: &std::path::Path) -> Repository {
+    let opts = InitOptions { kdf: KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, chunker: ChunkerConfig::default() };
+    Repository::init(&dir.join("repo"), b"pw", opts).unwrap()
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let mut series = DumpSeries::new(300_000, 5);
+    let day0 = series.dump();
+    series.advance_day(DailyChange::default());
+    let day1 = series.dump();
+
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Bytes(day0.len() as u64));
+    g.bench_function("ingest_new_dump", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let repo = fresh_repo(dir.path());
+                (dir, repo)
+            },
+            |(_dir, repo)| ingest(&repo, day0.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let repo = fresh_repo(dir.path());
+    let snap = ingest(&repo, day0.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap().snapshot;
+    g.bench_function("ingest_next_day", |b| {
+        b.iter(|| ingest(&repo, day1.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap())
+    });
+    g.bench_function("restore", |b| {
+        b.iter(|| restore(&repo, &snap, &mut std::io::sink(), None).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("index");
+    let idx = repo.index_reader().unwrap();
+    let absent: Vec<repo_format::Id> = (0..10_000u32).map(|i| repo_format::Id::of_bytes(&i.to_le_bytes())).collect();
+    g.throughput(Throughput::Elements(absent.len() as u64));
+    g.bench_function("lookup_absent", |b| b.iter(|| absent.iter().filter(|id| idx.contains(id).unwrap()).count()));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    targets = stages, end_to_end
+}
+criterion_main!(benches);

@@ -179,6 +179,9 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let started = Timestamp::now();
     let t0 = Instant::now();
     let params = repo.chunker_params()?;
+    // Held (shared) for the whole run: prune deletes packs only while holding it exclusively, so
+    // it never removes a chunk this run has deduplicated against (SPEC.md, "Concurrency").
+    let _ingesting = repo.ingest_lock()?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
     let mut sink = BlobSink {
         repo,

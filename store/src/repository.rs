@@ -223,6 +223,11 @@ impl Repository {
             .map_err(|e| StoreError::format("config", FormatError::malformed("config", e.to_string())))
     }
 
+    /// The shared `ingest` role, held for an ingest's whole run (prune takes it exclusively).
+    pub fn ingest_lock(&self) -> Result<crate::lock::Lock> {
+        crate::lock::acquire(&self.local_dir.join("ingest.lock"), true, self.lock_wait, "the repository (prune is deleting)")
+    }
+
     /// Open the index with the writer role (waiting for it), synced with the repository.
     pub fn index_writer(&self) -> Result<Index> {
         std::fs::create_dir_all(&self.local_dir).map_err(|e| StoreError::io(format!("creating {}", self.local_dir.display()), e))?;
