@@ -20,7 +20,7 @@ use std::time::Duration;
 use repo_format::blob::{BlobKind, Codec};
 use repo_format::index_segment::IndexSegment;
 use repo_format::{FormatError, Id};
-use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options, WriteBatch};
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options, WriteBatch};
 
 use crate::lock::{self, Lock};
 use crate::{Result, StoreError};
@@ -31,6 +31,15 @@ const CF_SEGMENTS: &str = "segments";
 const CF_SNAPSHOTS: &str = "snapshots";
 const CF_BY_DB: &str = "by_db";
 const ALL_CFS: [&str; 5] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB];
+
+// Memory is bounded by constants, never by the number of indexed blobs: index and filter blocks
+// live in the block cache, memtables are capped, and segments are applied in bounded batches.
+/// Block cache shared by all column families (data, index and filter blocks).
+const BLOCK_CACHE: usize = 8 << 20;
+/// Memtable budget across all column families.
+const WRITE_BUFFERS: usize = 16 << 20;
+/// Blob entries per write batch when applying a segment.
+const BATCH_ENTRIES: usize = 8192;
 
 /// Where a blob is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +101,7 @@ impl std::fmt::Debug for Index {
 
 fn options(read_only: bool) -> Options {
     let mut o = Options::default();
+    o.set_db_write_buffer_size(WRITE_BUFFERS);
     o.create_if_missing(!read_only);
     o.create_missing_column_families(!read_only);
     o.set_compression_type(DBCompressionType::None);
@@ -102,16 +112,26 @@ fn options(read_only: bool) -> Options {
     o
 }
 
-fn cf_options(name: &str) -> Options {
+fn cf_options(name: &str, cache: &Cache) -> Options {
     let mut o = Options::default();
     o.set_compression_type(DBCompressionType::None);
+    o.set_write_buffer_size(WRITE_BUFFERS / 2);
+    o.set_max_write_buffer_number(2);
+    let mut t = BlockBasedOptions::default();
+    t.set_block_cache(cache);
+    t.set_cache_index_and_filter_blocks(true);
+    t.set_pin_l0_filter_and_index_blocks_in_cache(true);
     if name == CF_BLOBS {
         // New chunks are lookups of absent keys: a bloom filter answers most without disk reads.
-        let mut t = BlockBasedOptions::default();
         t.set_bloom_filter(10.0, false);
-        o.set_block_based_table_factory(&t);
     }
+    o.set_block_based_table_factory(&t);
     o
+}
+
+fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+    let cache = Cache::new_lru_cache(BLOCK_CACHE);
+    ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n, &cache))).collect()
 }
 
 /// The lock file that coordinates index access.
@@ -142,8 +162,7 @@ impl Index {
     pub fn open_write(local_dir: &Path, wait: Duration) -> Result<Index> {
         let lock = lock::acquire(&lock_path(local_dir), false, wait, "the repository index (writer role)")?;
         let path = db_path(local_dir);
-        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
-        let db = DB::open_cf_descriptors(&options(false), &path, cfs)
+        let db = DB::open_cf_descriptors(&options(false), &path, descriptors())
             .map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
         Ok(Index { db, path, _writer: Some(lock) })
     }
@@ -152,8 +171,7 @@ impl Index {
     pub fn open_read(local_dir: &Path, wait: Duration) -> Result<Index> {
         let _shared = lock::acquire(&lock_path(local_dir), true, wait, "the repository index")?;
         let path = db_path(local_dir);
-        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
-        let db = DB::open_cf_descriptors_read_only(&options(true), &path, cfs, false)
+        let db = DB::open_cf_descriptors_read_only(&options(true), &path, descriptors(), false)
             .map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
         Ok(Index { db, path, _writer: None })
     }
@@ -193,7 +211,8 @@ impl Index {
         self.ids_in(CF_SEGMENTS)
     }
 
-    /// Record every blob of a segment (writer only). Idempotent.
+    /// Record every blob of a segment (writer only). Idempotent: the segment is marked applied
+    /// in the last batch, so an interrupted apply is simply redone.
     pub fn apply_segment(&self, segment_id: &Id, seg: &IndexSegment) -> Result<()> {
         let mut batch = WriteBatch::default();
         for p in &seg.packs {
@@ -210,6 +229,9 @@ impl Index {
                     raw_len: e.raw_len,
                 };
                 batch.put_cf(self.cf(CF_BLOBS), e.id.0, loc.encode());
+                if batch.len() >= BATCH_ENTRIES {
+                    self.db.write(std::mem::take(&mut batch)).map_err(|e| self.err(e))?;
+                }
             }
         }
         batch.put_cf(self.cf(CF_SEGMENTS), segment_id.0, []);

@@ -37,7 +37,7 @@ const BATCH_BYTES: usize = 8 << 20;
 /// Batches in flight between reader and sealer (bounds memory).
 const QUEUE_DEPTH: usize = 2;
 /// Packs listed per index segment; a long ingest writes several, so its memory stays bounded.
-const PACKS_PER_SEGMENT: usize = 32;
+const PACKS_PER_SEGMENT: usize = 8;
 
 /// What to record about the stream being ingested.
 #[derive(Default)]

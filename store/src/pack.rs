@@ -136,7 +136,7 @@ pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
 }
 
 /// Packs kept mapped at once (bounds the file-backed memory a restore touches).
-const MAPPED_PACKS: usize = 4;
+const MAPPED_PACKS: usize = 2;
 
 /// Reads blobs out of packs, verifying each.
 pub struct PackReader<'r> {
