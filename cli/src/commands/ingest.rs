@@ -29,25 +29,11 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     let m = &s.snapshot.manifest;
     let secs = s.elapsed.as_secs_f64();
     if g.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "id": s.snapshot.id,
-                "db": m.db,
-                "host": m.host,
-                "time": m.end,
-                "parent": m.parent,
-                "tags": m.tags,
-                "size": m.size,
-                "digest": m.digest,
-                "chunks": m.chunks,
-                "new_chunks": m.added.chunks,
-                "new_raw_bytes": m.added.raw_bytes,
-                "added_bytes": m.added.stored_bytes,
-                "elapsed_secs": secs,
-                "bytes_per_sec": m.size as f64 / secs.max(1e-6),
-            })
-        );
+        let mut v = super::snapshots::to_json(&s.snapshot);
+        v["new_raw_bytes"] = m.added.raw_bytes.into();
+        v["elapsed_secs"] = secs.into();
+        v["bytes_per_sec"] = (m.size as f64 / secs.max(1e-6)).into();
+        println!("{v}");
     } else if !g.quiet {
         println!("snapshot {} of db {} saved", s.snapshot.id.short(), m.db);
         println!("  read      {} in {:.1} s ({})", output::size(m.size), secs, output::rate(m.size, s.elapsed));

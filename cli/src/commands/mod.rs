@@ -4,7 +4,7 @@ mod ingest;
 mod init;
 mod repair;
 mod restore;
-mod snapshots;
+pub(crate) mod snapshots;
 
 use std::path::PathBuf;
 use std::time::Duration;
