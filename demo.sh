@@ -9,7 +9,7 @@ cargo build --release -q -p dbvault-cli -p dbvault-benches --bins
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d "${TMPDIR:-/tmp}/dbvault-demo.XXXXXX")"
 export DBVAULT_REPOSITORY="$work/repo" DBVAULT_PASSWORD="demo password"
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }; else step() { printf '\n$ %s\n' "$*"; }; fi
 
 "$bin/dbvault-gendump" --rows "${DEMO_ROWS:-400000}" --days 2 "$work/dumps" >/dev/null
 step dbvault init;                                     "$bin/dbvault" init
@@ -21,4 +21,4 @@ step "dbvault restore latest --db shop -o restored.sql"; "$bin/dbvault" restore 
 step "cmp restored.sql day-01.sql"
 cmp "$work/restored.sql" "$work/dumps/day-01.sql" && echo "identical: $(stat -c %s "$work/restored.sql") bytes"
 step "du -sh dumps repo"; du -sh "$work/dumps" "$work/repo"
-echo; echo "demo files are in $work (remove with: rm -rf $work)"
+if [ -n "${DEMO_CLEANUP:-}" ]; then rm -rf "$work"; else echo; echo "demo files are in $work (remove with: rm -rf $work)"; fi

@@ -6,7 +6,8 @@
 //! segment entry). Prints one markdown row per average size. Used to choose the default chunker
 //! parameters recorded in SPEC.md.
 //!
-//! Usage: `chunk-sizes [ROWS] [DAYS]` (defaults 400000 rows, 5 days).
+//! Usage: `chunk-sizes [ROWS] [DAYS]` (a generated series; defaults 400000 rows, 5 days), or
+//! `chunk-sizes --files DAY0 DAY1 ...` for real dumps (e.g. from `benches/pg-series.sh`).
 
 use std::collections::HashSet;
 
@@ -19,17 +20,24 @@ use repo_format::tree::{TreeBuilder, TreeEntry};
 const PER_BLOB: u64 = 40 + 48 + 48;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let rows: usize = args.next().map_or(400_000, |a| a.parse().expect("ROWS"));
-    let days: u32 = args.next().map_or(5, |a| a.parse().expect("DAYS"));
-    let mut series = DumpSeries::new(rows, 11);
-    let mut dumps = vec![series.dump()];
-    for _ in 1..days {
-        series.advance_day(DailyChange::default());
-        dumps.push(series.dump());
-    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (dumps, what) = if args.first().is_some_and(|a| a == "--files") {
+        let files = &args[1..];
+        assert!(files.len() >= 2, "--files needs at least two days");
+        (files.iter().map(|f| std::fs::read(f).expect("reading a dump")).collect::<Vec<_>>(), format!("{} dump files", files.len()))
+    } else {
+        let rows: usize = args.first().map_or(400_000, |a| a.parse().expect("ROWS"));
+        let days: u32 = args.get(1).map_or(5, |a| a.parse().expect("DAYS"));
+        let mut series = DumpSeries::new(rows, 11);
+        let mut dumps = vec![series.dump()];
+        for _ in 1..days {
+            series.advance_day(DailyChange::default());
+            dumps.push(series.dump());
+        }
+        (dumps, format!("{days} generated daily dumps of {rows} rows"))
+    };
     let mean = dumps.iter().map(Vec::len).sum::<usize>() / dumps.len();
-    println!("{days} daily dumps of {rows} rows, {:.1} MB each on average\n", mean as f64 / 1e6);
+    println!("{what}, {:.1} MB each on average\n", mean as f64 / 1e6);
     println!("| avg chunk | chunks/day | day 0 stored | added per later day (median) | share of day 0 |");
     println!("|---|---|---|---|---|");
     for avg in [2048u32, 4096, 8192, 16384, 32768, 65536, 1 << 20] {
