@@ -75,7 +75,9 @@ pub enum Command {
     ///
     /// Every chunk is authenticated and re-hashed, and the whole stream is checked against
     /// the digest recorded at ingest. With -o the file appears under its name only when
-    /// the check passed.
+    /// the check passed. On standard output, bytes already written cannot be taken back:
+    /// if a damaged chunk is met midway, dbvault stops and exits with code 5, so a script
+    /// piping into psql or mysql must check dbvault's exit status (set -o pipefail).
     #[command(verbatim_doc_comment)]
     Restore(RestoreArgs),
     /// Repair derived local state.
