@@ -28,21 +28,47 @@ pub struct Added {
     pub stored_bytes: u64,
 }
 
-/// Where the stream came from, as far as dbvault can tell.
+/// Where the stream came from, as far as dbvault can tell. Every field is optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
+    /// `command` when dbvault ran the dump tool, `stdin` when the stream was piped in (its
+    /// producer's exit status is then unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub producer: Option<String>,
+    /// The command dbvault ran to produce the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The command's exit status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// The last lines the command wrote to its standard error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr_tail: Vec<String>,
+    /// Recognised format (`pg_dump-plain`, `pg_dump-custom`, `pg_dump-tar`, `pg_dumpall`,
+    /// `mysqldump`, `t-sql`, or a compression format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     /// Dump tool recognised from the stream ("pg_dump", "mariadb-dump", ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
     /// Its version, when the stream states it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_version: Option<String>,
-    /// The command dbvault ran to produce the stream, if it ran one.
+    /// Database name as the dump's header states it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    /// The command's exit status; absent when the producer's status is unknown (stdin).
+    pub database: Option<String>,
+    /// Server version as the dump's header states it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_status: Option<i32>,
+    pub server_version: Option<String>,
+    /// Text encoding (`utf-8`, `utf-8-bom`, `utf-16le`, `utf-16be`, `utf-16le-nobom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Compression of the stream or of the dump's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// T-SQL batch separator seen (`GO`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_separator: Option<String>,
     /// Whether the dump's own completion marker was seen; absent when the format has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_marker: Option<bool>,

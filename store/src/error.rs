@@ -129,6 +129,27 @@ pub enum StoreError {
         /// Size restored.
         actual_size: u64,
     },
+    /// The input stream was empty.
+    #[error("the input stream is empty: nothing to back up (did the dump command write to a file instead of standard output?)")]
+    EmptyInput,
+    /// The dump's format ends with a completion marker, and it is missing: the dump was cut short.
+    #[error("the {format} dump is incomplete: its completion marker ({marker:?}) is missing at the end, so the dump was cut short; nothing was committed (use --allow-incomplete to keep it, marked incomplete)")]
+    Incomplete {
+        /// The recognised format.
+        format: String,
+        /// The marker that was expected.
+        marker: String,
+    },
+    /// The program producing the stream failed; nothing was committed.
+    #[error("dump command `{command}` {status}; nothing was committed{}", if .stderr_tail.is_empty() { String::new() } else { format!("; its last error output: {}", .stderr_tail.join(" | ")) })]
+    ProducerFailed {
+        /// The command line.
+        command: String,
+        /// How it ended ("exited with status 1", "was killed by signal 9", "could not be started: ...").
+        status: String,
+        /// Its last lines of standard error.
+        stderr_tail: Vec<String>,
+    },
     /// The caller's options are invalid.
     #[error("{0}")]
     Invalid(String),

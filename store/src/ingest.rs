@@ -26,6 +26,7 @@ use repo_format::manifest::{Added, Manifest, Source};
 use repo_format::tree::{TreeBuilder, TreeEntry};
 use repo_format::Id;
 
+use crate::dump::{self, DumpInfo};
 use crate::index::Index;
 use crate::pack::PackWriter;
 use crate::repository::{Repository, hostname};
@@ -48,12 +49,97 @@ pub struct IngestOptions<'a> {
     pub host: Option<String>,
     /// Tags.
     pub tags: Vec<String>,
-    /// What produced the stream.
-    pub source: Source,
-    /// Keep the snapshot although it is known to be incomplete.
-    pub incomplete: bool,
+    /// Commit a dump whose completion marker is missing, marked incomplete (instead of refusing it).
+    pub allow_incomplete: bool,
     /// Called with the number of bytes read so far, after each batch.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// For a stream produced by a command: called once the stream has ended, before the commit
+    /// point, to wait for the command and report how it ended. A failed producer means no snapshot.
+    pub producer: Option<Box<dyn FnOnce() -> ProducerOutcome + 'a>>,
+}
+
+/// How the program that produced the stream ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProducerOutcome {
+    /// The command line.
+    pub command: Vec<String>,
+    /// Exit status, if it exited.
+    pub exit_status: Option<i32>,
+    /// `None` when it exited with status 0; otherwise how it failed, in words.
+    pub failure: Option<String>,
+    /// Its last lines of standard error.
+    pub stderr_tail: Vec<String>,
+}
+
+/// The first and last bytes of a stream, kept as it passes.
+#[derive(Default)]
+struct Edges {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl Edges {
+    fn update(&mut self, data: &[u8]) {
+        if self.head.len() < dump::EDGE {
+            let n = (dump::EDGE - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+        }
+        if data.len() >= dump::EDGE {
+            self.tail.clear();
+            self.tail.extend_from_slice(&data[data.len() - dump::EDGE..]);
+        } else {
+            let keep = (dump::EDGE - data.len()).min(self.tail.len());
+            self.tail.drain(..self.tail.len() - keep);
+            self.tail.extend_from_slice(data);
+        }
+    }
+}
+
+/// Decide, before the commit point, whether this stream may become a snapshot, and describe it.
+fn judge(info: &DumpInfo, size: u64, producer: Option<ProducerOutcome>, allow_incomplete: bool) -> Result<(Source, bool)> {
+    if let Some(p) = &producer {
+        if let Some(failure) = &p.failure {
+            return Err(StoreError::ProducerFailed { command: p.command.join(" "), status: failure.clone(), stderr_tail: p.stderr_tail.clone() });
+        }
+    }
+    if size == 0 {
+        return Err(StoreError::EmptyInput);
+    }
+    let incomplete = info.is_truncated();
+    if incomplete && !allow_incomplete {
+        let format = info.format.clone().unwrap_or_default();
+        let marker = match format.as_str() {
+            "pg_dump-plain" => "-- PostgreSQL database dump complete",
+            "pg_dumpall" => "-- PostgreSQL database cluster dump complete",
+            "mysqldump" => "-- Dump completed",
+            "pg_dump-tar" => "tar end-of-archive blocks",
+            _ => "end marker",
+        };
+        return Err(StoreError::Incomplete { format, marker: marker.into() });
+    }
+    let mut source = Source {
+        producer: Some(if producer.is_some() { "command" } else { "stdin" }.into()),
+        format: info.format.clone(),
+        tool: info.tool.clone(),
+        tool_version: info.tool_version.clone(),
+        database: info.database.clone(),
+        server_version: info.server_version.clone(),
+        encoding: info.encoding.clone(),
+        compression: info.compression.clone(),
+        batch_separator: info.batch_separator.clone(),
+        completion_marker: info.completion_marker,
+        warnings: info.compression_warning().into_iter().collect(),
+        ..Source::default()
+    };
+    if let Some(p) = producer {
+        source.command = Some(p.command);
+        source.exit_status = p.exit_status;
+        source.stderr_tail = p.stderr_tail;
+    }
+    if incomplete {
+        source.warnings.push("the dump's completion marker is missing: it was cut short and kept on request (--allow-incomplete)".into());
+    }
+    Ok((source, incomplete))
 }
 
 /// What an ingest did.
@@ -174,6 +260,10 @@ impl<'r> BlobSink<'r> {
 }
 
 /// Ingest `input` as a new snapshot of `opts.db`.
+///
+/// Refused before the commit point (no snapshot, only unreferenced packs left for prune): an empty
+/// stream, a failed producer, and a recognised dump whose completion marker is missing (unless
+/// `allow_incomplete`).
 pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'_>) -> Result<IngestSummary> {
     validate_db_name(&opts.db)?;
     let started = Timestamp::now();
@@ -195,20 +285,22 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let mut tree = TreeBuilder::new();
     let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
 
-    let (digest, size) = std::thread::scope(|s| -> Result<(Id, u64)> {
+    let (digest, size, edges) = std::thread::scope(|s| -> Result<(Id, u64, Edges)> {
         let reader = s.spawn(move || {
             let mut hasher = blake3::Hasher::new();
+            let mut edges = Edges::default();
             let mut chunks = Chunker::new(input, params, BATCH_BYTES);
             loop {
                 match chunks.next_batch() {
                     Ok(Some(b)) => {
                         hasher.update(&b.data);
+                        edges.update(&b.data);
                         if tx.send(b).is_err() {
-                            return (hasher.finalize(), chunks.position(), None); // the sealer gave up
+                            return (hasher.finalize(), chunks.position(), edges, None); // the sealer gave up
                         }
                     }
-                    Ok(None) => return (hasher.finalize(), chunks.position(), None),
-                    Err(e) => return (hasher.finalize(), chunks.position(), Some(e)),
+                    Ok(None) => return (hasher.finalize(), chunks.position(), edges, None),
+                    Err(e) => return (hasher.finalize(), chunks.position(), edges, Some(e)),
                 }
             }
         });
@@ -222,13 +314,15 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             Ok(())
         });
         drop(rx);
-        let (hash, len, read_error) = reader.join().expect("the reader thread does not panic");
+        let (hash, len, edges, read_error) = reader.join().expect("the reader thread does not panic");
         result?;
         if let Some(source) = read_error {
             return Err(StoreError::Input { offset: len, source });
         }
-        Ok((Id(*hash.as_bytes()), len))
+        Ok((Id(*hash.as_bytes()), len, edges))
     })?;
+    let info = dump::recognize(&edges.head, &edges.tail);
+    let (source, incomplete) = judge(&info, size, opts.producer.map(|p| p()), opts.allow_incomplete)?;
 
     let root = tree.finish(&mut |p: &[u8]| sink.store_node(p))?;
     sink.packer.finish_pack()?;
@@ -253,8 +347,8 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
         tree: root.root,
         chunks: root.chunks,
         added,
-        source: opts.source,
-        incomplete: opts.incomplete,
+        source,
+        incomplete,
         client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
     };
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;

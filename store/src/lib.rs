@@ -14,6 +14,7 @@
 //! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
 
 pub mod backend;
+pub mod dump;
 pub mod error;
 pub mod index;
 pub mod ingest;
