@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand};
 ///   dbvault restore latest --db shop -o shop.sql
 ///
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or no key, 4 repository busy,
-/// 5 damaged or missing data, 6 reading the input stream failed.
+/// 5 damaged or missing data, 6 reading the input stream failed, 7 the dump (or restore)
+/// command failed, 8 dump refused as empty or incomplete, 9 some jobs of --jobs failed.
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
 pub struct Cli {
@@ -55,14 +56,31 @@ pub struct Global {
 pub enum Command {
     /// Create a new repository in an empty or absent folder.
     Init(InitArgs),
-    /// Store one dump, read from standard input, as a snapshot of a database.
+    /// Store one dump as a snapshot of a database.
     ///
-    /// Example: pg_dump --no-owner shop | dbvault ingest --db shop --tag daily
+    /// Recommended: let dbvault run the dump tool, so a failed dump is never kept as good:
+    ///   dbvault ingest --db shop -- pg_dump --format=plain shop
+    ///   dbvault ingest --db shop -- mariadb-dump --single-transaction shop
+    /// The command's output is the dump; its error output passes through and its last lines
+    /// are kept in the snapshot. If it fails, nothing is committed (exit code 7).
     ///
-    /// The dump is cut into content-defined chunks; only chunks the repository does not have
-    /// yet are compressed, encrypted and stored, so a daily dump costs roughly what changed.
-    /// Feed plain-text dumps (pg_dump -Fp, mysqldump): compressed dumps defeat deduplication,
-    /// and dbvault compresses after deduplicating anyway.
+    /// Or pipe the dump in (the producer's exit status is then unknown to dbvault):
+    ///   pg_dump shop | dbvault ingest --db shop
+    ///
+    /// Several databases in one run: dbvault ingest --jobs jobs.toml --parallel 2
+    ///   [[job]]
+    ///   db = "shop"
+    ///   command = ["pg_dump", "--format=plain", "shop"]   # or one string, run by sh -c
+    ///   host = "db1"                                       # optional
+    ///   tags = ["daily"]                                   # optional
+    ///
+    /// Dumps are recognised (pg_dump, pg_dumpall, mysqldump, mariadb-dump, T-SQL scripts). A
+    /// dump whose completion marker is missing was cut short and is refused (exit code 8)
+    /// unless --allow-incomplete. An empty stream is refused.
+    ///
+    /// Only chunks the repository does not have yet are compressed, encrypted and stored, so
+    /// a daily dump costs roughly what changed. Feed plain, uncompressed dumps: compressed
+    /// dumps defeat deduplication (dbvault warns), and dbvault compresses after deduplicating.
     #[command(verbatim_doc_comment)]
     Ingest(IngestArgs),
     /// List snapshots, oldest first.
@@ -70,8 +88,11 @@ pub enum Command {
     /// Write a snapshot's dump, byte-identical, to standard output or a file.
     ///
     /// Examples:
-    ///   dbvault restore latest --db shop | psql shop_restored
+    ///   dbvault restore latest --db shop -- psql -v ON_ERROR_STOP=1 -d shop_restored
+    ///   dbvault restore latest --db shop -- mariadb shop_restored
     ///   dbvault restore 3fa2c1 -o shop.sql
+    ///   dbvault restore latest --db shop | psql shop_restored
+    /// With `-- CMD`, a failing CMD is dbvault's failure (exit code 7).
     ///
     /// Every chunk is authenticated and re-hashed, and the whole stream is checked against
     /// the digest recorded at ingest. With -o the file appears under its name only when
@@ -103,14 +124,26 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Database name this dump belongs to (snapshots of one database form its lineage).
-    #[arg(long)]
-    pub db: String,
+    #[arg(long, required_unless_present = "jobs")]
+    pub db: Option<String>,
     /// Host the dump came from [default: this machine's host name].
     #[arg(long)]
     pub host: Option<String>,
     /// A tag to attach (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Keep a dump whose completion marker is missing, visibly marked incomplete.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Run the jobs listed in this TOML file, each as its own snapshot.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["db", "host", "tags", "command"])]
+    pub jobs: Option<PathBuf>,
+    /// With --jobs: how many dumps run at once.
+    #[arg(long, default_value_t = 2, value_name = "N", requires = "jobs", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub parallel: u32,
+    /// The dump command and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// `snapshots` options.
@@ -135,6 +168,9 @@ pub struct RestoreArgs {
     /// Replace FILE if it exists.
     #[arg(long, requires = "output")]
     pub force: bool,
+    /// Pipe the dump into this command instead (after `--`), e.g. `-- psql -d shop_restored`.
+    #[arg(last = true, value_name = "CMD", conflicts_with = "output")]
+    pub command: Vec<String>,
 }
 
 /// `repair` subcommands.

@@ -16,6 +16,12 @@ pub const BUSY: u8 = 4;
 pub const INTEGRITY: u8 = 5;
 /// Reading the input stream failed.
 pub const INPUT: u8 = 6;
+/// The dump command (or the command a restore feeds) failed, was killed, or could not start.
+pub const COMMAND_FAILED: u8 = 7;
+/// The dump was refused: empty, or its completion marker is missing (truncated).
+pub const REFUSED: u8 = 8;
+/// `ingest --jobs`: at least one job failed (the others' snapshots are saved).
+pub const JOBS_FAILED: u8 = 9;
 
 fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
     err.chain().find_map(|e| e.downcast_ref::<StoreError>())
@@ -23,7 +29,15 @@ fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<crate::commands::JobsFailed>()) {
+        return JOBS_FAILED;
+    }
+    if err.chain().any(|e| e.is::<crate::child::CommandFailed>()) {
+        return COMMAND_FAILED;
+    }
     match store_error(err) {
+        Some(StoreError::ProducerFailed { .. }) => COMMAND_FAILED,
+        Some(StoreError::EmptyInput | StoreError::Incomplete { .. }) => REFUSED,
         Some(StoreError::WrongPassword { .. } | StoreError::NoKey) => WRONG_PASSWORD,
         Some(StoreError::Busy { .. }) => BUSY,
         Some(StoreError::Input { .. }) => INPUT,

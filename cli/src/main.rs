@@ -2,6 +2,7 @@
 //! validated options into a library call and prints the result (human or `--json`); errors become
 //! messages and the exit codes documented in [`exit`].
 
+mod child;
 mod cli;
 mod commands;
 mod exit;

@@ -1,92 +1,13 @@
 //! The `dbvault` binary as users and scripts drive it: the command contract, exit codes,
 //! JSON output, crash and concurrency behaviour.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_dbvault");
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    /// A fresh folder with an initialised repository (cheap KDF, so tests stay fast).
-    fn new() -> Env {
-        let e = Env { dir: tempfile::tempdir().unwrap() };
-        let out = e.run(&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"], b"");
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
-        e
-    }
-
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DBVAULT_REPOSITORY", self.repo())
-            .env("DBVAULT_PASSWORD", "pw")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
-    }
-
-    fn run_with(&self, mut c: Command, stdin: &[u8]) -> Output {
-        let mut child = c.spawn().unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        out
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        self.run_with(self.cmd(args), stdin)
-    }
-
-    fn ok(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let out = self.run(args, stdin);
-        assert!(out.status.success(), "dbvault {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    }
-
-    fn json(&self, args: &[&str], stdin: &[u8]) -> Value {
-        let mut a = args.to_vec();
-        a.push("--json");
-        serde_json::from_slice(&self.ok(&a, stdin).stdout).unwrap()
-    }
-
-    fn ingest(&self, db: &str, data: &[u8]) -> Value {
-        self.json(&["ingest", "--db", db], data)
-    }
-}
-
-fn dumps(rows: usize, days: usize) -> Vec<Vec<u8>> {
-    let mut s = DumpSeries::new(rows, 9);
-    let mut out = vec![s.dump()];
-    for _ in 1..days {
-        s.advance_day(DailyChange::default());
-        out.push(s.dump());
-    }
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::*;
 
 #[test]
 fn daily_loop_contract() {
@@ -226,13 +147,6 @@ fn corrupted_pack_fails_restore_with_code_5_and_leaves_no_file() {
     assert!(leftovers.is_empty(), "temporary restore file left behind");
 }
 
-/// Files under `dir`, recursively.
-fn count_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |rd| {
-        rd.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
-    })
-}
-
 #[test]
 fn killed_ingest_leaves_previous_snapshots_intact_and_next_ingest_works() {
     let e = Env::new();
@@ -296,5 +210,7 @@ fn help_teaches_the_daily_commands() {
     assert!(h.contains("pg_dump shop | dbvault ingest --db shop") && h.contains("Exit codes"), "{h}");
     let o = Command::new(BIN).args(["ingest", "--help"]).output().unwrap();
     let h = String::from_utf8_lossy(&o.stdout);
-    assert!(h.contains("--db") && h.contains("compressed dumps defeat deduplication"), "{h}");
+    for must in ["--db", "dbvault ingest --db shop -- pg_dump", "--jobs", "--allow-incomplete", "defeat deduplication", "exit code 7"] {
+        assert!(h.contains(must), "ingest --help lacks {must:?}: {h}");
+    }
 }

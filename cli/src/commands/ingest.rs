@@ -1,48 +1,119 @@
-//! `dbvault ingest`.
+//! `dbvault ingest`: from standard input, from a dump command, or a file of jobs.
 
 use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
-use store::Repository;
-use store::ingest::{IngestOptions, ingest};
+use store::ingest::{IngestOptions, IngestSummary, ingest};
+use store::{Repository, StoreError};
 
+use crate::child::Producer;
 use crate::cli::{Global, IngestArgs};
 use crate::output;
 
+/// One dump to store.
+pub struct Spec {
+    pub db: String,
+    pub host: Option<String>,
+    pub tags: Vec<String>,
+    pub allow_incomplete: bool,
+    /// Empty: read standard input.
+    pub command: Vec<String>,
+}
+
 pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        bail!("ingest reads the dump from standard input; pipe one in, e.g. `pg_dump shop | dbvault ingest --db {}`", a.db);
+    if let Some(file) = &a.jobs {
+        return super::jobs::run(g, repo, file, a.parallel as usize);
     }
-    let bar = output::progress(None, g.quiet, &format!("ingesting {}", a.db));
+    let spec = Spec {
+        db: a.db.expect("clap requires --db without --jobs"),
+        host: a.host,
+        tags: a.tags,
+        allow_incomplete: a.allow_incomplete,
+        command: a.command,
+    };
+    if spec.command.is_empty() && std::io::stdin().is_terminal() {
+        bail!(
+            "ingest reads the dump from standard input or runs a dump command; try `dbvault ingest --db {0} -- pg_dump {0}`",
+            spec.db
+        );
+    }
+    let bar = output::progress(None, g.quiet, &format!("ingesting {}", spec.db));
     let progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);
         }
     };
-    let opts = IngestOptions { db: a.db, host: a.host, tags: a.tags, progress: Some(&progress), ..Default::default() };
-    let result = ingest(repo, stdin, opts);
+    let result = ingest_one(repo, &spec, Some(&progress));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let s = result?;
-    let m = &s.snapshot.manifest;
-    let secs = s.elapsed.as_secs_f64();
+    warn(&s);
     if g.json {
-        let mut v = super::snapshots::to_json(&s.snapshot);
-        v["new_raw_bytes"] = m.added.raw_bytes.into();
-        v["elapsed_secs"] = secs.into();
-        v["bytes_per_sec"] = (m.size as f64 / secs.max(1e-6)).into();
-        println!("{v}");
+        println!("{}", to_json(&s));
     } else if !g.quiet {
-        println!("snapshot {} of db {} saved", s.snapshot.id.short(), m.db);
-        println!("  read      {} in {:.1} s ({})", output::size(m.size), secs, output::rate(m.size, s.elapsed));
-        println!("  chunks    {} ({} new)", m.chunks, m.added.chunks);
-        println!("  added     {} to the repository ({} of new data before compression)", output::size(m.added.stored_bytes), output::size(m.added.raw_bytes));
-        match m.parent {
-            Some(p) => println!("  parent    {}", p.short()),
-            None => println!("  parent    none (first snapshot of {})", m.db),
-        }
+        print_summary(&s);
     }
     Ok(())
+}
+
+/// Run one ingest: start the dump command (if any) and stream its output, or read stdin.
+pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<IngestSummary, StoreError> {
+    let opts = |producer| IngestOptions {
+        db: spec.db.clone(),
+        host: spec.host.clone(),
+        tags: spec.tags.clone(),
+        allow_incomplete: spec.allow_incomplete,
+        progress,
+        producer,
+    };
+    if spec.command.is_empty() {
+        return ingest(repo, std::io::stdin(), opts(None));
+    }
+    let (producer, stdout) = Producer::spawn(&spec.command, &spec.command[0])?;
+    // If the ingest fails before the stream ends, the closure is dropped with the producer in it,
+    // which kills and reaps the command.
+    ingest(repo, stdout, opts(Some(Box::new(move || producer.finish()))))
+}
+
+/// Warnings belong on stderr even with --quiet: they are why a backup may not be what it seems.
+pub fn warn(s: &IngestSummary) {
+    for w in &s.snapshot.manifest.source.warnings {
+        eprintln!("dbvault: WARNING: db {}: {w}", s.snapshot.manifest.db);
+    }
+}
+
+pub fn to_json(s: &IngestSummary) -> serde_json::Value {
+    let m = &s.snapshot.manifest;
+    let secs = s.elapsed.as_secs_f64();
+    let mut v = super::snapshots::to_json(&s.snapshot);
+    v["new_raw_bytes"] = m.added.raw_bytes.into();
+    v["elapsed_secs"] = secs.into();
+    v["bytes_per_sec"] = (m.size as f64 / secs.max(1e-6)).into();
+    v
+}
+
+fn print_summary(s: &IngestSummary) {
+    let m = &s.snapshot.manifest;
+    let src = &m.source;
+    println!("snapshot {} of db {} saved{}", s.snapshot.id.short(), m.db, if m.incomplete { " (INCOMPLETE)" } else { "" });
+    println!("  read      {} in {:.1} s ({})", output::size(m.size), s.elapsed.as_secs_f64(), output::rate(m.size, s.elapsed));
+    println!("  chunks    {} ({} new)", m.chunks, m.added.chunks);
+    println!("  added     {} to the repository ({} of new data before compression)", output::size(m.added.stored_bytes), output::size(m.added.raw_bytes));
+    if let Some(f) = &src.format {
+        let by = [src.tool.as_deref(), src.tool_version.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let marker = match src.completion_marker {
+            Some(true) => ", completion marker found",
+            Some(false) => ", completion marker MISSING",
+            None => "",
+        };
+        println!("  dump      {f}{}{marker}", if by.is_empty() { String::new() } else { format!(" ({by})") });
+    }
+    if let Some(cmd) = &src.command {
+        println!("  command   {} (exit status {})", cmd.join(" "), src.exit_status.map_or("?".into(), |c| c.to_string()));
+    }
+    match m.parent {
+        Some(p) => println!("  parent    {}", p.short()),
+        None => println!("  parent    none (first snapshot of {})", m.db),
+    }
 }

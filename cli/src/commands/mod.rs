@@ -2,6 +2,7 @@
 
 mod ingest;
 mod init;
+mod jobs;
 mod repair;
 mod restore;
 pub(crate) mod snapshots;
@@ -13,6 +14,8 @@ use anyhow::{Context, Result};
 use store::Repository;
 
 use crate::cli::{Cli, Command, Global, RepairCommand};
+
+pub use jobs::JobsFailed;
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {

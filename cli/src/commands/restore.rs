@@ -3,10 +3,11 @@
 use std::io::{BufWriter, Write};
 
 use anyhow::{Context, Result, bail};
-use store::Repository;
+use store::{Repository, StoreError};
 use store::restore::restore;
 use store::snapshot;
 
+use crate::child::Consumer;
 use crate::cli::{Global, RestoreArgs};
 use crate::output;
 
@@ -21,6 +22,35 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         }
     };
     let summary = match &a.output {
+        None if !a.command.is_empty() => {
+            let (consumer, stdin) = Consumer::spawn(&a.command)?;
+            let mut out = BufWriter::with_capacity(1 << 20, stdin);
+            match restore(repo, &snap, &mut out, Some(&progress)) {
+                Ok(s) => {
+                    drop(out); // end of input: the command may now finish
+                    consumer.finish()?;
+                    Ok(s)
+                }
+                // The command died and broke the pipe: its own failure is the news.
+                Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+                    drop(out);
+                    if let Some(b) = &bar {
+                        b.finish_and_clear();
+                    }
+                    return Err(match consumer.finish() {
+                        Err(failed) => anyhow::Error::from(failed).context(format!("restore of snapshot {} stopped", snap.id.short())),
+                        Ok(()) => anyhow::anyhow!("command `{}` closed its input before the end of the dump", a.command.join(" ")),
+                    });
+                }
+                // Damaged data: kill the command while its input is still open, so it never sees
+                // a clean end of input (psql -1 or mysql in a transaction then rolls back).
+                Err(e) => {
+                    drop(consumer);
+                    drop(out);
+                    Err(e)
+                }
+            }
+        }
         None => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -65,7 +95,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         } else {
             eprintln!("{v}");
         }
-    } else if !g.quiet && a.output.is_some() {
+    } else if !g.quiet && (a.output.is_some() || !a.command.is_empty()) {
         println!(
             "restored snapshot {} of db {}: {} in {:.1} s ({}), digest verified",
             snap.id.short(),

@@ -1,0 +1,139 @@
+//! `dbvault ingest --jobs FILE`: many databases in one run, one repository open.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_json::json;
+use store::Repository;
+
+use super::ingest::{Spec, ingest_one, to_json, warn};
+use crate::cli::Global;
+use crate::{exit, output};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobsFile {
+    job: Vec<Job>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Job {
+    db: String,
+    command: CommandSpec,
+    host: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    allow_incomplete: bool,
+}
+
+/// `command = "pg_dump shop | sed ..."` (run by `sh -c`) or `command = ["pg_dump", "shop"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CommandSpec {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+/// Some jobs failed: exit code 9.
+#[derive(Debug)]
+pub struct JobsFailed {
+    pub failed: usize,
+    pub total: usize,
+}
+
+impl std::fmt::Display for JobsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {} jobs failed; their databases got no new snapshot", self.failed, self.total)
+    }
+}
+
+impl std::error::Error for JobsFailed {}
+
+fn load(file: &Path) -> Result<Vec<Spec>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading jobs file {}", file.display()))?;
+    let parsed: JobsFile = toml::from_str(&text).with_context(|| format!("jobs file {}", file.display()))?;
+    if parsed.job.is_empty() {
+        bail!("jobs file {} lists no [[job]]", file.display());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut specs = Vec::new();
+    for j in parsed.job {
+        if !seen.insert(j.db.clone()) {
+            bail!("jobs file {} lists db {:?} twice; one run makes one snapshot per database", file.display(), j.db);
+        }
+        let command = match j.command {
+            CommandSpec::Shell(s) => vec!["sh".into(), "-c".into(), s],
+            CommandSpec::Argv(v) if v.is_empty() => bail!("job {:?}: command is empty", j.db),
+            CommandSpec::Argv(v) => v,
+        };
+        specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, command });
+    }
+    Ok(specs)
+}
+
+pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Result<()> {
+    let specs = load(file)?;
+    let results: Mutex<Vec<Option<Result<store::ingest::IngestSummary, anyhow::Error>>>> =
+        Mutex::new((0..specs.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..parallel.min(specs.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(spec) = specs.get(i) else { break };
+                    let r = ingest_one(repo, spec, None).map_err(anyhow::Error::from);
+                    if !g.quiet {
+                        match &r {
+                            Ok(s) => eprintln!("dbvault: {}: snapshot {} saved", spec.db, s.snapshot.id.short()),
+                            Err(e) => eprintln!("dbvault: {}: FAILED: {}", spec.db, output::error_chain(e)),
+                        }
+                    }
+                    results.lock().expect("not poisoned")[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results: Vec<_> = results.into_inner().expect("not poisoned").into_iter().map(|r| r.expect("every job ran")).collect();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    for s in results.iter().flatten() {
+        warn(s);
+    }
+    if g.json {
+        let jobs: Vec<_> = specs
+            .iter()
+            .zip(&results)
+            .map(|(spec, r)| match r {
+                Ok(s) => {
+                    let mut v = to_json(s);
+                    v["ok"] = true.into();
+                    v
+                }
+                Err(e) => json!({ "db": spec.db, "ok": false, "error": output::error_chain(e), "exit_code": exit::code_for(e) }),
+            })
+            .collect();
+        println!("{}", json!({ "jobs": jobs, "failed": failed, "succeeded": specs.len() - failed }));
+    } else if !g.quiet {
+        let rows: Vec<Vec<String>> = specs
+            .iter()
+            .zip(&results)
+            .map(|(spec, r)| match r {
+                Ok(s) => {
+                    let m = &s.snapshot.manifest;
+                    vec![spec.db.clone(), "ok".into(), s.snapshot.id.short(), output::size(m.size), output::size(m.added.stored_bytes), format!("{:.1} s", s.elapsed.as_secs_f64()), String::new()]
+                }
+                Err(e) => vec![spec.db.clone(), "FAILED".into(), "-".into(), "-".into(), "-".into(), "-".into(), output::error_chain(e)],
+            })
+            .collect();
+        output::table(&["DB", "STATUS", "SNAPSHOT", "SIZE", "ADDED", "TIME", "DETAIL"], &rows);
+    }
+    if failed > 0 {
+        return Err(JobsFailed { failed, total: specs.len() }.into());
+    }
+    Ok(())
+}
