@@ -4,7 +4,7 @@
 # Everything it creates lives in a temporary folder (printed at the end; kept for a look).
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/setup.sh
+DBVAULT_WITH_SERVERS="" source scripts/setup.sh
 cargo build --release -q -p dbvault-cli -p dbvault-benches --bins
 bin="$CARGO_TARGET_DIR/release"
 work="$(mktemp -d "${TMPDIR:-/tmp}/dbvault-demo.XXXXXX")"

@@ -1,0 +1,333 @@
+//! End to end against real servers: PostgreSQL and MariaDB from Debian packages, each started
+//! privately in a temporary folder and reachable only through a Unix socket (no TCP listener).
+//! `./test.sh` installs the packages; without them these tests fail and say what to install.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).trim() == "0"
+}
+
+/// A private PostgreSQL server on a Unix socket in a temporary folder.
+struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("postgres").exists()).max())
+            .expect("PostgreSQL server binaries not found under /usr/lib/postgresql: install the postgresql package (./test.sh does)");
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Postgres { dir, bin };
+        if is_root() {
+            run(Command::new("chown").arg("postgres").arg(pg.dir.path()));
+        }
+        pg.as_server(&["initdb", "-D", &pg.data(), "-A", "trust", "-U", "postgres", "--no-sync"]);
+        let opts = format!("-c listen_addresses='' -k {} -c fsync=off", pg.sock());
+        pg.as_server(&["pg_ctl", "-D", &pg.data(), "-l", &format!("{}/log", pg.sock()), "-w", "-o", &opts, "start"]);
+        pg
+    }
+
+    fn sock(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn data(&self) -> String {
+        format!("{}/data", self.sock())
+    }
+
+    /// Run a server binary as the `postgres` user when we are root (PostgreSQL refuses root).
+    fn as_server(&self, args: &[&str]) -> String {
+        let exe = self.bin.join(args[0]);
+        if is_root() {
+            run(Command::new("runuser").args(["-u", "postgres", "--"]).arg(exe).args(&args[1..]))
+        } else {
+            run(Command::new(exe).args(&args[1..]))
+        }
+    }
+
+    /// A client command line (as strings, for `dbvault ... -- CMD`).
+    fn client(&self, tool: &str, db: &str) -> Vec<String> {
+        vec![self.bin.join(tool).display().to_string(), "-h".into(), self.sock(), "-U".into(), "postgres".into(), "-d".into(), db.into()]
+    }
+
+    fn dump_cmd(&self, db: &str) -> Vec<String> {
+        vec![self.bin.join("pg_dump").display().to_string(), "-h".into(), self.sock(), "-U".into(), "postgres".into(), db.into()]
+    }
+
+    fn sql(&self, db: &str, sql: &str) -> String {
+        let c = self.client("psql", db);
+        run(Command::new(&c[0]).args(&c[1..]).args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]))
+    }
+
+    /// Row count and a content checksum of every table.
+    fn checksums(&self, db: &str) -> Vec<String> {
+        ["customers", "products", "orders", "order_items"]
+            .iter()
+            .map(|t| self.sql(db, &format!("SELECT '{t}', count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {t} x")))
+            .collect()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let exe = self.bin.join("pg_ctl");
+        let data = self.data();
+        let _ = if is_root() {
+            Command::new("runuser").args(["-u", "postgres", "--"]).arg(exe).args(["-D", &data, "-m", "immediate", "stop"]).output()
+        } else {
+            Command::new(exe).args(["-D", &data, "-m", "immediate", "stop"]).output()
+        };
+    }
+}
+
+const PG_SCHEMA: &str = "
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text UNIQUE);
+CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id), created timestamptz NOT NULL);
+CREATE TABLE order_items (order_id int REFERENCES orders(id) ON DELETE CASCADE, product_id int REFERENCES products(id),
+  qty int NOT NULL, PRIMARY KEY (order_id, product_id));
+INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.org' FROM generate_series(1, 2000) g;
+INSERT INTO products SELECT g, 'product ' || g, (g % 97) + 0.99 FROM generate_series(1, 500) g;
+INSERT INTO orders SELECT g, 1 + g % 2000, '2026-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 3000) g;
+INSERT INTO order_items SELECT o, 1 + (o * 7 + k) % 500, 1 + k FROM generate_series(1, 3000) o, generate_series(0, 2) k;
+";
+
+fn restore_into(e: &Env, snapshot: &str, cmd: &[String]) {
+    let mut args = vec!["restore", snapshot, "--"];
+    args.extend(cmd.iter().map(String::as_str));
+    e.ok(&args, b"");
+}
+
+#[test]
+fn postgres_daily_loop_restores_every_snapshot_exactly() {
+    let pg = Postgres::start();
+    let e = Env::new();
+    pg.sql("postgres", "CREATE DATABASE shop");
+    pg.sql("shop", PG_SCHEMA);
+    let ingest = |e: &Env| -> Value {
+        let mut a = vec!["--json".to_string(), "ingest".into(), "--db".into(), "shop".into(), "--".into()];
+        a.extend(pg.dump_cmd("shop"));
+        let args: Vec<&str> = a.iter().map(String::as_str).collect();
+        serde_json::from_slice(&e.ok(&args, b"").stdout).unwrap()
+    };
+    let day0 = ingest(&e);
+    let sums0 = pg.checksums("shop");
+    assert_eq!(day0["source"]["tool"], "pg_dump");
+    assert_eq!(day0["source"]["completion_marker"], true);
+    assert_eq!(day0["source"]["exit_status"], 0);
+    assert!(day0["source"]["tool_version"].as_str().unwrap().starts_with(char::is_numeric));
+
+    pg.sql("shop", "UPDATE customers SET email = 'new' || id || '@example.org' WHERE id % 97 = 0;
+                    DELETE FROM orders WHERE id % 250 = 0;
+                    INSERT INTO orders SELECT g, 1 + g % 2000, now() FROM generate_series(3001, 3050) g;
+                    UPDATE products SET price = price + 1 WHERE id < 5;");
+    let day1 = ingest(&e);
+    let sums1 = pg.checksums("shop");
+    assert_ne!(sums0, sums1);
+    assert_eq!(day1["parent"], day0["id"]);
+    assert!(day1["added_bytes"].as_u64().unwrap() < day0["added_bytes"].as_u64().unwrap());
+
+    for (snap, sums, target) in [(&day0, &sums0, "shop_r0"), (&day1, &sums1, "shop_r1")] {
+        pg.sql("postgres", &format!("CREATE DATABASE {target}"));
+        let mut psql = pg.client("psql", target);
+        psql.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"].map(String::from));
+        restore_into(&e, snap["id"].as_str().unwrap(), &psql);
+        assert_eq!(&pg.checksums(target), sums, "restored {target} differs from the source at dump time");
+    }
+
+    // pg_dump's custom format: the compressed default draws the warning, -Z0 does not.
+    let mut a = vec!["--json".to_string(), "ingest".into(), "--db".into(), "shop_fc".into(), "--".into()];
+    a.extend(pg.dump_cmd("shop"));
+    a.push("-Fc".into());
+    let o = e.ok(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    assert!(stderr(&o).contains("WARNING") && stderr(&o).contains("--compress=0"), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"]["format"], "pg_dump-custom");
+    assert_eq!(v["source"]["database"], "shop");
+    a.push("-Z0".into());
+    let o = e.ok(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    assert!(!stderr(&o).contains("WARNING"), "{}", stderr(&o));
+    // ... and restores through pg_restore reading standard input.
+    pg.sql("postgres", "CREATE DATABASE shop_fc");
+    restore_into(&e, "latest", &[pg.bin.join("pg_restore").display().to_string(), "-h".into(), pg.sock(), "-U".into(), "postgres".into(), "-d".into(), "shop_fc".into()]);
+    assert_eq!(pg.checksums("shop_fc"), sums1);
+}
+
+#[test]
+fn postgres_failed_or_cut_dumps_never_become_snapshots() {
+    let pg = Postgres::start();
+    let e = Env::new();
+    pg.sql("postgres", "CREATE DATABASE shop");
+    pg.sql("shop", PG_SCHEMA);
+    // A wrong database name: pg_dump fails, dbvault exits 7 and names it.
+    let mut a = vec!["ingest".to_string(), "--db".into(), "shop".into(), "--".into()];
+    a.extend(pg.dump_cmd("no_such_db"));
+    let o = e.run(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pg_dump") && stderr(&o).contains("no_such_db") && stderr(&o).contains("exited with status 1"), "{}", stderr(&o));
+    // A wrapper that kills itself after pg_dump finished: the status still counts.
+    let dump = pg.dump_cmd("shop").join(" ");
+    let o = e.run(&["ingest", "--db", "shop", "--", "sh", "-c", &format!("{dump}; kill -9 $$")], b"");
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    // A wrapper that cuts pg_dump short but exits 0: the missing completion marker catches it.
+    let o = e.run(&["ingest", "--db", "shop", "--", "sh", "-c", &format!("{dump} | head -c 30000")], b"");
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    // The same truncated dump piped on stdin is refused too.
+    let full = run(Command::new("sh").args(["-c", &dump]));
+    let o = e.run(&["ingest", "--db", "shop"], &full.as_bytes()[..full.len() / 2]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    // gzip'd dumps draw the warning.
+    let o = e.ok(&["ingest", "--db", "shop_gz", "--", "sh", "-c", &format!("{dump} | gzip")], b"");
+    assert!(stderr(&o).contains("WARNING") && stderr(&o).contains("gzip"), "{}", stderr(&o));
+    let list = e.json(&["snapshots"], b"");
+    assert_eq!(list.as_array().unwrap().len(), 1, "only the gzip'd dump was committed: {list}");
+}
+
+/// A private MariaDB server on a Unix socket (networking off) in a temporary folder.
+struct MariaDb {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl MariaDb {
+    fn start() -> MariaDb {
+        assert!(Path::new("/usr/sbin/mariadbd").exists(), "MariaDB server not found: install the mariadb-server package (./test.sh does)");
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let user = if is_root() { "root".to_string() } else { run(Command::new("id").arg("-un")).trim().to_string() };
+        run(Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .arg("--auth-root-authentication-method=normal")
+            .arg("--skip-test-db"));
+        let sock = dir.path().join("sock");
+        let child = Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", sock.display()))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+            .arg(format!("--log-error={}", dir.path().join("err.log").display()))
+            .arg("--skip-networking")
+            .arg(format!("--user={user}"))
+            .arg("--innodb-flush-log-at-trx-commit=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let m = MariaDb { dir, child };
+        let start = Instant::now();
+        while !Command::new("mariadb-admin").args(["--no-defaults", "-u", "root", "-S", &m.sock(), "ping"]).output().is_ok_and(|o| o.status.success()) {
+            assert!(start.elapsed() < Duration::from_secs(60), "MariaDB did not start: {}", std::fs::read_to_string(m.dir.path().join("err.log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        m
+    }
+
+    fn sock(&self) -> String {
+        self.dir.path().join("sock").display().to_string()
+    }
+
+    fn client(&self, tool: &str) -> Vec<String> {
+        vec![tool.into(), "--no-defaults".into(), "-u".into(), "root".into(), "-S".into(), self.sock()]
+    }
+
+    fn sql(&self, db: &str, sql: &str) -> String {
+        let c = self.client("mariadb");
+        run(Command::new(&c[0]).args(&c[1..]).args(["-N", "-B", "-D", db, "-e", sql]))
+    }
+
+    fn checksums(&self, db: &str) -> Vec<String> {
+        ["customers", "products", "orders", "order_items"]
+            .iter()
+            .map(|t| {
+                let sum = self.sql(db, &format!("CHECKSUM TABLE {t}"));
+                let count = self.sql(db, &format!("SELECT COUNT(*) FROM {t}"));
+                format!("{t} {} {}", count.trim(), sum.split_whitespace().last().unwrap_or(""))
+            })
+            .collect()
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const MARIA_SCHEMA: &str = "
+CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) UNIQUE) ENGINE=InnoDB;
+CREATE TABLE products (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, price DECIMAL(10,2) NOT NULL) ENGINE=InnoDB;
+CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL, created DATETIME NOT NULL,
+  FOREIGN KEY (customer_id) REFERENCES customers(id)) ENGINE=InnoDB;
+CREATE TABLE order_items (order_id INT, product_id INT, qty INT NOT NULL, PRIMARY KEY (order_id, product_id),
+  FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE, FOREIGN KEY (product_id) REFERENCES products(id)) ENGINE=InnoDB;
+INSERT INTO customers SELECT seq, CONCAT('customer ', seq), CONCAT('c', seq, '@example.org') FROM seq_1_to_2000;
+INSERT INTO products SELECT seq, CONCAT('product ', seq), (seq % 97) + 0.99 FROM seq_1_to_500;
+INSERT INTO orders SELECT seq, 1 + seq % 2000, '2026-01-01' + INTERVAL seq HOUR FROM seq_1_to_3000;
+INSERT INTO order_items SELECT o.seq, 1 + (o.seq * 7 + k.seq) % 500, 1 + k.seq FROM seq_1_to_3000 o, seq_0_to_2 k;
+";
+
+#[test]
+fn mariadb_daily_loop_restores_every_snapshot_exactly() {
+    let m = MariaDb::start();
+    let e = Env::new();
+    m.sql("mysql", "CREATE DATABASE shop");
+    m.sql("shop", MARIA_SCHEMA);
+    let ingest = |e: &Env| -> Value {
+        let mut a = vec!["--json".to_string(), "ingest".into(), "--db".into(), "shop".into(), "--".into()];
+        a.extend(m.client("mariadb-dump"));
+        a.extend(["--single-transaction".to_string(), "shop".into()]);
+        serde_json::from_slice(&e.ok(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"").stdout).unwrap()
+    };
+    let day0 = ingest(&e);
+    let sums0 = m.checksums("shop");
+    assert_eq!(day0["source"]["format"], "mysqldump");
+    assert_eq!(day0["source"]["tool"], "mariadb-dump");
+    assert_eq!(day0["source"]["completion_marker"], true);
+    assert!(day0["source"]["server_version"].as_str().unwrap().contains("MariaDB"));
+
+    m.sql("shop", "UPDATE customers SET email = CONCAT('new', id, '@example.org') WHERE id % 97 = 0;
+                   DELETE FROM orders WHERE id % 250 = 0;
+                   INSERT INTO orders SELECT seq, 1 + seq % 2000, NOW() FROM seq_3001_to_3050;");
+    let day1 = ingest(&e);
+    let sums1 = m.checksums("shop");
+    assert_ne!(sums0, sums1);
+    assert_eq!(day1["parent"], day0["id"]);
+    assert!(day1["added_bytes"].as_u64().unwrap() < day0["added_bytes"].as_u64().unwrap());
+
+    for (snap, sums, target) in [(&day0, &sums0, "shop_r0"), (&day1, &sums1, "shop_r1")] {
+        m.sql("mysql", &format!("CREATE DATABASE {target}"));
+        let mut client = m.client("mariadb");
+        client.push(target.into());
+        restore_into(&e, snap["id"].as_str().unwrap(), &client);
+        assert_eq!(&m.checksums(target), sums, "restored {target} differs from the source at dump time");
+    }
+
+    // A dump of a database that does not exist fails, and nothing is committed.
+    let mut a = vec!["ingest".to_string(), "--db".into(), "ghost".into(), "--".into()];
+    a.extend(m.client("mariadb-dump"));
+    a.push("no_such_db".into());
+    let o = e.run(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(e.json(&["snapshots", "--db", "ghost"], b""), serde_json::json!([]));
+}
