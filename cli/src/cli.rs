@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 ///   dbvault restore latest --db shop -o shop.sql
 ///
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or no key, 4 repository busy,
-/// 5 damaged or missing data, 6 reading the input stream failed, 7 the dump (or restore)
+/// 5 damaged or missing data (also: check found problems), 6 reading the input stream failed, 7 the dump (or restore)
 /// command failed, 8 dump refused as empty or incomplete, 9 some jobs of --jobs failed.
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
@@ -101,9 +101,63 @@ pub enum Command {
     /// piping into psql or mysql must check dbvault's exit status (set -o pipefail).
     #[command(verbatim_doc_comment)]
     Restore(RestoreArgs),
+    /// Verify the repository: its structure always, its data with --read-data.
+    ///
+    /// Without options: every snapshot's chunk list resolves, every chunk it needs is indexed
+    /// and in an existing pack of the recorded size, and pack headers agree with the index.
+    /// --read-data also reads every blob and authenticates, decompresses and re-hashes it;
+    /// --read-data-subset does that for a share of the packs: `10%` (random) or `2/7` (part 2
+    /// of 7; running 1/7 .. 7/7 on seven days reads everything once).
+    /// Problems are reported per snapshot and database; any problem exits with code 5.
+    #[command(verbatim_doc_comment)]
+    Check(CheckArgs),
+    /// Manage the passphrases that unlock the repository (several may exist).
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Repair derived local state.
     #[command(subcommand)]
     Repair(RepairCommand),
+}
+
+/// `check` options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Read and verify every stored blob.
+    #[arg(long, conflicts_with = "read_data_subset")]
+    pub read_data: bool,
+    /// Read and verify a share of the packs: `P%` or `N/M`.
+    #[arg(long, value_name = "P%|N/M")]
+    pub read_data_subset: Option<String>,
+}
+
+/// `key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// List the key files.
+    List,
+    /// Add a passphrase (the current one keeps working).
+    Add(NewKeyArgs),
+    /// Remove a key by id prefix (not the one in use, never the last).
+    Remove {
+        /// Key id or unique prefix, from `dbvault key list`.
+        id: String,
+    },
+    /// Change the passphrase in use: adds the new key, then removes the old one. No data is re-encrypted.
+    Passwd(NewKeyArgs),
+}
+
+/// Where a new passphrase comes from.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// Read the new password from this file [else DBVAULT_NEW_PASSWORD, else a prompt].
+    #[arg(long, env = "DBVAULT_NEW_PASSWORD_FILE", value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
+    /// Argon2id memory for the new key, in KiB.
+    #[arg(long, default_value_t = 65536, hide = true)]
+    pub kdf_memory_kib: u32,
+    /// Argon2id passes for the new key.
+    #[arg(long, default_value_t = 3, hide = true)]
+    pub kdf_iterations: u32,
 }
 
 /// `init` options.

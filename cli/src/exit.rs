@@ -32,6 +32,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<crate::commands::JobsFailed>()) {
         return JOBS_FAILED;
     }
+    if err.chain().any(|e| e.is::<crate::commands::CheckFailed>()) {
+        return INTEGRITY;
+    }
     if err.chain().any(|e| e.is::<crate::child::CommandFailed>()) {
         return COMMAND_FAILED;
     }

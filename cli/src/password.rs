@@ -32,6 +32,29 @@ pub fn get_new(g: &Global) -> Result<String> {
     from_sources(g, true)
 }
 
+/// A new password for `key add` / `key passwd`: `--new-password-file`, `DBVAULT_NEW_PASSWORD`,
+/// or a prompt (twice) on the terminal.
+pub fn get_for_new_key(file: Option<&std::path::Path>) -> Result<String> {
+    let pw = if let Some(f) = file {
+        let s = std::fs::read_to_string(f).with_context(|| format!("reading new password file {}", f.display()))?;
+        strip_newline(s.lines().next().map(str::to_string).unwrap_or_default())
+    } else if let Ok(p) = std::env::var("DBVAULT_NEW_PASSWORD") {
+        p
+    } else if tty_available() {
+        let p = rpassword::prompt_password("new password: ").context("reading the password from the terminal")?;
+        if rpassword::prompt_password("repeat new password: ").context("reading the password")? != p {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        p
+    } else {
+        bail!("no new password given and no terminal to ask on: use --new-password-file FILE or set DBVAULT_NEW_PASSWORD");
+    };
+    if pw.is_empty() {
+        bail!("the new password is empty; dbvault refuses empty passwords");
+    }
+    Ok(pw)
+}
+
 fn from_sources(g: &Global, confirm: bool) -> Result<String> {
     if g.password_file.is_some() && g.password_command.is_some() {
         bail!("give either --password-file or --password-command (or their DBVAULT_ variables), not both");

@@ -201,6 +201,8 @@ fn concurrent_ingests_of_different_databases_all_commit() {
         let out = e.ok(&["restore", "latest", "--db", &format!("db{i}")], b"");
         assert!(out.stdout == d[i], "db{i} did not restore identically");
     }
+    let o = e.run(&["check", "--read-data"], b"");
+    assert!(o.status.success(), "check after concurrent ingests: {}", String::from_utf8_lossy(&o.stdout));
 }
 
 #[test]

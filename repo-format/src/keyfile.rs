@@ -31,8 +31,8 @@ impl Default for KdfParams {
     }
 }
 
-/// Upper bound on the memory a key file may ask for (4 GiB), so a hostile file cannot exhaust RAM.
-const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+/// Upper bound on the memory a key file may ask for (1 GiB, 16x the default), so a hostile file cannot exhaust RAM.
+const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 
 /// A key file as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,6 +44,10 @@ pub struct KeyFile {
     /// The host that added it (informational).
     #[serde(default)]
     pub host: String,
+    /// The repository it belongs to (informational: the binding that counts is the wrapping's
+    /// associated data). Lets a reader tell an altered config from a wrong password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<Id>,
     /// Always "argon2id".
     pub kdf: String,
     /// Argon2id costs.
@@ -92,6 +96,7 @@ impl KeyFile {
             version: 1,
             created: Timestamp::now(),
             host: host.to_string(),
+            repository: Some(*repo_id),
             kdf: "argon2id".into(),
             params,
             salt: hex::encode(salt),

@@ -159,12 +159,24 @@ impl Index {
     }
 
     /// Open (creating if needed) with the exclusive writer role, waiting up to `wait` for it.
-    pub fn open_write(local_dir: &Path, wait: Duration) -> Result<Index> {
+    ///
+    /// With `rebuild_if_unusable`, a database that RocksDB cannot open (corrupt, half-deleted) is
+    /// deleted and recreated empty, and the reason is returned: the caller then syncs it from the
+    /// repository. That is safe because the index is derived state.
+    pub fn open_write(local_dir: &Path, wait: Duration, rebuild_if_unusable: bool) -> Result<(Index, Option<String>)> {
         let lock = lock::acquire(&lock_path(local_dir), false, wait, "the repository index (writer role)")?;
         let path = db_path(local_dir);
-        let db = DB::open_cf_descriptors(&options(false), &path, descriptors())
-            .map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
-        Ok(Index { db, path, _writer: Some(lock) })
+        let open = || DB::open_cf_descriptors(&options(false), &path, descriptors());
+        let (db, rebuilt) = match open() {
+            Ok(db) => (db, None),
+            Err(e) if rebuild_if_unusable => {
+                std::fs::remove_dir_all(&path).map_err(|io| StoreError::io(format!("removing the unusable index {}", path.display()), io))?;
+                let db = open().map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
+                (db, Some(e.into_string()))
+            }
+            Err(e) => return Err(StoreError::Index { path: path.clone(), detail: e.into_string() }),
+        };
+        Ok((Index { db, path, _writer: Some(lock) }, rebuilt))
     }
 
     /// Open a read-only view (the index must exist), waiting up to `wait` for a commit to finish.
@@ -236,6 +248,24 @@ impl Index {
         }
         batch.put_cf(self.cf(CF_SEGMENTS), segment_id.0, []);
         self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Every indexed pack: id, length, blob count.
+    pub fn packs(&self) -> Result<Vec<(Id, u64, u32)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_PACKS), IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let (Some(id), true) = (Id::from_slice(&k), v.len() == 12) {
+                let len = u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
+                out.push((id, len, u32::from_le_bytes(v[8..].try_into().expect("4 bytes"))));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a pack is indexed.
+    pub fn has_pack(&self, id: &Id) -> Result<bool> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_PACKS), id.0).map_err(|e| self.err(e))?.is_some())
     }
 
     /// Ids of the snapshots the index lists.
@@ -311,7 +341,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = Id([1; 32]);
         {
-            let w = Index::open_write(dir.path(), Duration::ZERO).unwrap();
+            let (w, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
             let seg = IndexSegment {
                 packs: vec![PackIndex {
                     pack_id: Id([2; 32]),
@@ -328,7 +358,7 @@ mod tests {
             assert_eq!(w.latest_of(&[0u8; 16]).unwrap(), None);
             w.flush().unwrap();
             // While the writer holds its role, another writer is refused.
-            assert!(matches!(Index::open_write(dir.path(), Duration::from_millis(20)), Err(StoreError::Busy { .. })));
+            assert!(matches!(Index::open_write(dir.path(), Duration::from_millis(20), false), Err(StoreError::Busy { .. })));
         }
         let r = Index::open_read(dir.path(), Duration::ZERO).unwrap();
         let loc = r.locate(&id).unwrap();
@@ -337,7 +367,7 @@ mod tests {
         assert_eq!(r.applied_segments().unwrap(), vec![Id([3; 32])]);
         assert_eq!(r.snapshot_ids().unwrap().len(), 3);
         // A writer may commit while the read-only view stays usable.
-        let w = Index::open_write(dir.path(), Duration::ZERO).unwrap();
+        let (w, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
         w.remove_snapshot(&Id([5; 32]), &[7u8; 16], 2000).unwrap();
         assert_eq!(w.latest_of(&[7u8; 16]).unwrap(), Some(Id([4; 32])));
         assert!(r.contains(&id).unwrap());

@@ -14,10 +14,12 @@
 //! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
 
 pub mod backend;
+pub mod check;
 pub mod dump;
 pub mod error;
 pub mod index;
 pub mod ingest;
+pub mod keys;
 pub mod lock;
 pub mod pack;
 pub mod repository;

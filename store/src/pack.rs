@@ -119,6 +119,17 @@ impl<'r> PackWriter<'r> {
     }
 }
 
+/// Read a pack's header through the backend (its last bytes only), given the pack's length.
+pub fn read_header(repo: &Repository, pack: &Id, len: u64) -> Result<Vec<PackEntry>> {
+    let key = pack_key(pack);
+    let backend = repo.backend();
+    let tail_len = fmt::TRAILER_LEN.min(len as usize);
+    let trailer = backend.get_range(&key, len - tail_len as u64, tail_len)?;
+    let (off, hlen) = fmt::locate_header(len, &trailer).map_err(|e| StoreError::format(key.clone(), e))?;
+    let sealed = backend.get_range(&key, off, hlen)?;
+    fmt::decode_header(repo.keys(), &sealed, off).map_err(|e| StoreError::format(key, e))
+}
+
 /// Delete temporary packs whose writer has died (their lock is free); return how many.
 pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
     let mut removed = 0;

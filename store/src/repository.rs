@@ -42,6 +42,8 @@ pub struct InitOptions {
 pub struct SyncReport {
     /// Index segments applied.
     pub segments_applied: usize,
+    /// Packs no segment listed, indexed from their own headers (`repair index` only).
+    pub packs_recovered: usize,
     /// Snapshots newly listed.
     pub snapshots_added: usize,
     /// Snapshots unlisted because their manifest is gone.
@@ -54,6 +56,8 @@ pub struct Repository {
     location: PathBuf,
     config: Config,
     keys: Keys,
+    master: MasterKey,
+    key_id: Mutex<Id>,
     local_dir: PathBuf,
     lock_wait: Duration,
     warnings: Mutex<Vec<String>>,
@@ -114,10 +118,11 @@ impl Repository {
         let config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
         let kf = KeyFile::wrap(&master, password, &config.id, opts.kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
         let kbytes = kf.encode();
+        let key_id = Id::of_bytes(&kbytes);
         // The key first, the config last: a folder with a config is a usable repository.
-        backend.put_new(&format!("keys/{}", Id::of_bytes(&kbytes)), &kbytes)?;
+        backend.put_new(&format!("keys/{key_id}"), &kbytes)?;
         backend.put_new("config", &config.encode(&keys))?;
-        let repo = Repository::assemble(path, backend, config, keys);
+        let repo = Repository::assemble(path, backend, config, master, key_id);
         repo.index_writer()?;
         Ok(repo)
     }
@@ -128,8 +133,10 @@ impl Repository {
         let backend = LocalBackend::new(path);
         let repo_id = unverified.id();
         let mut tried = 0;
+        let mut foreign = 0;
         let mut problems = Vec::new();
         let mut master = None;
+        let mut key_id = Id::default();
         let key_names = backend.list("keys")?;
         for key in &key_names {
             let kf = match backend.get(key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.as_str(), e))) {
@@ -140,9 +147,13 @@ impl Repository {
                 }
             };
             tried += 1;
+            if kf.repository.is_some_and(|r| r != repo_id) {
+                foreign += 1;
+            }
             match kf.unwrap_key(password, &repo_id) {
                 Ok(m) => {
                     master = Some(m);
+                    key_id = id_from_key(key).unwrap_or_default();
                     break;
                 }
                 Err(FormatError::WrongPassword) => {}
@@ -153,21 +164,28 @@ impl Repository {
             if tried == 0 {
                 return Err(StoreError::NoKey);
             }
+            if foreign == tried {
+                return Err(StoreError::format(
+                    "config",
+                    FormatError::malformed("config", format!("its repository id {repo_id} matches none of the key files: the config (or every key file) was altered or replaced")),
+                ));
+            }
             return Err(StoreError::WrongPassword { keys: tried });
         };
-        let keys = master.keys();
-        let config = unverified.verify(&keys).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
-        let repo = Repository::assemble(path, backend, config, keys);
+        let config = unverified.verify(&master.keys()).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
+        let repo = Repository::assemble(path, backend, config, master, key_id);
         repo.warnings.lock().expect("not poisoned").extend(problems);
         Ok(repo)
     }
 
-    fn assemble(path: &Path, backend: LocalBackend, config: Config, keys: Keys) -> Repository {
+    fn assemble(path: &Path, backend: LocalBackend, config: Config, master: MasterKey, key_id: Id) -> Repository {
         Repository {
             backend: Arc::new(backend),
             location: path.to_path_buf(),
             config,
-            keys,
+            keys: master.keys(),
+            master,
+            key_id: Mutex::new(key_id),
             local_dir: path.join(LOCAL_DIR),
             lock_wait: Duration::from_secs(600),
             warnings: Mutex::new(Vec::new()),
@@ -187,6 +205,20 @@ impl Repository {
     /// The working keys.
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The master key (to wrap it under another passphrase).
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
+    /// The key file this session was unlocked with.
+    pub fn key_id(&self) -> Id {
+        *self.key_id.lock().expect("not poisoned")
+    }
+
+    pub(crate) fn set_key_id(&self, id: Id) {
+        *self.key_id.lock().expect("not poisoned") = id;
     }
 
     /// The object store.
@@ -228,20 +260,32 @@ impl Repository {
         crate::lock::acquire(&self.local_dir.join("ingest.lock"), true, self.lock_wait, "the repository (prune is deleting)")
     }
 
-    /// Open the index with the writer role (waiting for it), synced with the repository.
+    /// Open the index with the writer role (waiting for it), synced with the repository. An
+    /// unusable index is rebuilt (with a warning): it is derived state.
     pub fn index_writer(&self) -> Result<Index> {
         std::fs::create_dir_all(&self.local_dir).map_err(|e| StoreError::io(format!("creating {}", self.local_dir.display()), e))?;
-        let idx = Index::open_write(&self.local_dir, self.lock_wait)?;
+        let (idx, rebuilt) = Index::open_write(&self.local_dir, self.lock_wait, true)?;
+        if let Some(reason) = rebuilt {
+            self.warn(format!("the local index was unusable ({reason}); rebuilt it from the repository's objects"));
+        }
         self.sync(&idx)?;
         Ok(idx)
     }
 
-    /// Open a read-only view of the index, syncing it first if it lags behind the repository.
+    /// Open a read-only view of the index, syncing it first if it lags behind the repository
+    /// (and rebuilding it if it is missing or unusable).
     pub fn index_reader(&self) -> Result<Index> {
         if !Index::exists(&self.local_dir) {
             drop(self.index_writer()?);
         }
-        let idx = Index::open_read(&self.local_dir, self.lock_wait)?;
+        let idx = match Index::open_read(&self.local_dir, self.lock_wait) {
+            Ok(idx) => idx,
+            Err(StoreError::Index { .. }) => {
+                drop(self.index_writer()?);
+                Index::open_read(&self.local_dir, self.lock_wait)?
+            }
+            Err(e) => return Err(e),
+        };
         if self.is_current(&idx)? {
             return Ok(idx);
         }
@@ -250,16 +294,40 @@ impl Repository {
         Index::open_read(&self.local_dir, self.lock_wait)
     }
 
-    /// Delete the local index and rebuild it from the repository's objects.
+    /// Delete the local index and rebuild it from the repository's objects: index segments, then
+    /// the headers of packs that no segment lists (their segment was lost, or an ingest was
+    /// interrupted). Recovered packs get a new index segment, so other clients see them too.
     pub fn repair_index(&self) -> Result<SyncReport> {
-        let _guard = crate::lock::acquire(&crate::index::lock_path(&self.local_dir), false, self.lock_wait, "the repository index (writer role)")?;
+        let guard = crate::lock::acquire(&crate::index::lock_path(&self.local_dir), false, self.lock_wait, "the repository index (writer role)")?;
         let db = crate::index::db_path(&self.local_dir);
         if db.exists() {
             std::fs::remove_dir_all(&db).map_err(|e| StoreError::io(format!("removing {}", db.display()), e))?;
         }
-        drop(_guard);
-        let idx = Index::open_write(&self.local_dir, self.lock_wait)?;
-        self.sync(&idx)
+        drop(guard);
+        let (idx, _) = Index::open_write(&self.local_dir, self.lock_wait, true)?;
+        let mut report = self.sync(&idx)?;
+        let mut recovered = Vec::new();
+        for key in self.backend.list("packs")? {
+            let Some(id) = id_from_key(&key) else { continue };
+            if idx.has_pack(&id)? {
+                continue;
+            }
+            let len = self.backend.size(&key)?;
+            match crate::pack::read_header(self, &id, len) {
+                Ok(entries) => recovered.push(repo_format::index_segment::PackIndex { pack_id: id, pack_len: len, entries }),
+                Err(e) => self.warn(format!("{key}: not recoverable, its header is damaged: {e}")),
+            }
+        }
+        if !recovered.is_empty() {
+            report.packs_recovered = recovered.len();
+            let seg = IndexSegment { packs: recovered };
+            let bytes = seg.encode(&self.keys).map_err(|e| StoreError::format("index segment", e))?;
+            let seg_id = Id::of_bytes(&bytes);
+            self.backend.put_new(&format!("index/{seg_id}"), &bytes)?;
+            idx.apply_segment(&seg_id, &seg)?;
+            idx.flush()?;
+        }
+        Ok(report)
     }
 
     fn listed_ids(&self, folder: &str) -> Result<HashSet<Id>> {

@@ -1,8 +1,10 @@
 //! One module per command. Each builds options, calls the library, and prints the result.
 
+mod check;
 mod ingest;
 mod init;
 mod jobs;
+mod key;
 mod repair;
 mod restore;
 pub(crate) mod snapshots;
@@ -15,6 +17,7 @@ use store::Repository;
 
 use crate::cli::{Cli, Command, Global, RepairCommand};
 
+pub use check::CheckFailed;
 pub use jobs::JobsFailed;
 
 /// Run the parsed command line.
@@ -25,6 +28,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => with_repo(g, |repo| ingest::run(g, repo, a)),
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
+        Command::Check(a) => with_repo(g, |repo| check::run(g, repo, &a)),
+        Command::Key(c) => with_repo(g, |repo| key::run(g, repo, &c)),
         Command::Repair(RepairCommand::Index) => with_repo(g, |repo| repair::index(g, repo)),
     }
 }

@@ -1,0 +1,89 @@
+//! `dbvault check`.
+
+use anyhow::{Context, Result, bail};
+use store::Repository;
+use store::check::{ReadData, check};
+
+use crate::cli::{CheckArgs, Global};
+use crate::output;
+
+/// `check` found problems: exit code 5.
+#[derive(Debug)]
+pub struct CheckFailed(pub usize);
+
+impl std::fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "check found {} problem(s); see above", self.0)
+    }
+}
+
+impl std::error::Error for CheckFailed {}
+
+fn parse_subset(s: &str) -> Result<ReadData> {
+    if let Some(p) = s.strip_suffix('%') {
+        let p: f64 = p.trim().parse().with_context(|| format!("--read-data-subset {s:?}: not a percentage"))?;
+        if !(p > 0.0 && p <= 100.0) {
+            bail!("--read-data-subset {s:?}: the percentage must be in (0, 100]");
+        }
+        return Ok(ReadData::Fraction(p / 100.0));
+    }
+    let (n, m) = s.split_once('/').with_context(|| format!("--read-data-subset {s:?}: expected P% or N/M"))?;
+    let (n, m): (u64, u64) = (n.trim().parse()?, m.trim().parse()?);
+    if m == 0 || n == 0 || n > m {
+        bail!("--read-data-subset {s:?}: N/M needs 1 <= N <= M");
+    }
+    Ok(ReadData::Part { n, m })
+}
+
+pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
+    let read = match (&a.read_data_subset, a.read_data) {
+        (Some(s), _) => parse_subset(s)?,
+        (None, true) => ReadData::All,
+        (None, false) => ReadData::No,
+    };
+    let bar = output::progress(Some(0), g.quiet, "checking");
+    let progress = |phase: &str, done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_message(phase.to_string());
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let result = check(repo, read, Some(&progress));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let r = result?;
+    let problems = r.problems.len() + r.damaged.len();
+    if g.json {
+        let mut v = serde_json::to_value(&r)?;
+        v["ok"] = r.ok().into();
+        println!("{v}");
+    } else if !g.quiet || !r.ok() {
+        println!(
+            "checked {} snapshot(s), {} pack(s){}",
+            r.snapshots,
+            r.packs,
+            if read == ReadData::No { String::new() } else { format!(", read {} pack(s) and verified {} blob(s)", r.packs_read, r.blobs_read) }
+        );
+        if r.unindexed_packs > 0 {
+            println!("{} pack(s) are not referenced by the index (left by interrupted ingests; harmless)", r.unindexed_packs);
+        }
+        for p in &r.problems {
+            println!("problem: {p}");
+        }
+        for d in &r.damaged {
+            println!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable", d.snapshot.short(), d.db, d.missing, d.unreadable);
+            for e in &d.examples {
+                println!("    {e}");
+            }
+        }
+        if r.ok() {
+            println!("no problems found");
+        }
+    }
+    if problems > 0 {
+        return Err(CheckFailed(problems).into());
+    }
+    Ok(())
+}
