@@ -152,7 +152,8 @@ fn a_deleted_pack() {
     let pack = &f.shop_packs[0];
     std::fs::remove_file(pack).unwrap();
     f.check_finds(&[], &[&rel(&f, pack), "pack is missing", "of db shop"]);
-    assert_eq!(f.shop_never_wrong(), 0);
+    // The damaged pack may hold chunks of one day only; the other day may restore (exactly).
+    assert!(f.shop_never_wrong() < 2, "a damaged pack went unnoticed by every shop snapshot");
     f.other_still_restores();
 }
 
@@ -161,7 +162,8 @@ fn a_pack_swapped_for_another_packs_bytes() {
     let f = fixture();
     std::fs::copy(&f.other_packs[0], &f.shop_packs[0]).unwrap();
     f.check_finds(&["--read-data"], &[&rel(&f, &f.shop_packs[0]), "of db shop"]);
-    assert_eq!(f.shop_never_wrong(), 0);
+    // The damaged pack may hold chunks of one day only; the other day may restore (exactly).
+    assert!(f.shop_never_wrong() < 2, "a damaged pack went unnoticed by every shop snapshot");
     f.other_still_restores();
 }
 
@@ -323,7 +325,8 @@ fn killed_at_random_moments_the_repository_stays_consistent() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        std::thread::sleep(Duration::from_millis(rand(600)));
+        // Round 0 always kills mid-stream (the trickle lasts 320 ms); the others anywhere.
+        std::thread::sleep(Duration::from_millis(if round == 0 { 150 } else { rand(600) }));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         let _ = writer.join();

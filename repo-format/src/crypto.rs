@@ -41,6 +41,12 @@ impl MasterKey {
         Ok(MasterKey(k))
     }
 
+    /// A master key from known bytes (fuzzing and test fixtures; real keys come from
+    /// [`MasterKey::generate`] and key files).
+    pub fn from_bytes(bytes: [u8; 32]) -> MasterKey {
+        MasterKey(bytes)
+    }
+
     /// Derive the working keys.
     pub fn keys(&self) -> Keys {
         let derive = |ctx| blake3::derive_key(ctx, &self.0);
