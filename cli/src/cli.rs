@@ -101,6 +101,23 @@ pub enum Command {
     /// piping into psql or mysql must check dbvault's exit status (set -o pipefail).
     #[command(verbatim_doc_comment)]
     Restore(RestoreArgs),
+    /// Remove snapshots by retention policy (per database) or by id. Data is freed by prune.
+    ///
+    /// Examples:
+    ///   dbvault forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
+    ///   dbvault forget --db shop --keep-last 3 --keep-tag pre-upgrade --prune
+    ///   dbvault forget 3fa2c1 81c0d2
+    /// Policies apply to each database separately; buckets (hour, day, ISO week, month, year)
+    /// follow the local time zone. Incomplete snapshots never count toward a keep-rule's quota.
+    /// A policy that keeps nothing is refused. --dry-run prints what would be kept (and why)
+    /// and removed.
+    #[command(verbatim_doc_comment)]
+    Forget(ForgetArgs),
+    /// Delete data no snapshot needs: unused packs go, mostly-unused packs are rewritten.
+    ///
+    /// Safe next to running ingests (it waits for them before deleting anything) and after a
+    /// crash (run it again). --dry-run prints the plan.
+    Prune(PruneArgs),
     /// Verify the repository: its structure always, its data with --read-data.
     ///
     /// Without options: every snapshot's chunk list resolves, every chunk it needs is indexed
@@ -117,6 +134,58 @@ pub enum Command {
     /// Repair derived local state.
     #[command(subcommand)]
     Repair(RepairCommand),
+}
+
+/// `forget` options.
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Snapshots to remove (ids or unique prefixes) instead of a policy.
+    #[arg(value_name = "SNAPSHOT", conflicts_with_all = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tag"])]
+    pub snapshots: Vec<String>,
+    /// Only this database's snapshots.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Keep the N newest snapshots.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_last: u32,
+    /// Keep the newest snapshot of each of the last N hours that have one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_hourly: u32,
+    /// ... of each of the last N days.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_daily: u32,
+    /// ... of each of the last N ISO weeks.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_weekly: u32,
+    /// ... of each of the last N months.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_monthly: u32,
+    /// ... of each of the last N years.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_yearly: u32,
+    /// Keep every snapshot newer than this (e.g. `14d`, `6 months`, `1y`).
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Keep every snapshot with this tag (repeatable).
+    #[arg(long = "keep-tag", value_name = "TAG")]
+    pub keep_tag: Vec<String>,
+    /// Print the decisions, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run prune afterwards.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// `prune` options.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Print the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rewrite packs whose unused share exceeds this percentage.
+    #[arg(long, value_name = "PERCENT", default_value_t = 10.0)]
+    pub max_unused: f64,
 }
 
 /// `check` options.

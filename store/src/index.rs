@@ -268,6 +268,26 @@ impl Index {
         Ok(self.db.get_pinned_cf(self.cf(CF_PACKS), id.0).map_err(|e| self.err(e))?.is_some())
     }
 
+    /// Drop a pack: its entry, and every blob entry that still locates a blob in it.
+    pub fn remove_pack(&self, pack: &Id, entries: &[repo_format::pack::PackEntry]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for e in entries {
+            if self.get(&e.id)?.is_some_and(|l| l.pack == *pack) {
+                batch.delete_cf(self.cf(CF_BLOBS), e.id.0);
+            }
+            if batch.len() >= BATCH_ENTRIES {
+                self.db.write(std::mem::take(&mut batch)).map_err(|e| self.err(e))?;
+            }
+        }
+        batch.delete_cf(self.cf(CF_PACKS), pack.0);
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Forget that a segment was applied (it was deleted from the repository).
+    pub fn forget_segment(&self, id: &Id) -> Result<()> {
+        self.db.delete_cf(self.cf(CF_SEGMENTS), id.0).map_err(|e| self.err(e))
+    }
+
     /// Ids of the snapshots the index lists.
     pub fn snapshot_ids(&self) -> Result<Vec<Id>> {
         self.ids_in(CF_SNAPSHOTS)

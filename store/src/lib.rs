@@ -22,8 +22,10 @@ pub mod ingest;
 pub mod keys;
 pub mod lock;
 pub mod pack;
+pub mod prune;
 pub mod repository;
 pub mod restore;
+pub mod retention;
 pub mod snapshot;
 pub mod tree;
 

@@ -255,6 +255,16 @@ impl Repository {
             .map_err(|e| StoreError::format("config", FormatError::malformed("config", e.to_string())))
     }
 
+    /// The exclusive `ingest` role: prune's delete phase (waits for running ingests to finish).
+    pub(crate) fn exclusive_ingest_lock(&self) -> Result<crate::lock::Lock> {
+        crate::lock::acquire(&self.local_dir.join("ingest.lock"), false, self.lock_wait, "the repository (ingests are running)")
+    }
+
+    /// The folder for this machine's derived state.
+    pub(crate) fn local_dir(&self) -> &Path {
+        &self.local_dir
+    }
+
     /// The shared `ingest` role, held for an ingest's whole run (prune takes it exclusively).
     pub fn ingest_lock(&self) -> Result<crate::lock::Lock> {
         crate::lock::acquire(&self.local_dir.join("ingest.lock"), true, self.lock_wait, "the repository (prune is deleting)")

@@ -30,6 +30,17 @@ pub fn list(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Sn
     Ok(out)
 }
 
+/// Remove snapshots: delete their manifests and unlist them (under the writer role).
+/// Their data stays until `prune`.
+pub fn forget(repo: &Repository, snapshots: &[Snapshot]) -> Result<()> {
+    let writer = repo.index_writer()?;
+    for s in snapshots {
+        repo.backend().delete(&format!("snapshots/{}", s.id))?;
+        writer.remove_snapshot(&s.id, &repo.keys().name_tag(&s.manifest.db), s.manifest.end.as_nanosecond())?;
+    }
+    writer.flush()
+}
+
 /// Resolve `spec`: `latest` (newest, of `db` if given), a full id, or a unique id prefix.
 /// With `db`, only that database's snapshots match.
 pub fn resolve(repo: &Repository, index: &Index, spec: &str, db: Option<&str>) -> Result<Snapshot> {

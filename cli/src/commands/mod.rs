@@ -1,6 +1,7 @@
 //! One module per command. Each builds options, calls the library, and prints the result.
 
 mod check;
+mod forget;
 mod ingest;
 mod init;
 mod jobs;
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => with_repo(g, |repo| ingest::run(g, repo, a)),
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
+        Command::Forget(a) => with_repo(g, |repo| forget::run(g, repo, &a)),
+        Command::Prune(a) => with_repo(g, |repo| forget::run_prune(g, repo, &a)),
         Command::Check(a) => with_repo(g, |repo| check::run(g, repo, &a)),
         Command::Key(c) => with_repo(g, |repo| key::run(g, repo, &c)),
         Command::Repair(RepairCommand::Index) => with_repo(g, |repo| repair::index(g, repo)),

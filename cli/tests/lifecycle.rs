@@ -1,0 +1,162 @@
+//! Forget and prune: keep what policy says, reclaim the rest, never lose a kept snapshot,
+//! not when killed, not next to a running ingest.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use serde_json::Value;
+
+fn ids(e: &Env, db: Option<&str>) -> Vec<String> {
+    let mut a = vec!["snapshots"];
+    if let Some(d) = db {
+        a.extend(["--db", d]);
+    }
+    e.json(&a, b"").as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+}
+
+fn pack_bytes(e: &Env) -> u64 {
+    fn walk(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p).map_or(0, |rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().unwrap().len() }).sum())
+    }
+    walk(&e.repo().join("packs"))
+}
+
+/// Two databases, `days` snapshots each (different tables); returns every dump ingested.
+fn populated(e: &Env, days: usize) -> Vec<Vec<u8>> {
+    let shop = dumps(60_000, days);
+    let crm = dumps(20_000, days + 1)[1..].to_vec();
+    for (s, c) in shop.iter().zip(&crm) {
+        e.ingest("shop", s);
+        e.ingest("crm", c);
+    }
+    shop.into_iter().chain(crm).collect()
+}
+
+/// Every listed snapshot restores to the dump of its size, byte for byte.
+fn assert_all_restore(e: &Env, d: &[Vec<u8>]) {
+    for v in e.json(&["snapshots"], b"").as_array().unwrap() {
+        let size = v["size"].as_u64().unwrap() as usize;
+        let expected = d.iter().find(|x| x.len() == size).expect("a snapshot of a known size");
+        let out = e.ok(&["restore", v["id"].as_str().unwrap()], b"");
+        assert!(out.stdout == *expected, "snapshot {} of {} does not restore byte-identical", v["id"], v["db"]);
+    }
+}
+
+#[test]
+fn forget_by_policy_is_per_database_and_prune_reclaims_space() {
+    let e = Env::new();
+    let d = populated(&e, 4);
+    let before = pack_bytes(&e);
+    // Dry run changes nothing and explains every kept snapshot.
+    let plan = e.json(&["forget", "--keep-last", "2", "--dry-run"], b"");
+    assert_eq!(plan["databases"].as_array().unwrap().len(), 2);
+    for db in plan["databases"].as_array().unwrap() {
+        assert_eq!(db["keep"].as_array().unwrap().len(), 2, "each database keeps its own 2");
+        assert_eq!(db["remove"].as_array().unwrap().len(), 2);
+        assert_eq!(db["keep"][0]["reasons"], serde_json::json!(["last 1"]));
+    }
+    assert_eq!(ids(&e, None).len(), 8);
+    // Only shop's history is thinned.
+    e.ok(&["forget", "--db", "shop", "--keep-last", "2"], b"");
+    assert_eq!((ids(&e, Some("shop")).len(), ids(&e, Some("crm")).len()), (2, 4));
+    let dry = e.json(&["prune", "--dry-run"], b"");
+    assert_eq!(pack_bytes(&e), before, "prune --dry-run changed the repository");
+    assert!(dry["plan"]["bytes_freed_estimate"].as_u64().unwrap() > 0);
+    let r = e.json(&["prune", "--max-unused", "0"], b"");
+    assert!(r["bytes_freed"].as_u64().unwrap() > 0, "{r}");
+    assert!(pack_bytes(&e) < before);
+    assert!(e.run(&["check", "--read-data"], b"").status.success());
+    assert_all_restore(&e, &d);
+    // A second prune has nothing left to do.
+    let again = e.json(&["prune", "--max-unused", "0"], b"");
+    assert_eq!((again["packs_deleted"].as_u64(), again["packs_written"].as_u64()), (Some(0), Some(0)), "{again}");
+}
+
+#[test]
+fn forget_refuses_an_empty_policy_and_removes_named_snapshots() {
+    let e = Env::new();
+    let d = populated(&e, 2);
+    let o = e.run(&["forget"], b"");
+    assert!(!o.status.success() && stderr(&o).contains("no keep rule"), "{}", stderr(&o));
+    let victim = ids(&e, Some("crm"))[0].clone();
+    e.ok(&["forget", &victim[..10]], b"");
+    assert!(!ids(&e, None).contains(&victim));
+    e.ok(&["forget", "--keep-within", "1d", "--prune"], b"");
+    assert_eq!(ids(&e, None).len(), 3, "everything is newer than a day");
+    assert_all_restore(&e, &d);
+}
+
+#[test]
+fn killed_prune_keeps_every_snapshot_and_the_next_prune_finishes() {
+    let rounds: u64 = std::env::var("DBVAULT_TORTURE_ROUNDS").ok().and_then(|v| v.parse().ok()).map_or(4, |n: u64| n.min(20));
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut x = seed;
+    let mut rand = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let e = Env::new();
+    let d = dumps(150_000, (rounds + 2) as usize);
+    for day in &d {
+        e.ingest("shop", day);
+    }
+    let mut interrupted = 0;
+    for round in 0..rounds {
+        let oldest = ids(&e, Some("shop"))[0].clone();
+        e.ok(&["forget", &oldest], b"");
+        let mut child = e.cmd(&["prune", "--max-unused", "0"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(if round == 0 { 30 } else { rand(400) }));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        if !out.status.success() {
+            interrupted += 1;
+        }
+        assert_all_restore(&e, &d);
+        let o = e.run(&["check"], b"");
+        assert!(o.status.success(), "round {round} (seed {seed}): {}", String::from_utf8_lossy(&o.stdout));
+    }
+    assert!(interrupted > 0, "no kill landed during a prune (seed {seed})");
+    e.ok(&["prune", "--max-unused", "0"], b"");
+    let plan = e.json(&["prune", "--dry-run", "--max-unused", "0"], b"");
+    assert_eq!(plan["plan"]["delete"].as_array().unwrap().len() + plan["plan"]["orphans"].as_array().unwrap().len(), 0, "the next prune did not finish the job: {plan}");
+    assert!(e.run(&["check", "--read-data"], b"").status.success());
+    assert_all_restore(&e, &d);
+    eprintln!("prune kill harness: {rounds} rounds, {interrupted} interrupted, seed {seed}");
+}
+
+#[test]
+fn an_ingest_running_during_prune_commits_a_complete_snapshot() {
+    let e = Env::new();
+    let d = dumps(120_000, 2);
+    e.ingest("shop", &d[0]);
+    e.ingest("shop", &d[1]);
+    // Forget day 0: its chunks are now garbage for prune...
+    let day0 = ids(&e, Some("shop"))[0].clone();
+    e.ok(&["forget", &day0], b"");
+    // ...while an ingest of the very same dump streams, deduplicating against those chunks.
+    let mut ingest = e.cmd(&["--json", "ingest", "--db", "shop-again"]).spawn().unwrap();
+    let mut stdin = ingest.stdin.take().unwrap();
+    let data = d[0].clone();
+    let writer = std::thread::spawn(move || {
+        for piece in data.chunks(data.len() / 10 + 1) {
+            stdin.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let prune = e.run(&["--json", "prune", "--max-unused", "0"], b"");
+    assert!(prune.status.success(), "{}", stderr(&prune));
+    writer.join().unwrap();
+    let out = ingest.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let snap: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(e.run(&["check", "--read-data"], b"").status.success(), "check after prune with a concurrent ingest");
+    let restored = e.ok(&["restore", snap["id"].as_str().unwrap()], b"");
+    assert!(restored.stdout == d[0], "the concurrent ingest lost data to prune");
+    assert!(e.ok(&["restore", "latest", "--db", "shop"], b"").stdout == d[1]);
+}

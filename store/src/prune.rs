@@ -1,0 +1,346 @@
+//! Prune: delete the data no snapshot needs any more, crash-safely and next to running ingests.
+//!
+//! Phases (SPEC.md, "Prune"):
+//! 1. Mark, without locks: walk every snapshot's chunk-list tree and record every blob it uses in
+//!    a temporary on-disk RocksDB (constant memory whatever the repository's size). A snapshot
+//!    that needs a blob the index does not know stops prune: repair first.
+//! 2. Plan: per pack (from its header), which blobs are used (marked, and the index locates them
+//!    in this pack). Packs with nothing used are deleted; packs whose unused share exceeds the
+//!    threshold are repacked.
+//! 3. Repack, without locks: copy the used sealed blobs, verified, verbatim into new packs.
+//! 4. Take the `ingest` role exclusively (waiting for running ingests; new ones wait until prune
+//!    releases it) and the writer role; sync; mark snapshots committed since phase 1 and spare any
+//!    pack holding a blob they use. Packs no index segment lists are orphans (left by killed
+//!    ingests) and are deleted unless a snapshot uses them.
+//! 5. Write new index segments (new packs; surviving entries of segments that list doomed
+//!    packs), then delete the replaced segments, update the local index, and delete the packs.
+//!
+//! A crash at any point leaves duplicates or unindexed packs, never a snapshot without its data;
+//! the next prune finishes the job.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use repo_format::blob::{self, BlobKind, SealedBlob};
+use repo_format::index_segment::{IndexSegment, PackIndex};
+use repo_format::pack::PackEntry;
+use repo_format::tree::Node;
+use repo_format::Id;
+use rocksdb::{DB, Options, WriteBatch, WriteOptions};
+use serde::Serialize;
+
+use crate::index::Index;
+use crate::pack::{PackReader, PackWriter, pack_key, read_header};
+use crate::repository::Repository;
+use crate::snapshot::{self, Snapshot};
+use crate::{Result, StoreError};
+
+/// What prune will do (its dry run prints exactly this).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PrunePlan {
+    /// Snapshots whose data is kept.
+    pub snapshots: usize,
+    /// Blobs in use.
+    pub used_blobs: u64,
+    /// Packs in the repository.
+    pub packs: usize,
+    /// Packs with nothing in use: deleted.
+    pub delete: Vec<Id>,
+    /// Packs whose unused share exceeds the threshold: rewritten with only the used blobs.
+    pub repack: Vec<Id>,
+    /// Packs no index segment lists (left by interrupted ingests): deleted if unused.
+    pub orphans: Vec<Id>,
+    /// Bytes of the packs to delete or rewrite.
+    pub bytes_freed_estimate: u64,
+    /// Unused bytes left in packs under the threshold.
+    pub unused_bytes_kept: u64,
+}
+
+/// What prune did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PruneReport {
+    /// The plan it carried out.
+    pub plan: PrunePlan,
+    /// Packs deleted.
+    pub packs_deleted: usize,
+    /// New packs written by repacking.
+    pub packs_written: usize,
+    /// Index segments rewritten.
+    pub segments_rewritten: usize,
+    /// Packs spared because a snapshot committed during prune uses them.
+    pub packs_spared: usize,
+    /// Bytes removed from the repository (deleted packs minus new packs).
+    pub bytes_freed: u64,
+}
+
+/// The set of used blobs, on disk.
+struct Marks {
+    db: DB,
+    path: PathBuf,
+    wo: WriteOptions,
+}
+
+impl Marks {
+    fn open(repo: &Repository) -> Result<Marks> {
+        let path = repo.tmp_dir()?.join("prune-marks");
+        let _ = std::fs::remove_dir_all(&path); // a crashed prune's leftovers (we hold the prune lock)
+        let mut o = Options::default();
+        o.create_if_missing(true);
+        o.set_compression_type(rocksdb::DBCompressionType::None);
+        o.set_write_buffer_size(8 << 20);
+        let db = DB::open(&o, &path).map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(true);
+        Ok(Marks { db, path, wo })
+    }
+
+    fn err(&self, e: rocksdb::Error) -> StoreError {
+        StoreError::Index { path: self.path.clone(), detail: e.into_string() }
+    }
+
+    fn contains(&self, id: &Id) -> Result<bool> {
+        Ok(self.db.get_pinned(id.0).map_err(|e| self.err(e))?.is_some())
+    }
+
+    fn insert_all(&self, ids: &[Id]) -> Result<()> {
+        let mut b = WriteBatch::default();
+        for id in ids {
+            b.put(id.0, []);
+        }
+        self.db.write_opt(b, &self.wo).map_err(|e| self.err(e))
+    }
+}
+
+impl Drop for Marks {
+    fn drop(&mut self) {
+        let _ = DB::destroy(&Options::default(), &self.path);
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Mark every blob of `snap`'s tree; subtrees already marked (shared with another snapshot) are skipped.
+fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, missing: &mut u64) -> Result<()> {
+    let mut stack = vec![snap.manifest.tree];
+    while let Some(node_id) = stack.pop() {
+        if marks.contains(&node_id)? {
+            continue;
+        }
+        if index.get(&node_id)?.is_none() {
+            *missing += 1;
+            continue;
+        }
+        let plain = reader.load(index, &node_id, BlobKind::TreeNode)?;
+        let node = Node::decode(&plain).map_err(|e| StoreError::format(format!("chunk-list node {}", node_id.short()), e))?;
+        let mut ids = Vec::with_capacity(node.entries.len() + 1);
+        for e in &node.entries {
+            if node.level == 0 {
+                if index.get(&e.id)?.is_none() {
+                    *missing += 1;
+                }
+                ids.push(e.id);
+            } else {
+                stack.push(e.id);
+            }
+        }
+        // Marking the node now is safe: its child nodes are already on the stack.
+        ids.push(node_id);
+        marks.insert_all(&ids)?;
+    }
+    Ok(())
+}
+
+/// Prune the repository. `max_unused` is the unused share (0.0-1.0) above which a pack is repacked.
+pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option<&(dyn Fn(&str, u64, u64) + Sync)>) -> Result<PruneReport> {
+    let step = |phase: &str, done: u64, total: u64| {
+        if let Some(p) = progress {
+            p(phase, done, total);
+        }
+    };
+    let _one_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, std::time::Duration::ZERO, "prune (another prune is running)")?;
+    let index = repo.index_reader()?;
+    let reader = PackReader::new(repo);
+    let marks = Marks::open(repo)?;
+
+    // 1. Mark.
+    let snaps = snapshot::list(repo, &index, None)?;
+    let mut missing = 0;
+    for (i, s) in snaps.iter().enumerate() {
+        step("marking", i as u64, snaps.len() as u64);
+        mark(&index, &reader, &marks, s, &mut missing)?;
+    }
+    if missing > 0 {
+        return Err(StoreError::Invalid(format!(
+            "{missing} blob(s) used by snapshots are not in the index; prune refuses to run on an incomplete index. \
+             Run `dbvault repair index`, then `dbvault check`"
+        )));
+    }
+
+    // 2. Plan.
+    let mut plan = PrunePlan { snapshots: snaps.len(), ..Default::default() };
+    let packs = index.packs()?;
+    plan.packs = packs.len();
+    let mut repack_used: Vec<(Id, Vec<PackEntry>)> = Vec::new();
+    for (i, (pack, len, _)) in packs.iter().enumerate() {
+        step("planning", i as u64, packs.len() as u64);
+        let entries = read_header(repo, pack, *len)?;
+        let (mut used, mut unused_bytes) = (Vec::new(), 0u64);
+        for e in entries {
+            if marks.contains(&e.id)? && index.get(&e.id)?.is_some_and(|l| l.pack == *pack) {
+                used.push(e);
+            } else {
+                unused_bytes += u64::from(e.stored_len);
+            }
+        }
+        plan.used_blobs += used.len() as u64;
+        if used.is_empty() {
+            plan.delete.push(*pack);
+            plan.bytes_freed_estimate += len;
+        } else if unused_bytes as f64 > max_unused * *len as f64 {
+            plan.repack.push(*pack);
+            plan.bytes_freed_estimate += unused_bytes;
+            repack_used.push((*pack, used));
+        } else {
+            plan.unused_bytes_kept += unused_bytes;
+        }
+    }
+    let indexed: HashSet<Id> = packs.iter().map(|p| p.0).collect();
+    for key in repo.backend().list("packs")? {
+        if let Some(id) = key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()).filter(|id| !indexed.contains(id)) {
+            plan.orphans.push(id);
+        }
+    }
+    if dry_run {
+        return Ok(PruneReport { plan, ..Default::default() });
+    }
+    drop(index);
+
+    // 3. Repack (no locks: the new packs are unindexed until phase 5).
+    let mut writer = PackWriter::new(repo);
+    let mut repacked: Vec<Id> = Vec::new();
+    for (i, (pack, used)) in repack_used.iter().enumerate() {
+        step("repacking", i as u64, repack_used.len() as u64);
+        let key = pack_key(pack);
+        let mut ok = true;
+        let mut copies = Vec::with_capacity(used.len());
+        for e in used {
+            let sealed = repo.backend().get_range(&key, u64::from(e.offset), e.stored_len as usize)?;
+            // Never copy damage forward: a blob that fails verification leaves its pack alone.
+            if blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, &sealed).is_err() {
+                repo.warn(format!("{key}: blob {} is damaged; the pack is not repacked (see `dbvault check --read-data`)", e.id.short()));
+                ok = false;
+                break;
+            }
+            copies.push(SealedBlob { id: e.id, kind: e.kind, codec: e.codec, raw_len: e.raw_len, bytes: sealed });
+        }
+        if ok {
+            for c in &copies {
+                writer.add(c)?;
+            }
+            repacked.push(*pack);
+        }
+    }
+    writer.finish_pack()?;
+    let new_packs = writer.take_finished();
+    let new_bytes: u64 = new_packs.iter().map(|p| p.pack_len).sum();
+
+    // 4. Exclusive: no ingest runs from here to the end.
+    step("waiting for running ingests", 0, 1);
+    let _no_ingest = repo.exclusive_ingest_lock()?;
+    let index = repo.index_writer()?;
+    let known: HashSet<Id> = snaps.iter().map(|s| s.id).collect();
+    let mut late_missing = 0;
+    for s in snapshot::list(repo, &index, None)?.iter().filter(|s| !known.contains(&s.id)) {
+        mark(&index, &reader, &marks, s, &mut late_missing)?;
+    }
+    let mut doomed: Vec<(Id, Vec<PackEntry>)> = Vec::new();
+    let mut report = PruneReport::default();
+    let candidates = plan.delete.iter().chain(&repacked).map(|p| (*p, true)).chain(plan.orphans.iter().map(|p| (*p, false)));
+    for (pack, indexed) in candidates {
+        let key = pack_key(&pack);
+        let Ok(len) = repo.backend().size(&key) else { continue };
+        let entries = match read_header(repo, &pack, len) {
+            Ok(e) => e,
+            Err(e) if !indexed => {
+                repo.warn(format!("{key}: orphaned pack with an unreadable header left in place: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let copied: HashSet<Id> = if repacked.contains(&pack) {
+            repack_used.iter().find(|(p, _)| *p == pack).map(|(_, u)| u.iter().map(|e| e.id).collect()).unwrap_or_default()
+        } else {
+            HashSet::new()
+        };
+        // Spare a pack if a snapshot uses a blob that lives only here (not copied, not elsewhere).
+        let mut needed = false;
+        for e in &entries {
+            if copied.contains(&e.id) || !marks.contains(&e.id)? {
+                continue;
+            }
+            if index.get(&e.id)?.is_none_or(|l| l.pack == pack) {
+                needed = true;
+                break;
+            }
+        }
+        if needed {
+            report.packs_spared += 1;
+            continue;
+        }
+        doomed.push((pack, entries));
+    }
+    let doomed_ids: HashSet<Id> = doomed.iter().map(|(p, _)| *p).collect();
+
+    // 5. New segments first, then the replaced ones go, then the local index, then the packs.
+    let mut new_segments: Vec<(Id, IndexSegment)> = Vec::new();
+    let mut write_segment = |seg: IndexSegment| -> Result<()> {
+        if seg.packs.is_empty() {
+            return Ok(());
+        }
+        let bytes = seg.encode(repo.keys()).map_err(|e| StoreError::format("index segment", e))?;
+        let id = Id::of_bytes(&bytes);
+        repo.backend().put_new(&format!("index/{id}"), &bytes)?;
+        new_segments.push((id, seg));
+        Ok(())
+    };
+    for chunk in new_packs.chunks(8) {
+        write_segment(IndexSegment { packs: chunk.to_vec() })?;
+    }
+    let mut replaced = Vec::new();
+    for key in repo.backend().list("index")? {
+        let Some(id) = key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()) else { continue };
+        let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| {
+            IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))
+        }) else {
+            continue;
+        };
+        if seg.packs.iter().any(|p| doomed_ids.contains(&p.pack_id)) {
+            let surviving: Vec<PackIndex> = seg.packs.into_iter().filter(|p| !doomed_ids.contains(&p.pack_id)).collect();
+            write_segment(IndexSegment { packs: surviving })?;
+            replaced.push(id);
+        }
+    }
+    for id in &replaced {
+        repo.backend().delete(&format!("index/{id}"))?;
+        index.forget_segment(id)?;
+    }
+    report.segments_rewritten = replaced.len();
+    for (id, seg) in &new_segments {
+        index.apply_segment(id, seg)?;
+    }
+    for (pack, entries) in &doomed {
+        index.remove_pack(pack, entries)?;
+    }
+    index.flush()?;
+    let mut freed = 0;
+    for (i, (pack, _)) in doomed.iter().enumerate() {
+        step("deleting packs", i as u64, doomed.len() as u64);
+        let key = pack_key(pack);
+        freed += repo.backend().size(&key).unwrap_or(0);
+        repo.backend().delete(&key)?;
+    }
+    report.packs_deleted = doomed.len();
+    report.packs_written = new_packs.len();
+    report.bytes_freed = freed.saturating_sub(new_bytes);
+    report.plan = plan;
+    Ok(report)
+}
