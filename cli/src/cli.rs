@@ -101,6 +101,15 @@ pub enum Command {
     /// piping into psql or mysql must check dbvault's exit status (set -o pipefail).
     #[command(verbatim_doc_comment)]
     Restore(RestoreArgs),
+    /// The lineage of one database, newest first: what each day cost.
+    Log(LogArgs),
+    /// Every detail of one snapshot, and how much it shares with its parent.
+    Show(ShowArgs),
+    /// Compare two snapshots: chunks and bytes only in A, only in B, shared, and the changed
+    /// byte ranges of B's stream.
+    Diff(DiffArgs),
+    /// What each database costs: bytes ingested, unique, stored, dedup and compression ratios.
+    Stats(StatsArgs),
     /// Remove snapshots by retention policy (per database) or by id. Data is freed by prune.
     ///
     /// Examples:
@@ -134,6 +143,44 @@ pub enum Command {
     /// Repair derived local state.
     #[command(subcommand)]
     Repair(RepairCommand),
+}
+
+/// `log` options.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The database.
+    #[arg(long)]
+    pub db: String,
+}
+
+/// `show` options.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Snapshot: full id, unique prefix, or `latest`.
+    pub snapshot: String,
+    /// Choose among this database's snapshots.
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+/// `diff` options.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older snapshot.
+    pub a: String,
+    /// The newer snapshot.
+    pub b: String,
+    /// Resolve `latest` and prefixes among this database's snapshots.
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+/// `stats` options.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this database.
+    #[arg(long)]
+    pub db: Option<String>,
 }
 
 /// `forget` options.

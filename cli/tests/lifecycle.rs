@@ -160,3 +160,51 @@ fn an_ingest_running_during_prune_commits_a_complete_snapshot() {
     assert!(restored.stdout == d[0], "the concurrent ingest lost data to prune");
     assert!(e.ok(&["restore", "latest", "--db", "shop"], b"").stdout == d[1]);
 }
+
+#[test]
+fn log_show_diff_and_stats_describe_the_lineage() {
+    let e = Env::new();
+    let d = dumps(40_000, 3);
+    for day in &d {
+        e.ingest("shop", day);
+    }
+    let cut = &d[2][..d[2].len() - 50];
+    e.json(&["ingest", "--db", "shop", "--allow-incomplete", "--tag", "cut"], cut);
+    let log = e.json(&["log", "--db", "shop"], b"");
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 4);
+    // Newest first, each pointing at the next as its parent.
+    for w in log.windows(2) {
+        assert_eq!(w[0]["parent"], w[1]["id"]);
+        assert!(w[0]["time"].as_str() >= w[1]["time"].as_str());
+    }
+    assert!(log[1]["dedup"].as_f64().unwrap() > 0.3, "a later day reuses most of its parent: {}", log[1]);
+    let table = String::from_utf8(e.ok(&["log", "--db", "shop"], b"").stdout).unwrap();
+    assert!(table.contains("INCOMPLETE") && table.contains("pg_dump"), "{table}");
+
+    let show = e.json(&["show", log[1]["id"].as_str().unwrap()], b"");
+    assert_eq!(show["db"], "shop");
+    assert!(show["shared_with_parent"]["shared_chunks"].as_u64().unwrap() > 0);
+    assert!(show["shared_with_parent"]["shared_bytes"].as_u64().unwrap() < show["size"].as_u64().unwrap());
+    let text = String::from_utf8(e.ok(&["show", "latest", "--db", "shop"], b"").stdout).unwrap();
+    assert!(text.contains("INCOMPLETE") && text.contains("completion marker MISSING"), "{text}");
+
+    let (a, b) = (log[2]["id"].as_str().unwrap(), log[1]["id"].as_str().unwrap());
+    let diff = e.json(&["diff", a, b], b"");
+    let b_size = log[1]["size"].as_u64().unwrap();
+    assert_eq!(diff["shared_bytes"].as_u64().unwrap() + diff["only_b_bytes"].as_u64().unwrap(), b_size);
+    let ranges: u64 = diff["changed_ranges"].as_array().unwrap().iter().map(|r| r[1].as_u64().unwrap() - r[0].as_u64().unwrap()).sum();
+    assert_eq!(ranges, diff["only_b_bytes"].as_u64().unwrap());
+    assert!(diff["shared_chunks"].as_u64().unwrap() > diff["only_b_chunks"].as_u64().unwrap());
+    let same = e.json(&["diff", a, a], b"");
+    assert_eq!((same["only_a_bytes"].as_u64(), same["only_b_bytes"].as_u64()), (Some(0), Some(0)));
+
+    let stats = e.json(&["stats"], b"");
+    let shop = &stats["databases"][0];
+    assert_eq!(shop["db"], "shop");
+    let ingested: u64 = log.iter().map(|s| s["size"].as_u64().unwrap()).sum();
+    assert_eq!(shop["ingested_bytes"].as_u64().unwrap(), ingested);
+    assert!(shop["dedup_ratio"].as_f64().unwrap() > 1.5, "{shop}");
+    assert!(shop["compression_ratio"].as_f64().unwrap() > 2.0, "{shop}");
+    assert!(stats["repository_pack_bytes"].as_u64().unwrap() >= shop["stored_bytes"].as_u64().unwrap());
+}

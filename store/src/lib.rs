@@ -14,6 +14,7 @@
 //! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
 
 pub mod backend;
+pub mod browse;
 pub mod check;
 pub mod dump;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod index;
 pub mod ingest;
 pub mod keys;
 pub mod lock;
+pub mod marks;
 pub mod pack;
 pub mod prune;
 pub mod repository;

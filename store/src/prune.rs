@@ -19,17 +19,16 @@
 //! the next prune finishes the job.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use repo_format::blob::{self, BlobKind, SealedBlob};
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::pack::PackEntry;
 use repo_format::tree::Node;
 use repo_format::Id;
-use rocksdb::{DB, Options, WriteBatch, WriteOptions};
 use serde::Serialize;
 
 use crate::index::Index;
+use crate::marks::Marks;
 use crate::pack::{PackReader, PackWriter, pack_key, read_header};
 use crate::repository::Repository;
 use crate::snapshot::{self, Snapshot};
@@ -73,51 +72,6 @@ pub struct PruneReport {
     pub bytes_freed: u64,
 }
 
-/// The set of used blobs, on disk.
-struct Marks {
-    db: DB,
-    path: PathBuf,
-    wo: WriteOptions,
-}
-
-impl Marks {
-    fn open(repo: &Repository) -> Result<Marks> {
-        let path = repo.tmp_dir()?.join("prune-marks");
-        let _ = std::fs::remove_dir_all(&path); // a crashed prune's leftovers (we hold the prune lock)
-        let mut o = Options::default();
-        o.create_if_missing(true);
-        o.set_compression_type(rocksdb::DBCompressionType::None);
-        o.set_write_buffer_size(8 << 20);
-        let db = DB::open(&o, &path).map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
-        let mut wo = WriteOptions::default();
-        wo.disable_wal(true);
-        Ok(Marks { db, path, wo })
-    }
-
-    fn err(&self, e: rocksdb::Error) -> StoreError {
-        StoreError::Index { path: self.path.clone(), detail: e.into_string() }
-    }
-
-    fn contains(&self, id: &Id) -> Result<bool> {
-        Ok(self.db.get_pinned(id.0).map_err(|e| self.err(e))?.is_some())
-    }
-
-    fn insert_all(&self, ids: &[Id]) -> Result<()> {
-        let mut b = WriteBatch::default();
-        for id in ids {
-            b.put(id.0, []);
-        }
-        self.db.write_opt(b, &self.wo).map_err(|e| self.err(e))
-    }
-}
-
-impl Drop for Marks {
-    fn drop(&mut self) {
-        let _ = DB::destroy(&Options::default(), &self.path);
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
 /// Mark every blob of `snap`'s tree; subtrees already marked (shared with another snapshot) are skipped.
 fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, missing: &mut u64) -> Result<()> {
     let mut stack = vec![snap.manifest.tree];
@@ -159,7 +113,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let _one_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, std::time::Duration::ZERO, "prune (another prune is running)")?;
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
-    let marks = Marks::open(repo)?;
+    let marks = Marks::open(repo, "prune-marks")?;
 
     // 1. Mark.
     let snaps = snapshot::list(repo, &index, None)?;

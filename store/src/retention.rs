@@ -187,6 +187,22 @@ mod tests {
     }
 
     #[test]
+    fn keep_hourly() {
+        let s = vec![
+            snap(1, "2026-03-31T10:05:00Z", false, &[]),
+            snap(2, "2026-03-31T10:45:00Z", false, &[]),
+            snap(3, "2026-03-31T11:15:00Z", false, &[]),
+            snap(4, "2026-03-31T13:00:00Z", false, &[]),
+        ];
+        let ds = apply(&Policy { hourly: 2, ..Default::default() }, &s, NOW.parse().unwrap(), &TimeZone::UTC);
+        assert_eq!(kept(&ds), ["2026-03-31T13:00:00Z", "2026-03-31T11:15:00Z"]);
+        let ds = apply(&Policy { hourly: 3, ..Default::default() }, &s, NOW.parse().unwrap(), &TimeZone::UTC);
+        // 10:45 is the newest of hour 10; 10:05 shares its bucket and goes.
+        assert_eq!(kept(&ds), ["2026-03-31T13:00:00Z", "2026-03-31T11:15:00Z", "2026-03-31T10:45:00Z"]);
+        assert_eq!(ds[2].reasons, ["hourly 2026-03-31 10"]);
+    }
+
+    #[test]
     fn within_and_tags() {
         let mut s = series();
         s[10].manifest.tags = vec!["pre-upgrade".into()];

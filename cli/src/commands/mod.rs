@@ -1,5 +1,6 @@
 //! One module per command. Each builds options, calls the library, and prints the result.
 
+mod browse;
 mod check;
 mod forget;
 mod ingest;
@@ -29,6 +30,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => with_repo(g, |repo| ingest::run(g, repo, a)),
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
+        Command::Log(a) => with_repo(g, |repo| browse::log(g, repo, &a)),
+        Command::Show(a) => with_repo(g, |repo| browse::show(g, repo, &a)),
+        Command::Diff(a) => with_repo(g, |repo| browse::diff(g, repo, &a)),
+        Command::Stats(a) => with_repo(g, |repo| browse::stats(g, repo, &a)),
         Command::Forget(a) => with_repo(g, |repo| forget::run(g, repo, &a)),
         Command::Prune(a) => with_repo(g, |repo| forget::run_prune(g, repo, &a)),
         Command::Check(a) => with_repo(g, |repo| check::run(g, repo, &a)),

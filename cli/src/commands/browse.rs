@@ -1,0 +1,195 @@
+//! `dbvault log`, `show`, `diff`, `stats`.
+
+use anyhow::Result;
+use serde_json::json;
+use store::Repository;
+use store::browse;
+use store::snapshot::{self, Snapshot};
+
+use crate::cli::{DiffArgs, Global, LogArgs, ShowArgs, StatsArgs};
+use crate::output;
+
+/// Share of a snapshot's bytes that were already in the repository when it was ingested.
+fn dedup(s: &Snapshot) -> f64 {
+    let m = &s.manifest;
+    if m.size == 0 { 0.0 } else { 1.0 - m.added.raw_bytes as f64 / m.size as f64 }
+}
+
+fn tool(s: &Snapshot) -> String {
+    let src = &s.manifest.source;
+    [src.tool.as_deref(), src.tool_version.as_deref().map(|v| v.split_whitespace().next().unwrap_or(v))].into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
+fn completeness(s: &Snapshot) -> &'static str {
+    match (s.manifest.incomplete, s.manifest.source.completion_marker) {
+        (true, _) => "INCOMPLETE",
+        (false, Some(true)) => "complete",
+        (false, _) => "-",
+    }
+}
+
+pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let mut list = snapshot::list(repo, &index, Some(&a.db))?;
+    list.reverse();
+    if g.json {
+        let v: Vec<_> = list
+            .iter()
+            .map(|s| {
+                let mut v = super::snapshots::to_json(s);
+                v["dedup"] = dedup(s).into();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    if list.is_empty() {
+        anyhow::bail!("no snapshots of db {:?}; `dbvault snapshots` lists the databases", a.db);
+    }
+    if !g.quiet {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|s| {
+                let m = &s.manifest;
+                vec![
+                    s.id.short(),
+                    output::local_time(m.end),
+                    output::size(m.size),
+                    output::size(m.added.stored_bytes),
+                    format!("{:.1}%", 100.0 * dedup(s)),
+                    tool(s),
+                    completeness(s).into(),
+                    m.parent.map(|p| p.short()).unwrap_or_else(|| "-".into()),
+                    m.tags.join(","),
+                ]
+            })
+            .collect();
+        output::table(&["ID", "TIME", "SIZE", "ADDED", "DEDUP", "TOOL", "STATE", "PARENT", "TAGS"], &rows);
+    }
+    Ok(())
+}
+
+pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let s = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
+    drop(index);
+    let share = browse::share_with_parent(repo, &s)?;
+    let m = &s.manifest;
+    if g.json {
+        let mut v = serde_json::to_value(m)?;
+        v["id"] = json!(s.id);
+        v["shared_with_parent"] = serde_json::to_value(&share)?;
+        println!("{v}");
+        return Ok(());
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    println!("snapshot   {}{}", s.id, if m.incomplete { "  INCOMPLETE" } else { "" });
+    println!("db         {} on host {}", m.db, m.host);
+    println!("time       {} .. {}", output::local_time(m.start), output::local_time(m.end));
+    println!("size       {} ({} bytes), {} chunks", output::size(m.size), m.size, m.chunks);
+    println!("digest     blake3 {}", m.digest);
+    println!("added      {} stored, {} new chunks ({} before compression)", output::size(m.added.stored_bytes), m.added.chunks, output::size(m.added.raw_bytes));
+    match (m.parent, share.parent) {
+        (None, _) => println!("parent     none (first snapshot of {})", m.db),
+        (Some(p), None) => println!("parent     {} (forgotten)", p.short()),
+        (Some(p), Some(_)) => println!(
+            "parent     {}: shares {} of {} chunks ({:.1}% of the bytes)",
+            p.short(),
+            share.shared_chunks,
+            m.chunks,
+            100.0 * share.shared_bytes as f64 / m.size.max(1) as f64
+        ),
+    }
+    if !m.tags.is_empty() {
+        println!("tags       {}", m.tags.join(", "));
+    }
+    let src = &m.source;
+    let field = |name: &str, v: Option<String>| {
+        if let Some(v) = v {
+            println!("{name:<10} {v}");
+        }
+    };
+    field("format", src.format.clone());
+    field("tool", Some(tool(&s)).filter(|t| !t.is_empty()));
+    field("database", src.database.clone());
+    field("server", src.server_version.clone());
+    field("encoding", src.encoding.clone());
+    field("compressed", src.compression.clone());
+    field("batches", src.batch_separator.clone().map(|b| format!("separated by {b}")));
+    field("marker", src.completion_marker.map(|c| if c { "completion marker found".into() } else { "completion marker MISSING".into() }));
+    field("producer", src.producer.clone());
+    field("command", src.command.as_ref().map(|c| format!("{} (exit status {})", c.join(" "), src.exit_status.map_or("?".into(), |x| x.to_string()))));
+    for l in &src.stderr_tail {
+        println!("stderr     {l}");
+    }
+    for w in &src.warnings {
+        println!("WARNING    {w}");
+    }
+    println!("client     {}", m.client);
+    Ok(())
+}
+
+pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let sa = snapshot::resolve(repo, &index, &a.a, a.db.as_deref())?;
+    let sb = snapshot::resolve(repo, &index, &a.b, a.db.as_deref())?;
+    drop(index);
+    let d = browse::diff(repo, &sa, &sb)?;
+    if g.json {
+        let mut v = serde_json::to_value(&d)?;
+        v["a"] = json!(sa.id);
+        v["b"] = json!(sb.id);
+        println!("{v}");
+    } else if !g.quiet {
+        println!("A {} ({} of db {}), B {} ({} of db {})", sa.id.short(), output::local_time(sa.manifest.end), sa.manifest.db, sb.id.short(), output::local_time(sb.manifest.end), sb.manifest.db);
+        println!("only in A  {} chunks, {}", d.only_a_chunks, output::size(d.only_a_bytes));
+        println!("only in B  {} chunks, {}", d.only_b_chunks, output::size(d.only_b_bytes));
+        println!("shared     {} chunks, {}", d.shared_chunks, output::size(d.shared_bytes));
+        let shown: Vec<String> = d.changed_ranges.iter().take(20).map(|(s, e)| format!("{s}+{}", e - s)).collect();
+        println!(
+            "B changed in {} range(s){}{}",
+            d.changed_ranges.len(),
+            if shown.is_empty() { String::new() } else { format!(": {}", shown.join(" ")) },
+            if d.changed_ranges.len() > 20 { " ..." } else { "" }
+        );
+    }
+    Ok(())
+}
+
+pub fn stats(g: &Global, repo: &Repository, a: &StatsArgs) -> Result<()> {
+    let (per_db, pack_bytes) = browse::stats(repo, a.db.as_deref())?;
+    if g.json {
+        let dbs: Vec<_> = per_db
+            .iter()
+            .map(|(db, s)| {
+                let mut v = serde_json::to_value(s).expect("stats serialise");
+                v["db"] = json!(db);
+                v["dedup_ratio"] = s.dedup_ratio().into();
+                v["compression_ratio"] = s.compression_ratio().into();
+                v
+            })
+            .collect();
+        println!("{}", json!({ "databases": dbs, "repository_pack_bytes": pack_bytes }));
+    } else if !g.quiet {
+        let rows: Vec<Vec<String>> = per_db
+            .iter()
+            .map(|(db, s)| {
+                vec![
+                    db.clone(),
+                    s.snapshots.to_string(),
+                    output::size(s.ingested_bytes),
+                    output::size(s.unique_bytes),
+                    output::size(s.stored_bytes),
+                    format!("{:.1}x", s.dedup_ratio()),
+                    format!("{:.1}x", s.compression_ratio()),
+                ]
+            })
+            .collect();
+        output::table(&["DB", "SNAPSHOTS", "INGESTED", "UNIQUE", "STORED", "DEDUP", "COMPRESSION"], &rows);
+        println!("repository packs on disk: {}", output::size(pack_bytes));
+    }
+    Ok(())
+}
