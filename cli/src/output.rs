@@ -69,3 +69,14 @@ pub fn error_chain(err: &anyhow::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// A progress callback for multi-phase work (`phase`, done, total) driving `bar`, if any.
+pub fn phase_progress(bar: &Option<ProgressBar>) -> impl Fn(&str, u64, u64) + Sync + '_ {
+    move |phase: &str, done: u64, total: u64| {
+        if let Some(b) = bar {
+            b.set_message(phase.to_string());
+            b.set_length(total);
+            b.set_position(done);
+        }
+    }
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -92,14 +92,7 @@ fn forget_refuses_an_empty_policy_and_removes_named_snapshots() {
 #[test]
 fn killed_prune_keeps_every_snapshot_and_the_next_prune_finishes() {
     let rounds: u64 = std::env::var("DBVAULT_TORTURE_ROUNDS").ok().and_then(|v| v.parse().ok()).map_or(4, |n: u64| n.min(20));
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    let mut x = seed;
-    let mut rand = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let (seed, mut rng) = seeded_rng();
     let e = Env::new();
     let d = dumps(150_000, (rounds + 2) as usize);
     for day in &d {
@@ -110,7 +103,7 @@ fn killed_prune_keeps_every_snapshot_and_the_next_prune_finishes() {
         let oldest = ids(&e, Some("shop"))[0].clone();
         e.ok(&["forget", &oldest], b"");
         let mut child = e.cmd(&["prune", "--max-unused", "0"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(if round == 0 { 30 } else { rand(400) }));
+        std::thread::sleep(Duration::from_millis(if round == 0 { 30 } else { rng.below(400) }));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         if !out.status.success() {

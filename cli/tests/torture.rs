@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -297,15 +297,8 @@ fn list_with(e: &Env, pw: &str) -> usize {
 #[test]
 fn killed_at_random_moments_the_repository_stays_consistent() {
     let rounds: u64 = std::env::var("DBVAULT_TORTURE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(6);
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let (seed, mut rng) = seeded_rng();
     eprintln!("crash harness: {rounds} rounds, seed {seed}");
-    let mut x = seed;
-    let mut rand = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
     let e = Env::new();
     let d = dumps(120_000, 4);
     let mut committed: Vec<(String, usize)> = Vec::new();
@@ -326,7 +319,7 @@ fn killed_at_random_moments_the_repository_stays_consistent() {
             }
         });
         // Round 0 always kills mid-stream (the trickle lasts 320 ms); the others anywhere.
-        std::thread::sleep(Duration::from_millis(if round == 0 { 150 } else { rand(600) }));
+        std::thread::sleep(Duration::from_millis(if round == 0 { 150 } else { rng.below(600) }));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         let _ = writer.join();

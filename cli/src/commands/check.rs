@@ -42,13 +42,7 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
         (None, false) => ReadData::No,
     };
     let bar = output::progress(Some(0), g.quiet, "checking");
-    let progress = |phase: &str, done: u64, total: u64| {
-        if let Some(b) = &bar {
-            b.set_message(phase.to_string());
-            b.set_length(total);
-            b.set_position(done);
-        }
-    };
+    let progress = output::phase_progress(&bar);
     let result = check(repo, read, Some(&progress));
     if let Some(b) = &bar {
         b.finish_and_clear();

@@ -107,13 +107,7 @@ pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
         bail!("--max-unused must be a percentage from 0 to 100");
     }
     let bar = output::progress(Some(0), g.quiet, "pruning");
-    let progress = |phase: &str, done: u64, total: u64| {
-        if let Some(b) = &bar {
-            b.set_message(phase.to_string());
-            b.set_length(total);
-            b.set_position(done);
-        }
-    };
+    let progress = output::phase_progress(&bar);
     let r = prune(repo, a.max_unused / 100.0, a.dry_run, Some(&progress));
     if let Some(b) = &bar {
         b.finish_and_clear();

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
+use dbvault_benches::dumpgen::{DailyChange, DumpSeries, Rng};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dbvault");
@@ -92,4 +92,10 @@ pub fn count_files(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |rd| {
         rd.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
     })
+}
+
+/// A PRNG seeded from the clock, with its seed (print it: a failing run can be replayed).
+pub fn seeded_rng() -> (u64, Rng) {
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    (seed, Rng::new(seed))
 }
