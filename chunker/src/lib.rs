@@ -102,20 +102,12 @@ impl<R: Read> Chunker<R> {
         if self.buf.capacity() < want {
             self.buf.reserve_exact(want - self.buf.len());
         }
-        while !self.eof && self.buf.len() < want {
-            let start = self.buf.len();
-            self.buf.resize(want, 0);
-            match self.reader.read(&mut self.buf[start..]) {
-                Ok(0) => {
-                    self.buf.truncate(start);
-                    self.eof = true;
-                }
-                Ok(n) => self.buf.truncate(start + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(start),
-                Err(e) => {
-                    self.buf.truncate(start);
-                    return Err(e);
-                }
+        if !self.eof && self.buf.len() < want {
+            // Reads into spare capacity (no zeroing), retries on EINTR, stops at `want` or EOF.
+            let missing = (want - self.buf.len()) as u64;
+            let n = (&mut self.reader).take(missing).read_to_end(&mut self.buf)?;
+            if (n as u64) < missing {
+                self.eof = true;
             }
         }
         Ok(())
