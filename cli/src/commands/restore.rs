@@ -12,6 +12,9 @@ use crate::cli::{Global, RestoreArgs};
 use crate::output;
 
 pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
+    if a.output.is_none() && a.command.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!("refusing to write a dump to the terminal: add -o FILE, pipe it (| psql ...), or give a command (-- psql -d DB)");
+    }
     let index = repo.index_reader()?;
     let snap = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
     drop(index);
