@@ -18,6 +18,28 @@ fn strip_newline(mut s: String) -> String {
     s
 }
 
+/// The first line of a password file.
+fn from_file(f: &std::path::Path, what: &str) -> Result<String> {
+    let s = std::fs::read_to_string(f).with_context(|| format!("reading {what} file {}", f.display()))?;
+    Ok(s.lines().next().unwrap_or_default().to_string())
+}
+
+/// Ask on the terminal, twice when `confirm` (the answers must match).
+fn prompt(label: &str, confirm: bool) -> Result<String> {
+    let p = rpassword::prompt_password(format!("{label}: ")).context("reading the password from the terminal")?;
+    if confirm && rpassword::prompt_password(format!("repeat {label}: ")).context("reading the password")? != p {
+        bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(p)
+}
+
+fn non_empty(pw: String, what: &str) -> Result<String> {
+    if pw.is_empty() {
+        bail!("the {what} is empty; dbvault refuses empty passwords");
+    }
+    Ok(pw)
+}
+
 fn tty_available() -> bool {
     std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok() && std::io::stderr().is_terminal()
 }
@@ -36,23 +58,15 @@ pub fn get_new(g: &Global) -> Result<String> {
 /// or a prompt (twice) on the terminal.
 pub fn get_for_new_key(file: Option<&std::path::Path>) -> Result<String> {
     let pw = if let Some(f) = file {
-        let s = std::fs::read_to_string(f).with_context(|| format!("reading new password file {}", f.display()))?;
-        strip_newline(s.lines().next().map(str::to_string).unwrap_or_default())
+        from_file(f, "new password")?
     } else if let Ok(p) = std::env::var("DBVAULT_NEW_PASSWORD") {
         p
     } else if tty_available() {
-        let p = rpassword::prompt_password("new password: ").context("reading the password from the terminal")?;
-        if rpassword::prompt_password("repeat new password: ").context("reading the password")? != p {
-            bail!("the two passwords differ; nothing was changed");
-        }
-        p
+        prompt("new password", true)?
     } else {
         bail!("no new password given and no terminal to ask on: use --new-password-file FILE or set DBVAULT_NEW_PASSWORD");
     };
-    if pw.is_empty() {
-        bail!("the new password is empty; dbvault refuses empty passwords");
-    }
-    Ok(pw)
+    non_empty(pw, "new password")
 }
 
 fn from_sources(g: &Global, confirm: bool) -> Result<String> {
@@ -60,8 +74,7 @@ fn from_sources(g: &Global, confirm: bool) -> Result<String> {
         bail!("give either --password-file or --password-command (or their DBVAULT_ variables), not both");
     }
     let pw = if let Some(f) = &g.password_file {
-        let s = std::fs::read_to_string(f).with_context(|| format!("reading password file {}", f.display()))?;
-        strip_newline(s.lines().next().map(str::to_string).unwrap_or_default())
+        from_file(f, "password")?
     } else if let Some(cmd) = &g.password_command {
         let out = Command::new("sh")
             .arg("-c")
@@ -77,19 +90,12 @@ fn from_sources(g: &Global, confirm: bool) -> Result<String> {
     } else if let Ok(p) = std::env::var("DBVAULT_PASSWORD") {
         p
     } else if tty_available() {
-        let p = rpassword::prompt_password("repository password: ").context("reading the password from the terminal")?;
-        if confirm && rpassword::prompt_password("repeat password: ").context("reading the password")? != p {
-            bail!("the two passwords differ; nothing was created");
-        }
-        p
+        prompt("repository password", confirm)?
     } else {
         bail!(
             "no password given and no terminal to ask on: set DBVAULT_PASSWORD, \
              --password-file FILE (DBVAULT_PASSWORD_FILE) or --password-command CMD (DBVAULT_PASSWORD_COMMAND)"
         );
     };
-    if pw.is_empty() {
-        bail!("the password is empty; dbvault refuses empty passwords");
-    }
-    Ok(pw)
+    non_empty(pw, "password")
 }

@@ -12,7 +12,7 @@ use crate::pack::PackReader;
 use crate::repository::Repository;
 use crate::snapshot::{self, Snapshot};
 use crate::tree::{StreamChunk, TreeWalk};
-use crate::{Result, StoreError};
+use crate::Result;
 
 fn key(id: &Id) -> u128 {
     u128::from_le_bytes(id.0[..16].try_into().expect("16 bytes"))
@@ -25,9 +25,7 @@ fn each_chunk(reader: &PackReader, index: &Index, snap: &Snapshot, mut f: impl F
         match walk.next_chunk() {
             Ok(Some(c)) => f(c)?,
             Ok(None) => return Ok(()),
-            Err(e) => {
-                return Err(StoreError::Unreadable { snapshot: snap.id, db: snap.manifest.db.clone(), chunk: e.node, offset: e.offset, source: Box::new(e.source) });
-            }
+            Err(e) => return Err(snap.unreadable(e.node, e.offset, e.source)),
         }
     }
 }

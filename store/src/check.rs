@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::index::Index;
 use crate::pack::{PackReader, pack_key};
-use crate::repository::Repository;
+use crate::repository::{Repository, id_from_key};
 use crate::snapshot;
 use crate::{Result, StoreError};
 
@@ -187,29 +187,30 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
     let index = repo.index_reader()?;
     let mut report = CheckReport::default();
 
-    // 1. Objects the index could not take in are damaged.
+    // 1. Objects the index could not take in are damaged (or written by an ingest running
+    //    right now, which is why an unapplied object that decodes is not a problem).
     let applied: HashSet<Id> = index.applied_segments()?.into_iter().collect();
-    for key in repo.backend().list("index")? {
-        match key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()) {
-            Some(id) if applied.contains(&id) => {}
-            // Unapplied: damaged, or written by an ingest running right now.
-            _ if repo.backend().get(&key).is_ok_and(|b| repo_format::index_segment::IndexSegment::decode(repo.keys(), &b).is_ok()) => {}
-            _ => report.problems.push(format!("{key}: index segment is damaged (its packs' blobs are unindexed: `dbvault repair index` recovers them from pack headers)")),
-        }
-    }
     let listed: HashSet<Id> = index.snapshot_ids()?.into_iter().collect();
-    for key in repo.backend().list("snapshots")? {
-        match key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()) {
-            Some(id) if listed.contains(&id) => {}
-            _ if repo.backend().get(&key).is_ok_and(|b| repo_format::manifest::Manifest::decode(repo.keys(), &b).is_ok()) => {}
-            _ => report.problems.push(format!("{key}: snapshot manifest is damaged; that snapshot cannot be restored")),
+    let keys = repo.keys();
+    let kinds: [(&str, &HashSet<Id>, &dyn Fn(&[u8]) -> bool, &str); 2] = [
+        ("index", &applied, &|b| repo_format::index_segment::IndexSegment::decode(keys, b).is_ok(),
+         "index segment is damaged (its packs' blobs are unindexed: `dbvault repair index` recovers them from pack headers)"),
+        ("snapshots", &listed, &|b| repo_format::manifest::Manifest::decode(keys, b).is_ok(),
+         "snapshot manifest is damaged; that snapshot cannot be restored"),
+    ];
+    for (folder, known, decodes, damage) in kinds {
+        for key in repo.backend().list(folder)? {
+            let taken_in = id_from_key(&key).is_some_and(|id| known.contains(&id));
+            if !taken_in && !repo.backend().get(&key).is_ok_and(|b| decodes(&b)) {
+                report.problems.push(format!("{key}: {damage}"));
+            }
         }
     }
 
     // 2. Packs: existence, size, header agreement with the index.
     let mut on_disk: HashMap<Id, u64> = HashMap::new();
     for key in repo.backend().list("packs")? {
-        if let Some(id) = key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()) {
+        if let Some(id) = id_from_key(&key) {
             on_disk.insert(id, repo.backend().size(&key)?);
         }
     }

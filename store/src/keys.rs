@@ -9,7 +9,7 @@ use repo_format::Id;
 use repo_format::keyfile::{KdfParams, KeyFile};
 use serde::Serialize;
 
-use crate::repository::{Repository, hostname};
+use crate::repository::{Repository, hostname, id_from_key};
 use crate::{Result, StoreError};
 
 /// One key file, as `key list` shows it.
@@ -29,7 +29,7 @@ pub struct KeyInfo {
 pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
     let mut out = Vec::new();
     for key in repo.backend().list("keys")? {
-        let Some(id) = key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()) else { continue };
+        let Some(id) = id_from_key(&key) else { continue };
         match repo.backend().get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.clone(), e))) {
             Ok(kf) => out.push(KeyInfo { id, created: kf.created, host: kf.host, current: id == repo.key_id() }),
             Err(e) => repo.warn(format!("unreadable key file: {e}")),

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::index::Index;
 use crate::marks::Marks;
 use crate::pack::{PackReader, PackWriter, pack_key, read_header};
-use crate::repository::Repository;
+use crate::repository::{Repository, id_from_key};
 use crate::snapshot::{self, Snapshot};
 use crate::{Result, StoreError};
 
@@ -159,7 +159,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     }
     let indexed: HashSet<Id> = packs.iter().map(|p| p.0).collect();
     for key in repo.backend().list("packs")? {
-        if let Some(id) = key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()).filter(|id| !indexed.contains(id)) {
+        if let Some(id) = id_from_key(&key).filter(|id| !indexed.contains(id)) {
             plan.orphans.push(id);
         }
     }
@@ -261,7 +261,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     }
     let mut replaced = Vec::new();
     for key in repo.backend().list("index")? {
-        let Some(id) = key.rsplit('/').next().and_then(|n| n.parse::<Id>().ok()) else { continue };
+        let Some(id) = id_from_key(&key) else { continue };
         let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| {
             IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))
         }) else {

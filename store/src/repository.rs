@@ -79,7 +79,8 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn id_from_key(key: &str) -> Option<Id> {
+/// The id an object key names (`index/<id>`, `packs/<xx>/<id>`, ...), if it names one.
+pub(crate) fn id_from_key(key: &str) -> Option<Id> {
     key.rsplit('/').next()?.parse().ok()
 }
 

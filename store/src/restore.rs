@@ -37,22 +37,16 @@ pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let m = &snap.manifest;
-    let unreadable = |chunk: Id, offset: u64, source: StoreError| StoreError::Unreadable {
-        snapshot: snap.id,
-        db: m.db.clone(),
-        chunk,
-        offset,
-        source: Box::new(source),
-    };
     let mut walk = TreeWalk::new(&reader, &index, m.tree);
     let mut hasher = blake3::Hasher::new();
     let (mut bytes, mut chunks) = (0u64, 0u64);
     let mut batch: Vec<StreamChunk> = Vec::new();
+    let mut batch_len = 0u64;
     loop {
-        let next = walk.next_chunk().map_err(|e| unreadable(e.node, e.offset, e.source))?;
-        let batch_len: u64 = batch.iter().map(|c| c.len).sum();
-        if next.is_some() && batch_len < BATCH_BYTES {
-            batch.extend(next);
+        let next = walk.next_chunk().map_err(|e| snap.unreadable(e.node, e.offset, e.source))?;
+        if let Some(c) = next.filter(|_| batch_len < BATCH_BYTES) {
+            batch_len += c.len;
+            batch.push(c);
             continue;
         }
         let loaded: Vec<Result<Vec<u8>>> = batch
@@ -69,7 +63,7 @@ pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress
             })
             .collect();
         for (c, data) in batch.iter().zip(loaded) {
-            let data = data.map_err(|e| unreadable(c.id, c.offset, e))?;
+            let data = data.map_err(|e| snap.unreadable(c.id, c.offset, e))?;
             hasher.update(&data);
             out.write_all(&data).map_err(|e| StoreError::io("writing the restored stream", e))?;
             bytes += data.len() as u64;
@@ -80,7 +74,10 @@ pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress
         }
         batch.clear();
         match next {
-            Some(c) => batch.push(c),
+            Some(c) => {
+                batch_len = c.len;
+                batch.push(c);
+            }
             None => break,
         }
     }

@@ -16,6 +16,13 @@ pub struct Snapshot {
     pub manifest: Manifest,
 }
 
+impl Snapshot {
+    /// The error for a chunk (or chunk-list node) of this snapshot that could not be read.
+    pub fn unreadable(&self, chunk: Id, offset: u64, source: StoreError) -> StoreError {
+        StoreError::Unreadable { snapshot: self.id, db: self.manifest.db.clone(), chunk, offset, source: Box::new(source) }
+    }
+}
+
 /// Every snapshot in the index, oldest first (optionally only one database's).
 pub fn list(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
     let mut out = Vec::new();
