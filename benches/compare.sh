@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# End-to-end comparison of dbvault with restic and borg on real daily dump series.
+#
+# usage: benches/compare.sh [WORK_DIR]
+#   env ROWS    rows per table (default 2500000: pg_dump files of ~190-240 MB)
+#       DAYS    days per series (default 7)
+#       SERIES  which series (default "pg-app pg-bench mariadb-app", see benches/series.sh)
+#       TOOLS   which tools (default "dbvault restic borg"; the first is compared with the others)
+#
+# Generates the series with benches/series.sh (real PostgreSQL and MariaDB servers, private, in
+# temporary folders) unless WORK_DIR already holds them for the same ROWS and DAYS. Then, for each
+# series and each tool, in a fresh repository with encryption on: ingests day 0..DAYS-1 from stdin
+# (tools interleaved day by day, so machine noise hits all alike), restores the last day and checks
+# it is byte-identical, forgets all but the last 4 snapshots and prunes. Wall time and peak RSS come
+# from /usr/bin/time, bytes added from the repository folder's size before and after. Prints one
+# markdown report (also saved as WORK_DIR/report.md); raw figures are in WORK_DIR/results.tsv.
+# Everything lives in WORK_DIR (default: a new folder under /tmp), never in the work tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+need=()
+command -v restic >/dev/null || need+=(restic)
+command -v borg >/dev/null || need+=(borgbackup)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -q -p dbvault-cli -p dbvault-benches --bins
+bin="$CARGO_TARGET_DIR/release"
+
+rows=${ROWS:-2500000} days=${DAYS:-7}
+series=${SERIES:-pg-app pg-bench mariadb-app}
+tools=${TOOLS:-dbvault restic borg}
+work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
+mkdir -p "$work"
+if [ "$(cat "$work/series/params" 2>/dev/null)" != "$rows $days" ]; then
+  rm -rf "$work/series"
+  echo "generating $days days of 3 series with $rows rows per table in $work/series ..." >&2
+  ROWS=$rows benches/series.sh "$work/series" "$days"
+  echo "$rows $days" > "$work/series/params"
+fi
+results="$work/results.tsv"
+: > "$results"
+password="compare password"
+
+# --- one adapter per tool: init REPO, ingest REPO FILE DAY, restore REPO DAY OUT, prune REPO -----
+dbvault_env() { export DBVAULT_REPOSITORY=$1 DBVAULT_PASSWORD=$password; }
+dbvault_init() { dbvault_env "$1"; "$bin/dbvault" init -q; }
+dbvault_ingest() { dbvault_env "$1"; "$bin/dbvault" ingest -q --db "$series_name" < "$2"; }
+dbvault_restore() { dbvault_env "$1"; "$bin/dbvault" restore -q latest --db "$series_name" -o "$3"; }
+dbvault_prune() { dbvault_env "$1"; "$bin/dbvault" forget -q --keep-last 4 --prune; }
+
+restic_env() { export RESTIC_REPOSITORY=$1 RESTIC_PASSWORD=$password RESTIC_CACHE_DIR=$1.cache; }
+restic_init() { restic_env "$1"; restic init -q; }
+restic_ingest() { restic_env "$1"; restic backup -q --stdin --stdin-filename dump.sql < "$2"; }
+restic_restore() { restic_env "$1"; restic dump -q latest dump.sql > "$3"; }
+restic_prune() { restic_env "$1"; restic forget -q --keep-last 4 --prune >/dev/null; }
+
+borg_env() { export BORG_REPO=$1 BORG_PASSPHRASE=$password BORG_BASE_DIR=$1.base BORG_RELOCATED_REPO_ACCESS_IS_OK=yes; }
+borg_init() { borg_env "$1"; borg init -e repokey; }
+borg_ingest() { borg_env "$1"; borg create --stdin-name dump.sql "::day-$3" - < "$2"; }
+borg_restore() { borg_env "$1"; borg extract --stdout "::day-$2" > "$3"; }
+borg_prune() { borg_env "$1"; borg prune --keep-last 4 && borg compact; }
+
+export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_prune restic_env restic_init \
+  restic_ingest restic_restore restic_prune borg_env borg_init borg_ingest borg_restore borg_prune
+export bin password
+
+# measure SERIES TOOL OP DAY BYTES REPO CMD...: run CMD, append a results row.
+measure() {
+  local s=$1 t=$2 op=$3 day=$4 bytes=$5 repo=$6; shift 6
+  /usr/bin/time -f '%e %M' -o "$work/time" bash -c '"$@"' measured "$@" || { echo "$t $op failed on $s day $day" >&2; exit 1; }
+  read -r secs rss < <(tail -1 "$work/time")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$t" "$op" "$day" "$bytes" "$secs" "$rss" "$(du -sb "$repo" | cut -f1)" >> "$results"
+}
+
+for series_name in $series; do
+  export series_name
+  dir="$work/series/$series_name"
+  repos="$work/repos/$series_name"
+  rm -rf "$repos"; mkdir -p "$repos"
+  for t in $tools; do "${t%%-*}_init" "$repos/$t" >/dev/null 2>&1 || { echo "$t init failed" >&2; exit 1; }; done
+  last=$((days - 1))
+  for ((day = 0; day < days; day++)); do
+    f=$(printf '%s/day-%02d.sql' "$dir" "$day")
+    size=$(stat -c %s "$f")
+    if [ "$day" -gt 0 ]; then
+      printf '%s\tnovelty\tlimit\t%s\t%s\t0\t0\t%s\n' "$series_name" "$day" "$size" \
+        "$("$bin/novelty" "$(printf '%s/day-%02d.sql' "$dir" $((day - 1)))" "$f")" >> "$results"
+    fi
+    for t in $tools; do measure "$series_name" "$t" ingest "$day" "$size" "$repos/$t" "${t%%-*}_ingest" "$repos/$t" "$f" "$day"; done
+    echo "$series_name day $day ingested by: $tools" >&2
+  done
+  f=$(printf '%s/day-%02d.sql' "$dir" "$last")
+  for t in $tools; do
+    measure "$series_name" "$t" restore "$last" "$(stat -c %s "$f")" "$repos/$t" "${t%%-*}_restore" "$repos/$t" "$last" "$work/restored"
+    cmp -s "$work/restored" "$f" || { echo "$t restored day $last of $series_name with different bytes" >&2; exit 1; }
+    rm -f "$work/restored"
+  done
+  for t in $tools; do measure "$series_name" "$t" prune "$last" 0 "$repos/$t" "${t%%-*}_prune" "$repos/$t"; done
+  rm -rf "$repos"
+done
+"$bin/compare-report" "$results" "$tools" | tee "$work/report.md"
+echo "report: $work/report.md; raw figures: $results" >&2
