@@ -70,7 +70,7 @@ impl Config {
             created: Timestamp::now(),
             chunker,
             pack_size: 16 * 1024 * 1024,
-            compression_level: 3,
+            compression_level: 1,
             features: Vec::new(),
         })
     }
