@@ -25,6 +25,16 @@ pub enum BackendError {
         /// Object key.
         key: String,
     },
+    /// The object ends before the bytes asked for.
+    #[error("{key}: has {size} bytes, but bytes up to {end} were asked for (truncated?)")]
+    Short {
+        /// Object key.
+        key: String,
+        /// End of the requested range.
+        end: u64,
+        /// The object's size.
+        size: u64,
+    },
     /// Any other I/O failure.
     #[error("{key}: {source}")]
     Io {
@@ -121,8 +131,12 @@ impl Backend for LocalBackend {
     fn get_range(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
         let mut f = File::open(self.path(key)).map_err(|e| BackendError::from_io(key, e))?;
         f.seek(SeekFrom::Start(offset)).map_err(|e| BackendError::from_io(key, e))?;
-        let mut buf = vec![0u8; len];
-        f.read_exact(&mut buf).map_err(|e| BackendError::from_io(key, e))?;
+        let mut buf = Vec::with_capacity(len);
+        (&mut f).take(len as u64).read_to_end(&mut buf).map_err(|e| BackendError::from_io(key, e))?;
+        if buf.len() < len {
+            let size = f.metadata().map_or(0, |m| m.len());
+            return Err(BackendError::Short { key: key.to_string(), end: offset + len as u64, size });
+        }
         Ok(buf)
     }
 

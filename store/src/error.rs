@@ -172,7 +172,7 @@ impl StoreError {
             StoreError::Format { source, .. } => !matches!(source, FormatError::WrongPassword | FormatError::Random(_)),
             StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } => true,
             StoreError::Unreadable { source, .. } => source.is_integrity() || matches!(**source, StoreError::Backend(_)),
-            StoreError::Backend(BackendError::NotFound { .. }) => true,
+            StoreError::Backend(BackendError::NotFound { .. } | BackendError::Short { .. }) => true,
             _ => false,
         }
     }

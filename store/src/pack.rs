@@ -2,16 +2,13 @@
 //!
 //! [`PackWriter`] appends sealed blobs to a temporary file, closes it with the sealed header once
 //! it reaches the target size, fsyncs it, names it by the BLAKE3 hash of its bytes and hands it to
-//! the backend (a rename for a local repository). [`PackReader`] memory-maps packs of a local
-//! repository (a few at a time) and falls back to ranged reads for other backends.
+//! the backend (a rename for a local repository). [`PackReader`] reads blobs back with ranged
+//! reads, merging the reads of a batch of blobs.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
-use memmap2::Mmap;
+use rayon::prelude::*;
 use repo_format::blob::{self, BlobKind, SealedBlob};
 use repo_format::index_segment::PackIndex;
 use repo_format::pack::{self as fmt, PackEntry};
@@ -146,70 +143,118 @@ pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
     Ok(removed)
 }
 
-/// Packs kept mapped at once (bounds the file-backed memory a restore touches).
-const MAPPED_PACKS: usize = 2;
+/// Blobs of one pack closer than this are fetched with one read (the gap is read and dropped).
+const MERGE_GAP: u64 = 256 << 10;
+/// The largest single read of a batch.
+const MAX_READ: u64 = 8 << 20;
 
 /// Reads blobs out of packs, verifying each.
+///
+/// Every read goes through the backend's ranged get (`pread` on a local folder): no pack is
+/// mapped, so a restore's memory does not grow with the packs it touches.
 pub struct PackReader<'r> {
     repo: &'r Repository,
-    maps: Mutex<VecDeque<(Id, Arc<Mmap>)>>,
+}
+
+/// One ranged read serving several blobs of a pack.
+struct Span {
+    pack: Id,
+    start: u64,
+    end: u64,
+    /// (position in the request, location)
+    members: Vec<(usize, BlobLocation)>,
 }
 
 impl<'r> PackReader<'r> {
     /// A reader over `repo`'s packs.
     pub fn new(repo: &'r Repository) -> Self {
-        PackReader { repo, maps: Mutex::new(VecDeque::new()) }
+        PackReader { repo }
     }
 
-    fn mapped(&self, pack: &Id, path: PathBuf) -> Result<Arc<Mmap>> {
-        let mut maps = self.maps.lock().expect("not poisoned");
-        if let Some((_, m)) = maps.iter().find(|(id, _)| id == pack) {
-            return Ok(m.clone());
-        }
-        let key = pack_key(pack);
-        let file = File::open(&path).map_err(|e| crate::backend::BackendError::from_io(&key, e))?;
-        // SAFETY: packs are write-once; nothing modifies a pack file while it exists.
-        let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io(format!("mapping {key}"), e))?);
-        if maps.len() >= MAPPED_PACKS {
-            maps.pop_front();
-        }
-        maps.push_back((*pack, map.clone()));
-        Ok(map)
+    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
+        blob::open(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
+            .map_err(|e| StoreError::format(format!("blob {} in {}", id.short(), pack_key(&loc.pack)), e))
     }
 
     /// Open the sealed blob at `loc` and prove it is `id`.
     pub fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
-        let key = pack_key(&loc.pack);
-        let open = |sealed: &[u8]| {
-            blob::open(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
-                .map_err(|e| StoreError::format(format!("blob {} in {key}", id.short()), e))
-        };
-        let (start, len) = (u64::from(loc.offset), loc.stored_len as usize);
-        match self.repo.backend().local_path(&key) {
-            Some(path) => {
-                let map = self.mapped(&loc.pack, path)?;
-                let end = start + len as u64;
-                if end > map.len() as u64 {
-                    return Err(StoreError::format(
-                        key.clone(),
-                        FormatError::malformed("pack", format!("blob {} ends at {end}, but the pack has {} bytes (truncated?)", id.short(), map.len())),
-                    ));
-                }
-                open(&map[start as usize..end as usize])
-            }
-            None => open(&self.repo.backend().get_range(&key, start, len)?),
-        }
+        let sealed = self.repo.backend().get_range(&pack_key(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
+        self.open(id, loc, &sealed)
     }
 
     /// Look a blob up in `index`, read it, and check it is of `kind`.
     pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
-        let loc = index.locate(id)?;
-        if loc.kind != kind {
-            return Err(StoreError::format(
-                format!("blob {}", id.short()),
-                FormatError::malformed("blob", format!("is a {:?}, expected a {kind:?}", loc.kind)),
-            ));
-        }
-        self.read(id, &loc)
+        self.read(id, &locate(index, id, kind)?)
     }
+
+    /// Load many blobs of `kind` at once, in parallel; the results are in the order of `ids`.
+    ///
+    /// Reads are grouped by pack, sorted by offset and merged when close (a new dump's chunks sit
+    /// next to each other in stream order), so a batch costs a few large reads rather than one
+    /// read per blob, locally and on an object store alike. A failed merged read is retried blob by
+    /// blob.
+    pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Vec<u8>>> {
+        let located: Vec<Result<BlobLocation>> = ids.par_iter().map(|id| locate(index, id, kind)).collect();
+        let mut out: Vec<Option<Result<Vec<u8>>>> = Vec::with_capacity(ids.len());
+        let mut wanted = Vec::new();
+        for (i, loc) in located.into_iter().enumerate() {
+            match loc {
+                Ok(loc) => {
+                    wanted.push((i, loc));
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        wanted.sort_unstable_by_key(|(_, l)| (l.pack, l.offset));
+        let mut spans: Vec<Span> = Vec::new();
+        for (i, loc) in wanted {
+            let (start, end) = (u64::from(loc.offset), u64::from(loc.offset) + u64::from(loc.stored_len));
+            match spans.last_mut() {
+                Some(s) if s.pack == loc.pack && start <= s.end + MERGE_GAP && end.max(s.end) - s.start <= MAX_READ => {
+                    s.end = s.end.max(end);
+                    s.members.push((i, loc));
+                }
+                _ => spans.push(Span { pack: loc.pack, start, end, members: vec![(i, loc)] }),
+            }
+        }
+        let fetched: Vec<Result<Vec<u8>>> = spans
+            .par_iter()
+            .map(|s| Ok(self.repo.backend().get_range(&pack_key(&s.pack), s.start, (s.end - s.start) as usize)?))
+            .collect();
+        let opened: Vec<(usize, Result<Vec<u8>>)> = spans
+            .par_iter()
+            .zip(&fetched)
+            .flat_map_iter(|(s, bytes)| {
+                s.members.iter().map(move |(i, loc)| {
+                    let r = match bytes {
+                        Ok(b) => {
+                            let at = (u64::from(loc.offset) - s.start) as usize;
+                            self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize])
+                        }
+                        // Each blob alone, for its own precise error (a truncated pack still
+                        // yields the blobs before the cut).
+                        Err(_) => self.read(&ids[*i], loc),
+                    };
+                    (*i, r)
+                })
+            })
+            .collect();
+        for (i, r) in opened {
+            out[i] = Some(r);
+        }
+        out.into_iter().map(|r| r.expect("every blob was answered")).collect()
+    }
+}
+
+/// Look `id` up and check it is of `kind`.
+fn locate(index: &Index, id: &Id, kind: BlobKind) -> Result<BlobLocation> {
+    let loc = index.locate(id)?;
+    if loc.kind != kind {
+        return Err(StoreError::format(
+            format!("blob {}", id.short()),
+            FormatError::malformed("blob", format!("is a {:?}, expected a {kind:?}", loc.kind)),
+        ));
+    }
+    Ok(loc)
 }
