@@ -14,13 +14,13 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use chunker::{Batch, Chunker};
 use jiff::Timestamp;
 use rayon::prelude::*;
-use repo_format::blob::{self, BlobKind};
+use repo_format::blob::{self, BlobKind, SealedBlob};
 use repo_format::index_segment::IndexSegment;
 use repo_format::manifest::{Added, Manifest, Source};
 use repo_format::tree::{TreeBuilder, TreeEntry};
@@ -185,59 +185,107 @@ fn short_key(id: &Id) -> u128 {
     u128::from_le_bytes(id.0[..16].try_into().expect("16 bytes"))
 }
 
-/// Decides what is new, stores it, and writes index segments as packs accumulate.
-struct BlobSink<'r> {
+/// What the pack writer thread receives, in order.
+enum ToPacks {
+    /// A batch's new chunks, sealed by a parallel job that may still be running.
+    Sealed(Receiver<Result<Vec<SealedBlob>>>),
+    /// A chunk-list node, sealed.
+    Node(SealedBlob),
+    /// The stream is complete and judged: close the last pack and write the last segment.
+    Finish,
+}
+
+/// Decides what is new (this run's own set, then the index) and builds the chunk-list tree.
+struct Dedup<'r> {
     repo: &'r Repository,
     index: Index,
-    packer: PackWriter<'r>,
     seen: RunSet,
-    pending: Vec<repo_format::index_segment::PackIndex>,
-    segment_bytes: u64,
     added: Added,
 }
 
-impl<'r> BlobSink<'r> {
+impl<'r> Dedup<'r> {
     fn is_new(&self, id: &Id) -> Result<bool> {
         Ok(!self.seen.contains(&short_key(id)) && !self.index.contains(id)?)
     }
 
-    fn store_node(&mut self, plain: &[u8]) -> Result<Id> {
+    fn store_node(&mut self, plain: &[u8], packs: &SyncSender<ToPacks>) -> Result<Id> {
         let keys = self.repo.keys();
         let id = keys.tree_id(plain);
         if self.is_new(&id)? {
             let sealed = blob::seal(keys, BlobKind::TreeNode, id, plain, self.repo.config().compression_level)
                 .map_err(|e| StoreError::format("chunk-list node", e))?;
             self.seen.insert(short_key(&id));
-            self.packer.add(&sealed)?;
+            packs.send(ToPacks::Node(sealed)).map_err(|_| writer_gone())?;
         }
         Ok(id)
     }
 
-    fn process(&mut self, batch: &Batch, tree: &mut TreeBuilder) -> Result<()> {
+    /// Hash a batch's chunks, extend the tree, and start a parallel job sealing the new chunks;
+    /// its result goes to the pack writer, which takes the batches in stream order.
+    fn process<'s>(&mut self, batch: Batch, tree: &mut TreeBuilder, packs: &SyncSender<ToPacks>, scope: &rayon::Scope<'s>) -> Result<()>
+    where
+        'r: 's,
+    {
         let keys = self.repo.keys();
         let ids: Vec<Id> = batch.chunks.par_iter().map(|r| keys.chunk_id(&batch.data[r.clone()])).collect();
         let mut new = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             if self.is_new(id)? {
                 self.seen.insert(short_key(id));
+                self.added.chunks += 1;
+                self.added.raw_bytes += batch.chunks[i].len() as u64;
                 new.push(i);
             }
-        }
-        let level = self.repo.config().compression_level;
-        let sealed: Vec<_> = new
-            .par_iter()
-            .map(|&i| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level))
-            .collect();
-        for s in sealed {
-            let s = s.map_err(|e| StoreError::format("chunk", e))?;
-            self.added.chunks += 1;
-            self.added.raw_bytes += u64::from(s.raw_len);
-            self.packer.add(&s)?;
-        }
-        for (i, id) in ids.iter().enumerate() {
             let entry = TreeEntry { id: *id, len: batch.chunks[i].len() as u64 };
-            tree.push(entry, &mut |p: &[u8]| self.store_node(p))?;
+            tree.push(entry, &mut |p: &[u8]| self.store_node(p, packs))?;
         }
+        let (done, sealed) = sync_channel(1);
+        packs.send(ToPacks::Sealed(sealed)).map_err(|_| writer_gone())?;
+        let level = self.repo.config().compression_level;
+        scope.spawn(move |_| {
+            let result = new
+                .par_iter()
+                .map(|&i| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level).map_err(|e| StoreError::format("chunk", e)))
+                .collect();
+            let _ = done.send(result); // the writer may have stopped on an error of its own
+        });
+        Ok(())
+    }
+}
+
+/// The pack writer's side: appends sealed blobs to packs and writes index segments as packs
+/// accumulate.
+struct PackSink<'r> {
+    repo: &'r Repository,
+    packer: PackWriter<'r>,
+    pending: Vec<repo_format::index_segment::PackIndex>,
+    segment_bytes: u64,
+}
+
+impl PackSink<'_> {
+    /// Take blobs until [`ToPacks::Finish`] (then return the bytes of packs and segments written)
+    /// or until the sender goes away (an abandoned ingest: `None`, the open pack is discarded).
+    fn run(mut self, from: Receiver<ToPacks>) -> Result<Option<u64>> {
+        for msg in from {
+            match msg {
+                ToPacks::Sealed(job) => {
+                    for b in job.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))?? {
+                        self.add(&b)?;
+                    }
+                }
+                ToPacks::Node(b) => self.add(&b)?,
+                ToPacks::Finish => {
+                    self.packer.finish_pack()?;
+                    self.write_segment()?;
+                    return Ok(Some(self.packer.bytes_written() + self.segment_bytes));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn add(&mut self, b: &SealedBlob) -> Result<()> {
+        self.packer.add(b)?;
         self.pending.extend(self.packer.take_finished());
         if self.pending.len() >= PACKS_PER_SEGMENT {
             self.write_segment()?;
@@ -259,6 +307,10 @@ impl<'r> BlobSink<'r> {
     }
 }
 
+fn writer_gone() -> StoreError {
+    StoreError::Invalid("the pack writer stopped".into())
+}
+
 /// Ingest `input` as a new snapshot of `opts.db`.
 ///
 /// Refused before the commit point (no snapshot, only unreferenced packs left for prune): an empty
@@ -273,19 +325,13 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     // it never removes a chunk this run has deduplicated against (SPEC.md, "Concurrency").
     let _ingesting = repo.ingest_lock()?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
-    let mut sink = BlobSink {
-        repo,
-        index: repo.index_reader()?,
-        packer: PackWriter::new(repo),
-        seen: RunSet::default(),
-        pending: Vec::new(),
-        segment_bytes: 0,
-        added: Added::default(),
-    };
+    let mut dedup = Dedup { repo, index: repo.index_reader()?, seen: RunSet::default(), added: Added::default() };
     let mut tree = TreeBuilder::new();
     let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
+    let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
+    let producer = opts.producer;
 
-    let (digest, size, edges) = std::thread::scope(|s| -> Result<(Id, u64, Edges)> {
+    let (digest, size, source, incomplete, root, stored_bytes) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
             let mut hasher = blake3::Hasher::new();
             let mut edges = Edges::default();
@@ -304,32 +350,45 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
                 }
             }
         });
+        let writer = s.spawn(move || PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0 }.run(to_packs));
         let mut processed = 0u64;
-        let result: Result<()> = rx.iter().try_for_each(|batch| {
-            sink.process(&batch, &mut tree)?;
-            processed += batch.data.len() as u64;
-            if let Some(p) = opts.progress {
-                p(processed);
-            }
-            Ok(())
+        let result = rayon::in_place_scope(|scope| {
+            rx.iter().try_for_each(|batch| {
+                let len = batch.data.len() as u64;
+                dedup.process(batch, &mut tree, &packs, scope)?;
+                processed += len;
+                if let Some(p) = opts.progress {
+                    p(processed);
+                }
+                Ok(())
+            })
         });
         drop(rx);
         let (hash, len, edges, read_error) = reader.join().expect("the reader thread does not panic");
-        result?;
-        if let Some(source) = read_error {
-            return Err(StoreError::Input { offset: len, source });
+        // Judge the stream before the last pack is closed; a refused stream leaves its packs to
+        // prune and discards the open one (the writer sees the channel close without `Finish`).
+        let finished = result.and_then(|()| {
+            if let Some(source) = read_error {
+                return Err(StoreError::Input { offset: len, source });
+            }
+            let info = dump::recognize(&edges.head, &edges.tail);
+            let (source, incomplete) = judge(&info, len, producer.map(|p| p()), opts.allow_incomplete)?;
+            let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p, &packs))?;
+            packs.send(ToPacks::Finish).map_err(|_| writer_gone())?;
+            Ok((Id(*hash.as_bytes()), len, source, incomplete, root))
+        });
+        drop(packs);
+        let written = writer.join().expect("the pack writer does not panic");
+        // The writer's own error explains a "writer stopped" seen here.
+        match (finished, written) {
+            (Ok((digest, size, source, incomplete, root)), Ok(Some(stored))) => Ok((digest, size, source, incomplete, root, stored)),
+            (_, Err(e)) | (Err(e), _) => Err(e),
+            (Ok(_), Ok(None)) => Err(writer_gone()),
         }
-        Ok((Id(*hash.as_bytes()), len, edges))
     })?;
-    let info = dump::recognize(&edges.head, &edges.tail);
-    let (source, incomplete) = judge(&info, size, opts.producer.map(|p| p()), opts.allow_incomplete)?;
-
-    let root = tree.finish(&mut |p: &[u8]| sink.store_node(p))?;
-    sink.packer.finish_pack()?;
-    sink.write_segment()?;
-    let mut added = sink.added;
-    added.stored_bytes = sink.packer.bytes_written() + sink.segment_bytes;
-    drop(sink);
+    let mut added = dedup.added;
+    added.stored_bytes = stored_bytes;
+    drop(dedup);
 
     // Commit: take the writer role (this applies our segments), find the parent, write the manifest.
     let writer = repo.index_writer()?;
