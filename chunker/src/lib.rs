@@ -80,6 +80,8 @@ pub struct Chunker<R> {
     params: Params,
     batch_size: usize,
     buf: Vec<u8>,
+    /// Buffers handed back by [`Chunker::recycle`], reused instead of fresh allocations.
+    spare: Vec<Vec<u8>>,
     offset: u64,
     eof: bool,
 }
@@ -88,7 +90,15 @@ impl<R: Read> Chunker<R> {
     /// Chunk `reader`, yielding batches of about `batch_size` bytes (at least `max_size`).
     pub fn new(reader: R, params: Params, batch_size: usize) -> Self {
         let batch_size = batch_size.max(params.max_size);
-        Chunker { reader, params, batch_size, buf: Vec::new(), offset: 0, eof: false }
+        Chunker { reader, params, batch_size, buf: Vec::new(), spare: Vec::new(), offset: 0, eof: false }
+    }
+
+    /// Give back a batch's buffer once done with it: the next batches reuse it, which saves
+    /// faulting in fresh pages for every batch.
+    pub fn recycle(&mut self, data: Vec<u8>) {
+        if self.spare.len() < 4 {
+            self.spare.push(data);
+        }
     }
 
     /// Bytes handed out in batches so far.
@@ -132,7 +142,9 @@ impl<R: Read> Chunker<R> {
             chunks.push(pos..end);
             pos = end;
         }
-        let rest = self.buf[pos..].to_vec();
+        let mut rest = self.spare.pop().unwrap_or_default();
+        rest.clear();
+        rest.extend_from_slice(&self.buf[pos..]);
         let mut data = std::mem::replace(&mut self.buf, rest);
         data.truncate(pos);
         let batch = Batch { stream_offset: self.offset, data, chunks };

@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use chunker::{Batch, Chunker};
@@ -222,7 +222,14 @@ impl<'r> Dedup<'r> {
 
     /// Hash a batch's chunks, extend the tree, and start a parallel job sealing the new chunks;
     /// its result goes to the pack writer, which takes the batches in stream order.
-    fn process<'s>(&mut self, batch: Batch, tree: &mut TreeBuilder, packs: &SyncSender<ToPacks>, scope: &rayon::Scope<'s>) -> Result<()>
+    fn process<'s>(
+        &mut self,
+        batch: Batch,
+        tree: &mut TreeBuilder,
+        packs: &SyncSender<ToPacks>,
+        recycle: &Sender<Vec<u8>>,
+        scope: &rayon::Scope<'s>,
+    ) -> Result<()>
     where
         'r: 's,
     {
@@ -242,12 +249,14 @@ impl<'r> Dedup<'r> {
         let (done, sealed) = sync_channel(1);
         packs.send(ToPacks::Sealed(sealed)).map_err(|_| writer_gone())?;
         let level = self.repo.config().compression_level;
+        let recycle = recycle.clone();
         scope.spawn(move |_| {
             let result = new
                 .par_iter()
                 .map(|&i| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level).map_err(|e| StoreError::format("chunk", e)))
                 .collect();
             let _ = done.send(result); // the writer may have stopped on an error of its own
+            let _ = recycle.send(batch.data); // back to the reader
         });
         Ok(())
     }
@@ -329,6 +338,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let mut tree = TreeBuilder::new();
     let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
     let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
+    let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     let producer = opts.producer;
 
     let (digest, size, source, incomplete, root, stored_bytes) = std::thread::scope(|s| {
@@ -337,6 +347,9 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             let mut edges = Edges::default();
             let mut chunks = Chunker::new(input, params, BATCH_BYTES);
             loop {
+                while let Ok(buf) = recycled.try_recv() {
+                    chunks.recycle(buf);
+                }
                 match chunks.next_batch() {
                     Ok(Some(b)) => {
                         hasher.update(&b.data);
@@ -355,7 +368,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
         let result = rayon::in_place_scope(|scope| {
             rx.iter().try_for_each(|batch| {
                 let len = batch.data.len() as u64;
-                dedup.process(batch, &mut tree, &packs, scope)?;
+                dedup.process(batch, &mut tree, &packs, &recycle, scope)?;
                 processed += len;
                 if let Some(p) = opts.progress {
                     p(processed);

@@ -6,7 +6,8 @@
 //! again and compared with the manifest's digest and size at the end.
 
 use std::io::Write;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use repo_format::blob::BlobKind;
@@ -21,8 +22,8 @@ use crate::{Result, StoreError};
 
 /// Plaintext bytes fetched and verified in parallel before being written.
 const BATCH_BYTES: u64 = 8 << 20;
-/// Loaded batches waiting to be written (bounds memory: about (2 + this) batches).
-const QUEUE_DEPTH: usize = 1;
+/// Batches loading or loaded ahead of the writer (bounds memory: about (2 + this) batches).
+const QUEUE_DEPTH: usize = 2;
 
 /// What a restore did.
 #[derive(Clone, Copy, Debug)]
@@ -41,8 +42,39 @@ pub struct RestoreSummary {
 /// (lengths not multiples of its 1 KiB blocks) runs at a third of its speed.
 type Loaded = Result<(Vec<u8>, u64)>;
 
-/// Walk the tree and load its chunks a batch at a time (in parallel), sending each batch in order.
-fn load_batches(reader: &PackReader, index: &Index, snap: &Snapshot, tx: &SyncSender<Loaded>) {
+/// Load one batch's chunks (in parallel) and join them in stream order.
+fn load_batch(reader: &PackReader, index: &Index, snap: &Snapshot, batch: &[StreamChunk], pool: &Pool) -> Loaded {
+    let ids: Vec<Id> = batch.iter().map(|c| c.id).collect();
+    let mut joined = pool.lock().expect("not poisoned").pop().unwrap_or_default();
+    joined.clear();
+    joined.reserve(batch.iter().map(|c| c.len as usize).sum());
+    for (data, c) in reader.load_many(index, &ids, BlobKind::Chunk).into_iter().zip(batch) {
+        let data = data.and_then(|d| {
+            if d.len() as u64 == c.len {
+                Ok(d)
+            } else {
+                let why = format!("is {} bytes, the chunk list says {}", d.len(), c.len);
+                Err(StoreError::format(format!("chunk {}", c.id.short()), FormatError::malformed("chunk", why)))
+            }
+        });
+        joined.extend_from_slice(&data.map_err(|e| snap.unreadable(c.id, c.offset, e))?);
+    }
+    Ok((joined, batch.len() as u64))
+}
+
+/// Written batches' buffers, reused (saves faulting in fresh pages for every batch).
+type Pool = Mutex<Vec<Vec<u8>>>;
+
+/// Walk the tree and start a parallel job loading each batch; the jobs' results go to `tx` in
+/// stream order, so the next batches load while the writer is busy with an earlier one.
+fn load_batches<'s>(
+    reader: &'s PackReader,
+    index: &'s Index,
+    snap: &'s Snapshot,
+    pool: &'s Pool,
+    tx: &SyncSender<Receiver<Loaded>>,
+    scope: &rayon::Scope<'s>,
+) {
     let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
     let mut batch: Vec<StreamChunk> = Vec::new();
     let mut batch_len = 0u64;
@@ -50,7 +82,9 @@ fn load_batches(reader: &PackReader, index: &Index, snap: &Snapshot, tx: &SyncSe
         let next = match walk.next_chunk() {
             Ok(n) => n,
             Err(e) => {
-                let _ = tx.send(Err(snap.unreadable(e.node, e.offset, e.source)));
+                let (done, result) = sync_channel(1);
+                let _ = done.send(Err(snap.unreadable(e.node, e.offset, e.source)));
+                let _ = tx.send(result);
                 return;
             }
         };
@@ -59,30 +93,14 @@ fn load_batches(reader: &PackReader, index: &Index, snap: &Snapshot, tx: &SyncSe
             batch.push(c);
             continue;
         }
-        let ids: Vec<Id> = batch.iter().map(|c| c.id).collect();
-        let mut joined = Vec::with_capacity(batch_len as usize);
-        let loaded: Loaded = reader
-            .load_many(index, &ids, BlobKind::Chunk)
-            .into_iter()
-            .zip(&batch)
-            .try_for_each(|(data, c)| {
-                let data = data.and_then(|d| {
-                    if d.len() as u64 == c.len {
-                        Ok(d)
-                    } else {
-                        let why = format!("is {} bytes, the chunk list says {}", d.len(), c.len);
-                        Err(StoreError::format(format!("chunk {}", c.id.short()), FormatError::malformed("chunk", why)))
-                    }
-                });
-                joined.extend_from_slice(&data.map_err(|e| snap.unreadable(c.id, c.offset, e))?);
-                Ok(())
-            })
-            .map(|()| (joined, batch.len() as u64));
-        let failed = loaded.is_err();
-        if tx.send(loaded).is_err() || failed {
-            return; // the writer stopped, or this batch is the last word
+        let (done, result) = sync_channel(1);
+        if tx.send(result).is_err() {
+            return; // the writer stopped
         }
-        batch.clear();
+        let full = std::mem::take(&mut batch);
+        scope.spawn(move |_| {
+            let _ = done.send(load_batch(reader, index, snap, &full, pool));
+        });
         match next {
             Some(c) => {
                 batch_len = c.len;
@@ -95,8 +113,8 @@ fn load_batches(reader: &PackReader, index: &Index, snap: &Snapshot, tx: &SyncSe
 
 /// Write the stream of `snap` to `out`, verifying every chunk and the whole-stream digest.
 ///
-/// A loader thread walks the chunk list and loads a batch at a time with [`PackReader::load_many`]
-/// while this thread hashes and writes the previous batch.
+/// A loader thread walks the chunk list and starts a parallel job per batch
+/// ([`PackReader::load_many`]) while this thread hashes and writes earlier batches in order.
 pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
     let t0 = Instant::now();
     let index = repo.index_reader()?;
@@ -104,16 +122,18 @@ pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress
     let m = &snap.manifest;
     let mut hasher = blake3::Hasher::new();
     let (mut bytes, mut chunks) = (0u64, 0u64);
+    let pool = Pool::default();
     std::thread::scope(|s| -> Result<()> {
-        let (tx, rx) = sync_channel::<Loaded>(QUEUE_DEPTH);
-        let (reader, index) = (&reader, &index);
-        s.spawn(move || load_batches(reader, index, snap, &tx));
+        let (tx, rx) = sync_channel::<Receiver<Loaded>>(QUEUE_DEPTH);
+        let (reader, index, pool) = (&reader, &index, &pool);
+        s.spawn(move || rayon::in_place_scope(|scope| load_batches(reader, index, snap, pool, &tx, scope)));
         for batch in rx {
-            let (data, n) = batch?;
+            let (data, n) = batch.recv().map_err(|_| StoreError::Invalid("a loading job died".into()))??;
             hasher.update(&data);
             out.write_all(&data).map_err(|e| StoreError::io("writing the restored stream", e))?;
             bytes += data.len() as u64;
             chunks += n;
+            pool.lock().expect("not poisoned").push(data);
             if let Some(p) = progress {
                 p(bytes);
             }
