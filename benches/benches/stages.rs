@@ -8,7 +8,9 @@ use std::time::Duration;
 use chunker::{Chunker, Params};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
-use repo_format::blob::{self, BlobKind};
+use repo_format::blob::{self, BlobKind, Codec};
+use repo_format::index_segment::{IndexSegment, PackIndex};
+use repo_format::pack::PackEntry;
 use repo_format::config::ChunkerConfig;
 use repo_format::crypto::MasterKey;
 use repo_format::keyfile::KdfParams;
@@ -96,12 +98,79 @@ fn end_to_end(c: &mut Criterion) {
     let absent: Vec<repo_format::Id> = (0..10_000u32).map(|i| repo_format::Id::of_bytes(&i.to_le_bytes())).collect();
     g.throughput(Throughput::Elements(absent.len() as u64));
     g.bench_function("lookup_absent", |b| b.iter(|| absent.iter().filter(|id| idx.contains(id).unwrap()).count()));
+    let present: Vec<repo_format::Id> = idx_ids(&repo, &snap).into_iter().take(10_000).collect();
+    g.throughput(Throughput::Elements(present.len() as u64));
+    g.bench_function("lookup_present", |b| b.iter(|| present.iter().filter(|id| idx.get(id).unwrap().is_some()).count()));
+    let seg = synthetic_segment(10_000);
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("insert_segment", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let (index, _) = store::index::Index::open_write(dir.path(), Duration::from_secs(1), false).unwrap();
+                (dir, index)
+            },
+            |(_dir, index)| index.apply_segment(&repo_format::Id::of_bytes(b"seg"), &seg).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// The chunk ids of a snapshot, in stream order.
+fn idx_ids(repo: &Repository, snap: &store::snapshot::Snapshot) -> Vec<repo_format::Id> {
+    let index = repo.index_reader().unwrap();
+    let reader = store::pack::PackReader::new(repo);
+    let mut walk = store::tree::TreeWalk::new(&reader, &index, snap.manifest.tree);
+    std::iter::from_fn(|| walk.next_chunk().unwrap()).map(|c| c.id).collect()
+}
+
+/// An index segment describing `n` blobs in packs of 4096 blobs.
+fn synthetic_segment(n: u32) -> IndexSegment {
+    let packs = (0..n.div_ceil(4096))
+        .map(|p| PackIndex {
+            pack_id: repo_format::Id::of_bytes(&p.to_be_bytes()),
+            pack_len: 16 << 20,
+            entries: (p * 4096..(n).min((p + 1) * 4096))
+                .map(|i| PackEntry { id: repo_format::Id::of_bytes(&i.to_le_bytes()), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: i % 4096 * 1600, stored_len: 1600, raw_len: 4096 })
+                .collect(),
+        })
+        .collect();
+    IndexSegment { packs }
+}
+
+/// Sealed blobs appended to packs (write, hash, header, fsync, rename), on a fresh repository.
+fn pack_writing(c: &mut Criterion) {
+    let data = dump(200_000);
+    let keys_repo_dir = tempfile::tempdir().unwrap();
+    let repo = fresh_repo(keys_repo_dir.path());
+    let level = repo.config().compression_level;
+    let sealed: Vec<_> = chunks_of(&data).iter().map(|c| blob::seal(repo.keys(), BlobKind::Chunk, repo.keys().chunk_id(c), c, level).unwrap()).collect();
+    let bytes: u64 = sealed.iter().map(|s| s.bytes.len() as u64).sum();
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("pack_write", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let repo = fresh_repo(dir.path());
+                (dir, repo)
+            },
+            |(_dir, repo)| {
+                let mut w = store::pack::PackWriter::new(&repo);
+                sealed.iter().for_each(|s| w.add(s).unwrap());
+                w.finish_pack().unwrap();
+                w.bytes_written()
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
-    targets = stages, end_to_end
+    targets = stages, pack_writing, end_to_end
 }
 criterion_main!(benches);
