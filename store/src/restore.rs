@@ -6,7 +6,7 @@
 //! again and compared with the manifest's digest and size at the end.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,13 @@ fn load_batch(reader: &PackReader, index: &Index, snap: &Snapshot, batch: &[Stre
 /// Written batches' buffers, reused (saves faulting in fresh pages for every batch).
 type Pool = Mutex<Vec<Vec<u8>>>;
 
+/// Return a batch buffer to the pool once its last user (writer or digest) is done with it.
+fn recycle(pool: &Pool, data: Arc<Vec<u8>>) {
+    if let Ok(v) = Arc::try_unwrap(data) {
+        pool.lock().expect("not poisoned").push(v);
+    }
+}
+
 /// Walk the tree and start a parallel job loading each batch; the jobs' results go to `tx` in
 /// stream order, so the next batches load while the writer is busy with an earlier one.
 fn load_batches<'s>(
@@ -120,28 +127,39 @@ pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let m = &snap.manifest;
-    let mut hasher = blake3::Hasher::new();
     let (mut bytes, mut chunks) = (0u64, 0u64);
     let pool = Pool::default();
-    std::thread::scope(|s| -> Result<()> {
+    let digest = std::thread::scope(|s| -> Result<blake3::Hash> {
         let (tx, rx) = sync_channel::<Receiver<Loaded>>(QUEUE_DEPTH);
         let (reader, index, pool) = (&reader, &index, &pool);
         s.spawn(move || rayon::in_place_scope(|scope| load_batches(reader, index, snap, pool, &tx, scope)));
+        // The stream digest is computed on its own thread while this one writes the same batch.
+        let (to_hash, hash_rx) = sync_channel::<Arc<Vec<u8>>>(QUEUE_DEPTH);
+        let hashing = s.spawn(move || {
+            let mut hasher = blake3::Hasher::new();
+            for data in hash_rx {
+                hasher.update(&data);
+                recycle(pool, data);
+            }
+            hasher.finalize()
+        });
         for batch in rx {
             let (data, n) = batch.recv().map_err(|_| StoreError::Invalid("a loading job died".into()))??;
-            hasher.update(&data);
+            let data = Arc::new(data);
+            to_hash.send(data.clone()).expect("the hashing thread runs until the sender is dropped");
             out.write_all(&data).map_err(|e| StoreError::io("writing the restored stream", e))?;
             bytes += data.len() as u64;
             chunks += n;
-            pool.lock().expect("not poisoned").push(data);
+            recycle(pool, data);
             if let Some(p) = progress {
                 p(bytes);
             }
         }
-        Ok(())
+        drop(to_hash);
+        Ok(hashing.join().expect("hashing does not panic"))
     })?;
     out.flush().map_err(|e| StoreError::io("writing the restored stream", e))?;
-    let actual = Id(*hasher.finalize().as_bytes());
+    let actual = Id(*digest.as_bytes());
     if actual != m.digest || bytes != m.size {
         return Err(StoreError::DigestMismatch {
             snapshot: snap.id,
