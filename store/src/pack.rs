@@ -15,6 +15,7 @@ use repo_format::pack::{self as fmt, PackEntry};
 use repo_format::{FormatError, Id};
 use tempfile::TempPath;
 
+use crate::backend::BackendError;
 use crate::index::{BlobLocation, Index};
 use crate::repository::Repository;
 use crate::{Result, StoreError};
@@ -95,9 +96,11 @@ impl<'r> PackWriter<'r> {
         Self::write(&mut p, &header)?;
         let file = p.file.into_inner().map_err(|e| StoreError::io("writing a pack", e.into_error()))?;
         file.sync_all().map_err(|e| StoreError::io("syncing a pack", e))?;
-        drop(file);
         let id = Id(*p.hasher.finalize().as_bytes());
+        // The lock is held (the file stays open) until the pack has its name: another ingest's
+        // `clean_orphans` would otherwise take the finished temporary file for an orphan.
         self.repo.backend().put_new_file(&pack_key(&id), &p.path)?;
+        drop(file);
         // The file has been moved; nothing is left for the temp path to delete.
         let _ = p.path.keep();
         self.bytes_written += p.len;
@@ -113,6 +116,39 @@ impl<'r> PackWriter<'r> {
     /// Bytes of all packs finished so far.
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written
+    }
+}
+
+/// A whole pack's bytes: memory-mapped from a local repository (no copy), fetched otherwise.
+pub enum PackBytes {
+    /// Mapped from the local file.
+    Mapped(memmap2::Mmap),
+    /// Fetched through the backend.
+    Fetched(Vec<u8>),
+}
+
+impl std::ops::Deref for PackBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            PackBytes::Mapped(m) => m,
+            PackBytes::Fetched(v) => v,
+        }
+    }
+}
+
+/// Read a whole pack (for verifying every byte of it).
+pub fn whole_pack(repo: &Repository, pack: &Id) -> std::result::Result<PackBytes, BackendError> {
+    let key = pack_key(pack);
+    match repo.backend().local_path(&key) {
+        Some(path) => {
+            let file = File::open(&path).map_err(|e| BackendError::from_io(&key, e))?;
+            // SAFETY: packs are write-once; nothing modifies a pack file while it exists (prune
+            // deletes whole files, which leaves an existing mapping intact).
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| BackendError::from_io(&key, e))?;
+            Ok(PackBytes::Mapped(map))
+        }
+        None => repo.backend().get(&key).map(PackBytes::Fetched),
     }
 }
 
