@@ -109,7 +109,7 @@ fn jobs_run_in_parallel_and_one_failure_does_not_stop_the_others() {
     let o = e.run(&["--json", "ingest", "--jobs", &jf, "--parallel", "2"], b"");
     assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((v["failed"].as_u64(), v["succeeded"].as_u64()), (Some(1), Some(2)));
+    assert_eq!((v["failed"].as_u64(), v["succeeded"].as_u64()), (Some(1), Some(2)), "{v}");
     let by_db = |db: &str| v["jobs"].as_array().unwrap().iter().find(|j| j["db"] == db).unwrap().clone();
     assert_eq!(by_db("broken")["ok"], false);
     assert_eq!(by_db("broken")["exit_code"], 7);

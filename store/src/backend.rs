@@ -77,7 +77,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
     /// Delete an object (prune, key removal). Deleting an absent object is not an error.
     fn delete(&self, key: &str) -> Result<(), BackendError>;
-    /// The object's path on the local filesystem, when it has one (allows memory-mapping).
+    /// The object's path on the local filesystem, when it has one (whole packs are memory-mapped
+    /// by `check --read-data`).
     fn local_path(&self, key: &str) -> Option<PathBuf>;
 }
 

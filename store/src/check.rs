@@ -259,7 +259,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
         for (n, id) in chosen.iter().enumerate() {
             report_progress("reading packs", n as u64, chosen.len() as u64);
             let key = pack_key(id);
-            let bytes = match repo.backend().get(&key) {
+            let bytes = match crate::pack::whole_pack(repo, id) {
                 Ok(b) => b,
                 Err(e) => {
                     report.problems.push(format!("{key}: {e}"));
