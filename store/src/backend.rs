@@ -225,7 +225,9 @@ mod tests {
         assert!(matches!(b.put_new("snapshots/aa", b"two"), Err(BackendError::AlreadyExists { .. })));
         assert_eq!(b.get("snapshots/aa").unwrap(), b"one");
         assert_eq!(b.get_range("snapshots/aa", 1, 2).unwrap(), b"ne");
-        assert!(b.get_range("snapshots/aa", 2, 5).is_err());
+        let short = b.get_range("snapshots/aa", 2, 5).unwrap_err();
+        assert!(matches!(short, BackendError::Short { end: 7, size: 3, .. }), "{short:?}");
+        assert!(short.to_string().contains("truncated"), "{short}");
         assert!(matches!(b.get("snapshots/zz"), Err(BackendError::NotFound { .. })));
         fs::write(dir.path().join("snapshots/.tmp-x"), b"partial").unwrap();
         b.put_new("packs/ab/abcd", b"p").unwrap();

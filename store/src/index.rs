@@ -383,6 +383,14 @@ mod tests {
             assert_eq!(w.latest_of(&tag).unwrap(), Some(Id([5; 32])));
             assert_eq!(w.latest_of(&[0u8; 16]).unwrap(), None);
             w.flush().unwrap();
+            // Every column family is in table files: a reader has no log to replay.
+            let logs: u64 = std::fs::read_dir(db_path(dir.path()))
+                .unwrap()
+                .map(|e| e.unwrap())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .map(|e| e.metadata().unwrap().len())
+                .sum();
+            assert_eq!(logs, 0, "flush left {logs} bytes of write-ahead log");
             // While the writer holds its role, another writer is refused.
             assert!(matches!(Index::open_write(dir.path(), Duration::from_millis(20), false), Err(StoreError::Busy { .. })));
         }

@@ -92,3 +92,38 @@ proptest! {
         prop_assert_eq!(t.restore(&again.snapshot).unwrap(), stream);
     }
 }
+
+/// `load_many` answers in request order, across packs and days, whatever order it reads in; a
+/// missing blob is its own error and does not spoil the others.
+#[test]
+fn load_many_answers_in_request_order_across_packs() {
+    let t = TestRepo::new(small_chunks());
+    let mut series = DumpSeries::new(30_000, 4);
+    let day0 = series.dump();
+    series.advance_day(DailyChange::default());
+    let day1 = series.dump();
+    let s0 = t.ingest("shop", &day0).snapshot;
+    let s1 = t.ingest("shop", &day1).snapshot;
+    let index = t.repo.index_reader().unwrap();
+    let reader = store::pack::PackReader::new(&t.repo);
+    let chunks = |s: &store::snapshot::Snapshot| {
+        let mut walk = store::tree::TreeWalk::new(&reader, &index, s.manifest.tree);
+        std::iter::from_fn(|| walk.next_chunk().unwrap()).map(|c| c.id).collect::<Vec<_>>()
+    };
+    // Day 1's chunks backwards, interleaved with day 0's, one unknown id in the middle.
+    let mut ids: Vec<repo_format::Id> = chunks(&s1).into_iter().rev().zip(chunks(&s0)).flat_map(|(a, b)| [a, b]).collect();
+    let packs: std::collections::HashSet<_> = ids.iter().map(|id| index.locate(id).unwrap().pack).collect();
+    assert!(packs.len() > 1, "the test needs chunks from several packs");
+    let missing = ids.len() / 2;
+    ids.insert(missing, repo_format::Id([0xAB; 32]));
+    let loaded = reader.load_many(&index, &ids, repo_format::blob::BlobKind::Chunk);
+    assert_eq!(loaded.len(), ids.len());
+    for (i, (id, got)) in ids.iter().zip(&loaded).enumerate() {
+        if i == missing {
+            assert!(matches!(got, Err(store::StoreError::MissingBlob { .. })), "{got:?}");
+        } else {
+            let want = reader.load(&index, id, repo_format::blob::BlobKind::Chunk).unwrap();
+            assert_eq!(got.as_ref().unwrap(), &want, "blob {i} differs");
+        }
+    }
+}
