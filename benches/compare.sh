@@ -35,11 +35,11 @@ series=${SERIES:-pg-app pg-bench mariadb-app}
 tools=${TOOLS:-dbvault restic borg}
 work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
 mkdir -p "$work"
-if [ "$(cat "$work/series/params" 2>/dev/null)" != "$rows $days" ]; then
+if [ "$(cat "$work/series/params" 2>/dev/null)" != "$rows $days $series" ]; then
   rm -rf "$work/series"
-  echo "generating $days days of 3 series with $rows rows per table in $work/series ..." >&2
-  ROWS=$rows benches/series.sh "$work/series" "$days"
-  echo "$rows $days" > "$work/series/params"
+  echo "generating $days days of $series with $rows rows per table in $work/series ..." >&2
+  ROWS=$rows SERIES=$series benches/series.sh "$work/series" "$days" >&2
+  echo "$rows $days $series" > "$work/series/params"
 fi
 results="$work/results.tsv"
 : > "$results"
@@ -81,7 +81,7 @@ for series_name in $series; do
   dir="$work/series/$series_name"
   repos="$work/repos/$series_name"
   rm -rf "$repos"; mkdir -p "$repos"
-  for t in $tools; do "${t%%-*}_init" "$repos/$t" >/dev/null 2>&1 || { echo "$t init failed" >&2; exit 1; }; done
+  for t in $tools; do "${t}_init" "$repos/$t" >/dev/null 2>&1 || { echo "$t init failed" >&2; exit 1; }; done
   last=$((days - 1))
   for ((day = 0; day < days; day++)); do
     f=$(printf '%s/day-%02d.sql' "$dir" "$day")
@@ -90,16 +90,16 @@ for series_name in $series; do
       printf '%s\tnovelty\tlimit\t%s\t%s\t0\t0\t%s\n' "$series_name" "$day" "$size" \
         "$("$bin/novelty" "$(printf '%s/day-%02d.sql' "$dir" $((day - 1)))" "$f")" >> "$results"
     fi
-    for t in $tools; do measure "$series_name" "$t" ingest "$day" "$size" "$repos/$t" "${t%%-*}_ingest" "$repos/$t" "$f" "$day"; done
+    for t in $tools; do measure "$series_name" "$t" ingest "$day" "$size" "$repos/$t" "${t}_ingest" "$repos/$t" "$f" "$day"; done
     echo "$series_name day $day ingested by: $tools" >&2
   done
   f=$(printf '%s/day-%02d.sql' "$dir" "$last")
   for t in $tools; do
-    measure "$series_name" "$t" restore "$last" "$(stat -c %s "$f")" "$repos/$t" "${t%%-*}_restore" "$repos/$t" "$last" "$work/restored"
+    measure "$series_name" "$t" restore "$last" "$(stat -c %s "$f")" "$repos/$t" "${t}_restore" "$repos/$t" "$last" "$work/restored"
     cmp -s "$work/restored" "$f" || { echo "$t restored day $last of $series_name with different bytes" >&2; exit 1; }
     rm -f "$work/restored"
   done
-  for t in $tools; do measure "$series_name" "$t" prune "$last" 0 "$repos/$t" "${t%%-*}_prune" "$repos/$t"; done
+  for t in $tools; do measure "$series_name" "$t" prune "$last" 0 "$repos/$t" "${t}_prune" "$repos/$t"; done
   rm -rf "$repos"
 done
 "$bin/compare-report" "$results" "$tools" | tee "$work/report.md"

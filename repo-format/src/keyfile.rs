@@ -26,7 +26,7 @@ pub struct KdfParams {
 
 impl Default for KdfParams {
     /// 64 MiB, 3 passes, 4 lanes (RFC 9106's second recommended option); lanes are computed in
-    /// parallel, so unlocking takes about 0.1 s on two cores.
+    /// parallel.
     fn default() -> Self {
         KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 4 }
     }

@@ -7,7 +7,7 @@
 //! parameters recorded in SPEC.md.
 //!
 //! Usage: `chunk-sizes [ROWS] [DAYS]` (a generated series; defaults 400000 rows, 5 days), or
-//! `chunk-sizes --files DAY0 DAY1 ...` for real dumps (e.g. from `benches/pg-series.sh`).
+//! `chunk-sizes --files DAY0 DAY1 ...` for real dumps (e.g. from `benches/series.sh`).
 
 use std::collections::HashSet;
 
