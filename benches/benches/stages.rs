@@ -59,7 +59,7 @@ fn stages(c: &mut Criterion) {
 }
 
 fn fresh_repo(dir: &std::path::Path) -> Repository {
-    let opts = InitOptions { kdf: KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, chunker: ChunkerConfig::default() };
+    let opts = InitOptions { kdf: KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, chunker: ChunkerConfig::default(), no_deltas: false };
     Repository::init(&dir.join("repo"), b"pw", opts).unwrap()
 }
 
@@ -132,7 +132,7 @@ fn synthetic_segment(n: u32) -> IndexSegment {
             pack_id: repo_format::Id::of_bytes(&p.to_be_bytes()),
             pack_len: 16 << 20,
             entries: (p * 4096..(n).min((p + 1) * 4096))
-                .map(|i| PackEntry { id: repo_format::Id::of_bytes(&i.to_le_bytes()), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: i % 4096 * 1600, stored_len: 1600, raw_len: 4096 })
+                .map(|i| PackEntry { id: repo_format::Id::of_bytes(&i.to_le_bytes()), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: i % 4096 * 1600, stored_len: 1600, raw_len: 4096, delta: None })
                 .collect(),
         })
         .collect();

@@ -78,9 +78,10 @@ pub enum Command {
     /// dump whose completion marker is missing was cut short and is refused (exit code 8)
     /// unless --allow-incomplete. An empty stream is refused.
     ///
-    /// Only chunks the repository does not have yet are compressed, encrypted and stored, so
-    /// a daily dump costs roughly what changed. Feed plain, uncompressed dumps: compressed
-    /// dumps defeat deduplication (dbvault warns), and dbvault compresses after deduplicating.
+    /// Only chunks the repository does not have yet are compressed, encrypted and stored, and a
+    /// changed chunk is stored as a delta against the previous snapshot's version of it, so a
+    /// daily dump costs roughly what changed. Feed plain, uncompressed dumps: compressed dumps
+    /// defeat deduplication (dbvault warns), and dbvault compresses after deduplicating.
     #[command(verbatim_doc_comment)]
     Ingest(IngestArgs),
     /// List snapshots, oldest first.
@@ -288,6 +289,11 @@ pub struct InitArgs {
     /// Average chunk size in bytes (expert setting; fixed for the repository's life).
     #[arg(long, hide = true)]
     pub chunk_avg: Option<u32>,
+    /// Never store a changed chunk as a delta against the previous snapshot's version of it.
+    /// Deltas make a day of scattered row updates cost a few times what changed instead of
+    /// every touched chunk; turning them off trades repository size for simpler chains.
+    #[arg(long)]
+    pub no_deltas: bool,
 }
 
 /// `ingest` options.
@@ -305,6 +311,10 @@ pub struct IngestArgs {
     /// Keep a dump whose completion marker is missing, visibly marked incomplete.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Store this dump's changed chunks whole, not as deltas against the previous snapshot
+    /// (a repository created with `init --no-deltas` never stores deltas).
+    #[arg(long)]
+    pub no_deltas: bool,
     /// Run the jobs listed in this TOML file, each as its own snapshot.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["db", "host", "tags", "command"])]
     pub jobs: Option<PathBuf>,

@@ -18,6 +18,19 @@ pub fn rate(bytes: u64, d: Duration) -> String {
     format!("{}/s", size((bytes as f64 / secs) as u64))
 }
 
+/// What an ingest's deltas saved, in words; `None` when it stored no deltas.
+pub fn deltas(a: &repo_format::manifest::Added) -> Option<String> {
+    (a.delta_chunks > 0).then(|| {
+        format!(
+            "{} of the new chunks ({}) stored as deltas in {}, {} less than compressed alone",
+            a.delta_chunks,
+            size(a.delta_raw_bytes),
+            size(a.delta_stored_bytes),
+            size(a.delta_alone_bytes.saturating_sub(a.delta_stored_bytes))
+        )
+    })
+}
+
 /// A timestamp in local time, to the second.
 pub fn local_time(t: Timestamp) -> String {
     t.to_zoned(TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string()

@@ -1,9 +1,15 @@
-//! Blobs: the sealed unit stored in packs (a data chunk or a chunk-list node).
+//! Blobs: the sealed unit stored in packs (a data chunk, a chunk-list node, or a chunk stored as a
+//! delta against a base chunk).
 //!
 //! Sealing: compress the plaintext with zstd (kept only if smaller), then seal it in the envelope
 //! with associated data `kind || codec || id`, so a blob cannot be swapped for another id, kind or
 //! codec without failing authentication. Opening re-hashes the plaintext and compares it with the
 //! id, so a reader never returns bytes other than the ones that were stored.
+//!
+//! A delta blob (format version 2) is one zstd frame of the chunk compressed with its base chunk's
+//! plaintext as a raw-content dictionary; its associated data adds the base id. It is opened in two
+//! steps, because the base must be read first: [`open_patch`] authenticates the frame and
+//! [`apply_patch`] rebuilds the chunk from the base and checks it against the id.
 
 use std::cell::RefCell;
 
@@ -23,8 +29,8 @@ pub enum BlobKind {
     Chunk = 1,
     /// A chunk-list node ([`crate::tree`]); id = keyed BLAKE3 (node key) of the plaintext.
     TreeNode = 2,
-    /// Reserved: a chunk stored as a delta against a base chunk (SPEC.md, "Delta blobs").
-    /// Version 1 readers refuse it.
+    /// A chunk stored as a zstd patch against a base chunk (format version 2); id = the chunk id
+    /// of the rebuilt plaintext.
     Delta = 3,
 }
 
@@ -61,6 +67,18 @@ impl Codec {
     }
 }
 
+/// Deepest delta chain a reader follows: a delta's base has a smaller depth, plain blobs have 0.
+pub const MAX_DELTA_DEPTH: u8 = 8;
+
+/// What a delta blob is a delta against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeltaRef {
+    /// The base chunk's id (a chunk or itself a delta).
+    pub base: Id,
+    /// 1 + the base's depth; at most [`MAX_DELTA_DEPTH`].
+    pub depth: u8,
+}
+
 /// A sealed blob ready to be appended to a pack.
 #[derive(Clone, Debug)]
 pub struct SealedBlob {
@@ -74,6 +92,8 @@ pub struct SealedBlob {
     pub raw_len: u32,
     /// `nonce || ciphertext || tag`.
     pub bytes: Vec<u8>,
+    /// For a delta blob: its base.
+    pub delta: Option<DeltaRef>,
 }
 
 fn aad(kind: BlobKind, codec: Codec, id: &Id) -> [u8; 34] {
@@ -84,9 +104,45 @@ fn aad(kind: BlobKind, codec: Codec, id: &Id) -> [u8; 34] {
     a
 }
 
+fn delta_aad(id: &Id, base: &Id) -> [u8; 66] {
+    let mut a = [0u8; 66];
+    a[..34].copy_from_slice(&aad(BlobKind::Delta, Codec::Zstd, id));
+    a[34..].copy_from_slice(&base.0);
+    a
+}
+
 thread_local! {
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    static PATCH_CCTX: RefCell<Option<zstd::zstd_safe::CCtx<'static>>> = const { RefCell::new(None) };
+    static PATCH_DCTX: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { RefCell::new(None) };
+}
+
+fn zstd_error(code: usize) -> std::io::Error {
+    std::io::Error::other(zstd::zstd_safe::get_error_name(code))
+}
+
+/// zstd of `plaintext` with `base` as a raw-content dictionary.
+fn compress_patch(level: i32, plaintext: &[u8], base: &[u8]) -> Result<Vec<u8>, FormatError> {
+    PATCH_CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        let cctx = c.get_or_insert_with(zstd::zstd_safe::CCtx::create);
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()));
+        cctx.compress_using_dict(&mut out, plaintext, base, level)
+            .map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })?;
+        Ok(out)
+    })
+}
+
+fn decompress_patch(patch: &[u8], base: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    PATCH_DCTX.with(|d| {
+        let mut d = d.borrow_mut();
+        let dctx = d.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+        let mut out = Vec::with_capacity(raw_len);
+        dctx.decompress_using_dict(&mut out, patch, base)
+            .map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })?;
+        Ok(out)
+    })
 }
 
 fn compress(level: i32, plaintext: &[u8]) -> Result<Vec<u8>, FormatError> {
@@ -132,10 +188,60 @@ pub fn seal(keys: &Keys, kind: BlobKind, id: Id, plaintext: &[u8], level: i32) -
     };
     let mut bytes = Vec::with_capacity(body.len() + OVERHEAD);
     keys.seal_into(&aad(kind, codec, &id), body, &mut bytes)?;
-    Ok(SealedBlob { id, kind, codec, raw_len: plaintext.len() as u32, bytes })
+    Ok(SealedBlob { id, kind, codec, raw_len: plaintext.len() as u32, bytes, delta: None })
 }
 
-/// Open a sealed blob and prove its plaintext has the expected id and length.
+/// The zstd patch of chunk `plaintext` against `base_plain` (the base chunk's plaintext), not yet
+/// sealed: the caller compares its size with compressing the chunk alone.
+pub fn make_patch(plaintext: &[u8], base_plain: &[u8], level: i32) -> Result<Vec<u8>, FormatError> {
+    if plaintext.len() > MAX_RAW_LEN as usize {
+        return Err(FormatError::malformed(KIND, format!("plaintext of {} bytes exceeds the blob limit", plaintext.len())));
+    }
+    compress_patch(level, plaintext, base_plain)
+}
+
+/// Seal a patch made by [`make_patch`] as the delta blob of chunk `id` (`raw_len` plaintext bytes).
+pub fn seal_patch(keys: &Keys, id: Id, raw_len: u32, delta: DeltaRef, patch: &[u8]) -> Result<SealedBlob, FormatError> {
+    if delta.depth == 0 || delta.depth > MAX_DELTA_DEPTH {
+        return Err(FormatError::malformed(KIND, format!("delta depth {} outside 1..={MAX_DELTA_DEPTH}", delta.depth)));
+    }
+    let mut bytes = Vec::with_capacity(patch.len() + OVERHEAD);
+    keys.seal_into(&delta_aad(&id, &delta.base), patch, &mut bytes)?;
+    Ok(SealedBlob { id, kind: BlobKind::Delta, codec: Codec::Zstd, raw_len, bytes, delta: Some(delta) })
+}
+
+/// Authenticate a delta blob of chunk `id` against `base`; returns its patch (still to be applied
+/// with [`apply_patch`]).
+pub fn open_patch(keys: &Keys, codec: Codec, id: &Id, base: &Id, raw_len: u32, sealed: &[u8]) -> Result<Vec<u8>, FormatError> {
+    if codec != Codec::Zstd {
+        return Err(FormatError::malformed(KIND, format!("delta {id} has codec {codec:?}; deltas are zstd patches")));
+    }
+    if raw_len > MAX_RAW_LEN {
+        return Err(FormatError::malformed(KIND, format!("raw length {raw_len} exceeds the blob limit")));
+    }
+    keys.open(KIND, &delta_aad(id, base), sealed)
+}
+
+/// Rebuild chunk `id` from its patch and its base's plaintext, and prove the result is `id`.
+pub fn apply_patch(keys: &Keys, id: &Id, raw_len: u32, patch: &[u8], base_plain: &[u8]) -> Result<Vec<u8>, FormatError> {
+    let plain = decompress_patch(patch, base_plain, raw_len as usize)?;
+    verify(keys, BlobKind::Chunk, id, raw_len, plain)
+}
+
+/// Check a plaintext's length and id.
+fn verify(keys: &Keys, kind: BlobKind, id: &Id, raw_len: u32, plain: Vec<u8>) -> Result<Vec<u8>, FormatError> {
+    if plain.len() != raw_len as usize {
+        return Err(FormatError::malformed(KIND, format!("{id} decoded to {} bytes, index says {raw_len}", plain.len())));
+    }
+    let actual = blob_id(keys, kind, &plain);
+    if actual != *id {
+        return Err(FormatError::IdMismatch { kind: KIND, expected: *id, actual });
+    }
+    Ok(plain)
+}
+
+/// Open a sealed chunk or node blob and prove its plaintext has the expected id and length.
+/// Delta blobs need their base: see [`open_patch`].
 pub fn open(
     keys: &Keys,
     kind: BlobKind,
@@ -145,7 +251,7 @@ pub fn open(
     sealed: &[u8],
 ) -> Result<Vec<u8>, FormatError> {
     if kind == BlobKind::Delta {
-        return Err(FormatError::malformed(KIND, "delta blobs are reserved and not readable by format version 1"));
+        return Err(FormatError::malformed(KIND, format!("{id} is a delta blob: it is read together with its base")));
     }
     if raw_len > MAX_RAW_LEN {
         return Err(FormatError::malformed(KIND, format!("raw length {raw_len} exceeds the blob limit")));
@@ -155,14 +261,7 @@ pub fn open(
         Codec::Stored => body,
         Codec::Zstd => decompress(&body, raw_len as usize)?,
     };
-    if plain.len() != raw_len as usize {
-        return Err(FormatError::malformed(KIND, format!("{id} decoded to {} bytes, index says {raw_len}", plain.len())));
-    }
-    let actual = blob_id(keys, kind, &plain);
-    if actual != *id {
-        return Err(FormatError::IdMismatch { kind: KIND, expected: *id, actual });
-    }
-    Ok(plain)
+    verify(keys, kind, id, raw_len, plain)
 }
 
 #[cfg(test)]
@@ -200,6 +299,30 @@ mod tests {
         assert!(open(&keys, s.kind, s.codec, &other, s.raw_len, &s.bytes).is_err());
         assert!(open(&keys, s.kind, s.codec, &id, s.raw_len + 1, &s.bytes).is_err());
         assert!(open(&keys, BlobKind::Delta, s.codec, &id, s.raw_len, &s.bytes).is_err());
+    }
+
+    #[test]
+    fn delta_round_trip_and_binding() {
+        let keys = MasterKey::generate().unwrap().keys();
+        let base: Vec<u8> = (0..300).flat_map(|i| format!("INSERT INTO t VALUES ({i}, 'row {i}');\n").into_bytes()).collect();
+        let mut chunk = base.clone();
+        chunk.splice(4000..4010, b"UPDATED ROW".iter().copied());
+        let (base_id, id) = (keys.chunk_id(&base), keys.chunk_id(&chunk));
+        let patch = make_patch(&chunk, &base, 1).unwrap();
+        assert!(patch.len() < 100, "a one-row change patches small, got {}", patch.len());
+        let d = DeltaRef { base: base_id, depth: 1 };
+        let s = seal_patch(&keys, id, chunk.len() as u32, d, &patch).unwrap();
+        assert_eq!((s.kind, s.delta), (BlobKind::Delta, Some(d)));
+        let opened = open_patch(&keys, s.codec, &id, &base_id, s.raw_len, &s.bytes).unwrap();
+        assert_eq!(apply_patch(&keys, &id, s.raw_len, &opened, &base).unwrap(), chunk);
+        // Another base id fails authentication; another base's bytes fail the id check.
+        assert!(open_patch(&keys, s.codec, &id, &id, s.raw_len, &s.bytes).is_err());
+        let mut other = base.clone();
+        other[6000] ^= 1;
+        assert!(apply_patch(&keys, &id, s.raw_len, &opened, &other).is_err());
+        assert!(apply_patch(&keys, &id, s.raw_len + 1, &opened, &base).is_err());
+        assert!(open(&keys, s.kind, s.codec, &id, s.raw_len, &s.bytes).is_err(), "a delta is not opened alone");
+        assert!(seal_patch(&keys, id, 1, DeltaRef { base: base_id, depth: MAX_DELTA_DEPTH + 1 }, &patch).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::Keys;
-use crate::{FORMAT_VERSION, FormatError, Id, le_u32};
+use crate::{FORMAT_VERSION, FormatError, Id, OLDEST_VERSION, le_u32};
 
 const KIND: &str = "config";
 const MAGIC: &[u8; 8] = b"dbvconf\x01";
@@ -56,9 +56,13 @@ pub struct Config {
     pub pack_size: u32,
     /// zstd level for chunks.
     pub compression_level: i32,
-    /// Format features this repository requires of a reader (none in version 1).
+    /// Format features this repository requires of a reader (none in versions 1 and 2).
     #[serde(default)]
     pub features: Vec<String>,
+    /// Whether ingests store changed chunks as deltas against the parent snapshot's (a writer's
+    /// goal, version 2 and later; absent means no).
+    #[serde(default)]
+    pub deltas: bool,
 }
 
 impl Config {
@@ -72,7 +76,13 @@ impl Config {
             pack_size: 16 * 1024 * 1024,
             compression_level: 1,
             features: Vec::new(),
+            deltas: true,
         })
+    }
+
+    /// Whether writers may store delta blobs in this repository.
+    pub fn writes_deltas(&self) -> bool {
+        self.version >= 2 && self.deltas
     }
 
     /// Encode and authenticate with `keys`.
@@ -94,7 +104,7 @@ impl Config {
                 return Err(FormatError::UnsupportedVersion {
                     kind: KIND,
                     found: u32::from(bytes[7]),
-                    supported: 1,
+                    supported: FORMAT_VERSION,
                 });
             }
             return Err(FormatError::BadMagic { kind: KIND });
@@ -113,7 +123,7 @@ impl Config {
             version: u32,
         }
         let v: Version = serde_json::from_slice(body).map_err(|source| FormatError::Json { kind: KIND, source })?;
-        if v.version != FORMAT_VERSION {
+        if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&v.version) {
             return Err(FormatError::UnsupportedVersion { kind: KIND, found: v.version, supported: FORMAT_VERSION });
         }
         let config: Config = serde_json::from_slice(body).map_err(|source| FormatError::Json { kind: KIND, source })?;
@@ -178,9 +188,13 @@ mod tests {
     fn refuses_newer_versions_and_unknown_features() {
         let keys = MasterKey::generate().unwrap().keys();
         let mut cfg = Config::new(ChunkerConfig::default()).unwrap();
-        cfg.version = 2;
-        assert!(matches!(Config::decode(&cfg.encode(&keys)), Err(FormatError::UnsupportedVersion { found: 2, .. })));
+        cfg.version = 3;
+        assert!(matches!(Config::decode(&cfg.encode(&keys)), Err(FormatError::UnsupportedVersion { found: 3, .. })));
+        cfg.version = 0;
+        assert!(matches!(Config::decode(&cfg.encode(&keys)), Err(FormatError::UnsupportedVersion { found: 0, .. })));
         cfg.version = 1;
+        let v1 = Config::decode(&cfg.encode(&keys)).unwrap().verify(&keys).unwrap();
+        assert!(!v1.writes_deltas(), "version 1 repositories never get delta blobs");
         cfg.features = vec!["time-travel".into()];
         assert!(Config::decode(&cfg.encode(&keys)).is_err());
         let mut bytes = Config::new(ChunkerConfig::default()).unwrap().encode(&keys);

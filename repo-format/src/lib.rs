@@ -9,7 +9,8 @@
 //! - [`crypto::Keys`] derives every working key from the master key (data encryption, blob ids,
 //!   config MAC, chunker seed) and implements the sealed envelope (XChaCha20-Poly1305).
 //! - [`config`] is the repository's identity, format version and chunker parameters.
-//! - [`blob`] seals one chunk or chunk-list node (zstd, then AEAD with the id as associated data).
+//! - [`blob`] seals one chunk or chunk-list node (zstd, then AEAD with the id as associated data),
+//!   or a chunk as a delta against a base chunk (version 2).
 //! - [`pack`] is a file of sealed blobs plus a sealed header that lists them.
 //! - [`index_segment`] lists "blob -> pack, offset, length" for the packs of one ingest.
 //! - [`tree`] is the node format of a snapshot's chunk list.
@@ -32,8 +33,10 @@ pub mod tree;
 pub use error::FormatError;
 pub use id::Id;
 
-/// The repository format version this code writes and the only one it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The repository format version this code writes for new repositories (SPEC.md section 2).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest repository format version this code reads (and keeps writing in its own version).
+pub const OLDEST_VERSION: u32 = 1;
 
 /// Read a little-endian `u32` at `at`; the caller has checked the bounds.
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {

@@ -26,6 +26,22 @@ pub struct Added {
     pub raw_bytes: u64,
     /// Bytes this ingest wrote to packs: sealed chunks and chunk-list nodes, plus pack headers.
     pub stored_bytes: u64,
+    /// Of the new chunks, how many were stored as deltas against an earlier chunk (format 2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delta_chunks: u64,
+    /// Plaintext bytes of the chunks stored as deltas.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delta_raw_bytes: u64,
+    /// Sealed bytes of those deltas.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delta_stored_bytes: u64,
+    /// Sealed bytes those chunks would have taken compressed alone, as measured while choosing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delta_alone_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where the stream came from, as far as dbvault can tell. Every field is optional.
@@ -164,7 +180,7 @@ mod tests {
             digest: Id::of_bytes(b"stream"),
             tree: Id([7; 32]),
             chunks: 3,
-            added: Added { chunks: 3, raw_bytes: 1234, stored_bytes: 400 },
+            added: Added { chunks: 3, raw_bytes: 1234, stored_bytes: 400, delta_chunks: 2, delta_raw_bytes: 1000, delta_stored_bytes: 90, delta_alone_bytes: 300 },
             source: Source::default(),
             incomplete: false,
             client: "dbvault test".into(),

@@ -38,17 +38,26 @@ fn mutate(base: &[u8], edits: &[(usize, u8)], cut: Option<usize>, extra: &[u8]) 
 
 fn valid_objects(k: &Keys) -> Vec<Vec<u8>> {
     let entries = vec![
-        PackEntry { id: Id([1; 32]), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 100 },
-        PackEntry { id: Id([2; 32]), kind: BlobKind::TreeNode, codec: Codec::Stored, offset: 68, stored_len: 50, raw_len: 10 },
+        PackEntry { id: Id([1; 32]), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 100, delta: None },
+        PackEntry { id: Id([2; 32]), kind: BlobKind::TreeNode, codec: Codec::Stored, offset: 68, stored_len: 50, raw_len: 10, delta: None },
+        PackEntry {
+            id: Id([6; 32]),
+            kind: BlobKind::Delta,
+            codec: Codec::Zstd,
+            offset: 118,
+            stored_len: 50,
+            raw_len: 4000,
+            delta: Some(blob::DeltaRef { base: Id([1; 32]), depth: 1 }),
+        },
     ];
-    let mut packfile = pack::MAGIC.to_vec();
-    packfile.resize(118, 0);
-    packfile.extend_from_slice(&pack::encode_header(k, &entries).unwrap());
+    let mut packfile = pack::magic(2).to_vec();
+    packfile.resize(168, 0);
+    packfile.extend_from_slice(&pack::encode_header(k, &entries, 2).unwrap());
     let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([3; 32]), pack_len: 500, entries }] };
     let node = Node::encode(0, &[TreeEntry { id: Id([4; 32]), len: 77 }]);
     let repo = Id([5; 32]);
     let kf = KeyFile::wrap(&MasterKey::generate().unwrap(), b"pw", &repo, KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, "h").unwrap();
-    vec![Config::new(ChunkerConfig::default()).unwrap().encode(k), kf.encode(), packfile, seg.encode(k).unwrap(), node]
+    vec![Config::new(ChunkerConfig::default()).unwrap().encode(k), kf.encode(), packfile, seg.encode(k, 2).unwrap(), node]
 }
 
 fn all_parsers(k: &Keys, b: &[u8]) {
@@ -58,11 +67,14 @@ fn all_parsers(k: &Keys, b: &[u8]) {
     if b.len() >= pack::TRAILER_LEN {
         let _ = pack::locate_header(b.len() as u64, &b[b.len() - pack::TRAILER_LEN..]);
     }
-    let _ = pack::decode_entries("t", b, u64::from(u32::MAX));
+    let _ = pack::decode_entries("t", b, None, u64::from(u32::MAX), 2);
+    let _ = pack::decode_entries("t", b, Some(3), u64::from(u32::MAX), 1);
     let _ = IndexSegment::decode(k, b);
     let _ = Manifest::decode(k, b);
     let _ = Node::decode(b);
     let _ = blob::open(k, BlobKind::Chunk, Codec::Zstd, &Id::default(), 100, b);
+    let _ = blob::open_patch(k, Codec::Zstd, &Id::default(), &Id([1; 32]), 100, b);
+    let _ = blob::apply_patch(k, &Id::default(), 100, b, b"base");
 }
 
 proptest! {
@@ -98,7 +110,7 @@ proptest! {
         let _ = IndexSegment::decode(&k, &seg);
         // Pack header: random entries under a valid seal.
         let sealed = k.seal(b"dbvault pack header v1", &payload).unwrap();
-        let _ = pack::decode_header(&k, &sealed, 1 << 20);
+        let _ = pack::decode_header(&k, &sealed, 1 << 20, 2);
         // Manifest: random bytes, and random bytes that are valid zstd, under a valid seal.
         for body in [payload.clone(), zstd::bulk::compress(&payload, 1).unwrap()] {
             let mut m = b"dbvsnap\x01".to_vec();

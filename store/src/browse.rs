@@ -135,6 +135,12 @@ pub struct Stats {
     pub stored_bytes: u64,
     /// Distinct chunks.
     pub unique_chunks: u64,
+    /// Of those, the chunks stored as deltas.
+    pub delta_chunks: u64,
+    /// Plaintext bytes of the chunks stored as deltas.
+    pub delta_raw_bytes: u64,
+    /// Stored bytes of those deltas (included in `stored_bytes`).
+    pub delta_stored_bytes: u64,
 }
 
 impl Stats {
@@ -170,7 +176,13 @@ pub fn stats(repo: &Repository, db: Option<&str>) -> Result<(BTreeMap<String, St
                 if !fresh.contains(&c.id) && !seen.contains(&c.id)? {
                     st.unique_chunks += 1;
                     st.unique_bytes += c.len;
-                    st.stored_bytes += u64::from(index.locate(&c.id)?.stored_len);
+                    let loc = index.locate(&c.id)?;
+                    st.stored_bytes += u64::from(loc.stored_len);
+                    if loc.delta.is_some() {
+                        st.delta_chunks += 1;
+                        st.delta_raw_bytes += c.len;
+                        st.delta_stored_bytes += u64::from(loc.stored_len);
+                    }
                     fresh.insert(c.id);
                     if fresh.len() >= 4096 {
                         seen.insert_all(&fresh.drain().collect::<Vec<_>>())?;

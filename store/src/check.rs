@@ -10,13 +10,13 @@
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
-use repo_format::blob::{self, BlobKind};
+use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH};
 use repo_format::pack as fmt;
 use repo_format::tree::Node;
-use repo_format::{FormatError, Id};
+use repo_format::Id;
 use serde::Serialize;
 
-use crate::index::Index;
+use crate::index::{BlobLocation, Index};
 use crate::pack::{PackReader, pack_key};
 use crate::repository::{Repository, id_from_key};
 use crate::snapshot;
@@ -119,6 +119,11 @@ impl Walker<'_> {
 
     /// Classify one blob the tree needs: fine, missing, or unreadable.
     fn blob_state(&mut self, id: &Id, kind: BlobKind, len: Option<u64>) -> Counts {
+        self.blob_state_at(id, kind, len, MAX_DELTA_DEPTH)
+    }
+
+    /// [`Self::blob_state`] for a blob at most `depth_left` deltas deep.
+    fn blob_state_at(&mut self, id: &Id, kind: BlobKind, len: Option<u64>, depth_left: u8) -> Counts {
         let loc = match self.index.get(id) {
             Ok(Some(l)) => l,
             Ok(None) => {
@@ -134,11 +139,30 @@ impl Walker<'_> {
             self.note(format!("{kind:?} {} is in pack {}, which is missing or damaged", id.short(), loc.pack.short()));
             return Counts { missing: 1, unreadable: 0 };
         }
-        if self.bad_blobs.contains(id) || loc.kind != kind || len.is_some_and(|l| l != u64::from(loc.raw_len)) {
+        let kind_ok = loc.kind == kind || (kind == BlobKind::Chunk && loc.kind == BlobKind::Delta);
+        if self.bad_blobs.contains(id) || !kind_ok || len.is_some_and(|l| l != u64::from(loc.raw_len)) {
             self.note(format!("{kind:?} {} in pack {} failed verification", id.short(), loc.pack.short()));
             return Counts { missing: 0, unreadable: 1 };
         }
-        Counts::default()
+        match loc.delta {
+            // A delta is only as good as its chain of bases (bounded: each base is shallower).
+            Some(d) if depth_left > 0 => {
+                let base = self.chain_state(&d.base, depth_left - 1);
+                if base.missing + base.unreadable > 0 {
+                    self.note(format!("chunk {} is a delta whose base {} cannot be used", id.short(), d.base.short()));
+                }
+                base
+            }
+            Some(_) => {
+                self.note(format!("chunk {}: delta chain deeper than {MAX_DELTA_DEPTH}", id.short()));
+                Counts { missing: 0, unreadable: 1 }
+            }
+            None => Counts::default(),
+        }
+    }
+
+    fn chain_state(&mut self, id: &Id, depth_left: u8) -> Counts {
+        self.blob_state_at(id, BlobKind::Chunk, None, depth_left)
     }
 
     fn node(&mut self, id: &Id, expect_level: Option<u8>, expect_len: Option<u64>) -> Counts {
@@ -243,7 +267,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
             Ok(entries) => {
                 for e in entries {
                     if let Ok(Some(loc)) = index.get(&e.id) {
-                        if loc.pack == *id && (loc.offset, loc.stored_len, loc.raw_len, loc.kind, loc.codec) != (e.offset, e.stored_len, e.raw_len, e.kind, e.codec) {
+                        if loc.pack == *id && loc.entry(e.id) != e {
                             report.problems.push(format!("{key}: blob {} is recorded differently in the pack header and the index", e.id.short()));
                         }
                     }
@@ -253,6 +277,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
     }
 
     // 3. Read data: authenticate, decompress and re-hash every blob of the chosen packs.
+    let reader = PackReader::new(repo);
     let mut bad_blobs = HashSet::new();
     if read_data != ReadData::No {
         let chosen: Vec<Id> = indexed_ids.iter().filter(|id| !missing_packs.contains(id) && read_data.selects(id)).copied().collect();
@@ -279,11 +304,15 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
                     continue;
                 }
             };
-            let failed: Vec<(Id, FormatError)> = entries
+            let failed: Vec<(Id, String)> = entries
                 .par_iter()
                 .filter_map(|e| {
                     let sealed = &bytes[e.offset as usize..(e.offset + e.stored_len) as usize];
-                    blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, sealed).err().map(|err| (e.id, err))
+                    match e.delta {
+                        None => blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, sealed).err().map(|err| (e.id, err.to_string())),
+                        // End to end: the base chain is read and the rebuilt chunk re-hashed.
+                        Some(_) => reader.open_delta(&index, &e.id, &BlobLocation::of(*id, e), sealed).err().map(|err| (e.id, err.to_string())),
+                    }
                 })
                 .collect();
             report.blobs_read += entries.len() as u64;
@@ -298,7 +327,6 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
     }
 
     // 4. Every snapshot's tree, attributing problems to snapshots.
-    let reader = PackReader::new(repo);
     let snaps = snapshot::list(repo, &index, None)?;
     report.snapshots = snaps.len();
     let mut walker = Walker { index: &index, reader: &reader, missing_packs: &missing_packs, bad_blobs: &bad_blobs, memo: HashMap::new(), examples: Vec::new() };

@@ -1,7 +1,8 @@
 //! The local index: RocksDB, derived entirely from repository objects.
 //!
 //! Column families (SPEC.md, "Local index"):
-//! - `blobs`: blob id (32) -> location (46 bytes: pack id, kind, codec, offset, stored_len, raw_len)
+//! - `blobs`: blob id (32) -> location (46 bytes: pack id, kind, codec, offset, stored_len, raw_len;
+//!   a delta adds its depth (1) and base id (32))
 //! - `packs`: pack id (32) -> pack length (u64 LE) || blob count (u32 LE)
 //! - `segments`: index segment id (32) -> empty: the segments already applied
 //! - `snapshots`: snapshot id (32) -> the sealed manifest bytes (so listing needs no file reads)
@@ -17,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use repo_format::blob::{BlobKind, Codec};
+use repo_format::blob::{BlobKind, Codec, DeltaRef};
 use repo_format::index_segment::IndexSegment;
 use repo_format::{FormatError, Id};
 use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options, WriteBatch};
@@ -56,23 +57,52 @@ pub struct BlobLocation {
     pub stored_len: u32,
     /// Length of its plaintext.
     pub raw_len: u32,
+    /// For a delta blob: its base.
+    pub delta: Option<DeltaRef>,
 }
 
 impl BlobLocation {
-    fn encode(&self) -> [u8; 46] {
-        let mut v = [0u8; 46];
+    /// The location of `e`, a blob of `pack`.
+    pub fn of(pack: Id, e: &repo_format::pack::PackEntry) -> BlobLocation {
+        BlobLocation { pack, kind: e.kind, codec: e.codec, offset: e.offset, stored_len: e.stored_len, raw_len: e.raw_len, delta: e.delta }
+    }
+
+    /// The pack entry this location describes.
+    pub fn entry(&self, id: Id) -> repo_format::pack::PackEntry {
+        repo_format::pack::PackEntry {
+            id,
+            kind: self.kind,
+            codec: self.codec,
+            offset: self.offset,
+            stored_len: self.stored_len,
+            raw_len: self.raw_len,
+            delta: self.delta,
+        }
+    }
+
+    /// How many deltas deep the blob is (0 unless it is a delta).
+    pub fn depth(&self) -> u8 {
+        self.delta.map_or(0, |d| d.depth)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = vec![0u8; 46];
         v[..32].copy_from_slice(&self.pack.0);
         v[32] = self.kind as u8;
         v[33] = self.codec as u8;
         v[34..38].copy_from_slice(&self.offset.to_le_bytes());
         v[38..42].copy_from_slice(&self.stored_len.to_le_bytes());
         v[42..46].copy_from_slice(&self.raw_len.to_le_bytes());
+        if let Some(d) = self.delta {
+            v.push(d.depth);
+            v.extend_from_slice(&d.base.0);
+        }
         v
     }
 
     fn decode(v: &[u8]) -> std::result::Result<BlobLocation, FormatError> {
-        if v.len() != 46 {
-            return Err(FormatError::malformed("local index entry", format!("{} bytes instead of 46", v.len())));
+        if v.len() != 46 && v.len() != 79 {
+            return Err(FormatError::malformed("local index entry", format!("{} bytes instead of 46 or 79", v.len())));
         }
         let u32_at = |i: usize| u32::from_le_bytes(v[i..i + 4].try_into().expect("4 bytes"));
         Ok(BlobLocation {
@@ -82,6 +112,7 @@ impl BlobLocation {
             offset: u32_at(34),
             stored_len: u32_at(38),
             raw_len: u32_at(42),
+            delta: (v.len() == 79).then(|| DeltaRef { depth: v[46], base: Id::from_slice(&v[47..]).expect("32 bytes") }),
         })
     }
 }
@@ -234,15 +265,7 @@ impl Index {
             pv.extend_from_slice(&(p.entries.len() as u32).to_le_bytes());
             batch.put_cf(self.cf(CF_PACKS), p.pack_id.0, pv);
             for e in &p.entries {
-                let loc = BlobLocation {
-                    pack: p.pack_id,
-                    kind: e.kind,
-                    codec: e.codec,
-                    offset: e.offset,
-                    stored_len: e.stored_len,
-                    raw_len: e.raw_len,
-                };
-                batch.put_cf(self.cf(CF_BLOBS), e.id.0, loc.encode());
+                batch.put_cf(self.cf(CF_BLOBS), e.id.0, BlobLocation::of(p.pack_id, e).encode());
                 if batch.len() >= BATCH_ENTRIES {
                     self.db.write(std::mem::take(&mut batch)).map_err(|e| self.err(e))?;
                 }
@@ -372,7 +395,18 @@ mod tests {
                 packs: vec![PackIndex {
                     pack_id: Id([2; 32]),
                     pack_len: 100,
-                    entries: vec![PackEntry { id, kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 90 }],
+                    entries: vec![
+                        PackEntry { id, kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 90, delta: None },
+                        PackEntry {
+                            id: Id([10; 32]),
+                            kind: BlobKind::Delta,
+                            codec: Codec::Zstd,
+                            offset: 68,
+                            stored_len: 50,
+                            raw_len: 4000,
+                            delta: Some(DeltaRef { base: id, depth: 1 }),
+                        },
+                    ],
                 }],
             };
             w.apply_segment(&Id([3; 32]), &seg).unwrap();
@@ -396,7 +430,8 @@ mod tests {
         }
         let r = Index::open_read(dir.path(), Duration::ZERO).unwrap();
         let loc = r.locate(&id).unwrap();
-        assert_eq!((loc.pack, loc.offset, loc.stored_len, loc.raw_len), (Id([2; 32]), 8, 60, 90));
+        assert_eq!((loc.pack, loc.offset, loc.stored_len, loc.raw_len, loc.delta), (Id([2; 32]), 8, 60, 90, None));
+        assert_eq!(r.locate(&Id([10; 32])).unwrap().delta, Some(DeltaRef { base: id, depth: 1 }), "a delta keeps its base");
         assert!(matches!(r.locate(&Id([9; 32])), Err(StoreError::MissingBlob { .. })));
         assert_eq!(r.applied_segments().unwrap(), vec![Id([3; 32])]);
         assert_eq!(r.snapshot_ids().unwrap().len(), 3);

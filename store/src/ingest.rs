@@ -6,6 +6,11 @@
 //! read-only index view), compresses and seals the new ones in parallel, and appends them to packs
 //! in stream order. The chunk-list tree is built alongside and its nodes are stored the same way.
 //!
+//! Deltas (format version 2): a [`BaseFinder`] walks the parent snapshot's chunk list alongside the
+//! stream and proposes, for each new chunk, the parent's chunk at the same place. The sealing job
+//! reads the proposed bases and stores a chunk as a zstd patch against its base when that is
+//! clearly smaller than the chunk compressed alone (SPEC.md, "Delta blobs").
+//!
 //! Write order (SPEC.md, "Write order and the commit point"): packs are durable before the index
 //! segment that lists them; segments are written before the writer role is taken; the commit point
 //! is the creation of the manifest under `snapshots/`. A failure or crash before it leaves only
@@ -20,15 +25,20 @@ use std::time::{Duration, Instant};
 use chunker::{Batch, Chunker};
 use jiff::Timestamp;
 use rayon::prelude::*;
-use repo_format::blob::{self, BlobKind, SealedBlob};
+use std::collections::HashMap;
+
+use repo_format::blob::{self, BlobKind, DeltaRef, SealedBlob};
+use repo_format::crypto::OVERHEAD;
 use repo_format::index_segment::IndexSegment;
 use repo_format::manifest::{Added, Manifest, Source};
 use repo_format::tree::{TreeBuilder, TreeEntry};
 use repo_format::Id;
 
+use crate::base::BaseFinder;
 use crate::dump::{self, DumpInfo};
 use crate::index::Index;
-use crate::pack::PackWriter;
+use crate::pack::{PackReader, PackWriter};
+use crate::tree::TreeWalk;
 use crate::repository::{Repository, hostname};
 use crate::snapshot::Snapshot;
 use crate::{Result, StoreError};
@@ -39,6 +49,11 @@ const BATCH_BYTES: usize = 8 << 20;
 const QUEUE_DEPTH: usize = 2;
 /// Packs listed per index segment; a long ingest writes several, so its memory stays bounded.
 const PACKS_PER_SEGMENT: usize = 8;
+/// Deepest delta a writer creates; a proposed base this deep is replaced by its chain's root, so
+/// restoring a chunk never reads more than this many bases (SPEC.md, "Delta blobs").
+pub const WRITE_MAX_DEPTH: u8 = 4;
+/// What a delta costs beyond its patch: the base id in the pack header and the index segment.
+const DELTA_EXTRA: usize = 64;
 
 /// What to record about the stream being ingested.
 #[derive(Default)]
@@ -51,6 +66,8 @@ pub struct IngestOptions<'a> {
     pub tags: Vec<String>,
     /// Commit a dump whose completion marker is missing, marked incomplete (instead of refusing it).
     pub allow_incomplete: bool,
+    /// Store no deltas in this run, even where the repository allows them.
+    pub no_deltas: bool,
     /// Called with the number of bytes read so far, after each batch.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
     /// For a stream produced by a command: called once the stream has ended, before the commit
@@ -188,19 +205,39 @@ fn short_key(id: &Id) -> u128 {
 /// What the pack writer thread receives, in order.
 enum ToPacks {
     /// A batch's new chunks, sealed by a parallel job that may still be running.
-    Sealed(Receiver<Result<Vec<SealedBlob>>>),
+    Sealed(Receiver<Result<(Vec<SealedBlob>, DeltaTally)>>),
     /// A chunk-list node, sealed.
     Node(SealedBlob),
     /// The stream is complete and judged: close the last pack and write the last segment.
     Finish,
 }
 
+/// What a batch's deltas saved, summed into the manifest's `added`.
+#[derive(Clone, Copy, Default)]
+struct DeltaTally {
+    chunks: u64,
+    raw: u64,
+    stored: u64,
+    alone: u64,
+}
+
+impl DeltaTally {
+    fn add(&mut self, o: DeltaTally) {
+        self.chunks += o.chunks;
+        self.raw += o.raw;
+        self.stored += o.stored;
+        self.alone += o.alone;
+    }
+}
+
 /// Decides what is new (this run's own set, then the index) and builds the chunk-list tree.
 struct Dedup<'r> {
     repo: &'r Repository,
-    index: Index,
+    index: &'r Index,
     seen: RunSet,
     added: Added,
+    /// Proposes delta bases; `None` when this run stores no deltas.
+    bases: Option<BaseFinder<'r>>,
 }
 
 impl<'r> Dedup<'r> {
@@ -237,29 +274,93 @@ impl<'r> Dedup<'r> {
         let ids: Vec<Id> = batch.chunks.par_iter().map(|r| keys.chunk_id(&batch.data[r.clone()])).collect();
         let mut new = Vec::new();
         for (i, id) in ids.iter().enumerate() {
+            let (offset, len) = (batch.stream_offset + batch.chunks[i].start as u64, batch.chunks[i].len() as u64);
             if self.is_new(id)? {
                 self.seen.insert(short_key(id));
                 self.added.chunks += 1;
-                self.added.raw_bytes += batch.chunks[i].len() as u64;
-                new.push(i);
+                self.added.raw_bytes += len;
+                new.push((i, self.bases.as_mut().and_then(|b| b.propose(offset, len))));
+            } else if let Some(b) = self.bases.as_mut() {
+                b.duplicate(id, offset + len);
             }
             let entry = TreeEntry { id: *id, len: batch.chunks[i].len() as u64 };
             tree.push(entry, &mut |p: &[u8]| self.store_node(p, packs))?;
         }
         let (done, sealed) = sync_channel(1);
         packs.send(ToPacks::Sealed(sealed)).map_err(|_| writer_gone())?;
-        let level = self.repo.config().compression_level;
         let recycle = recycle.clone();
+        let (repo, index) = (self.repo, self.index);
         scope.spawn(move |_| {
-            let result = new
-                .par_iter()
-                .map(|&i| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level).map_err(|e| StoreError::format("chunk", e)))
-                .collect();
+            let result = seal_batch(repo, index, &batch, &ids, &new);
             let _ = done.send(result); // the writer may have stopped on an error of its own
             let _ = recycle.send(batch.data); // back to the reader
         });
         Ok(())
     }
+}
+
+/// The base a proposed one is replaced by (itself, or its chain's root when the chain is already
+/// [`WRITE_MAX_DEPTH`] deep) and that base's depth; `None` if the index has no such chunk.
+fn usable_base(index: &Index, proposed: Id) -> Result<Option<(Id, u8)>> {
+    let mut id = proposed;
+    for _ in 0..=blob::MAX_DELTA_DEPTH {
+        let Some(loc) = index.get(&id)? else { return Ok(None) };
+        match loc.delta {
+            Some(d) if loc.depth() >= WRITE_MAX_DEPTH => id = d.base,
+            _ => return Ok(Some((id, loc.depth()))),
+        }
+    }
+    Ok(None)
+}
+
+/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is compressed
+/// alone and, when it has a base, also as a patch against the base; the patch is kept when it is
+/// clearly smaller. A base that cannot be read only means no delta for that chunk.
+fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: &[(usize, Option<Id>)]) -> Result<(Vec<SealedBlob>, DeltaTally)> {
+    let (keys, level) = (repo.keys(), repo.config().compression_level);
+    let mut proposed: Vec<Id> = new.iter().filter_map(|(_, b)| *b).collect();
+    proposed.sort_unstable();
+    proposed.dedup();
+    let mut chosen: HashMap<Id, (Id, u8)> = HashMap::new();
+    for p in proposed {
+        if let Some(b) = usable_base(index, p)? {
+            chosen.insert(p, b);
+        }
+    }
+    let mut wanted: Vec<Id> = chosen.values().map(|(b, _)| *b).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let loaded = PackReader::new(repo).load_many(index, &wanted, BlobKind::Chunk);
+    let plains: HashMap<Id, Vec<u8>> = wanted.into_iter().zip(loaded).filter_map(|(id, r)| r.ok().map(|p| (id, p))).collect();
+    let sealed: Vec<(SealedBlob, usize)> = new
+        .par_iter()
+        .map(|&(i, proposed)| {
+            let plain = batch.chunk(i);
+            let alone = blob::seal(keys, BlobKind::Chunk, ids[i], plain, level).map_err(|e| StoreError::format("chunk", e))?;
+            let base = proposed.and_then(|p| chosen.get(&p)).and_then(|(b, depth)| plains.get(b).map(|bp| (*b, *depth, bp)));
+            if let Some((base, depth, base_plain)) = base {
+                let patch = blob::make_patch(plain, base_plain, level).map_err(|e| StoreError::format("chunk", e))?;
+                let alone_len = alone.bytes.len() - OVERHEAD;
+                if patch.len() + DELTA_EXTRA <= alone_len * 3 / 4 {
+                    let d = DeltaRef { base, depth: depth + 1 };
+                    let delta = blob::seal_patch(keys, ids[i], plain.len() as u32, d, &patch).map_err(|e| StoreError::format("chunk", e))?;
+                    return Ok((delta, alone.bytes.len()));
+                }
+            }
+            Ok((alone, 0))
+        })
+        .collect::<Result<_>>()?;
+    let mut tally = DeltaTally::default();
+    let blobs = sealed
+        .into_iter()
+        .map(|(b, alone)| {
+            if b.delta.is_some() {
+                tally.add(DeltaTally { chunks: 1, raw: u64::from(b.raw_len), stored: b.bytes.len() as u64, alone: alone as u64 });
+            }
+            b
+        })
+        .collect();
+    Ok((blobs, tally))
 }
 
 /// The pack writer's side: appends sealed blobs to packs and writes index segments as packs
@@ -269,16 +370,20 @@ struct PackSink<'r> {
     packer: PackWriter<'r>,
     pending: Vec<repo_format::index_segment::PackIndex>,
     segment_bytes: u64,
+    deltas: DeltaTally,
 }
 
 impl PackSink<'_> {
-    /// Take blobs until [`ToPacks::Finish`] (then return the bytes of packs and segments written)
-    /// or until the sender goes away (an abandoned ingest: `None`, the open pack is discarded).
-    fn run(mut self, from: Receiver<ToPacks>) -> Result<Option<u64>> {
+    /// Take blobs until [`ToPacks::Finish`] (then return the bytes of packs and segments written,
+    /// and what deltas saved) or until the sender goes away (an abandoned ingest: `None`, the open
+    /// pack is discarded).
+    fn run(mut self, from: Receiver<ToPacks>) -> Result<Option<(u64, DeltaTally)>> {
         for msg in from {
             match msg {
                 ToPacks::Sealed(job) => {
-                    for b in job.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))?? {
+                    let (blobs, tally) = job.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))??;
+                    self.deltas.add(tally);
+                    for b in blobs {
                         self.add(&b)?;
                     }
                 }
@@ -286,7 +391,7 @@ impl PackSink<'_> {
                 ToPacks::Finish => {
                     self.packer.finish_pack()?;
                     self.write_segment()?;
-                    return Ok(Some(self.packer.bytes_written() + self.segment_bytes));
+                    return Ok(Some((self.packer.bytes_written() + self.segment_bytes, self.deltas)));
                 }
             }
         }
@@ -309,7 +414,7 @@ impl PackSink<'_> {
             return Ok(());
         }
         let seg = IndexSegment { packs: std::mem::take(&mut self.pending) };
-        let bytes = seg.encode(self.repo.keys()).map_err(|e| StoreError::format("index segment", e))?;
+        let bytes = seg.encode(self.repo.keys(), self.repo.config().version).map_err(|e| StoreError::format("index segment", e))?;
         self.repo.backend().put_new(&format!("index/{}", Id::of_bytes(&bytes)), &bytes)?;
         self.segment_bytes += bytes.len() as u64;
         Ok(())
@@ -334,7 +439,15 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     // it never removes a chunk this run has deduplicated against (SPEC.md, "Concurrency").
     let _ingesting = repo.ingest_lock()?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
-    let mut dedup = Dedup { repo, index: repo.index_reader()?, seen: RunSet::default(), added: Added::default() };
+    let index = repo.index_reader()?;
+    let reader = PackReader::new(repo);
+    let bases = if repo.config().writes_deltas() && !opts.no_deltas {
+        let parent = crate::snapshot::list(repo, &index, Some(&opts.db))?.into_iter().rev().find(|s| !s.manifest.incomplete);
+        Some(BaseFinder::new(parent.map(|p| TreeWalk::new(&reader, &index, p.manifest.tree))))
+    } else {
+        None
+    };
+    let mut dedup = Dedup { repo, index: &index, seen: RunSet::default(), added: Added::default(), bases };
     let mut tree = TreeBuilder::new();
     let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
     let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
@@ -363,7 +476,9 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
                 }
             }
         });
-        let writer = s.spawn(move || PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0 }.run(to_packs));
+        let writer = s.spawn(move || {
+            PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0, deltas: DeltaTally::default() }.run(to_packs)
+        });
         let mut processed = 0u64;
         let result = rayon::in_place_scope(|scope| {
             rx.iter().try_for_each(|batch| {
@@ -399,9 +514,15 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             (Ok(_), Ok(None)) => Err(writer_gone()),
         }
     })?;
+    let (stored_bytes, deltas) = stored_bytes;
     let mut added = dedup.added;
     added.stored_bytes = stored_bytes;
+    added.delta_chunks = deltas.chunks;
+    added.delta_raw_bytes = deltas.raw;
+    added.delta_stored_bytes = deltas.stored;
+    added.delta_alone_bytes = deltas.alone;
     drop(dedup);
+    drop(index);
 
     // Commit: take the writer role (this applies our segments), find the parent, write the manifest.
     let writer = repo.index_writer()?;

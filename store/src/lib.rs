@@ -6,6 +6,7 @@
 //! - [`repository::Repository`] unlocks a repository and keeps the local [`index::Index`] in step
 //!   with the objects (the index is derived state and rebuilds itself when missing).
 //! - [`ingest::ingest`] chunks, deduplicates, seals and packs a stream ([`pack::PackWriter`]),
+//!   stores changed chunks as deltas against the parent snapshot's ([`base::BaseFinder`]),
 //!   writes an index segment, then commits a manifest under the writer [`lock`].
 //! - [`restore::restore`] walks a snapshot's chunk-list tree ([`tree::TreeWalk`]), reads blobs with
 //!   [`pack::PackReader`], and checks every chunk and the stream digest.
@@ -14,6 +15,7 @@
 //! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
 
 pub mod backend;
+pub mod base;
 pub mod browse;
 pub mod check;
 pub mod dump;

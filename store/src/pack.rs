@@ -3,13 +3,15 @@
 //! [`PackWriter`] appends sealed blobs to a temporary file, closes it with the sealed header once
 //! it reaches the target size, fsyncs it, names it by the BLAKE3 hash of its bytes and hands it to
 //! the backend (a rename for a local repository). [`PackReader`] reads blobs back with ranged
-//! reads, merging the reads of a batch of blobs.
+//! reads, merging the reads of a batch of blobs, and rebuilds delta blobs from their bases.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use rayon::prelude::*;
-use repo_format::blob::{self, BlobKind, SealedBlob};
+use std::collections::HashMap;
+
+use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH, SealedBlob};
 use repo_format::index_segment::PackIndex;
 use repo_format::pack::{self as fmt, PackEntry};
 use repo_format::{FormatError, Id};
@@ -70,7 +72,7 @@ impl<'r> PackWriter<'r> {
             // Held until the file is closed: tells `clean_orphans` this pack is still being written.
             file.lock().map_err(|e| StoreError::io("locking a temporary pack", e))?;
             let mut p = OpenPack { file: BufWriter::with_capacity(1 << 20, file), path, hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 };
-            Self::write(&mut p, fmt::MAGIC)?;
+            Self::write(&mut p, &fmt::magic(self.repo.config().version))?;
             self.current = Some(p);
         }
         let p = self.current.as_mut().expect("just opened");
@@ -81,6 +83,7 @@ impl<'r> PackWriter<'r> {
             offset: p.len as u32,
             stored_len: b.bytes.len() as u32,
             raw_len: b.raw_len,
+            delta: b.delta,
         });
         Self::write(p, &b.bytes)?;
         if p.len >= self.target {
@@ -92,7 +95,7 @@ impl<'r> PackWriter<'r> {
     /// Close the open pack (if any): header, fsync, and hand it to the backend.
     pub fn finish_pack(&mut self) -> Result<()> {
         let Some(mut p) = self.current.take() else { return Ok(()) };
-        let header = fmt::encode_header(self.repo.keys(), &p.entries).map_err(|e| StoreError::format("pack header", e))?;
+        let header = fmt::encode_header(self.repo.keys(), &p.entries, self.repo.config().version).map_err(|e| StoreError::format("pack header", e))?;
         Self::write(&mut p, &header)?;
         let file = p.file.into_inner().map_err(|e| StoreError::io("writing a pack", e.into_error()))?;
         file.sync_all().map_err(|e| StoreError::io("syncing a pack", e))?;
@@ -158,9 +161,9 @@ pub fn read_header(repo: &Repository, pack: &Id, len: u64) -> Result<Vec<PackEnt
     let backend = repo.backend();
     let tail_len = fmt::TRAILER_LEN.min(len as usize);
     let trailer = backend.get_range(&key, len - tail_len as u64, tail_len)?;
-    let (off, hlen) = fmt::locate_header(len, &trailer).map_err(|e| StoreError::format(key.clone(), e))?;
+    let (off, hlen, version) = fmt::locate_header(len, &trailer).map_err(|e| StoreError::format(key.clone(), e))?;
     let sealed = backend.get_range(&key, off, hlen)?;
-    fmt::decode_header(repo.keys(), &sealed, off).map_err(|e| StoreError::format(key, e))
+    fmt::decode_header(repo.keys(), &sealed, off, version).map_err(|e| StoreError::format(key, e))
 }
 
 /// Delete temporary packs whose writer has died (their lock is free); return how many.
@@ -207,20 +210,34 @@ impl<'r> PackReader<'r> {
         PackReader { repo }
     }
 
-    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
-        blob::open(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
-            .map_err(|e| StoreError::format(format!("blob {} in {}", id.short(), pack_key(&loc.pack)), e))
+    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Opened> {
+        let what = || format!("blob {} in {}", id.short(), pack_key(&loc.pack));
+        match loc.delta {
+            None => blob::open(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
+                .map(Opened::Plain)
+                .map_err(|e| StoreError::format(what(), e)),
+            Some(d) => blob::open_patch(self.repo.keys(), loc.codec, id, &d.base, loc.raw_len, sealed)
+                .map(|patch| Opened::Patch { patch, base: d.base, raw_len: loc.raw_len })
+                .map_err(|e| StoreError::format(what(), e)),
+        }
     }
 
-    /// Open the sealed blob at `loc` and prove it is `id`.
-    pub fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
+    /// Read and authenticate the sealed blob at `loc` (a delta is not applied yet).
+    fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Opened> {
         let sealed = self.repo.backend().get_range(&pack_key(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
         self.open(id, loc, &sealed)
     }
 
-    /// Look a blob up in `index`, read it, and check it is of `kind`.
+    /// Look a blob up in `index`, read it, and check it is of `kind` (a chunk may be stored as a
+    /// delta: it is rebuilt from its base).
     pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
-        self.read(id, &locate(index, id, kind)?)
+        self.load_many(index, std::slice::from_ref(id), kind).pop().expect("one answer per id")
+    }
+
+    /// Rebuild a delta blob of chunk `id` whose sealed bytes are `sealed`, reading its bases.
+    pub fn open_delta(&self, index: &Index, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
+        let opened = self.open(id, loc, sealed)?;
+        self.resolve(index, &[*id], vec![Ok(opened)], MAX_DELTA_DEPTH).pop().expect("one answer")
     }
 
     /// Load many blobs of `kind` at once, in parallel; the results are in the order of `ids`.
@@ -228,10 +245,53 @@ impl<'r> PackReader<'r> {
     /// Reads are grouped by pack, sorted by offset and merged when close (a new dump's chunks sit
     /// next to each other in stream order), so a batch costs a few large reads rather than one
     /// read per blob, locally and on an object store alike. A failed merged read is retried blob by
-    /// blob.
+    /// blob. Chunks stored as deltas are rebuilt: their bases are loaded the same way, level by
+    /// level, at most [`MAX_DELTA_DEPTH`] levels deep.
     pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Vec<u8>>> {
+        let opened = self.fetch_many(index, ids, kind);
+        self.resolve(index, ids, opened, MAX_DELTA_DEPTH)
+    }
+
+    /// Apply each patch in `opened` to its base (loaded, and itself resolved, as needed).
+    fn resolve(&self, index: &Index, ids: &[Id], opened: Vec<Result<Opened>>, hops_left: u8) -> Vec<Result<Vec<u8>>> {
+        let mut bases: Vec<Id> = opened.iter().filter_map(|o| match o {
+            Ok(Opened::Patch { base, .. }) => Some(*base),
+            _ => None,
+        }).collect();
+        if bases.is_empty() {
+            return opened.into_iter().map(|o| o.map(Opened::into_plain)).collect();
+        }
+        bases.sort_unstable();
+        bases.dedup();
+        let loaded: HashMap<Id, Result<Vec<u8>>> = if hops_left == 0 {
+            bases.into_iter().map(|b| (b, Err(chain_too_deep(&b)))).collect()
+        } else {
+            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk);
+            let resolved = self.resolve(index, &bases, fetched, hops_left - 1);
+            bases.into_iter().zip(resolved).collect()
+        };
+        opened
+            .into_par_iter()
+            .zip(ids)
+            .map(|(o, id)| match o? {
+                Opened::Plain(p) => Ok(p),
+                Opened::Patch { patch, base, raw_len } => {
+                    let base_plain = loaded[&base].as_ref().map_err(|e| {
+                        StoreError::format(
+                            format!("chunk {}", id.short()),
+                            FormatError::malformed("delta", format!("its base {} cannot be read: {e}", base.short())),
+                        )
+                    })?;
+                    blob::apply_patch(self.repo.keys(), id, raw_len, &patch, base_plain).map_err(|e| StoreError::format(format!("delta {}", id.short()), e))
+                }
+            })
+            .collect()
+    }
+
+    /// Locate, fetch (merged reads) and authenticate many blobs; deltas are left as patches.
+    fn fetch_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Opened>> {
         let located: Vec<Result<BlobLocation>> = ids.par_iter().map(|id| locate(index, id, kind)).collect();
-        let mut out: Vec<Option<Result<Vec<u8>>>> = Vec::with_capacity(ids.len());
+        let mut out: Vec<Option<Result<Opened>>> = Vec::with_capacity(ids.len());
         let mut wanted = Vec::new();
         for (i, loc) in located.into_iter().enumerate() {
             match loc {
@@ -258,7 +318,7 @@ impl<'r> PackReader<'r> {
             .par_iter()
             .map(|s| Ok(self.repo.backend().get_range(&pack_key(&s.pack), s.start, (s.end - s.start) as usize)?))
             .collect();
-        let opened: Vec<(usize, Result<Vec<u8>>)> = spans
+        let opened: Vec<(usize, Result<Opened>)> = spans
             .par_iter()
             .zip(&fetched)
             .flat_map_iter(|(s, bytes)| {
@@ -283,10 +343,32 @@ impl<'r> PackReader<'r> {
     }
 }
 
-/// Look `id` up and check it is of `kind`.
+/// An authenticated blob: a plaintext already checked against its id, or a delta's patch.
+enum Opened {
+    Plain(Vec<u8>),
+    Patch { patch: Vec<u8>, base: Id, raw_len: u32 },
+}
+
+impl Opened {
+    fn into_plain(self) -> Vec<u8> {
+        match self {
+            Opened::Plain(p) => p,
+            Opened::Patch { .. } => unreachable!("patches are resolved before this"),
+        }
+    }
+}
+
+fn chain_too_deep(base: &Id) -> StoreError {
+    StoreError::format(
+        format!("chunk {}", base.short()),
+        FormatError::malformed("delta", format!("delta chain is deeper than {MAX_DELTA_DEPTH} (or loops)")),
+    )
+}
+
+/// Look `id` up and check it is of `kind` (a chunk may be stored as a delta).
 fn locate(index: &Index, id: &Id, kind: BlobKind) -> Result<BlobLocation> {
     let loc = index.locate(id)?;
-    if loc.kind != kind {
+    if loc.kind != kind && !(kind == BlobKind::Chunk && loc.kind == BlobKind::Delta) {
         return Err(StoreError::format(
             format!("blob {}", id.short()),
             FormatError::malformed("blob", format!("is a {:?}, expected a {kind:?}", loc.kind)),

@@ -20,7 +20,7 @@
 
 use std::collections::HashSet;
 
-use repo_format::blob::{self, BlobKind, SealedBlob};
+use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH, SealedBlob};
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::pack::PackEntry;
 use repo_format::tree::Node;
@@ -88,10 +88,8 @@ fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, miss
         let mut ids = Vec::with_capacity(node.entries.len() + 1);
         for e in &node.entries {
             if node.level == 0 {
-                if index.get(&e.id)?.is_none() {
-                    *missing += 1;
-                }
                 ids.push(e.id);
+                mark_bases(index, marks, e.id, &mut ids, missing)?;
             } else {
                 stack.push(e.id);
             }
@@ -99,6 +97,25 @@ fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, miss
         // Marking the node now is safe: its child nodes are already on the stack.
         ids.push(node_id);
         marks.insert_all(&ids)?;
+    }
+    Ok(())
+}
+
+/// A chunk stored as a delta keeps its chain of bases alive: add the bases not yet marked to `ids`.
+/// A chunk the index does not know counts as missing.
+fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missing: &mut u64) -> Result<()> {
+    let mut next = chunk;
+    for _ in 0..=MAX_DELTA_DEPTH {
+        let Some(loc) = index.get(&next)? else {
+            *missing += 1;
+            return Ok(());
+        };
+        let Some(d) = loc.delta else { return Ok(()) };
+        if marks.contains(&d.base)? {
+            return Ok(());
+        }
+        ids.push(d.base);
+        next = d.base;
     }
     Ok(())
 }
@@ -178,13 +195,18 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         let mut copies = Vec::with_capacity(used.len());
         for e in used {
             let sealed = repo.backend().get_range(&key, u64::from(e.offset), e.stored_len as usize)?;
-            // Never copy damage forward: a blob that fails verification leaves its pack alone.
-            if blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, &sealed).is_err() {
+            // Never copy damage forward: a blob that fails verification leaves its pack alone (a
+            // delta is authenticated; its base is verified where it lives).
+            let damaged = match e.delta {
+                None => blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, &sealed).is_err(),
+                Some(d) => blob::open_patch(repo.keys(), e.codec, &e.id, &d.base, e.raw_len, &sealed).is_err(),
+            };
+            if damaged {
                 repo.warn(format!("{key}: blob {} is damaged; the pack is not repacked (see `dbvault check --read-data`)", e.id.short()));
                 ok = false;
                 break;
             }
-            copies.push(SealedBlob { id: e.id, kind: e.kind, codec: e.codec, raw_len: e.raw_len, bytes: sealed });
+            copies.push(SealedBlob { id: e.id, kind: e.kind, codec: e.codec, raw_len: e.raw_len, bytes: sealed, delta: e.delta });
         }
         if ok {
             for c in &copies {
@@ -250,7 +272,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         if seg.packs.is_empty() {
             return Ok(());
         }
-        let bytes = seg.encode(repo.keys()).map_err(|e| StoreError::format("index segment", e))?;
+        let bytes = seg.encode(repo.keys(), repo.config().version).map_err(|e| StoreError::format("index segment", e))?;
         let id = Id::of_bytes(&bytes);
         repo.backend().put_new(&format!("index/{id}"), &bytes)?;
         new_segments.push((id, seg));

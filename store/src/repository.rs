@@ -35,6 +35,8 @@ pub struct InitOptions {
     pub kdf: KdfParams,
     /// Chunker parameters, fixed for the repository's life.
     pub chunker: ChunkerConfig,
+    /// Never store changed chunks as deltas (the repository setting `deltas: false`).
+    pub no_deltas: bool,
 }
 
 /// What a sync of the local index did.
@@ -116,7 +118,8 @@ impl Repository {
         let backend = LocalBackend::new(path);
         let master = MasterKey::generate().map_err(|e| StoreError::format("master key", e))?;
         let keys = master.keys();
-        let config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
+        let mut config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
+        config.deltas = !opts.no_deltas;
         let kf = KeyFile::wrap(&master, password, &config.id, opts.kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
         let kbytes = kf.encode();
         let key_id = Id::of_bytes(&kbytes);
@@ -332,7 +335,7 @@ impl Repository {
         if !recovered.is_empty() {
             report.packs_recovered = recovered.len();
             let seg = IndexSegment { packs: recovered };
-            let bytes = seg.encode(&self.keys).map_err(|e| StoreError::format("index segment", e))?;
+            let bytes = seg.encode(&self.keys, self.config().version).map_err(|e| StoreError::format("index segment", e))?;
             let seg_id = Id::of_bytes(&bytes);
             self.backend.put_new(&format!("index/{seg_id}"), &bytes)?;
             idx.apply_segment(&seg_id, &seg)?;

@@ -92,6 +92,9 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     println!("size       {} ({} bytes), {} chunks", output::size(m.size), m.size, m.chunks);
     println!("digest     blake3 {}", m.digest);
     println!("added      {} stored, {} new chunks ({} before compression)", output::size(m.added.stored_bytes), m.added.chunks, output::size(m.added.raw_bytes));
+    if let Some(line) = output::deltas(&m.added) {
+        println!("deltas     {line}");
+    }
     match (m.parent, share.parent) {
         (None, _) => println!("parent     none (first snapshot of {})", m.db),
         (Some(p), None) => println!("parent     {} (forgotten)", p.short()),
@@ -185,10 +188,11 @@ pub fn stats(g: &Global, repo: &Repository, a: &StatsArgs) -> Result<()> {
                     output::size(s.stored_bytes),
                     format!("{:.1}x", s.dedup_ratio()),
                     format!("{:.1}x", s.compression_ratio()),
+                    format!("{} ({} in {})", s.delta_chunks, output::size(s.delta_raw_bytes), output::size(s.delta_stored_bytes)),
                 ]
             })
             .collect();
-        output::table(&["DB", "SNAPSHOTS", "INGESTED", "UNIQUE", "STORED", "DEDUP", "COMPRESSION"], &rows);
+        output::table(&["DB", "SNAPSHOTS", "INGESTED", "UNIQUE", "STORED", "DEDUP", "COMPRESSION", "DELTAS"], &rows);
         println!("repository packs on disk: {}", output::size(pack_bytes));
     }
     Ok(())

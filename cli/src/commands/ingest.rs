@@ -16,6 +16,7 @@ pub struct Spec {
     pub host: Option<String>,
     pub tags: Vec<String>,
     pub allow_incomplete: bool,
+    pub no_deltas: bool,
     /// Empty: read standard input.
     pub command: Vec<String>,
 }
@@ -29,6 +30,7 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
         host: a.host,
         tags: a.tags,
         allow_incomplete: a.allow_incomplete,
+        no_deltas: a.no_deltas,
         command: a.command,
     };
     if spec.command.is_empty() && std::io::stdin().is_terminal() {
@@ -64,6 +66,7 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
         host: spec.host.clone(),
         tags: spec.tags.clone(),
         allow_incomplete: spec.allow_incomplete,
+        no_deltas: spec.no_deltas,
         progress,
         producer,
     };
@@ -88,6 +91,10 @@ pub fn to_json(s: &IngestSummary) -> serde_json::Value {
     let secs = s.elapsed.as_secs_f64();
     let mut v = super::snapshots::to_json(&s.snapshot);
     v["new_raw_bytes"] = m.added.raw_bytes.into();
+    v["delta_chunks"] = m.added.delta_chunks.into();
+    v["delta_raw_bytes"] = m.added.delta_raw_bytes.into();
+    v["delta_stored_bytes"] = m.added.delta_stored_bytes.into();
+    v["delta_saved_bytes"] = m.added.delta_alone_bytes.saturating_sub(m.added.delta_stored_bytes).into();
     v["elapsed_secs"] = secs.into();
     v["bytes_per_sec"] = (m.size as f64 / secs.max(1e-6)).into();
     v
@@ -100,6 +107,9 @@ fn print_summary(s: &IngestSummary) {
     println!("  read      {} in {:.1} s ({})", output::size(m.size), s.elapsed.as_secs_f64(), output::rate(m.size, s.elapsed));
     println!("  chunks    {} ({} new)", m.chunks, m.added.chunks);
     println!("  added     {} to the repository ({} of new data before compression)", output::size(m.added.stored_bytes), output::size(m.added.raw_bytes));
+    if let Some(line) = output::deltas(&m.added) {
+        println!("  deltas    {line}");
+    }
     if let Some(f) = &src.format {
         let by = [src.tool.as_deref(), src.tool_version.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
         let marker = match src.completion_marker {

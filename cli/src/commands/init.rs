@@ -19,11 +19,11 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<()> {
         return Err(store::StoreError::NotEmpty { path }.into());
     }
     let password = crate::password::get_new(g)?;
-    let repo = Repository::init(&path, password.as_bytes(), InitOptions { kdf, chunker })
+    let repo = Repository::init(&path, password.as_bytes(), InitOptions { kdf, chunker, no_deltas: a.no_deltas })
         .with_context(|| format!("creating repository {}", path.display()))?;
     let c = repo.config();
     if g.json {
-        println!("{}", serde_json::json!({ "id": c.id, "path": path, "version": c.version, "chunker": c.chunker }));
+        println!("{}", serde_json::json!({ "id": c.id, "path": path, "version": c.version, "chunker": c.chunker, "deltas": c.writes_deltas() }));
     } else if !g.quiet {
         println!("created dbvault repository {} at {}", c.id.short(), path.display());
         println!("keep the password safe: without it the data cannot be read back");

@@ -71,7 +71,7 @@ fn load(file: &Path) -> Result<Vec<Spec>> {
             CommandSpec::Argv(v) if v.is_empty() => bail!("job {:?}: command is empty", j.db),
             CommandSpec::Argv(v) => v,
         };
-        specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, command });
+        specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, no_deltas: false, command });
     }
     Ok(specs)
 }

@@ -14,7 +14,7 @@ pub const PASSWORD: &[u8] = b"correct horse";
 
 /// Cheap key derivation: tests open repositories many times.
 pub fn fast_init() -> InitOptions {
-    InitOptions { kdf: KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, chunker: ChunkerConfig::default() }
+    InitOptions { kdf: KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, chunker: ChunkerConfig::default(), no_deltas: false }
 }
 
 /// Small chunks, so small test streams have many of them.

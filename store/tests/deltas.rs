@@ -1,0 +1,146 @@
+//! Delta blobs: changed chunks stored as patches against the parent snapshot's chunks.
+
+mod common;
+
+use common::*;
+use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
+use repo_format::blob::BlobKind;
+use repo_format::config::Config;
+use repo_format::pack::PackEntry;
+use store::check::{ReadData, check};
+use store::ingest::{IngestOptions, WRITE_MAX_DEPTH, ingest};
+use store::{InitOptions, snapshot};
+
+/// A week of a quiet OLTP table (scattered updates touch many chunks).
+fn week(seed: u64) -> Vec<Vec<u8>> {
+    let mut series = DumpSeries::new(20_000, seed);
+    let mut days = vec![series.dump()];
+    for _ in 0..6 {
+        series.advance_day(DailyChange { update: 0.01, insert: 0.003, delete: 0.001 });
+        days.push(series.dump());
+    }
+    days
+}
+
+/// Every entry of every indexed pack.
+fn all_entries(t: &TestRepo) -> Vec<PackEntry> {
+    let idx = t.repo.index_reader().unwrap();
+    idx.packs().unwrap().iter().flat_map(|(id, len, _)| store::pack::read_header(&t.repo, id, *len).unwrap()).collect()
+}
+
+fn clean_check(t: &TestRepo) {
+    let r = check(&t.repo, ReadData::All, None).unwrap();
+    assert!(r.problems.is_empty() && r.damaged.is_empty(), "check found {:?} {:?}", r.problems, r.damaged);
+}
+
+#[test]
+fn changed_chunks_become_bounded_deltas_and_restore_byte_identical() {
+    let days = week(21);
+    let with = TestRepo::new(fast_init());
+    let without = TestRepo::new(InitOptions { no_deltas: true, ..fast_init() });
+    let mut snaps = Vec::new();
+    for (n, day) in days.iter().enumerate() {
+        let a = with.ingest("shop", day).snapshot;
+        let b = without.ingest("shop", day).snapshot.manifest.added;
+        let added = a.manifest.added;
+        assert_eq!(b.delta_chunks, 0, "a repository created without deltas stores none");
+        if n > 0 {
+            assert!(added.delta_chunks * 2 > added.chunks, "day {n}: only {} of {} new chunks are deltas", added.delta_chunks, added.chunks);
+            assert!(added.delta_stored_bytes < added.delta_alone_bytes / 4, "day {n}: deltas {added:?}");
+            assert!(added.stored_bytes * 2 < b.stored_bytes, "day {n}: {} bytes with deltas, {} without", added.stored_bytes, b.stored_bytes);
+        }
+        snaps.push(a);
+    }
+    for (snap, day) in snaps.iter().zip(&days) {
+        assert_eq!(&with.restore(snap).unwrap(), day);
+    }
+    let entries = all_entries(&with);
+    let max_depth = entries.iter().filter_map(|e| e.delta).map(|d| d.depth).max().unwrap();
+    assert!(max_depth >= 2, "a week of edits builds chains (deepest {max_depth})");
+    assert!(max_depth <= WRITE_MAX_DEPTH, "chains are bounded: deepest {max_depth}");
+    assert!(entries.iter().all(|e| (e.kind == BlobKind::Delta) == e.delta.is_some()));
+    clean_check(&with);
+}
+
+#[test]
+fn a_run_without_deltas_stores_none() {
+    let days = week(22);
+    let t = TestRepo::new(fast_init());
+    t.ingest("shop", &days[0]);
+    let s = ingest(&t.repo, days[1].as_slice(), IngestOptions { db: "shop".into(), no_deltas: true, ..Default::default() }).unwrap();
+    assert_eq!(s.snapshot.manifest.added.delta_chunks, 0);
+    assert!(s.snapshot.manifest.added.chunks > 0);
+    assert_eq!(t.restore(&s.snapshot).unwrap(), days[1]);
+}
+
+#[test]
+fn prune_keeps_the_bases_of_surviving_deltas() {
+    let days = week(23);
+    let mut t = TestRepo::new(fast_init());
+    for day in &days[..4] {
+        t.ingest("shop", day);
+    }
+    let idx = t.repo.index_reader().unwrap();
+    let all = snapshot::list(&t.repo, &idx, None).unwrap();
+    drop(idx);
+    // Only the last day survives: its deltas' bases live only in forgotten snapshots.
+    snapshot::forget(&t.repo, &all[..3]).unwrap();
+    let report = store::prune::prune(&t.repo, 0.0, false, None).unwrap();
+    assert!(report.packs_deleted > 0 || report.packs_written > 0, "prune did something: {report:?}");
+    t.reopen();
+    let idx = t.repo.index_reader().unwrap();
+    let last = snapshot::list(&t.repo, &idx, None).unwrap().pop().unwrap();
+    drop(idx);
+    assert!(last.manifest.added.delta_chunks > 0);
+    assert_eq!(t.restore(&last).unwrap(), days[3]);
+    clean_check(&t);
+    // A later day still finds its bases, and the index rebuilt from scratch agrees.
+    let s = t.ingest("shop", &days[4]);
+    t.repo.repair_index().unwrap();
+    assert_eq!(t.restore(&s.snapshot).unwrap(), days[4]);
+}
+
+#[test]
+fn version_1_repositories_stay_readable_and_get_no_deltas() {
+    let days = week(24);
+    let mut t = TestRepo::new(fast_init());
+    // Turn the fresh repository into a version 1 one, as an older dbvault wrote them.
+    let mut cfg: Config = t.repo.config().clone();
+    cfg.version = 1;
+    std::fs::write(t.path().join("config"), cfg.encode(t.repo.keys())).unwrap();
+    t.reopen();
+    assert_eq!(t.repo.config().version, 1);
+    let snaps: Vec<_> = days[..3].iter().map(|d| t.ingest("shop", d).snapshot).collect();
+    assert!(snaps.iter().all(|s| s.manifest.added.delta_chunks == 0));
+    for p in packs(&t.path()) {
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(&bytes[..8], b"dbvpack\x01", "{} is a version 1 pack", p.display());
+    }
+    for (s, d) in snaps.iter().zip(&days) {
+        assert_eq!(&t.restore(s).unwrap(), d);
+    }
+    clean_check(&t);
+}
+
+#[test]
+fn a_damaged_base_is_reported_for_its_deltas_and_nothing_else_breaks() {
+    let days = week(25);
+    let t = TestRepo::new(fast_init());
+    let s0 = t.ingest("shop", &days[0]).snapshot;
+    let s1 = t.ingest("shop", &days[1]).snapshot;
+    // Flip a bit inside a day-0 chunk that a day-1 delta uses as its base.
+    let entries = all_entries(&t);
+    let base = entries.iter().find_map(|e| e.delta).unwrap().base;
+    let idx = t.repo.index_reader().unwrap();
+    let loc = idx.locate(&base).unwrap();
+    drop(idx);
+    let path = t.path().join(store::pack::pack_key(&loc.pack));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[loc.offset as usize + 30] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let err = t.restore(&s1).unwrap_err().to_string();
+    assert!(err.contains(&s1.id.short()), "the error names the snapshot: {err}");
+    assert!(t.restore(&s0).is_err(), "day 0 holds the damaged chunk itself");
+    let r = check(&t.repo, ReadData::All, None).unwrap();
+    assert_eq!(r.damaged.len(), 2, "both snapshots are reported damaged: {:?}", r.damaged);
+}
