@@ -5,7 +5,8 @@
 #   env ROWS    rows per table (default 2500000: pg_dump files of ~190-240 MB)
 #       DAYS    days per series (default 7)
 #       SERIES  which series (default "pg-app pg-bench mariadb-app", see benches/series.sh)
-#       TOOLS   which tools (default "dbvault restic borg"; the first is compared with the others)
+#       TOOLS   which tools (default "dbvault dbvault_nodelta restic borg"; the first is compared
+#               with the others; dbvault_nodelta is dbvault in a repository made with --no-deltas)
 #
 # Generates the series with benches/series.sh (real PostgreSQL and MariaDB servers, private, in
 # temporary folders) unless WORK_DIR already holds them for the same ROWS and DAYS. Then, for each
@@ -32,7 +33,7 @@ bin="$CARGO_TARGET_DIR/release"
 
 rows=${ROWS:-2500000} days=${DAYS:-7}
 series=${SERIES:-pg-app pg-bench mariadb-app}
-tools=${TOOLS:-dbvault restic borg}
+tools=${TOOLS:-dbvault dbvault_nodelta restic borg}
 work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
 mkdir -p "$work"
 if [ "$(cat "$work/series/params" 2>/dev/null)" != "$rows $days $series" ]; then
@@ -51,6 +52,10 @@ dbvault_init() { dbvault_env "$1"; "$bin/dbvault" init -q; }
 dbvault_ingest() { dbvault_env "$1"; "$bin/dbvault" ingest -q --db "$series_name" < "$2"; }
 dbvault_restore() { dbvault_env "$1"; "$bin/dbvault" restore -q latest --db "$series_name" -o "$3"; }
 dbvault_prune() { dbvault_env "$1"; "$bin/dbvault" forget -q --keep-last 4 --prune; }
+dbvault_nodelta_init() { dbvault_env "$1"; "$bin/dbvault" init -q --no-deltas; }
+dbvault_nodelta_ingest() { dbvault_ingest "$@"; }
+dbvault_nodelta_restore() { dbvault_restore "$@"; }
+dbvault_nodelta_prune() { dbvault_prune "$@"; }
 
 restic_env() { export RESTIC_REPOSITORY=$1 RESTIC_PASSWORD=$password RESTIC_CACHE_DIR=$1.cache; }
 restic_init() { restic_env "$1"; restic init -q; }
@@ -64,7 +69,8 @@ borg_ingest() { borg_env "$1"; borg create --stdin-name dump.sql "::day-$3" - < 
 borg_restore() { borg_env "$1"; borg extract --stdout "::day-$2" > "$3"; }
 borg_prune() { borg_env "$1"; borg prune --keep-last 4 && borg compact; }
 
-export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_prune restic_env restic_init \
+export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_prune dbvault_nodelta_init \
+  dbvault_nodelta_ingest dbvault_nodelta_restore dbvault_nodelta_prune restic_env restic_init \
   restic_ingest restic_restore restic_prune borg_env borg_init borg_ingest borg_restore borg_prune
 export bin password
 
