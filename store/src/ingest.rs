@@ -54,6 +54,9 @@ const PACKS_PER_SEGMENT: usize = 8;
 pub const WRITE_MAX_DEPTH: u8 = 4;
 /// What a delta costs beyond its patch: the base id in the pack header and the index segment.
 const DELTA_EXTRA: usize = 64;
+/// Chunks smaller than this compressed alone are not tried as deltas (at most a quarter of this
+/// could be saved, less than reading the base costs).
+const MIN_DELTA_ALONE: usize = 256;
 
 /// What to record about the stream being ingested.
 #[derive(Default)]
@@ -314,11 +317,17 @@ fn usable_base(index: &Index, proposed: Id) -> Result<Option<(Id, u8)>> {
 }
 
 /// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is compressed
-/// alone and, when it has a base, also as a patch against the base; the patch is kept when it is
-/// clearly smaller. A base that cannot be read only means no delta for that chunk.
+/// alone and, when it has a base and is not already tiny, also as a patch against the base; the
+/// patch is kept when it is clearly smaller. A base that cannot be read only means no delta.
 fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: &[(usize, Option<Id>)]) -> Result<(Vec<SealedBlob>, DeltaTally)> {
     let (keys, level) = (repo.keys(), repo.config().compression_level);
-    let mut proposed: Vec<Id> = new.iter().filter_map(|(_, b)| *b).collect();
+    let alone: Vec<SealedBlob> = new
+        .par_iter()
+        .map(|&(i, _)| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level).map_err(|e| StoreError::format("chunk", e)))
+        .collect::<Result<_>>()?;
+    // A chunk that compresses to a few hundred bytes cannot save enough to pay for reading a base.
+    let worth = |k: usize| alone[k].bytes.len() - OVERHEAD >= MIN_DELTA_ALONE;
+    let mut proposed: Vec<Id> = new.iter().enumerate().filter(|(k, _)| worth(*k)).filter_map(|(_, (_, b))| *b).collect();
     proposed.sort_unstable();
     proposed.dedup();
     let mut chosen: HashMap<Id, (Id, u8)> = HashMap::new();
@@ -334,9 +343,9 @@ fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: 
     let plains: HashMap<Id, Vec<u8>> = wanted.into_iter().zip(loaded).filter_map(|(id, r)| r.ok().map(|p| (id, p))).collect();
     let sealed: Vec<(SealedBlob, usize)> = new
         .par_iter()
-        .map(|&(i, proposed)| {
+        .zip(alone)
+        .map(|(&(i, proposed), alone)| {
             let plain = batch.chunk(i);
-            let alone = blob::seal(keys, BlobKind::Chunk, ids[i], plain, level).map_err(|e| StoreError::format("chunk", e))?;
             let base = proposed.and_then(|p| chosen.get(&p)).and_then(|(b, depth)| plains.get(b).map(|bp| (*b, *depth, bp)));
             if let Some((base, depth, base_plain)) = base {
                 let patch = blob::make_patch(plain, base_plain, level).map_err(|e| StoreError::format("chunk", e))?;
