@@ -6,6 +6,10 @@
 //! parent's chunk at the same offset after the last shared chunk) and the zstd patch against it is
 //! compared with compressing the chunk alone. Prints raw sums (no per-blob overhead) so layouts can
 //! be costed: new chunks, their sizes alone, as patches, and the chunk-list nodes the day adds.
+//!
+//! Environment: `LEVEL` zstd level (default 1); `OVERLAP=1` takes the parent chunk overlapping the
+//! new chunk's range most instead of the one holding its first byte (the rule ingest uses);
+//! `SPAN=N` also tries the N parent chunks on either side and keeps the smallest patch.
 
 use std::collections::{HashMap, HashSet};
 

@@ -147,7 +147,7 @@ impl Walker<'_> {
         match loc.delta {
             // A delta is only as good as its chain of bases (bounded: each base is shallower).
             Some(d) if depth_left > 0 => {
-                let base = self.chain_state(&d.base, depth_left - 1);
+                let base = self.blob_state_at(&d.base, BlobKind::Chunk, None, depth_left - 1);
                 if base.missing + base.unreadable > 0 {
                     self.note(format!("chunk {} is a delta whose base {} cannot be used", id.short(), d.base.short()));
                 }
@@ -159,10 +159,6 @@ impl Walker<'_> {
             }
             None => Counts::default(),
         }
-    }
-
-    fn chain_state(&mut self, id: &Id, depth_left: u8) -> Counts {
-        self.blob_state_at(id, BlobKind::Chunk, None, depth_left)
     }
 
     fn node(&mut self, id: &Id, expect_level: Option<u8>, expect_len: Option<u64>) -> Counts {

@@ -16,7 +16,7 @@
 //! is the creation of the manifest under `snapshots/`. A failure or crash before it leaves only
 //! unreferenced packs and segments, which never make a snapshot and which prune removes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
@@ -25,8 +25,6 @@ use std::time::{Duration, Instant};
 use chunker::{Batch, Chunker};
 use jiff::Timestamp;
 use rayon::prelude::*;
-use std::collections::HashMap;
-
 use repo_format::blob::{self, BlobKind, DeltaRef, SealedBlob};
 use repo_format::crypto::OVERHEAD;
 use repo_format::index_segment::IndexSegment;
@@ -303,15 +301,21 @@ impl<'r> Dedup<'r> {
 }
 
 /// The base a proposed one is replaced by (itself, or its chain's root when the chain is already
-/// [`WRITE_MAX_DEPTH`] deep) and that base's depth; `None` if the index has no such chunk.
+/// [`WRITE_MAX_DEPTH`] deep) and that base's depth; `None` if the index has no such chunk or the
+/// chain does not end within [`blob::MAX_DELTA_DEPTH`] bases.
 fn usable_base(index: &Index, proposed: Id) -> Result<Option<(Id, u8)>> {
-    let mut id = proposed;
-    for _ in 0..=blob::MAX_DELTA_DEPTH {
-        let Some(loc) = index.get(&id)? else { return Ok(None) };
-        match loc.delta {
-            Some(d) if loc.depth() >= WRITE_MAX_DEPTH => id = d.base,
-            _ => return Ok(Some((id, loc.depth()))),
+    let Some(loc) = index.get(&proposed)? else { return Ok(None) };
+    if loc.depth() < WRITE_MAX_DEPTH {
+        return Ok(Some((proposed, loc.depth())));
+    }
+    let mut next = loc.delta;
+    for _ in 0..blob::MAX_DELTA_DEPTH {
+        let Some(d) = next else { break };
+        let Some(loc) = index.get(&d.base)? else { return Ok(None) };
+        if loc.delta.is_none() {
+            return Ok(Some((d.base, 0)));
         }
+        next = loc.delta;
     }
     Ok(None)
 }
@@ -360,15 +364,13 @@ fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: 
         })
         .collect::<Result<_>>()?;
     let mut tally = DeltaTally::default();
-    let blobs = sealed
-        .into_iter()
-        .map(|(b, alone)| {
-            if b.delta.is_some() {
-                tally.add(DeltaTally { chunks: 1, raw: u64::from(b.raw_len), stored: b.bytes.len() as u64, alone: alone as u64 });
-            }
-            b
-        })
-        .collect();
+    let mut blobs = Vec::with_capacity(sealed.len());
+    for (b, alone) in sealed {
+        if b.delta.is_some() {
+            tally.add(DeltaTally { chunks: 1, raw: u64::from(b.raw_len), stored: b.bytes.len() as u64, alone: alone as u64 });
+        }
+        blobs.push(b);
+    }
     Ok((blobs, tally))
 }
 
@@ -559,4 +561,37 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
     writer.flush()?;
     Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_format::blob::Codec;
+    use repo_format::index_segment::PackIndex;
+    use repo_format::pack::PackEntry;
+
+    #[test]
+    fn a_base_at_the_depth_limit_is_replaced_by_its_chains_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
+        // Chunk 1 is whole; chunk n+1 is a delta of depth n against chunk n.
+        let entries: Vec<PackEntry> = (1..=6u8)
+            .map(|n| PackEntry {
+                id: Id([n; 32]),
+                kind: if n == 1 { BlobKind::Chunk } else { BlobKind::Delta },
+                codec: Codec::Zstd,
+                offset: 8 + 100 * u32::from(n),
+                stored_len: 60,
+                raw_len: 4000,
+                delta: (n > 1).then_some(DeltaRef { base: Id([n - 1; 32]), depth: n - 1 }),
+            })
+            .collect();
+        let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([9; 32]), pack_len: 10_000, entries }] };
+        index.apply_segment(&Id([8; 32]), &seg).unwrap();
+        assert_eq!(usable_base(&index, Id([1; 32])).unwrap(), Some((Id([1; 32]), 0)));
+        assert_eq!(usable_base(&index, Id([4; 32])).unwrap(), Some((Id([4; 32]), 3)), "depth 3 is used as it is");
+        assert_eq!(usable_base(&index, Id([5; 32])).unwrap(), Some((Id([1; 32]), 0)), "depth 4: its root instead");
+        assert_eq!(usable_base(&index, Id([6; 32])).unwrap(), Some((Id([1; 32]), 0)));
+        assert_eq!(usable_base(&index, Id([7; 32])).unwrap(), None, "unknown chunk");
+    }
 }

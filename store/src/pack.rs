@@ -5,12 +5,11 @@
 //! the backend (a rename for a local repository). [`PackReader`] reads blobs back with ranged
 //! reads, merging the reads of a batch of blobs, and rebuilds delta blobs from their bases.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use rayon::prelude::*;
-use std::collections::HashMap;
-
 use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH, SealedBlob};
 use repo_format::index_segment::PackIndex;
 use repo_format::pack::{self as fmt, PackEntry};
@@ -231,7 +230,10 @@ impl<'r> PackReader<'r> {
     /// Look a blob up in `index`, read it, and check it is of `kind` (a chunk may be stored as a
     /// delta: it is rebuilt from its base).
     pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
-        self.load_many(index, std::slice::from_ref(id), kind).pop().expect("one answer per id")
+        match self.read(id, &locate(index, id, kind)?)? {
+            Opened::Plain(p) => Ok(p),
+            patch => self.resolve(index, std::slice::from_ref(id), vec![Ok(patch)], MAX_DELTA_DEPTH).pop().expect("one answer"),
+        }
     }
 
     /// Rebuild a delta blob of chunk `id` whose sealed bytes are `sealed`, reading its bases.
