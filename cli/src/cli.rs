@@ -26,9 +26,22 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Repository folder.
-    #[arg(short = 'r', long, env = "DBVAULT_REPOSITORY", global = true, value_name = "PATH")]
-    pub repo: Option<PathBuf>,
+    /// Repository: a folder, or an S3 bucket as s3:http://HOST:PORT/BUCKET/PREFIX (an
+    /// S3-compatible server, path-style) or s3://BUCKET/PREFIX (Amazon S3). S3 credentials and
+    /// region come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
+    #[arg(short = 'r', long, env = "DBVAULT_REPOSITORY", global = true, value_name = "PATH|URL")]
+    pub repo: Option<String>,
+
+    /// Where this machine keeps the index of S3 repositories, one folder per repository id
+    /// [default: $XDG_CACHE_HOME/dbvault or ~/.cache/dbvault]. Deleting it loses nothing: it is
+    /// rebuilt from the repository.
+    #[arg(long, env = "DBVAULT_CACHE_DIR", global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Seconds a failing request to an S3 repository is retried (with backoff) before the
+    /// command fails.
+    #[arg(long, env = "DBVAULT_RETRY_TIMEOUT", global = true, default_value_t = 120, value_name = "SECONDS")]
+    pub retry_timeout: u64,
 
     /// Read the password from this file (first line; a trailing newline is ignored).
     #[arg(long, env = "DBVAULT_PASSWORD_FILE", global = true, value_name = "FILE")]
@@ -138,12 +151,41 @@ pub enum Command {
     /// Problems are reported per snapshot and database; any problem exits with code 5.
     #[command(verbatim_doc_comment)]
     Check(CheckArgs),
+    /// Copy snapshots to another repository (local or S3), keeping their lineage.
+    ///
+    /// Examples:
+    ///   dbvault copy --to s3:http://127.0.0.1:8333/backups/shop --db shop
+    ///   dbvault --repo s3:https://s3.example.net/backups copy --to /srv/restore-test latest --db shop
+    /// Only chunks the destination lacks are stored there; every chunk read from the source is
+    /// verified on the way. Snapshots copied before are skipped, so a daily `copy` after the
+    /// daily ingest keeps an offsite repository in step. The destination must exist
+    /// (`dbvault --repo DEST init`); its password comes from --to-password-file,
+    /// DBVAULT_TO_PASSWORD or DBVAULT_TO_PASSWORD_FILE, else the source's password is tried.
+    #[command(verbatim_doc_comment)]
+    Copy(CopyArgs),
     /// Manage the passphrases that unlock the repository (several may exist).
     #[command(subcommand)]
     Key(KeyCommand),
     /// Repair derived local state.
     #[command(subcommand)]
     Repair(RepairCommand),
+}
+
+/// `copy` options.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The destination repository (folder or S3 URL, as for --repo).
+    #[arg(long, value_name = "PATH|URL")]
+    pub to: String,
+    /// Read the destination's password from this file.
+    #[arg(long, env = "DBVAULT_TO_PASSWORD_FILE", value_name = "FILE")]
+    pub to_password_file: Option<PathBuf>,
+    /// Snapshots to copy (ids, unique prefixes, or `latest`); all (of --db) when none is given.
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    /// Only this database's snapshots.
+    #[arg(long)]
+    pub db: Option<String>,
 }
 
 /// `log` options.

@@ -69,6 +69,19 @@ pub fn get_for_new_key(file: Option<&std::path::Path>) -> Result<String> {
     non_empty(pw, "new password")
 }
 
+/// The password of `copy`'s destination: `--to-password-file` (`DBVAULT_TO_PASSWORD_FILE`),
+/// `DBVAULT_TO_PASSWORD`, else the source's (`source`).
+pub fn for_destination(file: Option<&std::path::Path>, source: &str) -> Result<String> {
+    let pw = if let Some(f) = file {
+        from_file(f, "destination password")?
+    } else if let Ok(p) = std::env::var("DBVAULT_TO_PASSWORD") {
+        p
+    } else {
+        return Ok(source.to_string());
+    };
+    non_empty(pw, "destination password")
+}
+
 fn from_sources(g: &Global, confirm: bool) -> Result<String> {
     if g.password_file.is_some() && g.password_command.is_some() {
         bail!("give either --password-file or --password-command (or their DBVAULT_ variables), not both");

@@ -129,6 +129,18 @@ pub struct Manifest {
     pub incomplete: bool,
     /// The dbvault version that wrote it.
     pub client: String,
+    /// For a snapshot made by `dbvault copy`: the snapshot it is a copy of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where a copied snapshot came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The source repository's id.
+    pub repository: Id,
+    /// The snapshot's id in the source repository.
+    pub snapshot: Id,
 }
 
 impl Manifest {
@@ -184,6 +196,7 @@ mod tests {
             source: Source::default(),
             incomplete: false,
             client: "dbvault test".into(),
+            origin: None,
         }
     }
 

@@ -18,17 +18,17 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Everything that can go wrong in a repository operation.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// The folder holds no dbvault repository.
-    #[error("{path} is not a dbvault repository (no config file); create one with `dbvault init`")]
+    /// The location holds no dbvault repository.
+    #[error("{location} is not a dbvault repository (no config object); create one with `dbvault init`")]
     NotARepository {
-        /// The folder.
-        path: PathBuf,
+        /// The folder or URL.
+        location: String,
     },
-    /// `init` was pointed at a folder that already has content.
-    #[error("{path} is not empty; `dbvault init` only creates a repository in a new or empty folder")]
+    /// `init` was pointed at a folder or bucket prefix that already has content.
+    #[error("{location} is not empty; `dbvault init` only creates a repository in a new or empty folder or bucket prefix")]
     NotEmpty {
-        /// The folder.
-        path: PathBuf,
+        /// The folder or URL.
+        location: String,
     },
     /// No key file unlocks with the given password.
     #[error("wrong password: none of the repository's {keys} key(s) opens with it")]
@@ -171,7 +171,8 @@ impl StoreError {
         match self {
             StoreError::Format { source, .. } => !matches!(source, FormatError::WrongPassword | FormatError::Random(_)),
             StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } => true,
-            StoreError::Unreadable { source, .. } => source.is_integrity() || matches!(**source, StoreError::Backend(_)),
+            // A remote store that cannot be reached says nothing about the data's integrity.
+            StoreError::Unreadable { source, .. } => source.is_integrity() || matches!(**source, StoreError::Backend(ref b) if !matches!(b, BackendError::Remote { .. })),
             StoreError::Backend(BackendError::NotFound { .. } | BackendError::Short { .. }) => true,
             _ => false,
         }

@@ -308,6 +308,19 @@ impl Index {
         self.db.write(batch).map_err(|e| self.err(e))
     }
 
+    /// Forget everything (writer only): the repository changed in a way the index cannot follow
+    /// step by step (another client's prune deleted segments), so it is synced again from scratch.
+    pub fn clear(&self) -> Result<()> {
+        // Every key is at most 64 bytes, so all sort below 65 bytes of 0xff.
+        let end = [0xffu8; 65];
+        let mut batch = WriteBatch::default();
+        for cf in ALL_CFS {
+            batch.delete_range_cf(self.cf(cf), [].as_slice(), end.as_slice());
+        }
+        self.db.write(batch).map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
     /// Forget that a segment was applied (it was deleted from the repository).
     pub fn forget_segment(&self, id: &Id) -> Result<()> {
         self.db.delete_cf(self.cf(CF_SEGMENTS), id.0).map_err(|e| self.err(e))

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use repo_format::blob::{self, BlobKind, DeltaRef, SealedBlob};
 use repo_format::crypto::OVERHEAD;
 use repo_format::index_segment::IndexSegment;
-use repo_format::manifest::{Added, Manifest, Source};
+use repo_format::manifest::{Added, Manifest, Origin, Source};
 use repo_format::tree::{TreeBuilder, TreeEntry};
 use repo_format::Id;
 
@@ -74,6 +74,21 @@ pub struct IngestOptions<'a> {
     /// For a stream produced by a command: called once the stream has ended, before the commit
     /// point, to wait for the command and report how it ended. A failed producer means no snapshot.
     pub producer: Option<Box<dyn FnOnce() -> ProducerOutcome + 'a>>,
+    /// Re-create a snapshot of another repository (`dbvault copy`): its metadata is kept, not
+    /// taken from this run, and its lineage is the one given here.
+    pub copy: Option<CopyOf>,
+}
+
+/// A snapshot being copied in from another repository.
+#[derive(Clone, Debug)]
+pub struct CopyOf {
+    /// The source snapshot's manifest: its database, host, tags, times, source and completeness
+    /// are kept (`db` and `host` of [`IngestOptions`] must match it).
+    pub manifest: Manifest,
+    /// Where it comes from.
+    pub origin: Origin,
+    /// The copy of its parent in this repository, if there is one (also the base for deltas).
+    pub parent: Option<Snapshot>,
 }
 
 /// How the program that produced the stream ended.
@@ -411,7 +426,7 @@ impl PackSink<'_> {
 
     fn add(&mut self, b: &SealedBlob) -> Result<()> {
         self.packer.add(b)?;
-        self.pending.extend(self.packer.take_finished());
+        self.pending.extend(self.packer.take_finished()?);
         if self.pending.len() >= PACKS_PER_SEGMENT {
             self.write_segment()?;
         }
@@ -420,7 +435,7 @@ impl PackSink<'_> {
 
     /// Write an index segment for the packs finished so far (they are already durable).
     fn write_segment(&mut self) -> Result<()> {
-        self.pending.extend(self.packer.take_finished());
+        self.pending.extend(self.packer.take_finished()?);
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -453,7 +468,10 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let bases = if repo.config().writes_deltas() && !opts.no_deltas {
-        let parent = crate::snapshot::list(repo, &index, Some(&opts.db))?.into_iter().rev().find(|s| !s.manifest.incomplete);
+        let parent = match &opts.copy {
+            Some(c) => c.parent.clone(),
+            None => crate::snapshot::list(repo, &index, Some(&opts.db))?.into_iter().rev().find(|s| !s.manifest.incomplete),
+        };
         Some(BaseFinder::new(parent.map(|p| TreeWalk::new(&reader, &index, p.manifest.tree))))
     } else {
         None
@@ -511,7 +529,15 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
                 return Err(StoreError::Input { offset: len, source });
             }
             let info = dump::recognize(&edges.head, &edges.tail);
-            let (source, incomplete) = judge(&info, len, producer.map(|p| p()), opts.allow_incomplete)?;
+            let (source, incomplete) = match &opts.copy {
+                // A copy keeps what the original ingest found (the producer only reports whether
+                // reading the original back succeeded).
+                Some(c) => {
+                    judge(&info, len, producer.map(|p| p()), true)?;
+                    (c.manifest.source.clone(), c.manifest.incomplete)
+                }
+                None => judge(&info, len, producer.map(|p| p()), opts.allow_incomplete)?,
+            };
             let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p, &packs))?;
             packs.send(ToPacks::Finish).map_err(|_| writer_gone())?;
             Ok((Id(*hash.as_bytes()), len, source, incomplete, root))
@@ -538,14 +564,18 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     // Commit: take the writer role (this applies our segments), find the parent, write the manifest.
     let writer = repo.index_writer()?;
     let name_tag = repo.keys().name_tag(&opts.db);
+    let (start, end, parent, origin) = match opts.copy {
+        Some(c) => (c.manifest.start, c.manifest.end, c.parent.map(|p| p.id), Some(c.origin)),
+        None => (started, Timestamp::now(), writer.latest_of(&name_tag)?, None),
+    };
     let manifest = Manifest {
         version: 1,
         db: opts.db,
         host: opts.host.unwrap_or_else(hostname),
         tags: opts.tags,
-        start: started,
-        end: Timestamp::now(),
-        parent: writer.latest_of(&name_tag)?,
+        start,
+        end,
+        parent,
         size,
         digest,
         tree: root.root,
@@ -554,6 +584,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
         source,
         incomplete,
         client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
+        origin,
     };
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
     let id = Id::of_bytes(&sealed);

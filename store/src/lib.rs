@@ -2,7 +2,8 @@
 //! two operations everything else builds on, ingest and restore.
 //!
 //! How the pieces fit:
-//! - [`backend::Backend`] stores write-once objects ([`backend::LocalBackend`]: a folder).
+//! - [`backend::Backend`] stores write-once objects ([`backend::LocalBackend`]: a folder;
+//!   [`backend::S3Backend`]: an S3 bucket), at a [`location::Location`].
 //! - [`repository::Repository`] unlocks a repository and keeps the local [`index::Index`] in step
 //!   with the objects (the index is derived state and rebuilds itself when missing).
 //! - [`ingest::ingest`] chunks, deduplicates, seals and packs a stream ([`pack::PackWriter`]),
@@ -18,11 +19,13 @@ pub mod backend;
 pub mod base;
 pub mod browse;
 pub mod check;
+pub mod copy;
 pub mod dump;
 pub mod error;
 pub mod index;
 pub mod ingest;
 pub mod keys;
+pub mod location;
 pub mod lock;
 pub mod marks;
 pub mod pack;
@@ -34,4 +37,5 @@ pub mod snapshot;
 pub mod tree;
 
 pub use error::{Result, StoreError};
+pub use location::{Access, Location};
 pub use repository::{InitOptions, Repository};

@@ -2,8 +2,9 @@
 //!
 //! [`PackWriter`] appends sealed blobs to a temporary file, closes it with the sealed header once
 //! it reaches the target size, fsyncs it, names it by the BLAKE3 hash of its bytes and hands it to
-//! the backend (a rename for a local repository). [`PackReader`] reads blobs back with ranged
-//! reads, merging the reads of a batch of blobs, and rebuilds delta blobs from their bases.
+//! the backend (a rename for a local repository; for a remote store an upload, several at a time).
+//! [`PackReader`] reads blobs back with ranged reads, merging the reads of a batch of blobs, and
+//! rebuilds delta blobs from their bases.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -35,11 +36,18 @@ struct OpenPack {
     len: u64,
 }
 
+/// A finished pack being handed to the backend on its own thread (remote stores).
+struct Upload {
+    thread: std::thread::JoinHandle<std::result::Result<(), BackendError>>,
+    pack: PackIndex,
+}
+
 /// Writes sealed blobs into packs.
 pub struct PackWriter<'r> {
     repo: &'r Repository,
     target: u64,
     current: Option<OpenPack>,
+    uploads: std::collections::VecDeque<Upload>,
     done: Vec<PackIndex>,
     bytes_written: u64,
 }
@@ -47,7 +55,14 @@ pub struct PackWriter<'r> {
 impl<'r> PackWriter<'r> {
     /// A writer for `repo`'s packs.
     pub fn new(repo: &'r Repository) -> Self {
-        PackWriter { repo, target: u64::from(repo.config().pack_size).max(1 << 20), current: None, done: Vec::new(), bytes_written: 0 }
+        PackWriter {
+            repo,
+            target: u64::from(repo.config().pack_size).max(1 << 20),
+            current: None,
+            uploads: std::collections::VecDeque::new(),
+            done: Vec::new(),
+            bytes_written: 0,
+        }
     }
 
     fn write(p: &mut OpenPack, bytes: &[u8]) -> Result<()> {
@@ -60,7 +75,7 @@ impl<'r> PackWriter<'r> {
     /// Append a sealed blob; closes the pack when it reaches its target size.
     pub fn add(&mut self, b: &SealedBlob) -> Result<()> {
         if self.current.as_ref().is_some_and(|p| p.len + b.bytes.len() as u64 > u64::from(u32::MAX) / 2) {
-            self.finish_pack()?;
+            self.close_pack()?;
         }
         if self.current.is_none() {
             let tmp = tempfile::Builder::new()
@@ -86,33 +101,75 @@ impl<'r> PackWriter<'r> {
         });
         Self::write(p, &b.bytes)?;
         if p.len >= self.target {
-            self.finish_pack()?;
+            self.close_pack()?;
         }
         Ok(())
     }
 
-    /// Close the open pack (if any): header, fsync, and hand it to the backend.
+    /// Close the open pack (if any) and wait until every pack is stored.
     pub fn finish_pack(&mut self) -> Result<()> {
+        self.close_pack()?;
+        while let Some(u) = self.uploads.pop_front() {
+            self.reap(u)?;
+        }
+        Ok(())
+    }
+
+    fn reap(&mut self, u: Upload) -> Result<()> {
+        u.thread.join().map_err(|_| StoreError::Invalid("a pack upload thread panicked".into()))??;
+        self.done.push(u.pack);
+        Ok(())
+    }
+
+    /// Close the open pack (if any): header, fsync, and hand it to the backend: at once for a
+    /// local folder, on an upload thread (at most `parallel_puts` at a time) for a remote store.
+    fn close_pack(&mut self) -> Result<()> {
         let Some(mut p) = self.current.take() else { return Ok(()) };
         let header = fmt::encode_header(self.repo.keys(), &p.entries, self.repo.config().version).map_err(|e| StoreError::format("pack header", e))?;
         Self::write(&mut p, &header)?;
         let file = p.file.into_inner().map_err(|e| StoreError::io("writing a pack", e.into_error()))?;
         file.sync_all().map_err(|e| StoreError::io("syncing a pack", e))?;
         let id = Id(*p.hasher.finalize().as_bytes());
-        // The lock is held (the file stays open) until the pack has its name: another ingest's
-        // `clean_orphans` would otherwise take the finished temporary file for an orphan.
-        self.repo.backend().put_new_file(&pack_key(&id), &p.path)?;
-        drop(file);
-        // The file has been moved; nothing is left for the temp path to delete.
-        let _ = p.path.keep();
+        let pack = PackIndex { pack_id: id, pack_len: p.len, entries: p.entries };
         self.bytes_written += p.len;
-        self.done.push(PackIndex { pack_id: id, pack_len: p.len, entries: p.entries });
+        let backend = self.repo.backend().clone();
+        let path = p.path;
+        let put = move || {
+            // The lock is held (the file stays open) until the pack has its name: another ingest's
+            // `clean_orphans` would otherwise take the finished temporary file for an orphan.
+            let stored = backend.put_new_file(&pack_key(&id), &path);
+            drop(file);
+            if stored.is_ok() {
+                // The file has been moved or uploaded and removed; nothing is left to delete.
+                let _ = path.keep();
+            }
+            stored
+        };
+        let parallel = self.repo.backend().parallel_puts();
+        if parallel <= 1 {
+            put()?;
+            self.done.push(pack);
+            return Ok(());
+        }
+        while self.uploads.len() >= parallel {
+            let oldest = self.uploads.pop_front().expect("not empty");
+            self.reap(oldest)?;
+        }
+        let thread = std::thread::Builder::new()
+            .name("dbvault-upload".into())
+            .spawn(put)
+            .map_err(|e| StoreError::io("starting a pack upload", e))?;
+        self.uploads.push_back(Upload { thread, pack });
         Ok(())
     }
 
-    /// Packs finished since the last call.
-    pub fn take_finished(&mut self) -> Vec<PackIndex> {
-        std::mem::take(&mut self.done)
+    /// Packs stored since the last call (uploads still running are not included).
+    pub fn take_finished(&mut self) -> Result<Vec<PackIndex>> {
+        while self.uploads.front().is_some_and(|u| u.thread.is_finished()) {
+            let u = self.uploads.pop_front().expect("not empty");
+            self.reap(u)?;
+        }
+        Ok(std::mem::take(&mut self.done))
     }
 
     /// Bytes of all packs finished so far.

@@ -216,7 +216,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         }
     }
     writer.finish_pack()?;
-    let new_packs = writer.take_finished();
+    let new_packs = writer.take_finished()?;
     let new_bytes: u64 = new_packs.iter().map(|p| p.pack_len).sum();
 
     // 4. Exclusive: no ingest runs from here to the end.

@@ -19,12 +19,10 @@ use repo_format::keyfile::{KdfParams, KeyFile};
 use repo_format::manifest::Manifest;
 use repo_format::{FormatError, Id};
 
-use crate::backend::{Backend, BackendError, LocalBackend};
+use crate::backend::{Backend, BackendError};
 use crate::index::Index;
+use crate::location::{Access, LOCAL_DIR, Location};
 use crate::{Result, StoreError};
-
-/// Folder (inside a local repository) for derived state: the RocksDB index, the lock, temp files.
-pub const LOCAL_DIR: &str = "local";
 /// Object folders a repository holds.
 pub const OBJECT_DIRS: [&str; 4] = ["keys", "packs", "index", "snapshots"];
 
@@ -50,12 +48,15 @@ pub struct SyncReport {
     pub snapshots_added: usize,
     /// Snapshots unlisted because their manifest is gone.
     pub snapshots_removed: usize,
+    /// Index segments this index had applied were gone from the repository (another client's
+    /// prune replaced them), so the index was cleared and synced from scratch.
+    pub from_scratch: bool,
 }
 
 /// An open, unlocked repository.
 pub struct Repository {
     backend: Arc<dyn Backend>,
-    location: PathBuf,
+    location: Location,
     config: Config,
     keys: Keys,
     master: MasterKey,
@@ -86,36 +87,33 @@ pub(crate) fn id_from_key(key: &str) -> Option<Id> {
     key.rsplit('/').next()?.parse().ok()
 }
 
-/// Read and parse a local repository's config without unlocking it.
-pub fn read_config(path: &Path) -> Result<repo_format::config::UnverifiedConfig> {
-    let backend = LocalBackend::new(path);
+/// Read and parse a repository's config without unlocking it.
+pub fn read_config(backend: &dyn Backend) -> Result<repo_format::config::UnverifiedConfig> {
     let bytes = backend.get("config").map_err(|e| match e {
-        BackendError::NotFound { .. } => StoreError::NotARepository { path: path.to_path_buf() },
+        BackendError::NotFound { .. } => StoreError::NotARepository { location: backend.describe() },
         other => StoreError::Backend(other),
     })?;
     Config::decode(&bytes).map_err(|e| StoreError::format("config", e))
 }
 
 impl Repository {
-    /// Create a repository in `path` (absent or empty), with one key for `password`.
+    /// Create a repository in the local folder `path` (absent or empty), with one key for `password`.
     pub fn init(path: &Path, password: &[u8], opts: InitOptions) -> Result<Repository> {
-        match std::fs::read_dir(path) {
-            Ok(mut entries) => {
-                if entries.next().is_some() {
-                    return Err(StoreError::NotEmpty { path: path.to_path_buf() });
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(path).map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;
-            }
-            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
-        }
+        Repository::init_at(&Location::Local(path.to_path_buf()), password, opts, &Access::default())
+    }
+
+    /// Create a repository at `location` (an absent or empty folder, or a bucket prefix holding no
+    /// objects), with one key for `password`.
+    pub fn init_at(location: &Location, password: &[u8], opts: InitOptions, access: &Access) -> Result<Repository> {
         chunker::Params::new(opts.chunker.min_size, opts.chunker.avg_size, opts.chunker.max_size, opts.chunker.normalization, 0)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        for d in OBJECT_DIRS.iter().chain([&LOCAL_DIR]) {
-            std::fs::create_dir_all(path.join(d)).map_err(|e| StoreError::io(format!("creating {}/{d}", path.display()), e))?;
+        let backend = Repository::check_can_init(location, access)?;
+        let not_empty = || StoreError::NotEmpty { location: location.to_string() };
+        if let Location::Local(path) = location {
+            for d in OBJECT_DIRS.iter().chain([&LOCAL_DIR]) {
+                std::fs::create_dir_all(path.join(d)).map_err(|e| StoreError::io(format!("creating {}/{d}", path.display()), e))?;
+            }
         }
-        let backend = LocalBackend::new(path);
         let master = MasterKey::generate().map_err(|e| StoreError::format("master key", e))?;
         let keys = master.keys();
         let mut config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
@@ -123,18 +121,41 @@ impl Repository {
         let kf = KeyFile::wrap(&master, password, &config.id, opts.kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
         let kbytes = kf.encode();
         let key_id = Id::of_bytes(&kbytes);
-        // The key first, the config last: a folder with a config is a usable repository.
+        // The key first, the config last (created only if absent): a config means a usable repository.
         backend.put_new(&format!("keys/{key_id}"), &kbytes)?;
-        backend.put_new("config", &config.encode(&keys))?;
-        let repo = Repository::assemble(path, backend, config, master, key_id);
+        backend.put_new("config", &config.encode(&keys)).map_err(|e| match e {
+            BackendError::AlreadyExists { .. } => not_empty(),
+            other => other.into(),
+        })?;
+        let local_dir = location.local_dir(&config.id, access)?;
+        let repo = Repository::assemble(location.clone(), backend, local_dir, config, master, key_id);
         repo.index_writer()?;
         Ok(repo)
     }
 
+    /// Refuse a `location` that already holds something ([`StoreError::NotEmpty`]); otherwise
+    /// return a connection to it.
+    pub fn check_can_init(location: &Location, access: &Access) -> Result<Arc<dyn Backend>> {
+        let backend = location.backend(access)?;
+        let empty = match location {
+            Location::Local(path) => crate::location::is_empty_folder(path)?,
+            Location::S3(_) => backend.list("")?.is_empty(),
+        };
+        if !empty {
+            return Err(StoreError::NotEmpty { location: location.to_string() });
+        }
+        Ok(backend)
+    }
+
     /// Open and unlock the local repository at `path`.
     pub fn open(path: &Path, password: &[u8]) -> Result<Repository> {
-        let unverified = read_config(path)?;
-        let backend = LocalBackend::new(path);
+        Repository::open_at(&Location::Local(path.to_path_buf()), password, &Access::default())
+    }
+
+    /// Open and unlock the repository at `location`.
+    pub fn open_at(location: &Location, password: &[u8], access: &Access) -> Result<Repository> {
+        let backend = location.backend(access)?;
+        let unverified = read_config(backend.as_ref())?;
         let repo_id = unverified.id();
         let mut tried = 0;
         let mut foreign = 0;
@@ -177,20 +198,21 @@ impl Repository {
             return Err(StoreError::WrongPassword { keys: tried });
         };
         let config = unverified.verify(&master.keys()).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
-        let repo = Repository::assemble(path, backend, config, master, key_id);
+        let local_dir = location.local_dir(&config.id, access)?;
+        let repo = Repository::assemble(location.clone(), backend, local_dir, config, master, key_id);
         repo.warnings.lock().expect("not poisoned").extend(problems);
         Ok(repo)
     }
 
-    fn assemble(path: &Path, backend: LocalBackend, config: Config, master: MasterKey, key_id: Id) -> Repository {
+    fn assemble(location: Location, backend: Arc<dyn Backend>, local_dir: PathBuf, config: Config, master: MasterKey, key_id: Id) -> Repository {
         Repository {
-            backend: Arc::new(backend),
-            location: path.to_path_buf(),
+            backend,
+            location,
             config,
             keys: master.keys(),
             master,
             key_id: Mutex::new(key_id),
-            local_dir: path.join(LOCAL_DIR),
+            local_dir,
             lock_wait: Duration::from_secs(600),
             warnings: Mutex::new(Vec::new()),
         }
@@ -231,7 +253,7 @@ impl Repository {
     }
 
     /// Where the repository is.
-    pub fn location(&self) -> &Path {
+    pub fn location(&self) -> &Location {
         &self.location
     }
 
@@ -244,7 +266,8 @@ impl Repository {
         self.warnings.lock().expect("not poisoned").push(w);
     }
 
-    /// Folder for temporary files (same filesystem as the repository, so packs move by rename).
+    /// Folder for temporary files (for a local repository on its filesystem, so packs move by
+    /// rename; for a remote one in the cache folder, whence packs are uploaded).
     pub(crate) fn tmp_dir(&self) -> Result<PathBuf> {
         let d = self.local_dir.join("tmp");
         std::fs::create_dir_all(&d).map_err(|e| StoreError::io(format!("creating {}", d.display()), e))?;
@@ -262,6 +285,12 @@ impl Repository {
     /// The exclusive `ingest` role: prune's delete phase (waits for running ingests to finish).
     pub(crate) fn exclusive_ingest_lock(&self) -> Result<crate::lock::Lock> {
         crate::lock::acquire(&self.local_dir.join("ingest.lock"), false, self.lock_wait, "the repository (ingests are running)")
+    }
+
+    /// The folder for this machine's derived state (the index): `local/` in a local repository,
+    /// a folder in the cache for a remote one.
+    pub fn cache_dir(&self) -> &Path {
+        &self.local_dir
     }
 
     /// The folder for this machine's derived state.
@@ -350,7 +379,7 @@ impl Repository {
 
     fn is_current(&self, idx: &Index) -> Result<bool> {
         let applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
-        if !self.listed_ids("index")?.is_subset(&applied) {
+        if self.listed_ids("index")? != applied {
             return Ok(false);
         }
         let listed: HashSet<Id> = idx.snapshot_ids()?.into_iter().collect();
@@ -360,8 +389,17 @@ impl Repository {
     /// Bring the index up to date with the repository's objects (writer role required).
     pub fn sync(&self, idx: &Index) -> Result<SyncReport> {
         let mut report = SyncReport::default();
-        let applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
-        for id in self.listed_ids("index")?.difference(&applied) {
+        let mut applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
+        let segments = self.listed_ids("index")?;
+        if !applied.is_subset(&segments) {
+            // Another client pruned: it replaced segments and deleted packs, and entries for those
+            // packs must not linger (an ingest would deduplicate against deleted data). Which
+            // entries they were is no longer knowable from the repository, so start over.
+            idx.clear()?;
+            applied.clear();
+            report.from_scratch = true;
+        }
+        for id in segments.difference(&applied) {
             let key = format!("index/{id}");
             let seg = self.backend.get(&key).map_err(StoreError::from).and_then(|bytes| {
                 if Id::of_bytes(&bytes) != *id {

@@ -136,6 +136,7 @@ mod tests {
                 source: Source::default(),
                 incomplete,
                 client: "t".into(),
+                origin: None,
             },
         }
     }

@@ -132,6 +132,9 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
         println!("WARNING    {w}");
     }
     println!("client     {}", m.client);
+    if let Some(o) = m.origin {
+        println!("copied     from snapshot {} of repository {}", o.snapshot.short(), o.repository.short());
+    }
     Ok(())
 }
 

@@ -69,6 +69,7 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
         no_deltas: spec.no_deltas,
         progress,
         producer,
+        copy: None,
     };
     if spec.command.is_empty() {
         return ingest(repo, std::io::stdin(), opts(None));

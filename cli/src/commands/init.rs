@@ -8,24 +8,23 @@ use store::{InitOptions, Repository};
 use crate::cli::{Global, InitArgs};
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<()> {
-    let path = super::repo_path(g)?;
+    let location = super::location(g)?;
+    let access = super::access(g);
     let mut chunker = ChunkerConfig::default();
     if let Some(avg) = a.chunk_avg {
         chunker = ChunkerConfig { min_size: avg / 4, avg_size: avg, max_size: avg.saturating_mul(8), ..chunker };
     }
     let kdf = KdfParams { memory_kib: a.kdf_memory_kib, iterations: a.kdf_iterations, ..KdfParams::default() };
-    // Refuse a non-empty folder before asking for a password.
-    if std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_some()) {
-        return Err(store::StoreError::NotEmpty { path }.into());
-    }
+    // Refuse a non-empty folder or bucket prefix before asking for a password.
+    Repository::check_can_init(&location, &access).with_context(|| format!("creating repository {location}"))?;
     let password = crate::password::get_new(g)?;
-    let repo = Repository::init(&path, password.as_bytes(), InitOptions { kdf, chunker, no_deltas: a.no_deltas })
-        .with_context(|| format!("creating repository {}", path.display()))?;
+    let repo = Repository::init_at(&location, password.as_bytes(), InitOptions { kdf, chunker, no_deltas: a.no_deltas }, &access)
+        .with_context(|| format!("creating repository {location}"))?;
     let c = repo.config();
     if g.json {
-        println!("{}", serde_json::json!({ "id": c.id, "path": path, "version": c.version, "chunker": c.chunker, "deltas": c.writes_deltas() }));
+        println!("{}", serde_json::json!({ "id": c.id, "location": location.to_string(), "cache": repo.cache_dir(), "version": c.version, "chunker": c.chunker, "deltas": c.writes_deltas() }));
     } else if !g.quiet {
-        println!("created dbvault repository {} at {}", c.id.short(), path.display());
+        println!("created dbvault repository {} at {location}", c.id.short());
         println!("keep the password safe: without it the data cannot be read back");
     }
     Ok(())

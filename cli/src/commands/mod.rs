@@ -2,6 +2,7 @@
 
 mod browse;
 mod check;
+mod copy;
 mod forget;
 mod ingest;
 mod init;
@@ -11,11 +12,10 @@ mod repair;
 mod restore;
 pub(crate) mod snapshots;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use store::Repository;
+use store::{Access, Location, Repository};
 
 use crate::cli::{Cli, Command, Global, RepairCommand};
 
@@ -37,25 +37,43 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Forget(a) => with_repo(g, |repo| forget::run(g, repo, &a)),
         Command::Prune(a) => with_repo(g, |repo| forget::run_prune(g, repo, &a)),
         Command::Check(a) => with_repo(g, |repo| check::run(g, repo, &a)),
+        Command::Copy(a) => copy::run(g, &a),
         Command::Key(c) => with_repo(g, |repo| key::run(g, repo, &c)),
         Command::Repair(RepairCommand::Index) => with_repo(g, |repo| repair::index(g, repo)),
     }
 }
 
-/// The repository folder from `--repo` / `DBVAULT_REPOSITORY`.
-fn repo_path(g: &Global) -> Result<PathBuf> {
-    g.repo.clone().context("no repository given: use --repo PATH or set DBVAULT_REPOSITORY")
+/// The repository from `--repo` / `DBVAULT_REPOSITORY`.
+fn location(g: &Global) -> Result<Location> {
+    let repo = g.repo.as_deref().context("no repository given: use --repo PATH (or s3:URL) or set DBVAULT_REPOSITORY")?;
+    Ok(Location::parse(repo)?)
+}
+
+/// How to reach remote repositories: `--cache-dir`, `--retry-timeout`.
+fn access(g: &Global) -> Access {
+    Access { cache_dir: g.cache_dir.clone(), retry_timeout: Duration::from_secs(g.retry_timeout) }
+}
+
+/// Open and unlock the repository at `location` with `password`.
+fn open(g: &Global, location: &Location, password: &str) -> Result<Repository> {
+    let mut repo = Repository::open_at(location, password.as_bytes(), &access(g)).with_context(|| format!("opening repository {location}"))?;
+    repo.set_lock_wait(Duration::from_secs(g.lock_wait));
+    Ok(repo)
+}
+
+/// Print (and drain) the non-fatal problems `repo` met.
+fn report_warnings(repo: &Repository) {
+    for w in repo.take_warnings() {
+        eprintln!("dbvault: warning: {w}");
+    }
 }
 
 /// Open and unlock the repository, run `f`, then report any non-fatal problems met.
 fn with_repo(g: &Global, f: impl FnOnce(&Repository) -> Result<()>) -> Result<()> {
-    let path = repo_path(g)?;
+    let location = location(g)?;
     let password = crate::password::get(g)?;
-    let mut repo = Repository::open(&path, password.as_bytes()).with_context(|| format!("opening repository {}", path.display()))?;
-    repo.set_lock_wait(Duration::from_secs(g.lock_wait));
+    let repo = open(g, &location, &password)?;
     let result = f(&repo);
-    for w in repo.take_warnings() {
-        eprintln!("dbvault: warning: {w}");
-    }
+    report_warnings(&repo);
     result
 }

@@ -1,0 +1,68 @@
+//! `dbvault copy`.
+
+use anyhow::{Context, Result};
+use store::Repository;
+use store::copy::{Copied, copy};
+use store::snapshot;
+
+use crate::cli::{CopyArgs, Global};
+use crate::output;
+
+pub fn run(g: &Global, a: &CopyArgs) -> Result<()> {
+    let from = super::location(g)?;
+    let to = store::Location::parse(&a.to)?;
+    let password = crate::password::get(g)?;
+    let src = super::open(g, &from, &password)?;
+    let to_password = crate::password::for_destination(a.to_password_file.as_deref(), &password)?;
+    let dst = super::open(g, &to, &to_password).context("opening the destination (--to)")?;
+    let result = copy_between(g, &src, &dst, &to, a);
+    super::report_warnings(&src);
+    super::report_warnings(&dst);
+    result
+}
+
+fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Location, a: &CopyArgs) -> Result<()> {
+    let index = src.index_reader()?;
+    let snapshots = if a.snapshots.is_empty() {
+        snapshot::list(src, &index, a.db.as_deref())?
+    } else {
+        a.snapshots.iter().map(|spec| snapshot::resolve(src, &index, spec, a.db.as_deref())).collect::<Result<Vec<_>, _>>()?
+    };
+    drop(index);
+    let json = g.json;
+    let quiet = g.quiet;
+    let mut print = |c: &Copied| {
+        if json || quiet {
+            return;
+        }
+        let m = &c.source.manifest;
+        let what = if c.existed {
+            "already there".to_string()
+        } else {
+            format!("stored {} of {}", output::size(c.target.manifest.added.stored_bytes), output::size(m.size))
+        };
+        println!("{} {} {} -> {}: {what}", c.source.id.short(), m.db, output::local_time(m.end), c.target.id.short());
+    };
+    let copied = copy(src, dst, &snapshots, &mut print).with_context(|| format!("copying to {to}"))?;
+    if json {
+        let rows: Vec<_> = copied
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "source": c.source.id,
+                    "target": c.target.id,
+                    "db": c.source.manifest.db,
+                    "size": c.source.manifest.size,
+                    "existed": c.existed,
+                    "stored_bytes": if c.existed { 0 } else { c.target.manifest.added.stored_bytes },
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else if !quiet {
+        let new = copied.iter().filter(|c| !c.existed).count();
+        let stored: u64 = copied.iter().filter(|c| !c.existed).map(|c| c.target.manifest.added.stored_bytes).sum();
+        println!("copied {new} snapshot(s) to {to} ({} stored), {} already there", output::size(stored), copied.len() - new);
+    }
+    Ok(())
+}
