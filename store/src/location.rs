@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, LocalBackend, S3Backend, S3Location};
+use crate::backend::{Backend, LocalBackend, S3Backend, S3Location, S3Options};
 use crate::{Result, StoreError};
 
 /// Folder (inside a local repository) for derived state: the RocksDB index, the lock, temp files.
@@ -35,7 +35,7 @@ impl Location {
     pub fn backend(&self, access: &Access) -> Result<Arc<dyn Backend>> {
         Ok(match self {
             Location::Local(p) => Arc::new(LocalBackend::new(p)),
-            Location::S3(l) => Arc::new(S3Backend::new(l.clone(), access.retry_timeout)?),
+            Location::S3(l) => Arc::new(S3Backend::new(l.clone(), S3Options::from_env(access.retry_timeout))?),
         })
     }
 

@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use local::{LocalBackend, sync_dir};
-pub use s3::{S3Backend, S3Location};
+pub use s3::{S3Backend, S3Location, S3Options};
 
 use thiserror::Error;
 

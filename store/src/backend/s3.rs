@@ -97,29 +97,56 @@ impl fmt::Debug for S3Backend {
     }
 }
 
-/// The environment variable holding the first of `names` that is set.
+/// The value of the first of the environment variables `names` that is set and not empty.
 fn env_any(names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
 }
 
+/// Credentials, region and patience for an S3 connection.
+#[derive(Clone, Debug)]
+pub struct S3Options {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<String>,
+    /// `AWS_SESSION_TOKEN`.
+    pub session_token: Option<String>,
+    /// `AWS_REGION` or `AWS_DEFAULT_REGION`; `us-east-1` when `None`.
+    pub region: Option<String>,
+    /// How long one request is retried before it fails.
+    pub retry_timeout: Duration,
+}
+
+impl S3Options {
+    /// Credentials and region from the usual `AWS_*` environment variables.
+    pub fn from_env(retry_timeout: Duration) -> S3Options {
+        S3Options {
+            access_key_id: env_any(&["AWS_ACCESS_KEY_ID"]),
+            secret_access_key: env_any(&["AWS_SECRET_ACCESS_KEY"]),
+            session_token: env_any(&["AWS_SESSION_TOKEN"]),
+            region: env_any(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
+            retry_timeout,
+        }
+    }
+}
+
 impl S3Backend {
-    /// Connect to `location` with credentials from the environment. `retry_timeout` bounds how long
-    /// one request is retried before it fails.
-    pub fn new(location: S3Location, retry_timeout: Duration) -> Result<S3Backend, BackendError> {
+    /// Connect to `location`.
+    pub fn new(location: S3Location, opts: S3Options) -> Result<S3Backend, BackendError> {
         let fail = |why: String| BackendError::Remote { key: location.to_string(), source: why.into() };
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&location.bucket)
-            .with_region(env_any(&["AWS_REGION", "AWS_DEFAULT_REGION"]).unwrap_or_else(|| "us-east-1".into()))
+            .with_region(opts.region.unwrap_or_else(|| "us-east-1".into()))
             .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_retry(RetryConfig {
                 backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(10), base: 2.0 },
                 max_retries: 10,
-                retry_timeout,
+                retry_timeout: opts.retry_timeout,
             });
-        match (env_any(&["AWS_ACCESS_KEY_ID"]), env_any(&["AWS_SECRET_ACCESS_KEY"])) {
+        match (opts.access_key_id, opts.secret_access_key) {
             (Some(id), Some(secret)) => {
                 builder = builder.with_access_key_id(id).with_secret_access_key(secret);
-                if let Some(token) = env_any(&["AWS_SESSION_TOKEN"]) {
+                if let Some(token) = opts.session_token {
                     builder = builder.with_token(token);
                 }
             }
@@ -217,7 +244,7 @@ impl Backend for S3Backend {
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let folder = self.path(prefix.trim_end_matches('/'));
         let strip = if self.location.prefix.is_empty() { String::new() } else { format!("{}/", self.location.prefix) };
-        let metas: Vec<_> = self.runtime.block_on(self.store.list(Some(&folder)).try_collect()).map_err(|e: object_store::Error| Self::error(prefix, e))?;
+        let metas: Vec<_> = self.runtime.block_on(self.store.list(Some(&folder)).try_collect()).map_err(|e: object_store::Error| Self::error(if prefix.is_empty() { "the bucket's listing" } else { prefix }, e))?;
         Ok(metas.into_iter().filter_map(|m| m.location.as_ref().strip_prefix(&strip).map(str::to_string)).collect())
     }
 
