@@ -284,3 +284,29 @@ fn a_server_lost_mid_ingest_fails_clearly_and_loses_nothing() {
     assert!(s3.restore(&repo, "cache", "latest") == days[1]);
     assert!(s3.restore(&repo, "cache", &kept) == days[0]);
 }
+
+#[test]
+fn prune_on_one_machine_waits_for_an_ingest_on_another() {
+    let s3 = S3::start();
+    let repo = s3.server.url("two-machines");
+    s3.init(&repo, "machine-a");
+    let days = dumps(30_000, 2);
+    s3.json(&repo, "machine-a", &["ingest", "--db", "shop"], &days[0]);
+
+    // Machine A's ingest is under way (its lease is taken before it reads the stream).
+    let mut child = s3.cmd(&repo, "machine-a", &["ingest", "--db", "shop"]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&days[1][..days[1].len() / 2]).unwrap();
+
+    // Machine B (its own cache, so no common flock) must not delete anything meanwhile.
+    let blocked = s3.run(&repo, "machine-b", &["--lock-wait", "3", "prune"], b"");
+    assert_eq!(blocked.status.code(), Some(4), "busy: {}", stderr(&blocked));
+    assert!(stderr(&blocked).contains("an ingest of host"), "{}", stderr(&blocked));
+
+    stdin.write_all(&days[1][days[1].len() / 2..]).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    s3.ok(&repo, "machine-b", &["forget", "--keep-last", "1", "--prune"], b"");
+    assert!(s3.restore(&repo, "machine-a", "latest") == days[1]);
+}

@@ -26,6 +26,7 @@ pub mod error;
 pub mod id;
 pub mod index_segment;
 pub mod keyfile;
+pub mod lease;
 pub mod manifest;
 pub mod pack;
 pub mod tree;

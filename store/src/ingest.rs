@@ -464,6 +464,8 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     // Held (shared) for the whole run: prune deletes packs only while holding it exclusively, so
     // it never removes a chunk this run has deduplicated against (SPEC.md, "Concurrency").
     let _ingesting = repo.ingest_lock()?;
+    // The same across machines, for a remote repository.
+    let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Ingest)?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
@@ -588,6 +590,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     };
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
     let id = Id::of_bytes(&sealed);
+    crate::lease::check(&lease)?;
     repo.backend().put_new(&format!("snapshots/{id}"), &sealed)?; // the commit point
     writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
     writer.flush()?;

@@ -25,6 +25,7 @@ pub mod error;
 pub mod index;
 pub mod ingest;
 pub mod keys;
+pub mod lease;
 pub mod location;
 pub mod lock;
 pub mod marks;

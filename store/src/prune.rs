@@ -222,6 +222,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     // 4. Exclusive: no ingest runs from here to the end.
     step("waiting for running ingests", 0, 1);
     let _no_ingest = repo.exclusive_ingest_lock()?;
+    let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Prune)?;
     let index = repo.index_writer()?;
     let known: HashSet<Id> = snaps.iter().map(|s| s.id).collect();
     let mut late_missing = 0;
@@ -295,6 +296,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
             replaced.push(id);
         }
     }
+    crate::lease::check(&lease)?;
     for id in &replaced {
         repo.backend().delete(&format!("index/{id}"))?;
         index.forget_segment(id)?;
@@ -310,6 +312,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let mut freed = 0;
     for (i, (pack, _)) in doomed.iter().enumerate() {
         step("deleting packs", i as u64, doomed.len() as u64);
+        crate::lease::check(&lease)?;
         let key = pack_key(pack);
         freed += repo.backend().size(&key).unwrap_or(0);
         repo.backend().delete(&key)?;

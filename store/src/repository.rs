@@ -199,6 +199,9 @@ impl Repository {
         };
         let config = unverified.verify(&master.keys()).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
         let local_dir = location.local_dir(&config.id, access)?;
+        // Locks live there: it must exist before any command takes one (a new cache, or a
+        // deleted `local/`).
+        std::fs::create_dir_all(&local_dir).map_err(|e| StoreError::io(format!("creating {}", local_dir.display()), e))?;
         let repo = Repository::assemble(location.clone(), backend, local_dir, config, master, key_id);
         repo.warnings.lock().expect("not poisoned").extend(problems);
         Ok(repo)
@@ -221,6 +224,11 @@ impl Repository {
     /// How long to wait for another process's commit before reporting [`StoreError::Busy`].
     pub fn set_lock_wait(&mut self, wait: Duration) {
         self.lock_wait = wait;
+    }
+
+    /// How long to wait for another process's lock or lease.
+    pub(crate) fn lock_wait(&self) -> Duration {
+        self.lock_wait
     }
 
     /// The configuration.
