@@ -109,6 +109,10 @@ fn s3_with_wrong_credentials_or_no_server_fails_clearly() {
     let wrong = S3Backend::new(loc.clone(), S3Options { secret_access_key: Some("wrong".into()), ..s3_options() }).unwrap();
     let e = wrong.get("config").unwrap_err();
     assert!(matches!(e, BackendError::Remote { .. }), "a refused signature is not 'not found': {e:?}");
+    let mut missing = loc.clone();
+    missing.bucket = "no-such-bucket".into();
+    let e = S3Backend::new(missing, s3_options()).unwrap().list("keys").unwrap_err();
+    assert!(e.to_string().contains("bucket \"no-such-bucket\" does not exist"), "{e}");
     let none = S3Backend::new(loc.clone(), S3Options { access_key_id: None, ..s3_options() }).unwrap_err();
     assert!(none.to_string().contains("AWS_ACCESS_KEY_ID"), "{none}");
     server.stop();

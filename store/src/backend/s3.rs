@@ -175,8 +175,13 @@ impl S3Backend {
         if self.location.prefix.is_empty() { ObjectPath::from(key) } else { ObjectPath::from(format!("{}/{key}", self.location.prefix)) }
     }
 
-    fn error(key: &str, e: object_store::Error) -> BackendError {
+    fn error(&self, key: &str, e: object_store::Error) -> BackendError {
         match e {
+            // A missing bucket reads as "not found" too: say what is missing.
+            e if e.to_string().contains("NoSuchBucket") => BackendError::Remote {
+                key: key.to_string(),
+                source: format!("bucket {:?} does not exist on the server; create it first", self.location.bucket).into(),
+            },
             object_store::Error::NotFound { .. } => BackendError::NotFound { key: key.to_string() },
             object_store::Error::AlreadyExists { .. } => BackendError::AlreadyExists { key: key.to_string() },
             other => BackendError::Remote { key: key.to_string(), source: Box::new(other) },
@@ -185,7 +190,7 @@ impl S3Backend {
 
     fn put(&self, key: &str, bytes: PutPayload, mode: PutMode) -> Result<(), BackendError> {
         let opts = PutOptions { mode, ..PutOptions::default() };
-        self.runtime.block_on(self.store.put_opts(&self.path(key), bytes, opts)).map(drop).map_err(|e| Self::error(key, e))
+        self.runtime.block_on(self.store.put_opts(&self.path(key), bytes, opts)).map(drop).map_err(|e| self.error(key, e))
     }
 }
 
@@ -194,7 +199,7 @@ impl Backend for S3Backend {
         self.runtime
             .block_on(async { self.store.get(&self.path(key)).await?.bytes().await })
             .map(|b| b.to_vec())
-            .map_err(|e| Self::error(key, e))
+            .map_err(|e| self.error(key, e))
     }
 
     fn get_range(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, BackendError> {
@@ -217,12 +222,12 @@ impl Backend for S3Backend {
         }
         match got {
             Ok(b) => Err(BackendError::Remote { key: key.to_string(), source: format!("asked for {len} bytes, got {}", b.len()).into() }),
-            Err(e) => Err(Self::error(key, e)),
+            Err(e) => Err(self.error(key, e)),
         }
     }
 
     fn size(&self, key: &str) -> Result<u64, BackendError> {
-        self.runtime.block_on(self.store.head(&self.path(key))).map(|m| m.size).map_err(|e| Self::error(key, e))
+        self.runtime.block_on(self.store.head(&self.path(key))).map(|m| m.size).map_err(|e| self.error(key, e))
     }
 
     fn put_new(&self, key: &str, bytes: &[u8]) -> Result<(), BackendError> {
@@ -244,14 +249,14 @@ impl Backend for S3Backend {
     fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let folder = self.path(prefix.trim_end_matches('/'));
         let strip = if self.location.prefix.is_empty() { String::new() } else { format!("{}/", self.location.prefix) };
-        let metas: Vec<_> = self.runtime.block_on(self.store.list(Some(&folder)).try_collect()).map_err(|e: object_store::Error| Self::error(if prefix.is_empty() { "the bucket's listing" } else { prefix }, e))?;
+        let metas: Vec<_> = self.runtime.block_on(self.store.list(Some(&folder)).try_collect()).map_err(|e: object_store::Error| self.error(if prefix.is_empty() { "the bucket's listing" } else { prefix }, e))?;
         Ok(metas.into_iter().filter_map(|m| m.location.as_ref().strip_prefix(&strip).map(str::to_string)).collect())
     }
 
     fn delete(&self, key: &str) -> Result<(), BackendError> {
         match self.runtime.block_on(self.store.delete(&self.path(key))) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Self::error(key, e)),
+            Err(e) => Err(self.error(key, e)),
         }
     }
 
