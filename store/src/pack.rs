@@ -293,10 +293,12 @@ impl<'r> PackReader<'r> {
         }
     }
 
-    /// Rebuild a delta blob of chunk `id` whose sealed bytes are `sealed`, reading its bases.
-    pub fn open_delta(&self, index: &Index, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Vec<u8>> {
-        let opened = self.open(id, loc, sealed)?;
-        self.resolve(index, &[*id], vec![Ok(opened)], MAX_DELTA_DEPTH).pop().expect("one answer")
+    /// Rebuild delta blobs `(chunk id, location, sealed bytes)` read by the caller, reading their
+    /// bases (all blobs' bases together, with merged reads).
+    pub fn open_deltas(&self, index: &Index, blobs: &[(Id, BlobLocation, &[u8])]) -> Vec<Result<Vec<u8>>> {
+        let opened: Vec<Result<Opened>> = blobs.par_iter().map(|(id, loc, sealed)| self.open(id, loc, sealed)).collect();
+        let ids: Vec<Id> = blobs.iter().map(|(id, _, _)| *id).collect();
+        self.resolve(index, &ids, opened, MAX_DELTA_DEPTH)
     }
 
     /// Load many blobs of `kind` at once, in parallel; the results are in the order of `ids`.
