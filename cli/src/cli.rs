@@ -40,7 +40,7 @@ pub struct Global {
 
     /// Seconds a failing request to an S3 repository is retried (with backoff) before the
     /// command fails.
-    #[arg(long, env = "DBVAULT_RETRY_TIMEOUT", global = true, default_value_t = 120, value_name = "SECONDS")]
+    #[arg(long, env = "DBVAULT_RETRY_TIMEOUT", global = true, default_value_t = store::location::DEFAULT_RETRY_TIMEOUT_SECS, value_name = "SECONDS")]
     pub retry_timeout: u64,
 
     /// Read the password from this file (first line; a trailing newline is ignored).

@@ -133,7 +133,7 @@ pub fn take(repo: &Repository, kind: LeaseKind) -> Result<Option<Held>> {
             None => {
                 let id = write(backend.as_ref(), repo.keys(), &lease(kind, since))?;
                 match conflict(repo, kind, Some(id))? {
-                    None => return Ok(Some(hold(backend, repo.keys().clone(), kind, since, id))),
+                    None => return hold(backend, repo.keys().clone(), kind, since, id).map(Some),
                     Some(l) => {
                         backend.delete(&key(&id))?;
                         l
@@ -149,7 +149,7 @@ pub fn take(repo: &Repository, kind: LeaseKind) -> Result<Option<Held>> {
 }
 
 /// Start replacing lease `id` every [`REFRESH`] until dropped.
-fn hold(backend: Arc<dyn Backend>, keys: Keys, kind: LeaseKind, since: Timestamp, id: Id) -> Held {
+fn hold(backend: Arc<dyn Backend>, keys: Keys, kind: LeaseKind, since: Timestamp, id: Id) -> Result<Held> {
     let current = Arc::new(Mutex::new(id));
     let written = Arc::new(Mutex::new(Instant::now()));
     let (stop, stopped) = channel::<()>();
@@ -166,7 +166,13 @@ fn hold(backend: Arc<dyn Backend>, keys: Keys, kind: LeaseKind, since: Timestamp
                     let _ = b.delete(&key(&old));
                 }
             }
-        })
-        .ok();
-    Held { stop: Some(stop), refresher, current, written, backend }
+        });
+    let refresher = match refresher {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = backend.delete(&key(&id));
+            return Err(StoreError::io("starting the lease renewal thread", e));
+        }
+    };
+    Ok(Held { stop: Some(stop), refresher: Some(refresher), current, written, backend })
 }

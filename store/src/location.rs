@@ -9,6 +9,9 @@ use std::time::Duration;
 use crate::backend::{Backend, LocalBackend, S3Backend, S3Location, S3Options};
 use crate::{Result, StoreError};
 
+/// Default for [`Access::retry_timeout`], in seconds.
+pub const DEFAULT_RETRY_TIMEOUT_SECS: u64 = 120;
+
 /// Folder (inside a local repository) for derived state: the RocksDB index, the lock, temp files.
 pub const LOCAL_DIR: &str = "local";
 
@@ -70,7 +73,7 @@ pub struct Access {
 
 impl Default for Access {
     fn default() -> Access {
-        Access { cache_dir: None, retry_timeout: Duration::from_secs(120) }
+        Access { cache_dir: None, retry_timeout: Duration::from_secs(DEFAULT_RETRY_TIMEOUT_SECS) }
     }
 }
 

@@ -295,14 +295,9 @@ impl Repository {
         crate::lock::acquire(&self.local_dir.join("ingest.lock"), false, self.lock_wait, "the repository (ingests are running)")
     }
 
-    /// The folder for this machine's derived state (the index): `local/` in a local repository,
-    /// a folder in the cache for a remote one.
-    pub fn cache_dir(&self) -> &Path {
-        &self.local_dir
-    }
-
-    /// The folder for this machine's derived state.
-    pub(crate) fn local_dir(&self) -> &Path {
+    /// The folder for this machine's derived state (index, locks, temporary packs): `local/` in a
+    /// folder repository, `<cache>/<repository id>` for a remote one.
+    pub fn local_dir(&self) -> &Path {
         &self.local_dir
     }
 

@@ -40,16 +40,8 @@ impl Env {
         c
     }
 
-    pub fn run_with(&self, mut c: Command, stdin: &[u8]) -> Output {
-        let mut child = c.spawn().unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        out
+    pub fn run_with(&self, c: Command, stdin: &[u8]) -> Output {
+        run_piped(c, stdin)
     }
 
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
@@ -71,6 +63,19 @@ impl Env {
     pub fn ingest(&self, db: &str, data: &[u8]) -> Value {
         self.json(&["ingest", "--db", db], data)
     }
+}
+
+/// Run `c` (its standard input piped) feeding it `stdin`, and collect its output.
+pub fn run_piped(mut c: Command, stdin: &[u8]) -> Output {
+    let mut child = c.spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
 }
 
 pub fn dumps(rows: usize, days: usize) -> Vec<Vec<u8>> {

@@ -64,7 +64,7 @@ impl FromStr for S3Location {
         if bucket.is_empty() {
             return Err(bad("no bucket"));
         }
-        if prefix.split('/').any(|part| part.is_empty() || part == "." || part == "..") && !prefix.is_empty() {
+        if !prefix.is_empty() && prefix.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
             return Err(bad("empty, . or .. part in the prefix"));
         }
         Ok(S3Location { endpoint, bucket: bucket.to_string(), prefix: prefix.to_string() })
@@ -198,7 +198,7 @@ impl Backend for S3Backend {
     fn get(&self, key: &str) -> Result<Vec<u8>, BackendError> {
         self.runtime
             .block_on(async { self.store.get(&self.path(key)).await?.bytes().await })
-            .map(|b| b.to_vec())
+            .map(Vec::from)
             .map_err(|e| self.error(key, e))
     }
 
@@ -208,12 +208,10 @@ impl Backend for S3Backend {
             let size = self.size(key)?;
             return if size < end { Err(BackendError::Short { key: key.to_string(), end, size }) } else { Ok(Vec::new()) };
         }
-        let got = self.runtime.block_on(self.store.get_range(&self.path(key), offset..end));
-        if let Ok(b) = &got
-            && b.len() == len
-        {
-            return Ok(b.to_vec());
-        }
+        let got = match self.runtime.block_on(self.store.get_range(&self.path(key), offset..end)) {
+            Ok(b) if b.len() == len => return Ok(Vec::from(b)),
+            other => other,
+        };
         // A range past the end is refused (416) or cut short: tell a truncated object apart.
         if let Ok(size) = self.size(key)
             && size < end
