@@ -47,7 +47,9 @@ fn assert_all_restore(e: &Env, d: &[Vec<u8>]) {
 
 #[test]
 fn forget_by_policy_is_per_database_and_prune_reclaims_space() {
-    let e = Env::new();
+    // Without deltas, so that forgotten days leave chunks no kept snapshot needs (with deltas, the
+    // kept days' chunks are patches on the forgotten days' chunks: store/tests/deltas.rs).
+    let e = Env::init_with(&["--no-deltas"]);
     let d = populated(&e, 4);
     let before = pack_bytes(&e);
     // Dry run changes nothing and explains every kept snapshot.
@@ -171,14 +173,15 @@ fn log_show_diff_and_stats_describe_the_lineage() {
         assert_eq!(w[0]["parent"], w[1]["id"]);
         assert!(w[0]["time"].as_str() >= w[1]["time"].as_str());
     }
-    assert!(log[1]["dedup"].as_f64().unwrap() > 0.3, "a later day reuses most of its parent: {}", log[1]);
+    assert!(log[1]["dedup"].as_f64().unwrap() > 0.9, "a later day reuses most of its parent: {}", log[1]);
     let table = String::from_utf8(e.ok(&["log", "--db", "shop"], b"").stdout).unwrap();
     assert!(table.contains("INCOMPLETE") && table.contains("pg_dump"), "{table}");
 
-    let show = e.json(&["show", log[1]["id"].as_str().unwrap()], b"");
+    // The cut snapshot is its parent minus a tail: it shares all but its last chunk.
+    let show = e.json(&["show", log[0]["id"].as_str().unwrap()], b"");
     assert_eq!(show["db"], "shop");
-    assert!(show["shared_with_parent"]["shared_chunks"].as_u64().unwrap() > 0);
-    assert!(show["shared_with_parent"]["shared_bytes"].as_u64().unwrap() < show["size"].as_u64().unwrap());
+    let (shared, size) = (show["shared_with_parent"]["shared_bytes"].as_u64().unwrap(), show["size"].as_u64().unwrap());
+    assert!(shared < size && shared + 512 * 1024 >= size, "{show}");
     let text = String::from_utf8(e.ok(&["show", "latest", "--db", "shop"], b"").stdout).unwrap();
     assert!(text.contains("INCOMPLETE") && text.contains("completion marker MISSING"), "{text}");
 
@@ -188,7 +191,10 @@ fn log_show_diff_and_stats_describe_the_lineage() {
     assert_eq!(diff["shared_bytes"].as_u64().unwrap() + diff["only_b_bytes"].as_u64().unwrap(), b_size);
     let ranges: u64 = diff["changed_ranges"].as_array().unwrap().iter().map(|r| r[1].as_u64().unwrap() - r[0].as_u64().unwrap()).sum();
     assert_eq!(ranges, diff["only_b_bytes"].as_u64().unwrap());
-    assert!(diff["shared_chunks"].as_u64().unwrap() > diff["only_b_chunks"].as_u64().unwrap());
+    // Ranges are in stream order, disjoint and inside b (scattered updates touch most 64 KiB
+    // chunks, so how many chunks the days share depends on the repository's chunker seed).
+    let ends: Vec<u64> = diff["changed_ranges"].as_array().unwrap().iter().flat_map(|r| [r[0].as_u64().unwrap(), r[1].as_u64().unwrap()]).collect();
+    assert!(ends.windows(2).all(|w| w[0] <= w[1]) && ends.last() <= Some(&b_size), "{diff}");
     let same = e.json(&["diff", a, a], b"");
     assert_eq!((same["only_a_bytes"].as_u64(), same["only_b_bytes"].as_u64()), (Some(0), Some(0)));
 
@@ -197,7 +203,9 @@ fn log_show_diff_and_stats_describe_the_lineage() {
     assert_eq!(shop["db"], "shop");
     let ingested: u64 = log.iter().map(|s| s["size"].as_u64().unwrap()).sum();
     assert_eq!(shop["ingested_bytes"].as_u64().unwrap(), ingested);
-    assert!(shop["dedup_ratio"].as_f64().unwrap() > 1.5, "{shop}");
-    assert!(shop["compression_ratio"].as_f64().unwrap() > 2.0, "{shop}");
+    // Scattered updates change nearly every 64 KiB chunk, so days share few whole chunks; deltas
+    // make the changed ones cheap, which shows as compression.
+    assert!(shop["dedup_ratio"].as_f64().unwrap() >= 1.0, "{shop}");
+    assert!(shop["compression_ratio"].as_f64().unwrap() > 5.0, "{shop}");
     assert!(stats["repository_pack_bytes"].as_u64().unwrap() >= shop["stored_bytes"].as_u64().unwrap());
 }

@@ -35,9 +35,9 @@ pub struct ChunkerConfig {
 }
 
 impl Default for ChunkerConfig {
-    /// The measured default (SPEC.md, "Chunker parameters"): 4 KiB average, 1-32 KiB.
+    /// The measured default (SPEC.md, "Chunker parameters"): 64 KiB average, 16-512 KiB.
     fn default() -> Self {
-        ChunkerConfig { min_size: 1024, avg_size: 4 * 1024, max_size: 32 * 1024, normalization: 1, seeded: true }
+        ChunkerConfig { min_size: 16 * 1024, avg_size: 64 * 1024, max_size: 512 * 1024, normalization: 1, seeded: true }
     }
 }
 
@@ -177,7 +177,7 @@ mod tests {
         assert!(Config::decode(&bytes).unwrap().verify(&other).is_err());
 
         // Changing a chunker parameter (without the key) is caught by the MAC.
-        let text = String::from_utf8_lossy(&bytes[12..bytes.len() - 32]).replace("\"avg_size\": 4096", "\"avg_size\": 4094");
+        let text = String::from_utf8_lossy(&bytes[12..bytes.len() - 32]).replace("\"avg_size\": 65536", "\"avg_size\": 65534");
         let mut forged = bytes[..12].to_vec();
         forged.extend_from_slice(text.as_bytes());
         forged.extend_from_slice(&bytes[bytes.len() - 32..]);

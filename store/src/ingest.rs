@@ -52,6 +52,9 @@ const PACKS_PER_SEGMENT: usize = 8;
 pub const WRITE_MAX_DEPTH: u8 = 4;
 /// What a delta costs beyond its patch: the base id in the pack header and the index segment.
 const DELTA_EXTRA: usize = 64;
+/// Lowest zstd level for patches: against 64 KiB bases, level 1 made a pg_dump day's patches 5x
+/// larger than level 3 did (3.35 against 0.67 MB), for 3% more ingest time at level 3.
+const MIN_PATCH_LEVEL: i32 = 3;
 /// Chunks smaller than this compressed alone are not tried as deltas (at most a quarter of this
 /// could be saved, less than reading the base costs).
 const MIN_DELTA_ALONE: usize = 256;
@@ -367,7 +370,7 @@ fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: 
             let plain = batch.chunk(i);
             let base = proposed.and_then(|p| chosen.get(&p)).and_then(|(b, depth)| plains.get(b).map(|bp| (*b, *depth, bp)));
             if let Some((base, depth, base_plain)) = base {
-                let patch = blob::make_patch(plain, base_plain, level).map_err(|e| StoreError::format("chunk", e))?;
+                let patch = blob::make_patch(plain, base_plain, level.max(MIN_PATCH_LEVEL)).map_err(|e| StoreError::format("chunk", e))?;
                 let alone_len = alone.bytes.len() - OVERHEAD;
                 if patch.len() + DELTA_EXTRA <= alone_len * 3 / 4 {
                     let d = DeltaRef { base, depth: depth + 1 };

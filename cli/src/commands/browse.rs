@@ -9,10 +9,12 @@ use store::snapshot::{self, Snapshot};
 use crate::cli::{DiffArgs, Global, LogArgs, ShowArgs, StatsArgs};
 use crate::output;
 
-/// Share of a snapshot's bytes that were already in the repository when it was ingested.
+/// Share of a snapshot's bytes that were already in the repository when it was ingested: chunks it
+/// shares, and the chunks it stored as deltas (their bytes are mostly their bases').
 fn dedup(s: &Snapshot) -> f64 {
     let m = &s.manifest;
-    if m.size == 0 { 0.0 } else { 1.0 - m.added.raw_bytes as f64 / m.size as f64 }
+    let fresh = m.added.raw_bytes.saturating_sub(m.added.delta_raw_bytes);
+    if m.size == 0 { 0.0 } else { 1.0 - fresh as f64 / m.size as f64 }
 }
 
 fn tool(s: &Snapshot) -> String {

@@ -17,8 +17,13 @@ pub struct Env {
 impl Env {
     /// A fresh folder with an initialised repository (cheap KDF, so tests stay fast).
     pub fn new() -> Env {
+        Env::init_with(&[])
+    }
+
+    /// A repository made with extra `init` arguments.
+    pub fn init_with(extra: &[&str]) -> Env {
         let e = Env { dir: tempfile::tempdir().unwrap() };
-        let out = e.run(&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"], b"");
+        let out = e.run(&[&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"], extra].concat(), b"");
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
         e
     }
