@@ -23,6 +23,7 @@ const CTX_TREE_ID: &str = "dbvault 2026-11 v1 chunk-list node id key";
 const CTX_CONFIG_MAC: &str = "dbvault 2026-11 v1 config authentication key";
 const CTX_CHUNKER_SEED: &str = "dbvault 2026-11 v1 chunker seed";
 const CTX_NAME: &str = "dbvault 2026-11 v1 database name key";
+const CTX_RESEMBLANCE: &str = "dbvault 2026-11 v1 resemblance key";
 
 /// Fill `buf` from the operating system's random number generator.
 pub fn fill_random(buf: &mut [u8]) -> Result<(), FormatError> {
@@ -57,6 +58,7 @@ impl MasterKey {
             tree_id: derive(CTX_TREE_ID),
             config_mac: derive(CTX_CONFIG_MAC),
             name: derive(CTX_NAME),
+            resemblance: derive(CTX_RESEMBLANCE),
             chunker_seed: u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
         }
     }
@@ -76,6 +78,7 @@ pub struct Keys {
     tree_id: [u8; 32],
     config_mac: [u8; 32],
     name: [u8; 32],
+    resemblance: [u8; 32],
     /// Seed that perturbs the chunker's gear table, so chunk sizes do not fingerprint content.
     pub chunker_seed: u64,
 }
@@ -95,6 +98,13 @@ impl Keys {
     pub fn name_tag(&self, name: &str) -> [u8; 16] {
         let h = blake3::keyed_hash(&self.name, name.as_bytes());
         h.as_bytes()[..16].try_into().expect("16 bytes")
+    }
+
+    /// A keyed hash of a chunk's sampled features (a super-feature), so local index keys do not
+    /// let anyone test for known content.
+    pub fn super_feature(&self, features: &[u8]) -> u64 {
+        let h = blake3::keyed_hash(&self.resemblance, features);
+        u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
     }
 
     /// The MAC that authenticates the config file.

@@ -31,7 +31,10 @@ const CF_PACKS: &str = "packs";
 const CF_SEGMENTS: &str = "segments";
 const CF_SNAPSHOTS: &str = "snapshots";
 const CF_BY_DB: &str = "by_db";
-const ALL_CFS: [&str; 5] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB];
+/// Super-feature (8 bytes, big-endian) -> id of the last chunk stored with it (a hint: it may
+/// name a chunk pruned since).
+const CF_FEATURES: &str = "features";
+const ALL_CFS: [&str; 6] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB, CF_FEATURES];
 
 // Memory is bounded by constants, never by the number of indexed blobs: index and filter blocks
 // live in the block cache, memtables are capped, and segments are applied in bounded batches.
@@ -319,6 +322,24 @@ impl Index {
         }
         self.db.write(batch).map_err(|e| self.err(e))?;
         self.flush()
+    }
+
+    /// Record chunks' super-features (writer only; a later chunk with the same one replaces it).
+    pub fn put_features(&self, features: &[(u64, Id)]) -> Result<()> {
+        for part in features.chunks(BATCH_ENTRIES) {
+            let mut batch = WriteBatch::default();
+            for (sf, id) in part {
+                batch.put_cf(self.cf(CF_FEATURES), sf.to_be_bytes(), id.0);
+            }
+            self.db.write(batch).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// The chunk last recorded with a super-feature, if any.
+    pub fn feature(&self, sf: u64) -> Result<Option<Id>> {
+        let v = self.db.get_pinned_cf(self.cf(CF_FEATURES), sf.to_be_bytes()).map_err(|e| self.err(e))?;
+        Ok(v.and_then(|v| Id::from_slice(&v)))
     }
 
     /// Forget that a segment was applied (it was deleted from the repository).

@@ -9,7 +9,9 @@
 //! Deltas (format version 2): a [`BaseFinder`] walks the parent snapshot's chunk list alongside the
 //! stream and proposes, for each new chunk, the parent's chunk at the same place. The sealing job
 //! reads the proposed bases and stores a chunk as a zstd patch against its base when that is
-//! clearly smaller than the chunk compressed alone (SPEC.md, "Delta blobs").
+//! clearly smaller than the chunk compressed alone (SPEC.md, "Delta blobs"). A chunk that gets no
+//! delta that way is tried against the indexed chunk its [`resemblance`] sketch matches best; the
+//! new chunks' super-features enter the local index at the commit.
 //!
 //! Write order (SPEC.md, "Write order and the commit point"): packs are durable before the index
 //! segment that lists them; segments are written before the writer role is taken; the commit point
@@ -26,18 +28,20 @@ use chunker::{Batch, Chunker};
 use jiff::Timestamp;
 use rayon::prelude::*;
 use repo_format::blob::{self, BlobKind, DeltaRef, SealedBlob};
-use repo_format::crypto::OVERHEAD;
+use repo_format::crypto::{Keys, OVERHEAD};
 use repo_format::index_segment::IndexSegment;
 use repo_format::manifest::{Added, Manifest, Origin, Source};
 use repo_format::tree::{TreeBuilder, TreeEntry};
 use repo_format::Id;
 
+use crate::backend::BackendError;
 use crate::base::BaseFinder;
 use crate::dump::{self, DumpInfo};
 use crate::index::Index;
 use crate::pack::{PackReader, PackWriter};
 use crate::tree::TreeWalk;
 use crate::repository::{Repository, hostname};
+use crate::resemblance::{self, SUPER_FEATURES, Sketch};
 use crate::snapshot::Snapshot;
 use crate::{Result, StoreError};
 
@@ -55,6 +59,9 @@ const DELTA_EXTRA: usize = 64;
 /// Lowest zstd level for patches: against 64 KiB bases, level 1 made a pg_dump day's patches 5x
 /// larger than level 3 did (3.35 against 0.67 MB), for 3% more ingest time at level 3.
 const MIN_PATCH_LEVEL: i32 = 3;
+/// Most super-features one ingest records (3 per new chunk, 41 bytes each in memory until the
+/// commit): 2^20 cover 350,000 new chunks, a 22 GB first day; later chunks are found by position.
+const MAX_FEATURES: usize = 1 << 20;
 /// Chunks smaller than this compressed alone are not tried as deltas (at most a quarter of this
 /// could be saved, less than reading the base costs).
 const MIN_DELTA_ALONE: usize = 256;
@@ -224,7 +231,7 @@ fn short_key(id: &Id) -> u128 {
 /// What the pack writer thread receives, in order.
 enum ToPacks {
     /// A batch's new chunks, sealed by a parallel job that may still be running.
-    Sealed(Receiver<Result<(Vec<SealedBlob>, DeltaTally)>>),
+    Sealed(Receiver<Result<SealedBatch>>),
     /// A chunk-list node, sealed.
     Node(SealedBlob),
     /// The stream is complete and judged: close the last pack and write the last segment.
@@ -308,9 +315,9 @@ impl<'r> Dedup<'r> {
         let (done, sealed) = sync_channel(1);
         packs.send(ToPacks::Sealed(sealed)).map_err(|_| writer_gone())?;
         let recycle = recycle.clone();
-        let (repo, index) = (self.repo, self.index);
+        let (repo, index, deltas) = (self.repo, self.index, self.bases.is_some());
         scope.spawn(move |_| {
-            let result = seal_batch(repo, index, &batch, &ids, &new);
+            let result = seal_batch(repo, index, &batch, &ids, &new, deltas);
             let _ = done.send(result); // the writer may have stopped on an error of its own
             let _ = recycle.send(batch.data); // back to the reader
         });
@@ -338,58 +345,146 @@ fn usable_base(index: &Index, proposed: Id) -> Result<Option<(Id, u8)>> {
     Ok(None)
 }
 
-/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is compressed
-/// alone and, when it has a base and is not already tiny, also as a patch against the base; the
-/// patch is kept when it is clearly smaller. A base that cannot be read only means no delta.
-fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: &[(usize, Option<Id>)]) -> Result<(Vec<SealedBlob>, DeltaTally)> {
-    let (keys, level) = (repo.keys(), repo.config().compression_level);
-    let alone: Vec<SealedBlob> = new
-        .par_iter()
-        .map(|&(i, _)| blob::seal(keys, BlobKind::Chunk, ids[i], batch.chunk(i), level).map_err(|e| StoreError::format("chunk", e)))
-        .collect::<Result<_>>()?;
-    // A chunk that compresses to a few hundred bytes cannot save enough to pay for reading a base.
-    let worth = |k: usize| alone[k].bytes.len() - OVERHEAD >= MIN_DELTA_ALONE;
-    let mut proposed: Vec<Id> = new.iter().enumerate().filter(|(k, _)| worth(*k)).filter_map(|(_, (_, b))| *b).collect();
-    proposed.sort_unstable();
-    proposed.dedup();
-    let mut chosen: HashMap<Id, (Id, u8)> = HashMap::new();
-    for p in proposed {
-        if let Some(b) = usable_base(index, p)? {
-            chosen.insert(p, b);
-        }
-    }
-    let mut wanted: Vec<Id> = chosen.values().map(|(b, _)| *b).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let loaded = PackReader::new(repo).load_many(index, &wanted, BlobKind::Chunk);
-    let plains: HashMap<Id, Vec<u8>> = wanted.into_iter().zip(loaded).filter_map(|(id, r)| r.ok().map(|p| (id, p))).collect();
-    let sealed: Vec<(SealedBlob, usize)> = new
-        .par_iter()
-        .zip(alone)
-        .map(|(&(i, proposed), alone)| {
-            let plain = batch.chunk(i);
-            let base = proposed.and_then(|p| chosen.get(&p)).and_then(|(b, depth)| plains.get(b).map(|bp| (*b, *depth, bp)));
-            if let Some((base, depth, base_plain)) = base {
-                let patch = blob::make_patch(plain, base_plain, level.max(MIN_PATCH_LEVEL)).map_err(|e| StoreError::format("chunk", e))?;
-                let alone_len = alone.bytes.len() - OVERHEAD;
-                if patch.len() + DELTA_EXTRA <= alone_len * 3 / 4 {
-                    let d = DeltaRef { base, depth: depth + 1 };
-                    let delta = blob::seal_patch(keys, ids[i], plain.len() as u32, d, &patch).map_err(|e| StoreError::format("chunk", e))?;
-                    return Ok((delta, alone.bytes.len()));
+/// The bases chosen for some chunks and their plaintexts: each proposed base is replaced as
+/// [`usable_base`] says, and bases that cannot be read are left out (no delta, never a failure).
+struct Bases {
+    chosen: HashMap<Id, (Id, u8)>,
+    plains: HashMap<Id, Vec<u8>>,
+}
+
+impl Bases {
+    fn load(repo: &Repository, index: &Index, proposed: impl IntoIterator<Item = Id>) -> Result<Bases> {
+        let mut chosen = HashMap::new();
+        for p in proposed {
+            if !chosen.contains_key(&p) {
+                if let Some(b) = usable_base(index, p)? {
+                    chosen.insert(p, b);
                 }
             }
-            Ok((alone, 0))
+        }
+        let mut wanted: Vec<Id> = chosen.values().map(|(b, _)| *b).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let loaded = PackReader::new(repo).load_many(index, &wanted, BlobKind::Chunk);
+        let mut plains = HashMap::new();
+        for (id, r) in wanted.into_iter().zip(loaded) {
+            match r {
+                Ok(p) => drop(plains.insert(id, p)),
+                // The store is unreachable: this ingest cannot write either.
+                Err(e @ StoreError::Backend(BackendError::Remote { .. })) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(Bases { chosen, plains })
+    }
+
+    /// The delta of chunk `id` against the base `proposed` stands for, if that base was read and
+    /// the patch is clearly smaller than the chunk compressed alone (`alone_len` bytes).
+    fn try_delta(&self, keys: &Keys, level: i32, id: Id, plain: &[u8], proposed: Id, alone_len: usize) -> Result<Option<SealedBlob>> {
+        let Some(&(base, depth)) = self.chosen.get(&proposed) else { return Ok(None) };
+        let Some(base_plain) = self.plains.get(&base) else { return Ok(None) };
+        let patch = blob::make_patch(plain, base_plain, level.max(MIN_PATCH_LEVEL)).map_err(|e| StoreError::format("chunk", e))?;
+        if patch.len() + DELTA_EXTRA > alone_len * 3 / 4 {
+            return Ok(None);
+        }
+        let d = DeltaRef { base, depth: depth + 1 };
+        blob::seal_patch(keys, id, plain.len() as u32, d, &patch).map(Some).map_err(|e| StoreError::format("chunk", e))
+    }
+}
+
+/// The chunk sharing the most super-features with `sketch` (ties: the first found), if any.
+fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<Id>> {
+    let mut found: Vec<(Id, usize)> = Vec::with_capacity(SUPER_FEATURES);
+    for sf in sketch {
+        if let Some(id) = index.feature(*sf)? {
+            match found.iter_mut().find(|(f, _)| *f == id) {
+                Some((_, n)) => *n += 1,
+                None => found.push((id, 1)),
+            }
+        }
+    }
+    Ok(found.iter().rev().max_by_key(|(_, n)| *n).map(|(id, _)| *id))
+}
+
+/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is compressed
+/// alone and sketched; one that has a proposed base and is not already tiny is also made a patch
+/// against that base, and, when that gives no delta, against the chunk its sketch resembles most
+/// (SPEC.md, "Delta blobs"). A patch is kept when it is clearly smaller. A base that cannot be
+/// read only means no delta. Without `deltas` chunks are only compressed alone.
+fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: &[(usize, Option<Id>)], deltas: bool) -> Result<SealedBatch> {
+    let (keys, level) = (repo.keys(), repo.config().compression_level);
+    let alone: Vec<(SealedBlob, Option<Sketch>)> = new
+        .par_iter()
+        .map(|&(i, _)| {
+            let plain = batch.chunk(i);
+            let sealed = blob::seal(keys, BlobKind::Chunk, ids[i], plain, level).map_err(|e| StoreError::format("chunk", e))?;
+            Ok((sealed, if deltas { resemblance::sketch(keys, plain) } else { None }))
         })
         .collect::<Result<_>>()?;
-    let mut tally = DeltaTally::default();
-    let mut blobs = Vec::with_capacity(sealed.len());
-    for (b, alone) in sealed {
-        if b.delta.is_some() {
-            tally.add(DeltaTally { chunks: 1, raw: u64::from(b.raw_len), stored: b.bytes.len() as u64, alone: alone as u64 });
+    // A chunk that compresses to a few hundred bytes cannot save enough to pay for reading a base.
+    let worth = |k: usize| alone[k].0.bytes.len() - OVERHEAD >= MIN_DELTA_ALONE;
+    let positional = Bases::load(repo, index, new.iter().enumerate().filter(|(k, _)| worth(*k)).filter_map(|(_, (_, b))| *b))?;
+    let mut deltas: Vec<Option<SealedBlob>> = new
+        .par_iter()
+        .zip(&alone)
+        .map(|(&(i, proposed), (alone, _))| match proposed {
+            Some(p) => positional.try_delta(keys, level, ids[i], batch.chunk(i), p, alone.bytes.len() - OVERHEAD),
+            None => Ok(None),
+        })
+        .collect::<Result<_>>()?;
+    drop(positional);
+    // Resemblance fallback for the chunks positional selection did not make deltas.
+    let mut similar: Vec<(usize, Id)> = Vec::new();
+    for (k, ((alone, sketch), d)) in alone.iter().zip(&deltas).enumerate() {
+        if d.is_none() && worth(k) {
+            if let Some(r) = sketch.as_ref().map(|s| resembling(index, s)).transpose()?.flatten() {
+                if Some(r) != new[k].1 && r != alone.id {
+                    similar.push((k, r));
+                }
+            }
         }
-        blobs.push(b);
     }
-    Ok((blobs, tally))
+    if !similar.is_empty() {
+        let bases = Bases::load(repo, index, similar.iter().map(|(_, r)| *r))?;
+        let found: Vec<(usize, Option<SealedBlob>)> = similar
+            .par_iter()
+            .map(|&(k, r)| {
+                let i = new[k].0;
+                Ok((k, bases.try_delta(keys, level, ids[i], batch.chunk(i), r, alone[k].0.bytes.len() - OVERHEAD)?))
+            })
+            .collect::<Result<_>>()?;
+        for (k, d) in found {
+            deltas[k] = d;
+        }
+    }
+    let mut out = SealedBatch { blobs: Vec::with_capacity(new.len()), tally: DeltaTally::default(), features: Vec::new() };
+    for ((alone, sketch), delta) in alone.into_iter().zip(deltas) {
+        out.features.extend(sketch.iter().flatten().map(|sf| (*sf, alone.id)));
+        match delta {
+            Some(d) => {
+                out.tally.add(DeltaTally { chunks: 1, raw: u64::from(d.raw_len), stored: d.bytes.len() as u64, alone: alone.bytes.len() as u64 });
+                out.blobs.push(d);
+            }
+            None => out.blobs.push(alone),
+        }
+    }
+    Ok(out)
+}
+
+/// A batch's new chunks, sealed (in stream order), what their deltas saved, and their
+/// super-features.
+struct SealedBatch {
+    blobs: Vec<SealedBlob>,
+    tally: DeltaTally,
+    features: Vec<(u64, Id)>,
+}
+
+/// What the pack writer wrote: bytes of packs and segments, what deltas saved, and the new chunks'
+/// super-features (for the local index, at the commit).
+struct Written {
+    bytes: u64,
+    deltas: DeltaTally,
+    features: Vec<(u64, Id)>,
 }
 
 /// The pack writer's side: appends sealed blobs to packs and writes index segments as packs
@@ -400,19 +495,23 @@ struct PackSink<'r> {
     pending: Vec<repo_format::index_segment::PackIndex>,
     segment_bytes: u64,
     deltas: DeltaTally,
+    features: Vec<(u64, Id)>,
 }
 
 impl PackSink<'_> {
     /// Take blobs until [`ToPacks::Finish`] (then return the bytes of packs and segments written,
     /// and what deltas saved) or until the sender goes away (an abandoned ingest: `None`, the open
     /// pack is discarded).
-    fn run(mut self, from: Receiver<ToPacks>) -> Result<Option<(u64, DeltaTally)>> {
+    fn run(mut self, from: Receiver<ToPacks>) -> Result<Option<Written>> {
         for msg in from {
             match msg {
                 ToPacks::Sealed(job) => {
-                    let (blobs, tally) = job.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))??;
-                    self.deltas.add(tally);
-                    for b in blobs {
+                    let batch = job.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))??;
+                    self.deltas.add(batch.tally);
+                    if self.features.len() < MAX_FEATURES {
+                        self.features.extend(batch.features);
+                    }
+                    for b in batch.blobs {
                         self.add(&b)?;
                     }
                 }
@@ -420,7 +519,8 @@ impl PackSink<'_> {
                 ToPacks::Finish => {
                     self.packer.finish_pack()?;
                     self.write_segment()?;
-                    return Ok(Some((self.packer.bytes_written() + self.segment_bytes, self.deltas)));
+                    let bytes = self.packer.bytes_written() + self.segment_bytes;
+                    return Ok(Some(Written { bytes, deltas: self.deltas, features: self.features }));
                 }
             }
         }
@@ -511,7 +611,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             }
         });
         let writer = s.spawn(move || {
-            PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0, deltas: DeltaTally::default() }.run(to_packs)
+            PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0, deltas: DeltaTally::default(), features: Vec::new() }.run(to_packs)
         });
         let mut processed = 0u64;
         let result = rayon::in_place_scope(|scope| {
@@ -556,7 +656,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             (Ok(_), Ok(None)) => Err(writer_gone()),
         }
     })?;
-    let (stored_bytes, deltas) = stored_bytes;
+    let Written { bytes: stored_bytes, deltas, features } = stored_bytes;
     let mut added = dedup.added;
     added.stored_bytes = stored_bytes;
     added.delta_chunks = deltas.chunks;
@@ -568,6 +668,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
 
     // Commit: take the writer role (this applies our segments), find the parent, write the manifest.
     let writer = repo.index_writer()?;
+    writer.put_features(&features)?;
     let name_tag = repo.keys().name_tag(&opts.db);
     let (start, end, parent, origin) = match opts.copy {
         Some(c) => (c.manifest.start, c.manifest.end, c.parent.map(|p| p.id), Some(c.origin)),

@@ -32,6 +32,7 @@ pub mod marks;
 pub mod pack;
 pub mod prune;
 pub mod repository;
+pub mod resemblance;
 pub mod restore;
 pub mod retention;
 pub mod snapshot;

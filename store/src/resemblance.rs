@@ -1,0 +1,125 @@
+//! Resemblance: finding a delta base for a chunk whose data moved (SPEC.md, "Delta blobs").
+//!
+//! Positional base selection ([`crate::base`]) proposes the parent's chunk at the same place in the
+//! stream; it fails when rows moved or when no unchanged chunk re-anchors the two streams for a
+//! long stretch. As a fallback each stored chunk gets a sketch of [`SUPER_FEATURES`]
+//! super-features, kept in the local index: two chunks that share most of their content share a
+//! super-feature with high probability, whatever the offsets of the shared parts (Odess-style
+//! features: content-defined sample positions, the maximum of several linear transforms of the
+//! rolling hash at those positions, grouped and hashed).
+
+use repo_format::crypto::Keys;
+
+/// Super-features per chunk (each the keyed hash of [`FEATURES_PER_SUPER`] features).
+pub const SUPER_FEATURES: usize = 3;
+const FEATURES_PER_SUPER: usize = 4;
+const FEATURES: usize = SUPER_FEATURES * FEATURES_PER_SUPER;
+/// A position is sampled when the rolling hash's top 6 bits are zero: 1 byte in 64 on average,
+/// depending on the 64 bytes before it.
+const SAMPLE_SHIFT: u32 = 58;
+/// Fewer samples than this (tiny or uniform chunks) give no sketch: it would match too much.
+const MIN_SAMPLES: u32 = 8;
+
+/// A chunk's super-features.
+pub type Sketch = [u64; SUPER_FEATURES];
+
+const fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The gear table of the rolling hash.
+const GEAR: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = splitmix(i as u64);
+        i += 1;
+    }
+    t
+};
+
+/// `(multiplier, addend)` of each feature's transform; multipliers are odd (bijective).
+const TRANSFORMS: [(u64, u64); FEATURES] = {
+    let mut t = [(0u64, 0u64); FEATURES];
+    let mut i = 0;
+    while i < FEATURES {
+        t[i] = (splitmix(1000 + i as u64) | 1, splitmix(2000 + i as u64));
+        i += 1;
+    }
+    t
+};
+
+/// The sketch of a chunk's plaintext, or `None` if it has too few sample positions.
+pub fn sketch(keys: &Keys, data: &[u8]) -> Option<Sketch> {
+    let mut fp = 0u64;
+    let mut max = [0u64; FEATURES];
+    let mut samples = 0u32;
+    for &b in data {
+        fp = (fp << 1).wrapping_add(GEAR[usize::from(b)]);
+        if fp >> SAMPLE_SHIFT == 0 {
+            samples += 1;
+            for (m, (a, c)) in max.iter_mut().zip(TRANSFORMS) {
+                *m = (*m).max(a.wrapping_mul(fp).wrapping_add(c));
+            }
+        }
+    }
+    if samples < MIN_SAMPLES {
+        return None;
+    }
+    let mut out = [0u64; SUPER_FEATURES];
+    for (j, sf) in out.iter_mut().enumerate() {
+        let mut input = [0u8; 1 + 8 * FEATURES_PER_SUPER];
+        input[0] = j as u8;
+        for (k, f) in max[j * FEATURES_PER_SUPER..(j + 1) * FEATURES_PER_SUPER].iter().enumerate() {
+            input[1 + 8 * k..9 + 8 * k].copy_from_slice(&f.to_le_bytes());
+        }
+        *sf = keys.super_feature(&input);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_format::crypto::MasterKey;
+
+    fn text(seed: u64, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 64);
+        let mut i = seed;
+        while out.len() < len {
+            i += 1;
+            out.extend_from_slice(format!("{}\t{}\tcustomer-{}\t2026-11-{:02}\n", i, splitmix(i) % 100_000, splitmix(i + 7) % 5000, i % 28 + 1).as_bytes());
+        }
+        out
+    }
+
+    fn shared(a: &Sketch, b: &Sketch) -> usize {
+        a.iter().zip(b).filter(|(x, y)| x == y).count()
+    }
+
+    #[test]
+    fn an_edited_and_shifted_chunk_resembles_its_original_and_others_do_not() {
+        let keys = MasterKey::from_bytes([7; 32]).keys();
+        let original = text(0, 64 << 10);
+        let base = sketch(&keys, &original).unwrap();
+        // A few rows changed, one removed and the chunk cut 3 rows later: most features survive.
+        let mut edited = original[300..].to_vec();
+        for at in [5_000, 20_000, 41_000] {
+            edited[at] = b'#';
+        }
+        edited.drain(30_000..30_040);
+        let e = sketch(&keys, &edited).unwrap();
+        assert!(shared(&base, &e) >= 1, "an edited chunk lost every super-feature");
+        // Different rows share nothing.
+        let other = sketch(&keys, &text(1_000_000, 64 << 10)).unwrap();
+        assert_eq!(shared(&base, &other), 0);
+        // Keyed: another repository's sketch of the same data differs.
+        let keys2 = MasterKey::from_bytes([8; 32]).keys();
+        assert_eq!(shared(&base, &sketch(&keys2, &original).unwrap()), 0);
+        // Uniform or tiny data has no sketch.
+        assert!(sketch(&keys, &[b' '; 100]).is_none());
+    }
+}
