@@ -389,6 +389,11 @@ impl<'r> PackReader<'r> {
                             let at = (u64::from(loc.offset) - s.start) as usize;
                             self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize])
                         }
+                        // An unreachable store fails each blob alike, at once: retrying them one
+                        // by one would wait out the retry timeout for every blob.
+                        Err(StoreError::Backend(BackendError::Remote { key, source })) => {
+                            Err(StoreError::Backend(BackendError::Remote { key: key.clone(), source: source.to_string().into() }))
+                        }
                         // Each blob alone, for its own precise error (a truncated pack still
                         // yields the blobs before the cut).
                         Err(_) => self.read(&ids[*i], loc),
