@@ -46,21 +46,14 @@ fn not_started(argv: &[String], e: &std::io::Error) -> StoreError {
 }
 
 /// A command (the restore target) that failed: exit code 7.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("command `{command}` {status}")]
 pub struct CommandFailed {
     /// The command line.
     pub command: String,
     /// How it ended.
     pub status: String,
 }
-
-impl std::fmt::Display for CommandFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "command `{}` {}", self.command, self.status)
-    }
-}
-
-impl std::error::Error for CommandFailed {}
 
 /// A running dump command. Dropped without [`Producer::finish`] (the ingest failed), it is
 /// killed and reaped, so it never outlives dbvault.

@@ -8,16 +8,9 @@ use crate::cli::{CheckArgs, Global};
 use crate::output;
 
 /// `check` found problems: exit code 5.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("check found {0} problem(s); see above")]
 pub struct CheckFailed(pub usize);
-
-impl std::fmt::Display for CheckFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "check found {} problem(s); see above", self.0)
-    }
-}
-
-impl std::error::Error for CheckFailed {}
 
 fn parse_subset(s: &str) -> Result<ReadData> {
     if let Some(p) = s.strip_suffix('%') {

@@ -40,19 +40,14 @@ enum CommandSpec {
 }
 
 /// Some jobs failed: exit code 9.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} jobs failed; their databases got no new snapshot")]
 pub struct JobsFailed {
+    /// Jobs that failed.
     pub failed: usize,
+    /// Jobs run.
     pub total: usize,
 }
-
-impl std::fmt::Display for JobsFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} of {} jobs failed; their databases got no new snapshot", self.failed, self.total)
-    }
-}
-
-impl std::error::Error for JobsFailed {}
 
 fn load(file: &Path) -> Result<Vec<Spec>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading jobs file {}", file.display()))?;
