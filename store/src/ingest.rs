@@ -57,9 +57,9 @@ pub const WRITE_MAX_DEPTH: u8 = 4;
 /// What a delta costs beyond its patch: the base id in the pack header and the index segment.
 const DELTA_EXTRA: usize = 64;
 /// Lowest zstd level for patches: against 64 KiB bases, level 1 made a pg_dump day's patches 5x
-/// larger than level 3 did (3.35 against 0.67 MB), for 3% more ingest time at level 3.
+/// larger than level 3 did (3.35 against 0.67 MB); level 3 took 2-7% longer (single runs).
 const MIN_PATCH_LEVEL: i32 = 3;
-/// Most super-features one ingest records (3 per new chunk, 41 bytes each in memory until the
+/// Most super-features one ingest records (3 per new chunk, 40 bytes each in memory until the
 /// commit): 2^20 cover 350,000 new chunks, a 22 GB first day; later chunks are found by position.
 const MAX_FEATURES: usize = 1 << 20;
 /// Chunks smaller than this compressed alone are not tried as deltas (at most a quarter of this
@@ -346,7 +346,8 @@ fn usable_base(index: &Index, proposed: Id) -> Result<Option<(Id, u8)>> {
 }
 
 /// The bases chosen for some chunks and their plaintexts: each proposed base is replaced as
-/// [`usable_base`] says, and bases that cannot be read are left out (no delta, never a failure).
+/// [`usable_base`] says, and bases that cannot be read are left out (no delta). Only an
+/// unreachable store fails the load: the ingest could not write its packs either.
 struct Bases {
     chosen: HashMap<Id, (Id, u8)>,
     plains: HashMap<Id, Vec<u8>>,

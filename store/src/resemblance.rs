@@ -129,7 +129,7 @@ mod tests {
         let keys = MasterKey::from_bytes([7; 32]).keys();
         let original = text(0, 64 << 10);
         let base = sketch(&keys, &original).unwrap();
-        // A few rows changed, one removed and the chunk cut 3 rows later: most features survive.
+        // Three bytes changed, 40 removed, and the chunk starting 300 bytes later: a feature survives.
         let mut edited = original[300..].to_vec();
         for at in [5_000, 20_000, 41_000] {
             edited[at] = b'#';
