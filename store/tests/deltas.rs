@@ -46,7 +46,11 @@ fn changed_chunks_become_bounded_deltas_and_restore_byte_identical() {
         assert_eq!(b.delta_chunks, 0, "a repository created without deltas stores none");
         if n > 0 {
             assert!(added.delta_chunks * 2 > added.chunks, "day {n}: only {} of {} new chunks are deltas", added.delta_chunks, added.chunks);
-            assert!(added.delta_stored_bytes < added.delta_alone_bytes / 4, "day {n}: deltas {added:?}");
+            // Chains reach the depth limit on day WRITE_MAX_DEPTH + 1 and start again from their
+            // day-0 roots: that day's patches span five days of edits (SPEC.md 6.1, "Depth").
+            let rebased = n == usize::from(WRITE_MAX_DEPTH) + 1;
+            let bound = if rebased { added.delta_alone_bytes / 2 } else { added.delta_alone_bytes / 4 };
+            assert!(added.delta_stored_bytes < bound, "day {n} (rebased: {rebased}): deltas {added:?}");
             assert!(added.stored_bytes * 2 < b.stored_bytes, "day {n}: {} bytes with deltas, {} without", added.stored_bytes, b.stored_bytes);
         }
         snaps.push(a);
