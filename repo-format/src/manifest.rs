@@ -35,7 +35,8 @@ pub struct Added {
     /// Sealed bytes of those deltas.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub delta_stored_bytes: u64,
-    /// Sealed bytes those chunks would have taken compressed alone, as measured while choosing.
+    /// Sealed bytes those chunks would have taken compressed alone: measured, or estimated for a
+    /// patch so small that the chunk was not compressed alone (SPEC.md section 6.1, *Choice*).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub delta_alone_bytes: u64,
 }

@@ -62,8 +62,8 @@ const MIN_PATCH_LEVEL: i32 = 3;
 /// Most super-features one ingest records (3 per new chunk, 40 bytes each in memory until the
 /// commit): 2^20 cover 350,000 new chunks, a 22 GB first day; later chunks are found by position.
 const MAX_FEATURES: usize = 1 << 20;
-/// Chunks smaller than this compressed alone are not tried as deltas (at most a quarter of this
-/// could be saved, less than reading the base costs).
+/// Chunks expected to compress alone to fewer bytes than this are not tried as deltas (at most a
+/// quarter of this could be saved, less than reading the base costs).
 const MIN_DELTA_ALONE: usize = 256;
 
 /// What to record about the stream being ingested.
@@ -325,45 +325,73 @@ impl<'r> Dedup<'r> {
     }
 }
 
-/// The base a proposed one is replaced by (itself, or its chain's root when the chain is already
-/// [`WRITE_MAX_DEPTH`] deep) and that base's depth; `None` if the index has no such chunk or the
-/// chain does not end within [`blob::MAX_DELTA_DEPTH`] bases.
-fn usable_base(index: &Index, proposed: Id) -> Result<Option<(Id, u8)>> {
+/// The base a proposed one stands for: the proposed chunk itself, or its chain's root when the
+/// chain is already [`WRITE_MAX_DEPTH`] deep.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Chosen {
+    base: Id,
+    depth: u8,
+    /// The chain's root (a chunk stored whole): sealed bytes less the envelope, and plaintext
+    /// bytes. A chunk like it costs about as much per byte compressed alone.
+    root_alone: u32,
+    root_raw: u32,
+}
+
+impl Chosen {
+    /// What a chunk of `raw_len` bytes like the root is expected to take compressed alone.
+    fn estimate_alone(&self, raw_len: usize) -> usize {
+        (u64::from(self.root_alone) * raw_len as u64 / u64::from(self.root_raw.max(1))) as usize
+    }
+
+    /// Seal `patch` as the delta blob of chunk `id` (`raw_len` bytes) against this base.
+    fn seal_delta(&self, keys: &Keys, id: Id, raw_len: usize, patch: &[u8]) -> Result<SealedBlob> {
+        let d = DeltaRef { base: self.base, depth: self.depth + 1 };
+        blob::seal_patch(keys, id, raw_len as u32, d, patch).map_err(|e| StoreError::format("chunk", e))
+    }
+}
+
+/// What base `proposed` stands for; `None` if the index lacks a chunk of its chain or the chain
+/// does not end within [`blob::MAX_DELTA_DEPTH`] bases.
+fn usable_base(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     let Some(loc) = index.get(&proposed)? else { return Ok(None) };
-    if loc.depth() < WRITE_MAX_DEPTH {
-        return Ok(Some((proposed, loc.depth())));
-    }
-    let mut next = loc.delta;
+    let (mut root_id, mut root) = (proposed, loc.clone());
     for _ in 0..blob::MAX_DELTA_DEPTH {
-        let Some(d) = next else { break };
-        let Some(loc) = index.get(&d.base)? else { return Ok(None) };
-        if loc.delta.is_none() {
-            return Ok(Some((d.base, 0)));
-        }
-        next = loc.delta;
+        let Some(d) = root.delta else { break };
+        let Some(l) = index.get(&d.base)? else { return Ok(None) };
+        (root_id, root) = (d.base, l);
     }
-    Ok(None)
+    if root.delta.is_some() {
+        return Ok(None);
+    }
+    let (base, depth) = if loc.depth() < WRITE_MAX_DEPTH { (proposed, loc.depth()) } else { (root_id, 0) };
+    let root_alone = root.stored_len.saturating_sub(OVERHEAD as u32);
+    Ok(Some(Chosen { base, depth, root_alone, root_raw: root.raw_len }))
 }
 
 /// The bases chosen for some chunks and their plaintexts: each proposed base is replaced as
 /// [`usable_base`] says, and bases that cannot be read are left out (no delta). Only an
 /// unreachable store fails the load: the ingest could not write its packs either.
 struct Bases {
-    chosen: HashMap<Id, (Id, u8)>,
+    chosen: HashMap<Id, Chosen>,
     plains: HashMap<Id, Vec<u8>>,
 }
 
 impl Bases {
-    fn load(repo: &Repository, index: &Index, proposed: impl IntoIterator<Item = Id>) -> Result<Bases> {
+    /// Choose bases for `(proposed base, chunk length)` pairs and read those worth a patch: a chunk
+    /// expected to compress alone to fewer than [`MIN_DELTA_ALONE`] bytes is not.
+    fn load(repo: &Repository, index: &Index, proposed: impl IntoIterator<Item = (Id, usize)>) -> Result<Bases> {
         let mut chosen = HashMap::new();
-        for p in proposed {
+        let mut wanted = Vec::new();
+        for (p, len) in proposed {
             if !chosen.contains_key(&p) {
-                if let Some(b) = usable_base(index, p)? {
-                    chosen.insert(p, b);
+                if let Some(c) = usable_base(index, p)? {
+                    chosen.insert(p, c);
                 }
             }
+            if let Some(c) = chosen.get(&p).filter(|c| c.estimate_alone(len) >= MIN_DELTA_ALONE) {
+                wanted.push(c.base);
+            }
         }
-        let mut wanted: Vec<Id> = chosen.values().map(|(b, _)| *b).collect();
         wanted.sort_unstable();
         wanted.dedup();
         let loaded = PackReader::new(repo).load_many(index, &wanted, BlobKind::Chunk);
@@ -379,17 +407,49 @@ impl Bases {
         Ok(Bases { chosen, plains })
     }
 
-    /// The delta of chunk `id` against the base `proposed` stands for, if that base was read and
-    /// the patch is clearly smaller than the chunk compressed alone (`alone_len` bytes).
-    fn try_delta(&self, keys: &Keys, level: i32, id: Id, plain: &[u8], proposed: Id, alone_len: usize) -> Result<Option<SealedBlob>> {
-        let Some(&(base, depth)) = self.chosen.get(&proposed) else { return Ok(None) };
-        let Some(base_plain) = self.plains.get(&base) else { return Ok(None) };
+    /// The patch of `plain` against the base `proposed` stands for, with that base, if it was read.
+    fn patch(&self, level: i32, plain: &[u8], proposed: Id) -> Result<Option<(Vec<u8>, Chosen)>> {
+        let Some(c) = self.chosen.get(&proposed) else { return Ok(None) };
+        let Some(base_plain) = self.plains.get(&c.base) else { return Ok(None) };
         let patch = blob::make_patch(plain, base_plain, level.max(MIN_PATCH_LEVEL)).map_err(|e| StoreError::format("chunk", e))?;
-        if patch.len() + DELTA_EXTRA > alone_len * 3 / 4 {
-            return Ok(None);
+        Ok(Some((patch, *c)))
+    }
+}
+
+/// A new chunk, sealed, and for the tally what it takes compressed alone (measured, or estimated
+/// from its base's root when the patch was tiny enough not to compress it alone at all).
+struct SealedChunk {
+    blob: SealedBlob,
+    alone_len: usize,
+}
+
+impl SealedChunk {
+    /// Seal chunk `id`: as a delta when `patch` (with its base) is clearly smaller than the chunk
+    /// compressed alone, else alone. A patch under a quarter of the estimate from the base's root
+    /// is kept without compressing the chunk alone (SPEC.md, "Delta blobs", *Choice*).
+    fn seal(keys: &Keys, level: i32, id: Id, plain: &[u8], patch: Option<(Vec<u8>, Chosen)>) -> Result<SealedChunk> {
+        let as_delta = |patch: &[u8], c: &Chosen| c.seal_delta(keys, id, plain.len(), patch);
+        if let Some((p, c)) = &patch {
+            let estimate = c.estimate_alone(plain.len());
+            if p.len() + DELTA_EXTRA <= estimate / 4 {
+                return Ok(SealedChunk { blob: as_delta(p, c)?, alone_len: estimate });
+            }
         }
-        let d = DeltaRef { base, depth: depth + 1 };
-        blob::seal_patch(keys, id, plain.len() as u32, d, &patch).map(Some).map_err(|e| StoreError::format("chunk", e))
+        let alone = blob::seal(keys, BlobKind::Chunk, id, plain, level).map_err(|e| StoreError::format("chunk", e))?;
+        let alone_len = alone.bytes.len() - OVERHEAD;
+        match &patch {
+            Some((p, c)) if p.len() + DELTA_EXTRA <= alone_len * 3 / 4 => Ok(SealedChunk { blob: as_delta(p, c)?, alone_len }),
+            _ => Ok(SealedChunk { blob: alone, alone_len }),
+        }
+    }
+
+    /// Store a chunk kept alone as its delta against `patch`'s base instead, when that is clearly
+    /// smaller.
+    fn improve(&mut self, keys: &Keys, plain: &[u8], patch: Option<(Vec<u8>, Chosen)>) -> Result<()> {
+        if let Some((p, c)) = patch.filter(|(p, _)| p.len() + DELTA_EXTRA <= self.alone_len * 3 / 4) {
+            self.blob = c.seal_delta(keys, self.blob.id, plain.len(), &p)?;
+        }
+        Ok(())
     }
 }
 
@@ -407,67 +467,52 @@ fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<Id>> {
     Ok(found.iter().rev().max_by_key(|(_, n)| *n).map(|(id, _)| *id))
 }
 
-/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is compressed
-/// alone and sketched; one that has a proposed base and is not already tiny is also made a patch
-/// against that base, and, when that gives no delta, against the chunk its sketch resembles most
-/// (SPEC.md, "Delta blobs"). A patch is kept when it is clearly smaller. A base that cannot be
-/// read only means no delta. Without `deltas` chunks are only compressed alone.
+/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is sketched,
+/// and one with a proposed base is made a patch against it and kept as a delta when that is
+/// clearly smaller than compressing it alone; a chunk still stored alone is tried against the
+/// chunk its sketch resembles most (SPEC.md, "Delta blobs"). A base that cannot be read only means
+/// no delta. Without `deltas` chunks are only compressed alone.
 fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: &[(usize, Option<Id>)], deltas: bool) -> Result<SealedBatch> {
     let (keys, level) = (repo.keys(), repo.config().compression_level);
-    let alone: Vec<(SealedBlob, Option<Sketch>)> = new
+    let proposals = new.iter().filter(|_| deltas).filter_map(|&(i, b)| Some((b?, batch.chunks[i].len())));
+    let positional = Bases::load(repo, index, proposals)?;
+    let mut sealed: Vec<(SealedChunk, Option<Sketch>)> = new
         .par_iter()
-        .map(|&(i, _)| {
+        .map(|&(i, proposed)| {
             let plain = batch.chunk(i);
-            let sealed = blob::seal(keys, BlobKind::Chunk, ids[i], plain, level).map_err(|e| StoreError::format("chunk", e))?;
+            let patch = proposed.map(|p| positional.patch(level, plain, p)).transpose()?.flatten();
+            let sealed = SealedChunk::seal(keys, level, ids[i], plain, patch)?;
             Ok((sealed, if deltas { resemblance::sketch(keys, plain) } else { None }))
-        })
-        .collect::<Result<_>>()?;
-    // A chunk that compresses to a few hundred bytes cannot save enough to pay for reading a base.
-    let worth = |k: usize| alone[k].0.bytes.len() - OVERHEAD >= MIN_DELTA_ALONE;
-    let positional = Bases::load(repo, index, new.iter().enumerate().filter(|(k, _)| worth(*k)).filter_map(|(_, (_, b))| *b))?;
-    let mut deltas: Vec<Option<SealedBlob>> = new
-        .par_iter()
-        .zip(&alone)
-        .map(|(&(i, proposed), (alone, _))| match proposed {
-            Some(p) => positional.try_delta(keys, level, ids[i], batch.chunk(i), p, alone.bytes.len() - OVERHEAD),
-            None => Ok(None),
         })
         .collect::<Result<_>>()?;
     drop(positional);
     // Resemblance fallback for the chunks positional selection did not make deltas.
     let mut similar: Vec<(usize, Id)> = Vec::new();
-    for (k, ((alone, sketch), d)) in alone.iter().zip(&deltas).enumerate() {
-        if d.is_none() && worth(k) {
+    for (k, (s, sketch)) in sealed.iter().enumerate() {
+        if s.blob.delta.is_none() && s.alone_len >= MIN_DELTA_ALONE {
             if let Some(r) = sketch.as_ref().map(|s| resembling(index, s)).transpose()?.flatten() {
-                if Some(r) != new[k].1 && r != alone.id {
+                if Some(r) != new[k].1 && r != s.blob.id {
                     similar.push((k, r));
                 }
             }
         }
     }
     if !similar.is_empty() {
-        let bases = Bases::load(repo, index, similar.iter().map(|(_, r)| *r))?;
-        let found: Vec<(usize, Option<SealedBlob>)> = similar
-            .par_iter()
-            .map(|&(k, r)| {
-                let i = new[k].0;
-                Ok((k, bases.try_delta(keys, level, ids[i], batch.chunk(i), r, alone[k].0.bytes.len() - OVERHEAD)?))
-            })
-            .collect::<Result<_>>()?;
-        for (k, d) in found {
-            deltas[k] = d;
+        let bases = Bases::load(repo, index, similar.iter().map(|&(k, r)| (r, batch.chunks[new[k].0].len())))?;
+        let patches: Vec<Option<(Vec<u8>, Chosen)>> =
+            similar.par_iter().map(|&(k, r)| bases.patch(level, batch.chunk(new[k].0), r)).collect::<Result<_>>()?;
+        for ((k, _), patch) in similar.into_iter().zip(patches) {
+            sealed[k].0.improve(keys, batch.chunk(new[k].0), patch)?;
         }
     }
     let mut out = SealedBatch { blobs: Vec::with_capacity(new.len()), tally: DeltaTally::default(), features: Vec::new() };
-    for ((alone, sketch), delta) in alone.into_iter().zip(deltas) {
-        out.features.extend(sketch.iter().flatten().map(|sf| (*sf, alone.id)));
-        match delta {
-            Some(d) => {
-                out.tally.add(DeltaTally { chunks: 1, raw: u64::from(d.raw_len), stored: d.bytes.len() as u64, alone: alone.bytes.len() as u64 });
-                out.blobs.push(d);
-            }
-            None => out.blobs.push(alone),
+    for (s, sketch) in sealed {
+        out.features.extend(sketch.iter().flatten().map(|sf| (*sf, s.blob.id)));
+        if s.blob.delta.is_some() {
+            let alone = (s.alone_len + OVERHEAD) as u64;
+            out.tally.add(DeltaTally { chunks: 1, raw: u64::from(s.blob.raw_len), stored: s.blob.bytes.len() as u64, alone });
         }
+        out.blobs.push(s.blob);
     }
     Ok(out)
 }
@@ -710,6 +755,30 @@ mod tests {
     use repo_format::pack::PackEntry;
 
     #[test]
+    fn a_tiny_patch_is_kept_on_the_estimate_and_others_are_weighed_against_the_chunk_alone() {
+        let keys = repo_format::crypto::MasterKey::from_bytes([7; 32]).keys();
+        let plain: Vec<u8> = (0..8000u32).flat_map(|i| format!("{i},{}\n", i * 7919 % 1000).into_bytes()).collect();
+        let id = keys.chunk_id(&plain);
+        let alone_len = blob::seal(&keys, BlobKind::Chunk, id, &plain, 1).unwrap().bytes.len() - OVERHEAD;
+        let raw = plain.len() as u32;
+        // A root that compressed like this chunk, or 8x worse (a misleading estimate).
+        let like = Chosen { base: Id([1; 32]), depth: 0, root_alone: alone_len as u32, root_raw: raw };
+        let worse = Chosen { root_alone: 8 * alone_len as u32, ..like };
+        let seal = |patch_len: usize, c: Chosen| SealedChunk::seal(&keys, 1, id, &plain, Some((vec![0; patch_len], c))).unwrap();
+
+        let tiny = seal(alone_len / 4 - DELTA_EXTRA, like);
+        assert!(tiny.blob.delta.is_some());
+        assert_eq!(tiny.alone_len, alone_len, "kept on the estimate, which here is exact");
+        let on_estimate = seal(alone_len, worse);
+        assert_eq!((on_estimate.blob.delta.is_some(), on_estimate.alone_len), (true, 8 * alone_len), "a misleading estimate is believed up to 4x");
+        let weighed = seal(alone_len / 2, like);
+        assert_eq!((weighed.blob.delta.is_some(), weighed.alone_len), (true, alone_len), "compressed alone to decide");
+        let too_big = seal(alone_len * 3 / 4, like);
+        assert_eq!((too_big.blob.delta, too_big.blob.kind), (None, BlobKind::Chunk));
+        assert_eq!(SealedChunk::seal(&keys, 1, id, &plain, None).unwrap().blob.kind, BlobKind::Chunk);
+    }
+
+    #[test]
     fn a_base_at_the_depth_limit_is_replaced_by_its_chains_root() {
         let dir = tempfile::tempdir().unwrap();
         let (index, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
@@ -720,17 +789,19 @@ mod tests {
                 kind: if n == 1 { BlobKind::Chunk } else { BlobKind::Delta },
                 codec: Codec::Zstd,
                 offset: 8 + 100 * u32::from(n),
-                stored_len: 60,
+                stored_len: if n == 1 { 1040 } else { 60 },
                 raw_len: 4000,
                 delta: (n > 1).then_some(DeltaRef { base: Id([n - 1; 32]), depth: n - 1 }),
             })
             .collect();
         let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([9; 32]), pack_len: 10_000, entries }] };
         index.apply_segment(&Id([8; 32]), &seg).unwrap();
-        assert_eq!(usable_base(&index, Id([1; 32])).unwrap(), Some((Id([1; 32]), 0)));
-        assert_eq!(usable_base(&index, Id([4; 32])).unwrap(), Some((Id([4; 32]), 3)), "depth 3 is used as it is");
-        assert_eq!(usable_base(&index, Id([5; 32])).unwrap(), Some((Id([1; 32]), 0)), "depth 4: its root instead");
-        assert_eq!(usable_base(&index, Id([6; 32])).unwrap(), Some((Id([1; 32]), 0)));
+        // Estimates for a 2000-byte chunk come from the root: 1000 bytes alone per 4000 raw.
+        let chosen = |id: u8| usable_base(&index, Id([id; 32])).unwrap().map(|c| (c.base, c.depth, c.estimate_alone(2000)));
+        assert_eq!(chosen(1), Some((Id([1; 32]), 0, 500)));
+        assert_eq!(chosen(4), Some((Id([4; 32]), 3, 500)), "depth 3 is used as it is");
+        assert_eq!(chosen(5), Some((Id([1; 32]), 0, 500)), "depth 4: its root instead");
+        assert_eq!(chosen(6), Some((Id([1; 32]), 0, 500)));
         assert_eq!(usable_base(&index, Id([7; 32])).unwrap(), None, "unknown chunk");
     }
 }
