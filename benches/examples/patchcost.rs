@@ -1,0 +1,104 @@
+//! Time and size of zstd patches under several compression parameters, to choose how ingest makes
+//! delta blobs.
+//!
+//! `cargo run --release -p dbvault-benches --example patchcost -- PARENT_DUMP DUMP`
+//!
+//! Both dumps are cut with the default chunker; each chunk of DUMP not in PARENT_DUMP gets the
+//! positional base ingest would propose (the parent chunk overlapping most its range counted from
+//! the last shared chunk). Every configuration patches all those pairs with the base as a raw
+//! prefix; it prints seconds (best of 3), MB/s of new chunks and the patches' total size, beside
+//! compressing the chunks alone at level 1.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chunker::{Chunker, Params};
+use repo_format::Id;
+use repo_format::config::ChunkerConfig;
+use zstd::zstd_safe::{CCtx, CParameter, ResetDirective, Strategy};
+
+/// (offset, len, id) of each chunk.
+fn chunks(data: &[u8]) -> Vec<(usize, usize, Id)> {
+    let c = ChunkerConfig::default();
+    let params = Params::new(c.min_size, c.avg_size, c.max_size, c.normalization, 0x5eed).unwrap();
+    let mut out = Vec::new();
+    let mut off = 0;
+    for batch in Chunker::new(data, params, 8 << 20) {
+        let batch = batch.unwrap();
+        for i in 0..batch.chunks.len() {
+            let c = batch.chunk(i);
+            out.push((off, c.len(), Id::of_bytes(c)));
+            off += c.len();
+        }
+    }
+    out
+}
+
+/// (new chunk, positional base) pairs, as byte ranges of the dump and its parent.
+fn pairs(parent: &[u8], day: &[u8]) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let (pc, dc) = (chunks(parent), chunks(day));
+    let pos: HashMap<Id, usize> = pc.iter().enumerate().map(|(i, c)| (c.2, i)).collect();
+    let mut anchor = (0usize, 0usize);
+    let mut out = Vec::new();
+    for c in &dc {
+        if let Some(&i) = pos.get(&c.2) {
+            anchor = (c.0 + c.1, pc[i].0 + pc[i].1);
+            continue;
+        }
+        let target = anchor.1 + (c.0 - anchor.0);
+        let mut j = pc.partition_point(|x| x.0 + x.1 <= target).min(pc.len() - 1);
+        if j + 1 < pc.len() {
+            let in_j = (pc[j].0 + pc[j].1).saturating_sub(target).min(c.1);
+            if c.1 - in_j > in_j {
+                j += 1;
+            }
+        }
+        out.push((c.0..c.0 + c.1, pc[j].0..pc[j].0 + pc[j].1));
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parent = std::fs::read(&args[0]).unwrap();
+    let day = std::fs::read(&args[1]).unwrap();
+    let pairs = pairs(&parent, &day);
+    let raw: usize = pairs.iter().map(|(c, _)| c.len()).sum();
+    println!("{} new chunks, {:.1} MB", pairs.len(), raw as f64 / 1e6);
+    let configs: Vec<(&str, Vec<CParameter>)> = vec![
+        ("level 3 (now)", vec![CParameter::CompressionLevel(3)]),
+        ("level 1", vec![CParameter::CompressionLevel(1)]),
+        ("level 2", vec![CParameter::CompressionLevel(2)]),
+        ("fast h16 mm5", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(16), CParameter::MinMatch(5), CParameter::TargetLength(0)]),
+        ("fast h17 mm6", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(17), CParameter::MinMatch(6), CParameter::TargetLength(0)]),
+        ("fast h15 mm6", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(15), CParameter::MinMatch(6), CParameter::TargetLength(0)]),
+        ("fast h17 mm5", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(17), CParameter::MinMatch(5), CParameter::TargetLength(0)]),
+        ("fast h17 mm7", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(17), CParameter::MinMatch(7), CParameter::TargetLength(0)]),
+        ("dfast h15 c14", vec![CParameter::Strategy(Strategy::ZSTD_dfast), CParameter::HashLog(15), CParameter::ChainLog(14), CParameter::MinMatch(5)]),
+        ("dfast h16 c15", vec![CParameter::Strategy(Strategy::ZSTD_dfast), CParameter::HashLog(16), CParameter::ChainLog(15), CParameter::MinMatch(5)]),
+    ];
+    let mut cctx = CCtx::create();
+    let mut out = Vec::with_capacity(1 << 20);
+    let t = Instant::now();
+    let alone: usize = pairs.iter().map(|(c, _)| zstd::bulk::compress(&day[c.clone()], 1).unwrap().len()).sum();
+    println!("{:<16} {:6.3}s {:7.0} MB/s {:9} bytes", "alone level 1", t.elapsed().as_secs_f64(), raw as f64 / t.elapsed().as_secs_f64() / 1e6, alone);
+    for (name, params) in configs {
+        let mut best = f64::MAX;
+        let mut size = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            size = 0;
+            for (c, b) in &pairs {
+                cctx.reset(ResetDirective::SessionAndParameters).unwrap();
+                for p in &params {
+                    cctx.set_parameter(p.clone()).unwrap();
+                }
+                cctx.ref_prefix(&parent[b.clone()]).unwrap();
+                out.clear();
+                size += cctx.compress2(&mut out, &day[c.clone()]).unwrap();
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!("{name:<16} {best:6.3}s {:7.0} MB/s {size:9} bytes", raw as f64 / best / 1e6);
+    }
+}
