@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use rayon::prelude::*;
-use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH, SealedBlob};
+use repo_format::blob::{self, BlobKind, IdCheck, MAX_DELTA_DEPTH, SealedBlob};
 use repo_format::index_segment::PackIndex;
 use repo_format::pack::{self as fmt, PackEntry};
 use repo_format::{FormatError, Id};
@@ -266,10 +266,10 @@ impl<'r> PackReader<'r> {
         PackReader { repo }
     }
 
-    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Opened> {
+    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8], check: IdCheck) -> Result<Opened> {
         let what = || format!("blob {} in {}", id.short(), pack_key(&loc.pack));
         match loc.delta {
-            None => blob::open(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
+            None => blob::open_checked(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed, check)
                 .map(Opened::Plain)
                 .map_err(|e| StoreError::format(what(), e)),
             Some(d) => blob::open_patch(self.repo.keys(), loc.codec, id, &d.base, loc.raw_len, sealed)
@@ -279,26 +279,26 @@ impl<'r> PackReader<'r> {
     }
 
     /// Read and authenticate the sealed blob at `loc` (a delta is not applied yet).
-    fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Opened> {
+    fn read(&self, id: &Id, loc: &BlobLocation, check: IdCheck) -> Result<Opened> {
         let sealed = self.repo.backend().get_range(&pack_key(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
-        self.open(id, loc, &sealed)
+        self.open(id, loc, &sealed, check)
     }
 
     /// Look a blob up in `index`, read it, and check it is of `kind` (a chunk may be stored as a
     /// delta: it is rebuilt from its base).
     pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
-        match self.read(id, &locate(index, id, kind)?)? {
+        match self.read(id, &locate(index, id, kind)?, IdCheck::Prove)? {
             Opened::Plain(p) => Ok(p),
-            patch => self.resolve(index, std::slice::from_ref(id), vec![Ok(patch)], MAX_DELTA_DEPTH).pop().expect("one answer"),
+            patch => self.resolve(index, std::slice::from_ref(id), vec![Ok(patch)], MAX_DELTA_DEPTH, IdCheck::Prove).pop().expect("one answer"),
         }
     }
 
     /// Rebuild delta blobs `(chunk id, location, sealed bytes)` read by the caller, reading their
     /// bases (all blobs' bases together, with merged reads).
     pub fn open_deltas(&self, index: &Index, blobs: &[(Id, BlobLocation, &[u8])]) -> Vec<Result<Vec<u8>>> {
-        let opened: Vec<Result<Opened>> = blobs.par_iter().map(|(id, loc, sealed)| self.open(id, loc, sealed)).collect();
+        let opened: Vec<Result<Opened>> = blobs.par_iter().map(|(id, loc, sealed)| self.open(id, loc, sealed, IdCheck::Prove)).collect();
         let ids: Vec<Id> = blobs.iter().map(|(id, _, _)| *id).collect();
-        self.resolve(index, &ids, opened, MAX_DELTA_DEPTH)
+        self.resolve(index, &ids, opened, MAX_DELTA_DEPTH, IdCheck::Prove)
     }
 
     /// Load many blobs of `kind` at once, in parallel; the results are in the order of `ids`.
@@ -309,12 +309,14 @@ impl<'r> PackReader<'r> {
     /// blob. Chunks stored as deltas are rebuilt: their bases are loaded the same way, level by
     /// level, at most [`MAX_DELTA_DEPTH`] levels deep.
     pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Vec<u8>>> {
-        let opened = self.fetch_many(index, ids, kind);
-        self.resolve(index, ids, opened, MAX_DELTA_DEPTH)
+        let opened = self.fetch_many(index, ids, kind, IdCheck::Prove);
+        self.resolve(index, ids, opened, MAX_DELTA_DEPTH, IdCheck::Prove)
     }
 
-    /// Apply each patch in `opened` to its base (loaded, and itself resolved, as needed).
-    fn resolve(&self, index: &Index, ids: &[Id], opened: Vec<Result<Opened>>, hops_left: u8) -> Vec<Result<Vec<u8>>> {
+    /// Apply each patch in `opened` to its base (loaded, and itself resolved, as needed). The
+    /// rebuilt chunks are checked as `check` says; bases only for their length (the chunks rebuilt
+    /// from them prove them).
+    fn resolve(&self, index: &Index, ids: &[Id], opened: Vec<Result<Opened>>, hops_left: u8, check: IdCheck) -> Vec<Result<Vec<u8>>> {
         let mut bases: Vec<Id> = opened.iter().filter_map(|o| match o {
             Ok(Opened::Patch { base, .. }) => Some(*base),
             _ => None,
@@ -327,8 +329,8 @@ impl<'r> PackReader<'r> {
         let loaded: HashMap<Id, Result<Vec<u8>>> = if hops_left == 0 {
             bases.into_iter().map(|b| (b, Err(chain_too_deep(&b)))).collect()
         } else {
-            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk);
-            let resolved = self.resolve(index, &bases, fetched, hops_left - 1);
+            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk, IdCheck::BaseOnly);
+            let resolved = self.resolve(index, &bases, fetched, hops_left - 1, IdCheck::BaseOnly);
             bases.into_iter().zip(resolved).collect()
         };
         opened
@@ -343,14 +345,15 @@ impl<'r> PackReader<'r> {
                             FormatError::malformed("delta", format!("its base {} cannot be read: {e}", base.short())),
                         )
                     })?;
-                    blob::apply_patch(self.repo.keys(), id, raw_len, &patch, base_plain).map_err(|e| StoreError::format(format!("delta {}", id.short()), e))
+                    blob::apply_patch_checked(self.repo.keys(), id, raw_len, &patch, base_plain, check)
+                        .map_err(|e| StoreError::format(format!("delta {}", id.short()), e))
                 }
             })
             .collect()
     }
 
     /// Locate, fetch (merged reads) and authenticate many blobs; deltas are left as patches.
-    fn fetch_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Opened>> {
+    fn fetch_many(&self, index: &Index, ids: &[Id], kind: BlobKind, check: IdCheck) -> Vec<Result<Opened>> {
         let located: Vec<Result<BlobLocation>> = ids.par_iter().map(|id| locate(index, id, kind)).collect();
         let mut out: Vec<Option<Result<Opened>>> = Vec::with_capacity(ids.len());
         let mut wanted = Vec::new();
@@ -387,7 +390,7 @@ impl<'r> PackReader<'r> {
                     let r = match bytes {
                         Ok(b) => {
                             let at = (u64::from(loc.offset) - s.start) as usize;
-                            self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize])
+                            self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize], check)
                         }
                         // An unreachable store fails each blob alike, at once: retrying them one
                         // by one would wait out the retry timeout for every blob.
@@ -396,7 +399,7 @@ impl<'r> PackReader<'r> {
                         }
                         // Each blob alone, for its own precise error (a truncated pack still
                         // yields the blobs before the cut).
-                        Err(_) => self.read(&ids[*i], loc),
+                        Err(_) => self.read(&ids[*i], loc, check),
                     };
                     (*i, r)
                 })
