@@ -65,6 +65,9 @@ const MAX_FEATURES: usize = 1 << 20;
 /// Chunks expected to compress alone to fewer bytes than this are not tried as deltas (at most a
 /// quarter of this could be saved, less than reading the base costs).
 const MIN_DELTA_ALONE: usize = 256;
+/// Super-features a chunk must share with an indexed chunk for that chunk to be tried as its base
+/// before the positional proposal.
+const RESEMBLANCE_FIRST: usize = 2;
 
 /// What to record about the stream being ingested.
 #[derive(Default)]
@@ -453,8 +456,8 @@ impl SealedChunk {
     }
 }
 
-/// The chunk sharing the most super-features with `sketch` (ties: the first found), if any.
-fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<Id>> {
+/// The chunk sharing the most super-features with `sketch` (ties: the first found), and how many.
+fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<(Id, usize)>> {
     let mut found: Vec<(Id, usize)> = Vec::with_capacity(SUPER_FEATURES);
     for sf in sketch {
         if let Some(id) = index.feature(*sf)? {
@@ -464,49 +467,68 @@ fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<Id>> {
             }
         }
     }
-    Ok(found.iter().rev().max_by_key(|(_, n)| *n).map(|(id, _)| *id))
+    Ok(found.iter().rev().max_by_key(|(_, n)| *n).copied())
 }
 
-/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is sketched,
-/// and one with a proposed base is made a patch against it and kept as a delta when that is
-/// clearly smaller than compressing it alone; a chunk still stored alone is tried against the
-/// chunk its sketch resembles most (SPEC.md, "Delta blobs"). A base that cannot be read only means
-/// no delta. Without `deltas` chunks are only compressed alone.
+/// A new chunk's base candidates, best first: the positional proposal, and the chunk its sketch
+/// resembles; the resembling chunk comes first when it shares at least
+/// [`RESEMBLANCE_FIRST`] super-features and the proposal is another chunk (the rows moved: a
+/// patch against the proposal would be wasted).
+fn candidates(proposed: Option<Id>, resembles: Option<(Id, usize)>) -> [Option<Id>; 2] {
+    match (proposed, resembles) {
+        (Some(p), Some((r, n))) if r != p && n >= RESEMBLANCE_FIRST => [Some(r), Some(p)],
+        (Some(p), Some((r, _))) if r != p => [Some(p), Some(r)],
+        (p, r) => [p.or(r.map(|(r, _)| r)), None],
+    }
+}
+
+/// Seal a batch's new chunks (`(index in batch, proposed base)`), in parallel: each is sketched
+/// and made a patch against its first base candidate ([`candidates`]), kept as a delta when that
+/// is clearly smaller than compressing it alone; a chunk still stored alone is tried against its
+/// second candidate (SPEC.md, "Delta blobs"). A base that cannot be read only means no delta.
+/// Without `deltas` chunks are only compressed alone.
 fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: &[(usize, Option<Id>)], deltas: bool) -> Result<SealedBatch> {
     let (keys, level) = (repo.keys(), repo.config().compression_level);
-    let proposals = new.iter().filter(|_| deltas).filter_map(|&(i, b)| Some((b?, batch.chunks[i].len())));
-    let positional = Bases::load(repo, index, proposals)?;
-    let mut sealed: Vec<(SealedChunk, Option<Sketch>)> = new
+    let (sketches, candidates): (Vec<Option<Sketch>>, Vec<[Option<Id>; 2]>) = if deltas {
+        new.par_iter()
+            .map(|&(i, proposed)| {
+                let sketch = resemblance::sketch(keys, batch.chunk(i));
+                let resembles = sketch.as_ref().map(|s| resembling(index, s)).transpose()?.flatten().filter(|(r, _)| *r != ids[i]);
+                Ok((sketch, candidates(proposed, resembles)))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip()
+    } else {
+        (vec![None; new.len()], vec![[None, None]; new.len()])
+    };
+    let wanted = |n: usize| candidates.iter().zip(new).filter_map(move |(c, &(i, _))| Some((c[n]?, batch.chunks[i].len())));
+    let first = Bases::load(repo, index, wanted(0))?;
+    let mut sealed: Vec<SealedChunk> = new
         .par_iter()
-        .map(|&(i, proposed)| {
+        .zip(&candidates)
+        .map(|(&(i, _), c)| {
             let plain = batch.chunk(i);
-            let patch = proposed.map(|p| positional.patch(level, plain, p)).transpose()?.flatten();
-            let sealed = SealedChunk::seal(keys, level, ids[i], plain, patch)?;
-            Ok((sealed, if deltas { resemblance::sketch(keys, plain) } else { None }))
+            let patch = c[0].map(|b| first.patch(level, plain, b)).transpose()?.flatten();
+            SealedChunk::seal(keys, level, ids[i], plain, patch)
         })
         .collect::<Result<_>>()?;
-    drop(positional);
-    // Resemblance fallback for the chunks positional selection did not make deltas.
-    let mut similar: Vec<(usize, Id)> = Vec::new();
-    for (k, (s, sketch)) in sealed.iter().enumerate() {
-        if s.blob.delta.is_none() && s.alone_len >= MIN_DELTA_ALONE {
-            if let Some(r) = sketch.as_ref().map(|s| resembling(index, s)).transpose()?.flatten() {
-                if Some(r) != new[k].1 && r != s.blob.id {
-                    similar.push((k, r));
-                }
-            }
-        }
-    }
-    if !similar.is_empty() {
-        let bases = Bases::load(repo, index, similar.iter().map(|&(k, r)| (r, batch.chunks[new[k].0].len())))?;
+    drop(first);
+    // The second candidate for the chunks the first did not make deltas.
+    let retry: Vec<(usize, Id)> = (0..new.len())
+        .filter(|&k| sealed[k].blob.delta.is_none() && sealed[k].alone_len >= MIN_DELTA_ALONE)
+        .filter_map(|k| Some((k, candidates[k][1]?)))
+        .collect();
+    if !retry.is_empty() {
+        let bases = Bases::load(repo, index, retry.iter().map(|&(k, b)| (b, batch.chunks[new[k].0].len())))?;
         let patches: Vec<Option<(Vec<u8>, Chosen)>> =
-            similar.par_iter().map(|&(k, r)| bases.patch(level, batch.chunk(new[k].0), r)).collect::<Result<_>>()?;
-        for ((k, _), patch) in similar.into_iter().zip(patches) {
-            sealed[k].0.improve(keys, batch.chunk(new[k].0), patch)?;
+            retry.par_iter().map(|&(k, b)| bases.patch(level, batch.chunk(new[k].0), b)).collect::<Result<_>>()?;
+        for ((k, _), patch) in retry.into_iter().zip(patches) {
+            sealed[k].improve(keys, batch.chunk(new[k].0), patch)?;
         }
     }
     let mut out = SealedBatch { blobs: Vec::with_capacity(new.len()), tally: DeltaTally::default(), features: Vec::new() };
-    for (s, sketch) in sealed {
+    for (s, sketch) in sealed.into_iter().zip(sketches) {
         out.features.extend(sketch.iter().flatten().map(|sf| (*sf, s.blob.id)));
         if s.blob.delta.is_some() {
             let alone = (s.alone_len + OVERHEAD) as u64;
@@ -776,6 +798,17 @@ mod tests {
         let too_big = seal(alone_len * 3 / 4, like);
         assert_eq!((too_big.blob.delta, too_big.blob.kind), (None, BlobKind::Chunk));
         assert_eq!(SealedChunk::seal(&keys, 1, id, &plain, None).unwrap().blob.kind, BlobKind::Chunk);
+    }
+
+    #[test]
+    fn a_strong_resemblance_is_tried_before_another_positional_proposal() {
+        let (p, r) = (Id([1; 32]), Id([2; 32]));
+        assert_eq!(candidates(Some(p), Some((r, 2))), [Some(r), Some(p)], "rows moved");
+        assert_eq!(candidates(Some(p), Some((r, 1))), [Some(p), Some(r)], "one shared feature: position first");
+        assert_eq!(candidates(Some(p), Some((p, 3))), [Some(p), None], "both agree");
+        assert_eq!(candidates(None, Some((r, 1))), [Some(r), None]);
+        assert_eq!(candidates(Some(p), None), [Some(p), None]);
+        assert_eq!(candidates(None, None), [None, None]);
     }
 
     #[test]
