@@ -502,8 +502,7 @@ fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &[Id], new: 
     } else {
         (vec![None; new.len()], vec![[None, None]; new.len()])
     };
-    let wanted = |n: usize| candidates.iter().zip(new).filter_map(move |(c, &(i, _))| Some((c[n]?, batch.chunks[i].len())));
-    let first = Bases::load(repo, index, wanted(0))?;
+    let first = Bases::load(repo, index, candidates.iter().zip(new).filter_map(|(c, &(i, _))| Some((c[0]?, batch.chunks[i].len()))))?;
     let mut sealed: Vec<SealedChunk> = new
         .par_iter()
         .zip(&candidates)
