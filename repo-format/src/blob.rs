@@ -135,6 +135,9 @@ fn compress_patch(level: i32, plaintext: &[u8], base: &[u8]) -> Result<Vec<u8>, 
 }
 
 fn decompress_patch(patch: &[u8], base: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    if !can_be_base(base) {
+        return Err(FormatError::malformed(KIND, "a delta's base starts with zstd's dictionary magic: no writer makes such deltas"));
+    }
     PATCH_DCTX.with(|d| {
         let mut d = d.borrow_mut();
         let dctx = d.get_or_insert_with(zstd::zstd_safe::DCtx::create);
@@ -191,13 +194,27 @@ pub fn seal(keys: &Keys, kind: BlobKind, id: Id, plaintext: &[u8], level: i32) -
     Ok(SealedBlob { id, kind, codec, raw_len: plaintext.len() as u32, bytes, delta: None })
 }
 
+/// zstd's dictionary magic: a buffer starting with it is read as a structured dictionary, not as
+/// raw content, by the dictionary calls patches are made and applied with.
+const ZSTD_DICT_MAGIC: [u8; 4] = 0xEC30_A437u32.to_le_bytes();
+
+/// Whether a chunk can be a delta base: not when its plaintext starts with zstd's dictionary magic
+/// (SPEC.md section 6.1), which zstd would parse as a dictionary instead of using as raw content.
+pub fn can_be_base(base_plain: &[u8]) -> bool {
+    !base_plain.starts_with(&ZSTD_DICT_MAGIC)
+}
+
 /// The zstd patch of chunk `plaintext` against `base_plain` (the base chunk's plaintext), not yet
-/// sealed: the caller compares its size with compressing the chunk alone.
-pub fn make_patch(plaintext: &[u8], base_plain: &[u8], level: i32) -> Result<Vec<u8>, FormatError> {
+/// sealed: the caller compares its size with compressing the chunk alone. `None` if the base
+/// cannot serve ([`can_be_base`]).
+pub fn make_patch(plaintext: &[u8], base_plain: &[u8], level: i32) -> Result<Option<Vec<u8>>, FormatError> {
     if plaintext.len() > MAX_RAW_LEN as usize {
         return Err(FormatError::malformed(KIND, format!("plaintext of {} bytes exceeds the blob limit", plaintext.len())));
     }
-    compress_patch(level, plaintext, base_plain)
+    if !can_be_base(base_plain) {
+        return Ok(None);
+    }
+    compress_patch(level, plaintext, base_plain).map(Some)
 }
 
 /// Seal a patch made by [`make_patch`] as the delta blob of chunk `id` (`raw_len` plaintext bytes).
@@ -337,7 +354,7 @@ mod tests {
         let mut chunk = base.clone();
         chunk.splice(4000..4010, b"UPDATED ROW".iter().copied());
         let (base_id, id) = (keys.chunk_id(&base), keys.chunk_id(&chunk));
-        let patch = make_patch(&chunk, &base, 1).unwrap();
+        let patch = make_patch(&chunk, &base, 1).unwrap().unwrap();
         assert!(patch.len() < 100, "a one-row change patches small, got {}", patch.len());
         let d = DeltaRef { base: base_id, depth: 1 };
         let s = seal_patch(&keys, id, chunk.len() as u32, d, &patch).unwrap();
@@ -359,6 +376,21 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_starting_with_zstds_dictionary_magic_is_no_base() {
+        // zstd would parse such a base as a dictionary and fail ("Dictionary is corrupted"),
+        // which made every ingest with such a chunk in the parent fail.
+        let mut base = ZSTD_DICT_MAGIC.to_vec();
+        base.extend((0..3000).flat_map(|i| format!("({i},'row {i}'),").into_bytes()));
+        let mut chunk = base.clone();
+        chunk[5000] = b'X';
+        assert!(!can_be_base(&base));
+        assert_eq!(make_patch(&chunk, &base, 3).unwrap(), None);
+        assert!(decompress_patch(b"anything", &base, chunk.len()).is_err());
+        base[0] ^= 1;
+        assert!(can_be_base(&base) && make_patch(&chunk, &base, 3).unwrap().is_some());
+    }
+
+    #[test]
     fn sealing_under_a_wrong_id_is_caught_on_open() {
         let keys = MasterKey::generate().unwrap().keys();
         let wrong = keys.chunk_id(b"not this");
@@ -366,3 +398,4 @@ mod tests {
         assert!(matches!(open(&keys, s.kind, s.codec, &wrong, 4, &s.bytes), Err(FormatError::IdMismatch { .. })));
     }
 }
+

@@ -415,7 +415,7 @@ impl Bases {
         let Some(c) = self.chosen.get(&proposed) else { return Ok(None) };
         let Some(base_plain) = self.plains.get(&c.base) else { return Ok(None) };
         let patch = blob::make_patch(plain, base_plain, level.max(MIN_PATCH_LEVEL)).map_err(|e| StoreError::format("chunk", e))?;
-        Ok(Some((patch, *c)))
+        Ok(patch.map(|p| (p, *c)))
     }
 }
 
