@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chunker::{Chunker, Params};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use dbvault_benches::dumpgen::{DailyChange, DumpSeries};
+use dbvault_benches::dumpgen::DumpSeries;
 use repo_format::blob::{self, BlobKind, Codec};
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::pack::PackEntry;
@@ -58,32 +58,27 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-fn fresh_repo(dir: &std::path::Path) -> Repository {
+/// A fresh repository (cheap key derivation) in a temporary folder, kept while the folder lives.
+fn fresh_repo_in_tempdir() -> (tempfile::TempDir, Repository) {
+    let dir = tempfile::tempdir().unwrap();
     let opts = InitOptions { kdf: KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, chunker: ChunkerConfig::default(), no_deltas: false };
-    Repository::init(&dir.join("repo"), b"pw", opts).unwrap()
+    let repo = Repository::init(&dir.path().join("repo"), b"pw", opts).unwrap();
+    (dir, repo)
 }
 
 fn end_to_end(c: &mut Criterion) {
-    let mut series = DumpSeries::new(300_000, 5);
-    let day0 = series.dump();
-    series.advance_day(DailyChange::default());
-    let day1 = series.dump();
+    let [day0, day1]: [Vec<u8>; 2] = DumpSeries::days(300_000, 5, 2).try_into().unwrap();
 
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Bytes(day0.len() as u64));
     g.bench_function("ingest_new_dump", |b| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().unwrap();
-                let repo = fresh_repo(dir.path());
-                (dir, repo)
-            },
+            fresh_repo_in_tempdir,
             |(_dir, repo)| ingest(&repo, day0.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap(),
             BatchSize::PerIteration,
         )
     });
-    let dir = tempfile::tempdir().unwrap();
-    let repo = fresh_repo(dir.path());
+    let (_dir, repo) = fresh_repo_in_tempdir();
     let snap = ingest(&repo, day0.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap().snapshot;
     g.bench_function("ingest_next_day", |b| {
         b.iter(|| ingest(&repo, day1.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap())
@@ -142,8 +137,7 @@ fn synthetic_segment(n: u32) -> IndexSegment {
 /// Sealed blobs appended to packs (write, hash, header, fsync, rename), on a fresh repository.
 fn pack_writing(c: &mut Criterion) {
     let data = dump(200_000);
-    let keys_repo_dir = tempfile::tempdir().unwrap();
-    let repo = fresh_repo(keys_repo_dir.path());
+    let (_keys_repo_dir, repo) = fresh_repo_in_tempdir();
     let level = repo.config().compression_level;
     let sealed: Vec<_> = chunks_of(&data).iter().map(|c| blob::seal(repo.keys(), BlobKind::Chunk, repo.keys().chunk_id(c), c, level).unwrap()).collect();
     let bytes: u64 = sealed.iter().map(|s| s.bytes.len() as u64).sum();
@@ -151,11 +145,7 @@ fn pack_writing(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes));
     g.bench_function("pack_write", |b| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().unwrap();
-                let repo = fresh_repo(dir.path());
-                (dir, repo)
-            },
+            fresh_repo_in_tempdir,
             |(_dir, repo)| {
                 let mut w = store::pack::PackWriter::new(&repo);
                 sealed.iter().for_each(|s| w.add(s).unwrap());

@@ -208,6 +208,18 @@ impl DumpSeries {
         self.write_dump(&mut v).expect("writing to a Vec");
         v
     }
+
+    /// The dumps of `days` days of a table of `rows` orders, each day after the first changed
+    /// as [`DailyChange::default`] says.
+    pub fn days(rows: usize, seed: u64, days: usize) -> Vec<Vec<u8>> {
+        let mut s = DumpSeries::new(rows, seed);
+        let mut out = vec![s.dump()];
+        for _ in 1..days {
+            s.advance_day(DailyChange::default());
+            out.push(s.dump());
+        }
+        out
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).

@@ -67,6 +67,11 @@ impl S3 {
         self.json(repo, cache, &["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"], b"")
     }
 
+    /// Ingest `dump` as database `db`; the new snapshot's id.
+    fn ingest(&self, repo: &str, cache: &str, db: &str, dump: &[u8]) -> String {
+        self.json(repo, cache, &["ingest", "--db", db], dump)["id"].as_str().unwrap().to_string()
+    }
+
     fn restore(&self, repo: &str, cache: &str, snapshot: &str) -> Vec<u8> {
         let out = self.path("restored.sql");
         let _ = std::fs::remove_file(&out);
@@ -92,7 +97,7 @@ fn the_daily_loop_works_on_s3() {
     let days = dumps(30_000, 3);
     let mut snaps = Vec::new();
     for d in &days {
-        snaps.push(s3.json(&repo, "cache", &["ingest", "--db", "shop"], d)["id"].as_str().unwrap().to_string());
+        snaps.push(s3.ingest(&repo, "cache", "shop", d));
     }
     let listed = s3.json(&repo, "cache", &["snapshots"], b"");
     assert_eq!(ids(&listed), snaps);
@@ -226,11 +231,11 @@ fn a_stale_cache_is_caught_up_after_another_clients_prune() {
     let repo = s3.server.url("shared");
     s3.init(&repo, "machine-a");
     let days = dumps(20_000, 2);
-    let first = s3.json(&repo, "machine-a", &["ingest", "--db", "shop"], &days[0])["id"].as_str().unwrap().to_string();
+    let first = s3.ingest(&repo, "machine-a", "shop", &days[0]);
 
     // Machine B forgets that snapshot and prunes: its packs are deleted.
     s3.ok(&repo, "machine-b", &["forget", &first, "--prune"], b"");
-    let second = s3.json(&repo, "machine-b", &["ingest", "--db", "crm"], &days[1])["id"].as_str().unwrap().to_string();
+    let second = s3.ingest(&repo, "machine-b", "crm", &days[1]);
 
     // Machine A's index still lists the deleted chunks. Ingesting the same dump again must store
     // them anew, not deduplicate against data that is gone.
@@ -249,7 +254,7 @@ fn a_server_lost_mid_ingest_fails_clearly_and_loses_nothing() {
     let repo = s3.server.url("flaky");
     s3.init(&repo, "cache");
     let days = dumps(60_000, 2);
-    let kept = s3.json(&repo, "cache", &["ingest", "--db", "shop"], &days[0])["id"].as_str().unwrap().to_string();
+    let kept = s3.ingest(&repo, "cache", "shop", &days[0]);
 
     // Start the next ingest, stop the server halfway through the stream, then end the stream.
     let mut child = s3.cmd(&repo, "cache", &["--retry-timeout", "3", "ingest", "--db", "shop"]).spawn().unwrap();

@@ -330,7 +330,7 @@ impl<'r> Dedup<'r> {
 
 /// The base a proposed one stands for: the proposed chunk itself, or its chain's root when the
 /// chain is already [`WRITE_MAX_DEPTH`] deep.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy)]
 struct Chosen {
     base: Id,
     depth: u8,
@@ -834,6 +834,6 @@ mod tests {
         assert_eq!(chosen(4), Some((Id([4; 32]), 3, 500)), "depth 3 is used as it is");
         assert_eq!(chosen(5), Some((Id([1; 32]), 0, 500)), "depth 4: its root instead");
         assert_eq!(chosen(6), Some((Id([1; 32]), 0, 500)));
-        assert_eq!(usable_base(&index, Id([7; 32])).unwrap(), None, "unknown chunk");
+        assert_eq!(chosen(7), None, "unknown chunk");
     }
 }

@@ -10,10 +10,7 @@ use store::snapshot;
 #[test]
 fn restore_is_byte_identical_and_lineage_is_recorded() {
     let t = TestRepo::new(fast_init());
-    let mut series = DumpSeries::new(30_000, 1);
-    let day0 = series.dump();
-    series.advance_day(DailyChange::default());
-    let day1 = series.dump();
+    let [day0, day1]: [Vec<u8>; 2] = DumpSeries::days(30_000, 1, 2).try_into().unwrap();
 
     let s0 = t.ingest("shop", &day0);
     let s1 = t.ingest("shop", &day1);
@@ -99,10 +96,7 @@ proptest! {
 #[test]
 fn load_many_answers_in_request_order_across_packs() {
     let t = TestRepo::new(small_chunks());
-    let mut series = DumpSeries::new(30_000, 4);
-    let day0 = series.dump();
-    series.advance_day(DailyChange::default());
-    let day1 = series.dump();
+    let [day0, day1]: [Vec<u8>; 2] = DumpSeries::days(30_000, 4, 2).try_into().unwrap();
     let s0 = t.ingest("shop", &day0).snapshot;
     let s1 = t.ingest("shop", &day1).snapshot;
     let index = t.repo.index_reader().unwrap();

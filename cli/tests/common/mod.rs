@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use dbvault_benches::dumpgen::{DailyChange, DumpSeries, Rng};
+use dbvault_benches::dumpgen::{DumpSeries, Rng};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dbvault");
@@ -84,13 +84,7 @@ pub fn run_piped(mut c: Command, stdin: &[u8]) -> Output {
 }
 
 pub fn dumps(rows: usize, days: usize) -> Vec<Vec<u8>> {
-    let mut s = DumpSeries::new(rows, 9);
-    let mut out = vec![s.dump()];
-    for _ in 1..days {
-        s.advance_day(DailyChange::default());
-        out.push(s.dump());
-    }
-    out
+    DumpSeries::days(rows, 9, days)
 }
 
 pub fn stderr(o: &Output) -> String {
