@@ -357,7 +357,7 @@ impl Chosen {
 /// does not end within [`blob::MAX_DELTA_DEPTH`] bases.
 fn usable_base(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     let Some(loc) = index.get(&proposed)? else { return Ok(None) };
-    let (mut root_id, mut root) = (proposed, loc.clone());
+    let (mut root_id, mut root) = (proposed, loc);
     for _ in 0..blob::MAX_DELTA_DEPTH {
         let Some(d) = root.delta else { break };
         let Some(l) = index.get(&d.base)? else { return Ok(None) };
