@@ -3,7 +3,7 @@
 //! A key file is plain JSON (it must be readable before anything is unlocked). Its name is the
 //! BLAKE3 hash of its bytes. Several may exist; any one of them unlocks the repository.
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,11 @@ fn aad(repo_id: &Id) -> Vec<u8> {
 }
 
 fn kek(password: &[u8], salt: &[u8], params: KdfParams) -> Result<XChaCha20Poly1305, FormatError> {
+    Ok(XChaCha20Poly1305::new(&derive(password, salt, params)?.into()))
+}
+
+/// Argon2id of `password` under `salt` and `params`: the key-encryption key's 32 bytes.
+fn derive(password: &[u8], salt: &[u8], params: KdfParams) -> Result<[u8; 32], FormatError> {
     if params.memory_kib > MAX_MEMORY_KIB {
         return Err(FormatError::Kdf(format!("key file asks for {} KiB of memory", params.memory_kib)));
     }
@@ -77,11 +82,39 @@ fn kek(password: &[u8], salt: &[u8], params: KdfParams) -> Result<XChaCha20Poly1
     }
     let p = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
         .map_err(|e| FormatError::Kdf(e.to_string()))?;
+    let mut memory = KdfMemory::new(p.block_count())?;
     let mut out = [0u8; 32];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
-        .hash_password_into(password, salt, &mut out)
+        .hash_password_into_with_memory(password, salt, &mut out, memory.blocks())
         .map_err(|e| FormatError::Kdf(e.to_string()))?;
-    Ok(XChaCha20Poly1305::new(&out.into()))
+    Ok(out)
+}
+
+/// Argon2's working memory, mapped fresh from the kernel: nothing clears it up front (the crate's
+/// own allocation has one thread write 64 MiB, 50 ms of page faults before the parallel lanes
+/// start), the lanes fault their own parts in, and the kernel may back it with huge pages (fewer
+/// TLB misses in Argon2's random reads). Opening a repository (`dbvault snapshots`, medians of 10)
+/// took 0.08 s instead of 0.135 s.
+struct KdfMemory {
+    map: memmap2::MmapMut,
+    blocks: usize,
+}
+
+impl KdfMemory {
+    fn new(blocks: usize) -> Result<Self, FormatError> {
+        let map = memmap2::MmapMut::map_anon(blocks * Block::SIZE)
+            .map_err(|e| FormatError::Kdf(format!("cannot map {blocks} KiB for Argon2: {e}")))?;
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage); // advisory: 4 KiB pages work too
+        Ok(KdfMemory { map, blocks })
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping is page-aligned (a Block needs 64 bytes), `blocks` blocks long and
+        // zero-filled, and an all-zero Block (`[u64; 128]`) is valid. The slice borrows `self`
+        // mutably, so nothing else reaches the memory while it lives.
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), self.blocks) }
+    }
 }
 
 impl KeyFile {
@@ -149,6 +182,16 @@ mod tests {
     use super::*;
 
     const FAST: KdfParams = KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+
+    #[test]
+    fn the_key_is_argon2id_as_the_crate_computes_it_in_its_own_memory() {
+        for params in [KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, KdfParams { memory_kib: 4096, iterations: 2, parallelism: 4 }] {
+            let p = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32)).unwrap();
+            let mut expected = [0u8; 32];
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, p).hash_password_into(b"pw", b"0123456789abcdef", &mut expected).unwrap();
+            assert_eq!(derive(b"pw", b"0123456789abcdef", params).unwrap(), expected);
+        }
+    }
 
     #[test]
     fn wrap_unwrap_and_wrong_password() {
