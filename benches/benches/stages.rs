@@ -56,6 +56,41 @@ fn stages(c: &mut Criterion) {
         b.iter(|| sealed.iter().map(|s| blob::open(&keys, s.kind, s.codec, &s.id, s.raw_len, &s.bytes).unwrap().len()).sum::<usize>())
     });
     g.finish();
+    deltas(c, &keys);
+}
+
+/// The delta stages on a day's changed chunks: each patched against the previous day's chunk that
+/// covers the same stream offset (a positional base).
+fn deltas(c: &mut Criterion, keys: &repo_format::crypto::Keys) {
+    let days = DumpSeries::days(200_000, 3, 2);
+    let (old, new) = (chunks_of(&days[0]), chunks_of(&days[1]));
+    let mut starts = Vec::with_capacity(old.len());
+    let mut at = 0;
+    for c in &old {
+        starts.push(at);
+        at += c.len();
+    }
+    let known: std::collections::HashSet<&[u8]> = old.iter().map(Vec::as_slice).collect();
+    let mut pairs = Vec::new();
+    let mut at = 0;
+    for c in &new {
+        if !known.contains(c.as_slice()) {
+            let base = &old[starts.partition_point(|&s| s <= at).saturating_sub(1)];
+            pairs.push((c.as_slice(), base.as_slice()));
+        }
+        at += c.len();
+    }
+    let patches: Vec<Vec<u8>> = pairs.iter().map(|(c, b)| blob::make_patch(c, b, 3).unwrap().unwrap()).collect();
+    let mut g = c.benchmark_group("delta");
+    g.throughput(Throughput::Bytes(pairs.iter().map(|(c, _)| c.len() as u64).sum()));
+    g.bench_function("sketch", |b| b.iter(|| pairs.iter().filter_map(|(c, _)| store::resemblance::sketch(keys, c)).fold(0u64, |a, s| a ^ s[0])));
+    g.bench_function("make_patch", |b| b.iter(|| pairs.iter().map(|(c, base)| blob::make_patch(c, base, 3).unwrap().unwrap().len()).sum::<usize>()));
+    g.bench_function("apply_patch", |b| {
+        b.iter(|| {
+            pairs.iter().zip(&patches).map(|((c, base), p)| blob::apply_patch(keys, &keys.chunk_id(c), c.len() as u32, p, base).unwrap().len()).sum::<usize>()
+        })
+    });
+    g.finish();
 }
 
 /// A fresh repository (cheap key derivation) in a temporary folder, kept while the folder lives.
