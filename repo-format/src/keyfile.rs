@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn the_key_is_argon2id_as_the_crate_computes_it_in_its_own_memory() {
-        for params in [KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }, KdfParams { memory_kib: 4096, iterations: 2, parallelism: 4 }] {
+        for params in [FAST, KdfParams { memory_kib: 4096, iterations: 2, parallelism: 4 }] {
             let p = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32)).unwrap();
             let mut expected = [0u8; 32];
             Argon2::new(Algorithm::Argon2id, Version::V0x13, p).hash_password_into(b"pw", b"0123456789abcdef", &mut expected).unwrap();
