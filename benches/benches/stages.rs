@@ -59,27 +59,11 @@ fn stages(c: &mut Criterion) {
     deltas(c, &keys);
 }
 
-/// The delta stages on a day's changed chunks: each patched against the previous day's chunk that
-/// covers the same stream offset (a positional base).
+/// The delta stages on a day's changed chunks, each with the positional base ingest would propose.
 fn deltas(c: &mut Criterion, keys: &repo_format::crypto::Keys) {
     let days = DumpSeries::days(200_000, 3, 2);
-    let (old, new) = (chunks_of(&days[0]), chunks_of(&days[1]));
-    let mut starts = Vec::with_capacity(old.len());
-    let mut at = 0;
-    for c in &old {
-        starts.push(at);
-        at += c.len();
-    }
-    let known: std::collections::HashSet<&[u8]> = old.iter().map(Vec::as_slice).collect();
-    let mut pairs = Vec::new();
-    let mut at = 0;
-    for c in &new {
-        if !known.contains(c.as_slice()) {
-            let base = &old[starts.partition_point(|&s| s <= at).saturating_sub(1)];
-            pairs.push((c.as_slice(), base.as_slice()));
-        }
-        at += c.len();
-    }
+    let pairs: Vec<(&[u8], &[u8])> =
+        dbvault_benches::positional::pairs(&days[0], &days[1]).into_iter().map(|(c, b)| (&days[1][c], &days[0][b])).collect();
     let patches: Vec<Vec<u8>> = pairs.iter().map(|(c, b)| blob::make_patch(c, b, 3).unwrap().unwrap()).collect();
     let mut g = c.benchmark_group("delta");
     g.throughput(Throughput::Bytes(pairs.iter().map(|(c, _)| c.len() as u64).sum()));

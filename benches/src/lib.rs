@@ -6,4 +6,5 @@
 //! ([`seaweed`]).
 
 pub mod dumpgen;
+pub mod positional;
 pub mod seaweed;
