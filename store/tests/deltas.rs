@@ -179,12 +179,13 @@ fn data_that_moved_is_found_by_resemblance() {
     let first = t.ingest("shop", &day0).snapshot.manifest.added;
     let s = t.ingest("shop", &day1).snapshot;
     let added = &s.manifest.added;
-    // Each repository's keys cut other chunks, and super-features match by chance: 40 runs with
-    // fresh keys stored 0.03-0.19 of the first day (one full-suite run 0.21, over the old bound of 1/5) with 86-98% of the chunks
-    // as deltas. Without resemblance (candidates ignoring it, 5 runs) no chunk became a delta and
-    // the day stored 1.00x the first, so these bounds still tell the two apart.
-    assert!(added.delta_chunks * 10 >= added.chunks * 7, "only {} of {} moved chunks became deltas", added.delta_chunks, added.chunks);
-    assert!(added.stored_bytes * 3 < first.stored_bytes, "moved data stored {} bytes, the first day {}", added.stored_bytes, first.stored_bytes);
+    // Each repository's keys cut other chunks, and super-features match by chance. Sketching long
+    // chunks by their ends only (resemblance.rs, SKETCH_SPAN), 65 runs with fresh keys stored
+    // 0.05-0.27 of the first day, with 77-98% of the chunks as deltas (whole-chunk sketches: 0.03-0.21,
+    // 86-98%). Without resemblance (candidates ignoring it, 5 runs) no chunk became a delta and the
+    // day stored 1.00x the first, so these bounds still tell the two apart.
+    assert!(added.delta_chunks * 10 >= added.chunks * 6, "only {} of {} moved chunks became deltas", added.delta_chunks, added.chunks);
+    assert!(added.stored_bytes * 2 < first.stored_bytes, "moved data stored {} bytes, the first day {}", added.stored_bytes, first.stored_bytes);
     assert_eq!(t.restore(&s).unwrap(), day1);
     clean_check(&t);
 }
