@@ -13,7 +13,8 @@
 # series and each tool, in a fresh repository with encryption on: ingests day 0..DAYS-1 from stdin
 # (tools interleaved day by day, so machine noise hits all alike), restores the last day and checks
 # it is byte-identical, forgets all but the last 4 snapshots and prunes. Wall time and peak RSS come
-# from /usr/bin/time, bytes added from the repository folder's size before and after. Prints one
+# from /usr/bin/time, bytes added from the repository folder's size before and after (without
+# dbvault's local index: restic's and borg's caches are not counted either). Prints one
 # markdown report (also saved as WORK_DIR/report.md); raw figures are in WORK_DIR/results.tsv.
 # Everything lives in WORK_DIR (default: a new folder under /tmp), never in the work tree.
 set -euo pipefail
@@ -74,12 +75,19 @@ export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_prune 
   restic_ingest restic_restore restic_prune borg_env borg_init borg_ingest borg_restore borg_prune
 export bin password
 
+# repo_size REPO: bytes in the repository folder, without local caches. restic's and borg's caches
+# live outside it (RESTIC_CACHE_DIR, BORG_BASE_DIR); dbvault's local index (local/: chunk
+# locations, which sync rebuilds from the repository, and super-feature hints) lives inside a local
+# repository's folder, and counting it would add its growth and RocksDB's compactions (0.37 MB on
+# a pgbench day) to the repository's bytes.
+repo_size() { du -sb --exclude="$1/local" "$1" | cut -f1; }
+
 # measure SERIES TOOL OP DAY BYTES REPO CMD...: run CMD, append a results row.
 measure() {
   local s=$1 t=$2 op=$3 day=$4 bytes=$5 repo=$6; shift 6
   /usr/bin/time -f '%e %M' -o "$work/time" bash -c '"$@"' measured "$@" || { echo "$t $op failed on $s day $day" >&2; exit 1; }
   read -r secs rss < <(tail -1 "$work/time")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$t" "$op" "$day" "$bytes" "$secs" "$rss" "$(du -sb "$repo" | cut -f1)" >> "$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$t" "$op" "$day" "$bytes" "$secs" "$rss" "$(repo_size "$repo")" >> "$results"
 }
 
 for series_name in $series; do
