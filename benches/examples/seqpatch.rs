@@ -14,8 +14,7 @@
 use std::time::Instant;
 
 use dbvault_benches::positional::pairs;
-use zstd::zstd_safe::DCtx;
-use zstd_sys as zs;
+use zstd::zstd_safe::{DCtx, zstd_sys as zs};
 
 fn word(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
