@@ -244,7 +244,7 @@ pub fn apply_patch(keys: &Keys, id: &Id, raw_len: u32, patch: &[u8], base_plain:
     apply_patch_checked(keys, id, raw_len, patch, base_plain, IdCheck::Prove)
 }
 
-/// [`apply_patch`], proving the result's id or, for a base, only its length.
+/// [`apply_patch`], proving the result's id or only its length, as `check` says.
 pub fn apply_patch_checked(keys: &Keys, id: &Id, raw_len: u32, patch: &[u8], base_plain: &[u8], check: IdCheck) -> Result<Vec<u8>, FormatError> {
     let plain = decompress_patch(patch, base_plain, raw_len as usize)?;
     check.run(keys, BlobKind::Chunk, id, raw_len, plain)
@@ -253,19 +253,20 @@ pub fn apply_patch_checked(keys: &Keys, id: &Id, raw_len: u32, patch: &[u8], bas
 /// Whether opening a blob proves its plaintext's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdCheck {
-    /// Hash the plaintext and compare it with the id: for every blob handed to a caller.
+    /// Hash the plaintext and compare it with the id.
     Prove,
-    /// Check the length only: for a delta's base, which is proven by the chunk rebuilt from it (a
-    /// wrong base cannot rebuild a chunk with the right keyed id). Envelopes are authenticated
-    /// either way; this saves a hash of every base in a chain.
-    BaseOnly,
+    /// Check the length only, for plaintexts proven another way: a delta's base by the chunk
+    /// rebuilt from it (a wrong base cannot rebuild a chunk with the right keyed id), a restored
+    /// chunk by the stream digest. Envelopes are authenticated either way; this saves a hash of
+    /// every byte.
+    Length,
 }
 
 impl IdCheck {
     fn run(self, keys: &Keys, kind: BlobKind, id: &Id, raw_len: u32, plain: Vec<u8>) -> Result<Vec<u8>, FormatError> {
         match self {
             IdCheck::Prove => verify(keys, kind, id, raw_len, plain),
-            IdCheck::BaseOnly => check_len(id, raw_len, plain),
+            IdCheck::Length => check_len(id, raw_len, plain),
         }
     }
 }
@@ -294,7 +295,7 @@ pub fn open(keys: &Keys, kind: BlobKind, codec: Codec, id: &Id, raw_len: u32, se
     open_checked(keys, kind, codec, id, raw_len, sealed, IdCheck::Prove)
 }
 
-/// [`open`], proving the plaintext's id or, for a base, only its length.
+/// [`open`], proving the plaintext's id or only its length, as `check` says.
 pub fn open_checked(keys: &Keys, kind: BlobKind, codec: Codec, id: &Id, raw_len: u32, sealed: &[u8], check: IdCheck) -> Result<Vec<u8>, FormatError> {
     if kind == BlobKind::Delta {
         return Err(FormatError::malformed(KIND, format!("{id} is a delta blob: it is read together with its base")));
@@ -368,9 +369,9 @@ mod tests {
         assert!(apply_patch(&keys, &id, s.raw_len, &opened, &other).is_err());
         assert!(apply_patch(&keys, &id, s.raw_len + 1, &opened, &base).is_err());
         // A base in a chain is checked for its length only: the chunk rebuilt from it is proven.
-        let wrong = apply_patch_checked(&keys, &id, s.raw_len, &opened, &other, IdCheck::BaseOnly).unwrap();
+        let wrong = apply_patch_checked(&keys, &id, s.raw_len, &opened, &other, IdCheck::Length).unwrap();
         assert_ne!(wrong, chunk);
-        assert!(apply_patch_checked(&keys, &id, s.raw_len + 1, &opened, &base, IdCheck::BaseOnly).is_err());
+        assert!(apply_patch_checked(&keys, &id, s.raw_len + 1, &opened, &base, IdCheck::Length).is_err());
         assert!(open(&keys, s.kind, s.codec, &id, s.raw_len, &s.bytes).is_err(), "a delta is not opened alone");
         assert!(seal_patch(&keys, id, 1, DeltaRef { base: base_id, depth: MAX_DELTA_DEPTH + 1 }, &patch).is_err());
     }

@@ -307,10 +307,11 @@ impl<'r> PackReader<'r> {
     /// next to each other in stream order), so a batch costs a few large reads rather than one
     /// read per blob, locally and on an object store alike. A failed merged read is retried blob by
     /// blob. Chunks stored as deltas are rebuilt: their bases are loaded the same way, level by
-    /// level, at most [`MAX_DELTA_DEPTH`] levels deep.
-    pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Vec<u8>>> {
-        let opened = self.fetch_many(index, ids, kind, IdCheck::Prove);
-        self.resolve(index, ids, opened, MAX_DELTA_DEPTH, IdCheck::Prove)
+    /// level, at most [`MAX_DELTA_DEPTH`] levels deep. Every envelope is authenticated; `check`
+    /// says whether the plaintexts' ids are proven too.
+    pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind, check: IdCheck) -> Vec<Result<Vec<u8>>> {
+        let opened = self.fetch_many(index, ids, kind, check);
+        self.resolve(index, ids, opened, MAX_DELTA_DEPTH, check)
     }
 
     /// Apply each patch in `opened` to its base (loaded, and itself resolved, as needed). The
@@ -329,8 +330,8 @@ impl<'r> PackReader<'r> {
         let loaded: HashMap<Id, Result<Vec<u8>>> = if hops_left == 0 {
             bases.into_iter().map(|b| (b, Err(chain_too_deep(&b)))).collect()
         } else {
-            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk, IdCheck::BaseOnly);
-            let resolved = self.resolve(index, &bases, fetched, hops_left - 1, IdCheck::BaseOnly);
+            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk, IdCheck::Length);
+            let resolved = self.resolve(index, &bases, fetched, hops_left - 1, IdCheck::Length);
             bases.into_iter().zip(resolved).collect()
         };
         opened

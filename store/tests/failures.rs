@@ -5,6 +5,7 @@ mod common;
 use std::io::{self, Read};
 
 use common::*;
+use repo_format::blob::{self, BlobKind};
 use store::ingest::{IngestOptions, ingest};
 use store::{Repository, StoreError};
 
@@ -50,6 +51,47 @@ fn a_flipped_bit_in_a_pack_fails_restore_naming_snapshot_and_chunk() {
     assert!(matches!(err, StoreError::Unreadable { .. }), "{msg}");
     assert!(err.is_integrity());
     assert!(msg.contains(&s.snapshot.id.short()) && msg.contains("db shop") && msg.contains("chunk"), "{msg}");
+}
+
+/// Incompressible bytes (xorshift from `seed`): chunks of them are stored as they are.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_chunk_sealed_over_other_bytes_fails_restore_naming_it() {
+    // What only a writer's bug could leave: an envelope that authenticates, holding bytes that are
+    // not its chunk. Restore checks lengths per chunk and the stream digest as a whole; on a
+    // mismatch it must still say which chunk is wrong, not only that the stream is.
+    let t = TestRepo::new(small_chunks());
+    let s = t.ingest("shop", &noise(64 << 10, 7));
+    let index = t.repo.index_reader().unwrap();
+    let reader = store::pack::PackReader::new(&t.repo);
+    let mut walk = store::tree::TreeWalk::new(&reader, &index, s.snapshot.manifest.tree);
+    let victim = (0..5).map(|_| walk.next_chunk().unwrap().unwrap()).last().unwrap();
+    let loc = index.locate(&victim.id).unwrap();
+    let forged = blob::seal(t.repo.keys(), BlobKind::Chunk, victim.id, &noise(victim.len as usize, 8), 3).unwrap();
+    assert_eq!(forged.bytes.len(), loc.stored_len as usize, "stored as is, like the original");
+    let path = t.path().join(store::pack::pack_key(&loc.pack));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[loc.offset as usize..][..forged.bytes.len()].copy_from_slice(&forged.bytes);
+    std::fs::write(&path, bytes).unwrap();
+
+    let err = t.restore(&s.snapshot).unwrap_err();
+    let msg = err.to_string();
+    assert!(err.is_integrity(), "{msg}");
+    match &err {
+        StoreError::Unreadable { chunk, offset, .. } => assert_eq!((*chunk, *offset), (victim.id, victim.offset), "{msg}"),
+        other => panic!("expected the chunk to be named: {other}"),
+    }
+    assert!(msg.contains("hashing to"), "{msg}");
 }
 
 #[test]
