@@ -430,13 +430,13 @@ struct SealedChunk {
 
 impl SealedChunk {
     /// Seal chunk `id`: as a delta when `patch` (with its base) is clearly smaller than the chunk
-    /// compressed alone, else alone. A patch under a quarter of the estimate from the base's root
+    /// compressed alone, else alone. A patch under half the estimate from the base's root
     /// is kept without compressing the chunk alone (SPEC.md, "Delta blobs", *Choice*).
     fn seal(keys: &Keys, level: i32, id: Id, plain: &[u8], patch: Option<(Vec<u8>, Chosen)>) -> Result<SealedChunk> {
         let as_delta = |patch: &[u8], c: &Chosen| c.seal_delta(keys, id, plain.len(), patch);
         if let Some((p, c)) = &patch {
             let estimate = c.estimate_alone(plain.len());
-            if p.len() + DELTA_EXTRA <= estimate / 4 {
+            if p.len() + DELTA_EXTRA <= estimate / 2 {
                 return Ok(SealedChunk { blob: as_delta(p, c)?, alone_len: estimate });
             }
         }
