@@ -111,7 +111,7 @@ fn load_many_answers_in_request_order_across_packs() {
     assert!(packs.len() > 1, "the test needs chunks from several packs");
     let missing = ids.len() / 2;
     ids.insert(missing, repo_format::Id([0xAB; 32]));
-    let loaded = reader.load_many(&index, &ids, repo_format::blob::BlobKind::Chunk);
+    let loaded = reader.load_many(&index, &ids, repo_format::blob::BlobKind::Chunk, repo_format::blob::IdCheck::Prove);
     assert_eq!(loaded.len(), ids.len());
     for (i, (id, got)) in ids.iter().zip(&loaded).enumerate() {
         if i == missing {
