@@ -399,4 +399,3 @@ mod tests {
         assert!(matches!(open(&keys, s.kind, s.codec, &wrong, 4, &s.bytes), Err(FormatError::IdMismatch { .. })));
     }
 }
-

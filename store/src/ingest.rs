@@ -577,9 +577,8 @@ impl PackSink<'_> {
                 ToPacks::Sealed(job) => {
                     let batch = job.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))??;
                     self.deltas.add(batch.tally);
-                    if self.features.len() < MAX_FEATURES {
-                        self.features.extend(batch.features);
-                    }
+                    let room = MAX_FEATURES.saturating_sub(self.features.len());
+                    self.features.extend(batch.features.into_iter().take(room));
                     for b in batch.blobs {
                         self.add(&b)?;
                     }
@@ -792,8 +791,12 @@ mod tests {
         let tiny = seal(alone_len / 4 - DELTA_EXTRA, like);
         assert!(tiny.blob.delta.is_some());
         assert_eq!(tiny.alone_len, alone_len, "kept on the estimate, which here is exact");
-        let on_estimate = seal(alone_len, worse);
-        assert_eq!((on_estimate.blob.delta.is_some(), on_estimate.alone_len), (true, 8 * alone_len), "a misleading estimate is believed up to 4x");
+        // Against an 8x estimate: a patch of 3/8 of it is kept on the estimate alone; one of 5/8
+        // makes the chunk be compressed alone, which wins.
+        let on_estimate = seal(3 * alone_len - DELTA_EXTRA, worse);
+        assert_eq!((on_estimate.blob.delta.is_some(), on_estimate.alone_len), (true, 8 * alone_len), "a misleading estimate is believed up to 2x");
+        let over_half = seal(5 * alone_len, worse);
+        assert_eq!((over_half.blob.delta, over_half.alone_len), (None, alone_len), "over half the estimate: compressed alone to decide");
         let weighed = seal(alone_len / 2, like);
         assert_eq!((weighed.blob.delta.is_some(), weighed.alone_len), (true, alone_len), "compressed alone to decide");
         let too_big = seal(alone_len * 3 / 4, like);

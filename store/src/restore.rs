@@ -73,6 +73,22 @@ fn recycle(pool: &Pool, data: Arc<Vec<u8>>) {
     }
 }
 
+/// The next chunks of `walk`, until they reach [`BATCH_BYTES`] or the stream ends (empty at its
+/// end).
+fn next_batch(walk: &mut TreeWalk, snap: &Snapshot) -> Result<Vec<StreamChunk>> {
+    let (mut batch, mut len) = (Vec::new(), 0u64);
+    while len < BATCH_BYTES {
+        match walk.next_chunk().map_err(|e| snap.unreadable(e.node, e.offset, e.source))? {
+            Some(c) => {
+                len += c.len;
+                batch.push(c);
+            }
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
 /// Walk the tree and start a parallel job loading each batch; the jobs' results go to `tx` in
 /// stream order, so the next batches load while the writer is busy with an earlier one.
 fn load_batches<'s>(
@@ -84,37 +100,23 @@ fn load_batches<'s>(
     scope: &rayon::Scope<'s>,
 ) {
     let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
-    let mut batch: Vec<StreamChunk> = Vec::new();
-    let mut batch_len = 0u64;
     loop {
-        let next = match walk.next_chunk() {
-            Ok(n) => n,
+        let (done, result) = sync_channel(1);
+        match next_batch(&mut walk, snap) {
+            Ok(batch) if batch.is_empty() => return,
+            Ok(batch) => {
+                if tx.send(result).is_err() {
+                    return; // the writer stopped
+                }
+                scope.spawn(move |_| {
+                    let _ = done.send(load_batch(reader, index, snap, &batch, pool, IdCheck::Length));
+                });
+            }
             Err(e) => {
-                let (done, result) = sync_channel(1);
-                let _ = done.send(Err(snap.unreadable(e.node, e.offset, e.source)));
+                let _ = done.send(Err(e));
                 let _ = tx.send(result);
                 return;
             }
-        };
-        if let Some(c) = next.filter(|_| batch_len < BATCH_BYTES) {
-            batch_len += c.len;
-            batch.push(c);
-            continue;
-        }
-        let (done, result) = sync_channel(1);
-        if tx.send(result).is_err() {
-            return; // the writer stopped
-        }
-        let full = std::mem::take(&mut batch);
-        scope.spawn(move |_| {
-            let _ = done.send(load_batch(reader, index, snap, &full, pool, IdCheck::Length));
-        });
-        match next {
-            Some(c) => {
-                batch_len = c.len;
-                batch.push(c);
-            }
-            None => return,
         }
     }
 }
@@ -180,19 +182,12 @@ pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress
 fn prove_chunks(reader: &PackReader, index: &Index, snap: &Snapshot) -> Result<()> {
     let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
     let pool = Pool::default();
-    let (mut batch, mut batch_len): (Vec<StreamChunk>, u64) = (Vec::new(), 0);
     loop {
-        let next = walk.next_chunk().map_err(|e| snap.unreadable(e.node, e.offset, e.source))?;
-        let done = next.is_none();
-        batch_len += next.as_ref().map_or(0, |c| c.len);
-        batch.extend(next);
-        if done || batch_len >= BATCH_BYTES {
-            load_batch(reader, index, snap, &batch, &pool, IdCheck::Prove)?;
-            batch.clear();
-            batch_len = 0;
-        }
-        if done {
+        let batch = next_batch(&mut walk, snap)?;
+        if batch.is_empty() {
             return Ok(());
         }
+        let (joined, _) = load_batch(reader, index, snap, &batch, &pool, IdCheck::Prove)?;
+        pool.lock().expect("not poisoned").push(joined);
     }
 }
