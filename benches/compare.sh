@@ -42,11 +42,17 @@ tools=${TOOLS:-dbvault dbvault_nodelta restic borg}
 repeat=${REPEAT:-3}
 work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
 mkdir -p "$work"
-if [ "$(cat "$work/series/params" 2>/dev/null)" != "$rows $days $series" ]; then
-  rm -rf "$work/series"
-  echo "generating $days days of $series with $rows rows per table in $work/series ..." >&2
-  ROWS=$rows SERIES=$series benches/series.sh "$work/series" "$days" >&2
-  echo "$rows $days $series" > "$work/series/params"
+# Each series is kept with its own parameters: asking for fewer series, or others, regenerates
+# only those missing or made with other ROWS or DAYS.
+missing=()
+for s in $series; do
+  [ "$(cat "$work/series/$s/params" 2>/dev/null)" = "$rows $days" ] || missing+=("$s")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  for s in "${missing[@]}"; do rm -rf "${work:?}/series/$s"; done
+  echo "generating $days days of ${missing[*]} with $rows rows per table in $work/series ..." >&2
+  ROWS=$rows SERIES="${missing[*]}" benches/series.sh "$work/series" "$days" >&2
+  for s in "${missing[@]}"; do echo "$rows $days" > "$work/series/$s/params"; done
 fi
 results="$work/results.tsv"
 : > "$results"

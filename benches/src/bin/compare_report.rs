@@ -90,8 +90,9 @@ fn main() {
     for name in names {
         let s = Series { rows: rows.iter().filter(|r| r.series == name).collect() };
         let days = s.days();
-        let sizes: Vec<f64> = s.find(tools[0], "ingest").map(|r| r.bytes).collect();
-        let mean = sizes.iter().sum::<f64>() / sizes.len() as f64;
+        // One size per day (day 0 has a row per run).
+        let sizes: BTreeMap<u32, f64> = s.find(tools[0], "ingest").map(|r| (r.day, r.bytes)).collect();
+        let mean = sizes.values().sum::<f64>() / sizes.len() as f64;
         writeln!(out, "### {name}: {} daily dumps, {:.0} MB on average\n", days.len(), mean / 1e6).unwrap();
         write!(out, "| | {} |", tools.join(" | ")).unwrap();
         for peer in &tools[1..] {
