@@ -40,6 +40,7 @@ rows=${ROWS:-2500000} days=${DAYS:-7}
 series=${SERIES:-pg-app pg-bench mariadb-app}
 tools=${TOOLS:-dbvault dbvault_nodelta restic borg}
 repeat=${REPEAT:-3}
+[ "$repeat" -ge 1 ] 2>/dev/null || { echo "REPEAT must be a whole number of at least 1 (got '$repeat')" >&2; exit 2; }
 work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
 mkdir -p "$work"
 # Each series is kept with its own parameters: asking for fewer series, or others, regenerates

@@ -53,16 +53,10 @@ fn a_flipped_bit_in_a_pack_fails_restore_naming_snapshot_and_chunk() {
     assert!(msg.contains(&s.snapshot.id.short()) && msg.contains("db shop") && msg.contains("chunk"), "{msg}");
 }
 
-/// Incompressible bytes (xorshift from `seed`): chunks of them are stored as they are.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
+/// Incompressible bytes from `seed`: chunks of them are stored as they are.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = dbvault_benches::dumpgen::Rng::new(seed);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
 }
 
 #[test]
