@@ -1,13 +1,15 @@
 //! Time and size of zstd patches under several compression parameters, to choose how ingest makes
 //! delta blobs.
 //!
-//! `cargo run --release -p dbvault-benches --example patchcost -- PARENT_DUMP DUMP`
+//! `cargo run --release -p dbvault-benches --example patchcost -- PARENT_DUMP DUMP [NAME]`
 //!
 //! Both dumps are cut with the default chunker; each chunk of DUMP not in PARENT_DUMP gets the
 //! positional base ingest would propose (the parent chunk overlapping most its range counted from
 //! the last shared chunk). Every configuration patches all those pairs with the base as a raw
-//! prefix; it prints seconds (best of 3), MB/s of new chunks and the patches' total size, beside
-//! compressing the chunks alone at level 1.
+//! prefix; it prints seconds (best of 3), MB/s of new chunks, the patches' total size and the
+//! seconds to decode them all (best of 3), beside compressing the chunks alone at level 1.
+//! "long" is zstd's long-distance matcher, which ingest uses (SPEC.md 6.1, *Patch level*).
+//! A third argument runs only the configuration of that name.
 
 use std::time::Instant;
 
@@ -21,24 +23,26 @@ fn main() {
     let pairs = pairs(&parent, &day);
     let raw: usize = pairs.iter().map(|(c, _)| c.len()).sum();
     println!("{} new chunks, {:.1} MB", pairs.len(), raw as f64 / 1e6);
+    let long = || CParameter::EnableLongDistanceMatching(true);
     let configs: Vec<(&str, Vec<CParameter>)> = vec![
-        ("level 3 (now)", vec![CParameter::CompressionLevel(3)]),
+        ("level 3", vec![CParameter::CompressionLevel(3)]),
         ("level 1", vec![CParameter::CompressionLevel(1)]),
         ("level 2", vec![CParameter::CompressionLevel(2)]),
-        ("fast h16 mm5", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(16), CParameter::MinMatch(5), CParameter::TargetLength(0)]),
         ("fast h17 mm6", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(17), CParameter::MinMatch(6), CParameter::TargetLength(0)]),
-        ("fast h15 mm6", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(15), CParameter::MinMatch(6), CParameter::TargetLength(0)]),
-        ("fast h17 mm5", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(17), CParameter::MinMatch(5), CParameter::TargetLength(0)]),
-        ("fast h17 mm7", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(17), CParameter::MinMatch(7), CParameter::TargetLength(0)]),
-        ("dfast h15 c14", vec![CParameter::Strategy(Strategy::ZSTD_dfast), CParameter::HashLog(15), CParameter::ChainLog(14), CParameter::MinMatch(5)]),
         ("dfast h16 c15", vec![CParameter::Strategy(Strategy::ZSTD_dfast), CParameter::HashLog(16), CParameter::ChainLog(15), CParameter::MinMatch(5)]),
+        ("level 1 long (now)", vec![CParameter::CompressionLevel(1), long()]),
+        ("level 3 long", vec![CParameter::CompressionLevel(3), long()]),
+        ("level 1 long mm96", vec![CParameter::CompressionLevel(1), long(), CParameter::LdmMinMatch(96)]),
+        ("level 1 long b2", vec![CParameter::CompressionLevel(1), long(), CParameter::LdmBucketSizeLog(2)]),
+        ("fast h12 long", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(12), CParameter::MinMatch(6), long()]),
     ];
     let mut cctx = CCtx::create();
     let mut out = Vec::with_capacity(1 << 20);
     let t = Instant::now();
     let alone: usize = pairs.iter().map(|(c, _)| zstd::bulk::compress(&day[c.clone()], 1).unwrap().len()).sum();
     println!("{:<16} {:6.3}s {:7.0} MB/s {:9} bytes", "alone level 1", t.elapsed().as_secs_f64(), raw as f64 / t.elapsed().as_secs_f64() / 1e6, alone);
-    for (name, params) in configs {
+    let only = args.get(2);
+    for (name, params) in configs.into_iter().filter(|(n, _)| only.is_none_or(|o| o == n)) {
         let mut best = f64::MAX;
         let mut size = 0;
         for _ in 0..3 {
@@ -55,6 +59,30 @@ fn main() {
             }
             best = best.min(t.elapsed().as_secs_f64());
         }
-        println!("{name:<16} {best:6.3}s {:7.0} MB/s {size:9} bytes", raw as f64 / best / 1e6);
+        let patches: Vec<Vec<u8>> = pairs
+            .iter()
+            .map(|(c, b)| {
+                cctx.reset(ResetDirective::SessionAndParameters).unwrap();
+                for p in &params {
+                    cctx.set_parameter(p.clone()).unwrap();
+                }
+                cctx.ref_prefix(&parent[b.clone()]).unwrap();
+                let mut out = Vec::with_capacity(c.len());
+                cctx.compress2(&mut out, &day[c.clone()]).unwrap();
+                out
+            })
+            .collect();
+        let mut dctx = zstd::zstd_safe::DCtx::create();
+        let mut decode = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            for ((c, b), p) in pairs.iter().zip(&patches) {
+                let mut rebuilt = Vec::with_capacity(c.len());
+                dctx.decompress_using_dict(&mut rebuilt, p, &parent[b.clone()]).unwrap();
+                assert_eq!(rebuilt.len(), c.len());
+            }
+            decode = decode.min(t.elapsed().as_secs_f64());
+        }
+        println!("{name:<16} {best:6.3}s {:7.0} MB/s {size:9} bytes, decoded in {decode:.3}s", raw as f64 / best / 1e6);
     }
 }

@@ -12,9 +12,11 @@
 //! [`apply_patch`] rebuilds the chunk from the base and checks it against the id.
 
 use std::cell::RefCell;
+use std::ptr::NonNull;
 
 use crate::crypto::{Keys, OVERHEAD};
 use crate::{FormatError, Id};
+use zstd::zstd_safe::zstd_sys as zs;
 
 const KIND: &str = "blob";
 
@@ -114,7 +116,7 @@ fn delta_aad(id: &Id, base: &Id) -> [u8; 66] {
 thread_local! {
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
-    static PATCH_CCTX: RefCell<Option<zstd::zstd_safe::CCtx<'static>>> = const { RefCell::new(None) };
+    static PATCH_CCTX: RefCell<Option<PatchEncoder>> = const { RefCell::new(None) };
     static PATCH_DCTX: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { RefCell::new(None) };
 }
 
@@ -122,15 +124,61 @@ fn zstd_error(code: usize) -> std::io::Error {
     std::io::Error::other(zstd::zstd_safe::get_error_name(code))
 }
 
-/// zstd of `plaintext` with `base` as a raw-content dictionary.
+/// A zstd compression context for patches, driven through zstd's C API: the safe wrapper ties a
+/// referenced prefix to the context's lifetime, which a context reused across calls cannot have.
+struct PatchEncoder(NonNull<zs::ZSTD_CCtx>);
+
+impl PatchEncoder {
+    fn new() -> Result<PatchEncoder, FormatError> {
+        // SAFETY: returns a fresh context or null, which is refused.
+        NonNull::new(unsafe { zs::ZSTD_createCCtx() })
+            .map(PatchEncoder)
+            .ok_or_else(|| FormatError::Compression { kind: KIND, source: std::io::Error::other("zstd context") })
+    }
+
+    /// One zstd frame of `plaintext` with `base` as raw prefix, at `level` with zstd's long-distance
+    /// matcher (SPEC.md 6.1, *Patch level*). zstd sizes the frame's window to base plus plaintext.
+    /// The prefix is referenced for this frame only: the context drops it when the frame starts,
+    /// and every call begins by resetting the context.
+    fn encode(&mut self, level: i32, plaintext: &[u8], base: &[u8]) -> Result<Vec<u8>, FormatError> {
+        use zs::ZSTD_cParameter::*;
+        let check = |code: usize| {
+            // SAFETY: ZSTD_isError reads a plain integer.
+            if unsafe { zs::ZSTD_isError(code) } != 0 { Err(FormatError::Compression { kind: KIND, source: zstd_error(code) }) } else { Ok(code) }
+        };
+        let cctx = self.0.as_ptr();
+        let mut out: Vec<u8> = Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()));
+        // SAFETY: `cctx` is a live context owned by `self`; `base` and `plaintext` outlive the
+        // ZSTD_compress2 call, after which the context holds no reference to `base` (a prefix is
+        // single-use, and the next call resets the context first); `out` has `capacity` writable
+        // bytes and its length is set to what zstd reports it wrote.
+        unsafe {
+            check(zs::ZSTD_CCtx_reset(cctx, zs::ZSTD_ResetDirective::ZSTD_reset_session_and_parameters))?;
+            check(zs::ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level))?;
+            check(zs::ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1))?;
+            check(zs::ZSTD_CCtx_refPrefix(cctx, base.as_ptr().cast(), base.len()))?;
+            let n = check(zs::ZSTD_compress2(cctx, out.as_mut_ptr().cast(), out.capacity(), plaintext.as_ptr().cast(), plaintext.len()))?;
+            out.set_len(n);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for PatchEncoder {
+    fn drop(&mut self) {
+        // SAFETY: created by ZSTD_createCCtx, freed once.
+        unsafe { zs::ZSTD_freeCCtx(self.0.as_ptr()) };
+    }
+}
+
+/// zstd of `plaintext` with `base` as a raw-content dictionary (SPEC.md 6.1).
 fn compress_patch(level: i32, plaintext: &[u8], base: &[u8]) -> Result<Vec<u8>, FormatError> {
     PATCH_CCTX.with(|c| {
         let mut c = c.borrow_mut();
-        let cctx = c.get_or_insert_with(zstd::zstd_safe::CCtx::create);
-        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()));
-        cctx.compress_using_dict(&mut out, plaintext, base, level)
-            .map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })?;
-        Ok(out)
+        if c.is_none() {
+            *c = Some(PatchEncoder::new()?);
+        }
+        c.as_mut().expect("just set").encode(level, plaintext, base)
     })
 }
 
@@ -204,9 +252,9 @@ pub fn can_be_base(base_plain: &[u8]) -> bool {
     !base_plain.starts_with(&ZSTD_DICT_MAGIC)
 }
 
-/// The zstd patch of chunk `plaintext` against `base_plain` (the base chunk's plaintext), not yet
-/// sealed: the caller compares its size with compressing the chunk alone. `None` if the base
-/// cannot serve ([`can_be_base`]).
+/// The zstd patch of chunk `plaintext` against `base_plain` (the base chunk's plaintext), made at
+/// `level` with long-distance matching, not yet sealed: the caller compares its size with
+/// compressing the chunk alone. `None` if the base cannot serve ([`can_be_base`]).
 pub fn make_patch(plaintext: &[u8], base_plain: &[u8], level: i32) -> Result<Option<Vec<u8>>, FormatError> {
     if plaintext.len() > MAX_RAW_LEN as usize {
         return Err(FormatError::malformed(KIND, format!("plaintext of {} bytes exceeds the blob limit", plaintext.len())));
@@ -346,6 +394,21 @@ mod tests {
         assert!(open(&keys, s.kind, s.codec, &other, s.raw_len, &s.bytes).is_err());
         assert!(open(&keys, s.kind, s.codec, &id, s.raw_len + 1, &s.bytes).is_err());
         assert!(open(&keys, BlobKind::Delta, s.codec, &id, s.raw_len, &s.bytes).is_err());
+    }
+
+    #[test]
+    fn a_patch_is_one_single_segment_frame_even_with_long_distance_matching() {
+        // Long-distance matching defaults to a 128 MiB window; a patch must declare none beyond
+        // its content (RFC 8878: Single_Segment_flag, bit 5 of the frame header descriptor), so a
+        // streaming decoder needs no more memory than the chunk. A 1.1 MB base, 1% of rows changed.
+        let row = |i: usize| format!("{i}\t1\t0\t{:84}\n", "").into_bytes();
+        let base: Vec<u8> = (0..12_000).flat_map(row).collect();
+        let chunk: Vec<u8> = (0..12_000).map(|i| if i % 97 == 0 { row(i + 1_000_000) } else { row(i) }).flatten().collect();
+        let patch = make_patch(&chunk, &base, 1).unwrap().unwrap();
+        assert_eq!(&patch[..4], &0xFD2F_B528u32.to_le_bytes(), "a zstd frame");
+        assert_ne!(patch[4] & 0x20, 0, "single segment");
+        assert_eq!(decompress_patch(&patch, &base, chunk.len()).unwrap(), chunk);
+        assert!(patch.len() < chunk.len() / 50, "a patch of 1% changed rows, got {} bytes", patch.len());
     }
 
     #[test]
