@@ -56,11 +56,11 @@ const PACKS_PER_SEGMENT: usize = 8;
 pub const WRITE_MAX_DEPTH: u8 = 4;
 /// What a delta costs beyond its patch: the base id in the pack header and the index segment.
 const DELTA_EXTRA: usize = 64;
-/// The zstd level patches are made at (with long-distance matching, SPEC.md 6.1 *Patch level*):
-/// level 1 for repositories at the default level or below, else the repository's level. On a
-/// pgbench day level 1 with long matches made 36-39% smaller patches than level 3 without, in about
-/// the same ingest CPU, since its patches also decode faster.
-fn patch_level(level: i32) -> i32 {
+/// The zstd level patches are made at (with long-distance matching, SPEC.md 6.1 *Patch level*)
+/// in a repository whose chunks are compressed at `level`: 1 up to level 3 (the default is 1),
+/// else `level`. On pgbench days level 1 with long matches made 36-39% smaller patches than level
+/// 3 without, in about the same ingest CPU, since its patches also decode faster.
+pub fn patch_level(level: i32) -> i32 {
     if level <= 3 { 1 } else { level }
 }
 /// Most super-features one ingest records (3 per new chunk, 40 bytes each in memory until the
