@@ -8,7 +8,8 @@
 //! the last shared chunk). Every configuration patches all those pairs with the base as a raw
 //! prefix; it prints seconds (best of 3), MB/s of new chunks, the patches' total size and the
 //! seconds to decode them all (best of 3), beside compressing the chunks alone at level 1.
-//! "long" is zstd's long-distance matcher, which ingest uses (SPEC.md 6.1, *Patch level*).
+//! "long" is zstd's long-distance matcher, which ingest uses for repetitive data; "fast h17 mm6"
+//! is the short-match finder it uses for other data (SPEC.md 6.1, *Patch matcher*).
 //! A third argument runs only the configuration of that name.
 
 use std::time::Instant;
