@@ -15,11 +15,11 @@
 # series and each tool, in a fresh repository with encryption on: ingests day 0..DAYS-1 from stdin
 # (tools interleaved day by day, so machine noise hits all alike), restores the last day and checks
 # it is byte-identical, forgets all but the last 4 snapshots and prunes. Each dump is read once
-# before the tools ingest it: this machine's page cache does not keep the series, and the first tool
-# to read a file from disk would otherwise pay for it alone (0.5 s for 200 MB here). Wall time and peak RSS come
-# from /usr/bin/time, bytes added from the repository folder's size before and after (without
-# dbvault's local index: restic's and borg's caches are not counted either). Prints one
-# markdown report (also saved as WORK_DIR/report.md); raw figures are in WORK_DIR/results.tsv.
+# before the tools ingest it: this machine's page cache does not keep the series, and the first
+# tool to read a file from disk would otherwise pay for it alone (0.5 s for 200 MB here). Wall time
+# and peak RSS come from /usr/bin/time, bytes added from the repository folder's size before and
+# after (without dbvault's local index: restic's and borg's caches are not counted either). Prints
+# one markdown report (also saved as WORK_DIR/report.md); raw figures are in WORK_DIR/results.tsv.
 # Everything lives in WORK_DIR (default: a new folder under /tmp), never in the work tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -46,9 +46,13 @@ type Loaded = Result<(Vec<u8>, u64)>;
 /// Load one batch's chunks (in parallel, checked as `check` says) and join them in stream order.
 fn load_batch(reader: &PackReader, index: &Index, snap: &Snapshot, batch: &[StreamChunk], pool: &Pool, check: IdCheck) -> Loaded {
     let ids: Vec<Id> = batch.iter().map(|c| c.id).collect();
-    let mut joined = pool.lock().expect("not poisoned").pop().unwrap_or_default();
+    let need: usize = batch.iter().map(|c| c.len as usize).sum();
+    // A pooled buffer too small for this batch is replaced, not grown: growing would copy its
+    // stale bytes (realloc does not know they are dead). An eighth of headroom lets most later
+    // batches fit the new one.
+    let pooled = pool.lock().expect("not poisoned").pop().filter(|v| v.capacity() >= need);
+    let mut joined = pooled.unwrap_or_else(|| Vec::with_capacity(need + need / 8));
     joined.clear();
-    joined.reserve(batch.iter().map(|c| c.len as usize).sum());
     for (data, c) in reader.load_many(index, &ids, BlobKind::Chunk, check).into_iter().zip(batch) {
         let data = data.and_then(|d| {
             if d.len() as u64 == c.len {
