@@ -143,6 +143,10 @@ fn options(read_only: bool) -> Options {
     o.set_max_log_file_size(1 << 20);
     // All table files are opened at open time: a read-only view survives a writer's compactions.
     o.set_max_open_files(-1);
+    // One thread opens them: RocksDB's default starts 16 threads per column family at every
+    // open (276 threads for one restore), and on this VM their creation and the TLB shootdowns
+    // when they exit cost more than reading a few dozen table footers in turn.
+    o.set_max_file_opening_threads(1);
     o
 }
 
