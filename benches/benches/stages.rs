@@ -108,7 +108,8 @@ fn end_to_end(c: &mut Criterion) {
         b.iter(|| ingest(&repo, day1.as_slice(), IngestOptions { db: "b".into(), ..Default::default() }).unwrap())
     });
     g.bench_function("restore", |b| {
-        b.iter(|| restore(&repo, &snap, &mut std::io::sink(), None).unwrap())
+        let index = repo.index_reader().unwrap();
+        b.iter(|| restore(&repo, &index, &snap, &mut std::io::sink(), None).unwrap())
     });
     g.finish();
 

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use repo_format::Id;
 use repo_format::manifest::Origin;
 
+use crate::index::Index;
 use crate::ingest::{CopyOf, IngestOptions, ProducerOutcome, ingest};
 use crate::repository::Repository;
 use crate::snapshot::{self, Snapshot};
@@ -51,10 +52,8 @@ pub fn copy(src: &Repository, dst: &Repository, snapshots: &[Snapshot], on_done:
         }
     }
     // A snapshot that was itself copied from the destination is already there.
-    let all_src = {
-        let index = src.index_reader()?;
-        snapshot::list(src, &index, None)?
-    };
+    let src_index = src.index_reader()?;
+    let all_src = snapshot::list(src, &src_index, None)?;
     for s in &all_src {
         if let Some(o) = s.manifest.origin.filter(|o| o.repository == dst_id)
             && let Some(d) = by_id.get(&o.snapshot)
@@ -71,7 +70,7 @@ pub fn copy(src: &Repository, dst: &Repository, snapshots: &[Snapshot], on_done:
             Some(d) => Copied { source: s, target: d.clone(), existed: true },
             None => {
                 let parent = s.manifest.parent.and_then(|p| copies.get(&p)).cloned();
-                let target = copy_one(src, dst, &s, parent)?;
+                let target = copy_one(src, &src_index, dst, &s, parent)?;
                 copies.insert(s.id, target.clone());
                 Copied { source: s, target, existed: false }
             }
@@ -82,12 +81,12 @@ pub fn copy(src: &Repository, dst: &Repository, snapshots: &[Snapshot], on_done:
     Ok(out)
 }
 
-/// Restore `s` from `src` into a pipe that an ingest on `dst` reads.
-fn copy_one(src: &Repository, dst: &Repository, s: &Snapshot, parent: Option<Snapshot>) -> Result<Snapshot> {
+/// Restore `s` from `src` (through `src_index`) into a pipe that an ingest on `dst` reads.
+fn copy_one(src: &Repository, src_index: &Index, dst: &Repository, s: &Snapshot, parent: Option<Snapshot>) -> Result<Snapshot> {
     let (reader, mut writer) = std::io::pipe().map_err(|e| StoreError::io("creating a pipe", e))?;
     let failed: Mutex<Option<StoreError>> = Mutex::new(None);
     let result = std::thread::scope(|scope| {
-        let restoring = scope.spawn(move || crate::restore::restore(src, s, &mut writer, None).map(drop));
+        let restoring = scope.spawn(move || crate::restore::restore(src, src_index, s, &mut writer, None).map(drop));
         let failed = &failed;
         let outcome = move || {
             let result = restoring.join().unwrap_or_else(|_| Err(StoreError::Invalid("the restore thread panicked".into())));

@@ -125,20 +125,20 @@ fn load_batches<'s>(
     }
 }
 
-/// Write the stream of `snap` to `out`, verifying every chunk and the whole-stream digest.
+/// Write the stream of `snap` to `out`, verifying every chunk and the whole-stream digest;
+/// `index` is the caller's view of the local index (the one `snap` was resolved with).
 ///
 /// A loader thread walks the chunk list and starts a parallel job per batch
 /// ([`PackReader::load_many`]) while this thread hashes and writes earlier batches in order.
-pub fn restore(repo: &Repository, snap: &Snapshot, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
+pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
     let t0 = Instant::now();
-    let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let m = &snap.manifest;
     let (mut bytes, mut chunks) = (0u64, 0u64);
     let pool = Pool::default();
     let digest = std::thread::scope(|s| -> Result<blake3::Hash> {
         let (tx, rx) = sync_channel::<Receiver<Loaded>>(QUEUE_DEPTH);
-        let (reader, index, pool) = (&reader, &index, &pool);
+        let (reader, pool) = (&reader, &pool);
         s.spawn(move || rayon::in_place_scope(|scope| load_batches(reader, index, snap, pool, &tx, scope)));
         // The stream digest is computed on its own thread while this one writes the same batch.
         let (to_hash, hash_rx) = sync_channel::<Arc<Vec<u8>>>(QUEUE_DEPTH);

@@ -17,7 +17,6 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
     }
     let index = repo.index_reader()?;
     let snap = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
-    drop(index);
     let bar = output::progress(Some(snap.manifest.size), g.quiet, &format!("restoring {}", snap.id.short()));
     let progress = |n: u64| {
         if let Some(b) = &bar {
@@ -28,7 +27,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         None if !a.command.is_empty() => {
             let (consumer, stdin) = Consumer::spawn(&a.command)?;
             let mut out = BufWriter::with_capacity(1 << 20, stdin);
-            match restore(repo, &snap, &mut out, Some(&progress)) {
+            match restore(repo, &index, &snap, &mut out, Some(&progress)) {
                 Ok(s) => {
                     drop(out); // end of input: the command may now finish
                     consumer.finish()?;
@@ -57,7 +56,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         None => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-            restore(repo, &snap, &mut out, Some(&progress))
+            restore(repo, &index, &snap, &mut out, Some(&progress))
         }
         Some(path) => {
             if path.exists() && !a.force {
@@ -74,7 +73,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
                 .tempfile_in(&dir)
                 .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
             let mut out = BufWriter::with_capacity(1 << 20, EarlyWriteback::new(tmp));
-            let r = restore(repo, &snap, &mut out, Some(&progress));
+            let r = restore(repo, &index, &snap, &mut out, Some(&progress));
             if r.is_ok() {
                 let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.file;
                 tmp.as_file().sync_all().context("syncing the restored file")?;

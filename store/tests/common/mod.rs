@@ -48,7 +48,7 @@ impl TestRepo {
 
     pub fn restore(&self, snap: &Snapshot) -> Result<Vec<u8>, StoreError> {
         let mut out = Vec::new();
-        restore(&self.repo, snap, &mut out, None)?;
+        restore(&self.repo, &self.repo.index_reader()?, snap, &mut out, None)?;
         Ok(out)
     }
 }
