@@ -79,6 +79,8 @@ pub struct Chunker<R> {
     reader: R,
     params: Params,
     batch_size: usize,
+    /// The size of the next batch: it ramps up to `batch_size` (see [`Chunker::new`]).
+    next_size: usize,
     buf: Vec<u8>,
     /// Buffers handed back by [`Chunker::recycle`], reused instead of fresh allocations.
     spare: Vec<Vec<u8>>,
@@ -88,9 +90,13 @@ pub struct Chunker<R> {
 
 impl<R: Read> Chunker<R> {
     /// Chunk `reader`, yielding batches of about `batch_size` bytes (at least `max_size`).
+    ///
+    /// The first batches are an eighth, a quarter and half of that: the stages after the chunker
+    /// wait for the first batch, and reading a whole one into fresh memory took 50 ms.
     pub fn new(reader: R, params: Params, batch_size: usize) -> Self {
         let batch_size = batch_size.max(params.max_size);
-        Chunker { reader, params, batch_size, buf: Vec::new(), spare: Vec::new(), offset: 0, eof: false }
+        let next_size = (batch_size / 8).max(params.max_size);
+        Chunker { reader, params, batch_size, next_size, buf: Vec::new(), spare: Vec::new(), offset: 0, eof: false }
     }
 
     /// Give back a batch's buffer once done with it: the next batches reuse it, which saves
@@ -106,9 +112,9 @@ impl<R: Read> Chunker<R> {
         self.offset
     }
 
-    /// Read until the buffer holds `batch_size + max_size` bytes or the stream ends.
+    /// Read until the buffer holds the next batch's size plus `max_size` bytes or the stream ends.
     fn fill(&mut self) -> io::Result<()> {
-        let want = self.batch_size + self.params.max_size;
+        let want = self.next_size + self.params.max_size;
         if self.buf.capacity() < want {
             self.buf.reserve_exact(want - self.buf.len());
         }
@@ -131,9 +137,9 @@ impl<R: Read> Chunker<R> {
         }
         let p = self.params;
         let cdc = FastCDC::with_level_and_seed(&self.buf, p.min_size, p.avg_size, p.max_size, p.normalization, p.seed);
-        let mut chunks = Vec::with_capacity(self.batch_size / p.avg_size + 2);
+        let mut chunks = Vec::with_capacity(self.next_size / p.avg_size + 2);
         let mut pos = 0;
-        while pos < self.buf.len() && pos < self.batch_size {
+        while pos < self.buf.len() && pos < self.next_size {
             let remaining = self.buf.len() - pos;
             if !self.eof && remaining < p.max_size {
                 break; // the cut could depend on bytes not read yet
@@ -149,6 +155,7 @@ impl<R: Read> Chunker<R> {
         data.truncate(pos);
         let batch = Batch { stream_offset: self.offset, data, chunks };
         self.offset += pos as u64;
+        self.next_size = (self.next_size * 2).min(self.batch_size);
         Ok(Some(batch))
     }
 }
@@ -217,6 +224,17 @@ mod tests {
             .collect();
         assert_eq!(boundaries(&data, 1 << 20, 65536), whole);
         assert_eq!(boundaries(&data, 777, 20000), whole);
+    }
+
+    #[test]
+    fn the_first_batches_ramp_up_to_the_batch_size() {
+        let data = pseudo_text(1_000_000, 3);
+        let sizes: Vec<usize> = Chunker::new(&data[..], params(), 160_000).map(|b| b.unwrap().data.len()).collect();
+        // A batch ends at the first cut at or past its size (a chunk is at most 16,384 bytes).
+        for (i, want) in [20_000, 40_000, 80_000, 160_000, 160_000].into_iter().enumerate() {
+            assert!((want..want + 16_384).contains(&sizes[i]), "batch {i}: {} bytes, wanted about {want}", sizes[i]);
+        }
+        assert_eq!(sizes.iter().sum::<usize>(), data.len());
     }
 
     #[test]
