@@ -60,14 +60,19 @@ results="$work/results.tsv"
 password="compare password"
 
 # --- one adapter per tool: init REPO, ingest REPO FILE DAY, restore REPO DAY OUT, prune REPO -----
+# Every tool restores to its standard output redirected to the file, as `restic dump` and
+# `borg extract --stdout` do: the same work, none of them syncs the file. dbvault's own way to a
+# file, `restore -o` (which syncs it before giving it its name), is measured too, as restore_file.
 dbvault_env() { export DBVAULT_REPOSITORY=$1 DBVAULT_PASSWORD=$password; }
 dbvault_init() { dbvault_env "$1"; "$bin/dbvault" init -q; }
 dbvault_ingest() { dbvault_env "$1"; "$bin/dbvault" ingest -q --db "$series_name" < "$2"; }
-dbvault_restore() { dbvault_env "$1"; "$bin/dbvault" restore -q latest --db "$series_name" -o "$3"; }
+dbvault_restore() { dbvault_env "$1"; "$bin/dbvault" restore -q latest --db "$series_name" > "$3"; }
+dbvault_restore_file() { dbvault_env "$1"; "$bin/dbvault" restore -q latest --db "$series_name" -o "$3"; }
 dbvault_prune() { dbvault_env "$1"; "$bin/dbvault" forget -q --keep-last 4 --prune; }
 dbvault_nodelta_init() { dbvault_env "$1"; "$bin/dbvault" init -q --no-deltas; }
 dbvault_nodelta_ingest() { dbvault_ingest "$@"; }
 dbvault_nodelta_restore() { dbvault_restore "$@"; }
+dbvault_nodelta_restore_file() { dbvault_restore_file "$@"; }
 dbvault_nodelta_prune() { dbvault_prune "$@"; }
 
 restic_env() { export RESTIC_REPOSITORY=$1 RESTIC_PASSWORD=$password RESTIC_CACHE_DIR=$1.cache; }
@@ -82,8 +87,9 @@ borg_ingest() { borg_env "$1"; borg create --stdin-name dump.sql "::day-$3" - < 
 borg_restore() { borg_env "$1"; borg extract --stdout "::day-$2" > "$3"; }
 borg_prune() { borg_env "$1"; borg prune --keep-last 4 && borg compact; }
 
-export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_prune dbvault_nodelta_init \
-  dbvault_nodelta_ingest dbvault_nodelta_restore dbvault_nodelta_prune restic_env restic_init \
+export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_restore_file dbvault_prune \
+  dbvault_nodelta_init dbvault_nodelta_ingest dbvault_nodelta_restore dbvault_nodelta_restore_file \
+  dbvault_nodelta_prune restic_env restic_init \
   restic_ingest restic_restore restic_prune borg_env borg_init borg_ingest borg_restore borg_prune
 export bin password
 
@@ -133,9 +139,12 @@ for series_name in $series; do
   f=$(printf '%s/day-%02d.sql' "$dir" "$last")
   for ((r = 0; r < repeat; r++)); do
     for t in $tools; do
-      measure "$series_name" "$t" restore "$last" "$(stat -c %s "$f")" "$repos/$t" "${t}_restore" "$repos/$t" "$last" "$work/restored"
-      cmp -s "$work/restored" "$f" || { echo "$t restored day $last of $series_name with different bytes" >&2; exit 1; }
-      rm -f "$work/restored"
+      for op in restore restore_file; do
+        declare -F "${t}_$op" >/dev/null || continue
+        measure "$series_name" "$t" "$op" "$last" "$(stat -c %s "$f")" "$repos/$t" "${t}_$op" "$repos/$t" "$last" "$work/restored"
+        cmp -s "$work/restored" "$f" || { echo "$t ($op) restored day $last of $series_name with different bytes" >&2; exit 1; }
+        rm -f "$work/restored"
+      done
     done
   done
   for t in $tools; do measure "$series_name" "$t" prune "$last" 0 "$repos/$t" "${t}_prune" "$repos/$t"; done

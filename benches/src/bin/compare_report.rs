@@ -1,10 +1,11 @@
 //! `compare-report RESULTS.tsv "TOOL..."`: the markdown report of benches/compare.sh.
 //!
-//! RESULTS.tsv rows: series, tool, op (ingest | restore | prune, or `limit` for the novelty
-//! tool), day, input bytes, wall seconds, peak RSS in KiB, repository bytes after. The first tool
-//! is compared with each of the others. Throughputs are input bytes over wall time, in MB/s
-//! (10^6); "later days" figures are medians over days 1.., day-0 and restore figures medians over
-//! their repeated runs (the last day-0 row of a tool is the repository the later days build on).
+//! RESULTS.tsv rows: series, tool, op (ingest | restore | restore_file | prune, or `limit` for
+//! the novelty tool), day, input bytes, wall seconds, peak RSS in KiB, repository bytes after.
+//! The first tool is compared with each of the others. Throughputs are input bytes over wall
+//! time, in MB/s (10^6); "later days" figures are medians over days 1.., day-0 and restore figures
+//! medians over their repeated runs (the last day-0 row of a tool is the repository the later
+//! days build on).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -53,6 +54,10 @@ impl Series<'_> {
     }
     fn ingest_mbs(&self, tool: &str, later: bool) -> f64 {
         median(self.find(tool, "ingest").filter(|r| (r.day > 0) == later).map(|r| r.bytes / r.secs / 1e6).collect())
+    }
+    /// Median restore throughput of `op` (`restore`: to stdout; `restore_file`: dbvault's `-o`).
+    fn restore_mbs(&self, tool: &str, op: &str) -> f64 {
+        median(self.find(tool, op).map(|r| r.bytes / r.secs / 1e6).collect())
     }
     fn added_later(&self, tool: &str) -> f64 {
         median(self.days().into_iter().filter(|&d| d > 0).map(|d| self.added(tool, d)).collect())
@@ -104,7 +109,8 @@ fn main() {
             ("ingest later days, MB/s (median)", Box::new(|t| s.ingest_mbs(t, true)), 0),
             ("added day 0, MB", Box::new(|t| s.added(t, 0) / 1e6), 1),
             ("added per later day, MB (median)", Box::new(|t| s.added_later(t) / 1e6), 2),
-            ("restore last day, MB/s (median of runs)", Box::new(|t| median(s.find(t, "restore").map(|r| r.bytes / r.secs / 1e6).collect())), 0),
+            ("restore last day to stdout, MB/s (median of runs)", Box::new(|t| s.restore_mbs(t, "restore")), 0),
+            ("restore last day with -o (synced), MB/s (median)", Box::new(|t| s.restore_mbs(t, "restore_file")), 0),
             ("peak RSS ingest, MiB (max)", Box::new(|t| s.find(t, "ingest").map(|r| r.rss_kib / 1024.0).fold(f64::NAN, f64::max)), 0),
             ("peak RSS restore, MiB", Box::new(|t| s.find(t, "restore").map(|r| r.rss_kib / 1024.0).fold(f64::NAN, f64::max)), 0),
             ("prune to last 4, s", Box::new(|t| s.find(t, "prune").map(|r| r.secs).fold(f64::NAN, f64::max)), 1),
