@@ -77,11 +77,10 @@ fn recycle(pool: &Pool, data: Arc<Vec<u8>>) {
     }
 }
 
-/// The next chunks of `walk`, until they reach [`BATCH_BYTES`] or the stream ends (empty at its
-/// end).
-fn next_batch(walk: &mut TreeWalk, snap: &Snapshot) -> Result<Vec<StreamChunk>> {
+/// The next chunks of `walk`, until they reach `bytes` or the stream ends (empty at its end).
+fn next_batch(walk: &mut TreeWalk, snap: &Snapshot, bytes: u64) -> Result<Vec<StreamChunk>> {
     let (mut batch, mut len) = (Vec::new(), 0u64);
-    while len < BATCH_BYTES {
+    while len < bytes {
         match walk.next_chunk().map_err(|e| snap.unreadable(e.node, e.offset, e.source))? {
             Some(c) => {
                 len += c.len;
@@ -104,9 +103,13 @@ fn load_batches<'s>(
     scope: &rayon::Scope<'s>,
 ) {
     let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
+    // The first batches are smaller: the writer waits for the first one to load.
+    let mut bytes = BATCH_BYTES / 8;
     loop {
         let (done, result) = sync_channel(1);
-        match next_batch(&mut walk, snap) {
+        let batch = next_batch(&mut walk, snap, bytes);
+        bytes = (bytes * 2).min(BATCH_BYTES);
+        match batch {
             Ok(batch) if batch.is_empty() => return,
             Ok(batch) => {
                 if tx.send(result).is_err() {
@@ -187,7 +190,7 @@ fn prove_chunks(reader: &PackReader, index: &Index, snap: &Snapshot) -> Result<(
     let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
     let pool = Pool::default();
     loop {
-        let batch = next_batch(&mut walk, snap)?;
+        let batch = next_batch(&mut walk, snap, BATCH_BYTES)?;
         if batch.is_empty() {
             return Ok(());
         }
