@@ -144,8 +144,9 @@ fn options(read_only: bool) -> Options {
     // All table files are opened at open time: a read-only view survives a writer's compactions.
     o.set_max_open_files(-1);
     // One thread opens them: RocksDB's default starts 16 threads per column family at every
-    // open (276 threads for one restore), and on this VM their creation and the TLB shootdowns
-    // when they exit cost more than reading a few dozen table footers in turn.
+    // open (276 threads for one restore). Creating them and the TLB shootdowns when they exit
+    // cost more than reading a few dozen table footers in turn (measured on a 2-core VM:
+    // `dbvault snapshots` 0.095 s against 0.115 s).
     o.set_max_file_opening_threads(1);
     o
 }
