@@ -55,7 +55,7 @@ fn main() {
                         cctx.set_parameter(p.clone()).unwrap();
                     }
                     cctx.ref_prefix(&parent[b.clone()]).unwrap();
-                    let mut out = Vec::with_capacity(c.len());
+                    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(c.len()));
                     cctx.compress2(&mut out, &day[c.clone()]).unwrap();
                     out
                 })

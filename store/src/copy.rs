@@ -31,10 +31,10 @@ pub struct Copied {
     pub existed: bool,
 }
 
-/// Copy `snapshots` of `src` into `dst`, oldest first. `on_done` is called after each one.
-/// Stops at the first failure; snapshots copied before it stay (each copy is committed whole or
-/// not at all).
-pub fn copy(src: &Repository, dst: &Repository, snapshots: &[Snapshot], on_done: &mut dyn FnMut(&Copied)) -> Result<Vec<Copied>> {
+/// Copy `snapshots` of `src` (read through `src_index`, the caller's view of its local index)
+/// into `dst`, oldest first. `on_done` is called after each one. Stops at the first failure;
+/// snapshots copied before it stay (each copy is committed whole or not at all).
+pub fn copy(src: &Repository, src_index: &Index, dst: &Repository, snapshots: &[Snapshot], on_done: &mut dyn FnMut(&Copied)) -> Result<Vec<Copied>> {
     let (src_id, dst_id) = (src.config().id, dst.config().id);
     if src_id == dst_id {
         return Err(StoreError::Invalid("the source and the destination are the same repository".into()));
@@ -52,8 +52,7 @@ pub fn copy(src: &Repository, dst: &Repository, snapshots: &[Snapshot], on_done:
         }
     }
     // A snapshot that was itself copied from the destination is already there.
-    let src_index = src.index_reader()?;
-    let all_src = snapshot::list(src, &src_index, None)?;
+    let all_src = snapshot::list(src, src_index, None)?;
     for s in &all_src {
         if let Some(o) = s.manifest.origin.filter(|o| o.repository == dst_id)
             && let Some(d) = by_id.get(&o.snapshot)
@@ -70,7 +69,7 @@ pub fn copy(src: &Repository, dst: &Repository, snapshots: &[Snapshot], on_done:
             Some(d) => Copied { source: s, target: d.clone(), existed: true },
             None => {
                 let parent = s.manifest.parent.and_then(|p| copies.get(&p)).cloned();
-                let target = copy_one(src, &src_index, dst, &s, parent)?;
+                let target = copy_one(src, src_index, dst, &s, parent)?;
                 copies.insert(s.id, target.clone());
                 Copied { source: s, target, existed: false }
             }

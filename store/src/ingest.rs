@@ -75,6 +75,7 @@ pub fn patch_matcher(level: i32, root_raw: u32, root_alone: u32) -> PatchMatcher
         PatchMatcher::Short
     }
 }
+
 /// Most super-features one ingest records (3 per new chunk, 40 bytes each in memory until the
 /// commit): 2^20 cover 350,000 new chunks, a 22 GB first day; later chunks are found by position.
 const MAX_FEATURES: usize = 1 << 20;

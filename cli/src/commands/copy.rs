@@ -28,7 +28,6 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
     } else {
         a.snapshots.iter().map(|spec| snapshot::resolve(src, &index, spec, a.db.as_deref())).collect::<Result<Vec<_>, _>>()?
     };
-    drop(index);
     let json = g.json;
     let quiet = g.quiet;
     let mut print = |c: &Copied| {
@@ -43,7 +42,7 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
         };
         println!("{} {} {} -> {}: {what}", c.source.id.short(), m.db, output::local_time(m.end), c.target.id.short());
     };
-    let copied = copy(src, dst, &snapshots, &mut print).with_context(|| format!("copying to {to}"))?;
+    let copied = copy(src, &index, dst, &snapshots, &mut print).with_context(|| format!("copying to {to}"))?;
     if json {
         let rows: Vec<_> = copied
             .iter()
