@@ -37,7 +37,7 @@ use repo_format::Id;
 use crate::backend::BackendError;
 use crate::base::BaseFinder;
 use crate::dump::{self, DumpInfo};
-use crate::index::Index;
+use crate::index::{BlobLocation, Index};
 use crate::pack::{PackReader, PackWriter};
 use crate::tree::TreeWalk;
 use crate::repository::{Repository, hostname};
@@ -51,8 +51,9 @@ const BATCH_BYTES: usize = 8 << 20;
 const QUEUE_DEPTH: usize = 2;
 /// Packs listed per index segment; a long ingest writes several, so its memory stays bounded.
 const PACKS_PER_SEGMENT: usize = 8;
-/// Deepest delta a writer creates; a proposed base this deep is replaced by its chain's root, so
-/// restoring a chunk never reads more than this many bases (SPEC.md, "Delta blobs").
+/// Deepest delta a writer creates; a proposed base this deep is replaced by one of its chain's
+/// shallower members ([`rebase`]), so restoring a chunk never reads more than this many bases
+/// (SPEC.md, "Delta blobs").
 pub const WRITE_MAX_DEPTH: u8 = 4;
 /// What a delta costs beyond its patch: the base id in the pack header and the index segment.
 const DELTA_EXTRA: usize = 64;
@@ -345,8 +346,8 @@ impl<'r> Dedup<'r> {
     }
 }
 
-/// The base a proposed one stands for: the proposed chunk itself, or its chain's root when the
-/// chain is already [`WRITE_MAX_DEPTH`] deep.
+/// The base a proposed one stands for: the proposed chunk itself, or a shallower member of its
+/// chain when the chain is already [`WRITE_MAX_DEPTH`] deep ([`rebase`]).
 #[derive(Clone, Copy)]
 struct Chosen {
     base: Id,
@@ -374,18 +375,48 @@ impl Chosen {
 /// does not end within [`blob::MAX_DELTA_DEPTH`] bases.
 fn usable_base(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     let Some(loc) = index.get(&proposed)? else { return Ok(None) };
-    let (mut root_id, mut root) = (proposed, loc);
+    // The chain from the proposed chunk down to its root.
+    let mut chain = vec![(proposed, loc)];
     for _ in 0..blob::MAX_DELTA_DEPTH {
-        let Some(d) = root.delta else { break };
+        let Some(d) = chain[chain.len() - 1].1.delta else { break };
         let Some(l) = index.get(&d.base)? else { return Ok(None) };
-        (root_id, root) = (d.base, l);
+        chain.push((d.base, l));
     }
+    let root = chain[chain.len() - 1].1;
     if root.delta.is_some() {
         return Ok(None);
     }
-    let (base, depth) = if loc.depth() < WRITE_MAX_DEPTH { (proposed, loc.depth()) } else { (root_id, 0) };
+    let (base, depth) = if loc.depth() < WRITE_MAX_DEPTH { (proposed, loc.depth()) } else { rebase(&chain) };
     let root_alone = root.stored_len.saturating_sub(OVERHEAD as u32);
     Ok(Some(Chosen { base, depth, root_alone, root_raw: root.raw_len }))
+}
+
+/// The member of a chain at the depth limit (`chain[0]`, then its bases down to the root) that a
+/// new delta is made against instead (SPEC.md, "Delta blobs", *Depth*): the one with the smallest
+/// expected patch per day of depth it leaves, `edits / (WRITE_MAX_DEPTH - depth)^2`. A member's
+/// edits are the patches stacked above it (each patch holds the edits since its own base) plus one
+/// day's (the chain's smallest patch). Always taking the root made every fourth day's patches span
+/// every edit since the root: rebase days grew as roots aged.
+fn rebase(chain: &[(Id, BlobLocation)]) -> (Id, u8) {
+    let patch = |l: &BlobLocation| u64::from(l.stored_len.saturating_sub(OVERHEAD as u32));
+    let deltas = chain.iter().take_while(|(_, l)| l.delta.is_some());
+    let day = deltas.map(|(_, l)| patch(l)).min().unwrap_or(0);
+    let mut edits = day;
+    let mut best = (chain[chain.len() - 1].0, 0u8, f64::INFINITY);
+    for pair in chain.windows(2) {
+        let ((_, above), (id, member)) = (&pair[0], &pair[1]);
+        edits += patch(above);
+        let depth = member.depth();
+        if depth >= WRITE_MAX_DEPTH {
+            continue;
+        }
+        let room = f64::from(WRITE_MAX_DEPTH - depth);
+        let score = edits as f64 / (room * room);
+        if score < best.2 {
+            best = (*id, depth, score);
+        }
+    }
+    (best.0, best.1)
 }
 
 /// The bases chosen for some chunks and their plaintexts: each proposed base is replaced as
@@ -844,29 +875,35 @@ mod tests {
     }
 
     #[test]
-    fn a_base_at_the_depth_limit_is_replaced_by_its_chains_root() {
+    fn a_base_at_the_depth_limit_is_replaced_by_a_shallower_member_of_its_chain() {
         let dir = tempfile::tempdir().unwrap();
         let (index, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
-        // Chunk 1 is whole; chunk n+1 is a delta of depth n against chunk n.
-        let entries: Vec<PackEntry> = (1..=6u8)
-            .map(|n| PackEntry {
-                id: Id([n; 32]),
-                kind: if n == 1 { BlobKind::Chunk } else { BlobKind::Delta },
-                codec: Codec::Zstd,
-                offset: 8 + 100 * u32::from(n),
-                stored_len: if n == 1 { 1040 } else { 60 },
-                raw_len: 4000,
-                delta: (n > 1).then_some(DeltaRef { base: Id([n - 1; 32]), depth: n - 1 }),
-            })
-            .collect();
+        // Chunks 1 and 11 are whole. Chunk n+1 is a delta of depth n against chunk n, with 20-byte
+        // patches (60 stored). Chunks 12-15 are the same chain, but 12 was itself a rebase: its
+        // patch holds many days of edits (420 bytes).
+        let entry = |n: u8, root: u8, stored_len: u32| PackEntry {
+            id: Id([n; 32]),
+            kind: if n == root { BlobKind::Chunk } else { BlobKind::Delta },
+            codec: Codec::Zstd,
+            offset: 8 + 100 * u32::from(n),
+            stored_len: if n == root { 1040 } else { stored_len },
+            raw_len: 4000,
+            delta: (n > root).then_some(DeltaRef { base: Id([n - 1; 32]), depth: n - root }),
+        };
+        let entries: Vec<PackEntry> =
+            (1..=6u8).map(|n| entry(n, 1, 60)).chain((11..=15).map(|n| entry(n, 11, if n == 12 { 460 } else { 60 }))).collect();
         let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([9; 32]), pack_len: 10_000, entries }] };
         index.apply_segment(&Id([8; 32]), &seg).unwrap();
         // Estimates for a 2000-byte chunk come from the root: 1000 bytes alone per 4000 raw.
         let chosen = |id: u8| usable_base(&index, Id([id; 32])).unwrap().map(|c| (c.base, c.depth, c.estimate_alone(2000)));
         assert_eq!(chosen(1), Some((Id([1; 32]), 0, 500)));
         assert_eq!(chosen(4), Some((Id([4; 32]), 3, 500)), "depth 3 is used as it is");
+        // Edits above each member, with a day's (20): 40 for chunk 4 (depth 3), 60 for 3, 80 for
+        // 2, 100 for the root; divided by (4 - depth)^2 the root is cheapest per day it leaves.
         assert_eq!(chosen(5), Some((Id([1; 32]), 0, 500)), "depth 4: its root instead");
-        assert_eq!(chosen(6), Some((Id([1; 32]), 0, 500)));
+        assert_eq!(chosen(6), Some((Id([1; 32]), 0, 500)), "depth 5 (not written any more): its root too");
+        // Above the root lie 500 bytes of edits now (score 31); above chunk 12, 80 (score 8.9).
+        assert_eq!(chosen(15), Some((Id([12; 32]), 1, 500)), "an aged root is passed over");
         assert_eq!(chosen(7), None, "unknown chunk");
     }
 }
