@@ -386,13 +386,15 @@ fn usable_base(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     if root.delta.is_some() {
         return Ok(None);
     }
-    let (base, depth) = if loc.depth() < WRITE_MAX_DEPTH { (proposed, loc.depth()) } else { rebase(&chain) };
+    // Depths are counted along the chain just read, not taken from the entries' own fields.
+    let depth = (chain.len() - 1) as u8;
+    let (base, depth) = if depth < WRITE_MAX_DEPTH { (proposed, depth) } else { rebase(&chain) };
     let root_alone = root.stored_len.saturating_sub(OVERHEAD as u32);
     Ok(Some(Chosen { base, depth, root_alone, root_raw: root.raw_len }))
 }
 
-/// The member of a chain at the depth limit (`chain[0]`, then its bases down to the root) that a
-/// new delta is made against instead (SPEC.md, "Delta blobs", *Depth*): the one with the smallest
+/// The member of a chain at the depth limit (`chain[0]`, then its bases down to the root, which
+/// is at depth 0), with its depth, that a new delta is made against instead (SPEC.md, "Delta blobs", *Depth*): the one with the smallest
 /// expected patch per day of depth it leaves, `edits / (WRITE_MAX_DEPTH - depth)^2`. A member's
 /// edits are the patches stacked above it (each patch holds the edits since its own base) plus one
 /// day's (the chain's smallest patch). Always taking the root made every fourth day's patches span
@@ -403,10 +405,10 @@ fn rebase(chain: &[(Id, BlobLocation)]) -> (Id, u8) {
     let day = deltas.map(|(_, l)| patch(l)).min().unwrap_or(0);
     let mut edits = day;
     let mut best = (chain[chain.len() - 1].0, 0u8, f64::INFINITY);
-    for pair in chain.windows(2) {
-        let ((_, above), (id, member)) = (&pair[0], &pair[1]);
+    for (i, pair) in chain.windows(2).enumerate() {
+        let ((_, above), (id, _)) = (&pair[0], &pair[1]);
         edits += patch(above);
-        let depth = member.depth();
+        let depth = (chain.len() - 2 - i) as u8;
         if depth >= WRITE_MAX_DEPTH {
             continue;
         }
@@ -890,8 +892,13 @@ mod tests {
             raw_len: 4000,
             delta: (n > root).then_some(DeltaRef { base: Id([n - 1; 32]), depth: n - root }),
         };
-        let entries: Vec<PackEntry> =
-            (1..=6u8).map(|n| entry(n, 1, 60)).chain((11..=15).map(|n| entry(n, 11, if n == 12 { 460 } else { 60 }))).collect();
+        // Chunks 21-25 are such a chain too, but their entries all claim depth 1.
+        let understated = (21..=25u8).map(|n| PackEntry { delta: entry(n, 21, 60).delta.map(|d| DeltaRef { depth: 1, ..d }), ..entry(n, 21, 60) });
+        let entries: Vec<PackEntry> = (1..=6u8)
+            .map(|n| entry(n, 1, 60))
+            .chain((11..=15).map(|n| entry(n, 11, if n == 12 { 460 } else { 60 })))
+            .chain(understated)
+            .collect();
         let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([9; 32]), pack_len: 10_000, entries }] };
         index.apply_segment(&Id([8; 32]), &seg).unwrap();
         // Estimates for a 2000-byte chunk come from the root: 1000 bytes alone per 4000 raw.
@@ -904,6 +911,7 @@ mod tests {
         assert_eq!(chosen(6), Some((Id([1; 32]), 0, 500)), "depth 5 (not written any more): its root too");
         // Above the root lie 500 bytes of edits now (score 31); above chunk 12, 80 (score 8.9).
         assert_eq!(chosen(15), Some((Id([12; 32]), 1, 500)), "an aged root is passed over");
+        assert_eq!(chosen(25), Some((Id([21; 32]), 0, 500)), "depths are counted along the chain, not read from entries");
         assert_eq!(chosen(7), None, "unknown chunk");
     }
 }
