@@ -393,32 +393,31 @@ fn usable_base(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     Ok(Some(Chosen { base, depth, root_alone, root_raw: root.raw_len }))
 }
 
-/// The member of a chain at the depth limit (`chain[0]`, then its bases down to the root, which
-/// is at depth 0), with its depth, that a new delta is made against instead (SPEC.md, "Delta blobs", *Depth*): the one with the smallest
-/// expected patch per day of depth it leaves, `edits / (WRITE_MAX_DEPTH - depth)^2`. A member's
-/// edits are the patches stacked above it (each patch holds the edits since its own base) plus one
-/// day's (the chain's smallest patch). Always taking the root made every fourth day's patches span
-/// every edit since the root: rebase days grew as roots aged.
+/// The member of a chain at the depth limit (`chain[0]`, then its bases down to the root), with
+/// its depth, that a new delta is made against instead (SPEC.md, "Delta blobs", *Depth*): the one
+/// with the smallest expected patch per day of depth it leaves, `edits / (WRITE_MAX_DEPTH -
+/// depth)^2`. A member's edits are the patches stacked above it (each patch holds the edits since
+/// its own base) plus one day's (the chain's smallest patch). Always taking the root made every
+/// fourth day's patches span every edit since the root: rebase days grew as roots aged.
 fn rebase(chain: &[(Id, BlobLocation)]) -> (Id, u8) {
     let patch = |l: &BlobLocation| u64::from(l.stored_len.saturating_sub(OVERHEAD as u32));
-    let deltas = chain.iter().take_while(|(_, l)| l.delta.is_some());
-    let day = deltas.map(|(_, l)| patch(l)).min().unwrap_or(0);
-    let mut edits = day;
-    let mut best = (chain[chain.len() - 1].0, 0u8, f64::INFINITY);
-    for (i, pair) in chain.windows(2).enumerate() {
-        let ((_, above), (id, _)) = (&pair[0], &pair[1]);
-        edits += patch(above);
-        let depth = (chain.len() - 2 - i) as u8;
+    let deltas = &chain[..chain.len() - 1];
+    let mut edits = deltas.iter().map(|(_, l)| patch(l)).min().unwrap_or(0);
+    let mut best: Option<(Id, u8, f64)> = None;
+    for (i, (id, _)) in chain.iter().enumerate().skip(1) {
+        edits += patch(&chain[i - 1].1);
+        let depth = (chain.len() - 1 - i) as u8;
         if depth >= WRITE_MAX_DEPTH {
             continue;
         }
         let room = f64::from(WRITE_MAX_DEPTH - depth);
         let score = edits as f64 / (room * room);
-        if score < best.2 {
-            best = (*id, depth, score);
+        if best.is_none_or(|(_, _, s)| score < s) {
+            best = Some((*id, depth, score));
         }
     }
-    (best.0, best.1)
+    let (id, depth, _) = best.expect("a chain at the depth limit ends in its root, at depth 0");
+    (id, depth)
 }
 
 /// The bases chosen for some chunks and their plaintexts: each proposed base is replaced as
