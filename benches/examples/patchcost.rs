@@ -52,7 +52,7 @@ fn main() {
                 .map(|(c, b)| {
                     cctx.reset(ResetDirective::SessionAndParameters).unwrap();
                     for p in &params {
-                        cctx.set_parameter(p.clone()).unwrap();
+                        cctx.set_parameter(*p).unwrap();
                     }
                     cctx.ref_prefix(&parent[b.clone()]).unwrap();
                     let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(c.len()));

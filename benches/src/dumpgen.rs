@@ -178,9 +178,9 @@ impl DumpSeries {
             let secs = 1_700_000_000 + u64::from(o.created_day) * 86_400 + (o.note_seed % 86_400);
             let (d, t) = (secs / 86_400, secs % 86_400);
             let (y, m, dd) = civil_from_days(d as i64);
-            write!(
+            writeln!(
                 w,
-                "{}\t{}\t{}\t{}.{:02}\t{y:04}-{m:02}-{dd:02} {:02}:{:02}:{:02}+00\t{} {}\n",
+                "{}\t{}\t{}\t{}.{:02}\t{y:04}-{m:02}-{dd:02} {:02}:{:02}:{:02}+00\t{} {}",
                 o.id,
                 o.customer,
                 STATUSES[o.status as usize],

@@ -197,9 +197,9 @@ fn concurrent_ingests_of_different_databases_all_commit() {
     }
     let list = e.json(&["snapshots"], b"");
     assert_eq!(list.as_array().unwrap().len(), 4);
-    for i in 0..4 {
+    for (i, dump) in d.iter().enumerate() {
         let out = e.ok(&["restore", "latest", "--db", &format!("db{i}")], b"");
-        assert!(out.stdout == d[i], "db{i} did not restore identically");
+        assert!(out.stdout == *dump, "db{i} did not restore identically");
     }
     let o = e.run(&["check", "--read-data"], b"");
     assert!(o.status.success(), "check after concurrent ingests: {}", String::from_utf8_lossy(&o.stdout));

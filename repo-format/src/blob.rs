@@ -424,7 +424,7 @@ mod tests {
         // streaming decoder needs no more memory than the chunk. A 1.1 MB base, 1% of rows changed.
         let row = |i: usize| format!("{i}\t1\t0\t{:84}\n", "").into_bytes();
         let base: Vec<u8> = (0..12_000).flat_map(row).collect();
-        let chunk: Vec<u8> = (0..12_000).map(|i| if i % 97 == 0 { row(i + 1_000_000) } else { row(i) }).flatten().collect();
+        let chunk: Vec<u8> = (0..12_000).flat_map(|i| if i % 97 == 0 { row(i + 1_000_000) } else { row(i) }).collect();
         for matcher in [PatchMatcher::Long(1), PatchMatcher::Short] {
             let patch = make_patch(&chunk, &base, matcher).unwrap().unwrap();
             assert_eq!(&patch[..4], &0xFD2F_B528u32.to_le_bytes(), "a zstd frame");

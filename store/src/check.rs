@@ -198,7 +198,7 @@ impl Walker<'_> {
 }
 
 /// Check the repository; `progress` is told each phase's name and how far it got.
-pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&str, u64, u64) + Sync)>) -> Result<CheckReport> {
+pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Progress<'_>>) -> Result<CheckReport> {
     let report_progress = |phase: &str, done: u64, total: u64| {
         if let Some(p) = progress {
             p(phase, done, total);
@@ -212,7 +212,9 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
     let applied: HashSet<Id> = index.applied_segments()?.into_iter().collect();
     let listed: HashSet<Id> = index.snapshot_ids()?.into_iter().collect();
     let keys = repo.keys();
-    let kinds: [(&str, &HashSet<Id>, &dyn Fn(&[u8]) -> bool, &str); 2] = [
+    // (folder, ids the index took in, whether an object decodes, what a damaged one means)
+    type Kind<'a> = (&'a str, &'a HashSet<Id>, &'a dyn Fn(&[u8]) -> bool, &'a str);
+    let kinds: [Kind; 2] = [
         ("index", &applied, &|b| repo_format::index_segment::IndexSegment::decode(keys, b).is_ok(),
          "index segment is damaged (its packs' blobs are unindexed: `dbvault repair index` recovers them from pack headers)"),
         ("snapshots", &listed, &|b| repo_format::manifest::Manifest::decode(keys, b).is_ok(),
@@ -262,10 +264,11 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&(dyn Fn(&
             }
             Ok(entries) => {
                 for e in entries {
-                    if let Ok(Some(loc)) = index.get(&e.id) {
-                        if loc.pack == *id && loc.entry(e.id) != e {
-                            report.problems.push(format!("{key}: blob {} is recorded differently in the pack header and the index", e.id.short()));
-                        }
+                    if let Ok(Some(loc)) = index.get(&e.id)
+                        && loc.pack == *id
+                        && loc.entry(e.id) != e
+                    {
+                        report.problems.push(format!("{key}: blob {} is recorded differently in the pack header and the index", e.id.short()));
                     }
                 }
             }

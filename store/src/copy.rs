@@ -61,7 +61,7 @@ pub fn copy(src: &Repository, src_index: &Index, dst: &Repository, snapshots: &[
         }
     }
     let mut todo = snapshots.to_vec();
-    todo.sort_by(|a, b| (a.manifest.end, a.id).cmp(&(b.manifest.end, b.id)));
+    todo.sort_by_key(|a| (a.manifest.end, a.id));
     todo.dedup_by_key(|s| s.id);
     let mut out = Vec::with_capacity(todo.len());
     for s in todo {

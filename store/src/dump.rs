@@ -104,7 +104,7 @@ pub fn recognize(head: &[u8], tail: &[u8]) -> DumpInfo {
     }
     let (encoding, text_head, text_tail) = decode_text(head, tail);
     let mut info = DumpInfo { encoding: Some(encoding.into()), ..Default::default() };
-    let start = &text_head[..text_head.floor_char_boundary(4096)];
+    let start = &text_head[..floor_char_boundary(&text_head, 4096)];
     if start.contains("-- PostgreSQL database cluster dump") {
         info.format = Some("pg_dumpall".into());
         info.tool = Some("pg_dumpall".into());
@@ -145,6 +145,12 @@ fn is_tsql(text: &str) -> bool {
 }
 
 /// Decode the edges to text for marker searches; never used to change what is stored.
+/// The largest index at most `max` that starts a character of `s` (`str::floor_char_boundary`,
+/// which needs a newer Rust than this crate's minimum).
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    (0..=max.min(s.len())).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
+}
+
 fn decode_text(head: &[u8], tail: &[u8]) -> (&'static str, String, String) {
     let utf16 = |b: &[u8], le: bool| -> String {
         let units = b.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
@@ -239,6 +245,15 @@ mod tests {
 
     fn rec(s: &[u8]) -> DumpInfo {
         recognize(&s[..s.len().min(EDGE)], &s[s.len().saturating_sub(EDGE)..])
+    }
+
+    #[test]
+    fn the_head_is_cut_on_a_character_boundary() {
+        let s = "ab\u{e9}c"; // 'é' takes bytes 2..4
+        assert_eq!(floor_char_boundary(s, 3), 2);
+        assert_eq!(floor_char_boundary(s, 4), 4);
+        assert_eq!(floor_char_boundary(s, 99), s.len());
+        assert_eq!(floor_char_boundary("", 4096), 0);
     }
 
     const PG: &str = "--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.18 (Debian 15.18-0+deb12u1)\n\

@@ -114,21 +114,8 @@ pub enum StoreError {
         source: Box<StoreError>,
     },
     /// The restored stream does not hash to the digest recorded at ingest.
-    #[error("snapshot {} of db {db}: restored stream has BLAKE3 {actual} and {actual_size} bytes, manifest says {expected} and {expected_size} bytes", .snapshot.short())]
-    DigestMismatch {
-        /// The snapshot.
-        snapshot: Id,
-        /// Its database.
-        db: String,
-        /// Digest recorded at ingest.
-        expected: Id,
-        /// Digest of what was restored.
-        actual: Id,
-        /// Size recorded at ingest.
-        expected_size: u64,
-        /// Size restored.
-        actual_size: u64,
-    },
+    #[error(transparent)]
+    DigestMismatch(Box<DigestMismatch>),
     /// The input stream was empty.
     #[error("the input stream is empty: nothing to back up (did the dump command write to a file instead of standard output?)")]
     EmptyInput,
@@ -153,6 +140,25 @@ pub enum StoreError {
     /// The caller's options are invalid.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// What a restore found when its stream did not match the manifest (boxed in [`StoreError`]:
+/// every `Result` of this crate is as large as the largest error variant).
+#[derive(Debug, Error)]
+#[error("snapshot {} of db {db}: restored stream has BLAKE3 {actual} and {actual_size} bytes, manifest says {expected} and {expected_size} bytes", .snapshot.short())]
+pub struct DigestMismatch {
+    /// The snapshot.
+    pub snapshot: Id,
+    /// Its database.
+    pub db: String,
+    /// Digest recorded at ingest.
+    pub expected: Id,
+    /// Digest of what was restored.
+    pub actual: Id,
+    /// Size recorded at ingest.
+    pub expected_size: u64,
+    /// Size restored.
+    pub actual_size: u64,
 }
 
 impl StoreError {

@@ -397,15 +397,13 @@ impl Index {
     pub fn latest_of(&self, name_tag: &[u8; 16]) -> Result<Option<Id>> {
         let mut upper = name_tag.to_vec();
         upper.extend_from_slice(&[0xff; 41]);
-        let iter = self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&upper, rocksdb::Direction::Reverse));
-        for item in iter {
-            let (k, _) = item.map_err(|e| self.err(e))?;
-            if k.len() == 56 && k[..16] == name_tag[..] {
-                return Ok(Id::from_slice(&k[24..]));
-            }
-            break;
+        // The first key at or below the database's last possible key is its latest snapshot, if
+        // it belongs to this database.
+        let mut iter = self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&upper, rocksdb::Direction::Reverse));
+        match iter.next().transpose().map_err(|e| self.err(e))? {
+            Some((k, _)) if k.len() == 56 && k[..16] == name_tag[..] => Ok(Id::from_slice(&k[24..])),
+            _ => Ok(None),
         }
-        Ok(None)
     }
 
     /// Persist memtables to table files, so the next reader needs no log replay.

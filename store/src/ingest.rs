@@ -161,10 +161,10 @@ impl Edges {
 
 /// Decide, before the commit point, whether this stream may become a snapshot, and describe it.
 fn judge(info: &DumpInfo, size: u64, producer: Option<ProducerOutcome>, allow_incomplete: bool) -> Result<(Source, bool)> {
-    if let Some(p) = &producer {
-        if let Some(failure) = &p.failure {
-            return Err(StoreError::ProducerFailed { command: p.command.join(" "), status: failure.clone(), stderr_tail: p.stderr_tail.clone() });
-        }
+    if let Some(p) = &producer
+        && let Some(failure) = &p.failure
+    {
+        return Err(StoreError::ProducerFailed { command: p.command.join(" "), status: failure.clone(), stderr_tail: p.stderr_tail.clone() });
     }
     if size == 0 {
         return Err(StoreError::EmptyInput);
@@ -435,10 +435,10 @@ impl Bases {
         let mut chosen = HashMap::new();
         let mut wanted = Vec::new();
         for (p, len) in proposed {
-            if !chosen.contains_key(&p) {
-                if let Some(c) = usable_base(index, p)? {
-                    chosen.insert(p, c);
-                }
+            if !chosen.contains_key(&p)
+                && let Some(c) = usable_base(index, p)?
+            {
+                chosen.insert(p, c);
             }
             if let Some(c) = chosen.get(&p).filter(|c| c.estimate_alone(len) >= MIN_DELTA_ALONE) {
                 wanted.push(c.base);

@@ -121,7 +121,7 @@ fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missin
 }
 
 /// Prune the repository. `max_unused` is the unused share (0.0-1.0) above which a pack is repacked.
-pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option<&(dyn Fn(&str, u64, u64) + Sync)>) -> Result<PruneReport> {
+pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option<&crate::Progress<'_>>) -> Result<PruneReport> {
     let step = |phase: &str, done: u64, total: u64| {
         if let Some(p) = progress {
             p(phase, done, total);

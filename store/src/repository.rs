@@ -440,11 +440,11 @@ impl Repository {
             }
         }
         for (id, sealed) in idx.snapshots()? {
-            if !present.contains(&id) {
-                if let Ok(m) = Manifest::decode(&self.keys, &sealed) {
-                    idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
-                    report.snapshots_removed += 1;
-                }
+            if !present.contains(&id)
+                && let Ok(m) = Manifest::decode(&self.keys, &sealed)
+            {
+                idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
+                report.snapshots_removed += 1;
             }
         }
         if report != SyncReport::default() {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use repo_format::blob::{BlobKind, IdCheck};
 use repo_format::{FormatError, Id};
 
+use crate::error::DigestMismatch;
 use crate::index::Index;
 use crate::pack::PackReader;
 use crate::repository::Repository;
@@ -171,15 +172,15 @@ pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn 
     out.flush().map_err(|e| StoreError::io("writing the restored stream", e))?;
     let actual = Id(*digest.as_bytes());
     if actual != m.digest || bytes != m.size {
-        prove_chunks(&reader, &index, snap)?;
-        return Err(StoreError::DigestMismatch {
+        prove_chunks(&reader, index, snap)?;
+        return Err(StoreError::DigestMismatch(Box::new(DigestMismatch {
             snapshot: snap.id,
             db: m.db.clone(),
             expected: m.digest,
             actual,
             expected_size: m.size,
             actual_size: bytes,
-        });
+        })));
     }
     Ok(RestoreSummary { bytes, chunks, elapsed: t0.elapsed() })
 }

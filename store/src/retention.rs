@@ -57,7 +57,7 @@ pub struct Decision {
 /// Apply `policy` to the snapshots of one database; returns decisions newest first.
 pub fn apply(policy: &Policy, snapshots: &[Snapshot], now: Timestamp, tz: &TimeZone) -> Vec<Decision> {
     let mut snaps: Vec<Snapshot> = snapshots.to_vec();
-    snaps.sort_by(|a, b| (b.manifest.end, b.id).cmp(&(a.manifest.end, a.id)));
+    snaps.sort_by_key(|s| std::cmp::Reverse((s.manifest.end, s.id)));
     let mut out: Vec<Decision> = snaps.into_iter().map(|s| Decision { snapshot: s, keep: false, reasons: Vec::new() }).collect();
 
     type Bucket = fn(&jiff::Zoned) -> String;

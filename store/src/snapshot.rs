@@ -18,8 +18,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The error for a chunk (or chunk-list node) of this snapshot that could not be read.
-    pub fn unreadable(&self, chunk: Id, offset: u64, source: StoreError) -> StoreError {
-        StoreError::Unreadable { snapshot: self.id, db: self.manifest.db.clone(), chunk, offset, source: Box::new(source) }
+    pub fn unreadable(&self, chunk: Id, offset: u64, source: impl Into<Box<StoreError>>) -> StoreError {
+        StoreError::Unreadable { snapshot: self.id, db: self.manifest.db.clone(), chunk, offset, source: source.into() }
     }
 }
 
@@ -33,7 +33,7 @@ pub fn list(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Sn
             Err(e) => repo.warn(format!("snapshot {}: {e}", id.short())),
         }
     }
-    out.sort_by(|a, b| (a.manifest.end, a.id).cmp(&(b.manifest.end, b.id)));
+    out.sort_by_key(|a| (a.manifest.end, a.id));
     Ok(out)
 }
 

@@ -40,8 +40,8 @@ pub struct WalkError {
     pub node: Id,
     /// Stream offset of the node's first byte.
     pub offset: u64,
-    /// Why.
-    pub source: StoreError,
+    /// Why (boxed: a walk's `Result` stays small).
+    pub source: Box<StoreError>,
 }
 
 impl<'a> TreeWalk<'a> {
@@ -66,7 +66,7 @@ impl<'a> TreeWalk<'a> {
     /// The next chunk of the stream, `None` at its end.
     pub fn next_chunk(&mut self) -> std::result::Result<Option<StreamChunk>, WalkError> {
         if let Some(root) = self.root.take() {
-            let node = self.load(&root, None, None).map_err(|source| WalkError { node: root, offset: 0, source })?;
+            let node = self.load(&root, None, None).map_err(|source| WalkError { node: root, offset: 0, source: Box::new(source) })?;
             self.stack.push((node.entries, 0, node.level));
         }
         loop {
@@ -82,7 +82,7 @@ impl<'a> TreeWalk<'a> {
                 return Ok(Some(c));
             }
             let child_level = *level - 1;
-            let node = self.load(&e.id, Some(child_level), Some(e.len)).map_err(|source| WalkError { node: e.id, offset: self.offset, source })?;
+            let node = self.load(&e.id, Some(child_level), Some(e.len)).map_err(|source| WalkError { node: e.id, offset: self.offset, source: Box::new(source) })?;
             self.stack.push((node.entries, 0, node.level));
         }
     }

@@ -71,6 +71,9 @@ fn fmt(v: f64, digits: usize) -> String {
     if v.is_nan() { "-".into() } else { format!("{v:.digits$}") }
 }
 
+/// A report row: its label, its value for a tool, and its decimals.
+type Metric<'a> = (&'static str, Box<dyn Fn(&str) -> f64 + 'a>, usize);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [path, tools] = args.as_slice() else {
@@ -104,7 +107,7 @@ fn main() {
             write!(out, " {} ÷ {peer} |", tools[0]).unwrap();
         }
         writeln!(out, "\n|---|{}", "---|".repeat(2 * tools.len() - 1)).unwrap();
-        let metrics: Vec<(&str, Box<dyn Fn(&str) -> f64>, usize)> = vec![
+        let metrics: Vec<Metric> = vec![
             ("ingest day 0, MB/s (median of runs)", Box::new(|t| s.ingest_mbs(t, false)), 0),
             ("ingest later days, MB/s (median)", Box::new(|t| s.ingest_mbs(t, true)), 0),
             ("added day 0, MB", Box::new(|t| s.added(t, 0) / 1e6), 1),

@@ -33,10 +33,9 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
 
 pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
     let index = repo.index_reader()?;
-    let remove: Vec<Snapshot>;
     let mut decisions: BTreeMap<String, Vec<Decision>> = BTreeMap::new();
-    if !a.snapshots.is_empty() {
-        remove = a.snapshots.iter().map(|s| snapshot::resolve(repo, &index, s, a.db.as_deref())).collect::<Result<_, _>>()?;
+    let remove: Vec<Snapshot> = if !a.snapshots.is_empty() {
+        a.snapshots.iter().map(|s| snapshot::resolve(repo, &index, s, a.db.as_deref())).collect::<Result<_, _>>()?
     } else {
         let p = policy(a)?;
         if p.is_empty() {
@@ -52,8 +51,8 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
         for (db, snaps) in by_db {
             decisions.insert(db, apply(&p, &snaps, now, &tz));
         }
-        remove = decisions.values().flatten().filter(|d| !d.keep).map(|d| d.snapshot.clone()).collect();
-    }
+        decisions.values().flatten().filter(|d| !d.keep).map(|d| d.snapshot.clone()).collect()
+    };
     drop(index);
     if g.json {
         let dbs: Vec<_> = decisions
