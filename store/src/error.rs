@@ -184,3 +184,26 @@ impl StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_boxed_digest_mismatch_reads_and_counts_as_damage() {
+        let e = StoreError::DigestMismatch(Box::new(DigestMismatch {
+            snapshot: Id([0xab; 32]),
+            db: "shop".into(),
+            expected: Id([1; 32]),
+            actual: Id([2; 32]),
+            expected_size: 10,
+            actual_size: 9,
+        }));
+        let text = e.to_string();
+        assert!(text.starts_with("snapshot abababab of db shop: restored stream has BLAKE3 0202"), "{text}");
+        assert!(text.ends_with("and 9 bytes, manifest says 0101010101010101010101010101010101010101010101010101010101010101 and 10 bytes"), "{text}");
+        assert!(e.is_integrity(), "a stream that does not match its digest is damaged data");
+        // Every store Result is as large as this error: keep it small (clippy's limit is 128).
+        assert!(std::mem::size_of::<StoreError>() < 128, "StoreError is {} bytes", std::mem::size_of::<StoreError>());
+    }
+}
