@@ -25,7 +25,7 @@ fn main() {
         let g = groups.entry((ratio.log2() * 2.0).floor() as i32).or_default();
         g.0 += 1;
         g.1 += patch(chunk, base, PatchMatcher::Short);
-        g.2 += patch(chunk, base, PatchMatcher::Long(1));
+        g.2 += patch(chunk, base, PatchMatcher::LongOnly);
     }
     for (k, (n, short, long)) in groups {
         let from = 2f64.powf(f64::from(k) / 2.0);
