@@ -9,8 +9,9 @@
 //! prefix; it prints seconds (best of 3), MB/s of new chunks, the patches' total size and the
 //! seconds to decode them all (best of 3), beside compressing the chunks alone at level 1.
 //! The two marked "now" are what ingest uses (SPEC.md 6.1, *Patch matcher*): zstd's long-distance
-//! matcher with a short-match table too small to index more than the base's last 2 KiB ("h8 c6")
-//! for repetitive data, the short-match finder "fast h17 mm6" for other data.
+//! matcher with 128-byte long matches and a short-match table too small to index more than the
+//! base's last 2 KiB ("h8 c6 mm128") for repetitive data, the short-match finder "fast h17 mm6"
+//! for other data.
 //! A third argument runs only the configuration of that name.
 
 use std::time::Instant;
@@ -37,7 +38,8 @@ fn main() {
         ("level 1 long mm96", vec![CParameter::CompressionLevel(1), long(), CParameter::LdmMinMatch(96)]),
         ("level 1 long b2", vec![CParameter::CompressionLevel(1), long(), CParameter::LdmBucketSizeLog(2)]),
         ("fast h12 long", vec![CParameter::Strategy(Strategy::ZSTD_fast), CParameter::HashLog(12), CParameter::MinMatch(6), long()]),
-        ("level 1 long h8 c6 (now, repetitive data)", vec![CParameter::CompressionLevel(1), long(), CParameter::HashLog(8), CParameter::ChainLog(6)]),
+        ("level 1 long h8 c6 mm128 (now, repetitive data)", vec![CParameter::CompressionLevel(1), long(), CParameter::HashLog(8), CParameter::ChainLog(6), CParameter::LdmMinMatch(128)]),
+        ("level 1 long h8 c6", vec![CParameter::CompressionLevel(1), long(), CParameter::HashLog(8), CParameter::ChainLog(6)]),
         ("level 1 long h12 c6", vec![CParameter::CompressionLevel(1), long(), CParameter::HashLog(12), CParameter::ChainLog(6)]),
         ("level 1 long h6 c6", vec![CParameter::CompressionLevel(1), long(), CParameter::HashLog(6), CParameter::ChainLog(6)]),
     ];
