@@ -64,9 +64,9 @@ const REPETITIVE: u64 = 16;
 /// How patches are made (SPEC.md 6.1, *Patch matcher*) in a repository whose chunks are
 /// compressed at `level` (the default is 1), against a base whose chain root compresses from
 /// `root_raw` to `root_alone` bytes: up to level 3, long matches only (at level 1) for repetitive
-/// data and short matches otherwise; above, long matches at `level`. On day 6 of the comparison series
-/// short matches made patches of the application tables 2-3% larger in 40% of the time, and of
-/// pgbench's accounts 2.2x larger.
+/// data and short matches otherwise; above, long matches at `level`. On day 6 of the comparison
+/// series short matches made patches of the application tables 2-3% larger in 40% of the time,
+/// and of pgbench's accounts 2.2x larger.
 pub fn patch_matcher(level: i32, root_raw: u32, root_alone: u32) -> PatchMatcher {
     if level > 3 {
         PatchMatcher::Long(level)
