@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 cargo test --release --workspace --all-targets "$@"
-# The whole suite (no test filter given) also lints: clippy's warnings fail it.
 if [ $# -eq 0 ]; then
   if ! cargo clippy --version >/dev/null 2>&1; then
     command -v rustup >/dev/null 2>&1 || { echo "cargo clippy not found: install it (rustup component add clippy)" >&2; exit 1; }

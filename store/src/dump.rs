@@ -144,13 +144,13 @@ fn is_tsql(text: &str) -> bool {
         || ["SET ANSI_NULLS ON", "SET QUOTED_IDENTIFIER ON", "USE ["].iter().any(|m| text.contains(m))
 }
 
-/// Decode the edges to text for marker searches; never used to change what is stored.
 /// The largest index at most `max` that starts a character of `s` (`str::floor_char_boundary`,
 /// which needs a newer Rust than this crate's minimum).
 fn floor_char_boundary(s: &str, max: usize) -> usize {
     (0..=max.min(s.len())).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
 }
 
+/// Decode the edges to text for marker searches; never used to change what is stored.
 fn decode_text(head: &[u8], tail: &[u8]) -> (&'static str, String, String) {
     let utf16 = |b: &[u8], le: bool| -> String {
         let units = b.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });

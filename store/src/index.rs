@@ -83,11 +83,6 @@ impl BlobLocation {
         }
     }
 
-    /// How many deltas deep the blob is (0 unless it is a delta).
-    pub fn depth(&self) -> u8 {
-        self.delta.map_or(0, |d| d.depth)
-    }
-
     fn encode(&self) -> Vec<u8> {
         let mut v = vec![0u8; 46];
         v[..32].copy_from_slice(&self.pack.0);

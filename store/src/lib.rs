@@ -39,8 +39,8 @@ pub mod snapshot;
 pub mod tree;
 
 pub use error::{Result, StoreError};
+pub use location::{Access, Location};
+pub use repository::{InitOptions, Repository};
 
 /// A long operation's progress callback: told the phase's name, how far it got, and its total.
 pub type Progress<'a> = dyn Fn(&str, u64, u64) + Sync + 'a;
-pub use location::{Access, Location};
-pub use repository::{InitOptions, Repository};
