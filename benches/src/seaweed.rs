@@ -89,6 +89,8 @@ impl Seaweed {
     fn wait_ready(&mut self) -> Result<(), String> {
         let t0 = Instant::now();
         // The S3 port opens before the bucket exists: wait until listing the bucket succeeds.
+        // After a restart, listing succeeds before stored objects can be read (GET answered 500
+        // for seconds): wait until the first object, if any, reads back too.
         let location: S3Location = self.url("").parse().expect("a valid URL");
         let opts = S3Options {
             access_key_id: Some(ACCESS_KEY.into()),
@@ -99,7 +101,8 @@ impl Seaweed {
         };
         let client = S3Backend::new(location, opts).expect("an S3 client");
         loop {
-            if TcpStream::connect(("127.0.0.1", self.ports[0])).is_ok() && client.list("ready-probe").is_ok() {
+            let readable = || client.list("").is_ok_and(|keys| keys.first().is_none_or(|k| client.get(k).is_ok()));
+            if TcpStream::connect(("127.0.0.1", self.ports[0])).is_ok() && readable() {
                 return Ok(());
             }
             if let Some(Some(status)) = self.child.as_mut().map(|c| c.try_wait().ok().flatten()) {
