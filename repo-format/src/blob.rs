@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::ptr::NonNull;
 
+use crate::anchored::{AnchoredMatcher, RawSeq};
 use crate::crypto::{Keys, OVERHEAD};
 use crate::{FormatError, Id};
 use zstd::zstd_safe::zstd_sys as zs;
@@ -124,15 +125,35 @@ fn zstd_error(code: usize) -> std::io::Error {
     std::io::Error::other(zstd::zstd_safe::get_error_name(code))
 }
 
+// Anchored patches hand zstd their long matches through `ZSTD_referenceExternalSequences`, which
+// zstd's own multithreaded compressor uses to pass long matches to its block compressor: it is not
+// in zstd's public header, and its `rawSeq` layout is zstd's internal one. Both are checked
+// against this zstd release: a new one must be reviewed before the assertion is moved.
+const _: () = assert!(zs::ZSTD_VERSION_NUMBER == 10507, "review ZSTD_referenceExternalSequences and rawSeq for this zstd");
+
+unsafe extern "C" {
+    /// Long matches for the next frame, which zstd's block compressor codes with the bytes
+    /// between them (zstd 1.5.7, `zstd_compress_internal.h`). The frame must have been begun.
+    fn ZSTD_referenceExternalSequences(cctx: *mut zs::ZSTD_CCtx, seq: *mut RawSeq, nb_seq: usize);
+}
+
 /// A zstd compression context for patches, driven through zstd's C API: the safe wrapper ties a
 /// referenced prefix to the context's lifetime, which a context reused across calls cannot have.
-struct PatchEncoder(NonNull<zs::ZSTD_CCtx>);
+struct PatchEncoder {
+    cctx: NonNull<zs::ZSTD_CCtx>,
+    anchored: AnchoredMatcher,
+    /// Room for the frame being made (zstd's bound for the chunk; a patch is far smaller, and is
+    /// returned in a buffer of its own size).
+    frame: Vec<u8>,
+    /// An anchored patch, decoded to check it.
+    rebuilt: Vec<u8>,
+}
 
 impl PatchEncoder {
     fn new() -> Result<PatchEncoder, FormatError> {
         // SAFETY: returns a fresh context or null, which is refused.
         NonNull::new(unsafe { zs::ZSTD_createCCtx() })
-            .map(PatchEncoder)
+            .map(|cctx| PatchEncoder { cctx, anchored: AnchoredMatcher::default(), frame: Vec::new(), rebuilt: Vec::new() })
             .ok_or_else(|| FormatError::Compression { kind: KIND, source: std::io::Error::other("zstd context") })
     }
 
@@ -142,12 +163,16 @@ impl PatchEncoder {
     /// and every call begins by resetting the context.
     fn encode(&mut self, matcher: PatchMatcher, plaintext: &[u8], base: &[u8]) -> Result<Vec<u8>, FormatError> {
         use zs::ZSTD_cParameter::*;
-        let check = |code: usize| {
-            // SAFETY: ZSTD_isError reads a plain integer.
-            if unsafe { zs::ZSTD_isError(code) } != 0 { Err(FormatError::Compression { kind: KIND, source: zstd_error(code) }) } else { Ok(code) }
-        };
-        let cctx = self.0.as_ptr();
-        let mut out: Vec<u8> = Vec::with_capacity(zstd::zstd_safe::compress_bound(plaintext.len()));
+        if let PatchMatcher::Anchored { repetitive } = matcher {
+            match self.encode_anchored(plaintext, base)? {
+                Some(patch) => return Ok(patch),
+                None => return self.encode(if repetitive { PatchMatcher::LongOnly } else { PatchMatcher::Short }, plaintext, base),
+            }
+        }
+        let cctx = self.cctx.as_ptr();
+        let out = &mut self.frame;
+        out.clear();
+        out.reserve(zstd::zstd_safe::compress_bound(plaintext.len()));
         // SAFETY: `cctx` is a live context owned by `self`; `base` and `plaintext` outlive the
         // ZSTD_compress2 call, after which the context holds no reference to `base` (a prefix is
         // single-use, and the next call resets the context first); `out` has `capacity` writable
@@ -175,19 +200,71 @@ impl PatchEncoder {
                     check(zs::ZSTD_CCtx_setParameter(cctx, ZSTD_c_hashLog, 17))?;
                     check(zs::ZSTD_CCtx_setParameter(cctx, ZSTD_c_minMatch, 6))?;
                 }
+                PatchMatcher::Anchored { .. } => unreachable!("handled above"),
             }
             check(zs::ZSTD_CCtx_refPrefix(cctx, base.as_ptr().cast(), base.len()))?;
             let n = check(zs::ZSTD_compress2(cctx, out.as_mut_ptr().cast(), out.capacity(), plaintext.as_ptr().cast(), plaintext.len()))?;
             out.set_len(n);
         }
-        Ok(out)
+        Ok(out.to_vec())
     }
+}
+
+impl PatchEncoder {
+    /// An anchored patch ([`PatchMatcher::Anchored`]): long matches from [`AnchoredMatcher`], the
+    /// bytes between them coded by zstd at level 1 with the 2^8-entry short-match table of
+    /// [`PatchMatcher::LongOnly`]. The frame is decoded and compared with `plaintext` before it is
+    /// returned. `None` when the base has too few anchors, or (a bug, an assertion in debug
+    /// builds) when the frame does not rebuild the chunk: the caller falls back to zstd's own
+    /// matchers.
+    fn encode_anchored(&mut self, plaintext: &[u8], base: &[u8]) -> Result<Option<Vec<u8>>, FormatError> {
+        let Some(seqs) = self.anchored.find(base, plaintext) else { return Ok(None) };
+        let cctx = self.cctx.as_ptr();
+        let out = &mut self.frame;
+        out.clear();
+        out.reserve(zstd::zstd_safe::compress_bound(plaintext.len()));
+        // SAFETY: `cctx` is a live context owned by `self`. ZSTD_compressBegin_advanced resets it
+        // and loads `base` as raw content (`can_be_base` was checked by the caller); the sequences
+        // are referenced after the frame began, as zstd requires, and each lies within base and
+        // plaintext ([`AnchoredMatcher::find`]). `base`, `plaintext` and `seqs` outlive
+        // ZSTD_compressEnd, which ends the frame; the next frame begins with a reset, which drops
+        // both references. `out` has `capacity` writable bytes and its length is set to what zstd
+        // reports it wrote.
+        unsafe {
+            let mut cp = zs::ZSTD_getCParams(1, plaintext.len() as u64, base.len());
+            cp.hashLog = 8;
+            cp.chainLog = 6;
+            // A window over base and chunk: every match reaches the base, and the frame is a single
+            // segment, as zstd makes it for prefix patches.
+            cp.windowLog = (base.len() + plaintext.len()).next_power_of_two().trailing_zeros().max(10);
+            let params = zs::ZSTD_parameters {
+                cParams: cp,
+                fParams: zs::ZSTD_frameParameters { contentSizeFlag: 1, checksumFlag: 0, noDictIDFlag: 1 },
+            };
+            check(zs::ZSTD_compressBegin_advanced(cctx, base.as_ptr().cast(), base.len(), params, plaintext.len() as u64))?;
+            ZSTD_referenceExternalSequences(cctx, seqs.as_mut_ptr(), seqs.len());
+            let n = check(zs::ZSTD_compressEnd(cctx, out.as_mut_ptr().cast(), out.capacity(), plaintext.as_ptr().cast(), plaintext.len()))?;
+            out.set_len(n);
+        }
+        let rebuilt = decompress_patch_into(out, base, plaintext.len(), &mut self.rebuilt);
+        if rebuilt.is_err() || self.rebuilt != plaintext {
+            debug_assert!(false, "an anchored patch does not rebuild its chunk: {:?}", rebuilt.err());
+            return Ok(None);
+        }
+        Ok(Some(out.to_vec()))
+    }
+}
+
+/// `code`, or the zstd error it stands for.
+fn check(code: usize) -> Result<usize, FormatError> {
+    // SAFETY: ZSTD_isError reads a plain integer.
+    if unsafe { zs::ZSTD_isError(code) } != 0 { Err(FormatError::Compression { kind: KIND, source: zstd_error(code) }) } else { Ok(code) }
 }
 
 impl Drop for PatchEncoder {
     fn drop(&mut self) {
         // SAFETY: created by ZSTD_createCCtx, freed once.
-        unsafe { zs::ZSTD_freeCCtx(self.0.as_ptr()) };
+        unsafe { zs::ZSTD_freeCCtx(self.cctx.as_ptr()) };
     }
 }
 
@@ -207,6 +284,14 @@ pub enum PatchMatcher {
     /// zstd's fast strategy with a 2^17-entry table and 6-byte matches: for data that compresses
     /// little, where short matches find the right rows and cost less than half as much.
     Short,
+    /// Long matches found by dbvault at row starts (after a newline or `(`), the bytes between
+    /// them coded by zstd as in `LongOnly`: as small as zstd's matchers' patches on dumps, in a
+    /// third of the time. A base with fewer than one row start per KiB gets `LongOnly` if
+    /// `repetitive` (its rows repeat with small differences), else `Short`.
+    Anchored {
+        /// Whether the base's chain root compresses 16x or more.
+        repetitive: bool,
+    },
 }
 
 /// zstd of `plaintext` with `base` as a raw-content dictionary (SPEC.md 6.1).
@@ -221,16 +306,23 @@ fn compress_patch(matcher: PatchMatcher, plaintext: &[u8], base: &[u8]) -> Resul
 }
 
 fn decompress_patch(patch: &[u8], base: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::new();
+    decompress_patch_into(patch, base, raw_len, &mut out)?;
+    Ok(out)
+}
+
+/// Decode `patch` against `base` into `out` (replacing its contents), at most `raw_len` bytes.
+fn decompress_patch_into(patch: &[u8], base: &[u8], raw_len: usize, out: &mut Vec<u8>) -> Result<(), FormatError> {
     if !can_be_base(base) {
         return Err(FormatError::malformed(KIND, "a delta's base starts with zstd's dictionary magic: no writer makes such deltas"));
     }
     PATCH_DCTX.with(|d| {
         let mut d = d.borrow_mut();
         let dctx = d.get_or_insert_with(zstd::zstd_safe::DCtx::create);
-        let mut out = Vec::with_capacity(raw_len);
-        dctx.decompress_using_dict(&mut out, patch, base)
-            .map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })?;
-        Ok(out)
+        out.clear();
+        out.reserve_exact(raw_len);
+        dctx.decompress_using_dict(out, patch, base).map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })?;
+        Ok(())
     })
 }
 
@@ -442,7 +534,7 @@ mod tests {
         let row = |i: usize| format!("{i}\t1\t0\t{:84}\n", "").into_bytes();
         let base: Vec<u8> = (0..12_000).flat_map(row).collect();
         let chunk: Vec<u8> = (0..12_000).flat_map(|i| if i % 97 == 0 { row(i + 1_000_000) } else { row(i) }).collect();
-        for matcher in [PatchMatcher::Long(1), PatchMatcher::LongOnly, PatchMatcher::Short] {
+        for matcher in [PatchMatcher::Long(1), PatchMatcher::LongOnly, PatchMatcher::Short, PatchMatcher::Anchored { repetitive: true }] {
             let patch = make_patch(&chunk, &base, matcher).unwrap().unwrap();
             assert_eq!(&patch[..4], &0xFD2F_B528u32.to_le_bytes(), "a zstd frame");
             assert_ne!(patch[4] & 0x20, 0, "single segment ({matcher:?})");
@@ -473,6 +565,29 @@ mod tests {
         let short = make_patch(&chunk, &base, PatchMatcher::Short).unwrap().unwrap();
         assert_eq!(decompress_patch(&short, &base, chunk.len()).unwrap(), chunk);
         assert!(short.len() * 10 <= long.len() * 11, "short matches {} bytes, long {}", short.len(), long.len());
+        let anchored = anchored_patch(&chunk, &base);
+        assert!(anchored.len() * 20 <= short.len() * 21, "anchored {} bytes, short {}", anchored.len(), short.len());
+    }
+
+    /// An anchored patch, made without falling back, and checked to rebuild the chunk.
+    fn anchored_patch(chunk: &[u8], base: &[u8]) -> Vec<u8> {
+        let patch = PatchEncoder::new().unwrap().encode_anchored(chunk, base).unwrap().expect("anchored, no fallback");
+        assert_eq!(&patch[..4], &0xFD2F_B528u32.to_le_bytes(), "a zstd frame");
+        assert_ne!(patch[4] & 0x20, 0, "single segment");
+        assert_eq!(decompress_patch(&patch, base, chunk.len()).unwrap(), chunk);
+        patch
+    }
+
+    #[test]
+    fn bases_without_row_starts_fall_back_to_zstds_matchers() {
+        let base: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 15) as u8 % 64 + 0x40).collect();
+        let mut chunk = base.clone();
+        chunk[100_000..100_010].copy_from_slice(b"0123456789");
+        assert!(PatchEncoder::new().unwrap().encode_anchored(&chunk, &base).unwrap().is_none());
+        for (repetitive, fallback) in [(true, PatchMatcher::LongOnly), (false, PatchMatcher::Short)] {
+            let patch = make_patch(&chunk, &base, PatchMatcher::Anchored { repetitive }).unwrap().unwrap();
+            assert_eq!(patch, make_patch(&chunk, &base, fallback).unwrap().unwrap(), "{fallback:?}");
+        }
     }
 
     #[test]
@@ -500,6 +615,8 @@ mod tests {
         let mut short_only = Vec::with_capacity(chunk.len());
         zstd::zstd_safe::CCtx::create().compress_using_dict(&mut short_only, &chunk, &base, 3).unwrap();
         assert!(patch.len() * 2 < short_only.len(), "patch {} bytes, level 3 without long matches {}", patch.len(), short_only.len());
+        let anchored = anchored_patch(&chunk, &base);
+        assert!(anchored.len() * 20 <= patch.len() * 21, "anchored {} bytes, long only {}", anchored.len(), patch.len());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`config`] is the repository's identity, format version and chunker parameters.
 //! - [`blob`] seals one chunk or chunk-list node (zstd, then AEAD with the id as associated data),
 //!   or a chunk as a delta against a base chunk (version 2).
+//!   Its patches' long matches are found at row starts by `anchored`.
 //! - [`pack`] is a file of sealed blobs plus a sealed header that lists them.
 //! - [`index_segment`] lists "blob -> pack, offset, length" for the packs of one ingest.
 //! - [`tree`] is the node format of a snapshot's chunk list.
@@ -19,6 +20,7 @@
 //! Every decoder treats its input as hostile: lengths are checked against the bytes actually
 //! present before anything is allocated, and every failure is a typed [`FormatError`].
 
+mod anchored;
 pub mod blob;
 pub mod config;
 pub mod crypto;
