@@ -17,7 +17,7 @@ const ANCHOR_BYTES: usize = 32;
 /// a later one keeps this much.
 const MIN_MATCH: usize = ANCHOR_BYTES;
 /// A base with fewer anchors than one per this many bytes has no row structure to anchor on.
-pub(crate) const MAX_ANCHOR_SPACING: usize = 1024;
+const MAX_ANCHOR_SPACING: usize = 1024;
 /// An empty slot of the index.
 const EMPTY: (u32, u32) = (0, u32::MAX);
 
@@ -80,8 +80,9 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 
 impl AnchoredMatcher {
     /// The matches of `chunk` into `base`, in chunk order, or `None` when `base` has too few
-    /// anchors ([`MAX_ANCHOR_SPACING`]). Each match lies within `base` followed by `chunk` and
-    /// ends within `chunk`.
+    /// anchors ([`MAX_ANCHOR_SPACING`]). Each match copies bytes of `base` (its offset counts back
+    /// from its start in `chunk` across the base, which zstd places before the chunk) and ends
+    /// within `chunk`.
     pub(crate) fn find(&mut self, base: &[u8], chunk: &[u8]) -> Option<&mut [RawSeq]> {
         self.anchors.clear();
         let mut p = 0;
