@@ -49,8 +49,10 @@ fn changed_chunks_become_bounded_deltas_and_restore_byte_identical() {
             // Chains reach the depth limit on day WRITE_MAX_DEPTH + 1 and are rebased, mostly on
             // their day-0 roots: that day's patches span up to five days of edits (SPEC.md 6.1,
             // "Depth").
+            // Other days' deltas took 0.005-0.18 of their chunks compressed alone in 42 runs with
+            // fresh keys (anchored patches, SPEC.md 6.1); one more run's key gave 0.27 on day 6.
             let rebased = n == usize::from(WRITE_MAX_DEPTH) + 1;
-            let bound = if rebased { added.delta_alone_bytes / 2 } else { added.delta_alone_bytes / 4 };
+            let bound = if rebased { added.delta_alone_bytes / 2 } else { added.delta_alone_bytes / 3 };
             assert!(added.delta_stored_bytes < bound, "day {n} (rebased: {rebased}): deltas {added:?}");
             assert!(added.stored_bytes * 2 < b.stored_bytes, "day {n}: {} bytes with deltas, {} without", added.stored_bytes, b.stored_bytes);
         }
