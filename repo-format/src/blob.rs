@@ -283,7 +283,7 @@ pub enum PatchMatcher {
     /// little, where short matches find the right rows and cost less than half as much.
     Short,
     /// Long matches found by dbvault at row starts (after a newline or `,(`), the bytes between
-    /// them coded by zstd as in `LongOnly`: on the comparison's dumps, patches 1-8% smaller than
+    /// them coded by zstd as in `LongOnly`: on the comparison's dumps, patches 2-8% smaller than
     /// zstd's matchers' in a third (repetitive rows) to two thirds (other rows) of their time. A
     /// base with fewer than one row start per KiB gets `LongOnly` if `repetitive` (its rows repeat
     /// with small differences), else `Short`.
