@@ -310,6 +310,19 @@ fn decompress_patch(patch: &[u8], base: &[u8], raw_len: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// Decode `patch` against `base` into `out`; the number of bytes written (zstd writes no more
+/// than `out` holds).
+fn decompress_patch_to(patch: &[u8], base: &[u8], out: &mut [u8]) -> Result<usize, FormatError> {
+    if !can_be_base(base) {
+        return Err(FormatError::malformed(KIND, "a delta's base starts with zstd's dictionary magic: no writer makes such deltas"));
+    }
+    PATCH_DCTX.with(|d| {
+        let mut d = d.borrow_mut();
+        let dctx = d.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+        dctx.decompress_using_dict(out, patch, base).map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })
+    })
+}
+
 /// Decode `patch` against `base` into `out`, replacing its contents. Room is reserved for
 /// `raw_len` bytes and zstd writes no more than `out`'s capacity: a fresh `out` bounds the output by
 /// `raw_len`, a reused one (the writer's check of its own patches) by its larger capacity.
@@ -338,15 +351,20 @@ fn compress(level: i32, plaintext: &[u8]) -> Result<Vec<u8>, FormatError> {
     })
 }
 
-fn decompress(data: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+/// Run `f` with this thread's bulk decompressor.
+fn with_decompressor<T>(f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> std::io::Result<T>) -> Result<T, FormatError> {
     let err = |source| FormatError::Compression { kind: KIND, source };
     DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
         if d.is_none() {
             *d = Some(zstd::bulk::Decompressor::new().map_err(err)?);
         }
-        d.as_mut().expect("just set").decompress(data, raw_len).map_err(err)
+        f(d.as_mut().expect("just set")).map_err(err)
     })
+}
+
+fn decompress(data: &[u8], raw_len: usize) -> Result<Vec<u8>, FormatError> {
+    with_decompressor(|d| d.decompress(data, raw_len))
 }
 
 /// Compute the id `plaintext` has as a blob of `kind`.
@@ -429,6 +447,22 @@ pub fn apply_patch_checked(keys: &Keys, id: &Id, raw_len: u32, patch: &[u8], bas
     check.run(keys, BlobKind::Chunk, id, raw_len, plain)
 }
 
+/// [`apply_patch_checked`] into `out`, which must be `raw_len` bytes long: the chunk is rebuilt
+/// in the caller's buffer (a restore's batch) instead of a buffer of its own.
+pub fn apply_patch_into(keys: &Keys, id: &Id, raw_len: u32, patch: &[u8], base_plain: &[u8], check: IdCheck, out: &mut [u8]) -> Result<(), FormatError> {
+    expect_room(id, raw_len, out)?;
+    let n = decompress_patch_to(patch, base_plain, out)?;
+    check.run_on(keys, BlobKind::Chunk, id, raw_len, &out[..n])
+}
+
+/// Refuse an output buffer whose length is not the blob's plaintext length.
+fn expect_room(id: &Id, raw_len: u32, out: &[u8]) -> Result<(), FormatError> {
+    if out.len() != raw_len as usize {
+        return Err(FormatError::malformed(KIND, format!("{id} is {raw_len} bytes, its reader expects {}", out.len())));
+    }
+    Ok(())
+}
+
 /// Whether opening a blob proves its plaintext's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdCheck {
@@ -443,29 +477,23 @@ pub enum IdCheck {
 
 impl IdCheck {
     fn run(self, keys: &Keys, kind: BlobKind, id: &Id, raw_len: u32, plain: Vec<u8>) -> Result<Vec<u8>, FormatError> {
-        match self {
-            IdCheck::Prove => verify(keys, kind, id, raw_len, plain),
-            IdCheck::Length => check_len(id, raw_len, plain),
+        self.run_on(keys, kind, id, raw_len, &plain)?;
+        Ok(plain)
+    }
+
+    /// Check a decoded plaintext's length, and its id if `self` says so.
+    fn run_on(self, keys: &Keys, kind: BlobKind, id: &Id, raw_len: u32, plain: &[u8]) -> Result<(), FormatError> {
+        if plain.len() != raw_len as usize {
+            return Err(FormatError::malformed(KIND, format!("{id} decoded to {} bytes, index says {raw_len}", plain.len())));
         }
+        if self == IdCheck::Prove {
+            let actual = blob_id(keys, kind, plain);
+            if actual != *id {
+                return Err(FormatError::IdMismatch { kind: KIND, expected: *id, actual });
+            }
+        }
+        Ok(())
     }
-}
-
-/// Check a plaintext's length.
-fn check_len(id: &Id, raw_len: u32, plain: Vec<u8>) -> Result<Vec<u8>, FormatError> {
-    if plain.len() != raw_len as usize {
-        return Err(FormatError::malformed(KIND, format!("{id} decoded to {} bytes, index says {raw_len}", plain.len())));
-    }
-    Ok(plain)
-}
-
-/// Check a plaintext's length and id.
-fn verify(keys: &Keys, kind: BlobKind, id: &Id, raw_len: u32, plain: Vec<u8>) -> Result<Vec<u8>, FormatError> {
-    let plain = check_len(id, raw_len, plain)?;
-    let actual = blob_id(keys, kind, &plain);
-    if actual != *id {
-        return Err(FormatError::IdMismatch { kind: KIND, expected: *id, actual });
-    }
-    Ok(plain)
 }
 
 /// Open a sealed chunk or node blob and prove its plaintext has the expected id and length.
@@ -476,18 +504,64 @@ pub fn open(keys: &Keys, kind: BlobKind, codec: Codec, id: &Id, raw_len: u32, se
 
 /// [`open`], proving the plaintext's id or only its length, as `check` says.
 pub fn open_checked(keys: &Keys, kind: BlobKind, codec: Codec, id: &Id, raw_len: u32, sealed: &[u8], check: IdCheck) -> Result<Vec<u8>, FormatError> {
+    open_body(keys, kind, codec, id, raw_len, sealed)?.decode(keys, check)
+}
+
+/// An authenticated chunk or node blob, still compressed: [`Body::decode`] makes its plaintext.
+#[derive(Debug)]
+pub struct Body {
+    kind: BlobKind,
+    codec: Codec,
+    id: Id,
+    raw_len: u32,
+    bytes: Vec<u8>,
+}
+
+/// Authenticate a sealed chunk or node blob; decoding is left to the caller's choice of buffer.
+pub fn open_body(keys: &Keys, kind: BlobKind, codec: Codec, id: &Id, raw_len: u32, sealed: &[u8]) -> Result<Body, FormatError> {
     if kind == BlobKind::Delta {
         return Err(FormatError::malformed(KIND, format!("{id} is a delta blob: it is read together with its base")));
     }
     if raw_len > MAX_RAW_LEN {
         return Err(FormatError::malformed(KIND, format!("raw length {raw_len} exceeds the blob limit")));
     }
-    let body = keys.open(KIND, &aad(kind, codec, id), sealed)?;
-    let plain = match codec {
-        Codec::Stored => body,
-        Codec::Zstd => decompress(&body, raw_len as usize)?,
-    };
-    check.run(keys, kind, id, raw_len, plain)
+    let bytes = keys.open(KIND, &aad(kind, codec, id), sealed)?;
+    Ok(Body { kind, codec, id: *id, raw_len, bytes })
+}
+
+impl Body {
+    /// The plaintext's length, as the index gives it.
+    pub fn raw_len(&self) -> u32 {
+        self.raw_len
+    }
+
+    /// Decompress into a new buffer and check the plaintext as `check` says.
+    pub fn decode(self, keys: &Keys, check: IdCheck) -> Result<Vec<u8>, FormatError> {
+        let plain = match self.codec {
+            Codec::Stored => self.bytes,
+            Codec::Zstd => decompress(&self.bytes, self.raw_len as usize)?,
+        };
+        check.run(keys, self.kind, &self.id, self.raw_len, plain)
+    }
+
+    /// [`Body::decode`] into `out`, which must be [`Body::raw_len`] bytes long: the plaintext is
+    /// decompressed straight into the caller's buffer (a restore's batch), saving a buffer and a
+    /// copy per blob.
+    pub fn decode_into(&self, keys: &Keys, check: IdCheck, out: &mut [u8]) -> Result<(), FormatError> {
+        expect_room(&self.id, self.raw_len, out)?;
+        let n = match self.codec {
+            Codec::Stored => {
+                let n = self.bytes.len().min(out.len());
+                out[..n].copy_from_slice(&self.bytes[..n]);
+                self.bytes.len()
+            }
+            Codec::Zstd => with_decompressor(|d| d.decompress_to_buffer(&self.bytes, &mut *out))?,
+        };
+        if n != out.len() {
+            return Err(FormatError::malformed(KIND, format!("{} decoded to {n} bytes, index says {}", self.id, self.raw_len)));
+        }
+        check.run_on(keys, self.kind, &self.id, self.raw_len, out)
+    }
 }
 
 #[cfg(test)]
@@ -646,6 +720,49 @@ mod tests {
         assert!(apply_patch_checked(&keys, &id, s.raw_len + 1, &opened, &base, IdCheck::Length).is_err());
         assert!(open(&keys, s.kind, s.codec, &id, s.raw_len, &s.bytes).is_err(), "a delta is not opened alone");
         assert!(seal_patch(&keys, id, 1, DeltaRef { base: base_id, depth: MAX_DELTA_DEPTH + 1 }, &patch).is_err());
+    }
+
+    #[test]
+    fn decoding_into_a_callers_buffer_checks_as_decoding_into_a_new_one() {
+        let keys = MasterKey::generate().unwrap().keys();
+        let base: Vec<u8> = (0..300).flat_map(|i| format!("INSERT INTO t VALUES ({i}, 'row {i}');\n").into_bytes()).collect();
+        let mut noise = vec![0u8; 3000];
+        crate::crypto::fill_random(&mut noise).unwrap();
+        for text in [&base, &noise] {
+            let id = keys.chunk_id(text);
+            let s = seal(&keys, BlobKind::Chunk, id, text, 1).unwrap();
+            let body = open_body(&keys, s.kind, s.codec, &id, s.raw_len, &s.bytes).unwrap();
+            let mut out = vec![7u8; text.len()];
+            body.decode_into(&keys, IdCheck::Prove, &mut out).unwrap();
+            assert_eq!(&out, text);
+            // A buffer of another length is refused before anything is written into it.
+            let mut short = vec![7u8; text.len() - 1];
+            assert!(body.decode_into(&keys, IdCheck::Length, &mut short).is_err());
+            assert!(short.iter().all(|&b| b == 7));
+            // An index claiming a shorter plaintext: zstd finds no room, a stored body too long.
+            let less = open_body(&keys, s.kind, s.codec, &id, s.raw_len - 1, &s.bytes).unwrap();
+            assert!(less.decode_into(&keys, IdCheck::Length, &mut short).is_err());
+            // Proving catches a wrong id; checking the length alone does not look.
+            let wrong = keys.chunk_id(b"other");
+            let mut sealed_as_wrong = seal(&keys, BlobKind::Chunk, wrong, text, 1).unwrap();
+            let wrong_body = open_body(&keys, s.kind, sealed_as_wrong.codec, &wrong, s.raw_len, &sealed_as_wrong.bytes).unwrap();
+            assert!(matches!(wrong_body.decode_into(&keys, IdCheck::Prove, &mut out), Err(FormatError::IdMismatch { .. })));
+            wrong_body.decode_into(&keys, IdCheck::Length, &mut out).unwrap();
+            sealed_as_wrong.bytes[30] ^= 1;
+            assert!(open_body(&keys, s.kind, sealed_as_wrong.codec, &wrong, s.raw_len, &sealed_as_wrong.bytes).is_err());
+        }
+        let mut chunk = base.clone();
+        chunk.splice(4000..4010, b"UPDATED ROW".iter().copied());
+        let id = keys.chunk_id(&chunk);
+        let patch = make_patch(&chunk, &base, PatchMatcher::Anchored { repetitive: false }).unwrap().unwrap();
+        let mut out = vec![0u8; chunk.len()];
+        apply_patch_into(&keys, &id, chunk.len() as u32, &patch, &base, IdCheck::Prove, &mut out).unwrap();
+        assert_eq!(out, chunk);
+        let mut other = base.clone();
+        other[6000] ^= 1;
+        assert!(apply_patch_into(&keys, &id, chunk.len() as u32, &patch, &other, IdCheck::Prove, &mut out).is_err());
+        let mut long = vec![0u8; chunk.len() + 1];
+        assert!(apply_patch_into(&keys, &id, chunk.len() as u32 + 1, &patch, &base, IdCheck::Length, &mut long).is_err(), "the patch decodes one byte short");
     }
 
     #[test]

@@ -266,11 +266,12 @@ impl<'r> PackReader<'r> {
         PackReader { repo }
     }
 
-    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8], check: IdCheck) -> Result<Opened> {
+    /// Authenticate the sealed blob `sealed` found at `loc`; it is decoded later.
+    fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Opened> {
         let what = || format!("blob {} in {}", id.short(), pack_key(&loc.pack));
         match loc.delta {
-            None => blob::open_checked(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed, check)
-                .map(Opened::Plain)
+            None => blob::open_body(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
+                .map(|body| Opened::Body { body, pack: loc.pack })
                 .map_err(|e| StoreError::format(what(), e)),
             Some(d) => blob::open_patch(self.repo.keys(), loc.codec, id, &d.base, loc.raw_len, sealed)
                 .map(|patch| Opened::Patch { patch, base: d.base, raw_len: loc.raw_len })
@@ -278,25 +279,23 @@ impl<'r> PackReader<'r> {
         }
     }
 
-    /// Read and authenticate the sealed blob at `loc` (a delta is not applied yet).
-    fn read(&self, id: &Id, loc: &BlobLocation, check: IdCheck) -> Result<Opened> {
+    /// Read and authenticate the sealed blob at `loc`.
+    fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Opened> {
         let sealed = self.repo.backend().get_range(&pack_key(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
-        self.open(id, loc, &sealed, check)
+        self.open(id, loc, &sealed)
     }
 
     /// Look a blob up in `index`, read it, and check it is of `kind` (a chunk may be stored as a
     /// delta: it is rebuilt from its base).
     pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
-        match self.read(id, &locate(index, id, kind)?, IdCheck::Prove)? {
-            Opened::Plain(p) => Ok(p),
-            patch => self.resolve(index, std::slice::from_ref(id), vec![Ok(patch)], MAX_DELTA_DEPTH, IdCheck::Prove).pop().expect("one answer"),
-        }
+        let opened = vec![self.read(id, &locate(index, id, kind)?)];
+        self.resolve(index, std::slice::from_ref(id), opened, MAX_DELTA_DEPTH, IdCheck::Prove).pop().expect("one answer")
     }
 
     /// Rebuild delta blobs `(chunk id, location, sealed bytes)` read by the caller, reading their
     /// bases (all blobs' bases together, with merged reads).
     pub fn open_deltas(&self, index: &Index, blobs: &[(Id, BlobLocation, &[u8])]) -> Vec<Result<Vec<u8>>> {
-        let opened: Vec<Result<Opened>> = blobs.par_iter().map(|(id, loc, sealed)| self.open(id, loc, sealed, IdCheck::Prove)).collect();
+        let opened: Vec<Result<Opened>> = blobs.par_iter().map(|(id, loc, sealed)| self.open(id, loc, sealed)).collect();
         let ids: Vec<Id> = blobs.iter().map(|(id, _, _)| *id).collect();
         self.resolve(index, &ids, opened, MAX_DELTA_DEPTH, IdCheck::Prove)
     }
@@ -310,51 +309,76 @@ impl<'r> PackReader<'r> {
     /// level, at most [`MAX_DELTA_DEPTH`] levels deep. Every envelope is authenticated; `check`
     /// says whether the plaintexts' ids are proven too.
     pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind, check: IdCheck) -> Vec<Result<Vec<u8>>> {
-        let opened = self.fetch_many(index, ids, kind, check);
+        let opened = self.fetch_many(index, ids, kind);
         self.resolve(index, ids, opened, MAX_DELTA_DEPTH, check)
     }
 
-    /// Apply each patch in `opened` to its base (loaded, and itself resolved, as needed). The
-    /// rebuilt chunks are checked as `check` says; bases only for their length (the chunks rebuilt
-    /// from them prove them).
+    /// [`load_many`](Self::load_many) of chunks, each decoded straight into its buffer in `outs`
+    /// (one per id, as long as the chunk list says the chunk is): a restore's batch is filled in
+    /// place, without a buffer and a copy per chunk.
+    pub fn load_many_into(&self, index: &Index, ids: &[Id], check: IdCheck, outs: Vec<&mut [u8]>) -> Vec<Result<()>> {
+        let opened = self.fetch_many(index, ids, BlobKind::Chunk);
+        let bases = self.load_bases(index, &opened, MAX_DELTA_DEPTH);
+        opened.into_par_iter().zip(ids).zip(outs).map(|((o, id), out)| self.decode_into(id, o?, &bases, check, out)).collect()
+    }
+
+    /// Decode each blob in `opened`, applying patches to their bases (loaded, and themselves
+    /// resolved, as needed). The plaintexts are checked as `check` says; bases only for their
+    /// length (the chunks rebuilt from them prove them).
     fn resolve(&self, index: &Index, ids: &[Id], opened: Vec<Result<Opened>>, hops_left: u8, check: IdCheck) -> Vec<Result<Vec<u8>>> {
+        let bases = self.load_bases(index, &opened, hops_left);
+        opened.into_par_iter().zip(ids).map(|(o, id)| self.decode(id, o?, &bases, check)).collect()
+    }
+
+    /// The plaintexts of the bases the patches in `opened` need, each loaded once.
+    fn load_bases(&self, index: &Index, opened: &[Result<Opened>], hops_left: u8) -> HashMap<Id, Result<Vec<u8>>> {
         let mut bases: Vec<Id> = opened.iter().filter_map(|o| match o {
             Ok(Opened::Patch { base, .. }) => Some(*base),
             _ => None,
         }).collect();
-        if bases.is_empty() {
-            return opened.into_iter().map(|o| o.map(Opened::into_plain)).collect();
-        }
         bases.sort_unstable();
         bases.dedup();
-        let loaded: HashMap<Id, Result<Vec<u8>>> = if hops_left == 0 {
+        if bases.is_empty() {
+            HashMap::new()
+        } else if hops_left == 0 {
             bases.into_iter().map(|b| (b, Err(chain_too_deep(&b)))).collect()
         } else {
-            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk, IdCheck::Length);
+            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk);
             let resolved = self.resolve(index, &bases, fetched, hops_left - 1, IdCheck::Length);
             bases.into_iter().zip(resolved).collect()
+        }
+    }
+
+    /// The plaintext of an opened blob, checked as `check` says.
+    fn decode(&self, id: &Id, o: Opened, bases: &HashMap<Id, Result<Vec<u8>>>, check: IdCheck) -> Result<Vec<u8>> {
+        let keys = self.repo.keys();
+        match o {
+            Opened::Body { body, pack } => body.decode(keys, check).map_err(|e| StoreError::format(format!("blob {} in {}", id.short(), pack_key(&pack)), e)),
+            Opened::Patch { patch, base, raw_len } => blob::apply_patch_checked(keys, id, raw_len, &patch, base_of(bases, id, &base)?, check)
+                .map_err(|e| StoreError::format(format!("delta {}", id.short()), e)),
+        }
+    }
+
+    /// [`decode`](Self::decode) into `out`, which the chunk list says is the chunk's length.
+    fn decode_into(&self, id: &Id, o: Opened, bases: &HashMap<Id, Result<Vec<u8>>>, check: IdCheck, out: &mut [u8]) -> Result<()> {
+        let keys = self.repo.keys();
+        let raw_len = match &o {
+            Opened::Body { body, .. } => body.raw_len(),
+            Opened::Patch { raw_len, .. } => *raw_len,
         };
-        opened
-            .into_par_iter()
-            .zip(ids)
-            .map(|(o, id)| match o? {
-                Opened::Plain(p) => Ok(p),
-                Opened::Patch { patch, base, raw_len } => {
-                    let base_plain = loaded[&base].as_ref().map_err(|e| {
-                        StoreError::format(
-                            format!("chunk {}", id.short()),
-                            FormatError::malformed("delta", format!("its base {} cannot be read: {e}", base.short())),
-                        )
-                    })?;
-                    blob::apply_patch_checked(self.repo.keys(), id, raw_len, &patch, base_plain, check)
-                        .map_err(|e| StoreError::format(format!("delta {}", id.short()), e))
-                }
-            })
-            .collect()
+        if raw_len as usize != out.len() {
+            let why = format!("is {raw_len} bytes, the chunk list says {}", out.len());
+            return Err(StoreError::format(format!("chunk {}", id.short()), FormatError::malformed("chunk", why)));
+        }
+        match o {
+            Opened::Body { body, pack } => body.decode_into(keys, check, out).map_err(|e| StoreError::format(format!("blob {} in {}", id.short(), pack_key(&pack)), e)),
+            Opened::Patch { patch, base, .. } => blob::apply_patch_into(keys, id, raw_len, &patch, base_of(bases, id, &base)?, check, out)
+                .map_err(|e| StoreError::format(format!("delta {}", id.short()), e)),
+        }
     }
 
     /// Locate, fetch (merged reads) and authenticate many blobs; deltas are left as patches.
-    fn fetch_many(&self, index: &Index, ids: &[Id], kind: BlobKind, check: IdCheck) -> Vec<Result<Opened>> {
+    fn fetch_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Opened>> {
         let located: Vec<Result<BlobLocation>> = ids.par_iter().map(|id| locate(index, id, kind)).collect();
         let mut out: Vec<Option<Result<Opened>>> = Vec::with_capacity(ids.len());
         let mut wanted = Vec::new();
@@ -391,7 +415,7 @@ impl<'r> PackReader<'r> {
                     let r = match bytes {
                         Ok(b) => {
                             let at = (u64::from(loc.offset) - s.start) as usize;
-                            self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize], check)
+                            self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize])
                         }
                         // An unreachable store fails each blob alike, at once: retrying them one
                         // by one would wait out the retry timeout for every blob.
@@ -400,7 +424,7 @@ impl<'r> PackReader<'r> {
                         }
                         // Each blob alone, for its own precise error (a truncated pack still
                         // yields the blobs before the cut).
-                        Err(_) => self.read(&ids[*i], loc, check),
+                        Err(_) => self.read(&ids[*i], loc),
                     };
                     (*i, r)
                 })
@@ -413,18 +437,21 @@ impl<'r> PackReader<'r> {
     }
 }
 
-/// An authenticated blob: a plaintext already checked against its id, or a delta's patch.
+/// An authenticated blob, not decoded yet: a chunk's or node's body (and the pack it came from,
+/// for errors), or a delta's patch.
 enum Opened {
-    Plain(Vec<u8>),
+    Body { body: blob::Body, pack: Id },
     Patch { patch: Vec<u8>, base: Id, raw_len: u32 },
 }
 
-impl Opened {
-    fn into_plain(self) -> Vec<u8> {
-        match self {
-            Opened::Plain(p) => p,
-            Opened::Patch { .. } => unreachable!("patches are resolved before this"),
-        }
+/// The loaded plaintext of `base`, which delta `id` needs.
+fn base_of<'b>(bases: &'b HashMap<Id, Result<Vec<u8>>>, id: &Id, base: &Id) -> Result<&'b [u8]> {
+    match bases.get(base).expect("every patch's base was loaded") {
+        Ok(plain) => Ok(plain),
+        Err(e) => Err(StoreError::format(
+            format!("chunk {}", id.short()),
+            FormatError::malformed("delta", format!("its base {} cannot be read: {e}", base.short())),
+        )),
     }
 }
 

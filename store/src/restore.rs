@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use repo_format::blob::{BlobKind, IdCheck};
-use repo_format::{FormatError, Id};
+use repo_format::blob::IdCheck;
+use repo_format::Id;
 
 use crate::error::DigestMismatch;
 use crate::index::Index;
@@ -44,26 +44,26 @@ pub struct RestoreSummary {
 /// (lengths not multiples of its 1 KiB blocks) runs at a third of its speed.
 type Loaded = Result<(Vec<u8>, u64)>;
 
-/// Load one batch's chunks (in parallel, checked as `check` says) and join them in stream order.
+/// Load one batch's chunks (in parallel, checked as `check` says), each decoded straight into its
+/// place in the batch's buffer.
 fn load_batch(reader: &PackReader, index: &Index, snap: &Snapshot, batch: &[StreamChunk], pool: &Pool, check: IdCheck) -> Loaded {
     let ids: Vec<Id> = batch.iter().map(|c| c.id).collect();
     let need: usize = batch.iter().map(|c| c.len as usize).sum();
     // A pooled buffer too small for this batch is replaced, not grown: growing would copy its
     // stale bytes (realloc does not know they are dead). An eighth of headroom lets most later
-    // batches fit the new one.
+    // batches fit the new one. A reused buffer's stale bytes are all overwritten.
     let pooled = pool.lock().expect("not poisoned").pop().filter(|v| v.capacity() >= need);
     let mut joined = pooled.unwrap_or_else(|| Vec::with_capacity(need + need / 8));
-    joined.clear();
-    for (data, c) in reader.load_many(index, &ids, BlobKind::Chunk, check).into_iter().zip(batch) {
-        let data = data.and_then(|d| {
-            if d.len() as u64 == c.len {
-                Ok(d)
-            } else {
-                let why = format!("is {} bytes, the chunk list says {}", d.len(), c.len);
-                Err(StoreError::format(format!("chunk {}", c.id.short()), FormatError::malformed("chunk", why)))
-            }
-        });
-        joined.extend_from_slice(&data.map_err(|e| snap.unreadable(c.id, c.offset, e))?);
+    joined.resize(need, 0);
+    let mut outs = Vec::with_capacity(batch.len());
+    let mut rest = joined.as_mut_slice();
+    for c in batch {
+        let (out, after) = rest.split_at_mut(c.len as usize);
+        outs.push(out);
+        rest = after;
+    }
+    for (r, c) in reader.load_many_into(index, &ids, check, outs).into_iter().zip(batch) {
+        r.map_err(|e| snap.unreadable(c.id, c.offset, e))?;
     }
     Ok((joined, batch.len() as u64))
 }
@@ -133,7 +133,7 @@ fn load_batches<'s>(
 /// `index` is the caller's view of the local index (the one `snap` was resolved with).
 ///
 /// A loader thread walks the chunk list and starts a parallel job per batch
-/// ([`PackReader::load_many`]) while this thread hashes and writes earlier batches in order.
+/// ([`PackReader::load_many_into`]) while this thread hashes and writes earlier batches in order.
 pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
     let t0 = Instant::now();
     let reader = PackReader::new(repo);
