@@ -8,7 +8,7 @@
 #       TOOLS   which tools (default "dbvault dbvault_nodelta restic borg"; the first is compared
 #               with the others; dbvault_nodelta is dbvault in a repository made with --no-deltas)
 #       REPEAT  runs of the day-0 ingest (each into a fresh repository) and of the restore, whose
-#               median is reported (default 3; later days are medians over days already)
+#               median is reported (default 5; later days are medians over days already)
 #
 # Generates the series with benches/series.sh (real PostgreSQL and MariaDB servers, private, in
 # temporary folders) unless WORK_DIR already holds them for the same ROWS and DAYS. Then, for each
@@ -39,7 +39,7 @@ bin="$CARGO_TARGET_DIR/release"
 rows=${ROWS:-2500000} days=${DAYS:-7}
 series=${SERIES:-pg-app pg-bench mariadb-app}
 tools=${TOOLS:-dbvault dbvault_nodelta restic borg}
-repeat=${REPEAT:-3}
+repeat=${REPEAT:-5}
 [ "$repeat" -ge 1 ] 2>/dev/null || { echo "REPEAT must be a whole number of at least 1 (got '$repeat')" >&2; exit 2; }
 work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
 mkdir -p "$work"
