@@ -55,6 +55,9 @@ const PACKS_PER_SEGMENT: usize = 8;
 /// shallower members ([`rebase`]), so restoring a chunk never reads more than this many bases
 /// (SPEC.md, "Delta blobs").
 pub const WRITE_MAX_DEPTH: u8 = 4;
+/// A chain 2 or 3 deep whose proposed base's id starts with a byte below this is rebased early
+/// ([`rebase_early`]): 64 is one chain in four.
+const EARLY_REBASE_BELOW: u8 = 64;
 /// What a delta costs beyond its patch: the base id in the pack header and the index segment.
 const DELTA_EXTRA: usize = 64;
 /// A chain root compressing alone at least this many times marks rows that repeat with small
@@ -346,7 +349,7 @@ impl<'r> Dedup<'r> {
 }
 
 /// The base a proposed one stands for: the proposed chunk itself, or a shallower member of its
-/// chain when the chain is already [`WRITE_MAX_DEPTH`] deep ([`rebase`]).
+/// chain when the chain is already [`WRITE_MAX_DEPTH`] deep or is rebased early ([`rebase`]).
 #[derive(Clone, Copy)]
 struct Chosen {
     base: Id,
@@ -387,12 +390,21 @@ fn usable_base(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     }
     // Depths are counted along the chain just read, not taken from the entries' own fields.
     let depth = (chain.len() - 1) as u8;
-    let (base, depth) = if depth < WRITE_MAX_DEPTH { (proposed, depth) } else { rebase(&chain) };
+    let (base, depth) = if depth >= WRITE_MAX_DEPTH || rebase_early(&proposed, depth) { rebase(&chain) } else { (proposed, depth) };
     let root_alone = root.stored_len.saturating_sub(OVERHEAD as u32);
     Ok(Some(Chosen { base, depth, root_alone, root_raw: root.raw_len }))
 }
 
-/// The member of a chain at the depth limit (`chain[0]`, then its bases down to the root), with
+/// Whether a chain `depth` deep, ending in `proposed`, is rebased before it reaches the depth
+/// limit: at depth 2 or 3, when the first byte of `proposed` (a keyed hash, so one chain in four
+/// each day) is below [`EARLY_REBASE_BELOW`]. Without it every chain of a table whose chunks all
+/// changed daily since the same day reaches the limit on the same day, and that day pays every
+/// chain's rebase (SPEC.md, "Delta blobs", *Depth*).
+fn rebase_early(proposed: &Id, depth: u8) -> bool {
+    depth >= 2 && proposed.0[0] < EARLY_REBASE_BELOW
+}
+
+/// The member of a chain being rebased (`chain[0]`, then its bases down to the root), with
 /// its depth, that a new delta is made against instead (SPEC.md, "Delta blobs", *Depth*): the one
 /// with the smallest expected patch per day of depth it leaves, `edits / (WRITE_MAX_DEPTH -
 /// depth)^2`. A member's edits are the patches stacked above it (each patch holds the edits since
@@ -882,14 +894,16 @@ mod tests {
         // Chunks 1 and 11 are whole. Chunk n+1 is a delta of depth n against chunk n, with 20-byte
         // patches (60 stored). Chunks 12-15 are the same chain, but 12 was itself a rebase: its
         // patch holds many days of edits (420 bytes).
+        // Ids start with a byte of 100 or more, which is never rebased early (chunks 31-34 are).
+        let id = |n: u8| Id([if n > 30 { n } else { n + 100 }; 32]);
         let entry = |n: u8, root: u8, stored_len: u32| PackEntry {
-            id: Id([n; 32]),
+            id: id(n),
             kind: if n == root { BlobKind::Chunk } else { BlobKind::Delta },
             codec: Codec::Zstd,
             offset: 8 + 100 * u32::from(n),
             stored_len: if n == root { 1040 } else { stored_len },
             raw_len: 4000,
-            delta: (n > root).then_some(DeltaRef { base: Id([n - 1; 32]), depth: n - root }),
+            delta: (n > root).then_some(DeltaRef { base: id(n - 1), depth: n - root }),
         };
         // Chunks 21-25 are such a chain too, but their entries all claim depth 1.
         let understated = (21..=25u8).map(|n| PackEntry { delta: entry(n, 21, 60).delta.map(|d| DeltaRef { depth: 1, ..d }), ..entry(n, 21, 60) });
@@ -897,20 +911,26 @@ mod tests {
             .map(|n| entry(n, 1, 60))
             .chain((11..=15).map(|n| entry(n, 11, if n == 12 { 460 } else { 60 })))
             .chain(understated)
+            .chain((31..=34).map(|n| entry(n, 31, 60)))
             .collect();
         let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([9; 32]), pack_len: 10_000, entries }] };
         index.apply_segment(&Id([8; 32]), &seg).unwrap();
         // Estimates for a 2000-byte chunk come from the root: 1000 bytes alone per 4000 raw.
-        let chosen = |id: u8| usable_base(&index, Id([id; 32])).unwrap().map(|c| (c.base, c.depth, c.estimate_alone(2000)));
-        assert_eq!(chosen(1), Some((Id([1; 32]), 0, 500)));
-        assert_eq!(chosen(4), Some((Id([4; 32]), 3, 500)), "depth 3 is used as it is");
+        let chosen = |n: u8| usable_base(&index, id(n)).unwrap().map(|c| (c.base, c.depth, c.estimate_alone(2000)));
+        assert_eq!(chosen(1), Some((id(1), 0, 500)));
+        assert_eq!(chosen(4), Some((id(4), 3, 500)), "depth 3 is used as it is");
         // Edits above each member, with a day's (20): 40 for chunk 4 (depth 3), 60 for 3, 80 for
         // 2, 100 for the root; divided by (4 - depth)^2 the root is cheapest per day it leaves.
-        assert_eq!(chosen(5), Some((Id([1; 32]), 0, 500)), "depth 4: its root instead");
-        assert_eq!(chosen(6), Some((Id([1; 32]), 0, 500)), "depth 5 (not written any more): its root too");
+        assert_eq!(chosen(5), Some((id(1), 0, 500)), "depth 4: its root instead");
+        assert_eq!(chosen(6), Some((id(1), 0, 500)), "depth 5 (not written any more): its root too");
         // Above the root lie 500 bytes of edits now (score 31); above chunk 12, 80 (score 8.9).
-        assert_eq!(chosen(15), Some((Id([12; 32]), 1, 500)), "an aged root is passed over");
-        assert_eq!(chosen(25), Some((Id([21; 32]), 0, 500)), "depths are counted along the chain, not read from entries");
+        assert_eq!(chosen(15), Some((id(12), 1, 500)), "an aged root is passed over");
+        assert_eq!(chosen(25), Some((id(21), 0, 500)), "depths are counted along the chain, not read from entries");
         assert_eq!(chosen(7), None, "unknown chunk");
+        // Chunk 34 is 3 deep, 33 2 deep, and their ids start low: both are rebased early, to the
+        // root (for 33: 60 / 16 for the root against 40 / 9 for chunk 32). Chunk 32, 1 deep, is not.
+        assert_eq!(chosen(34), Some((id(31), 0, 500)));
+        assert_eq!(chosen(33), Some((id(31), 0, 500)));
+        assert_eq!(chosen(32), Some((id(32), 1, 500)));
     }
 }
