@@ -310,9 +310,9 @@ fn decompress_patch(patch: &[u8], base: &[u8], raw_len: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// Decode `patch` against `base` into `out`; the number of bytes written (zstd writes no more
-/// than `out` holds).
-fn decompress_patch_to(patch: &[u8], base: &[u8], out: &mut [u8]) -> Result<usize, FormatError> {
+/// Decode `patch` against `base` into `out` (a slice, or a `Vec`'s spare capacity); the number of
+/// bytes written. zstd writes no more than `out` holds.
+fn decompress_patch_to<C: zstd::zstd_safe::WriteBuf + ?Sized>(patch: &[u8], base: &[u8], out: &mut C) -> Result<usize, FormatError> {
     if !can_be_base(base) {
         return Err(FormatError::malformed(KIND, "a delta's base starts with zstd's dictionary magic: no writer makes such deltas"));
     }
@@ -327,17 +327,9 @@ fn decompress_patch_to(patch: &[u8], base: &[u8], out: &mut [u8]) -> Result<usiz
 /// `raw_len` bytes and zstd writes no more than `out`'s capacity: a fresh `out` bounds the output by
 /// `raw_len`, a reused one (the writer's check of its own patches) by its larger capacity.
 fn decompress_patch_into(patch: &[u8], base: &[u8], raw_len: usize, out: &mut Vec<u8>) -> Result<(), FormatError> {
-    if !can_be_base(base) {
-        return Err(FormatError::malformed(KIND, "a delta's base starts with zstd's dictionary magic: no writer makes such deltas"));
-    }
-    PATCH_DCTX.with(|d| {
-        let mut d = d.borrow_mut();
-        let dctx = d.get_or_insert_with(zstd::zstd_safe::DCtx::create);
-        out.clear();
-        out.reserve_exact(raw_len);
-        dctx.decompress_using_dict(out, patch, base).map_err(|code| FormatError::Compression { kind: KIND, source: zstd_error(code) })?;
-        Ok(())
-    })
+    out.clear();
+    out.reserve_exact(raw_len);
+    decompress_patch_to(patch, base, out).map(drop)
 }
 
 fn compress(level: i32, plaintext: &[u8]) -> Result<Vec<u8>, FormatError> {

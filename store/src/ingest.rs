@@ -427,7 +427,7 @@ fn rebase(chain: &[(Id, BlobLocation)]) -> (Id, u8) {
             best = Some((*id, depth, score));
         }
     }
-    let (id, depth, _) = best.expect("a chain at the depth limit ends in its root, at depth 0");
+    let (id, depth, _) = best.expect("a chain being rebased (2 or more deep) ends in its root, at depth 0");
     (id, depth)
 }
 

@@ -268,7 +268,7 @@ impl<'r> PackReader<'r> {
 
     /// Authenticate the sealed blob `sealed` found at `loc`; it is decoded later.
     fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Opened> {
-        let what = || format!("blob {} in {}", id.short(), pack_key(&loc.pack));
+        let what = || in_pack(id, &loc.pack);
         match loc.delta {
             None => blob::open_body(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
                 .map(|body| Opened::Body { body, pack: loc.pack })
@@ -353,7 +353,7 @@ impl<'r> PackReader<'r> {
     fn decode(&self, id: &Id, o: Opened, bases: &HashMap<Id, Result<Vec<u8>>>, check: IdCheck) -> Result<Vec<u8>> {
         let keys = self.repo.keys();
         match o {
-            Opened::Body { body, pack } => body.decode(keys, check).map_err(|e| StoreError::format(format!("blob {} in {}", id.short(), pack_key(&pack)), e)),
+            Opened::Body { body, pack } => body.decode(keys, check).map_err(|e| StoreError::format(in_pack(id, &pack), e)),
             Opened::Patch { patch, base, raw_len } => blob::apply_patch_checked(keys, id, raw_len, &patch, base_of(bases, id, &base)?, check)
                 .map_err(|e| StoreError::format(format!("delta {}", id.short()), e)),
         }
@@ -371,7 +371,7 @@ impl<'r> PackReader<'r> {
             return Err(StoreError::format(format!("chunk {}", id.short()), FormatError::malformed("chunk", why)));
         }
         match o {
-            Opened::Body { body, pack } => body.decode_into(keys, check, out).map_err(|e| StoreError::format(format!("blob {} in {}", id.short(), pack_key(&pack)), e)),
+            Opened::Body { body, pack } => body.decode_into(keys, check, out).map_err(|e| StoreError::format(in_pack(id, &pack), e)),
             Opened::Patch { patch, base, .. } => blob::apply_patch_into(keys, id, raw_len, &patch, base_of(bases, id, &base)?, check, out)
                 .map_err(|e| StoreError::format(format!("delta {}", id.short()), e)),
         }
@@ -442,6 +442,11 @@ impl<'r> PackReader<'r> {
 enum Opened {
     Body { body: blob::Body, pack: Id },
     Patch { patch: Vec<u8>, base: Id, raw_len: u32 },
+}
+
+/// What an error about blob `id` of `pack` names.
+fn in_pack(id: &Id, pack: &Id) -> String {
+    format!("blob {} in {}", id.short(), pack_key(pack))
 }
 
 /// The loaded plaintext of `base`, which delta `id` needs.
