@@ -543,8 +543,9 @@ impl Body {
         expect_room(&self.id, self.raw_len, out)?;
         let n = match self.codec {
             Codec::Stored => {
-                let n = self.bytes.len().min(out.len());
-                out[..n].copy_from_slice(&self.bytes[..n]);
+                if self.bytes.len() == out.len() {
+                    out.copy_from_slice(&self.bytes);
+                }
                 self.bytes.len()
             }
             Codec::Zstd => with_decompressor(|d| d.decompress_to_buffer(&self.bytes, &mut *out))?,

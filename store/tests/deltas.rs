@@ -48,7 +48,7 @@ fn changed_chunks_become_bounded_deltas_and_restore_byte_identical() {
             assert!(added.delta_chunks * 2 > added.chunks, "day {n}: only {} of {} new chunks are deltas", added.delta_chunks, added.chunks);
             // Chains reach the depth limit on day WRITE_MAX_DEPTH + 1 and are rebased, mostly on
             // their day-0 roots: that day's patches span up to five days of edits (SPEC.md 6.1,
-            // "Depth").
+            // "Depth"). One chain in four is rebased earlier, at depth 2 or 3.
             // Other days' deltas took 0.005-0.18 of their chunks compressed alone in 42 runs with
             // fresh keys (anchored patches, SPEC.md 6.1); one more run's key gave 0.27 on day 6.
             let rebased = n == usize::from(WRITE_MAX_DEPTH) + 1;
@@ -67,6 +67,45 @@ fn changed_chunks_become_bounded_deltas_and_restore_byte_identical() {
     assert!(max_depth <= WRITE_MAX_DEPTH, "chains are bounded: deepest {max_depth}");
     assert!(entries.iter().all(|e| (e.kind == BlobKind::Delta) == e.delta.is_some()));
     clean_check(&with);
+}
+
+/// A restore's batch is filled in place: `load_many_into` decodes chunks and deltas straight into
+/// the caller's buffers, and refuses a buffer whose length is not the chunk's (the chunk list and
+/// the index disagree) before writing into it, without spoiling the other chunks.
+#[test]
+fn chunks_and_deltas_decode_into_the_callers_buffers() {
+    let days = week(5);
+    let t = TestRepo::new(fast_init());
+    let snaps: Vec<_> = days.iter().map(|d| t.ingest("shop", d).snapshot).collect();
+    let index = t.repo.index_reader().unwrap();
+    let reader = store::pack::PackReader::new(&t.repo);
+    // The last day's chunks (deltas) and the first day's (whole), with the bytes each must hold.
+    let mut wanted: Vec<(repo_format::Id, &[u8])> = Vec::new();
+    for n in [days.len() - 1, 0] {
+        let mut walk = store::tree::TreeWalk::new(&reader, &index, snaps[n].manifest.tree);
+        while let Some(c) = walk.next_chunk().unwrap() {
+            wanted.push((c.id, &days[n][c.offset as usize..(c.offset + c.len) as usize]));
+        }
+    }
+    let is_delta = |id: &repo_format::Id| index.locate(id).unwrap().delta.is_some();
+    let short = wanted.iter().position(|(id, _)| is_delta(id)).expect("the test needs a delta");
+    assert!(wanted.iter().any(|(id, _)| !is_delta(id)), "the test needs a whole chunk");
+    let ids: Vec<repo_format::Id> = wanted.iter().map(|(id, _)| *id).collect();
+    let mut bufs: Vec<Vec<u8>> = wanted.iter().map(|(_, want)| vec![7; want.len()]).collect();
+    bufs[short].pop();
+    let outs = bufs.iter_mut().map(Vec::as_mut_slice).collect();
+    let results = reader.load_many_into(&index, &ids, repo_format::blob::IdCheck::Prove, outs);
+    assert_eq!(results.len(), wanted.len());
+    for (i, (r, (_, want))) in results.iter().zip(&wanted).enumerate() {
+        if i == short {
+            let e = r.as_ref().unwrap_err().to_string();
+            assert!(e.contains("the chunk list says"), "{e}");
+            assert!(bufs[i].iter().all(|&b| b == 7), "nothing written into a refused buffer");
+        } else {
+            r.as_ref().unwrap();
+            assert_eq!(&bufs[i][..], *want, "chunk {i}");
+        }
+    }
 }
 
 #[test]
