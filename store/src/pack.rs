@@ -289,7 +289,7 @@ impl<'r> PackReader<'r> {
     /// delta: it is rebuilt from its base).
     pub fn load(&self, index: &Index, id: &Id, kind: BlobKind) -> Result<Vec<u8>> {
         let opened = vec![self.read(id, &locate(index, id, kind)?)];
-        self.resolve(index, std::slice::from_ref(id), opened, MAX_DELTA_DEPTH, IdCheck::Prove).pop().expect("one answer")
+        self.resolve(index, std::slice::from_ref(id), opened, IdCheck::Prove).pop().expect("one answer")
     }
 
     /// Rebuild delta blobs `(chunk id, location, sealed bytes)` read by the caller, reading their
@@ -297,7 +297,7 @@ impl<'r> PackReader<'r> {
     pub fn open_deltas(&self, index: &Index, blobs: &[(Id, BlobLocation, &[u8])]) -> Vec<Result<Vec<u8>>> {
         let opened: Vec<Result<Opened>> = blobs.par_iter().map(|(id, loc, sealed)| self.open(id, loc, sealed)).collect();
         let ids: Vec<Id> = blobs.iter().map(|(id, _, _)| *id).collect();
-        self.resolve(index, &ids, opened, MAX_DELTA_DEPTH, IdCheck::Prove)
+        self.resolve(index, &ids, opened, IdCheck::Prove)
     }
 
     /// Load many blobs of `kind` at once, in parallel; the results are in the order of `ids`.
@@ -305,12 +305,12 @@ impl<'r> PackReader<'r> {
     /// Reads are grouped by pack, sorted by offset and merged when close (a new dump's chunks sit
     /// next to each other in stream order), so a batch costs a few large reads rather than one
     /// read per blob, locally and on an object store alike. A failed merged read is retried blob by
-    /// blob. Chunks stored as deltas are rebuilt: their bases are loaded the same way, level by
-    /// level, at most [`MAX_DELTA_DEPTH`] levels deep. Every envelope is authenticated; `check`
-    /// says whether the plaintexts' ids are proven too.
+    /// blob. Chunks stored as deltas are rebuilt from their bases ([`Bases`]), at most
+    /// [`MAX_DELTA_DEPTH`] deep. Every envelope is authenticated; `check` says whether the
+    /// plaintexts' ids are proven too.
     pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind, check: IdCheck) -> Vec<Result<Vec<u8>>> {
         let opened = self.fetch_many(index, ids, kind);
-        self.resolve(index, ids, opened, MAX_DELTA_DEPTH, check)
+        self.resolve(index, ids, opened, check)
     }
 
     /// [`load_many`](Self::load_many) of chunks, each decoded straight into its buffer in `outs`
@@ -318,49 +318,49 @@ impl<'r> PackReader<'r> {
     /// place, without a buffer and a copy per chunk.
     pub fn load_many_into(&self, index: &Index, ids: &[Id], check: IdCheck, outs: Vec<&mut [u8]>) -> Vec<Result<()>> {
         let opened = self.fetch_many(index, ids, BlobKind::Chunk);
-        let bases = self.load_bases(index, &opened, MAX_DELTA_DEPTH);
+        let bases = self.load_bases(index, &opened);
         opened.into_par_iter().zip(ids).zip(outs).map(|((o, id), out)| self.decode_into(id, o?, &bases, check, out)).collect()
     }
 
     /// Decode each blob in `opened`, applying patches to their bases (loaded, and themselves
-    /// resolved, as needed). The plaintexts are checked as `check` says; bases only for their
+    /// rebuilt, as needed). The plaintexts are checked as `check` says; bases only for their
     /// length (the chunks rebuilt from them prove them).
-    fn resolve(&self, index: &Index, ids: &[Id], opened: Vec<Result<Opened>>, hops_left: u8, check: IdCheck) -> Vec<Result<Vec<u8>>> {
-        let bases = self.load_bases(index, &opened, hops_left);
+    fn resolve(&self, index: &Index, ids: &[Id], opened: Vec<Result<Opened>>, check: IdCheck) -> Vec<Result<Vec<u8>>> {
+        let bases = self.load_bases(index, &opened);
         opened.into_par_iter().zip(ids).map(|(o, id)| self.decode(id, o?, &bases, check)).collect()
     }
 
-    /// The plaintexts of the bases the patches in `opened` need, each loaded once.
-    fn load_bases(&self, index: &Index, opened: &[Result<Opened>], hops_left: u8) -> HashMap<Id, Result<Vec<u8>>> {
-        let mut bases: Vec<Id> = opened.iter().filter_map(|o| match o {
+    /// The chains below the patches in `opened`, located through the index, and every member's
+    /// sealed blob, each fetched once (merged reads) and authenticated.
+    fn load_bases(&self, index: &Index, opened: &[Result<Opened>]) -> Bases {
+        let mut first: Vec<Id> = opened.iter().filter_map(|o| match o {
             Ok(Opened::Patch { base, .. }) => Some(*base),
             _ => None,
         }).collect();
-        bases.sort_unstable();
-        bases.dedup();
-        if bases.is_empty() {
-            HashMap::new()
-        } else if hops_left == 0 {
-            bases.into_iter().map(|b| (b, Err(chain_too_deep(&b)))).collect()
-        } else {
-            let fetched = self.fetch_many(index, &bases, BlobKind::Chunk);
-            let resolved = self.resolve(index, &bases, fetched, hops_left - 1, IdCheck::Length);
-            bases.into_iter().zip(resolved).collect()
-        }
+        first.sort_unstable();
+        first.dedup();
+        let chains: HashMap<Id, BaseChain> = first.par_iter().map(|b| (*b, BaseChain::locate(index, *b))).collect();
+        let mut members: Vec<(Id, BlobLocation)> = chains.values().flat_map(|c| c.ids.iter().copied().zip(c.locs.iter().copied())).collect();
+        members.sort_unstable_by_key(|(id, _)| *id);
+        members.dedup_by_key(|(id, _)| *id);
+        let (ids, locs): (Vec<Id>, Vec<Result<BlobLocation>>) = members.into_iter().map(|(id, loc)| (id, Ok(loc))).unzip();
+        let fetched = self.fetch_located(&ids, locs);
+        Bases { chains, opened: ids.into_iter().zip(fetched).collect() }
     }
 
     /// The plaintext of an opened blob, checked as `check` says.
-    fn decode(&self, id: &Id, o: Opened, bases: &HashMap<Id, Result<Vec<u8>>>, check: IdCheck) -> Result<Vec<u8>> {
+    fn decode(&self, id: &Id, o: Opened, bases: &Bases, check: IdCheck) -> Result<Vec<u8>> {
         let keys = self.repo.keys();
         match o {
             Opened::Body { body, pack } => body.decode(keys, check).map_err(|e| StoreError::format(in_pack(id, &pack), e)),
-            Opened::Patch { patch, base, raw_len } => blob::apply_patch_checked(keys, id, raw_len, &patch, base_of(bases, id, &base)?, check)
-                .map_err(|e| StoreError::format(format!("delta {}", id.short()), e)),
+            Opened::Patch { patch, base, raw_len } => self.with_base(id, &base, bases, |plain| {
+                blob::apply_patch_checked(keys, id, raw_len, &patch, plain, check).map_err(|e| StoreError::format(format!("delta {}", id.short()), e))
+            }),
         }
     }
 
     /// [`decode`](Self::decode) into `out`, which the chunk list says is the chunk's length.
-    fn decode_into(&self, id: &Id, o: Opened, bases: &HashMap<Id, Result<Vec<u8>>>, check: IdCheck, out: &mut [u8]) -> Result<()> {
+    fn decode_into(&self, id: &Id, o: Opened, bases: &Bases, check: IdCheck, out: &mut [u8]) -> Result<()> {
         let keys = self.repo.keys();
         let raw_len = match &o {
             Opened::Body { body, .. } => body.raw_len(),
@@ -372,14 +372,55 @@ impl<'r> PackReader<'r> {
         }
         match o {
             Opened::Body { body, pack } => body.decode_into(keys, check, out).map_err(|e| StoreError::format(in_pack(id, &pack), e)),
-            Opened::Patch { patch, base, .. } => blob::apply_patch_into(keys, id, raw_len, &patch, base_of(bases, id, &base)?, check, out)
-                .map_err(|e| StoreError::format(format!("delta {}", id.short()), e)),
+            Opened::Patch { patch, base, .. } => self.with_base(id, &base, bases, |plain| {
+                blob::apply_patch_into(keys, id, raw_len, &patch, plain, check, out).map_err(|e| StoreError::format(format!("delta {}", id.short()), e))
+            }),
         }
+    }
+
+    /// Call `f` with the plaintext of `base`, the base of delta `id`, rebuilt from the root of its
+    /// chain up, in this thread's two scratch buffers: no buffer per base, and a chain's members
+    /// are rebuilt while the one below is still in the cache.
+    fn with_base<T>(&self, id: &Id, base: &Id, bases: &Bases, f: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+        let keys = self.repo.keys();
+        let chain = bases.chains.get(base).expect("every patch's base chain was located");
+        if let Some(e) = &chain.broken {
+            return Err(unreadable_chain(id, &chain.ids, chain.locs.len(), e));
+        }
+        SCRATCH.with(|s| {
+            let (below, next) = &mut *s.borrow_mut();
+            let mut len = 0;
+            for (j, (member, loc)) in chain.ids.iter().zip(&chain.locs).enumerate().rev() {
+                let want = loc.raw_len as usize;
+                if next.len() < want {
+                    next.resize(want, 0);
+                }
+                let out = &mut next[..want];
+                let failed = match bases.opened.get(member).expect("every chain member was fetched") {
+                    Err(e) => return Err(unreadable_chain(id, &chain.ids, j, e)),
+                    Ok(Opened::Body { body, pack }) => body.decode_into(keys, IdCheck::Length, out).err().map(|e| StoreError::format(in_pack(member, pack), e)),
+                    Ok(Opened::Patch { patch, raw_len, .. }) => blob::apply_patch_into(keys, member, *raw_len, patch, &below[..len], IdCheck::Length, out)
+                        .err()
+                        .map(|e| StoreError::format(format!("delta {}", member.short()), e)),
+                };
+                if let Some(e) = failed {
+                    return Err(unreadable_chain(id, &chain.ids, j, &e));
+                }
+                std::mem::swap(below, next);
+                len = want;
+            }
+            f(&below[..len])
+        })
     }
 
     /// Locate, fetch (merged reads) and authenticate many blobs; deltas are left as patches.
     fn fetch_many(&self, index: &Index, ids: &[Id], kind: BlobKind) -> Vec<Result<Opened>> {
         let located: Vec<Result<BlobLocation>> = ids.par_iter().map(|id| locate(index, id, kind)).collect();
+        self.fetch_located(ids, located)
+    }
+
+    /// Fetch (merged reads) and authenticate the blobs `ids`, located as `located` says.
+    fn fetch_located(&self, ids: &[Id], located: Vec<Result<BlobLocation>>) -> Vec<Result<Opened>> {
         let mut out: Vec<Option<Result<Opened>>> = Vec::with_capacity(ids.len());
         let mut wanted = Vec::new();
         for (i, loc) in located.into_iter().enumerate() {
@@ -449,15 +490,71 @@ fn in_pack(id: &Id, pack: &Id) -> String {
     format!("blob {} in {}", id.short(), pack_key(pack))
 }
 
-/// The loaded plaintext of `base`, which delta `id` needs.
-fn base_of<'b>(bases: &'b HashMap<Id, Result<Vec<u8>>>, id: &Id, base: &Id) -> Result<&'b [u8]> {
-    match bases.get(base).expect("every patch's base was loaded") {
-        Ok(plain) => Ok(plain),
-        Err(e) => Err(StoreError::format(
-            format!("chunk {}", id.short()),
-            FormatError::malformed("delta", format!("its base {} cannot be read: {e}", base.short())),
-        )),
+/// The bases below a delta, nearest first, down to a whole chunk, as the index locates them.
+struct BaseChain {
+    /// The members' ids; one more than `locs` when the chain is broken.
+    ids: Vec<Id>,
+    /// The members' locations.
+    locs: Vec<BlobLocation>,
+    /// Why the member after the last located one cannot be read: it is not in the index, is not a
+    /// chunk, or would make the chain deeper than [`MAX_DELTA_DEPTH`] (a loop does too).
+    broken: Option<StoreError>,
+}
+
+impl BaseChain {
+    /// Follow the index from `base` down to a whole chunk.
+    fn locate(index: &Index, base: Id) -> BaseChain {
+        let mut chain = BaseChain { ids: vec![base], locs: Vec::new(), broken: None };
+        loop {
+            let id = *chain.ids.last().expect("not empty");
+            match locate(index, &id, BlobKind::Chunk) {
+                Err(e) => chain.broken = Some(e),
+                Ok(loc) => {
+                    chain.locs.push(loc);
+                    if let Some(d) = loc.delta {
+                        chain.ids.push(d.base);
+                        if chain.locs.len() < usize::from(MAX_DELTA_DEPTH) {
+                            continue;
+                        }
+                        chain.broken = Some(chain_too_deep(&d.base));
+                    }
+                }
+            }
+            return chain;
+        }
     }
+}
+
+/// The base chains a batch of patches needs, and their members' authenticated blobs.
+struct Bases {
+    /// Each patch's chain, by the patch's base.
+    chains: HashMap<Id, BaseChain>,
+    /// Every member of every chain, fetched once.
+    opened: HashMap<Id, Result<Opened>>,
+}
+
+thread_local! {
+    /// Two buffers a chain is rebuilt in, member after member ([`PackReader::with_base`]).
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The error of delta `top` whose base chain `ids` (nearest first) cannot be read because member
+/// `failed` cannot, for `err`: each member above names the one below it.
+fn unreadable_chain(top: &Id, ids: &[Id], failed: usize, err: &dyn std::fmt::Display) -> StoreError {
+    let above = |i: usize| if i == 0 { top } else { &ids[i - 1] };
+    let mut e = unreadable_base(above(failed), &ids[failed], err);
+    for i in (0..failed).rev() {
+        e = unreadable_base(above(i), &ids[i], &e);
+    }
+    e
+}
+
+/// Delta `id` cannot be rebuilt: its base `base` cannot be read, for `err`.
+fn unreadable_base(id: &Id, base: &Id, err: &dyn std::fmt::Display) -> StoreError {
+    StoreError::format(
+        format!("chunk {}", id.short()),
+        FormatError::malformed("delta", format!("its base {} cannot be read: {err}", base.short())),
+    )
 }
 
 fn chain_too_deep(base: &Id) -> StoreError {
@@ -477,4 +574,69 @@ fn locate(index: &Index, id: &Id, kind: BlobKind) -> Result<BlobLocation> {
         ));
     }
     Ok(loc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_format::blob::{Codec, DeltaRef};
+    use repo_format::index_segment::IndexSegment;
+
+    /// A chain is followed through the index down to its whole chunk, and stops, naming the member
+    /// it cannot read, at a base missing from the index, at a blob that is no chunk, past
+    /// `MAX_DELTA_DEPTH` bases, and in a loop.
+    #[test]
+    fn base_chains_are_located_to_their_root_or_to_the_member_that_breaks_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = Index::open_write(dir.path(), std::time::Duration::ZERO, false).unwrap();
+        let id = |n: u8| Id([n; 32]);
+        // Blob n is a delta on `base(n)`, or whole when that is None. 1-3: a chain to root 1.
+        // 11-20: ten deltas on root 10. 31 sits on 30, which is missing. 41 sits on tree node 40.
+        // 50 and 51 sit on each other.
+        let base = |n: u8| match n {
+            2..=3 | 11..=20 | 31 | 41 => Some(n - 1),
+            50 => Some(51),
+            51 => Some(50),
+            _ => None,
+        };
+        let entry = |n: u8| repo_format::pack::PackEntry {
+            id: id(n),
+            kind: match (n, base(n)) {
+                (40, _) => BlobKind::TreeNode,
+                (_, Some(_)) => BlobKind::Delta,
+                (_, None) => BlobKind::Chunk,
+            },
+            codec: Codec::Zstd,
+            offset: 8 + 100 * u32::from(n),
+            stored_len: 60,
+            raw_len: 4000,
+            delta: base(n).map(|b| DeltaRef { base: id(b), depth: 1 }),
+        };
+        let entries = [1, 2, 3, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 31, 40, 41, 50, 51].map(entry).to_vec();
+        let seg = IndexSegment { packs: vec![PackIndex { pack_id: id(99), pack_len: 10_000, entries }] };
+        index.apply_segment(&id(98), &seg).unwrap();
+        let located = |n: u8| {
+            let c = BaseChain::locate(&index, id(n));
+            let ids: Vec<u8> = c.ids.iter().map(|i| i.0[0]).collect();
+            assert_eq!(c.locs.len() + usize::from(c.broken.is_some()), ids.len());
+            (ids, c.broken.map(|e| e.to_string()))
+        };
+        assert_eq!(located(3), (vec![3, 2, 1], None));
+        assert_eq!(located(1), (vec![1], None), "a whole chunk is its own chain");
+        let deepest = 10 + MAX_DELTA_DEPTH;
+        assert_eq!(located(deepest).0, (10..=deepest).rev().collect::<Vec<_>>(), "{MAX_DELTA_DEPTH} deltas and their root");
+        let (ids, broken) = located(deepest + 1);
+        assert_eq!(ids.len(), usize::from(MAX_DELTA_DEPTH) + 1);
+        assert!(broken.unwrap().contains("deeper than"));
+        let (ids, broken) = located(31);
+        assert_eq!(ids, [31, 30]);
+        assert!(broken.unwrap().contains(&id(30).short()), "the missing member is named");
+        assert!(located(41).1.unwrap().contains("TreeNode"), "a tree node is no base");
+        assert!(located(50).1.unwrap().contains("deeper than"), "a loop ends at the depth limit");
+        // A delta on 31 fails naming each member down to the one that is missing.
+        let chain = BaseChain::locate(&index, id(31));
+        let e = unreadable_chain(&id(32), &chain.ids, chain.locs.len(), chain.broken.as_ref().unwrap()).to_string();
+        let (top, first) = (e.find(&id(32).short()).unwrap(), e.find(&id(31).short()).unwrap());
+        assert!(top < first && first < e.find(&id(30).short()).unwrap(), "{e}");
+    }
 }
