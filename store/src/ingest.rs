@@ -1,8 +1,8 @@
 //! Ingest: one dump stream in, one snapshot out.
 //!
-//! Pipeline (DESIGN.md section 4): a reader thread reads the stream, cuts it into chunks and
-//! hashes the whole stream; batches of chunks travel through a bounded channel to this thread,
-//! which hashes chunks in parallel (rayon), looks each id up (this run's own set, then the
+//! Pipeline (DESIGN.md section 4): a reader thread reads the stream and cuts it into chunks;
+//! batches of chunks travel through a bounded channel to this thread, which hashes the whole
+//! stream and the chunks (in parallel, rayon), looks each id up (this run's own set, then the
 //! read-only index view), compresses and seals the new ones in parallel, and appends them to packs
 //! in stream order. The chunk-list tree is built alongside and its nodes are stored the same way.
 //!
@@ -294,6 +294,10 @@ struct Dedup<'r> {
     bases: Option<BaseFinder<'r>>,
     /// New chunk-list nodes, sealed, not yet handed to the pack writer.
     nodes: Vec<SealedBlob>,
+    /// The digest of the stream so far. It is computed here, not on the reader thread: reading
+    /// and chunking keep that thread busy, and on a day of few new chunks it was the pipeline's
+    /// one saturated core while this one waited.
+    digest: blake3::Hasher,
 }
 
 impl<'r> Dedup<'r> {
@@ -327,6 +331,7 @@ impl<'r> Dedup<'r> {
         'r: 's,
     {
         let keys = self.repo.keys();
+        self.digest.update(&batch.data);
         let ids: Vec<Id> = batch.chunks.par_iter().map(|r| keys.chunk_id(&batch.data[r.clone()])).collect();
         let mut new = Vec::new();
         for (i, id) in ids.iter().enumerate() {
@@ -719,7 +724,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     } else {
         None
     };
-    let mut dedup = Dedup { repo, index: &index, seen: RunSet::default(), added: Added::default(), bases, nodes: Vec::new() };
+    let mut dedup = Dedup { repo, index: &index, seen: RunSet::default(), added: Added::default(), bases, nodes: Vec::new(), digest: blake3::Hasher::new() };
     let mut tree = TreeBuilder::new();
     let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
     let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
@@ -728,7 +733,6 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
 
     let (digest, size, source, incomplete, root, stored_bytes) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
-            let mut hasher = blake3::Hasher::new();
             let mut edges = Edges::default();
             let mut chunks = Chunker::new(input, params, BATCH_BYTES);
             loop {
@@ -737,14 +741,13 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
                 }
                 match chunks.next_batch() {
                     Ok(Some(b)) => {
-                        hasher.update(&b.data);
                         edges.update(&b.data);
                         if tx.send(b).is_err() {
-                            return (hasher.finalize(), chunks.position(), edges, None); // the sealer gave up
+                            return (chunks.position(), edges, None); // the sealer gave up
                         }
                     }
-                    Ok(None) => return (hasher.finalize(), chunks.position(), edges, None),
-                    Err(e) => return (hasher.finalize(), chunks.position(), edges, Some(e)),
+                    Ok(None) => return (chunks.position(), edges, None),
+                    Err(e) => return (chunks.position(), edges, Some(e)),
                 }
             }
         });
@@ -764,7 +767,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             })
         });
         drop(rx);
-        let (hash, len, edges, read_error) = reader.join().expect("the reader thread does not panic");
+        let (len, edges, read_error) = reader.join().expect("the reader thread does not panic");
         // Judge the stream before the last pack is closed; a refused stream leaves its packs to
         // prune and discards the open one (the writer sees the channel close without `Finish`).
         let finished = result.and_then(|()| {
@@ -783,7 +786,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
             };
             let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
             packs.send(ToPacks::Finish { nodes: std::mem::take(&mut dedup.nodes) }).map_err(|_| writer_gone())?;
-            Ok((Id(*hash.as_bytes()), len, source, incomplete, root))
+            Ok((Id(*dedup.digest.finalize().as_bytes()), len, source, incomplete, root))
         });
         drop(packs);
         let written = writer.join().expect("the pack writer does not panic");
