@@ -92,9 +92,12 @@ fn derive(password: &[u8], salt: &[u8], params: KdfParams) -> Result<[u8; 32], F
 
 /// Argon2's working memory, mapped fresh from the kernel: nothing clears it up front (the crate's
 /// own allocation has one thread write 64 MiB, 50 ms of page faults before the parallel lanes
-/// start), the lanes fault their own parts in, and the kernel may back it with huge pages (fewer
-/// TLB misses in Argon2's random reads). Opening a repository (`dbvault snapshots`, medians of 10)
-/// took 0.08 s instead of 0.135 s.
+/// start), and the lanes fault their own parts in. It is kept on 4 KiB pages: on a VM whose host
+/// reclaims the guest's free memory, a fresh huge page costs a host fault per 4 KiB inside it
+/// (9.5 us per 4 KiB against 1.5 us for a 4 KiB page, measured here), and a daily job finds its
+/// huge pages cold. Opening a repository after 3 s idle (`dbvault snapshots`, medians of 6) took
+/// 0.145 s on huge pages (0.13 s of it in the kernel) and 0.09 s on 4 KiB pages; only back-to-back
+/// runs, which find the last run's huge pages still backed, were faster on huge pages.
 struct KdfMemory {
     map: memmap2::MmapMut,
     blocks: usize,
@@ -105,7 +108,7 @@ impl KdfMemory {
         let map = memmap2::MmapMut::map_anon(blocks * Block::SIZE)
             .map_err(|e| FormatError::Kdf(format!("cannot map {blocks} KiB for Argon2: {e}")))?;
         #[cfg(target_os = "linux")]
-        let _ = map.advise(memmap2::Advice::HugePage); // advisory: 4 KiB pages work too
+        let _ = map.advise(memmap2::Advice::NoHugePage); // advisory: also where THP is "always"
         Ok(KdfMemory { map, blocks })
     }
 
