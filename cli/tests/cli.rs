@@ -52,6 +52,27 @@ fn daily_loop_contract() {
     assert!(std::fs::read(&file).unwrap() == d[1]);
 }
 
+/// A restore into a redirected file (`> f`, `>> f`, or after other output to the same file) writes
+/// the dump where the file's position is and leaves it after the dump, as a plain stream would:
+/// the descriptor is written directly, in small writes, when it is a regular file.
+#[test]
+fn restore_into_a_redirected_file_writes_at_its_position() {
+    let e = Env::new();
+    let d = dumps(20_000, 1);
+    e.ingest("shop", &d[0]);
+    assert!(d[0].len() > 8 * store::small_writes::WRITE_BYTES, "several writes");
+    for append in [false, true] {
+        let path = e.dir.path().join(format!("out-{append}.sql"));
+        let mut f = std::fs::OpenOptions::new().create(true).write(true).append(append).open(&path).unwrap();
+        f.write_all(b"-- before\n").unwrap();
+        let mut c = e.cmd(&["restore", "latest", "--db", "shop"]);
+        let status = c.stdin(std::process::Stdio::null()).stdout(f.try_clone().unwrap()).status().unwrap();
+        assert!(status.success());
+        f.write_all(b"-- after\n").unwrap();
+        assert!(std::fs::read(&path).unwrap() == [&b"-- before\n"[..], &d[0], b"-- after\n"].concat(), "append: {append}");
+    }
+}
+
 #[test]
 fn exit_codes_and_messages() {
     let e = Env::new();

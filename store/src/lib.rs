@@ -35,6 +35,7 @@ pub mod repository;
 pub mod resemblance;
 pub mod restore;
 pub mod retention;
+pub mod small_writes;
 pub mod snapshot;
 pub mod tree;
 

@@ -5,6 +5,7 @@ use std::io::{BufWriter, Write};
 use anyhow::{Context, Result, bail};
 use store::{Repository, StoreError};
 use store::restore::restore;
+use store::small_writes::SmallWrites;
 use store::snapshot;
 
 use crate::child::Consumer;
@@ -54,8 +55,14 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             }
         }
         None => {
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+            // Into a file (`> dump.sql`) in small writes (store::small_writes), straight to the
+            // descriptor (std's line-buffered stdout would split each write at its last newline);
+            // into a pipe as they come: small writes would only cost it system calls.
+            let stdout: Box<dyn Write> = match stdout_file() {
+                Some(file) => Box::new(SmallWrites(file)),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut out = BufWriter::with_capacity(1 << 20, stdout);
             restore(repo, &index, &snap, &mut out, Some(&progress))
         }
         Some(path) => {
@@ -72,10 +79,10 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
                 .prefix(".dbvault-restore-")
                 .tempfile_in(&dir)
                 .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-            let mut out = BufWriter::with_capacity(1 << 20, EarlyWriteback::new(tmp));
+            let mut out = BufWriter::with_capacity(1 << 20, SmallWrites(EarlyWriteback::new(tmp)));
             let r = restore(repo, &index, &snap, &mut out, Some(&progress));
             if r.is_ok() {
-                let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.file;
+                let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.0.file;
                 tmp.as_file().sync_all().context("syncing the restored file")?;
                 tmp.persist(path).with_context(|| format!("moving the restored file to {}", path.display()))?;
             }
@@ -109,6 +116,14 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
     }
     std::io::stdout().flush().ok();
     Ok(())
+}
+
+/// Standard output as a `File` (a duplicate descriptor: it shares the file position) when it is
+/// a regular file, not a pipe, terminal or device.
+fn stdout_file() -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    let file = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned().ok()?);
+    file.metadata().is_ok_and(|m| m.is_file()).then_some(file)
 }
 
 /// Bytes written between two requests to start writing the file out.
