@@ -95,9 +95,10 @@ fn derive(password: &[u8], salt: &[u8], params: KdfParams) -> Result<[u8; 32], F
 /// start), and the lanes fault their own parts in. It is kept on 4 KiB pages: on a VM whose host
 /// reclaims the guest's free memory, a fresh huge page costs a host fault per 4 KiB inside it
 /// (9.5 us per 4 KiB against 1.5 us for a 4 KiB page, measured here), and a daily job finds its
-/// huge pages cold. Opening a repository after 3 s idle (`dbvault snapshots`, medians of 6) took
-/// 0.145 s on huge pages (0.13 s of it in the kernel) and 0.09 s on 4 KiB pages; only back-to-back
-/// runs, which find the last run's huge pages still backed, were faster on huge pages.
+/// huge pages cold. Opening a repository after 3 s idle (`dbvault snapshots`, 8 runs alternating,
+/// medians) took 0.155 s on huge pages (0.16 s of kernel time) and 0.10 s on 4 KiB pages (0.05 s);
+/// only back-to-back runs, which find the last run's huge pages still backed, were faster on huge
+/// pages.
 struct KdfMemory {
     map: memmap2::MmapMut,
     blocks: usize,
