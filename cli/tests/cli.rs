@@ -53,8 +53,9 @@ fn daily_loop_contract() {
 }
 
 /// A restore into a redirected file (`> f`, `>> f`, or after other output to the same file) writes
-/// the dump where the file's position is and leaves it after the dump, as a plain stream would:
-/// the descriptor is written directly, in small writes, when it is a regular file.
+/// the dump where the file's position is and leaves it after the dump, as a plain stream would.
+/// Such a standard output is written through a duplicate descriptor, which must share the
+/// position (a file reopened by its path would not).
 #[test]
 fn restore_into_a_redirected_file_writes_at_its_position() {
     let e = Env::new();

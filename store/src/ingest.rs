@@ -295,8 +295,8 @@ struct Dedup<'r> {
     /// New chunk-list nodes, sealed, not yet handed to the pack writer.
     nodes: Vec<SealedBlob>,
     /// The digest of the stream so far. It is computed here, not on the reader thread: reading
-    /// and chunking keep that thread busy, and on a day of few new chunks it was the pipeline's
-    /// one saturated core while this one waited.
+    /// and chunking keep that thread busy, and on a pgbench day (perf samples per thread) it was
+    /// the pipeline's one saturated core while this one waited.
     digest: blake3::Hasher,
 }
 
