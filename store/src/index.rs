@@ -35,6 +35,10 @@ const CF_BY_DB: &str = "by_db";
 /// name a chunk pruned since).
 const CF_FEATURES: &str = "features";
 const ALL_CFS: [&str; 6] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB, CF_FEATURES];
+/// Table files a column family may keep before a commit merges them ([`Index::flush`]).
+const MAX_TABLE_FILES: u64 = 8;
+/// RocksDB's levels (its default `num_levels`).
+const NUM_LEVELS: usize = 7;
 
 // Memory is bounded by constants, never by the number of indexed blobs: index and filter blocks
 // live in the block cache, memtables are capped, and segments are applied in bounded batches.
@@ -401,13 +405,35 @@ impl Index {
         }
     }
 
-    /// Persist memtables to table files, so the next reader needs no log replay.
+    /// Persist memtables to table files, so the next reader needs no log replay, and merge the
+    /// table files of a column family that has accumulated more than [`MAX_TABLE_FILES`].
     ///
-    /// Every column family: `DB::flush` alone covers only the default one, and the write-ahead log
-    /// holding a million blob entries made each later command replay it on open (0.6 s).
+    /// Every column family is flushed: `DB::flush` alone covers only the default one, and the
+    /// write-ahead log holding a million blob entries made each later command replay it on open
+    /// (0.6 s). Every commit flushes a few entries per column family into new table files.
+    /// RocksDB moves a file whose keys overlap no other to the last level as it is ("trivial
+    /// move"), never merging it, and a snapshot's or a pack's few keys overlap nothing: 60 ingests
+    /// left 242 files, each one opened by every command.
     pub fn flush(&self) -> Result<()> {
         let cfs: Vec<_> = ALL_CFS.iter().map(|n| self.cf(n)).collect();
-        self.db.flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default()).map_err(|e| self.err(e))
+        self.db.flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default()).map_err(|e| self.err(e))?;
+        let mut merge = rocksdb::CompactOptions::default();
+        merge.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        for cf in cfs {
+            if self.table_files(cf)? > MAX_TABLE_FILES {
+                self.db.compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &merge);
+            }
+        }
+        Ok(())
+    }
+
+    /// Table files of `cf`, over all levels.
+    fn table_files(&self, cf: &rocksdb::ColumnFamily) -> Result<u64> {
+        let mut n = 0;
+        for level in 0..NUM_LEVELS {
+            n += self.db.property_int_value_cf(cf, &format!("rocksdb.num-files-at-level{level}")).map_err(|e| self.err(e))?.unwrap_or(0);
+        }
+        Ok(n)
     }
 }
 
@@ -472,5 +498,30 @@ mod tests {
         w.remove_snapshot(&Id([5; 32]), &[7u8; 16], 2000).unwrap();
         assert_eq!(w.latest_of(&[7u8; 16]).unwrap(), Some(Id([4; 32])));
         assert!(r.contains(&id).unwrap());
+    }
+
+    #[test]
+    fn commits_do_not_pile_up_table_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = [7u8; 16];
+        for day in 0..30u8 {
+            // A commit as an ingest makes it, each in its own process: open, write a few keys, flush.
+            let (w, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
+            let entry = PackEntry { id: Id([day; 32]), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 90, delta: None };
+            let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([100 + day; 32]), pack_len: 100, entries: vec![entry] }] };
+            w.apply_segment(&Id([200 - day; 32]), &seg).unwrap();
+            w.put_snapshot(&Id([day ^ 0x55; 32]), b"sealed", &tag, i128::from(day)).unwrap();
+            w.put_features(&[(u64::from(day), Id([day; 32]))]).unwrap();
+            w.flush().unwrap();
+        }
+        let (w, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
+        for name in ALL_CFS {
+            let files = w.table_files(w.cf(name)).unwrap();
+            assert!(files <= MAX_TABLE_FILES, "column family {name} has {files} table files after 30 commits");
+        }
+        // Merging kept every entry.
+        assert_eq!(w.snapshot_ids().unwrap().len(), 30);
+        assert_eq!(w.applied_segments().unwrap().len(), 30);
+        assert!((0..30u8).all(|d| w.contains(&Id([d; 32])).unwrap()));
     }
 }
