@@ -309,12 +309,19 @@ impl Repository {
     /// Open the index with the writer role (waiting for it), synced with the repository. An
     /// unusable index is rebuilt (with a warning): it is derived state.
     pub fn index_writer(&self) -> Result<Index> {
+        let idx = self.open_index_writer()?;
+        self.sync(&idx)?;
+        Ok(idx)
+    }
+
+    /// Take the writer role and open the index for writing, without syncing it: an ingest opens
+    /// it while its last batches are sealed and syncs it once its own segments are written.
+    pub(crate) fn open_index_writer(&self) -> Result<Index> {
         std::fs::create_dir_all(&self.local_dir).map_err(|e| StoreError::io(format!("creating {}", self.local_dir.display()), e))?;
         let (idx, rebuilt) = Index::open_write(&self.local_dir, self.lock_wait, true)?;
         if let Some(reason) = rebuilt {
             self.warn(format!("the local index was unusable ({reason}); rebuilt it from the repository's objects"));
         }
-        self.sync(&idx)?;
         Ok(idx)
     }
 
