@@ -800,7 +800,10 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
         let opened = opening.map(|o| o.join().expect("opening the index does not panic"));
         // The writer's own error explains a "writer stopped" seen here.
         match (finished, written) {
-            (Ok((digest, size, source, incomplete, root)), Ok(Some(stored))) => Ok((digest, size, source, incomplete, root, stored, opened)),
+            (Ok((digest, size, source, incomplete, root)), Ok(Some(stored))) => {
+                let opened = opened.expect("the index is opened whenever every batch was processed");
+                Ok((digest, size, source, incomplete, root, stored, opened))
+            }
             (_, Err(e)) | (Err(e), _) => Err(e),
             (Ok(_), Ok(None)) => Err(writer_gone()),
         }
@@ -816,10 +819,7 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     drop(index);
 
     // Commit: with the writer role, apply our segments, find the parent, write the manifest.
-    let writer = match opened {
-        Some(opened) => opened?,
-        None => repo.open_index_writer()?,
-    };
+    let writer = opened?;
     repo.sync(&writer)?;
     writer.put_features(&features)?;
     let name_tag = repo.keys().name_tag(&opts.db);
