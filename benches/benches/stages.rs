@@ -44,6 +44,19 @@ fn stages(c: &mut Criterion) {
     g.bench_function("chunk", |b| {
         b.iter(|| Chunker::new(data.as_slice(), params(), 8 << 20).map(|x| x.unwrap().chunks.len()).sum::<usize>())
     });
+    // The same stream as a file, read into buffers or mapped under a lease (page cache warm).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dump.sql");
+    std::fs::write(&path, &data).unwrap();
+    let count = |c: Chunker<std::fs::File>| c.map(|x| x.unwrap().chunks.len()).sum::<usize>();
+    g.bench_function("chunk_file_read", |b| b.iter(|| count(Chunker::new(std::fs::File::open(&path).unwrap(), params(), 4 << 20))));
+    #[cfg(target_os = "linux")]
+    g.bench_function("chunk_file_mapped", |b| {
+        b.iter(|| {
+            let leased = chunker::LeasedFile::lease(std::fs::File::open(&path).unwrap()).expect("a file of ours is leased");
+            count(Chunker::with_input(chunker::Input::Leased(std::sync::Arc::new(leased)), params(), 4 << 20).unwrap())
+        })
+    });
     g.bench_function("hash_chunks", |b| b.iter(|| chunks.iter().map(|c| keys.chunk_id(c).0[0]).fold(0u8, |a, x| a ^ x)));
     g.bench_function("stream_digest", |b| b.iter(|| blake3::hash(black_box(&data))));
     g.bench_function("compress_seal", |b| {

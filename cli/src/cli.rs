@@ -80,6 +80,9 @@ pub enum Command {
     ///
     /// Or pipe the dump in (the producer's exit status is then unknown to dbvault):
     ///   pg_dump shop | dbvault ingest --db shop
+    /// or give a finished dump file (mapped instead of read when nobody has it open for
+    /// writing; a process opening it for writing meanwhile stops the ingest, exit code 6):
+    ///   dbvault ingest --db shop < shop.sql
     ///
     /// Several databases in one run: dbvault ingest --jobs jobs.toml --parallel 2
     ///   [[job]]

@@ -74,6 +74,29 @@ fn restore_into_a_redirected_file_writes_at_its_position() {
     }
 }
 
+/// `dbvault ingest < dump.sql` maps the file when nobody writes it, and reads it when someone
+/// does: either way the snapshot is the bytes from the file's offset to its end, and the offset
+/// is left at the end, as reading would leave it.
+#[test]
+fn ingest_from_a_redirected_file_starts_at_its_offset_and_leaves_it_at_the_end() {
+    use std::io::{Read, Seek};
+    let e = Env::new();
+    let d = dumps(20_000, 1);
+    let path = e.dir.path().join("dump.sql");
+    std::fs::write(&path, [&b"-- skipped\n"[..], &d[0]].concat()).unwrap();
+    for someone_writing in [false, true] {
+        let _writer = someone_writing.then(|| std::fs::OpenOptions::new().append(true).open(&path).unwrap());
+        let mut f = std::fs::File::open(&path).unwrap();
+        f.read_exact(&mut [0u8; 11]).unwrap();
+        let mut c = e.cmd(&["ingest", "--db", "shop", "--json"]);
+        let out = c.stdin(f.try_clone().unwrap()).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(f.stream_position().unwrap(), 11 + d[0].len() as u64, "someone writing: {someone_writing}");
+        let restored = e.ok(&["restore", "latest", "--db", "shop"], b"").stdout;
+        assert!(restored == d[0], "someone writing: {someone_writing}");
+    }
+}
+
 #[test]
 fn exit_codes_and_messages() {
     let e = Env::new();

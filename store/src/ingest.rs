@@ -21,10 +21,12 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use chunker::{Batch, Chunker};
+pub use chunker::{Input, LeasedFile};
 use jiff::Timestamp;
 use rayon::prelude::*;
 use repo_format::blob::{self, BlobKind, DeltaRef, IdCheck, PatchMatcher, SealedBlob};
@@ -355,9 +357,16 @@ impl<'r> Dedup<'r> {
         let recycle = recycle.clone();
         let (repo, index, deltas) = (self.repo, self.index, self.bases.is_some());
         scope.spawn(move |_| {
-            let result = seal_batch(repo, index, &batch, &ids, &new, deltas);
+            // Checked after sealing: blobs sealed from a mapped file that may have changed
+            // meanwhile never reach a pack (SPEC.md section 11, step 2).
+            let result = seal_batch(repo, index, &batch, &ids, &new, deltas).and_then(|sealed| {
+                batch.data.check_unchanged().map_err(|source| StoreError::Input { offset: batch.stream_offset, source })?;
+                Ok(sealed)
+            });
             let _ = done.send(result); // the writer may have stopped on an error of its own
-            let _ = recycle.send(batch.data); // back to the reader
+            if let Some(buf) = batch.data.into_buffer() {
+                let _ = recycle.send(buf); // back to the reader
+            }
         });
         Ok(())
     }
@@ -706,6 +715,11 @@ fn writer_gone() -> StoreError {
 /// stream, a failed producer, and a recognised dump whose completion marker is missing (unless
 /// `allow_incomplete`).
 pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'_>) -> Result<IngestSummary> {
+    ingest_input(repo, Input::Stream(input), opts)
+}
+
+/// Ingest `input`, a stream or a file, as [`ingest`] does.
+pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: IngestOptions<'_>) -> Result<IngestSummary> {
     validate_db_name(&opts.db)?;
     let started = Timestamp::now();
     let t0 = Instant::now();
@@ -733,11 +747,18 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
     let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     let producer = opts.producer;
+    let mapped_input = match &input {
+        Input::Leased(file) => Some(Arc::clone(file)),
+        Input::Stream(_) => None,
+    };
 
     let (digest, size, source, incomplete, root, stored_bytes, opened) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
             let mut edges = Edges::default();
-            let mut chunks = Chunker::new(input, params, BATCH_BYTES);
+            let mut chunks = match Chunker::with_input(input, params, BATCH_BYTES) {
+                Ok(c) => c,
+                Err(e) => return (0, Edges::default(), Some(e)),
+            };
             loop {
                 while let Ok(buf) = recycled.try_recv() {
                     chunks.recycle(buf);
@@ -848,6 +869,10 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
     let id = Id::of_bytes(&sealed);
     crate::lease::check(&lease)?;
+    if let Some(file) = &mapped_input {
+        // Ids and digest were computed from its bytes: they must not have changed since.
+        file.check().map_err(|source| StoreError::Input { offset: size, source })?;
+    }
     repo.backend().put_new(&format!("snapshots/{id}"), &sealed)?; // the commit point
     writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
     writer.flush()?;

@@ -152,6 +152,53 @@ fn a_failed_input_commits_nothing_and_the_next_ingest_works() {
     assert_eq!(t.restore(&next.snapshot).unwrap(), data);
 }
 
+/// A file given as a leased input (mapped, not read) that someone opens for writing after the
+/// first batch, or once every batch is read: the ingest stops with an input error, commits
+/// nothing, and every blob it stored is sound.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_mapped_input_file_opened_for_writing_mid_ingest_commits_nothing() {
+    use std::sync::Arc;
+    use store::ingest::{Input, LeasedFile, ingest_input};
+    let t = TestRepo::new(small_chunks());
+    let good = t.ingest("shop", &text(10_000));
+    let data = text(400_000);
+    let path = t.dir.path().join("dump.sql");
+    for at_the_end in [false, true] {
+        std::fs::write(&path, &data).unwrap();
+        let leased = Arc::new(LeasedFile::lease(std::fs::File::open(&path).unwrap()).expect("a file of ours is leased"));
+        let writer = std::sync::Mutex::new(None);
+        let progress = |done: u64| {
+            let mut w = writer.lock().unwrap();
+            if w.is_none() && (!at_the_end || done == data.len() as u64) {
+                // A writer opens the file, and waits for the lease's release.
+                let p = path.clone();
+                *w = Some(std::thread::spawn(move || {
+                    use std::io::Write;
+                    std::fs::OpenOptions::new().append(true).open(p).unwrap().write_all(b"-- more\n").unwrap();
+                }));
+                while leased.intact() {
+                    std::thread::yield_now();
+                }
+            }
+        };
+        let input = Input::<&[u8]>::Leased(Arc::clone(&leased));
+        let r = ingest_input(&t.repo, input, IngestOptions { db: "shop".into(), progress: Some(&progress), ..Default::default() });
+        let Err(StoreError::Input { source, .. }) = &r else { panic!("at the end: {at_the_end}: {r:?}") };
+        assert!(source.to_string().contains("opened for writing or truncated while it was read"), "{source}");
+        drop(leased);
+        writer.into_inner().unwrap().expect("the writer was started").join().unwrap();
+    }
+    let idx = t.repo.index_reader().unwrap();
+    assert_eq!(store::snapshot::list(&t.repo, &idx, None).unwrap().len(), 1, "no snapshot from a changed file");
+    drop(idx);
+    // Everything stored, listed or not, is sound: every blob of every pack proves its id.
+    t.repo.repair_index().unwrap();
+    let report = store::check::check(&t.repo, store::check::ReadData::All, None).unwrap();
+    assert!(report.ok() && report.packs_read == report.packs && report.unindexed_packs == 0, "{report:?}");
+    assert_eq!(t.restore(&good.snapshot).unwrap(), text(10_000));
+}
+
 #[test]
 fn invalid_db_names_are_refused() {
     let t = TestRepo::new(fast_init());
