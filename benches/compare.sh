@@ -6,7 +6,8 @@
 #       DAYS    days per series (default 7)
 #       SERIES  which series (default "pg-app pg-bench mariadb-app", see benches/series.sh)
 #       TOOLS   which tools (default "dbvault dbvault_nodelta restic borg"; the first is compared
-#               with the others; dbvault_nodelta is dbvault in a repository made with --no-deltas)
+#               with the others; dbvault_nodelta is dbvault in a repository made with --no-deltas,
+#               dbvault_pipe is dbvault reading the dump through a pipe, `cat DUMP | dbvault`)
 #       REPEAT  runs of the day-0 ingest (each into a fresh repository) and of the restore, whose
 #               median is reported (default 5; later days are medians over days already)
 #
@@ -74,6 +75,12 @@ dbvault_nodelta_ingest() { dbvault_ingest "$@"; }
 dbvault_nodelta_restore() { dbvault_restore "$@"; }
 dbvault_nodelta_restore_file() { dbvault_restore_file "$@"; }
 dbvault_nodelta_prune() { dbvault_prune "$@"; }
+# dbvault fed through a pipe, as from `pg_dump | dbvault ingest`: a dump file on standard input is
+# mapped, not read (SPEC.md section 11), and a pipe shows what reading costs.
+dbvault_pipe_init() { dbvault_init "$@"; }
+dbvault_pipe_ingest() { dbvault_env "$1"; cat "$2" | "$bin/dbvault" ingest -q --db "$series_name"; }
+dbvault_pipe_restore() { dbvault_restore "$@"; }
+dbvault_pipe_prune() { dbvault_prune "$@"; }
 
 restic_env() { export RESTIC_REPOSITORY=$1 RESTIC_PASSWORD=$password RESTIC_CACHE_DIR=$1.cache; }
 restic_init() { restic_env "$1"; restic init -q; }
@@ -89,7 +96,8 @@ borg_prune() { borg_env "$1"; borg prune --keep-last 4 && borg compact; }
 
 export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_restore_file dbvault_prune \
   dbvault_nodelta_init dbvault_nodelta_ingest dbvault_nodelta_restore dbvault_nodelta_restore_file \
-  dbvault_nodelta_prune restic_env restic_init \
+  dbvault_nodelta_prune dbvault_pipe_init dbvault_pipe_ingest dbvault_pipe_restore dbvault_pipe_prune \
+  restic_env restic_init \
   restic_ingest restic_restore restic_prune borg_env borg_init borg_ingest borg_restore borg_prune
 export bin password
 

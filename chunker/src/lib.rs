@@ -375,13 +375,20 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), data.len());
     }
 
+    /// A temporary folder holding `dump.sql` with `data`.
+    #[cfg(target_os = "linux")]
+    fn file_of(data: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dump.sql");
+        std::fs::write(&path, data).unwrap();
+        (dir, path)
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_leased_file_is_cut_like_the_same_bytes_read_from_its_offset_to_its_end() {
         let data = pseudo_text(700_000, 11);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dump.sql");
-        std::fs::write(&path, &data).unwrap();
+        let (_dir, path) = file_of(&data);
         for (skip, batch) in [(0, 65_536), (12_345, 100_000), (699_999, 65_536), (700_000, 65_536)] {
             let mut file = std::fs::File::open(&path).unwrap();
             file.seek(SeekFrom::Start(skip as u64)).unwrap();
@@ -405,10 +412,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_broken_lease_stops_the_mapped_batches() {
-        let data = pseudo_text(300_000, 5);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dump.sql");
-        std::fs::write(&path, &data).unwrap();
+        let (_dir, path) = file_of(&pseudo_text(300_000, 5));
         let leased = Arc::new(LeasedFile::lease(std::fs::File::open(&path).unwrap()).unwrap());
         let mut chunks = Chunker::with_input(Input::<&[u8]>::Leased(Arc::clone(&leased)), params(), 65_536).unwrap();
         let first = chunks.next_batch().unwrap().unwrap();
