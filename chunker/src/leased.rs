@@ -59,7 +59,7 @@ impl LeasedFile {
         if self.intact() {
             Ok(())
         } else {
-            Err(io::Error::other("the input file was opened for writing or truncated while it was read"))
+            Err(io::Error::other("the input file was opened for writing or truncated while it was read (is the dump still being written?)"))
         }
     }
 
