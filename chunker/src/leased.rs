@@ -92,12 +92,13 @@ fn sigio_is_harmless() -> bool {
 }
 
 #[cfg(all(test, target_os = "linux"))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::fs::OpenOptions;
     use std::io::Write;
 
-    fn file_with(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    /// A temporary folder holding `dump.sql` with `bytes`.
+    pub(crate) fn file_with(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dump.sql");
         std::fs::write(&path, bytes).unwrap();
