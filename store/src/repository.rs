@@ -23,6 +23,9 @@ use crate::backend::{Backend, BackendError};
 use crate::index::Index;
 use crate::location::{Access, LOCAL_DIR, Location};
 use crate::{Result, StoreError};
+/// Master keys `init` draws at most before taking one whatever its chunker seed.
+const MAX_KEY_DRAWS: u32 = 64;
+
 /// Object folders a repository holds.
 pub const OBJECT_DIRS: [&str; 4] = ["keys", "packs", "index", "snapshots"];
 
@@ -114,7 +117,7 @@ impl Repository {
                 std::fs::create_dir_all(path.join(d)).map_err(|e| StoreError::io(format!("creating {}/{d}", path.display()), e))?;
             }
         }
-        let master = MasterKey::generate().map_err(|e| StoreError::format("master key", e))?;
+        let master = Repository::draw_master_key(&opts.chunker)?;
         let keys = master.keys();
         let mut config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
         config.deltas = !opts.no_deltas;
@@ -280,6 +283,23 @@ impl Repository {
         let d = self.local_dir.join("tmp");
         std::fs::create_dir_all(&d).map_err(|e| StoreError::io(format!("creating {}", d.display()), e))?;
         Ok(d)
+    }
+
+    /// A fresh master key whose chunker seed cuts runs of padding like any other bytes
+    /// ([`chunker::Params::seed_cuts_padding_evenly`]; about a quarter of draws are refused). A key
+    /// is taken anyway after [`MAX_KEY_DRAWS`] refusals, so unusual chunker sizes never fail
+    /// `init`.
+    fn draw_master_key(c: &ChunkerConfig) -> Result<MasterKey> {
+        let mut draws = 0;
+        loop {
+            let master = MasterKey::generate().map_err(|e| StoreError::format("master key", e))?;
+            draws += 1;
+            let seed = master.keys().chunker_seed;
+            let params = chunker::Params::new(c.min_size, c.avg_size, c.max_size, c.normalization, seed).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            if !c.seeded || draws >= MAX_KEY_DRAWS || params.seed_cuts_padding_evenly() {
+                return Ok(master);
+            }
+        }
     }
 
     /// The chunker parameters of this repository, with its key-derived seed.

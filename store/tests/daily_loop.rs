@@ -122,3 +122,14 @@ fn load_many_answers_in_request_order_across_packs() {
         }
     }
 }
+
+#[test]
+fn new_repositories_get_a_chunker_seed_that_cuts_padding_evenly() {
+    // About a quarter of keys are refused: without the draw, ten repositories would all pass only
+    // about once in 25 runs.
+    for _ in 0..10 {
+        let t = TestRepo::new(fast_init());
+        let params = t.repo.chunker_params().unwrap();
+        assert!(params.seed_cuts_padding_evenly(), "init kept a seed that makes padding a likely cut");
+    }
+}
