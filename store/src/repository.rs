@@ -23,6 +23,7 @@ use crate::backend::{Backend, BackendError};
 use crate::index::Index;
 use crate::location::{Access, LOCAL_DIR, Location};
 use crate::{Result, StoreError};
+
 /// Master keys `init` draws at most before taking one whatever its chunker seed.
 const MAX_KEY_DRAWS: u32 = 64;
 
@@ -286,20 +287,22 @@ impl Repository {
     }
 
     /// A fresh master key whose chunker seed cuts runs of padding like any other bytes
-    /// ([`chunker::Params::seed_cuts_padding_evenly`]; about a quarter of draws are refused). A key
-    /// is taken anyway after [`MAX_KEY_DRAWS`] refusals, so unusual chunker sizes never fail
-    /// `init`.
+    /// ([`chunker::Params::seed_cuts_padding_evenly`]; about a quarter of draws are refused). The
+    /// last of [`MAX_KEY_DRAWS`] draws is taken whatever its seed, so unusual chunker sizes never
+    /// fail `init`; an unseeded chunker takes the first.
     fn draw_master_key(c: &ChunkerConfig) -> Result<MasterKey> {
-        let mut draws = 0;
-        loop {
-            let master = MasterKey::generate().map_err(|e| StoreError::format("master key", e))?;
-            draws += 1;
-            let seed = master.keys().chunker_seed;
-            let params = chunker::Params::new(c.min_size, c.avg_size, c.max_size, c.normalization, seed).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            if !c.seeded || draws >= MAX_KEY_DRAWS || params.seed_cuts_padding_evenly() {
-                return Ok(master);
+        let draw = || MasterKey::generate().map_err(|e| StoreError::format("master key", e));
+        if c.seeded {
+            for _ in 1..MAX_KEY_DRAWS {
+                let master = draw()?;
+                let seed = master.keys().chunker_seed;
+                let params = chunker::Params::new(c.min_size, c.avg_size, c.max_size, c.normalization, seed).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                if params.seed_cuts_padding_evenly() {
+                    return Ok(master);
+                }
             }
         }
+        draw()
     }
 
     /// The chunker parameters of this repository, with its key-derived seed.
