@@ -2,17 +2,22 @@
 //!
 //! A producer's standard error passes through to ours line by line while its last lines are kept
 //! for the manifest; how it ended (status, signal, or failure to start) is described in words that
-//! name the command, so a failed dump is never mistaken for a good one.
+//! name the command, so a failed dump is never mistaken for a good one. Command lines and error
+//! lines are redacted ([`store::redact`]) before they are shown or kept, and children never
+//! inherit dbvault's passwords ([`command`]).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use store::StoreError;
 use store::ingest::ProducerOutcome;
+
+use crate::interrupt;
 
 /// Lines of a producer's standard error kept in the manifest.
 const STDERR_LINES: usize = 20;
@@ -41,48 +46,77 @@ pub fn describe(status: ExitStatus) -> Option<String> {
     })
 }
 
-fn not_started(argv: &[String], e: &std::io::Error) -> StoreError {
-    StoreError::ProducerFailed { command: argv.join(" "), status: format!("could not be started: {e}"), stderr_tail: Vec::new() }
+fn not_started(shown: &[String], e: &std::io::Error) -> StoreError {
+    StoreError::ProducerFailed { command: shown.join(" "), status: format!("could not be started: {e}"), stderr_tail: Vec::new() }
+}
+
+/// Whether an environment variable holds a secret of dbvault's own that no child needs: the
+/// repository passwords (`DBVAULT_PASSWORD`, `DBVAULT_TO_PASSWORD`, `DBVAULT_NEW_PASSWORD`) and
+/// where they come from (`..._FILE`, `..._COMMAND`).
+pub fn is_dbvault_secret(name: &str) -> bool {
+    name.starts_with("DBVAULT_") && name.contains("PASSWORD")
+}
+
+/// A command whose environment lacks dbvault's own secrets ([`is_dbvault_secret`]).
+pub fn command(program: &str) -> Command {
+    let mut c = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_dbvault_secret) {
+            c.env_remove(name);
+        }
+    }
+    c
 }
 
 /// A command (the restore target) that failed: exit code 7.
 #[derive(Debug, thiserror::Error)]
 #[error("command `{command}` {status}")]
 pub struct CommandFailed {
-    /// The command line.
+    /// The command line (redacted).
     pub command: String,
     /// How it ended.
     pub status: String,
 }
 
+/// How long [`Producer::finish`] waits for the command's error output to end once the command
+/// has exited (a process it left in the background may hold it open).
+const STDERR_GRACE: Duration = Duration::from_secs(5);
+
 /// A running dump command. Dropped without [`Producer::finish`] (the ingest failed), it is
-/// killed and reaped, so it never outlives dbvault.
+/// killed with its descendants and reaped, so it never outlives dbvault; so it is when dbvault
+/// is interrupted ([`crate::interrupt`]).
 pub struct Producer {
-    argv: Vec<String>,
+    /// The command line as recorded and shown: redacted.
+    shown: Vec<String>,
     child: Option<Child>,
-    stderr: Option<JoinHandle<()>>,
+    stderr: Option<Receiver<()>>,
     tail: Arc<Mutex<VecDeque<String>>>,
+    _watched: interrupt::Guard,
 }
 
 impl Producer {
-    /// Start `argv`; its standard output is the returned stream.
+    /// Start `argv`; its standard output is the returned stream. Its error output passes through
+    /// (redacted, each line prefixed with `label`), and its last lines are kept.
     pub fn spawn(argv: &[String], label: &str) -> Result<(Producer, ChildStdout), StoreError> {
-        let mut child = Command::new(&argv[0])
+        let shown = store::redact::command(argv);
+        let mut child = command(&argv[0])
             .args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| not_started(argv, &e))?;
+            .map_err(|e| not_started(&shown, &e))?;
+        let watched = interrupt::watch_process(child.id());
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let keep = tail.clone();
         let prefix = format!("{label}: ");
-        let relay = std::thread::spawn(move || {
+        let (done, relayed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
             let mut err = std::io::stderr();
             for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+                let line = store::redact::text(String::from_utf8_lossy(&line).trim_end_matches('\r'));
                 let _ = writeln!(err, "{prefix}{line}");
                 let mut t = keep.lock().expect("not poisoned");
                 if t.len() == STDERR_LINES {
@@ -90,57 +124,71 @@ impl Producer {
                 }
                 t.push_back(line);
             }
+            let _ = done.send(());
         });
-        Ok((Producer { argv: argv.to_vec(), child: Some(child), stderr: Some(relay), tail }, stdout))
+        Ok((Producer { shown, child: Some(child), stderr: Some(relayed), tail, _watched: watched }, stdout))
     }
 
     /// Wait for the command to end and say how it did.
     pub fn finish(mut self) -> ProducerOutcome {
         let status = self.child.take().expect("finished once").wait();
-        if let Some(h) = self.stderr.take() {
-            let _ = h.join();
+        if let Some(relayed) = self.stderr.take() {
+            let _ = relayed.recv_timeout(STDERR_GRACE);
         }
         let stderr_tail = self.tail.lock().expect("not poisoned").iter().cloned().collect();
+        let command = self.shown.clone();
         match status {
-            Ok(s) => ProducerOutcome { command: self.argv.clone(), exit_status: s.code(), failure: describe(s), stderr_tail },
-            Err(e) => ProducerOutcome { command: self.argv.clone(), exit_status: None, failure: Some(format!("could not be waited for: {e}")), stderr_tail },
+            Ok(s) => ProducerOutcome { command, exit_status: s.code(), failure: describe(s), stderr_tail },
+            Err(e) => ProducerOutcome { command, exit_status: None, failure: Some(format!("could not be waited for: {e}")), stderr_tail },
         }
     }
 }
 
 impl Drop for Producer {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if let Some(h) = self.stderr.take() {
-            let _ = h.join();
+        if let Some(c) = self.child.take() {
+            end(c);
         }
     }
 }
 
-/// A command a restore writes into. Dropped without [`Consumer::finish`], it is killed and reaped.
+/// Kill a child with its descendants and reap it.
+fn end(mut c: Child) {
+    crate::process_tree::kill_tree(c.id());
+    let _ = c.wait();
+}
+
+/// A command a restore writes into. Dropped without [`Consumer::finish`], it is killed with its
+/// descendants and reaped while its input is still open, so it never sees a clean end of input;
+/// so it is when dbvault is interrupted ([`crate::interrupt`]).
 pub struct Consumer {
-    argv: Vec<String>,
+    shown: String,
     child: Option<Child>,
+    _watched: interrupt::Guard,
 }
 
 impl Consumer {
     /// Start `argv` with a pipe to its standard input; its output goes to ours.
     pub fn spawn(argv: &[String]) -> Result<(Consumer, ChildStdin), CommandFailed> {
-        let mut child = Command::new(&argv[0])
+        let shown = store::redact::command(argv).join(" ");
+        let mut child = command(&argv[0])
             .args(&argv[1..])
             .stdin(Stdio::piped())
             .spawn()
-            .map_err(|e| CommandFailed { command: argv.join(" "), status: format!("could not be started: {e}") })?;
+            .map_err(|e| CommandFailed { command: shown.clone(), status: format!("could not be started: {e}") })?;
+        let watched = interrupt::watch_process(child.id());
         let stdin = child.stdin.take().expect("piped");
-        Ok((Consumer { argv: argv.to_vec(), child: Some(child) }, stdin))
+        Ok((Consumer { shown, child: Some(child), _watched: watched }, stdin))
+    }
+
+    /// The command line, redacted.
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// Wait for it (its input must be closed first); an error naming the command if it failed.
     pub fn finish(mut self) -> Result<(), CommandFailed> {
-        let command = self.argv.join(" ");
+        let command = self.shown.clone();
         let status = self.child.take().expect("finished once").wait().map_err(|e| CommandFailed { command: command.clone(), status: format!("could not be waited for: {e}") })?;
         match describe(status) {
             None => Ok(()),
@@ -151,9 +199,8 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            end(c);
         }
     }
 }

@@ -48,7 +48,8 @@ pub struct Global {
     #[arg(long, env = "DBVAULT_PASSWORD_FILE", global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 
-    /// Run this shell command and use its output as the password.
+    /// Run this shell command and use the first line it prints as the password (it must finish
+    /// within 60 s).
     #[arg(long, env = "DBVAULT_PASSWORD_COMMAND", global = true, value_name = "CMD")]
     pub password_command: Option<String>,
 
@@ -136,8 +137,9 @@ pub enum Command {
     ///   dbvault forget 3fa2c1 81c0d2
     /// Policies apply to each database separately; buckets (hour, day, ISO week, month, year)
     /// follow the local time zone. Incomplete snapshots never count toward a keep-rule's quota.
-    /// A policy that keeps nothing is refused. --dry-run prints what would be kept (and why)
-    /// and removed.
+    /// A keep rule that matches no snapshot (a mistyped tag) is named in a warning, and a policy
+    /// run that would remove every snapshot of a database is refused unless --allow-remove-all.
+    /// --dry-run prints what would be kept (and why) and removed.
     #[command(verbatim_doc_comment)]
     Forget(ForgetArgs),
     /// Delete data no snapshot needs: unused packs go, mostly-unused packs are rewritten.
@@ -170,9 +172,23 @@ pub enum Command {
     /// Manage the passphrases that unlock the repository (several may exist).
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Repair derived local state.
-    #[command(subcommand)]
+    /// Ways back from damage: rebuild the index without lost data, list or forget the snapshots
+    /// that need lost data, restore a lost config.
+    ///
+    /// After a pack is lost or damaged:
+    ///   dbvault repair index                 # drop what is lost from the index
+    ///   dbvault ingest --db shop -- pg_dump shop   # stores the lost chunks again
+    ///   dbvault repair snapshots             # what is still damaged; --forget removes it
+    #[command(subcommand, verbatim_doc_comment)]
     Repair(RepairCommand),
+}
+
+impl Command {
+    /// Whether standard output carries a dump (`restore` without `-o` or a command), so that
+    /// nothing else may be printed there.
+    pub fn writes_dump_to_stdout(&self) -> bool {
+        matches!(self, Command::Restore(a) if a.output.as_deref().is_none_or(|o| o.as_os_str() == "-") && a.command.is_empty())
+    }
 }
 
 /// `copy` options.
@@ -266,6 +282,10 @@ pub struct ForgetArgs {
     /// Print the decisions, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Allow a policy to remove every snapshot of a database (refused otherwise: a typo in a
+    /// keep rule must not empty a lineage).
+    #[arg(long)]
+    pub allow_remove_all: bool,
     /// Run prune afterwards.
     #[arg(long)]
     pub prune: bool,
@@ -364,9 +384,9 @@ pub struct IngestArgs {
     /// Run the jobs listed in this TOML file, each as its own snapshot.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["db", "host", "tags", "command"])]
     pub jobs: Option<PathBuf>,
-    /// With --jobs: how many dumps run at once.
-    #[arg(long, default_value_t = 2, value_name = "N", requires = "jobs", value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub parallel: u32,
+    /// With --jobs: how many dumps run at once [default: 2].
+    #[arg(long, value_name = "N", requires = "jobs", conflicts_with_all = ["db", "host", "tags", "command"], value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub parallel: Option<u32>,
     /// The dump command and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -402,6 +422,23 @@ pub struct RestoreArgs {
 /// `repair` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RepairCommand {
-    /// Rebuild the local index from the repository's index segments and manifests.
-    Index,
+    /// Rebuild the local index from the repository's index segments and pack headers, and drop
+    /// from the index what is lost: blobs of packs that are missing, truncated or have an
+    /// unreadable header (with --read-data also blobs that fail authentication), and deltas
+    /// whose bases are lost. The next ingest of a dump holding those chunks stores them again,
+    /// which makes every snapshot that needs only them whole again.
+    Index {
+        /// Also read every pack and drop the blobs that fail authentication.
+        #[arg(long)]
+        read_data: bool,
+    },
+    /// List the snapshots that need data the repository does not have; --forget removes them.
+    Snapshots {
+        /// Forget the damaged snapshots (recorded as forgotten by `repair snapshots`).
+        #[arg(long)]
+        forget: bool,
+    },
+    /// Write the repository's config again (when it is missing or damaged) from the copy sealed in
+    /// the key files, or reconstructed when no key file holds one.
+    Config,
 }

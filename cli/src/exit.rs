@@ -7,7 +7,8 @@ use store::backend::BackendError;
 pub const OK: u8 = 0;
 /// Any error not covered below.
 pub const ERROR: u8 = 1;
-// 2 is clap's code for invalid usage.
+/// Invalid command line (clap's code too).
+pub const USAGE: u8 = 2;
 /// The password opens no key, or the repository has no key.
 pub const WRONG_PASSWORD: u8 = 3;
 /// Another dbvault process holds a lock we waited for too long.
@@ -23,6 +24,19 @@ pub const REFUSED: u8 = 8;
 /// `ingest --jobs`: at least one job failed (the others' snapshots are saved).
 pub const JOBS_FAILED: u8 = 9;
 
+// 130, 143 and 129: interrupted by SIGINT, SIGTERM or SIGHUP (dbvault dies of the signal after
+// cleaning up, so a shell reports 128 + the signal number; see `crate::interrupt`).
+
+/// The command line is invalid in a way clap cannot see (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// An invalid command line: exit code 2.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Usage(message.into()).into()
+}
+
 fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
     err.chain().find_map(|e| e.downcast_ref::<StoreError>())
 }
@@ -35,8 +49,11 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<crate::commands::CheckFailed>()) {
         return INTEGRITY;
     }
-    if err.chain().any(|e| e.is::<crate::child::CommandFailed>()) {
+    if err.chain().any(|e| e.is::<crate::child::CommandFailed>() || e.is::<crate::commands::DumpNotDelivered>()) {
         return COMMAND_FAILED;
+    }
+    if err.chain().any(|e| e.is::<Usage>()) {
+        return USAGE;
     }
     match store_error(err) {
         Some(StoreError::ProducerFailed { .. }) => COMMAND_FAILED,
@@ -50,11 +67,22 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 }
 
 /// A line of advice for errors where the next step is not obvious from the message.
-pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    hint(err).map(String::from)
+}
+
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    let destination = err.downcast_ref::<crate::commands::Destination>().is_some();
     match store_error(err)? {
+        StoreError::WrongPassword { .. } if destination => Some(
+            "give the destination's password with --to-password-file FILE, DBVAULT_TO_PASSWORD_FILE or DBVAULT_TO_PASSWORD (without them the source's password is tried); nothing was changed",
+        ),
         StoreError::WrongPassword { .. } => Some("check DBVAULT_PASSWORD, --password-file or --password-command; nothing was changed"),
         StoreError::Unreadable { .. } | StoreError::DigestMismatch { .. } => {
             Some("the repository holds damaged data for this snapshot; no wrong bytes were passed off as good. Other snapshots may still restore")
+        }
+        StoreError::Backend(BackendError::Io { source, .. }) if source.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+            Some("the repository is on read-only media: reading, checking and restoring work, changing it does not")
         }
         StoreError::Backend(BackendError::Io { .. }) => Some("check free space and permissions of the repository folder"),
         _ => None,

@@ -6,26 +6,54 @@ mod child;
 mod cli;
 mod commands;
 mod exit;
+mod interrupt;
 mod output;
 mod password;
+mod process_tree;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     tune_allocator();
-    let cli = cli::Cli::parse();
+    let json_asked = std::env::args_os().any(|a| a == "--json");
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let _ = e.print();
+            if json_asked {
+                let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+                output::json_error(&first, exit::USAGE, None, false);
+            }
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let quiet = cli.global.quiet;
-    match commands::run(cli) {
+    let json = cli.global.json;
+    // Where a --json document goes: standard error when standard output carries a dump.
+    let json_on_stderr = cli.command.writes_dump_to_stdout();
+    let result = commands::run(cli).and_then(|()| std::io::stdout().flush().map_err(|e| output::StdoutFailed(e).into()));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if output::stdout_closed(&err) => {
+            // The work is done; only its report found no reader (`dbvault snapshots | head -1`).
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             let code = exit::code_for(&err);
+            let message = output::error_chain(&err);
+            let hint = exit::hint_for(&err);
             if !quiet || code != exit::OK {
-                eprintln!("dbvault: error: {}", output::error_chain(&err));
-                if let Some(hint) = exit::hint_for(&err) {
-                    eprintln!("dbvault: {hint}");
+                output::errln(format_args!("dbvault: error: {message}"));
+                if let Some(hint) = &hint {
+                    output::errln(format_args!("dbvault: {hint}"));
                 }
+            }
+            if json {
+                output::json_error(&message, code, hint.as_deref(), json_on_stderr);
             }
             ExitCode::from(code)
         }

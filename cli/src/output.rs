@@ -1,11 +1,68 @@
-//! Shared output helpers: sizes, times, tables, progress bars, error chains.
+//! Shared output helpers: writing to standard output without panicking, sizes, times, tables,
+//! progress bars, error chains.
+//!
+//! Standard output may be a closed pipe (`dbvault snapshots | head -1`) or a full disk: every line
+//! goes through [`line`], which returns [`StdoutFailed`] instead of panicking, and the command
+//! stops there. A closed pipe then ends dbvault quietly with the work's own exit code; any other
+//! failure is an error. Messages to standard error never stop anything ([`errln`]).
 
-use std::io::IsTerminal;
+use std::fmt;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+
+/// Standard output could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("writing to standard output: {0}")]
+pub struct StdoutFailed(#[source] pub std::io::Error);
+
+/// Write one line to standard output.
+pub fn line(args: fmt::Arguments) -> Result<(), StdoutFailed> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args).and_then(|()| out.write_all(b"\n")).map_err(StdoutFailed)
+}
+
+/// `println!` that returns [`StdoutFailed`] from the calling function instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))?
+    };
+}
+
+/// Write one line to standard error, ignoring failure (a closed standard error must not turn a
+/// good backup into a failed one).
+pub fn errln(args: fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// `eprintln!` that never panics ([`errln`]).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::errln(format_args!($($arg)*))
+    };
+}
+
+/// Whether `err` is standard output found closed (its reader went away).
+pub fn stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<StdoutFailed>().is_some_and(|s| s.0.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// The one JSON document of a failed command: `{"ok": false, "error", "exit_code", "hint"}`, on
+/// standard output (or standard error when standard output carries a dump).
+pub fn json_error(message: &str, code: u8, hint: Option<&str>, on_stderr: bool) {
+    let doc = serde_json::json!({ "ok": false, "error": message, "exit_code": code, "hint": hint });
+    if on_stderr {
+        errln(format_args!("{doc}"));
+    } else {
+        let _ = line(format_args!("{doc}"));
+    }
+}
 
 /// `1.4 MiB`-style size.
 pub fn size(n: u64) -> String {
@@ -37,21 +94,22 @@ pub fn local_time(t: Timestamp) -> String {
 }
 
 /// Print rows as left-aligned columns under a header.
-pub fn table(header: &[&str], rows: &[Vec<String>]) {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<(), StdoutFailed> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let row = |cells: Vec<&str>| {
         let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", s.join("  ").trim_end());
+        line(format_args!("{}", s.join("  ").trim_end()))
     };
-    line(header.to_vec());
+    row(header.to_vec())?;
     for r in rows {
-        line(r.iter().map(String::as_str).collect());
+        row(r.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }
 
 /// A progress bar on stderr when it is a terminal and the user did not ask for quiet.

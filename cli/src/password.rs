@@ -2,21 +2,12 @@
 //! else a prompt on the terminal, else a clear error.
 
 use std::io::IsTerminal;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::cli::Global;
-
-fn strip_newline(mut s: String) -> String {
-    if s.ends_with('\n') {
-        s.pop();
-        if s.ends_with('\r') {
-            s.pop();
-        }
-    }
-    s
-}
 
 /// The first line of a password file.
 fn from_file(f: &std::path::Path, what: &str) -> Result<String> {
@@ -82,6 +73,47 @@ pub fn for_destination(file: Option<&std::path::Path>, source: &str) -> Result<S
     non_empty(pw, "destination password")
 }
 
+/// How long a password command may take (a command waiting for input nobody gives must not
+/// hang a nightly job).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The first line of what `cmd` (run by `sh -c`) prints, as for a password file.
+fn from_command(cmd: &str) -> Result<String> {
+    let shown = store::redact::shell_line(cmd);
+    let mut child = crate::child::command("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("running password command {shown:?}"))?;
+    let _watched = crate::interrupt::watch_process(child.id());
+    let mut stdout = child.stdout.take().expect("piped");
+    let reading = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for the password command")? {
+            break status;
+        }
+        if start.elapsed() > COMMAND_TIMEOUT {
+            crate::process_tree::kill_tree(child.id());
+            let _ = child.wait();
+            bail!("password command {shown:?} did not finish within {} s; it was stopped", COMMAND_TIMEOUT.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if !status.success() {
+        bail!("password command {shown:?} failed ({status})");
+    }
+    let out = reading.join().map_err(|_| anyhow::anyhow!("reading the password command's output failed"))?.context("reading the password command's output")?;
+    let text = String::from_utf8(out).context("password command printed non-UTF-8 output")?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
 fn from_sources(g: &Global, confirm: bool) -> Result<String> {
     if g.password_file.is_some() && g.password_command.is_some() {
         bail!("give either --password-file or --password-command (or their DBVAULT_ variables), not both");
@@ -89,17 +121,7 @@ fn from_sources(g: &Global, confirm: bool) -> Result<String> {
     let pw = if let Some(f) = &g.password_file {
         from_file(f, "password")?
     } else if let Some(cmd) = &g.password_command {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .with_context(|| format!("running password command {cmd:?}"))?;
-        if !out.status.success() {
-            bail!("password command {cmd:?} failed ({})", out.status);
-        }
-        strip_newline(String::from_utf8(out.stdout).context("password command printed non-UTF-8 output")?)
+        from_command(cmd)?
     } else if let Ok(p) = std::env::var("DBVAULT_PASSWORD") {
         p
     } else if tty_available() {

@@ -59,6 +59,11 @@ pub struct KeyFile {
     pub salt: String,
     /// The master key sealed under the derived key, hex (`nonce || ciphertext || tag`).
     pub wrapped: String,
+    /// A copy of the repository's `config` file as written (hex), so a lost or damaged config can
+    /// be restored (`dbvault repair config`). Not secret; trusted only once its MAC verifies with
+    /// the unwrapped key. Absent in key files written before 2026-12-07.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 /// The associated data that binds a wrapped master key to its repository.
@@ -144,7 +149,19 @@ impl KeyFile {
             params,
             salt: hex::encode(salt),
             wrapped: hex::encode(wrapped),
+            config: None,
         })
+    }
+
+    /// The same key file holding a copy of the config file's bytes.
+    pub fn with_config(mut self, config: &[u8]) -> KeyFile {
+        self.config = Some(hex::encode(config));
+        self
+    }
+
+    /// The config copy's bytes, if this key file holds one (unverified: check its MAC).
+    pub fn sealed_config(&self) -> Option<Result<Vec<u8>, FormatError>> {
+        self.config.as_ref().map(|h| hex::decode(h).map_err(|e| FormatError::malformed(KIND, format!("config copy: {e}"))))
     }
 
     /// Unwrap the master key; [`FormatError::WrongPassword`] if `password` does not fit.
@@ -206,6 +223,9 @@ mod tests {
         let back = kf.unwrap_key(b"secret", &repo).unwrap();
         assert_eq!(back.0, master.0);
         assert!(matches!(kf.unwrap_key(b"wrong", &repo), Err(FormatError::WrongPassword)));
+        assert!(kf.sealed_config().is_none());
+        let with = KeyFile::decode(&KeyFile::wrap(&master, b"secret", &repo, FAST, "h").unwrap().with_config(b"dbvconf\x01...").encode()).unwrap();
+        assert_eq!(with.sealed_config().unwrap().unwrap(), b"dbvconf\x01...");
         // A key file moved to another repository does not unlock it.
         let other = Id::random().unwrap();
         assert!(matches!(kf.unwrap_key(b"secret", &other), Err(FormatError::WrongPassword)));

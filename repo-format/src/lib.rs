@@ -25,6 +25,7 @@ pub mod blob;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod forget_record;
 pub mod id;
 pub mod index_segment;
 pub mod keyfile;

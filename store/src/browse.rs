@@ -122,6 +122,15 @@ pub fn diff(repo: &Repository, a: &Snapshot, b: &Snapshot) -> Result<Diff> {
     Ok(d)
 }
 
+/// `id` as a member of database number `n`'s set: its first 8 bytes xor `n` (ids are uniformly
+/// random, so two members of different sets coincide only if their other 24 bytes do).
+fn in_db(id: &Id, n: u64) -> Id {
+    let mut out = *id;
+    let head = u64::from_le_bytes(out.0[..8].try_into().expect("8 bytes")) ^ n;
+    out.0[..8].copy_from_slice(&head.to_le_bytes());
+    out
+}
+
 /// What one database (or the whole repository) costs.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {
@@ -157,23 +166,26 @@ impl Stats {
 
 /// Stats per database (restricted to `db` if given), plus the whole repository's pack bytes.
 pub fn stats(repo: &Repository, db: Option<&str>) -> Result<(BTreeMap<String, Stats>, u64)> {
-    let _one = crate::lock::acquire(&repo.local_dir().join("stats.lock"), false, std::time::Duration::from_secs(600), "stats (another stats is running)")?;
+    let _one = crate::lock::acquire(&repo.local_dir().join("stats.lock"), false, repo.lock_wait(), "stats (another stats is running)")?;
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let mut by_db: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
-    for s in snapshot::list(repo, &index, db)? {
+    for s in snapshot::list_some(repo, &index, db)? {
         by_db.entry(s.manifest.db.clone()).or_default().push(s);
     }
     let mut out = BTreeMap::new();
-    for (name, snaps) in by_db {
-        let seen = Marks::open(repo, "stats-marks")?;
+    // One on-disk set for every database (opening and destroying a RocksDB per database cost
+    // about a second each, waiting on its threads), each database's ids kept apart by `in_db`.
+    let seen = Marks::open(repo, "stats-marks")?;
+    for (n, (name, snaps)) in by_db.into_iter().enumerate() {
         let mut st = Stats { snapshots: snaps.len(), ..Default::default() };
         for s in &snaps {
             st.ingested_bytes += s.manifest.size;
             // Ids found since the last flush to disk (bounded: flushed every 4096).
             let mut fresh: HashSet<Id> = HashSet::new();
             each_chunk(&reader, &index, s, |c| {
-                if !fresh.contains(&c.id) && !seen.contains(&c.id)? {
+                let key = in_db(&c.id, n as u64);
+                if !fresh.contains(&key) && !seen.contains(&key)? {
                     st.unique_chunks += 1;
                     st.unique_bytes += c.len;
                     let loc = index.locate(&c.id)?;
@@ -183,7 +195,7 @@ pub fn stats(repo: &Repository, db: Option<&str>) -> Result<(BTreeMap<String, St
                         st.delta_raw_bytes += c.len;
                         st.delta_stored_bytes += u64::from(loc.stored_len);
                     }
-                    fresh.insert(c.id);
+                    fresh.insert(key);
                     if fresh.len() >= 4096 {
                         seen.insert_all(&fresh.drain().collect::<Vec<_>>())?;
                     }

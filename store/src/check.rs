@@ -80,6 +80,9 @@ pub struct CheckReport {
     pub blobs_read: u64,
     /// Packs no index segment lists (left by interrupted ingests; harmless).
     pub unindexed_packs: usize,
+    /// Damaged blobs the index does not use (spare copies, or dropped by `repair index`):
+    /// harmless, and removed by prune.
+    pub unused_damaged_blobs: u64,
     /// Problems with repository objects, each naming the object.
     pub problems: Vec<String>,
     /// Snapshots that cannot be restored intact.
@@ -292,9 +295,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
                 }
             };
             report.packs_read += 1;
-            if Id::of_bytes(&bytes) != *id {
-                report.problems.push(format!("{key}: content does not match its name (altered or corrupted)"));
-            }
+            let altered = Id::of_bytes(&bytes) != *id;
             let entries = match fmt::read_entries(repo.keys(), &bytes) {
                 Ok(e) => e,
                 Err(e) => {
@@ -318,19 +319,40 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
                 }
             }
             report.blobs_read += entries.len() as u64;
-            for (blob_id, err) in failed {
-                // Only the copy the index uses matters; a damaged spare copy is reported but harms nothing.
-                if index.get(&blob_id)?.is_some_and(|l| l.pack == *id) {
-                    bad_blobs.insert(blob_id);
+            let mut used_failed = 0;
+            for (blob_id, err) in &failed {
+                // Only the copy the index uses matters; a damaged spare copy harms nothing.
+                if index.get(blob_id)?.is_some_and(|l| l.pack == *id) {
+                    bad_blobs.insert(*blob_id);
+                    used_failed += 1;
+                    report.problems.push(format!("{key}: blob {} unreadable: {err}", blob_id.short()));
+                } else {
+                    report.unused_damaged_blobs += 1;
                 }
-                report.problems.push(format!("{key}: blob {} unreadable: {err}", blob_id.short()));
+            }
+            // Altered bytes that no failing blob explains (or that a used blob shows) are a problem.
+            if altered && (failed.is_empty() || used_failed > 0) {
+                report.problems.push(format!("{key}: content does not match its name (altered or corrupted)"));
             }
         }
     }
 
-    // 4. Every snapshot's tree, attributing problems to snapshots.
+    // 4. Every snapshot's tree, attributing problems to snapshots; and its lineage: a parent
+    //    that is gone must have been forgotten (a forget record names it), not lost.
     let snaps = snapshot::list(repo, &index, None)?;
     report.snapshots = snaps.len();
+    let present: HashSet<Id> = snaps.iter().map(|s| s.id).collect();
+    let forgotten = snapshot::forgotten(repo)?;
+    for s in &snaps {
+        if let Some(p) = s.manifest.parent.filter(|p| !present.contains(p) && !forgotten.contains(p)) {
+            report.problems.push(format!(
+                "snapshot {} of db {} names parent {}, which is gone and was not forgotten by dbvault (its manifest was deleted by hand or lost; `dbvault forget` records what it removes)",
+                s.id.short(),
+                s.manifest.db,
+                p.short()
+            ));
+        }
+    }
     let mut walker = Walker { index: &index, reader: &reader, missing_packs: &missing_packs, bad_blobs: &bad_blobs, memo: HashMap::new(), examples: Vec::new() };
     for (n, s) in snaps.iter().enumerate() {
         report_progress("checking snapshots", n as u64, snaps.len() as u64);

@@ -80,6 +80,14 @@ pub fn copy(src: &Repository, src_index: &Index, dst: &Repository, snapshots: &[
     Ok(out)
 }
 
+/// The manifest with its source redacted: a copy never carries a secret its original (written
+/// before redaction existed) may hold.
+fn redacted(m: &repo_format::manifest::Manifest) -> repo_format::manifest::Manifest {
+    let mut m = m.clone();
+    m.source = crate::redact::source(&m.source);
+    m
+}
+
 /// Restore `s` from `src` (through `src_index`) into a pipe that an ingest on `dst` reads.
 fn copy_one(src: &Repository, src_index: &Index, dst: &Repository, s: &Snapshot, parent: Option<Snapshot>) -> Result<Snapshot> {
     let (reader, mut writer) = std::io::pipe().map_err(|e| StoreError::io("creating a pipe", e))?;
@@ -105,7 +113,7 @@ fn copy_one(src: &Repository, src_index: &Index, dst: &Repository, s: &Snapshot,
             tags: m.tags.clone(),
             allow_incomplete: true,
             producer: Some(Box::new(outcome)),
-            copy: Some(CopyOf { manifest: m.clone(), origin: Origin { repository: src.config().id, snapshot: s.id }, parent }),
+            copy: Some(CopyOf { manifest: redacted(m), origin: Origin { repository: src.config().id, snapshot: s.id }, parent }),
             ..IngestOptions::default()
         };
         ingest(dst, reader, opts)

@@ -133,9 +133,24 @@ pub fn recognize(head: &[u8], tail: &[u8]) -> DumpInfo {
         if text_head.lines().chain(text_tail.lines()).any(|l| l.trim().eq_ignore_ascii_case("GO")) {
             info.batch_separator = Some("GO".into());
         }
-        info.database = line_after(&text_head, "USE [").map(|l| l.split(']').next().unwrap_or("").to_string()).filter(|d| !d.is_empty());
+        info.database = tsql_database(&text_head);
     }
     info
+}
+
+/// The database a T-SQL script works in: the first `USE [name]` (or `USE name`) that is not a
+/// system database (install scripts begin with `USE [master]` to create theirs).
+fn tsql_database(text: &str) -> Option<String> {
+    const SYSTEM: [&str; 4] = ["master", "tempdb", "model", "msdb"];
+    text.lines()
+        .filter_map(|l| {
+            let t = l.trim();
+            let rest = t.get(..4).filter(|p| p.eq_ignore_ascii_case("USE ")).map(|_| &t[4..])?;
+            let name = rest.trim().trim_end_matches(';').trim();
+            let name = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .find(|n| !SYSTEM.contains(&n.to_ascii_lowercase().as_str()))
 }
 
 fn is_tsql(text: &str) -> bool {
@@ -322,6 +337,13 @@ mod tests {
             assert_eq!(i.database.as_deref(), Some("shop"));
             assert_eq!(i.completion_marker, None, "T-SQL scripts have no completion marker");
         }
+    }
+
+    #[test]
+    fn a_tsql_install_script_names_its_own_database_not_master() {
+        let script = "USE [master]\r\nGO\r\nCREATE DATABASE [pubs]\r\nGO\r\nuse pubs;\r\nGO\r\nCREATE TABLE authors (id int)\r\nGO\r\n";
+        assert_eq!(rec(script.as_bytes()).database.as_deref(), Some("pubs"));
+        assert_eq!(rec(b"USE [master]\r\nGO\r\nSELECT 1\r\nGO\r\n").database, None, "only a system database");
     }
 
     #[test]

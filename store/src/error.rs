@@ -24,6 +24,14 @@ pub enum StoreError {
         /// The folder or URL.
         location: String,
     },
+    /// The repository's config is missing or damaged, although it has key files.
+    #[error("{location}: the repository's config file: {detail}. The keys and data are intact: `dbvault repair config` restores it from the copy in the key files")]
+    ConfigLost {
+        /// The folder or URL.
+        location: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// `init` was pointed at a folder or bucket prefix that already has content.
     #[error("{location} is not empty; `dbvault init` only creates a repository in a new or empty folder or bucket prefix")]
     NotEmpty {
@@ -31,10 +39,12 @@ pub enum StoreError {
         location: String,
     },
     /// No key file unlocks with the given password.
-    #[error("wrong password: none of the repository's {keys} key(s) opens with it")]
+    #[error("wrong password: none of the repository's {keys} key(s) opens with it{}", if *.damaged > 0 { format!(" ({} more key file(s) are damaged and could not be tried)", .damaged) } else { String::new() })]
     WrongPassword {
         /// How many key files were tried.
         keys: usize,
+        /// Key files that could not be read or parsed (so were not tried).
+        damaged: usize,
     },
     /// The repository has no key files at all.
     #[error("the repository has no key files (keys/ is empty or unreadable); it cannot be unlocked")]
@@ -85,6 +95,20 @@ pub enum StoreError {
     /// No snapshot matches what the user named.
     #[error("no snapshot matches {0:?}; `dbvault snapshots` lists them")]
     SnapshotNotFound(String),
+    /// A database named by the user has no snapshots.
+    #[error("no snapshots of db {db:?}; {}", if .known.is_empty() { "the repository has none yet".to_string() } else { format!("the repository has snapshots of: {}", .known.join(", ")) })]
+    NoSuchDatabase {
+        /// What the user typed.
+        db: String,
+        /// The databases that have snapshots.
+        known: Vec<String>,
+    },
+    /// `latest` without `--db` in a repository of several databases.
+    #[error("`latest` of which database? The repository holds snapshots of {}; say which with --db NAME", .databases.join(", "))]
+    LatestOfWhich {
+        /// The databases that have snapshots.
+        databases: Vec<String>,
+    },
     /// A snapshot id prefix matches several snapshots.
     #[error("snapshot prefix {prefix:?} is ambiguous: it matches {}; give more digits", .matches.iter().map(Id::short).collect::<Vec<_>>().join(", "))]
     AmbiguousSnapshot {
@@ -176,7 +200,7 @@ impl StoreError {
     pub fn is_integrity(&self) -> bool {
         match self {
             StoreError::Format { source, .. } => !matches!(source, FormatError::WrongPassword | FormatError::Random(_)),
-            StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } => true,
+            StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } | StoreError::ConfigLost { .. } => true,
             // A remote store that cannot be reached says nothing about the data's integrity.
             StoreError::Unreadable { source, .. } => source.is_integrity() || matches!(**source, StoreError::Backend(ref b) if !matches!(b, BackendError::Remote { .. })),
             StoreError::Backend(BackendError::NotFound { .. } | BackendError::Short { .. }) => true,

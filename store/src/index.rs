@@ -284,6 +284,16 @@ impl Index {
         self.db.write(batch).map_err(|e| self.err(e))
     }
 
+    /// Call `f` with every indexed blob and its location.
+    pub fn for_each_blob(&self, mut f: impl FnMut(Id, BlobLocation) -> Result<()>) -> Result<()> {
+        for item in self.db.iterator_cf(self.cf(CF_BLOBS), IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let (Some(id), Ok(loc)) = (Id::from_slice(&k), BlobLocation::decode(&v)) else { continue };
+            f(id, loc)?;
+        }
+        Ok(())
+    }
+
     /// Every indexed pack: id, length, blob count.
     pub fn packs(&self) -> Result<Vec<(Id, u64, u32)>> {
         let mut out = Vec::new();
@@ -392,6 +402,45 @@ impl Index {
         batch.delete_cf(self.cf(CF_SNAPSHOTS), id.0);
         batch.delete_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id));
         self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// A listed snapshot's sealed manifest bytes.
+    pub fn snapshot(&self, id: &Id) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_SNAPSHOTS), id.0).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
+    }
+
+    /// The snapshots of the database with this name tag, oldest first, with their sealed
+    /// manifests: a range of `by_db`, so it costs what that database has.
+    pub fn snapshots_of(&self, name_tag: &[u8; 16]) -> Result<Vec<(Id, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(name_tag, rocksdb::Direction::Forward)) {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            if k.len() != 56 || k[..16] != name_tag[..] {
+                break;
+            }
+            let id = Id::from_slice(&k[24..]).expect("32 bytes");
+            if let Some(sealed) = self.snapshot(&id)? {
+                out.push((id, sealed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The name tags of the databases that have snapshots, one seek per database.
+    pub fn db_tags(&self) -> Result<Vec<[u8; 16]>> {
+        let mut out = Vec::new();
+        let mut from = Vec::new();
+        loop {
+            let mut iter = self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&from, rocksdb::Direction::Forward));
+            let Some(item) = iter.next() else { break };
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            let Ok(tag) = <[u8; 16]>::try_from(&k[..16.min(k.len())]) else { break };
+            out.push(tag);
+            // Past every key of this tag: the tag followed by bytes above any time and id.
+            from = tag.to_vec();
+            from.extend_from_slice(&[0xff; 41]);
+        }
+        Ok(out)
     }
 
     /// The most recent snapshot (by end time) of the database with this name tag.

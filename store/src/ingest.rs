@@ -222,14 +222,6 @@ pub struct IngestSummary {
     pub elapsed: Duration,
 }
 
-/// Check a database name is usable (non-empty, printable, at most 255 bytes).
-pub fn validate_db_name(db: &str) -> Result<()> {
-    if db.is_empty() || db.len() > 255 || db.chars().any(char::is_control) {
-        return Err(StoreError::Invalid(format!("database name {db:?} must be 1-255 bytes without control characters")));
-    }
-    Ok(())
-}
-
 /// Ids are uniformly random: their first 8 bytes are already a good hash.
 #[derive(Default)]
 struct IdHasher(u64);
@@ -720,7 +712,10 @@ pub fn ingest<R: Read + Send>(repo: &Repository, input: R, opts: IngestOptions<'
 
 /// Ingest `input`, a stream or a file, as [`ingest`] does.
 pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: IngestOptions<'_>) -> Result<IngestSummary> {
-    validate_db_name(&opts.db)?;
+    if opts.copy.is_none() {
+        // A copy keeps the labels its original was stored with.
+        crate::names::check_labels(&opts.db, opts.host.as_deref(), &opts.tags)?;
+    }
     let started = Timestamp::now();
     let t0 = Instant::now();
     let params = repo.chunker_params()?;

@@ -6,6 +6,7 @@
 
 use jiff::Timestamp;
 use repo_format::Id;
+use repo_format::config::Config;
 use repo_format::keyfile::{KdfParams, KeyFile};
 use serde::Serialize;
 
@@ -44,7 +45,13 @@ pub fn add(repo: &Repository, password: &[u8], kdf: KdfParams) -> Result<Id> {
     if password.is_empty() {
         return Err(StoreError::Invalid("the new password is empty".into()));
     }
-    let kf = KeyFile::wrap(repo.master(), password, &repo.config().id, kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
+    let mut kf = KeyFile::wrap(repo.master(), password, &repo.config().id, kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
+    // A copy of the config, for `repair config` (the one in use verified with this session's key).
+    if let Ok(config) = repo.backend().get("config")
+        && Config::decode(&config).and_then(|c| c.verify(repo.keys())).is_ok()
+    {
+        kf = kf.with_config(&config);
+    }
     let bytes = kf.encode();
     let id = Id::of_bytes(&bytes);
     repo.backend().put_new(&format!("keys/{id}"), &bytes)?;

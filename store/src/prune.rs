@@ -73,17 +73,26 @@ pub struct PruneReport {
 }
 
 /// Mark every blob of `snap`'s tree; subtrees already marked (shared with another snapshot) are skipped.
-fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, missing: &mut u64) -> Result<()> {
+fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, missing: &mut HashSet<Id>) -> Result<()> {
     let mut stack = vec![snap.manifest.tree];
     while let Some(node_id) = stack.pop() {
         if marks.contains(&node_id)? {
             continue;
         }
         if index.get(&node_id)?.is_none() {
-            *missing += 1;
+            missing.insert(node_id);
             continue;
         }
-        let plain = reader.load(index, &node_id, BlobKind::TreeNode)?;
+        let plain = match reader.load(index, &node_id, BlobKind::TreeNode) {
+            Ok(p) => p,
+            // A node in a lost or damaged pack: what lies beneath it cannot be marked, nor read by
+            // anyone; the snapshot is damaged (`check` and `repair snapshots` say so).
+            Err(e) if e.is_integrity() => {
+                missing.insert(node_id);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let node = Node::decode(&plain).map_err(|e| StoreError::format(format!("chunk-list node {}", node_id.short()), e))?;
         let mut ids = Vec::with_capacity(node.entries.len() + 1);
         for e in &node.entries {
@@ -103,11 +112,11 @@ fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, miss
 
 /// A chunk stored as a delta keeps its chain of bases alive: add the bases not yet marked to `ids`.
 /// A chunk the index does not know counts as missing.
-fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missing: &mut u64) -> Result<()> {
+fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missing: &mut HashSet<Id>) -> Result<()> {
     let mut next = chunk;
     for _ in 0..=MAX_DELTA_DEPTH {
         let Some(loc) = index.get(&next)? else {
-            *missing += 1;
+            missing.insert(next);
             return Ok(());
         };
         let Some(d) = loc.delta else { return Ok(()) };
@@ -120,6 +129,23 @@ fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missin
     Ok(())
 }
 
+/// Refuse to prune while a pack no index segment lists holds a blob that snapshots need and the
+/// index lacks: its segment was lost, and `repair index` would recover it from the pack's header.
+/// Otherwise those blobs are lost for good, and prune may work around them.
+fn refuse_if_unindexed_packs_hold(repo: &Repository, indexed: &HashSet<Id>, missing: &HashSet<Id>) -> Result<()> {
+    for key in repo.backend().list("packs")? {
+        let Some(id) = id_from_key(&key).filter(|id| !indexed.contains(id)) else { continue };
+        let Ok(len) = repo.backend().size(&key) else { continue };
+        if read_header(repo, &id, len).is_ok_and(|entries| entries.iter().any(|e| missing.contains(&e.id))) {
+            return Err(StoreError::Invalid(format!(
+                "snapshots use blobs that the index lacks but the unindexed pack {key} holds (its index segment was lost); \
+                 prune refuses to run on an incomplete index. Run `dbvault repair index`, then `dbvault check`"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Prune the repository. `max_unused` is the unused share (0.0-1.0) above which a pack is repacked.
 pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option<&crate::Progress<'_>>) -> Result<PruneReport> {
     let step = |phase: &str, done: u64, total: u64| {
@@ -127,23 +153,25 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
             p(phase, done, total);
         }
     };
-    let _one_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, std::time::Duration::ZERO, "prune (another prune is running)")?;
+    let _one_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, repo.lock_wait(), "prune (another prune is running)")?;
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let marks = Marks::open(repo, "prune-marks")?;
 
     // 1. Mark.
     let snaps = snapshot::list(repo, &index, None)?;
-    let mut missing = 0;
+    let mut missing = HashSet::new();
     for (i, s) in snaps.iter().enumerate() {
         step("marking", i as u64, snaps.len() as u64);
         mark(&index, &reader, &marks, s, &mut missing)?;
     }
-    if missing > 0 {
-        return Err(StoreError::Invalid(format!(
-            "{missing} blob(s) used by snapshots are not in the index; prune refuses to run on an incomplete index. \
-             Run `dbvault repair index`, then `dbvault check`"
-        )));
+    let indexed: HashSet<Id> = index.packs()?.iter().map(|p| p.0).collect();
+    if !missing.is_empty() {
+        refuse_if_unindexed_packs_hold(repo, &indexed, &missing)?;
+        repo.warn(format!(
+            "{} blob(s) that snapshots need are in no pack (lost); prune works around them, and those snapshots stay damaged: `dbvault repair snapshots` lists them",
+            missing.len()
+        ));
     }
 
     // 2. Plan.
@@ -153,7 +181,15 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let mut repack_used: Vec<(Id, Vec<PackEntry>)> = Vec::new();
     for (i, (pack, len, _)) in packs.iter().enumerate() {
         step("planning", i as u64, packs.len() as u64);
-        let entries = read_header(repo, pack, *len)?;
+        let entries = match read_header(repo, pack, *len) {
+            Ok(e) => e,
+            // A lost or damaged pack is left to `repair index`; prune works around it.
+            Err(e) if e.is_integrity() => {
+                repo.warn(format!("{}: left alone, it is missing or damaged ({e}); `dbvault repair index` drops it from the index", pack_key(pack)));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let (mut used, mut unused_bytes) = (Vec::new(), 0u64);
         for e in entries {
             if marks.contains(&e.id)? && index.get(&e.id)?.is_some_and(|l| l.pack == *pack) {
@@ -174,7 +210,6 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
             plan.unused_bytes_kept += unused_bytes;
         }
     }
-    let indexed: HashSet<Id> = packs.iter().map(|p| p.0).collect();
     for key in repo.backend().list("packs")? {
         if let Some(id) = id_from_key(&key).filter(|id| !indexed.contains(id)) {
             plan.orphans.push(id);
@@ -225,7 +260,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Prune)?;
     let index = repo.index_writer()?;
     let known: HashSet<Id> = snaps.iter().map(|s| s.id).collect();
-    let mut late_missing = 0;
+    let mut late_missing = HashSet::new();
     for s in snapshot::list(repo, &index, None)?.iter().filter(|s| !known.contains(&s.id)) {
         mark(&index, &reader, &marks, s, &mut late_missing)?;
     }
@@ -237,8 +272,15 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         let Ok(len) = repo.backend().size(&key) else { continue };
         let entries = match read_header(repo, &pack, len) {
             Ok(e) => e,
-            Err(e) if !indexed => {
-                repo.warn(format!("{key}: orphaned pack with an unreadable header left in place: {e}"));
+            // An unindexed pack whose header cannot be read helps nobody: no segment lists it, no
+            // ingest has deduplicated against it, and `repair index` cannot recover it.
+            Err(e) if !indexed && e.is_integrity() => {
+                repo.warn(format!("{key}: deleting an unindexed pack whose header is damaged: {e}"));
+                doomed.push((pack, Vec::new()));
+                continue;
+            }
+            Err(e) if e.is_integrity() => {
+                repo.warn(format!("{key}: left alone, it is damaged ({e}); `dbvault repair index` drops it from the index"));
                 continue;
             }
             Err(e) => return Err(e),

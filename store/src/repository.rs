@@ -28,7 +28,7 @@ use crate::{Result, StoreError};
 const MAX_KEY_DRAWS: u32 = 64;
 
 /// Object folders a repository holds.
-pub const OBJECT_DIRS: [&str; 4] = ["keys", "packs", "index", "snapshots"];
+pub const OBJECT_DIRS: [&str; 5] = ["keys", "packs", "index", "snapshots", crate::snapshot::FORGOTTEN];
 
 /// How to create a repository.
 #[derive(Clone, Copy, Debug, Default)]
@@ -42,7 +42,7 @@ pub struct InitOptions {
 }
 
 /// What a sync of the local index did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
     /// Index segments applied.
     pub segments_applied: usize,
@@ -86,18 +86,33 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Whether this process can keep its locks and index in `dir` (creating it if needed).
+fn writable(dir: &Path) -> bool {
+    std::fs::create_dir_all(dir).is_ok() && std::fs::OpenOptions::new().create(true).append(true).open(crate::index::lock_path(dir)).is_ok()
+}
+
 /// The id an object key names (`index/<id>`, `packs/<xx>/<id>`, ...), if it names one.
 pub(crate) fn id_from_key(key: &str) -> Option<Id> {
     key.rsplit('/').next()?.parse().ok()
 }
 
-/// Read and parse a repository's config without unlocking it.
+/// Read and parse a repository's config without unlocking it. A config that is missing or
+/// unreadable while key files exist is [`StoreError::ConfigLost`]: `repair config` brings it back.
 pub fn read_config(backend: &dyn Backend) -> Result<repo_format::config::UnverifiedConfig> {
-    let bytes = backend.get("config").map_err(|e| match e {
-        BackendError::NotFound { .. } => StoreError::NotARepository { location: backend.describe() },
-        other => StoreError::Backend(other),
-    })?;
-    Config::decode(&bytes).map_err(|e| StoreError::format("config", e))
+    let has_keys = || backend.list("keys").is_ok_and(|k| !k.is_empty());
+    let lost = |detail: String| StoreError::ConfigLost { location: backend.describe(), detail };
+    let bytes = match backend.get("config") {
+        Ok(b) => b,
+        Err(BackendError::NotFound { .. }) if has_keys() => return Err(lost("it is missing".into())),
+        Err(BackendError::NotFound { .. }) => return Err(StoreError::NotARepository { location: backend.describe() }),
+        Err(other) => return Err(other.into()),
+    };
+    Config::decode(&bytes).map_err(|e| match e {
+        // A newer format is not damage: say which version is needed.
+        FormatError::UnsupportedVersion { .. } => StoreError::format("config", e),
+        e if has_keys() => lost(format!("it is damaged ({e})")),
+        e => StoreError::format("config", e),
+    })
 }
 
 impl Repository {
@@ -122,12 +137,14 @@ impl Repository {
         let keys = master.keys();
         let mut config = Config::new(opts.chunker).map_err(|e| StoreError::format("config", e))?;
         config.deltas = !opts.no_deltas;
-        let kf = KeyFile::wrap(&master, password, &config.id, opts.kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
+        let cbytes = config.encode(&keys);
+        // Each key file holds a copy of the config: `repair config` restores a lost one from it.
+        let kf = KeyFile::wrap(&master, password, &config.id, opts.kdf, &hostname()).map_err(|e| StoreError::format("key", e))?.with_config(&cbytes);
         let kbytes = kf.encode();
         let key_id = Id::of_bytes(&kbytes);
         // The key first, the config last (created only if absent): a config means a usable repository.
         backend.put_new(&format!("keys/{key_id}"), &kbytes)?;
-        backend.put_new("config", &config.encode(&keys)).map_err(|e| match e {
+        backend.put_new("config", &cbytes).map_err(|e| match e {
             BackendError::AlreadyExists { .. } => not_empty(),
             other => other.into(),
         })?;
@@ -190,6 +207,12 @@ impl Repository {
             }
         }
         let Some(master) = master else {
+            if tried == 0 && !problems.is_empty() {
+                return Err(StoreError::format(
+                    "keys",
+                    FormatError::malformed("key file", format!("every key file is damaged, none could be tried: {}", problems.join("; "))),
+                ));
+            }
             if tried == 0 {
                 return Err(StoreError::NoKey);
             }
@@ -199,10 +222,21 @@ impl Repository {
                     FormatError::malformed("config", format!("its repository id {repo_id} matches none of the key files: the config (or every key file) was altered or replaced")),
                 ));
             }
-            return Err(StoreError::WrongPassword { keys: tried });
+            return Err(StoreError::WrongPassword { keys: tried, damaged: problems.len() });
         };
         let config = unverified.verify(&master.keys()).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
-        let local_dir = location.local_dir(&config.id, access)?;
+        let mut local_dir = location.local_dir(&config.id, access)?;
+        if matches!(location, Location::Local(_)) && !writable(&local_dir) {
+            // Read-only media (an offsite copy mounted read-only): keep the derived state in the
+            // cache folder, as for a remote repository, so reading and restoring still work.
+            let cache = access.cache_root()?.join(config.id.to_hex());
+            problems.push(format!(
+                "{} cannot be written (read-only repository?): this machine keeps the repository's index in {} instead",
+                local_dir.display(),
+                cache.display()
+            ));
+            local_dir = cache;
+        }
         // Locks live there: it must exist before any command takes one (a new cache, or a
         // deleted `local/`).
         std::fs::create_dir_all(&local_dir).map_err(|e| StoreError::io(format!("creating {}", local_dir.display()), e))?;
@@ -370,40 +404,25 @@ impl Repository {
         Index::open_read(&self.local_dir, self.lock_wait)
     }
 
-    /// Delete the local index and rebuild it from the repository's objects: index segments, then
-    /// the headers of packs that no segment lists (their segment was lost, or an ingest was
-    /// interrupted). Recovered packs get a new index segment, so other clients see them too.
-    pub fn repair_index(&self) -> Result<SyncReport> {
+    /// Delete the local index and open a new, empty one with the writer role (the caller syncs
+    /// it: `repair`).
+    pub(crate) fn fresh_index_writer(&self) -> Result<Index> {
         let guard = crate::lock::acquire(&crate::index::lock_path(&self.local_dir), false, self.lock_wait, "the repository index (writer role)")?;
         let db = crate::index::db_path(&self.local_dir);
         if db.exists() {
             std::fs::remove_dir_all(&db).map_err(|e| StoreError::io(format!("removing {}", db.display()), e))?;
         }
         drop(guard);
-        let (idx, _) = Index::open_write(&self.local_dir, self.lock_wait, true)?;
-        let mut report = self.sync(&idx)?;
-        let mut recovered = Vec::new();
-        for key in self.backend.list("packs")? {
-            let Some(id) = id_from_key(&key) else { continue };
-            if idx.has_pack(&id)? {
-                continue;
-            }
-            let len = self.backend.size(&key)?;
-            match crate::pack::read_header(self, &id, len) {
-                Ok(entries) => recovered.push(repo_format::index_segment::PackIndex { pack_id: id, pack_len: len, entries }),
-                Err(e) => self.warn(format!("{key}: not recoverable, its header is damaged: {e}")),
-            }
-        }
-        if !recovered.is_empty() {
-            report.packs_recovered = recovered.len();
-            let seg = IndexSegment { packs: recovered };
-            let bytes = seg.encode(&self.keys, self.config().version).map_err(|e| StoreError::format("index segment", e))?;
-            let seg_id = Id::of_bytes(&bytes);
-            self.backend.put_new(&format!("index/{seg_id}"), &bytes)?;
-            idx.apply_segment(&seg_id, &seg)?;
-            idx.flush()?;
-        }
-        Ok(report)
+        Ok(Index::open_write(&self.local_dir, self.lock_wait, true)?.0)
+    }
+
+    /// Write an index segment (create-if-absent, durable); returns its id and size. The packs it
+    /// lists must already be durable (SPEC.md section 11).
+    pub(crate) fn put_segment(&self, seg: &IndexSegment) -> Result<(Id, u64)> {
+        let bytes = seg.encode(&self.keys, self.config.version).map_err(|e| StoreError::format("index segment", e))?;
+        let id = Id::of_bytes(&bytes);
+        self.backend.put_new(&format!("index/{id}"), &bytes)?;
+        Ok((id, bytes.len() as u64))
     }
 
     fn listed_ids(&self, folder: &str) -> Result<HashSet<Id>> {
@@ -469,12 +488,24 @@ impl Repository {
                 Err(e) => self.warn(format!("skipping damaged snapshot: {e}")),
             }
         }
+        let mut vanished = Vec::new();
         for (id, sealed) in idx.snapshots()? {
             if !present.contains(&id)
                 && let Ok(m) = Manifest::decode(&self.keys, &sealed)
             {
                 idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
                 report.snapshots_removed += 1;
+                vanished.push((id, m.db));
+            }
+        }
+        if !vanished.is_empty() {
+            // Forgotten by a dbvault elsewhere, or lost: only a forget record tells them apart.
+            let forgotten = crate::snapshot::forgotten(self)?;
+            for (id, db) in vanished.into_iter().filter(|(id, _)| !forgotten.contains(id)) {
+                self.warn(format!(
+                    "snapshot {} of db {db} is gone from the repository and no forget removed it (deleted by hand, or lost); `dbvault check` names the lineage it breaks",
+                    id.short()
+                ));
             }
         }
         if report != SyncReport::default() {

@@ -43,6 +43,25 @@ impl Policy {
     }
 }
 
+/// Each rule of `policy` as the user wrote it (`--keep-last 3`, `--keep-tag nightly`), with
+/// whether it kept any snapshot among `decisions` (those of one database, from [`apply`]).
+pub fn rule_matches(policy: &Policy, decisions: &[Decision]) -> Vec<(String, bool)> {
+    let reason_starts = |p: &str| decisions.iter().any(|d| d.reasons.iter().any(|r| r.starts_with(p)));
+    let mut out = Vec::new();
+    let counted = [("last", policy.last), ("hourly", policy.hourly), ("daily", policy.daily), ("weekly", policy.weekly), ("monthly", policy.monthly), ("yearly", policy.yearly)];
+    for (name, n) in counted.into_iter().filter(|(_, n)| *n > 0) {
+        out.push((format!("--keep-{name} {n}"), reason_starts(&format!("{name} "))));
+    }
+    if let Some(span) = policy.within {
+        out.push((format!("--keep-within {span:#}"), reason_starts("within ")));
+    }
+    for t in &policy.tags {
+        let reason = format!("tag {t}");
+        out.push((format!("--keep-tag {t}"), decisions.iter().any(|d| d.reasons.contains(&reason))));
+    }
+    out
+}
+
 /// The fate of one snapshot.
 #[derive(Clone, Debug)]
 pub struct Decision {
@@ -232,6 +251,21 @@ mod tests {
         let berlin = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::fixed(jiff::tz::offset(2)));
         assert_eq!(kept(&apply(&Policy { daily: 2, ..Default::default() }, &s, NOW.parse().unwrap(), &berlin)).len(), 1);
         assert_eq!(kept(&apply(&Policy { daily: 2, ..Default::default() }, &s, NOW.parse().unwrap(), &TimeZone::UTC)).len(), 2);
+    }
+
+    #[test]
+    fn rules_that_keep_nothing_are_named() {
+        let p = Policy { last: 1, within: Some("1d".parse().unwrap()), tags: vec!["nigthly".into(), "pre-upgrade".into()], ..Default::default() };
+        let mut s = series();
+        s[3].manifest.tags = vec!["pre-upgrade".into()];
+        let ds = apply(&p, &s, "2026-06-01T00:00:00Z".parse().unwrap(), &TimeZone::UTC);
+        let m = rule_matches(&p, &ds);
+        assert_eq!(m, [("--keep-last 1".to_string(), true), ("--keep-within 1d".into(), false), ("--keep-tag nigthly".into(), false), ("--keep-tag pre-upgrade".into(), true)]);
+        // Only incomplete snapshots: a counted rule keeps none of them.
+        let mut s = series();
+        s.iter_mut().for_each(|x| x.manifest.incomplete = true);
+        let p = Policy { daily: 7, ..Default::default() };
+        assert_eq!(rule_matches(&p, &apply(&p, &s, NOW.parse().unwrap(), &TimeZone::UTC)), [("--keep-daily 7".to_string(), false)]);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Listing snapshots and resolving what a user names (`latest`, an id, or an id prefix).
+//!
+//! One database's snapshots are found through the local index's `by_db` family, so listing or
+//! resolving them costs what that database has, not what the repository has.
+
+use std::collections::HashSet;
 
 use repo_format::Id;
+use repo_format::forget_record::{ForgetRecord, Forgotten};
 use repo_format::manifest::Manifest;
 
 use crate::index::Index;
@@ -23,23 +29,83 @@ impl Snapshot {
     }
 }
 
-/// Every snapshot in the index, oldest first (optionally only one database's).
-pub fn list(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
-    let mut out = Vec::new();
-    for (id, sealed) in index.snapshots()? {
-        match Manifest::decode(repo.keys(), &sealed) {
+/// Decode listed manifests, keeping those of `db` (if given); damaged ones become warnings.
+fn decode(repo: &Repository, sealed: Vec<(Id, Vec<u8>)>, db: Option<&str>) -> Vec<Snapshot> {
+    let mut out = Vec::with_capacity(sealed.len());
+    for (id, bytes) in sealed {
+        match Manifest::decode(repo.keys(), &bytes) {
             Ok(m) if db.is_none_or(|d| d == m.db) => out.push(Snapshot { id, manifest: m }),
             Ok(_) => {}
             Err(e) => repo.warn(format!("snapshot {}: {e}", id.short())),
         }
     }
     out.sort_by_key(|a| (a.manifest.end, a.id));
-    Ok(out)
+    out
 }
 
-/// Remove snapshots: delete their manifests and unlist them (under the writer role).
-/// Their data stays until `prune`.
-pub fn forget(repo: &Repository, snapshots: &[Snapshot]) -> Result<()> {
+/// Every snapshot in the index, oldest first (optionally only one database's, which may have none).
+pub fn list(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
+    let sealed = match db {
+        Some(d) => index.snapshots_of(&repo.keys().name_tag(d))?,
+        None => index.snapshots()?,
+    };
+    Ok(decode(repo, sealed, db))
+}
+
+/// One database's snapshots, oldest first; [`StoreError::NoSuchDatabase`] when it has none.
+pub fn list_of(repo: &Repository, index: &Index, db: &str) -> Result<Vec<Snapshot>> {
+    let list = list(repo, index, Some(db))?;
+    if list.is_empty() {
+        return Err(no_such_database(repo, index, db));
+    }
+    Ok(list)
+}
+
+/// The names of the databases that have snapshots, sorted (one manifest read per database).
+pub fn databases(repo: &Repository, index: &Index) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for tag in index.db_tags()? {
+        if let Some(s) = latest_by_tag(repo, index, &tag)? {
+            names.push(s.manifest.db);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The error for a database that has no snapshots, naming those that do.
+pub fn no_such_database(repo: &Repository, index: &Index, db: &str) -> StoreError {
+    StoreError::NoSuchDatabase { db: db.to_string(), known: databases(repo, index).unwrap_or_default() }
+}
+
+fn latest_by_tag(repo: &Repository, index: &Index, tag: &[u8; 16]) -> Result<Option<Snapshot>> {
+    let Some(id) = index.latest_of(tag)? else { return Ok(None) };
+    Ok(index.snapshot(&id)?.and_then(|bytes| decode(repo, vec![(id, bytes)], None).pop()))
+}
+
+/// The snapshots of `db` (which must have some), or of every database.
+pub fn list_some(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
+    match db {
+        Some(d) => list_of(repo, index, d),
+        None => list(repo, index, None),
+    }
+}
+
+/// Remove snapshots: record the forget (`forgotten/<id>`, so a lineage pointing at them is not
+/// mistaken for a lost snapshot), then delete their manifests and unlist them (under the writer
+/// role). Their data stays until `prune`. `reason` is informational (`policy`, `by id`).
+pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result<()> {
+    if snapshots.is_empty() {
+        return Ok(());
+    }
+    let record = ForgetRecord {
+        time: jiff::Timestamp::now(),
+        host: crate::repository::hostname(),
+        reason: reason.to_string(),
+        snapshots: snapshots.iter().map(|s| Forgotten { id: s.id, db: s.manifest.db.clone(), end: s.manifest.end }).collect(),
+    };
+    let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
+    repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
     let writer = repo.index_writer()?;
     for s in snapshots {
         repo.backend().delete(&format!("snapshots/{}", s.id))?;
@@ -48,25 +114,57 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot]) -> Result<()> {
     writer.flush()
 }
 
-/// Resolve `spec`: `latest` (newest, of `db` if given), a full id, or a unique id prefix.
-/// With `db`, only that database's snapshots match.
+/// Folder of forget records.
+pub const FORGOTTEN: &str = "forgotten";
+
+/// Ids of every snapshot a forget record names (damaged records become warnings).
+pub fn forgotten(repo: &Repository) -> Result<HashSet<Id>> {
+    let mut out = HashSet::new();
+    for key in repo.backend().list(FORGOTTEN)? {
+        let record = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| ForgetRecord::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e)));
+        match record {
+            Ok(r) => out.extend(r.snapshots.iter().map(|f| f.id)),
+            Err(e) => repo.warn(format!("damaged forget record: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Resolve `spec`: `latest` (newest of `db`; without `db` only when the repository holds one
+/// database), a full id, or a unique id prefix. With `db`, only that database's snapshots match.
 pub fn resolve(repo: &Repository, index: &Index, spec: &str, db: Option<&str>) -> Result<Snapshot> {
-    let all = list(repo, index, db)?;
     if spec == "latest" {
-        return all.into_iter().last().ok_or_else(|| {
-            StoreError::SnapshotNotFound(match db {
-                Some(d) => format!("latest (no snapshot of db {d:?})"),
-                None => "latest (the repository has no snapshots)".into(),
-            })
-        });
+        let tag = match db {
+            Some(d) => repo.keys().name_tag(d),
+            None => match index.db_tags()?.as_slice() {
+                [] => return Err(StoreError::SnapshotNotFound("latest (the repository has no snapshots)".into())),
+                [one] => *one,
+                _ => return Err(StoreError::LatestOfWhich { databases: databases(repo, index)? }),
+            },
+        };
+        return match latest_by_tag(repo, index, &tag)? {
+            Some(s) if db.is_none_or(|d| d == s.manifest.db) => Ok(s),
+            _ => Err(no_such_database(repo, index, db.unwrap_or_default())),
+        };
     }
     let lower = spec.to_ascii_lowercase();
     if lower.is_empty() || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(StoreError::SnapshotNotFound(spec.to_string()));
     }
-    let mut matches: Vec<Snapshot> = all.into_iter().filter(|s| s.id.to_hex().starts_with(&lower)).collect();
+    let mut sealed = Vec::new();
+    if let Ok(id) = lower.parse::<Id>() {
+        sealed.extend(index.snapshot(&id)?.map(|b| (id, b)));
+    } else {
+        for id in index.snapshot_ids()?.into_iter().filter(|id| id.to_hex().starts_with(&lower)) {
+            sealed.extend(index.snapshot(&id)?.map(|b| (id, b)));
+        }
+    }
+    let mut matches = decode(repo, sealed, db);
     match matches.len() {
-        0 => Err(StoreError::SnapshotNotFound(spec.to_string())),
+        0 => Err(StoreError::SnapshotNotFound(match db {
+            Some(d) => format!("{spec} (among the snapshots of db {d:?})"),
+            None => spec.to_string(),
+        })),
         1 => Ok(matches.pop().expect("one")),
         _ => Err(StoreError::AmbiguousSnapshot { prefix: spec.to_string(), matches: matches.iter().map(|s| s.id).collect() }),
     }

@@ -70,7 +70,7 @@ fn the_index_rebuilds_itself_when_deleted() {
     std::fs::remove_dir_all(t.path().join("local")).unwrap();
     t.reopen();
     assert_eq!(t.restore(&s.snapshot).unwrap(), data);
-    let report = t.repo.repair_index().unwrap();
+    let report = store::repair::index(&t.repo, false, None).unwrap().rebuilt;
     assert_eq!(report.snapshots_added, 1);
     assert!(report.segments_applied >= 1);
     assert_eq!(t.restore(&s.snapshot).unwrap(), data);

@@ -161,7 +161,7 @@ fn prune_keeps_the_bases_of_surviving_deltas() {
     let all = snapshot::list(&t.repo, &idx, None).unwrap();
     drop(idx);
     // Only the last day survives: its deltas' bases live only in forgotten snapshots.
-    snapshot::forget(&t.repo, &all[..3]).unwrap();
+    snapshot::forget(&t.repo, &all[..3], "test").unwrap();
     let report = store::prune::prune(&t.repo, 0.0, false, None).unwrap();
     assert!(report.packs_deleted > 0 || report.packs_written > 0, "prune did something: {report:?}");
     t.reopen();
@@ -173,7 +173,7 @@ fn prune_keeps_the_bases_of_surviving_deltas() {
     clean_check(&t);
     // A later day still finds its bases, and the index rebuilt from scratch agrees.
     let s = t.ingest("shop", &days[4]);
-    t.repo.repair_index().unwrap();
+    store::repair::index(&t.repo, false, None).unwrap().rebuilt;
     assert_eq!(t.restore(&s.snapshot).unwrap(), days[4]);
 }
 

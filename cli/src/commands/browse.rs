@@ -32,7 +32,7 @@ fn completeness(s: &Snapshot) -> &'static str {
 
 pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
     let index = repo.index_reader()?;
-    let mut list = snapshot::list(repo, &index, Some(&a.db))?;
+    let mut list = snapshot::list_of(repo, &index, &a.db)?;
     list.reverse();
     if g.json {
         let v: Vec<_> = list
@@ -43,11 +43,8 @@ pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
                 v
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        crate::outln!("{}", serde_json::Value::Array(v));
         return Ok(());
-    }
-    if list.is_empty() {
-        anyhow::bail!("no snapshots of db {:?}; `dbvault snapshots` lists the databases", a.db);
     }
     if !g.quiet {
         let rows: Vec<Vec<String>> = list
@@ -67,7 +64,7 @@ pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
                 ]
             })
             .collect();
-        output::table(&["ID", "TIME", "SIZE", "ADDED", "DEDUP", "TOOL", "STATE", "PARENT", "TAGS"], &rows);
+        output::table(&["ID", "TIME", "SIZE", "ADDED", "DEDUP", "TOOL", "STATE", "PARENT", "TAGS"], &rows)?;
     }
     Ok(())
 }
@@ -77,30 +74,32 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     let s = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
     drop(index);
     let share = browse::share_with_parent(repo, &s)?;
-    let m = &s.manifest;
+    let mut m = s.manifest.clone();
+    m.source = store::redact::source(&m.source);
+    let m = &m;
     if g.json {
         let mut v = serde_json::to_value(m)?;
         v["id"] = json!(s.id);
         v["shared_with_parent"] = serde_json::to_value(&share)?;
-        println!("{v}");
+        crate::outln!("{v}");
         return Ok(());
     }
     if g.quiet {
         return Ok(());
     }
-    println!("snapshot   {}{}", s.id, if m.incomplete { "  INCOMPLETE" } else { "" });
-    println!("db         {} on host {}", m.db, m.host);
-    println!("time       {} .. {}", output::local_time(m.start), output::local_time(m.end));
-    println!("size       {} ({} bytes), {} chunks", output::size(m.size), m.size, m.chunks);
-    println!("digest     blake3 {}", m.digest);
-    println!("added      {} stored, {} new chunks ({} before compression)", output::size(m.added.stored_bytes), m.added.chunks, output::size(m.added.raw_bytes));
+    crate::outln!("snapshot   {}{}", s.id, if m.incomplete { "  INCOMPLETE" } else { "" });
+    crate::outln!("db         {} on host {}", m.db, m.host);
+    crate::outln!("time       {} .. {}", output::local_time(m.start), output::local_time(m.end));
+    crate::outln!("size       {} ({} bytes), {} chunks", output::size(m.size), m.size, m.chunks);
+    crate::outln!("digest     blake3 {}", m.digest);
+    crate::outln!("added      {} stored, {} new chunks ({} before compression)", output::size(m.added.stored_bytes), m.added.chunks, output::size(m.added.raw_bytes));
     if let Some(line) = output::deltas(&m.added) {
-        println!("deltas     {line}");
+        crate::outln!("deltas     {line}");
     }
     match (m.parent, share.parent) {
-        (None, _) => println!("parent     none (first snapshot of {})", m.db),
-        (Some(p), None) => println!("parent     {} (forgotten)", p.short()),
-        (Some(p), Some(_)) => println!(
+        (None, _) => crate::outln!("parent     none (first snapshot of {})", m.db),
+        (Some(p), None) => crate::outln!("parent     {} (forgotten)", p.short()),
+        (Some(p), Some(_)) => crate::outln!(
             "parent     {}: shares {} of {} chunks ({:.1}% of the bytes)",
             p.short(),
             share.shared_chunks,
@@ -109,33 +108,34 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
         ),
     }
     if !m.tags.is_empty() {
-        println!("tags       {}", m.tags.join(", "));
+        crate::outln!("tags       {}", m.tags.join(", "));
     }
     let src = &m.source;
-    let field = |name: &str, v: Option<String>| {
+    let field = |name: &str, v: Option<String>| -> Result<()> {
         if let Some(v) = v {
-            println!("{name:<10} {v}");
+            crate::outln!("{name:<10} {v}");
         }
+        Ok(())
     };
-    field("format", src.format.clone());
-    field("tool", Some(tool(&s)).filter(|t| !t.is_empty()));
-    field("database", src.database.clone());
-    field("server", src.server_version.clone());
-    field("encoding", src.encoding.clone());
-    field("compressed", src.compression.clone());
-    field("batches", src.batch_separator.clone().map(|b| format!("separated by {b}")));
-    field("marker", src.completion_marker.map(|c| if c { "completion marker found".into() } else { "completion marker MISSING".into() }));
-    field("producer", src.producer.clone());
-    field("command", src.command.as_ref().map(|c| format!("{} (exit status {})", c.join(" "), src.exit_status.map_or("?".into(), |x| x.to_string()))));
+    field("format", src.format.clone())?;
+    field("tool", Some(tool(&s)).filter(|t| !t.is_empty()))?;
+    field("database", src.database.clone())?;
+    field("server", src.server_version.clone())?;
+    field("encoding", src.encoding.clone())?;
+    field("compressed", src.compression.clone())?;
+    field("batches", src.batch_separator.clone().map(|b| format!("separated by {b}")))?;
+    field("marker", src.completion_marker.map(|c| if c { "completion marker found".into() } else { "completion marker MISSING".into() }))?;
+    field("producer", src.producer.clone())?;
+    field("command", src.command.as_ref().map(|c| format!("{} (exit status {})", c.join(" "), src.exit_status.map_or("?".into(), |x| x.to_string()))))?;
     for l in &src.stderr_tail {
-        println!("stderr     {l}");
+        crate::outln!("stderr     {l}");
     }
     for w in &src.warnings {
-        println!("WARNING    {w}");
+        crate::outln!("WARNING    {w}");
     }
-    println!("client     {}", m.client);
+    crate::outln!("client     {}", m.client);
     if let Some(o) = m.origin {
-        println!("copied     from snapshot {} of repository {}", o.snapshot.short(), o.repository.short());
+        crate::outln!("copied     from snapshot {} of repository {}", o.snapshot.short(), o.repository.short());
     }
     Ok(())
 }
@@ -150,15 +150,15 @@ pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
         let mut v = serde_json::to_value(&d)?;
         v["a"] = json!(sa.id);
         v["b"] = json!(sb.id);
-        println!("{v}");
+        crate::outln!("{v}");
     } else if !g.quiet {
-        println!("A {} ({} of db {}), B {} ({} of db {})", sa.id.short(), output::local_time(sa.manifest.end), sa.manifest.db, sb.id.short(), output::local_time(sb.manifest.end), sb.manifest.db);
-        println!("only in A  {} chunks, {}", d.only_a_chunks, output::size(d.only_a_bytes));
-        println!("only in B  {} chunks, {}", d.only_b_chunks, output::size(d.only_b_bytes));
-        println!("shared     {} chunks, {}", d.shared_chunks, output::size(d.shared_bytes));
-        let shown: Vec<String> = d.changed_ranges.iter().take(20).map(|(s, e)| format!("{s}+{}", e - s)).collect();
-        println!(
-            "B changed in {} range(s){}{}",
+        crate::outln!("A {} ({} of db {}), B {} ({} of db {})", sa.id.short(), output::local_time(sa.manifest.end), sa.manifest.db, sb.id.short(), output::local_time(sb.manifest.end), sb.manifest.db);
+        crate::outln!("only in A  {} chunks, {}", d.only_a_chunks, output::size(d.only_a_bytes));
+        crate::outln!("only in B  {} chunks, {}", d.only_b_chunks, output::size(d.only_b_bytes));
+        crate::outln!("shared     {} chunks, {}", d.shared_chunks, output::size(d.shared_bytes));
+        let shown: Vec<String> = d.changed_ranges.iter().take(20).map(|(s, e)| format!("{s}..{e}")).collect();
+        crate::outln!(
+            "B changed in {} byte range(s) [start..end){}{}",
             d.changed_ranges.len(),
             if shown.is_empty() { String::new() } else { format!(": {}", shown.join(" ")) },
             if d.changed_ranges.len() > 20 { " ..." } else { "" }
@@ -180,7 +180,7 @@ pub fn stats(g: &Global, repo: &Repository, a: &StatsArgs) -> Result<()> {
                 v
             })
             .collect();
-        println!("{}", json!({ "databases": dbs, "repository_pack_bytes": pack_bytes }));
+        crate::outln!("{}", json!({ "databases": dbs, "repository_pack_bytes": pack_bytes }));
     } else if !g.quiet {
         let rows: Vec<Vec<String>> = per_db
             .iter()
@@ -197,8 +197,8 @@ pub fn stats(g: &Global, repo: &Repository, a: &StatsArgs) -> Result<()> {
                 ]
             })
             .collect();
-        output::table(&["DB", "SNAPSHOTS", "INGESTED", "UNIQUE", "STORED", "DEDUP", "COMPRESSION", "DELTAS"], &rows);
-        println!("repository packs on disk: {}", output::size(pack_bytes));
+        output::table(&["DB", "SNAPSHOTS", "INGESTED", "UNIQUE", "STORED", "DEDUP", "COMPRESSION", "DELTAS"], &rows)?;
+        crate::outln!("repository packs on disk: {}", output::size(pack_bytes));
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `dbvault check`.
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use store::Repository;
 use store::check::{ReadData, check};
 
@@ -13,17 +13,21 @@ use crate::output;
 pub struct CheckFailed(pub usize);
 
 fn parse_subset(s: &str) -> Result<ReadData> {
+    let bad = |why: &str| crate::exit::usage(format!("--read-data-subset {s:?}: {why}"));
     if let Some(p) = s.strip_suffix('%') {
-        let p: f64 = p.trim().parse().with_context(|| format!("--read-data-subset {s:?}: not a percentage"))?;
+        let p: f64 = p.trim().parse().map_err(|_| bad("not a percentage"))?;
         if !(p > 0.0 && p <= 100.0) {
-            bail!("--read-data-subset {s:?}: the percentage must be in (0, 100]");
+            return Err(bad("the percentage must be in (0, 100]"));
         }
         return Ok(ReadData::Fraction(p / 100.0));
     }
-    let (n, m) = s.split_once('/').with_context(|| format!("--read-data-subset {s:?}: expected P% or N/M"))?;
-    let (n, m): (u64, u64) = (n.trim().parse()?, m.trim().parse()?);
+    let (n, m) = s.split_once('/').ok_or_else(|| bad("expected P% or N/M"))?;
+    let (n, m): (u64, u64) = match (n.trim().parse(), m.trim().parse()) {
+        (Ok(n), Ok(m)) => (n, m),
+        _ => return Err(bad("expected P% or N/M with whole numbers")),
+    };
     if m == 0 || n == 0 || n > m {
-        bail!("--read-data-subset {s:?}: N/M needs 1 <= N <= M");
+        return Err(bad("N/M needs 1 <= N <= M"));
     }
     Ok(ReadData::Part { n, m })
 }
@@ -45,28 +49,31 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
     if g.json {
         let mut v = serde_json::to_value(&r)?;
         v["ok"] = r.ok().into();
-        println!("{v}");
+        crate::outln!("{v}");
     } else if !g.quiet || !r.ok() {
-        println!(
+        crate::outln!(
             "checked {} snapshot(s), {} pack(s){}",
             r.snapshots,
             r.packs,
             if read == ReadData::No { String::new() } else { format!(", read {} pack(s) and verified {} blob(s)", r.packs_read, r.blobs_read) }
         );
         if r.unindexed_packs > 0 {
-            println!("{} pack(s) are not referenced by the index (left by interrupted ingests; harmless)", r.unindexed_packs);
+            crate::outln!("{} pack(s) are not referenced by the index (left by interrupted ingests; harmless)", r.unindexed_packs);
+        }
+        if r.unused_damaged_blobs > 0 {
+            crate::outln!("{} damaged blob(s) that no snapshot uses (dropped by `repair index`, or spare copies; prune removes them)", r.unused_damaged_blobs);
         }
         for p in &r.problems {
-            println!("problem: {p}");
+            crate::outln!("problem: {p}");
         }
         for d in &r.damaged {
-            println!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable", d.snapshot.short(), d.db, d.missing, d.unreadable);
+            crate::outln!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable", d.snapshot.short(), d.db, d.missing, d.unreadable);
             for e in &d.examples {
-                println!("    {e}");
+                crate::outln!("    {e}");
             }
         }
         if r.ok() {
-            println!("no problems found");
+            crate::outln!("no problems found");
         }
     }
     if problems > 0 {

@@ -8,13 +8,23 @@ use store::snapshot;
 use crate::cli::{CopyArgs, Global};
 use crate::output;
 
+/// Context of errors opening `copy`'s destination (its wrong password needs its own advice).
+#[derive(Debug)]
+pub struct Destination;
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("opening the destination (--to)")
+    }
+}
+
 pub fn run(g: &Global, a: &CopyArgs) -> Result<()> {
     let from = super::location(g)?;
     let to = store::Location::parse(&a.to)?;
     let password = crate::password::get(g)?;
     let src = super::open(g, &from, &password)?;
     let to_password = crate::password::for_destination(a.to_password_file.as_deref(), &password)?;
-    let dst = super::open(g, &to, &to_password).context("opening the destination (--to)")?;
+    let dst = super::open(g, &to, &to_password).context(Destination)?;
     let result = copy_between(g, &src, &dst, &to, a);
     super::report_warnings(&src);
     super::report_warnings(&dst);
@@ -24,7 +34,7 @@ pub fn run(g: &Global, a: &CopyArgs) -> Result<()> {
 fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Location, a: &CopyArgs) -> Result<()> {
     let index = src.index_reader()?;
     let snapshots = if a.snapshots.is_empty() {
-        snapshot::list(src, &index, a.db.as_deref())?
+        snapshot::list_some(src, &index, a.db.as_deref())?
     } else {
         a.snapshots.iter().map(|spec| snapshot::resolve(src, &index, spec, a.db.as_deref())).collect::<Result<Vec<_>, _>>()?
     };
@@ -40,7 +50,8 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
         } else {
             format!("stored {} of {}", output::size(c.target.manifest.added.stored_bytes), output::size(m.size))
         };
-        println!("{} {} {} -> {}: {what}", c.source.id.short(), m.db, output::local_time(m.end), c.target.id.short());
+        // A closed standard output must not stop the copy: the summary at the end reports it.
+        let _ = output::line(format_args!("{} {} {} -> {}: {what}", c.source.id.short(), m.db, output::local_time(m.end), c.target.id.short()));
     };
     let copied = copy(src, &index, dst, &snapshots, &mut print).with_context(|| format!("copying to {to}"))?;
     if json {
@@ -57,11 +68,11 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        crate::outln!("{}", serde_json::Value::Array(rows));
     } else if !quiet {
         let new = copied.iter().filter(|c| !c.existed).count();
         let stored: u64 = copied.iter().filter(|c| !c.existed).map(|c| c.target.manifest.added.stored_bytes).sum();
-        println!("copied {new} snapshot(s) to {to} ({} stored), {} already there", output::size(stored), copied.len() - new);
+        crate::outln!("copied {new} snapshot(s) to {to} ({} stored), {} already there", output::size(stored), copied.len() - new);
     }
     Ok(())
 }

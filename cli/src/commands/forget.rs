@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 use store::Repository;
 use store::prune::{PruneReport, prune};
-use store::retention::{Decision, Policy, apply};
+use store::retention::{Decision, Policy, apply, rule_matches};
 use store::snapshot::{self, Snapshot};
 
 use crate::cli::{ForgetArgs, Global, PruneArgs};
@@ -17,9 +17,17 @@ use crate::output;
 fn policy(a: &ForgetArgs) -> Result<Policy> {
     let within = match &a.keep_within {
         None => None,
-        Some(s) => Some(s.parse::<jiff::Span>().with_context(|| format!("--keep-within {s:?}: expected a duration such as 14d, 6 months, 1y"))?),
+        Some(s) => {
+            let span = s
+                .parse::<jiff::Span>()
+                .map_err(|e| crate::exit::usage(format!("--keep-within {s:?}: expected a duration such as 14d, 6 months, 1y ({e})")))?;
+            if span.signum() <= 0 {
+                return Err(crate::exit::usage(format!("--keep-within {s:?} keeps nothing: give a positive duration such as 14d")));
+            }
+            Some(span)
+        }
     };
-    Ok(Policy {
+    let p = Policy {
         last: a.keep_last,
         hourly: a.keep_hourly,
         daily: a.keep_daily,
@@ -28,35 +36,87 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
         yearly: a.keep_yearly,
         within,
         tags: a.keep_tag.clone(),
-    })
+    };
+    if p.is_empty() {
+        return Err(crate::exit::usage("no keep rule given: that would remove every snapshot. Give --keep-last, --keep-daily, ... or name snapshots to remove"));
+    }
+    Ok(p)
 }
 
-pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
-    let index = repo.index_reader()?;
-    let mut decisions: BTreeMap<String, Vec<Decision>> = BTreeMap::new();
-    let remove: Vec<Snapshot> = if !a.snapshots.is_empty() {
-        a.snapshots.iter().map(|s| snapshot::resolve(repo, &index, s, a.db.as_deref())).collect::<Result<_, _>>()?
-    } else {
-        let p = policy(a)?;
-        if p.is_empty() {
-            bail!("no keep rule given: that would remove every snapshot. Give --keep-last, --keep-daily, ... or name snapshots to remove");
-        }
-        let all = snapshot::list(repo, &index, a.db.as_deref())?;
+/// What a policy run decided, per database, and which rules kept nothing anywhere.
+struct Plan {
+    decisions: BTreeMap<String, Vec<Decision>>,
+    unmatched: Vec<String>,
+}
+
+impl Plan {
+    fn make(p: &Policy, all: Vec<Snapshot>) -> Plan {
         let mut by_db: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
         for s in all {
             by_db.entry(s.manifest.db.clone()).or_default().push(s);
         }
-        let now = Timestamp::now();
-        let tz = TimeZone::system();
-        for (db, snaps) in by_db {
-            decisions.insert(db, apply(&p, &snaps, now, &tz));
+        let (now, tz) = (Timestamp::now(), TimeZone::system());
+        let decisions: BTreeMap<String, Vec<Decision>> = by_db.into_iter().map(|(db, snaps)| (db, apply(p, &snaps, now, &tz))).collect();
+        let mut matched: BTreeMap<String, bool> = BTreeMap::new();
+        for ds in decisions.values() {
+            for (rule, hit) in rule_matches(p, ds) {
+                *matched.entry(rule).or_default() |= hit;
+            }
         }
-        decisions.values().flatten().filter(|d| !d.keep).map(|d| d.snapshot.clone()).collect()
+        let unmatched = matched.into_iter().filter(|(_, hit)| !hit).map(|(rule, _)| rule).collect();
+        Plan { decisions, unmatched }
+    }
+
+    /// Databases whose every snapshot would go.
+    fn emptied(&self) -> Vec<&str> {
+        self.decisions.iter().filter(|(_, ds)| !ds.is_empty() && ds.iter().all(|d| !d.keep)).map(|(db, _)| db.as_str()).collect()
+    }
+
+    fn removed(&self) -> Vec<Snapshot> {
+        self.decisions.values().flatten().filter(|d| !d.keep).map(|d| d.snapshot.clone()).collect()
+    }
+
+    /// The refusal of a plan that empties databases, naming the rules that matched nothing and
+    /// the tags in use (a mistyped tag is the usual cause).
+    fn refusal(&self) -> Option<anyhow::Error> {
+        let emptied = self.emptied();
+        if emptied.is_empty() {
+            return None;
+        }
+        let mut tags: Vec<&str> = self.decisions.values().flatten().flat_map(|d| d.snapshot.manifest.tags.iter().map(String::as_str)).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let count: usize = emptied.iter().map(|db| self.decisions[*db].len()).sum();
+        let mut msg = format!("refusing to remove every snapshot of db {} ({count} snapshot(s)): no keep rule kept any of them", emptied.join(", "));
+        if !self.unmatched.is_empty() {
+            msg += &format!("; these rules matched no snapshot at all: {}", self.unmatched.join(", "));
+        }
+        msg += &format!(
+            ". Tags in use: {}. Check the rules, or add --allow-remove-all if every snapshot of {} should go",
+            if tags.is_empty() { "none".to_string() } else { tags.join(", ") },
+            if emptied.len() == 1 { "that database" } else { "those databases" }
+        );
+        Some(anyhow::anyhow!(msg))
+    }
+}
+
+pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let (plan, remove) = if !a.snapshots.is_empty() {
+        let named: Vec<Snapshot> = a.snapshots.iter().map(|s| snapshot::resolve(repo, &index, s, a.db.as_deref())).collect::<Result<_, _>>()?;
+        (None, named)
+    } else {
+        let p = policy(a)?;
+        let plan = Plan::make(&p, snapshot::list_some(repo, &index, a.db.as_deref())?);
+        let remove = plan.removed();
+        (Some(plan), remove)
     };
     drop(index);
+    let refusal = plan.as_ref().filter(|_| !a.allow_remove_all).and_then(Plan::refusal);
     if g.json {
-        let dbs: Vec<_> = decisions
+        let dbs: Vec<_> = plan
             .iter()
+            .flat_map(|p| &p.decisions)
             .map(|(db, ds)| {
                 json!({
                     "db": db,
@@ -65,10 +125,14 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", json!({ "dry_run": a.dry_run, "databases": dbs, "removed": if a.dry_run { vec![] } else { remove.iter().map(|s| s.id).collect::<Vec<_>>() } }));
+        if refusal.is_none() {
+            let removed = if a.dry_run { vec![] } else { remove.iter().map(|s| s.id).collect::<Vec<_>>() };
+            let unmatched = plan.as_ref().map(|p| p.unmatched.clone()).unwrap_or_default();
+            crate::outln!("{}", json!({ "dry_run": a.dry_run, "databases": dbs, "unmatched_rules": unmatched, "removed": removed }));
+        }
     } else if !g.quiet {
-        for (db, ds) in &decisions {
-            println!("db {db}: keep {}, remove {}", ds.iter().filter(|d| d.keep).count(), ds.iter().filter(|d| !d.keep).count());
+        for (db, ds) in plan.iter().flat_map(|p| &p.decisions) {
+            crate::outln!("db {db}: keep {}, remove {}", ds.iter().filter(|d| d.keep).count(), ds.iter().filter(|d| !d.keep).count());
             let rows: Vec<Vec<String>> = ds
                 .iter()
                 .map(|d| {
@@ -77,23 +141,29 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
                     vec![d.snapshot.id.short(), output::local_time(m.end), if d.keep { "keep".into() } else { "remove".into() }, format!("{}{flag}", d.reasons.join(", "))]
                 })
                 .collect();
-            output::table(&["ID", "TIME", "ACTION", "REASONS"], &rows);
+            output::table(&["ID", "TIME", "ACTION", "REASONS"], &rows)?;
         }
-        if decisions.is_empty() {
+        if plan.is_none() {
             for s in &remove {
-                println!("remove {} ({} of db {})", s.id.short(), output::local_time(s.manifest.end), s.manifest.db);
+                crate::outln!("remove {} ({} of db {})", s.id.short(), output::local_time(s.manifest.end), s.manifest.db);
             }
         }
-        if a.dry_run {
-            println!("dry run: nothing was removed");
-        }
+    }
+    for rule in plan.iter().flat_map(|p| &p.unmatched) {
+        crate::errln!("dbvault: warning: {rule} matched no snapshot");
+    }
+    if let Some(refusal) = refusal {
+        return Err(refusal);
     }
     if a.dry_run {
+        if !g.quiet && !g.json {
+            crate::outln!("dry run: nothing was removed");
+        }
         return Ok(());
     }
-    snapshot::forget(repo, &remove)?;
+    snapshot::forget(repo, &remove, if plan.is_some() { "policy" } else { "by id" })?;
     if !g.quiet && !g.json {
-        println!("removed {} snapshot(s){}", remove.len(), if a.prune { "" } else { "; run `dbvault prune` to free their data" });
+        crate::outln!("removed {} snapshot(s){}", remove.len(), if a.prune { "" } else { "; run `dbvault prune` to free their data" });
     }
     if a.prune {
         return run_prune(g, repo, &PruneArgs { dry_run: false, max_unused: 10.0 });
@@ -103,7 +173,7 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
 
 pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
     if !(0.0..=100.0).contains(&a.max_unused) {
-        bail!("--max-unused must be a percentage from 0 to 100");
+        return Err(crate::exit::usage("--max-unused must be a percentage from 0 to 100"));
     }
     let bar = output::progress(Some(0), g.quiet, "pruning");
     let progress = output::phase_progress(&bar);
@@ -115,11 +185,11 @@ pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
     if g.json {
         let mut v = serde_json::to_value(&r)?;
         v["dry_run"] = a.dry_run.into();
-        println!("{v}");
+        crate::outln!("{v}");
     } else if !g.quiet {
         let p = &r.plan;
-        println!("{} snapshot(s) use {} blob(s) in {} pack(s)", p.snapshots, p.used_blobs, p.packs);
-        println!(
+        crate::outln!("{} snapshot(s) use {} blob(s) in {} pack(s)", p.snapshots, p.used_blobs, p.packs);
+        crate::outln!(
             "plan: delete {} unused pack(s), repack {} pack(s), {} orphaned pack(s); about {} to free; {} unused left in place",
             p.delete.len(),
             p.repack.len(),
@@ -128,9 +198,9 @@ pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
             output::size(p.unused_bytes_kept)
         );
         if a.dry_run {
-            println!("dry run: nothing was changed");
+            crate::outln!("dry run: nothing was changed");
         } else {
-            println!(
+            crate::outln!(
                 "deleted {} pack(s), wrote {} new pack(s), rewrote {} index segment(s), freed {}{}",
                 r.packs_deleted,
                 r.packs_written,

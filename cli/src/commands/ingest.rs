@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use store::ingest::{IngestOptions, IngestSummary, Input, LeasedFile, ingest, ingest_input};
 use store::{Repository, StoreError};
 
@@ -24,7 +24,7 @@ pub struct Spec {
 
 pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     if let Some(file) = &a.jobs {
-        return super::jobs::run(g, repo, file, a.parallel as usize);
+        return super::jobs::run(g, repo, file, a.parallel.unwrap_or(2) as usize);
     }
     let spec = Spec {
         db: a.db.expect("clap requires --db without --jobs"),
@@ -35,10 +35,10 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
         command: a.command,
     };
     if spec.command.is_empty() && std::io::stdin().is_terminal() {
-        bail!(
+        return Err(crate::exit::usage(format!(
             "ingest reads the dump from standard input or runs a dump command; try `dbvault ingest --db {0} -- pg_dump {0}`",
             spec.db
-        );
+        )));
     }
     let bar = output::progress(None, g.quiet, &format!("ingesting {}", spec.db));
     let progress = |n: u64| {
@@ -53,9 +53,9 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     let s = result?;
     warn(&s);
     if g.json {
-        println!("{}", to_json(&s));
+        crate::outln!("{}", to_json(&s));
     } else if !g.quiet {
-        print_summary(&s);
+        print_summary(&s)?;
     }
     Ok(())
 }
@@ -72,6 +72,8 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
         producer,
         copy: None,
     };
+    // Refused before any dump command starts: nothing to stop, nothing left running.
+    store::names::check_labels(&spec.db, spec.host.as_deref(), &spec.tags)?;
     if spec.command.is_empty() {
         if let Some(file) = leased_stdin() {
             return ingest_input(repo, Input::<std::io::Stdin>::Leased(Arc::new(file)), opts(None));
@@ -100,7 +102,7 @@ fn leased_stdin() -> Option<LeasedFile> {
 /// Warnings belong on stderr even with --quiet: they are why a backup may not be what it seems.
 pub fn warn(s: &IngestSummary) {
     for w in &s.snapshot.manifest.source.warnings {
-        eprintln!("dbvault: WARNING: db {}: {w}", s.snapshot.manifest.db);
+        crate::errln!("dbvault: WARNING: db {}: {w}", s.snapshot.manifest.db);
     }
 }
 
@@ -118,15 +120,15 @@ pub fn to_json(s: &IngestSummary) -> serde_json::Value {
     v
 }
 
-fn print_summary(s: &IngestSummary) {
+fn print_summary(s: &IngestSummary) -> Result<()> {
     let m = &s.snapshot.manifest;
     let src = &m.source;
-    println!("snapshot {} of db {} saved{}", s.snapshot.id.short(), m.db, if m.incomplete { " (INCOMPLETE)" } else { "" });
-    println!("  read      {} in {:.1} s ({})", output::size(m.size), s.elapsed.as_secs_f64(), output::rate(m.size, s.elapsed));
-    println!("  chunks    {} ({} new)", m.chunks, m.added.chunks);
-    println!("  added     {} to the repository ({} of new data before compression)", output::size(m.added.stored_bytes), output::size(m.added.raw_bytes));
+    crate::outln!("snapshot {} of db {} saved{}", s.snapshot.id.short(), m.db, if m.incomplete { " (INCOMPLETE)" } else { "" });
+    crate::outln!("  read      {} in {:.1} s ({})", output::size(m.size), s.elapsed.as_secs_f64(), output::rate(m.size, s.elapsed));
+    crate::outln!("  chunks    {} ({} new)", m.chunks, m.added.chunks);
+    crate::outln!("  added     {} to the repository ({} of new data before compression)", output::size(m.added.stored_bytes), output::size(m.added.raw_bytes));
     if let Some(line) = output::deltas(&m.added) {
-        println!("  deltas    {line}");
+        crate::outln!("  deltas    {line}");
     }
     if let Some(f) = &src.format {
         let by = [src.tool.as_deref(), src.tool_version.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -135,13 +137,14 @@ fn print_summary(s: &IngestSummary) {
             Some(false) => ", completion marker MISSING",
             None => "",
         };
-        println!("  dump      {f}{}{marker}", if by.is_empty() { String::new() } else { format!(" ({by})") });
+        crate::outln!("  dump      {f}{}{marker}", if by.is_empty() { String::new() } else { format!(" ({by})") });
     }
     if let Some(cmd) = &src.command {
-        println!("  command   {} (exit status {})", cmd.join(" "), src.exit_status.map_or("?".into(), |c| c.to_string()));
+        crate::outln!("  command   {} (exit status {})", cmd.join(" "), src.exit_status.map_or("?".into(), |c| c.to_string()));
     }
     match m.parent {
-        Some(p) => println!("  parent    {}", p.short()),
-        None => println!("  parent    none (first snapshot of {})", m.db),
+        Some(p) => crate::outln!("  parent    {}", p.short()),
+        None => crate::outln!("  parent    none (first snapshot of {})", m.db),
     }
+    Ok(())
 }

@@ -22,10 +22,10 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<()> {
         .with_context(|| format!("creating repository {location}"))?;
     let c = repo.config();
     if g.json {
-        println!("{}", serde_json::json!({ "id": c.id, "location": location.to_string(), "cache": repo.local_dir(), "version": c.version, "chunker": c.chunker, "deltas": c.writes_deltas() }));
+        crate::outln!("{}", serde_json::json!({ "id": c.id, "location": location.to_string(), "cache": repo.local_dir(), "version": c.version, "chunker": c.chunker, "deltas": c.writes_deltas() }));
     } else if !g.quiet {
-        println!("created dbvault repository {} at {location}", c.id.short());
-        println!("keep the password safe: without it the data cannot be read back");
+        crate::outln!("created dbvault repository {} at {location}", c.id.short());
+        crate::outln!("keep the password safe: without it the data cannot be read back");
     }
     Ok(())
 }

@@ -61,6 +61,7 @@ fn load(file: &Path) -> Result<Vec<Spec>> {
         if !seen.insert(j.db.clone()) {
             bail!("jobs file {} lists db {:?} twice; one run makes one snapshot per database", file.display(), j.db);
         }
+        store::names::check_labels(&j.db, j.host.as_deref(), &j.tags).with_context(|| format!("jobs file {}", file.display()))?;
         let command = match j.command {
             CommandSpec::Shell(s) => vec!["sh".into(), "-c".into(), s],
             CommandSpec::Argv(v) if v.is_empty() => bail!("job {:?}: command is empty", j.db),
@@ -85,8 +86,8 @@ pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Resul
                     let r = ingest_one(repo, spec, None).map_err(anyhow::Error::from);
                     if !g.quiet {
                         match &r {
-                            Ok(s) => eprintln!("dbvault: {}: snapshot {} saved", spec.db, s.snapshot.id.short()),
-                            Err(e) => eprintln!("dbvault: {}: FAILED: {}", spec.db, output::error_chain(e)),
+                            Ok(s) => crate::errln!("dbvault: {}: snapshot {} saved", spec.db, s.snapshot.id.short()),
+                            Err(e) => crate::errln!("dbvault: {}: FAILED: {}", spec.db, output::error_chain(e)),
                         }
                     }
                     results.lock().expect("not poisoned")[i] = Some(r);
@@ -112,7 +113,7 @@ pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Resul
                 Err(e) => json!({ "db": spec.db, "ok": false, "error": output::error_chain(e), "exit_code": exit::code_for(e) }),
             })
             .collect();
-        println!("{}", json!({ "jobs": jobs, "failed": failed, "succeeded": specs.len() - failed }));
+        crate::outln!("{}", json!({ "jobs": jobs, "failed": failed, "succeeded": specs.len() - failed }));
     } else if !g.quiet {
         let rows: Vec<Vec<String>> = specs
             .iter()
@@ -125,7 +126,7 @@ pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Resul
                 Err(e) => vec![spec.db.clone(), "FAILED".into(), "-".into(), "-".into(), "-".into(), "-".into(), output::error_chain(e)],
             })
             .collect();
-        output::table(&["DB", "STATUS", "SNAPSHOT", "SIZE", "ADDED", "TIME", "DETAIL"], &rows);
+        output::table(&["DB", "STATUS", "SNAPSHOT", "SIZE", "ADDED", "TIME", "DETAIL"], &rows)?;
     }
     if failed > 0 {
         return Err(JobsFailed { failed, total: specs.len() }.into());

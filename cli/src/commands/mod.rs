@@ -20,7 +20,9 @@ use store::{Access, Location, Repository};
 use crate::cli::{Cli, Command, Global, RepairCommand};
 
 pub use check::CheckFailed;
+pub use copy::Destination;
 pub use jobs::JobsFailed;
+pub use restore::DumpNotDelivered;
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -39,7 +41,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(a) => with_repo(g, |repo| check::run(g, repo, &a)),
         Command::Copy(a) => copy::run(g, &a),
         Command::Key(c) => with_repo(g, |repo| key::run(g, repo, &c)),
-        Command::Repair(RepairCommand::Index) => with_repo(g, |repo| repair::index(g, repo)),
+        Command::Repair(RepairCommand::Index { read_data }) => with_repo(g, |repo| repair::index(g, repo, read_data)),
+        Command::Repair(RepairCommand::Snapshots { forget }) => with_repo(g, |repo| repair::snapshots(g, repo, forget)),
+        Command::Repair(RepairCommand::Config) => repair::config(g),
     }
 }
 
@@ -54,8 +58,10 @@ fn access(g: &Global) -> Access {
     Access { cache_dir: g.cache_dir.clone(), retry_timeout: Duration::from_secs(g.retry_timeout) }
 }
 
-/// Open and unlock the repository at `location` with `password`.
+/// Open and unlock the repository at `location` with `password`; from here on signals clean up
+/// before ending dbvault ([`crate::interrupt`]).
 fn open(g: &Global, location: &Location, password: &str) -> Result<Repository> {
+    crate::interrupt::install();
     let mut repo = Repository::open_at(location, password.as_bytes(), &access(g)).with_context(|| format!("opening repository {location}"))?;
     repo.set_lock_wait(Duration::from_secs(g.lock_wait));
     Ok(repo)
@@ -64,7 +70,7 @@ fn open(g: &Global, location: &Location, password: &str) -> Result<Repository> {
 /// Print (and drain) the non-fatal problems `repo` met.
 fn report_warnings(repo: &Repository) {
     for w in repo.take_warnings() {
-        eprintln!("dbvault: warning: {w}");
+        crate::errln!("dbvault: warning: {w}");
     }
 }
 

@@ -1,19 +1,83 @@
-//! `dbvault repair index`.
+//! `dbvault repair index|snapshots|config`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use store::Repository;
+use store::repair;
 
 use crate::cli::Global;
+use crate::output;
 
-pub fn index(g: &Global, repo: &Repository) -> Result<()> {
-    let r = repo.repair_index()?;
+pub fn index(g: &Global, repo: &Repository, read_data: bool) -> Result<()> {
+    let bar = output::progress(Some(0), g.quiet, "repairing");
+    let progress = output::phase_progress(&bar);
+    let r = repair::index(repo, read_data, Some(&progress));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let r = r?;
     if g.json {
-        println!("{}", serde_json::json!({ "segments_applied": r.segments_applied, "packs_recovered": r.packs_recovered, "snapshots": r.snapshots_added }));
+        crate::outln!("{}", serde_json::to_value(&r)?);
+        return Ok(());
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    let b = &r.rebuilt;
+    crate::outln!(
+        "rebuilt the local index: {} index segment(s), {} pack(s) recovered from their headers, {} snapshot(s)",
+        b.segments_applied,
+        b.packs_recovered,
+        b.snapshots_added
+    );
+    for p in &r.packs_dropped {
+        crate::outln!("dropped pack {}: {}", p.pack.short(), p.reason);
+    }
+    if r.blobs_dropped > 0 {
+        crate::outln!("dropped {} blob(s) that failed authentication", r.blobs_dropped);
+    }
+    if r.deltas_dropped > 0 {
+        crate::outln!("dropped {} delta(s) whose bases are lost", r.deltas_dropped);
+    }
+    if r.dropped_anything() {
+        crate::outln!("rewrote {} index segment(s). Ingest the dumps again to store what was lost, then see `dbvault repair snapshots`", r.segments_rewritten);
+    } else {
+        crate::outln!("nothing is lost");
+    }
+    Ok(())
+}
+
+pub fn snapshots(g: &Global, repo: &Repository, forget: bool) -> Result<()> {
+    let damaged = repair::snapshots(repo, forget)?;
+    if g.json {
+        crate::outln!("{}", serde_json::json!({ "damaged": damaged, "forgotten": forget }));
     } else if !g.quiet {
-        println!(
-            "rebuilt the local index: {} index segment(s), {} pack(s) recovered from their headers, {} snapshot(s)",
-            r.segments_applied, r.packs_recovered, r.snapshots_added
-        );
+        for d in &damaged {
+            crate::outln!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable{}", d.snapshot.short(), d.db, d.missing, d.unreadable, if forget { ": forgotten" } else { "" });
+        }
+        match (damaged.len(), forget) {
+            (0, _) => crate::outln!("every snapshot has all its data"),
+            (n, false) => crate::outln!("{n} snapshot(s) need lost data; ingest the same dumps again (after `dbvault repair index`) or remove them with --forget"),
+            (n, true) => crate::outln!("forgot {n} snapshot(s); run `dbvault prune` to free their data"),
+        }
+    }
+    Ok(())
+}
+
+pub fn config(g: &Global) -> Result<()> {
+    let location = super::location(g)?;
+    let backend = location.backend(&super::access(g))?;
+    let password = crate::password::get(g)?;
+    let r = repair::config(backend.as_ref(), password.as_bytes()).with_context(|| format!("repairing the config of {location}"))?;
+    for w in &r.warnings {
+        crate::errln!("dbvault: warning: {w}");
+    }
+    if g.json {
+        crate::outln!("{}", serde_json::to_value(&r)?);
+    } else if !g.quiet {
+        match r.from_key {
+            Some(k) => crate::outln!("restored the config of repository {} from the copy in key {}", r.id.short(), k.short()),
+            None => crate::outln!("reconstructed the config of repository {}", r.id.short()),
+        }
     }
     Ok(())
 }

@@ -1,31 +1,83 @@
 //! `dbvault restore`.
 
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use store::{Repository, StoreError};
-use store::restore::restore;
+use store::restore::{RestoreSummary, restore};
 use store::small_writes::SmallWrites;
 use store::snapshot;
 
-use crate::child::Consumer;
+use crate::child::{CommandFailed, Consumer};
 use crate::cli::{Global, RestoreArgs};
 use crate::output;
 
+/// The dump's reader (standard output, or the command fed) stopped before its end: exit code 7.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} before the end of the dump: it was not delivered whole")]
+pub struct DumpNotDelivered(pub String);
+
+/// Where `-o` writes, decided before anything is restored.
+enum Target {
+    /// A new file.
+    New,
+    /// An existing regular file replaced with `--force`: the new one gets its permissions.
+    Replace(std::fs::Permissions),
+}
+
+/// Check what `-o PATH` would replace. Only a regular file is ever replaced, and only with
+/// `--force`; a symbolic link (even a dangling one) is refused rather than followed or replaced,
+/// and so is a device, FIFO, socket or folder.
+fn target(path: &Path, force: bool) -> Result<Target> {
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::New),
+        Err(e) => return Err(anyhow::Error::from(e).context(format!("looking at {}", path.display()))),
+    };
+    let t = m.file_type();
+    let kind = if t.is_symlink() {
+        "a symbolic link (dbvault neither follows nor replaces links with -o: give the file's own path)"
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_fifo() {
+        "a FIFO (to feed a reader, restore to standard output: `dbvault restore ... > FIFO`)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if !force {
+        anyhow::bail!("{} exists; choose another file or add --force to replace it", path.display());
+    } else {
+        return Ok(Target::Replace(m.permissions()));
+    };
+    anyhow::bail!("{} is {kind}; -o only creates or (with --force) replaces a regular file, so nothing was written", path.display())
+}
+
 pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
-    if a.output.is_none() && a.command.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        bail!("refusing to write a dump to the terminal: add -o FILE, pipe it (| psql ...), or give a command (-- psql -d DB)");
+    let output = a.output.as_deref().filter(|p| p.as_os_str() != "-");
+    if output.is_none() && a.command.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(crate::exit::usage("refusing to write a dump to the terminal: add -o FILE, pipe it (| psql ...), or give a command (-- psql -d DB)"));
     }
+    let file_target = output.map(|p| target(p, a.force)).transpose()?;
     let index = repo.index_reader()?;
     let snap = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
+    if snap.manifest.incomplete {
+        crate::errln!(
+            "dbvault: WARNING: snapshot {} of db {} is INCOMPLETE: its dump was cut short and kept on request (--allow-incomplete); the restored dump ends where it was cut",
+            snap.id.short(),
+            snap.manifest.db
+        );
+    }
     let bar = output::progress(Some(snap.manifest.size), g.quiet, &format!("restoring {}", snap.id.short()));
     let progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);
         }
     };
-    let summary = match &a.output {
-        None if !a.command.is_empty() => {
+    let summary = match (output, file_target) {
+        (None, _) if !a.command.is_empty() => {
             let (consumer, stdin) = Consumer::spawn(&a.command)?;
             let mut out = BufWriter::with_capacity(1 << 20, stdin);
             match restore(repo, &index, &snap, &mut out, Some(&progress)) {
@@ -34,27 +86,27 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
                     consumer.finish()?;
                     Ok(s)
                 }
-                // The command died and broke the pipe: its own failure is the news.
+                // The command closed its input: its own failure is the news, and a command that
+                // stops reading and exits 0 has failed too (it did not load the whole dump).
                 Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
                     drop(out);
                     if let Some(b) = &bar {
                         b.finish_and_clear();
                     }
-                    return Err(match consumer.finish() {
-                        Err(failed) => anyhow::Error::from(failed).context(format!("restore of snapshot {} stopped", snap.id.short())),
-                        Ok(()) => anyhow::anyhow!("command `{}` closed its input before the end of the dump", a.command.join(" ")),
-                    });
+                    let shown = consumer.shown().to_string();
+                    let failed = consumer.finish().err().unwrap_or(CommandFailed { command: shown, status: "exited with status 0 without reading the whole dump".into() });
+                    return Err(anyhow::Error::from(failed).context(format!("restore of snapshot {} stopped", snap.id.short())));
                 }
                 // Damaged data: kill the command while its input is still open, so it never sees
                 // a clean end of input (psql -1 or mysql in a transaction then rolls back).
                 Err(e) => {
                     drop(consumer);
                     drop(out);
-                    Err(e)
+                    Err(e.into())
                 }
             }
         }
-        None => {
+        (None, _) => {
             // Into a file (`> dump.sql`) in small writes (store::small_writes), straight to the
             // descriptor (std's line-buffered stdout would split each write at its last newline);
             // into a pipe as they come: small writes would only cost it system calls.
@@ -63,31 +115,15 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut out = BufWriter::with_capacity(1 << 20, stdout);
-            restore(repo, &index, &snap, &mut out, Some(&progress))
-        }
-        Some(path) => {
-            if path.exists() && !a.force {
-                bail!("{} exists; choose another file or add --force to replace it", path.display());
+            match restore(repo, &index, &snap, &mut out, Some(&progress)) {
+                Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+                    Err(DumpNotDelivered("standard output was closed".into()).into())
+                }
+                r => r.map_err(anyhow::Error::from),
             }
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => ".".into(),
-            };
-            // Restore into a temporary file beside the target; it takes the final name only after
-            // the digest check, so a failed restore never leaves a plausible-looking dump behind.
-            let tmp = tempfile::Builder::new()
-                .prefix(".dbvault-restore-")
-                .tempfile_in(&dir)
-                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-            let mut out = BufWriter::with_capacity(1 << 20, SmallWrites(EarlyWriteback::new(tmp)));
-            let r = restore(repo, &index, &snap, &mut out, Some(&progress));
-            if r.is_ok() {
-                let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.0.file;
-                tmp.as_file().sync_all().context("syncing the restored file")?;
-                tmp.persist(path).with_context(|| format!("moving the restored file to {}", path.display()))?;
-            }
-            r
         }
+        (Some(path), Some(target)) => restore_to_file(repo, &index, &snap, path, target, &progress),
+        (Some(_), None) => unreachable!("a target is checked for every -o"),
     };
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -97,25 +133,56 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         let v = serde_json::json!({
             "id": snap.id, "db": snap.manifest.db, "size": s.bytes, "chunks": s.chunks,
             "digest": snap.manifest.digest, "elapsed_secs": s.elapsed.as_secs_f64(),
-            "output": a.output,
+            "output": output, "incomplete": snap.manifest.incomplete,
         });
-        if a.output.is_some() {
-            println!("{v}");
+        if output.is_some() || !a.command.is_empty() {
+            crate::outln!("{v}");
         } else {
-            eprintln!("{v}");
+            crate::errln!("{v}");
         }
-    } else if !g.quiet && (a.output.is_some() || !a.command.is_empty()) {
-        println!(
-            "restored snapshot {} of db {}: {} in {:.1} s ({}), digest verified",
+    } else if !g.quiet && (output.is_some() || !a.command.is_empty()) {
+        crate::outln!(
+            "restored snapshot {} of db {}{}: {} in {:.1} s ({}), digest verified",
             snap.id.short(),
             snap.manifest.db,
+            if snap.manifest.incomplete { " (INCOMPLETE dump)" } else { "" },
             output::size(s.bytes),
             s.elapsed.as_secs_f64(),
             output::rate(s.bytes, s.elapsed)
         );
     }
-    std::io::stdout().flush().ok();
     Ok(())
+}
+
+/// Restore into a temporary file beside `path`, which takes the final name only after the digest
+/// check, so a failed restore never leaves a plausible-looking dump behind; the temporary file
+/// (decrypted data) is removed on failure and on interruption. A new file gets the usual mode
+/// (0666 less the umask); a replaced one keeps its permissions. Without `--force` an existing
+/// file is never replaced, even one created while the restore ran.
+fn restore_to_file(repo: &Repository, index: &store::index::Index, snap: &snapshot::Snapshot, path: &Path, target: Target, progress: &(dyn Fn(u64) + Sync)) -> Result<RestoreSummary> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => ".".into(),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".dbvault-restore-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(&dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let _watched = crate::interrupt::watch_file(tmp.path().to_path_buf());
+    if let Target::Replace(perms) = &target {
+        tmp.as_file().set_permissions(perms.clone()).context("giving the restored file the replaced file's permissions")?;
+    }
+    let mut out = BufWriter::with_capacity(1 << 20, SmallWrites(EarlyWriteback::new(tmp)));
+    let s = restore(repo, index, snap, &mut out, Some(progress))?;
+    let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.0.file;
+    tmp.as_file().sync_all().context("syncing the restored file")?;
+    match target {
+        Target::Replace(_) => tmp.persist(path).map(drop).map_err(|e| anyhow::Error::from(e.error)),
+        Target::New => tmp.persist_noclobber(path).map(drop).map_err(|e| anyhow::Error::from(e.error)),
+    }
+    .with_context(|| format!("moving the restored file to {}", path.display()))?;
+    Ok(s)
 }
 
 /// Standard output as a `File` (a duplicate descriptor: it shares the file position) when it is

@@ -26,15 +26,15 @@ pub fn to_json(s: &Snapshot) -> Value {
         "new_chunks": m.added.chunks,
         "added_bytes": m.added.stored_bytes,
         "incomplete": m.incomplete,
-        "source": m.source,
+        "source": store::redact::source(&m.source),
     })
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &SnapshotsArgs) -> Result<()> {
     let index = repo.index_reader()?;
-    let list = snapshot::list(repo, &index, a.db.as_deref())?;
+    let list = snapshot::list_some(repo, &index, a.db.as_deref())?;
     if g.json {
-        println!("{}", Value::Array(list.iter().map(to_json).collect()));
+        crate::outln!("{}", Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
     if g.quiet {
@@ -51,7 +51,7 @@ pub fn run(g: &Global, repo: &Repository, a: &SnapshotsArgs) -> Result<()> {
             vec![s.id.short(), output::local_time(m.end), m.db.clone(), m.host.clone(), output::size(m.size), output::size(m.added.stored_bytes), tags]
         })
         .collect();
-    output::table(&["ID", "TIME", "DB", "HOST", "SIZE", "ADDED", "TAGS"], &rows);
-    println!("{} snapshot(s)", list.len());
+    output::table(&["ID", "TIME", "DB", "HOST", "SIZE", "ADDED", "TAGS"], &rows)?;
+    crate::outln!("{} snapshot(s)", list.len());
     Ok(())
 }

@@ -1,0 +1,107 @@
+//! Interruption. SIGINT, SIGTERM and SIGHUP end dbvault, but first:
+//! - every process it runs (a dump command, the command a restore feeds) is killed with its
+//!   descendants while its pipes are still open, so a restore's command never sees a clean end
+//!   of input and a dump command never outlives dbvault as an orphan;
+//! - temporary files that hold decrypted data (a restore into `-o FILE`) are removed.
+//!
+//! Then dbvault dies of the same signal, so its parent sees it interrupted (exit status 130 for
+//! SIGINT, 143 for SIGTERM, 129 for SIGHUP in a shell). What was being written to the repository is
+//! left as a crash leaves it: never a partial snapshot (SPEC.md section 11).
+//!
+//! Handling starts once the repository is open or a process or file is registered, after any
+//! password prompt (a prompt interrupted by our handler could leave the terminal without echo).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, Once};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::process_tree;
+
+/// What must not survive an interruption.
+struct Registry {
+    next: u64,
+    children: Vec<(u64, u32)>,
+    files: Vec<(u64, PathBuf)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { next: 0, children: Vec::new(), files: Vec::new() });
+static INSTALL: Once = Once::new();
+
+fn registry() -> MutexGuard<'static, Registry> {
+    // A panic elsewhere must not stop the cleanup.
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A registration; dropping it unregisters (the process ended, or the file was renamed into place).
+#[must_use = "dropping the guard unregisters at once"]
+pub struct Guard(u64);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let mut r = registry();
+        r.children.retain(|(t, _)| *t != self.0);
+        r.files.retain(|(t, _)| *t != self.0);
+    }
+}
+
+fn register(f: impl FnOnce(&mut Registry, u64)) -> Guard {
+    install();
+    let mut r = registry();
+    r.next += 1;
+    let token = r.next;
+    f(&mut r, token);
+    Guard(token)
+}
+
+/// Kill process `pid` and its descendants if dbvault is interrupted while the guard lives.
+pub fn watch_process(pid: u32) -> Guard {
+    register(|r, t| r.children.push((t, pid)))
+}
+
+/// Remove `path` if dbvault is interrupted while the guard lives.
+pub fn watch_file(path: PathBuf) -> Guard {
+    register(|r, t| r.files.push((t, path)))
+}
+
+/// Start handling signals (once): a thread waits for them. Called when a repository is opened
+/// (after any password prompt), and by the first registration.
+pub fn install() {
+    INSTALL.call_once(|| {
+        process_tree::become_subreaper();
+        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(s) => s,
+            // Without a handler, signals keep their default action: no worse than before.
+            Err(_) => return,
+        };
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                // Held until the process ends: nothing new is started or registered meanwhile.
+                let _held = clean_up();
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+                // Should the default action not end the process: exit as a shell reports it.
+                std::process::exit(128 + sig);
+            }
+        });
+    });
+}
+
+/// Kill every registered process tree, wait for each root, remove every registered file; the
+/// registry stays locked while the returned guard lives.
+fn clean_up() -> MutexGuard<'static, Registry> {
+    let r = registry();
+    for (_, pid) in &r.children {
+        process_tree::kill_tree(*pid);
+    }
+    for (_, pid) in &r.children {
+        // SAFETY: waits for a specific pid; its owner's later wait (if any) then fails, which no
+        // longer matters. Reaping it here makes sure it died before our pipes close.
+        unsafe {
+            libc::waitpid(*pid as libc::pid_t, std::ptr::null_mut(), 0);
+        }
+    }
+    for (_, path) in &r.files {
+        let _ = std::fs::remove_file(path);
+    }
+    r
+}

@@ -1,0 +1,86 @@
+//! What a database name, a tag and a host name may be.
+//!
+//! They are shown in listings, matched by `--db` and `--keep-tag`, and name lineages, so two
+//! that look the same must be the same: no control characters (newlines, escape sequences), no
+//! invisible or direction-changing characters (zero-width spaces, bidi overrides, a soft hyphen,
+//! a byte-order mark), no leading or trailing white space, not empty, at most 255 bytes. A tag
+//! also has no comma (listings join tags with commas).
+
+use crate::{Result, StoreError};
+
+/// Longest name, tag or host, in bytes.
+pub const MAX_LEN: usize = 255;
+
+/// Characters that render as nothing or reorder what follows (Unicode format characters that
+/// occur in names: zero-width, joiners, bidi marks, embeddings, overrides and isolates, word
+/// joiner and invisible operators, BOM, soft hyphen, Mongolian vowel separator).
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+fn check(what: &str, s: &str, extra: Option<char>) -> Result<()> {
+    let problem = if s.is_empty() {
+        Some("is empty".to_string())
+    } else if s.len() > MAX_LEN {
+        Some(format!("is {} bytes long (at most {MAX_LEN})", s.len()))
+    } else if let Some(c) = s.chars().find(|c| c.is_control()) {
+        Some(format!("contains the control character U+{:04X}", c as u32))
+    } else if let Some(c) = s.chars().find(|c| invisible(*c)) {
+        Some(format!("contains the invisible character U+{:04X}, which would make it look like another", c as u32))
+    } else if s.trim() != s {
+        Some("begins or ends with white space".to_string())
+    } else if let Some(c) = extra.filter(|c| s.contains(*c)) {
+        Some(format!("contains {c:?}"))
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(StoreError::Invalid(format!("{what} {s:?} {p}"))),
+        None => Ok(()),
+    }
+}
+
+/// Check a database name.
+pub fn check_db(db: &str) -> Result<()> {
+    check("database name", db, None)
+}
+
+/// Check a tag.
+pub fn check_tag(tag: &str) -> Result<()> {
+    check("tag", tag, Some(','))
+}
+
+/// Check a host name.
+pub fn check_host(host: &str) -> Result<()> {
+    check("host name", host, None)
+}
+
+/// Check everything an ingest records about where a dump belongs.
+pub fn check_labels(db: &str, host: Option<&str>, tags: &[String]) -> Result<()> {
+    check_db(db)?;
+    host.map(check_host).transpose()?;
+    tags.iter().try_for_each(|t| check_tag(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_be_mistaken_for_others_are_refused() {
+        for ok in ["shop", "Shop 2", "café", "日本", "a-b_c.d"] {
+            check_db(ok).unwrap();
+        }
+        for bad in ["", "shop\n", "shop\u{1b}[31m", "sh\u{200B}op", "\u{202E}pohs", "shop ", " shop", "shop\u{FEFF}", "sh\u{00AD}op"] {
+            assert!(check_db(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check_db(&"x".repeat(256)).is_err());
+        check_db(&"x".repeat(255)).unwrap();
+        assert!(check_tag("a,b").is_err());
+        check_host("db1.example.net").unwrap();
+        let e = check_labels("shop", Some("h"), &["ok".into(), "bad\ttag".into()]).unwrap_err();
+        assert!(e.to_string().contains("tag \"bad\\ttag\" contains the control character U+0009"), "{e}");
+    }
+}

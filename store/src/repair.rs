@@ -1,0 +1,326 @@
+//! Ways back from damage (`dbvault repair ...`).
+//!
+//! - [`index`]: rebuild the local index from the repository's objects, then drop what is lost from
+//!   the index segments themselves: the entries of packs that are missing, truncated or whose
+//!   header is unreadable, with `read_data` the blobs that fail authentication, and every delta
+//!   whose chain of bases reaches one of those. The next ingest of a dump holding those chunks
+//!   stores them again, which makes every snapshot that needs only them whole again.
+//! - [`snapshots`]: the snapshots that still need lost data, to keep (marked damaged by `check`) or
+//!   forget.
+//! - [`config`]: write `config` again from the copy sealed in a key file, when it was deleted or
+//!   damaged.
+//!
+//! Segments are rewritten as prune rewrites them (SPEC.md section 13): the new segment is written
+//! before the old one is deleted, so a crash leaves duplicates, never a lost entry.
+
+use std::collections::{HashMap, HashSet};
+
+use repo_format::blob::{self, MAX_DELTA_DEPTH};
+use repo_format::config::Config;
+use repo_format::index_segment::{IndexSegment, PackIndex};
+use repo_format::keyfile::KeyFile;
+use repo_format::pack::PackEntry;
+use repo_format::{FormatError, Id};
+use serde::Serialize;
+
+use crate::backend::{Backend, BackendError};
+use crate::check::{ReadData, SnapshotDamage};
+use crate::index::Index;
+use crate::pack::{pack_key, read_header};
+use crate::repository::{Repository, SyncReport, id_from_key};
+use crate::{Result, StoreError};
+
+/// A pack whose blobs were dropped from the index, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DroppedPack {
+    /// The pack.
+    pub pack: Id,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// What `repair index` did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IndexRepair {
+    /// The rebuild from segments and pack headers.
+    pub rebuilt: SyncReport,
+    /// Packs whose every blob was dropped (missing, truncated, header unreadable).
+    pub packs_dropped: Vec<DroppedPack>,
+    /// Blobs that failed authentication and were dropped (with `read_data`).
+    pub blobs_dropped: u64,
+    /// Deltas dropped because a base in their chain was lost.
+    pub deltas_dropped: u64,
+    /// Index segments replaced by ones without the lost entries.
+    pub segments_rewritten: usize,
+}
+
+impl IndexRepair {
+    /// Whether anything lost was dropped (the next ingest of the same dumps stores it again).
+    pub fn dropped_anything(&self) -> bool {
+        !self.packs_dropped.is_empty() || self.blobs_dropped > 0 || self.deltas_dropped > 0
+    }
+}
+
+/// Delete the local index and rebuild it from index segments, then from the headers of packs no
+/// segment lists (their segment was lost, or an ingest was interrupted); recovered packs get a new
+/// segment, so other clients see them too.
+fn rebuild(repo: &Repository) -> Result<(Index, SyncReport)> {
+    let idx = repo.fresh_index_writer()?;
+    let mut report = repo.sync(&idx)?;
+    let mut recovered = Vec::new();
+    for key in repo.backend().list("packs")? {
+        let Some(id) = id_from_key(&key) else { continue };
+        if idx.has_pack(&id)? {
+            continue;
+        }
+        let len = repo.backend().size(&key)?;
+        match read_header(repo, &id, len) {
+            Ok(entries) => recovered.push(PackIndex { pack_id: id, pack_len: len, entries }),
+            Err(e) => repo.warn(format!("{key}: not recoverable, its header is damaged: {e}")),
+        }
+    }
+    if !recovered.is_empty() {
+        report.packs_recovered = recovered.len();
+        let seg = IndexSegment { packs: recovered };
+        let (seg_id, _) = repo.put_segment(&seg)?;
+        idx.apply_segment(&seg_id, &seg)?;
+        idx.flush()?;
+    }
+    Ok((idx, report))
+}
+
+/// What is wrong with an indexed pack that makes all of its blobs unusable, if anything.
+fn pack_damage(backend: &dyn Backend, repo: &Repository, pack: &Id, len: u64) -> Result<Option<String>> {
+    let key = pack_key(pack);
+    match backend.size(&key) {
+        Err(BackendError::NotFound { .. }) => return Ok(Some("missing".into())),
+        Err(e) => return Err(e.into()),
+        Ok(size) if size != len => return Ok(Some(format!("has {size} bytes, the index says {len} (truncated or replaced)"))),
+        Ok(_) => {}
+    }
+    match read_header(repo, pack, len) {
+        Ok(_) => Ok(None),
+        Err(StoreError::Backend(e @ BackendError::Remote { .. })) => Err(e.into()),
+        Err(e) => Ok(Some(format!("header unreadable: {e}"))),
+    }
+}
+
+/// The blobs of a sound pack that fail authentication (their envelope, or a delta's patch).
+fn damaged_blobs(repo: &Repository, pack: &Id) -> Result<Vec<Id>> {
+    let bytes = crate::pack::whole_pack(repo, pack)?;
+    let entries = repo_format::pack::read_entries(repo.keys(), &bytes).map_err(|e| StoreError::format(pack_key(pack), e))?;
+    let sealed = |e: &PackEntry| &bytes[e.offset as usize..(e.offset + e.stored_len) as usize];
+    Ok(entries
+        .iter()
+        .filter(|e| match e.delta {
+            None => blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, sealed(e)).is_err(),
+            Some(d) => blob::open_patch(repo.keys(), e.codec, &e.id, &d.base, e.raw_len, sealed(e)).is_err(),
+        })
+        .map(|e| e.id)
+        .collect())
+}
+
+/// Replace every index segment that lists something `drop` rejects (a whole pack: `drop(pack,
+/// None)`; one blob of it: `drop(pack, Some(entry))`) by one without it; returns how many were
+/// replaced. New segments are written before the old ones are deleted.
+fn rewrite_segments(repo: &Repository, drop: impl Fn(&Id, Option<&PackEntry>) -> bool) -> Result<usize> {
+    let mut replaced = 0;
+    for key in repo.backend().list("index")? {
+        let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))) else {
+            continue; // damaged: skipped by sync too; its packs were recovered from their headers
+        };
+        let mut changed = false;
+        let mut packs = Vec::with_capacity(seg.packs.len());
+        for mut p in seg.packs {
+            if drop(&p.pack_id, None) {
+                changed = true;
+                continue;
+            }
+            let before = p.entries.len();
+            p.entries.retain(|e| !drop(&p.pack_id, Some(e)));
+            changed |= p.entries.len() != before;
+            if !p.entries.is_empty() {
+                packs.push(p);
+            }
+        }
+        if changed {
+            if !packs.is_empty() {
+                repo.put_segment(&IndexSegment { packs })?;
+            }
+            repo.backend().delete(&key)?;
+            replaced += 1;
+        }
+    }
+    Ok(replaced)
+}
+
+/// Deltas (blob id, pack) whose chain of bases does not resolve through `idx` within
+/// [`MAX_DELTA_DEPTH`].
+fn broken_deltas(idx: &Index) -> Result<Vec<(Id, Id)>> {
+    let mut out = Vec::new();
+    idx.for_each_blob(|id, loc| {
+        let Some(mut d) = loc.delta else { return Ok(()) };
+        for _ in 0..MAX_DELTA_DEPTH {
+            match idx.get(&d.base)? {
+                None => {
+                    out.push((id, loc.pack));
+                    return Ok(());
+                }
+                Some(base) => match base.delta {
+                    None => return Ok(()),
+                    Some(next) => d = next,
+                },
+            }
+        }
+        out.push((id, loc.pack));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Rebuild the local index and drop what is lost from the index segments (see the module doc).
+/// With `read_data`, every blob of every sound pack is authenticated too.
+pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progress<'_>>) -> Result<IndexRepair> {
+    let step = |phase: &str, done: u64, total: u64| {
+        if let Some(p) = progress {
+            p(phase, done, total);
+        }
+    };
+    // No prune, and no ingest deduplicating against entries about to be dropped, while it runs.
+    let _no_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, repo.lock_wait(), "prune (repair waits for it)")?;
+    let _no_ingest = repo.exclusive_ingest_lock()?;
+    let (idx, rebuilt) = rebuild(repo)?;
+    let mut report = IndexRepair { rebuilt, ..Default::default() };
+    let packs = idx.packs()?;
+    let mut dead_packs: HashMap<Id, String> = HashMap::new();
+    let mut dead_blobs: HashSet<(Id, Id)> = HashSet::new();
+    for (n, (pack, len, _)) in packs.iter().enumerate() {
+        step("checking packs", n as u64, packs.len() as u64);
+        if let Some(reason) = pack_damage(repo.backend().as_ref(), repo, pack, *len)? {
+            dead_packs.insert(*pack, reason);
+        } else if read_data {
+            dead_blobs.extend(damaged_blobs(repo, pack)?.into_iter().map(|b| (*pack, b)));
+        }
+    }
+    drop(idx);
+    let mut sorted: Vec<DroppedPack> = dead_packs.iter().map(|(p, r)| DroppedPack { pack: *p, reason: r.clone() }).collect();
+    sorted.sort_by_key(|d| d.pack);
+    report.packs_dropped = sorted;
+    report.blobs_dropped = dead_blobs.len() as u64;
+    if dead_packs.is_empty() && dead_blobs.is_empty() {
+        return Ok(report);
+    }
+    step("rewriting index segments", 0, 1);
+    report.segments_rewritten += rewrite_segments(repo, |pack, e| match e {
+        None => dead_packs.contains_key(pack),
+        Some(e) => dead_blobs.contains(&(*pack, e.id)),
+    })?;
+    // A delta is lost with its base: drop those, until every chain resolves (each round removes
+    // at least one; chains are at most MAX_DELTA_DEPTH deep).
+    for _ in 0..=MAX_DELTA_DEPTH {
+        let idx = repo.fresh_index_writer()?;
+        repo.sync(&idx)?;
+        let broken: HashSet<(Id, Id)> = broken_deltas(&idx)?.into_iter().map(|(id, pack)| (pack, id)).collect();
+        drop(idx);
+        if broken.is_empty() {
+            break;
+        }
+        report.deltas_dropped += broken.len() as u64;
+        report.segments_rewritten += rewrite_segments(repo, |pack, e| e.is_some_and(|e| broken.contains(&(*pack, e.id))))?;
+    }
+    let idx = repo.fresh_index_writer()?;
+    repo.sync(&idx)?;
+    Ok(report)
+}
+
+/// The snapshots that need data the repository does not have (a structural check); with
+/// `forget`, they are forgotten (recorded as `repair snapshots`).
+pub fn snapshots(repo: &Repository, forget: bool) -> Result<Vec<SnapshotDamage>> {
+    let report = crate::check::check(repo, ReadData::No, None)?;
+    if forget && !report.damaged.is_empty() {
+        let index = repo.index_reader()?;
+        let mut doomed = Vec::new();
+        for d in &report.damaged {
+            doomed.push(crate::snapshot::resolve(repo, &index, &d.snapshot.to_hex(), None)?);
+        }
+        drop(index);
+        crate::snapshot::forget(repo, &doomed, "repair snapshots")?;
+    }
+    Ok(report.damaged)
+}
+
+/// What `repair config` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigRepair {
+    /// The repository id.
+    pub id: Id,
+    /// The key file whose copy was used, or `None` when none held a copy and the config was
+    /// reconstructed from defaults.
+    pub from_key: Option<Id>,
+    /// What the user should know (a reconstructed config's assumptions).
+    pub warnings: Vec<String>,
+}
+
+/// Write `config` again at `location` (whose `config` is missing or damaged): from the copy sealed
+/// in a key file that `password` unlocks, verified with that key; or, when no key file holds one
+/// (repositories made before copies existed), reconstructed from the key file's repository id and
+/// the format version of the packs, with default chunker parameters (said in the warnings).
+pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
+    if let Ok(bytes) = backend.get("config")
+        && Config::decode(&bytes).is_ok()
+    {
+        return Err(StoreError::Invalid("the config is readable; `repair config` only replaces a missing or damaged one (a config that does not match the keys is refused: it may have been replaced on purpose)".into()));
+    }
+    let mut tried = 0;
+    let mut unlocked = None;
+    for key in backend.list("keys")? {
+        let Ok(kf) = backend.get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.clone(), e))) else { continue };
+        let Some(repo_id) = kf.repository else { continue };
+        tried += 1;
+        match kf.unwrap_key(password, &repo_id) {
+            Ok(master) => {
+                unlocked = Some((id_from_key(&key).unwrap_or_default(), kf, repo_id, master));
+                break;
+            }
+            Err(FormatError::WrongPassword) => {}
+            Err(_) => {}
+        }
+    }
+    let Some((key_id, kf, repo_id, master)) = unlocked else {
+        return Err(if tried == 0 { StoreError::NoKey } else { StoreError::WrongPassword { keys: tried, damaged: 0 } });
+    };
+    let keys = master.keys();
+    let mut warnings = Vec::new();
+    let (bytes, from_key) = match kf.sealed_config().map(|b| b.and_then(|b| Config::decode(&b).and_then(|c| c.verify(&keys)).map(|c| (c, b)))) {
+        Some(Ok((config, bytes))) if config.id == repo_id => (bytes, Some(key_id)),
+        _ => {
+            let version = pack_version(backend)?;
+            let mut config = Config::new(Default::default()).map_err(|e| StoreError::format("config", e))?;
+            config.id = repo_id;
+            config.version = version;
+            config.created = kf.created;
+            config.deltas = version >= 2;
+            warnings.push(format!(
+                "no key file holds a copy of the config: it was reconstructed with format version {version} (from the packs) and the default chunker (64 KiB average); \
+                 restores and checks are unaffected, but if the repository was made with `init --chunk-avg` or `--no-deltas`, new ingests deduplicate less against old data"
+            ));
+            (config.encode(&keys), None)
+        }
+    };
+    backend.delete("config")?;
+    backend.put_new("config", &bytes)?;
+    Ok(ConfigRepair { id: repo_id, from_key, warnings })
+}
+
+/// The format version packs are written in (the last byte of a pack's magic), 2 when there are
+/// no packs.
+fn pack_version(backend: &dyn Backend) -> Result<u32> {
+    for key in backend.list("packs")?.into_iter().take(8) {
+        if let Ok(head) = backend.get_range(&key, 0, 8)
+            && head.starts_with(b"dbvpack")
+        {
+            return Ok(u32::from(head[7]));
+        }
+    }
+    Ok(repo_format::FORMAT_VERSION)
+}
