@@ -66,6 +66,12 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// Whether the command already printed its JSON document, which reports this error (`ingest
+/// --jobs` with failed jobs, `check` with problems).
+pub fn reported_in_json(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.is::<crate::commands::JobsFailed>() || e.is::<crate::commands::CheckFailed>())
+}
+
 /// A line of advice for errors where the next step is not obvious from the message.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
     hint(err).map(String::from)

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
                     output::errln(format_args!("dbvault: {hint}"));
                 }
             }
-            if json {
+            if json && !exit::reported_in_json(&err) {
                 output::json_error(&message, code, hint.as_deref(), json_on_stderr);
             }
             ExitCode::from(code)

@@ -62,7 +62,7 @@ fn signal(pid: u32, sig: i32) {
 
 /// A unique token for the processes of one test round (found later in /proc).
 fn token(round: u64) -> String {
-    format!("{}.{:06}", 700 + round, std::process::id() % 1_000_000)
+    format!("{}.{:06}", 20 + round, std::process::id() % 1_000_000)
 }
 
 fn write_file(e: &Env, name: &str, data: &[u8]) -> PathBuf {
@@ -179,7 +179,13 @@ fn a_signal_during_a_restore_to_a_file_leaves_no_decrypted_temporary_file() {
         let mut c = e.cmd(&["restore", "latest", "--db", "big", "-o"]);
         c.arg(&target).stdin(Stdio::null());
         let child = c.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(20 + rng.below(100)));
+        // Once the temporary file exists (the restore is under way), at a random moment.
+        let temp_exists = || std::fs::read_dir(&dir).unwrap().flatten().any(|f| f.file_name().to_string_lossy().starts_with(".dbvault-restore-"));
+        let started = Instant::now();
+        while !temp_exists() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(30)));
         signal(child.id(), if round % 2 == 0 { libc::SIGINT } else { libc::SIGTERM });
         let o = child.wait_with_output().unwrap();
         no_panic(&o);

@@ -243,7 +243,7 @@ fn a_stale_cache_is_caught_up_after_another_clients_prune() {
     assert!(again["added_bytes"].as_u64().unwrap() > days[0].len() as u64 / 20, "stored anew: {again}");
     let snaps = ids(&s3.json(&repo, "machine-a", &["snapshots"], b""));
     assert!(snaps.contains(&second) && !snaps.contains(&first), "{snaps:?}");
-    assert!(s3.restore(&repo, "machine-a", "latest") == days[0]);
+    assert!(s3.restore(&repo, "machine-a", &again["id"].as_str().unwrap()[..12]) == days[0]);
     let check = s3.ok(&repo, "machine-b", &["check", "--read-data"], b"");
     assert!(String::from_utf8_lossy(&check.stdout).contains("no problems"));
 }

@@ -144,7 +144,7 @@ fn tsql_database(text: &str) -> Option<String> {
     const SYSTEM: [&str; 4] = ["master", "tempdb", "model", "msdb"];
     text.lines()
         .filter_map(|l| {
-            let t = l.trim();
+            let t = l.trim().trim_start_matches('\u{feff}');
             let rest = t.get(..4).filter(|p| p.eq_ignore_ascii_case("USE ")).map(|_| &t[4..])?;
             let name = rest.trim().trim_end_matches(';').trim();
             let name = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);

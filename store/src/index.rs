@@ -7,6 +7,8 @@
 //! - `segments`: index segment id (32) -> empty: the segments already applied
 //! - `snapshots`: snapshot id (32) -> the sealed manifest bytes (so listing needs no file reads)
 //! - `by_db`: keyed name tag (16) || end time (i64 BE, ns) || snapshot id (32) -> empty
+//! - `features`: super-feature (8, BE) -> the chunk last stored with it (a hint)
+//! - `meta`: `snapshots-stamp` -> the folder stamp the index last matched (i128 LE)
 //!
 //! Nothing here is secret beyond what the repository's file names and sizes already show:
 //! manifests stay sealed and database names appear only as keyed hashes.
@@ -34,7 +36,12 @@ const CF_BY_DB: &str = "by_db";
 /// Super-feature (8 bytes, big-endian) -> id of the last chunk stored with it (a hint: it may
 /// name a chunk pruned since).
 const CF_FEATURES: &str = "features";
-const ALL_CFS: [&str; 6] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB, CF_FEATURES];
+/// Facts about the index itself: [`STAMP`].
+const CF_META: &str = "meta";
+const ALL_CFS: [&str; 7] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB, CF_FEATURES, CF_META];
+/// Meta key: the stamp (modification time, ns) of a folder repository's `snapshots/` when the
+/// index last matched it (SPEC.md section 12, *Freshness*).
+const STAMP: &[u8] = b"snapshots-stamp";
 /// Table files a column family may keep before a commit merges them ([`Index::flush`]).
 const MAX_TABLE_FILES: usize = 8;
 
@@ -265,6 +272,17 @@ impl Index {
         self.ids_in(CF_SEGMENTS)
     }
 
+    /// Which of `ids` are applied segments.
+    pub fn applied_segments_among(&self, ids: &[Id]) -> Result<std::collections::HashSet<Id>> {
+        let mut out = std::collections::HashSet::new();
+        for id in ids {
+            if self.db.get_pinned_cf(self.cf(CF_SEGMENTS), id.0).map_err(|e| self.err(e))?.is_some() {
+                out.insert(*id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Record every blob of a segment (writer only). Idempotent: the segment is marked applied
     /// in the last batch, so an interrupted apply is simply redone.
     pub fn apply_segment(&self, segment_id: &Id, seg: &IndexSegment) -> Result<()> {
@@ -402,6 +420,22 @@ impl Index {
         batch.delete_cf(self.cf(CF_SNAPSHOTS), id.0);
         batch.delete_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id));
         self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// The `snapshots/` stamp recorded by [`Index::set_stamp`], if any.
+    pub fn stamp(&self) -> Result<Option<i128>> {
+        let v = self.db.get_pinned_cf(self.cf(CF_META), STAMP).map_err(|e| self.err(e))?;
+        Ok(v.and_then(|v| <[u8; 16]>::try_from(&v[..]).ok()).map(i128::from_le_bytes))
+    }
+
+    /// Record that the index matches the repository's `snapshots/` as of `stamp`, or forget the
+    /// record (`None`); persisted by the next [`Index::flush`] (writer only).
+    pub fn set_stamp(&self, stamp: Option<i128>) -> Result<()> {
+        match stamp {
+            Some(s) => self.db.put_cf(self.cf(CF_META), STAMP, s.to_le_bytes()),
+            None => self.db.delete_cf(self.cf(CF_META), STAMP),
+        }
+        .map_err(|e| self.err(e))
     }
 
     /// A listed snapshot's sealed manifest bytes.

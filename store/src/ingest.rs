@@ -631,6 +631,8 @@ struct Written {
     bytes: u64,
     deltas: DeltaTally,
     features: Vec<(u64, Id)>,
+    /// The index segments written, applied at the commit.
+    segments: Vec<Id>,
 }
 
 /// The pack writer's side: appends sealed blobs to packs and writes index segments as packs
@@ -640,6 +642,7 @@ struct PackSink<'r> {
     packer: PackWriter<'r>,
     pending: Vec<repo_format::index_segment::PackIndex>,
     segment_bytes: u64,
+    segments: Vec<Id>,
     deltas: DeltaTally,
     features: Vec<(u64, Id)>,
 }
@@ -667,7 +670,7 @@ impl PackSink<'_> {
                     self.packer.finish_pack()?;
                     self.write_segment()?;
                     let bytes = self.packer.bytes_written() + self.segment_bytes;
-                    return Ok(Some(Written { bytes, deltas: self.deltas, features: self.features }));
+                    return Ok(Some(Written { bytes, deltas: self.deltas, features: self.features, segments: self.segments }));
                 }
             }
         }
@@ -689,10 +692,9 @@ impl PackSink<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let seg = IndexSegment { packs: std::mem::take(&mut self.pending) };
-        let bytes = seg.encode(self.repo.keys(), self.repo.config().version).map_err(|e| StoreError::format("index segment", e))?;
-        self.repo.backend().put_new(&format!("index/{}", Id::of_bytes(&bytes)), &bytes)?;
-        self.segment_bytes += bytes.len() as u64;
+        let (id, len) = self.repo.put_segment(&IndexSegment { packs: std::mem::take(&mut self.pending) })?;
+        self.segment_bytes += len;
+        self.segments.push(id);
         Ok(())
     }
 }
@@ -771,7 +773,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
             }
         });
         let writer = s.spawn(move || {
-            PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0, deltas: DeltaTally::default(), features: Vec::new() }.run(to_packs)
+            PackSink { repo, packer: PackWriter::new(repo), pending: Vec::new(), segment_bytes: 0, segments: Vec::new(), deltas: DeltaTally::default(), features: Vec::new() }.run(to_packs)
         });
         let mut processed = 0u64;
         let result = rayon::in_place_scope(|scope| {
@@ -824,7 +826,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
             (Ok(_), Ok(None)) => Err(writer_gone()),
         }
     })?;
-    let Written { bytes: stored_bytes, deltas, features } = stored_bytes;
+    let Written { bytes: stored_bytes, deltas, features, segments } = stored_bytes;
     let mut added = dedup.added;
     added.stored_bytes = stored_bytes;
     added.delta_chunks = deltas.chunks;
@@ -836,7 +838,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
 
     // Commit: with the writer role, apply our segments, find the parent, write the manifest.
     let writer = opened?;
-    repo.sync(&writer)?;
+    repo.catch_up_for_commit(&writer, &segments)?;
     writer.put_features(&features)?;
     let name_tag = repo.keys().name_tag(&opts.db);
     let (start, end, parent, origin) = match opts.copy {
@@ -870,7 +872,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
     }
     repo.backend().put_new(&format!("snapshots/{id}"), &sealed)?; // the commit point
     writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
-    writer.flush()?;
+    repo.record_stamp(&writer, repo.snapshots_stamp())?;
     Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })
 }
 

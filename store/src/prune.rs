@@ -259,6 +259,9 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let _no_ingest = repo.exclusive_ingest_lock()?;
     let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Prune)?;
     let index = repo.index_writer()?;
+    // Every segment, even one an ingest wrote before it crashed: a pack no segment lists is an
+    // orphan and may go (SPEC.md section 13).
+    repo.sync(&index)?;
     let known: HashSet<Id> = snaps.iter().map(|s| s.id).collect();
     let mut late_missing = HashSet::new();
     for s in snapshot::list(repo, &index, None)?.iter().filter(|s| !known.contains(&s.id)) {

@@ -363,11 +363,15 @@ impl Repository {
         crate::lock::acquire(&self.local_dir.join("ingest.lock"), true, self.lock_wait, "the repository (prune is deleting)")
     }
 
-    /// Open the index with the writer role (waiting for it), synced with the repository. An
-    /// unusable index is rebuilt (with a warning): it is derived state.
+    /// Open the index with the writer role (waiting for it), caught up with the repository: a
+    /// folder repository whose `snapshots/` is as the index last saw it needs no listing (SPEC.md
+    /// section 12, *Freshness*); otherwise it is synced. An unusable index is rebuilt (with a
+    /// warning): it is derived state. Prune and repair sync in full ([`Repository::sync`]).
     pub fn index_writer(&self) -> Result<Index> {
         let idx = self.open_index_writer()?;
-        self.sync(&idx)?;
+        if !self.is_current(&idx)? {
+            self.sync(&idx)?;
+        }
         Ok(idx)
     }
 
@@ -429,7 +433,31 @@ impl Repository {
         Ok(self.backend.list(folder)?.iter().filter_map(|k| id_from_key(k)).collect())
     }
 
+    /// The modification time (ns) of a folder repository's `snapshots/`: every manifest created
+    /// or deleted changes it. `None` for an object store (no such thing) or when unreadable.
+    pub(crate) fn snapshots_stamp(&self) -> Option<i128> {
+        let Location::Local(root) = &self.location else { return None };
+        let modified = std::fs::metadata(root.join("snapshots")).and_then(|m| m.modified()).ok()?;
+        let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(since.as_nanos() as i128)
+    }
+
+    /// Record, under the writer role, that the index now matches `snapshots/` (after a sync or
+    /// the writer's own change of it), so readers need not list the repository
+    /// (SPEC.md section 12, *Freshness*).
+    pub(crate) fn record_stamp(&self, idx: &Index, stamp: Option<i128>) -> Result<()> {
+        idx.set_stamp(stamp)?;
+        idx.flush()
+    }
+
     fn is_current(&self, idx: &Index) -> Result<bool> {
+        // A folder repository whose `snapshots/` is as the index last saw it: every snapshot
+        // committed or forgotten since was recorded by its writer, under the writer role.
+        if let Some(stamp) = self.snapshots_stamp()
+            && idx.stamp()? == Some(stamp)
+        {
+            return Ok(true);
+        }
         let applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
         if self.listed_ids("index")? != applied {
             return Ok(false);
@@ -440,6 +468,37 @@ impl Repository {
 
     /// Bring the index up to date with the repository's objects (writer role required).
     pub fn sync(&self, idx: &Index) -> Result<SyncReport> {
+        // Sampled before listing: a change made while listing leaves the stamp stale, never
+        // wrongly current.
+        let stamp = self.snapshots_stamp();
+        let report = self.sync_listing(idx)?;
+        if idx.stamp()? != stamp {
+            self.record_stamp(idx, stamp)?;
+        }
+        Ok(report)
+    }
+
+    /// Catch up for an ingest's commit: apply `own` (the segments this ingest wrote). When
+    /// `snapshots/` is as the index last saw it, nothing else a commit depends on can have
+    /// changed: other ingests applied their segments when they committed, prune and forget
+    /// update the index themselves. Otherwise (an object store, a crash mid-commit, a manifest
+    /// changed by hand) the whole repository is listed ([`Repository::sync`]).
+    pub(crate) fn catch_up_for_commit(&self, idx: &Index, own: &[Id]) -> Result<()> {
+        let stamp = self.snapshots_stamp();
+        if stamp.is_none() || idx.stamp()? != stamp {
+            return self.sync(idx).map(drop);
+        }
+        let applied: HashSet<Id> = idx.applied_segments_among(own)?;
+        for id in own.iter().filter(|id| !applied.contains(id)) {
+            let key = format!("index/{id}");
+            let bytes = self.backend.get(&key)?;
+            let seg = IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key, e))?;
+            idx.apply_segment(id, &seg)?;
+        }
+        Ok(())
+    }
+
+    fn sync_listing(&self, idx: &Index) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         let mut applied: HashSet<Id> = idx.applied_segments()?.into_iter().collect();
         let segments = self.listed_ids("index")?;
@@ -489,8 +548,8 @@ impl Repository {
             }
         }
         let mut vanished = Vec::new();
-        for (id, sealed) in idx.snapshots()? {
-            if !present.contains(&id)
+        for id in idx.snapshot_ids()?.into_iter().filter(|id| !present.contains(id)) {
+            if let Some(sealed) = idx.snapshot(&id)?
                 && let Ok(m) = Manifest::decode(&self.keys, &sealed)
             {
                 idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;

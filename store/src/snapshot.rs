@@ -111,7 +111,7 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
         repo.backend().delete(&format!("snapshots/{}", s.id))?;
         writer.remove_snapshot(&s.id, &repo.keys().name_tag(&s.manifest.db), s.manifest.end.as_nanosecond())?;
     }
-    writer.flush()
+    repo.record_stamp(&writer, repo.snapshots_stamp())
 }
 
 /// Folder of forget records.
