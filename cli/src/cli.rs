@@ -115,7 +115,12 @@ pub enum Command {
     ///
     /// Every chunk is authenticated and re-hashed, and the whole stream is checked against
     /// the digest recorded at ingest. With -o the file appears under its name only when
-    /// the check passed. On standard output, bytes already written cannot be taken back:
+    /// the check passed; -o never writes to or replaces a device, FIFO, folder or symbolic
+    /// link, and --force replaces only a regular file (keeping its permissions); -o - is
+    /// standard output. `latest` needs --db when the repository holds several databases.
+    /// A snapshot kept with --allow-incomplete restores with a warning: its dump was cut short.
+    /// Interrupted (Ctrl-C, SIGTERM), dbvault kills CMD before its input ends and removes
+    /// the temporary file of -o. On standard output, bytes already written cannot be taken back:
     /// if a damaged chunk is met midway, dbvault stops and exits with code 5, so a script
     /// piping into psql or mysql must check dbvault's exit status (set -o pipefail).
     #[command(verbatim_doc_comment)]
@@ -405,13 +410,14 @@ pub struct SnapshotsArgs {
 pub struct RestoreArgs {
     /// Snapshot: full id, unique id prefix, or `latest`.
     pub snapshot: String,
-    /// Choose among this database's snapshots (required meaning for `latest` with several databases).
+    /// Choose among this database's snapshots (required for `latest` when there are several
+    /// databases).
     #[arg(long)]
     pub db: Option<String>,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (`-` is standard output).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Replace FILE if it exists.
+    /// Replace FILE if it exists and is a regular file.
     #[arg(long, requires = "output")]
     pub force: bool,
     /// Pipe the dump into this command instead (after `--`), e.g. `-- psql -d shop_restored`.

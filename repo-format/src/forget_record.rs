@@ -5,8 +5,6 @@
 //! record names, was lost (deleted by hand, damaged storage), not forgotten: `check` reports a
 //! lineage that points at one (SPEC.md section 9.2).
 
-use std::io::Read;
-
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +13,6 @@ use crate::{FormatError, Id};
 
 const KIND: &str = "forget record";
 const MAGIC: &[u8; 8] = b"dbvforg\x01";
-/// A record that decompresses beyond this is refused as hostile.
-const MAX_JSON: u64 = 16 << 20;
 
 /// One forgotten snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,27 +41,13 @@ pub struct ForgetRecord {
 impl ForgetRecord {
     /// Seal into the stored bytes; returns them with their id (the object name).
     pub fn encode(&self, keys: &Keys) -> Result<(Id, Vec<u8>), FormatError> {
-        let json = serde_json::to_vec(self).map_err(|source| FormatError::Json { kind: KIND, source })?;
-        let z = zstd::bulk::compress(&json, 3).map_err(|source| FormatError::Compression { kind: KIND, source })?;
-        let mut out = MAGIC.to_vec();
-        keys.seal_into(MAGIC, &z, &mut out)?;
+        let out = crate::sealed_json::seal(keys, KIND, MAGIC, self)?;
         Ok((Id::of_bytes(&out), out))
     }
 
     /// Open and parse stored bytes.
     pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<ForgetRecord, FormatError> {
-        if bytes.len() < 8 || &bytes[..8] != MAGIC {
-            return Err(FormatError::BadMagic { kind: KIND });
-        }
-        let z = keys.open(KIND, MAGIC, &bytes[8..])?;
-        let mut json = Vec::new();
-        zstd::stream::read::Decoder::new(z.as_slice())
-            .and_then(|d| d.take(MAX_JSON + 1).read_to_end(&mut json))
-            .map_err(|source| FormatError::Compression { kind: KIND, source })?;
-        if json.len() as u64 > MAX_JSON {
-            return Err(FormatError::malformed(KIND, "decompresses to more than 16 MiB"));
-        }
-        serde_json::from_slice(&json).map_err(|source| FormatError::Json { kind: KIND, source })
+        crate::sealed_json::open(keys, KIND, MAGIC, bytes)
     }
 }
 

@@ -16,6 +16,8 @@
 //! - [`index_segment`] lists "blob -> pack, offset, length" for the packs of one ingest.
 //! - [`tree`] is the node format of a snapshot's chunk list.
 //! - [`manifest`] is one snapshot: its database, lineage, sizes, digest and chunk-list root.
+//! - [`forget_record`] records which snapshots a `forget` removed (so a lost one is told apart).
+//! - [`lease`] is a cross-machine lock of an S3 repository.
 //!
 //! Every decoder treats its input as hostile: lengths are checked against the bytes actually
 //! present before anything is allocated, and every failure is a typed [`FormatError`].
@@ -32,6 +34,7 @@ pub mod keyfile;
 pub mod lease;
 pub mod manifest;
 pub mod pack;
+mod sealed_json;
 pub mod tree;
 
 pub use error::FormatError;

@@ -4,8 +4,6 @@
 //! is the BLAKE3 hash of its bytes. The JSON fields are listed in SPEC.md; readers ignore fields
 //! they do not know, so later versions can add fields without a format bump.
 
-use std::io::Read;
-
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +12,6 @@ use crate::{FormatError, Id};
 
 const KIND: &str = "snapshot manifest";
 const MAGIC: &[u8; 8] = b"dbvsnap\x01";
-/// A manifest that decompresses beyond this is refused as hostile.
-const MAX_JSON: u64 = 16 << 20;
 
 /// What one ingest added to the repository.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,27 +143,12 @@ pub struct Origin {
 impl Manifest {
     /// Seal into the stored bytes.
     pub fn encode(&self, keys: &Keys) -> Result<Vec<u8>, FormatError> {
-        let json = serde_json::to_vec(self).map_err(|source| FormatError::Json { kind: KIND, source })?;
-        let z = zstd::bulk::compress(&json, 3).map_err(|source| FormatError::Compression { kind: KIND, source })?;
-        let mut out = MAGIC.to_vec();
-        keys.seal_into(MAGIC, &z, &mut out)?;
-        Ok(out)
+        crate::sealed_json::seal(keys, KIND, MAGIC, self)
     }
 
     /// Open and parse stored bytes.
     pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<Manifest, FormatError> {
-        if bytes.len() < 8 || &bytes[..8] != MAGIC {
-            return Err(FormatError::BadMagic { kind: KIND });
-        }
-        let z = keys.open(KIND, MAGIC, &bytes[8..])?;
-        let mut json = Vec::new();
-        zstd::stream::read::Decoder::new(z.as_slice())
-            .and_then(|d| d.take(MAX_JSON + 1).read_to_end(&mut json))
-            .map_err(|source| FormatError::Compression { kind: KIND, source })?;
-        if json.len() as u64 > MAX_JSON {
-            return Err(FormatError::malformed(KIND, "decompresses to more than 16 MiB"));
-        }
-        let m: Manifest = serde_json::from_slice(&json).map_err(|source| FormatError::Json { kind: KIND, source })?;
+        let m: Manifest = crate::sealed_json::open(keys, KIND, MAGIC, bytes)?;
         if m.version != 1 {
             return Err(FormatError::UnsupportedVersion { kind: KIND, found: m.version, supported: 1 });
         }

@@ -207,3 +207,35 @@ fn invalid_db_names_are_refused() {
         assert!(matches!(r, Err(StoreError::Invalid(_))));
     }
 }
+
+#[test]
+fn a_config_is_reconstructed_when_no_key_file_holds_a_copy() {
+    let mut t = TestRepo::new(fast_init());
+    let data = text(5_000);
+    let s = t.ingest("shop", &data);
+    let original = repo_format::config::Config::decode(&std::fs::read(t.path().join("config")).unwrap()).unwrap().verify(t.repo.keys()).unwrap();
+    // A key file as written before config copies existed (named by its new bytes).
+    for k in std::fs::read_dir(t.path().join("keys")).unwrap() {
+        let path = k.unwrap().path();
+        let mut kf = repo_format::keyfile::KeyFile::decode(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(kf.sealed_config().is_some(), "new key files hold a copy of the config");
+        kf.config = None;
+        let bytes = kf.encode();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(t.path().join("keys").join(repo_format::Id::of_bytes(&bytes).to_hex()), bytes).unwrap();
+    }
+    std::fs::remove_file(t.path().join("config")).unwrap();
+    let err = Repository::open(&t.path(), PASSWORD).unwrap_err();
+    assert!(matches!(err, StoreError::ConfigLost { .. }) && err.to_string().contains("repair config"), "{err}");
+    let backend = store::backend::LocalBackend::new(t.path());
+    assert!(matches!(store::repair::config(&backend, b"wrong"), Err(StoreError::WrongPassword { .. })));
+    let r = store::repair::config(&backend, PASSWORD).unwrap();
+    assert_eq!((r.id, r.from_key), (original.id, None));
+    assert!(r.warnings[0].contains("reconstructed"), "{:?}", r.warnings);
+    t.reopen();
+    let c = t.repo.config();
+    assert_eq!((c.version, c.chunker, c.deltas, c.compression_level), (original.version, original.chunker, original.deltas, original.compression_level));
+    assert_eq!(t.restore(&s.snapshot).unwrap(), data);
+    // The next ingest of the same dump deduplicates: same chunker, same seed.
+    assert_eq!(t.ingest("shop", &data).snapshot.manifest.added.chunks, 0);
+}
