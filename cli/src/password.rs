@@ -116,7 +116,7 @@ fn from_command(cmd: &str) -> Result<String> {
 
 fn from_sources(g: &Global, confirm: bool) -> Result<String> {
     if g.password_file.is_some() && g.password_command.is_some() {
-        bail!("give either --password-file or --password-command (or their DBVAULT_ variables), not both");
+        return Err(crate::exit::usage("give either --password-file or --password-command (or their DBVAULT_ variables), not both"));
     }
     let pw = if let Some(f) = &g.password_file {
         from_file(f, "password")?

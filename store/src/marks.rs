@@ -11,7 +11,8 @@ use crate::{Result, StoreError};
 
 /// A set of blob ids on disk (a temporary RocksDB), deleted when dropped.
 pub struct Marks {
-    db: DB,
+    /// Open until dropped (closed before its files are deleted).
+    db: Option<DB>,
     path: PathBuf,
     wo: WriteOptions,
 }
@@ -29,7 +30,11 @@ impl Marks {
         let db = DB::open(&o, &path).map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
-        Ok(Marks { db, path, wo })
+        Ok(Marks { db: Some(db), path, wo })
+    }
+
+    fn db(&self) -> &DB {
+        self.db.as_ref().expect("open until dropped")
     }
 
     fn err(&self, e: rocksdb::Error) -> StoreError {
@@ -38,7 +43,7 @@ impl Marks {
 
     /// Whether `id` is in the set.
     pub fn contains(&self, id: &Id) -> Result<bool> {
-        Ok(self.db.get_pinned(id.0).map_err(|e| self.err(e))?.is_some())
+        Ok(self.db().get_pinned(id.0).map_err(|e| self.err(e))?.is_some())
     }
 
     /// Add ids.
@@ -47,12 +52,15 @@ impl Marks {
         for id in ids {
             b.put(id.0, []);
         }
-        self.db.write_opt(b, &self.wo).map_err(|e| self.err(e))
+        self.db().write_opt(b, &self.wo).map_err(|e| self.err(e))
     }
 }
 
 impl Drop for Marks {
     fn drop(&mut self) {
+        // Closed first: destroying the files of an open database made its background flush fail
+        // and wait a second before giving up (every `stats` and `prune` paid it).
+        drop(self.db.take());
         let _ = DB::destroy(&Options::default(), &self.path);
         let _ = std::fs::remove_dir_all(&self.path);
     }

@@ -49,7 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// The repository from `--repo` / `DBVAULT_REPOSITORY`.
 fn location(g: &Global) -> Result<Location> {
-    let repo = g.repo.as_deref().context("no repository given: use --repo PATH (or s3:URL) or set DBVAULT_REPOSITORY")?;
+    let repo = g.repo.as_deref().ok_or_else(|| crate::exit::usage("no repository given: use --repo PATH (or s3:URL) or set DBVAULT_REPOSITORY"))?;
     Ok(Location::parse(repo)?)
 }
 
