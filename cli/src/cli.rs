@@ -13,8 +13,9 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or no key, 4 repository busy,
 /// 5 damaged or missing data (also: check found problems), 6 reading the input stream failed,
-/// 7 the dump (or restore) command failed, 8 dump refused as empty or incomplete,
-/// 9 some jobs of --jobs failed.
+/// 7 the dump (or restore) command failed, or the dump's reader stopped before its end,
+/// 8 dump refused as empty or incomplete, 9 some jobs of --jobs failed,
+/// 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (commands dbvault ran were killed first).
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
 pub struct Cli {

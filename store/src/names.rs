@@ -31,10 +31,8 @@ fn check(what: &str, s: &str, extra: Option<char>) -> Result<()> {
         Some(format!("contains the invisible character U+{:04X}, which would make it look like another", c as u32))
     } else if s.trim() != s {
         Some("begins or ends with white space".to_string())
-    } else if let Some(c) = extra.filter(|c| s.contains(*c)) {
-        Some(format!("contains {c:?}"))
     } else {
-        None
+        extra.filter(|c| s.contains(*c)).map(|c| format!("contains {c:?}"))
     };
     match problem {
         Some(p) => Err(StoreError::Invalid(format!("{what} {s:?} {p}"))),
