@@ -19,8 +19,7 @@ use store::ingest::ProducerOutcome;
 
 use crate::interrupt;
 
-/// Lines of a producer's standard error kept in the manifest.
-const STDERR_LINES: usize = 20;
+use store::ingest::{STDERR_LINE_BYTES, STDERR_LINES, shorten};
 
 /// `exited with status 1`, `was killed by signal 9 (SIGKILL)`.
 pub fn describe(status: ExitStatus) -> Option<String> {
@@ -122,7 +121,7 @@ impl Producer {
                 if t.len() == STDERR_LINES {
                     t.pop_front();
                 }
-                t.push_back(line);
+                t.push_back(shorten(line, STDERR_LINE_BYTES));
             }
             let _ = done.send(());
         });

@@ -78,12 +78,24 @@ pub fn install() {
             if let Some(sig) = signals.forever().next() {
                 // Held until the process ends: nothing new is started or registered meanwhile.
                 let _held = clean_up();
-                let _ = signal_hook::low_level::emulate_default_handler(sig);
-                // Should the default action not end the process: exit as a shell reports it.
-                std::process::exit(128 + sig);
+                die_of(sig);
             }
         });
     });
+}
+
+/// End the process by `sig` with its default action, so the parent sees which signal it was.
+/// The signal goes to the whole process (not this thread, which may block it); should it not end
+/// the process at once, exit as a shell reports a death by signal.
+fn die_of(sig: i32) -> ! {
+    // SAFETY: restoring the default disposition and sending a signal to ourselves have no
+    // memory-safety preconditions.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(libc::getpid(), sig);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    std::process::exit(128 + sig);
 }
 
 /// Kill every registered process tree, wait for each root, remove every registered file; the

@@ -21,7 +21,17 @@ fn main() -> ExitCode {
     let json_asked = std::env::args_os().any(|a| a == "--json");
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        // --help, --version: printed to standard output, which may fail too.
+        Err(e) if !e.use_stderr() => {
+            return match e.print().and_then(|()| std::io::stdout().flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(err) => {
+                    output::errln(format_args!("dbvault: error: writing to standard output: {err}"));
+                    ExitCode::from(exit::ERROR)
+                }
+            };
+        }
         Err(e) => {
             let _ = e.print();
             if json_asked {

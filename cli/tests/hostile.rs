@@ -150,7 +150,7 @@ fn signals_during_an_ingest_stop_the_dump_command_and_commit_nothing() {
         let mut c = e.cmd(&["ingest", "--db", "shop", "--", "sh", "-c", &script]);
         c.arg(&file).stdin(Stdio::null());
         let child = c.spawn().unwrap();
-        assert!(eventually(Duration::from_secs(10), || !processes_with(&tok).is_empty()), "the dump command did not start");
+        assert!(eventually(Duration::from_secs(10), || processes_with(&format!("sleep\0{tok}")).len() == 1), "the dump command did not start");
         signal(child.id(), if round == 1 { libc::SIGINT } else { libc::SIGTERM });
         let o = child.wait_with_output().unwrap();
         no_panic(&o);
@@ -654,14 +654,19 @@ fn names_that_could_be_mistaken_for_others_are_refused() {
         &["ingest", "--db", "shop", "--tag", "\u{1b}[31mred"],
         &["ingest", "--db", "shop", "--tag", ""],
         &["ingest", "--db", "shop", "--host", &long],
+        &["ingest", "--db", "a\u{00A0}b"],
+        &["ingest", "--db", "a\u{2028}b"],
+        &["ingest", "--db", "\u{0301}"],
+        &["forget", "--keep-tag", "x\u{1b}[2J\nFAKE"],
     ] {
         let o = e.run(args, b"-- a dump\n");
-        assert_eq!(o.status.code(), Some(1), "{args:?} accepted: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{args:?} accepted: {}", stderr(&o));
+        assert!(!stderr(&o).contains('\u{1b}'), "an escape sequence reached the terminal: {:?}", stderr(&o));
     }
     // Refused before the dump command starts.
     let tok = token(42);
     let o = e.run(&["ingest", "--db", "bad\tname", "--", "sleep", &tok], b"");
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(processes_with(&tok).is_empty());
     assert_eq!(e.run(&["snapshots"], b"").status.code(), Some(0));
 }
@@ -684,4 +689,99 @@ fn password_sources_agree_and_a_damaged_key_is_not_a_wrong_password() {
     let mut buf = String::new();
     std::io::Cursor::new(o.stderr).read_to_string(&mut buf).unwrap();
     assert!(!buf.contains("wrong password"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Found by a hostile session on this suite's first version
+
+#[test]
+fn a_dump_tool_printing_megabytes_on_one_line_still_makes_a_readable_snapshot() {
+    let e = Env::new();
+    let d = &dumps(2_000, 1)[0];
+    let file = write_file(&e, "dump.sql", d);
+    let mut c = e.cmd(&["ingest", "--db", "loud", "--", "sh", "-c", "head -c 17000000 /dev/zero | tr '\\0' e >&2; cat \"$0\""]);
+    c.arg(&file);
+    let o = e.run_with(c, b"");
+    assert!(o.status.success(), "{}", &stderr(&o)[stderr(&o).len().saturating_sub(500)..]);
+    let s = e.json(&["snapshots", "--db", "loud"], b"");
+    let tail = s[0]["source"]["stderr_tail"][0].as_str().unwrap();
+    assert!(tail.len() <= 1000 && tail.ends_with("..."), "the kept line is not bounded: {} bytes", tail.len());
+    assert!(e.ok(&["restore", "latest", "--db", "loud"], b"").stdout == *d);
+    e.ok(&["check"], b"");
+}
+
+#[test]
+fn a_damaged_manifest_is_reported_written_back_and_holds_prune_off_its_data() {
+    let e = Env::new();
+    let d = dumps(3_000, 2);
+    let shop = e.ingest("shop", &d[0])["id"].as_str().unwrap().to_string();
+    e.ingest("crm", &d[1]);
+    let file = e.repo().join("snapshots").join(&shop);
+    let mut b = std::fs::read(&file).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 1;
+    std::fs::write(&file, b).unwrap();
+    // The local index still holds an intact copy, but a new client would not: check says so.
+    let o = e.run(&["check"], b"");
+    assert_eq!(o.status.code(), Some(5), "{}", out(&o));
+    assert!(out(&o).contains("manifest is damaged") && out(&o).contains("repair snapshots"), "{}", out(&o));
+    // Prune would free the snapshot's data: it waits.
+    let o = e.run(&["prune"], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("repair snapshots"), "{}", stderr(&o));
+    let r = e.json(&["repair", "snapshots"], b"");
+    assert_eq!(r["manifests_restored"][0].as_str().unwrap(), shop, "{r}");
+    e.ok(&["check", "--read-data"], b"");
+    e.ok(&["prune"], b"");
+    // A fresh client (no local index) restores it.
+    std::fs::remove_dir_all(e.repo().join("local")).unwrap();
+    assert!(e.ok(&["restore", &shop], b"").stdout == d[0]);
+}
+
+#[test]
+fn after_a_repair_prune_keeps_the_bases_of_the_deltas_it_keeps() {
+    let e = Env::new();
+    let d = dumps(5_000, 4);
+    for day in &d {
+        e.ok(&["ingest", "--db", "shop", "--tag", "daily"], day);
+    }
+    e.ok(&["ingest", "--db", "crm"], &d[0]);
+    let mut packs = pack_files(&e.repo());
+    packs.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).unwrap().len()));
+    let mut b = std::fs::read(&packs[0]).unwrap();
+    let at = 40_000.min(b.len() / 2);
+    b[at..at + 8].copy_from_slice(b"XXXXXXXX");
+    std::fs::write(&packs[0], b).unwrap();
+    e.ok(&["repair", "index", "--read-data"], b"");
+    e.ok(&["ingest", "--db", "shop"], &d[0]);
+    e.ok(&["prune"], b"");
+    e.ok(&["repair", "snapshots", "--forget"], b"");
+    e.ok(&["prune"], b"");
+    // Every indexed delta can still be rebuilt, used or not: a later ingest may deduplicate
+    // against any of them.
+    let o = e.run(&["check", "--read-data"], b"");
+    assert!(o.status.success(), "{}", out(&o));
+    for day in &d {
+        e.ok(&["ingest", "--db", "again"], day);
+        assert!(e.ok(&["restore", "latest", "--db", "again"], b"").stdout == *day);
+    }
+}
+
+#[test]
+fn a_config_with_flipped_bits_is_repaired_from_the_key_files() {
+    let e = Env::new();
+    let d = &dumps(1_000, 1)[0];
+    e.ok(&["ingest", "--db", "shop"], d);
+    let config = e.repo().join("config");
+    let original = std::fs::read(&config).unwrap();
+    let mut b = original.clone();
+    let at = b.len() - 5;
+    b[at] ^= 1;
+    std::fs::write(&config, b).unwrap();
+    let o = e.run(&["snapshots"], b"");
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("dbvault repair config"), "{}", stderr(&o));
+    e.ok(&["repair", "config"], b"");
+    assert_eq!(std::fs::read(&config).unwrap(), original);
+    assert!(e.ok(&["restore", "latest", "--db", "shop"], b"").stdout == *d);
 }

@@ -210,25 +210,23 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
     let index = repo.index_reader()?;
     let mut report = CheckReport::default();
 
-    // 1. Objects the index could not take in are damaged (or written by an ingest running
-    //    right now, which is why an unapplied object that decodes is not a problem).
-    let applied: HashSet<Id> = index.applied_segments()?.into_iter().collect();
-    let listed: HashSet<Id> = index.snapshot_ids()?.into_iter().collect();
-    let keys = repo.keys();
-    // (folder, ids the index took in, whether an object decodes, what a damaged one means)
-    type Kind<'a> = (&'a str, &'a HashSet<Id>, &'a dyn Fn(&[u8]) -> bool, &'a str);
-    let kinds: [Kind; 2] = [
-        ("index", &applied, &|b| repo_format::index_segment::IndexSegment::decode(keys, b).is_ok(),
-         "index segment is damaged (its packs' blobs are unindexed: `dbvault repair index` recovers them from pack headers)"),
-        ("snapshots", &listed, &|b| repo_format::manifest::Manifest::decode(keys, b).is_ok(),
-         "snapshot manifest is damaged; that snapshot cannot be restored"),
-    ];
-    for (folder, known, decodes, damage) in kinds {
-        for key in repo.backend().list(folder)? {
-            let taken_in = id_from_key(&key).is_some_and(|id| known.contains(&id));
-            if !taken_in && !repo.backend().get(&key).is_ok_and(|b| decodes(&b)) {
-                report.problems.push(format!("{key}: {damage}"));
-            }
+    // 1. Manifests and index segments as stored, not as this machine's index remembers them:
+    //    a client without that index would miss what they hold.
+    for d in snapshot::damaged_manifests(repo)? {
+        let cached = d.id.map(|id| index.snapshot(&id)).transpose()?.flatten().is_some_and(|b| d.id == Some(Id::of_bytes(&b)));
+        report.problems.push(format!(
+            "{}: snapshot manifest is damaged ({}); {}",
+            d.key,
+            d.problem,
+            if cached { "this machine's index holds an intact copy: `dbvault repair snapshots` writes it back" } else { "that snapshot cannot be restored" }
+        ));
+    }
+    for key in repo.backend().list("index")? {
+        let sound = repo.backend().get(&key).is_ok_and(|b| {
+            id_from_key(&key).is_none_or(|id| Id::of_bytes(&b) == id) && repo_format::index_segment::IndexSegment::decode(repo.keys(), &b).is_ok()
+        });
+        if !sound {
+            report.problems.push(format!("{key}: index segment is damaged (the blobs of its packs are unindexed for a new client: `dbvault repair index` recovers them from pack headers)"));
         }
     }
 

@@ -44,6 +44,16 @@ impl DumpInfo {
         self.completion_marker == Some(false)
     }
 
+    /// Why a stream that is not a recognised dump deserves a look, if it is not one.
+    pub fn unrecognised_warning(&self, size: u64) -> Option<String> {
+        self.format.is_none().then(|| {
+            format!(
+                "the stream ({size} bytes) is not recognised as a database dump (pg_dump, pg_dumpall, mysqldump, mariadb-dump, T-SQL): \
+                 if the dump tool wrote to a file instead of standard output, this snapshot holds only what it printed"
+            )
+        })
+    }
+
     /// The loud warning for compressed input, if it applies.
     pub fn compression_warning(&self) -> Option<String> {
         let c = self.compression.as_ref()?;

@@ -166,6 +166,24 @@ impl Edges {
     }
 }
 
+/// Lines of a producer's error output kept in a manifest.
+pub const STDERR_LINES: usize = 20;
+/// Bytes of each such line kept (longer lines end in `...`).
+pub const STDERR_LINE_BYTES: usize = 1000;
+
+/// `s` cut to at most `max` bytes (at a character boundary), marked with `...` when cut.
+pub fn shorten(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max.saturating_sub(3);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
 /// Decide, before the commit point, whether this stream may become a snapshot, and describe it.
 fn judge(info: &DumpInfo, size: u64, producer: Option<ProducerOutcome>, allow_incomplete: bool) -> Result<(Source, bool)> {
     if let Some(p) = &producer
@@ -199,13 +217,16 @@ fn judge(info: &DumpInfo, size: u64, producer: Option<ProducerOutcome>, allow_in
         compression: info.compression.clone(),
         batch_separator: info.batch_separator.clone(),
         completion_marker: info.completion_marker,
-        warnings: info.compression_warning().into_iter().collect(),
+        warnings: info.compression_warning().into_iter().chain(info.unrecognised_warning(size)).collect(),
         ..Source::default()
     };
     if let Some(p) = producer {
         source.command = Some(p.command);
         source.exit_status = p.exit_status;
-        source.stderr_tail = p.stderr_tail;
+        // Bounded, so a tool printing megabytes on one line cannot make the manifest too large
+        // to read back (SPEC.md section 15).
+        let skip = p.stderr_tail.len().saturating_sub(STDERR_LINES);
+        source.stderr_tail = p.stderr_tail.into_iter().skip(skip).map(|l| shorten(l, STDERR_LINE_BYTES)).collect();
     }
     if incomplete {
         source.warnings.push("the dump's completion marker is missing: it was cut short and kept on request (--allow-incomplete)".into());
@@ -864,6 +885,8 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
         origin,
     };
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
+    // Never commit a manifest that could not be read back (readers bound what they accept).
+    Manifest::decode(repo.keys(), &sealed).map_err(|e| StoreError::format("the new snapshot's manifest (nothing was committed)", e))?;
     let id = Id::of_bytes(&sealed);
     crate::lease::check(&lease)?;
     if let Some(file) = &mapped_input {

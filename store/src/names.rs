@@ -11,13 +11,20 @@ use crate::{Result, StoreError};
 /// Longest name, tag or host, in bytes.
 pub const MAX_LEN: usize = 255;
 
-/// Characters that render as nothing or reorder what follows (Unicode format characters that
-/// occur in names: zero-width, joiners, bidi marks, embeddings, overrides and isolates, word
-/// joiner and invisible operators, BOM, soft hyphen, Mongolian vowel separator).
+/// Characters that render as nothing, as a blank, or reorder what follows: zero-width characters,
+/// joiners, bidi marks, embeddings, overrides and isolates, word joiner and invisible operators,
+/// BOM, soft hyphen, Mongolian vowel separator, Hangul fillers, Braille blank, line and paragraph
+/// separators, tag characters and variation selectors.
 fn invisible(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180E}'
-        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
-        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}')
+        | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}'
+        | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// A combining mark, which joins the character before it (a name must not begin with one).
+fn combining(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{0483}'..='\u{0489}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
 }
 
 fn check(what: &str, s: &str, extra: Option<char>) -> Result<()> {
@@ -31,6 +38,10 @@ fn check(what: &str, s: &str, extra: Option<char>) -> Result<()> {
         Some(format!("contains the invisible character U+{:04X}, which would make it look like another", c as u32))
     } else if s.trim() != s {
         Some("begins or ends with white space".to_string())
+    } else if let Some(c) = s.chars().find(|c| c.is_whitespace() && *c != ' ') {
+        Some(format!("contains the white space character U+{:04X}; only plain spaces are allowed", c as u32))
+    } else if s.starts_with(combining) {
+        Some("begins with a combining mark".to_string())
     } else {
         extra.filter(|c| s.contains(*c)).map(|c| format!("contains {c:?}"))
     };
@@ -71,7 +82,8 @@ mod tests {
         for ok in ["shop", "Shop 2", "café", "日本", "a-b_c.d"] {
             check_db(ok).unwrap();
         }
-        for bad in ["", "shop\n", "shop\u{1b}[31m", "sh\u{200B}op", "\u{202E}pohs", "shop ", " shop", "shop\u{FEFF}", "sh\u{00AD}op"] {
+        for bad in ["", "shop\n", "shop\u{1b}[31m", "sh\u{200B}op", "\u{202E}pohs", "shop ", " shop", "shop\u{FEFF}", "sh\u{00AD}op",
+            "a\u{2028}b", "a\u{E0041}b", "\u{0301}", "\u{2800}", "a\u{00A0}b", "a\u{3000}b", "a\u{1680}b"] {
             assert!(check_db(bad).is_err(), "{bad:?} accepted");
         }
         assert!(check_db(&"x".repeat(256)).is_err());

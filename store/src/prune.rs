@@ -146,6 +146,60 @@ fn refuse_if_unindexed_packs_hold(repo: &Repository, indexed: &HashSet<Id>, miss
     Ok(())
 }
 
+/// Plan what happens to each of `packs` given the blobs marked used: delete (nothing used),
+/// repack (the used blobs, when the unused share exceeds `max_unused`) or keep. Also returns the
+/// unused deltas that stay indexed in kept packs (their bases must stay).
+#[allow(clippy::type_complexity)]
+fn make_plan(
+    repo: &Repository,
+    index: &Index,
+    marks: &Marks,
+    packs: &[(Id, u64, u32)],
+    max_unused: f64,
+    step: &dyn Fn(&str, u64, u64),
+) -> Result<(PrunePlan, Vec<(Id, Vec<PackEntry>)>, Vec<Id>)> {
+    let mut plan = PrunePlan { packs: packs.len(), ..Default::default() };
+    let mut repack_used: Vec<(Id, Vec<PackEntry>)> = Vec::new();
+    let mut kept_deltas = Vec::new();
+    for (i, (pack, len, _)) in packs.iter().enumerate() {
+        step("planning", i as u64, packs.len() as u64);
+        let entries = match read_header(repo, pack, *len) {
+            Ok(e) => e,
+            // A lost or damaged pack is left to `repair index`; prune works around it.
+            Err(e) if e.is_integrity() => {
+                repo.warn(format!("{}: left alone, it is missing or damaged ({e}); `dbvault repair index` drops it from the index", pack_key(pack)));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (mut used, mut unused_bytes, mut unused_deltas) = (Vec::new(), 0u64, Vec::new());
+        for e in entries {
+            let here = index.get(&e.id)?.is_some_and(|l| l.pack == *pack);
+            if here && marks.contains(&e.id)? {
+                used.push(e);
+            } else {
+                unused_bytes += u64::from(e.stored_len);
+                if here && e.delta.is_some() {
+                    unused_deltas.push(e.id);
+                }
+            }
+        }
+        plan.used_blobs += used.len() as u64;
+        if used.is_empty() {
+            plan.delete.push(*pack);
+            plan.bytes_freed_estimate += len;
+        } else if unused_bytes as f64 > max_unused * *len as f64 {
+            plan.repack.push(*pack);
+            plan.bytes_freed_estimate += unused_bytes;
+            repack_used.push((*pack, used));
+        } else {
+            plan.unused_bytes_kept += unused_bytes;
+            kept_deltas.extend(unused_deltas);
+        }
+    }
+    Ok((plan, repack_used, kept_deltas))
+}
+
 /// Prune the repository. `max_unused` is the unused share (0.0-1.0) above which a pack is repacked.
 pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option<&crate::Progress<'_>>) -> Result<PruneReport> {
     let step = |phase: &str, done: u64, total: u64| {
@@ -154,6 +208,18 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         }
     };
     let _one_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, repo.lock_wait(), "prune (another prune is running)")?;
+    // A manifest that cannot be read may still name data: deleting that data would make the loss
+    // permanent, so prune waits until `repair snapshots` has restored or forgotten it.
+    let damaged = snapshot::damaged_manifests(repo)?;
+    if !damaged.is_empty() {
+        let names: Vec<String> = damaged.iter().map(|d| format!("{} ({})", d.key, d.problem)).collect();
+        return Err(StoreError::Invalid(format!(
+            "prune refuses to run while snapshot manifests are damaged, since their data may still be needed: {}. \
+             `dbvault repair snapshots` writes intact copies back from this machine's index where it has them; \
+             `dbvault repair snapshots --forget` removes the others",
+            names.join("; ")
+        )));
+    }
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let marks = Marks::open(repo, "prune-marks")?;
@@ -174,42 +240,24 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         ));
     }
 
-    // 2. Plan.
-    let mut plan = PrunePlan { snapshots: snaps.len(), ..Default::default() };
+    // 2. Plan. A delta that stays indexed (unused, in a pack kept as it is) must keep its bases,
+    //    or a later ingest deduplicating against it would store a chunk that cannot be rebuilt:
+    //    its chain is marked and the plan made again, until no such base is left unmarked.
     let packs = index.packs()?;
-    plan.packs = packs.len();
-    let mut repack_used: Vec<(Id, Vec<PackEntry>)> = Vec::new();
-    for (i, (pack, len, _)) in packs.iter().enumerate() {
-        step("planning", i as u64, packs.len() as u64);
-        let entries = match read_header(repo, pack, *len) {
-            Ok(e) => e,
-            // A lost or damaged pack is left to `repair index`; prune works around it.
-            Err(e) if e.is_integrity() => {
-                repo.warn(format!("{}: left alone, it is missing or damaged ({e}); `dbvault repair index` drops it from the index", pack_key(pack)));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let (mut used, mut unused_bytes) = (Vec::new(), 0u64);
-        for e in entries {
-            if marks.contains(&e.id)? && index.get(&e.id)?.is_some_and(|l| l.pack == *pack) {
-                used.push(e);
-            } else {
-                unused_bytes += u64::from(e.stored_len);
-            }
+    let (mut plan, mut repack_used);
+    loop {
+        let (p, r, kept_deltas) = make_plan(repo, &index, &marks, &packs, max_unused, &step)?;
+        let mut bases = Vec::new();
+        for delta in kept_deltas {
+            mark_bases(&index, &marks, delta, &mut bases, &mut missing)?;
         }
-        plan.used_blobs += used.len() as u64;
-        if used.is_empty() {
-            plan.delete.push(*pack);
-            plan.bytes_freed_estimate += len;
-        } else if unused_bytes as f64 > max_unused * *len as f64 {
-            plan.repack.push(*pack);
-            plan.bytes_freed_estimate += unused_bytes;
-            repack_used.push((*pack, used));
-        } else {
-            plan.unused_bytes_kept += unused_bytes;
+        (plan, repack_used) = (p, r);
+        if bases.is_empty() {
+            break;
         }
+        marks.insert_all(&bases)?;
     }
+    plan.snapshots = snaps.len();
     for key in repo.backend().list("packs")? {
         if let Some(id) = id_from_key(&key).filter(|id| !indexed.contains(id)) {
             plan.orphans.push(id);

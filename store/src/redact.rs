@@ -39,22 +39,22 @@ enum Family {
     Postgres,
     /// sqlcmd, bcp, osql: `-P SECRET` or `-PSECRET`.
     SqlServer,
-    /// A shell: `-c LINE` is a command line of its own.
+    /// A shell: `-c LINE` (also `-ec`, `-lc`, ...) is a command line of its own.
     Shell,
-    /// Programs that run the rest of their arguments as a command (`env`, `sudo`, ...).
-    Wrapper,
     /// Anything else.
     Other,
 }
 
-fn family(program: &str) -> Family {
-    let base = program.rsplit('/').next().unwrap_or(program).trim_matches(|c| c == '"' || c == '\'');
+/// The family of the program `word` names (a path, quotes, a trace's `+` and a message's `:`
+/// aside), or [`Family::Other`].
+fn family(word: &str) -> Family {
+    let w = word.trim_matches(|c| matches!(c, '"' | '\'' | '(' | ')' | '`' | '+')).trim_end_matches(':');
+    let base = w.rsplit('/').next().unwrap_or(w);
     match base {
         "mysqldump" | "mysql" | "mysqlpump" | "mysqladmin" | "mariadb-dump" | "mariadb" | "mariadb-admin" | "mydumper" => Family::MySql,
         "pg_dump" | "pg_dumpall" | "pg_restore" | "psql" | "pg_basebackup" => Family::Postgres,
         "sqlcmd" | "bcp" | "osql" => Family::SqlServer,
         "sh" | "bash" | "dash" | "zsh" | "ksh" => Family::Shell,
-        "env" | "sudo" | "exec" | "nice" | "nohup" | "time" | "ionice" | "runuser" | "su" => Family::Wrapper,
         _ => Family::Other,
     }
 }
@@ -69,8 +69,13 @@ fn takes_secret_value(fam: Family, word: &str) -> bool {
     match fam {
         Family::SqlServer => word == "-P",
         Family::MySql | Family::Postgres => false,
-        _ => SECRET_FLAGS.contains(&word),
+        Family::Shell | Family::Other => SECRET_FLAGS.contains(&word),
     }
+}
+
+/// A shell's option that makes its next argument a command line: `-c`, `-ec`, `-xc`, `-lc`.
+fn is_shell_line_flag(word: &str) -> bool {
+    word.len() >= 2 && word.starts_with('-') && !word.starts_with("--") && word.contains('c')
 }
 
 /// A quoted value ends at its closing quote; an unquoted one at `stop` or the end.
@@ -107,14 +112,15 @@ fn mask_embedded(s: &str) -> String {
     mask_url_passwords(&out)
 }
 
-/// `scheme://user:SECRET@host` -> `scheme://user:***@host`.
+/// `scheme://user:SECRET@host` -> `scheme://user:***@host`. The user information ends at the
+/// last `@` before the first `/`, `?`, `#` or quote (a password may hold spaces).
 fn mask_url_passwords(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let authority_end = tail.find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
+        let authority_end = tail.find(['/', '?', '#', '\'', '"', '\n']).unwrap_or(tail.len());
         let authority = &tail[..authority_end];
         match (authority.rfind('@'), authority.find(':')) {
             (Some(at), Some(colon)) if colon < at => {
@@ -130,20 +136,33 @@ fn mask_url_passwords(s: &str) -> String {
     out
 }
 
-/// Redact one word of a command whose program is of family `fam`.
+/// `w` without one pair of enclosing quotes, and the quote.
+fn unquote(w: &str) -> (&str, Option<char>) {
+    match w.chars().next() {
+        Some(q @ ('\'' | '"')) if w.len() > 1 && w.ends_with(q) => (&w[1..w.len() - 1], Some(q)),
+        _ => (w, None),
+    }
+}
+
+/// Redact one word of a command whose options follow `fam`.
 fn word(fam: Family, w: &str) -> String {
-    let quote = w.chars().next().filter(|&c| matches!(c, '\'' | '"') && w.len() > 1 && w.ends_with(c));
-    let inner = if quote.is_some() { &w[1..w.len() - 1] } else { w };
+    let (inner, quote) = unquote(w);
+    let q = quote.map(String::from).unwrap_or_default();
+    // A whole `--password=...` or `PGPASSWORD=...` word: everything after `=` is the secret.
+    if let Some((name, _)) = inner.split_once('=')
+        && !name.is_empty()
+        && name.trim_start_matches('-').chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && secret_name(name)
+    {
+        return format!("{q}{name}={MASK}{q}");
+    }
     let flag = match fam {
         Family::MySql if inner.len() > 2 && inner.starts_with("-p") => Some("-p"),
         Family::SqlServer if inner.len() > 2 && inner.starts_with("-P") => Some("-P"),
         _ => None,
     };
     match flag {
-        Some(flag) => {
-            let q = quote.map(String::from).unwrap_or_default();
-            format!("{q}{flag}{MASK}{q}")
-        }
+        Some(flag) => format!("{q}{flag}{MASK}{q}"),
         None => mask_embedded(w),
     }
 }
@@ -166,56 +185,90 @@ fn shell_word_len(s: &str) -> usize {
     s.len()
 }
 
-/// Redact a command line given as arguments (what `execvp` receives).
-pub fn command(argv: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(argv.len());
-    let mut fam = Family::Wrapper;
-    let mut secret_next = false;
-    let mut shell_line_next = false;
-    for a in argv {
-        if secret_next {
-            out.push(MASK.to_string());
-            secret_next = false;
-            continue;
-        }
-        if shell_line_next {
-            out.push(shell_line(a));
-            shell_line_next = false;
-            // The line's own arguments (`sh -c 'mysqldump "$@"' sh -pSECRET`) follow the
-            // conventions of the tools the line runs.
-            fam = line_family(a);
-            continue;
-        }
-        if fam == Family::Wrapper && !a.starts_with('-') && !a.contains('=') {
-            // The program (or, after a wrapper, the program it runs).
-            fam = family(a);
-            out.push(mask_embedded(a));
-            continue;
-        }
-        if fam == Family::Shell && a == "-c" {
-            shell_line_next = true;
-            out.push(a.clone());
-            continue;
-        }
-        secret_next = takes_secret_value(fam, a);
-        out.push(word(fam, a));
-    }
-    out
-}
-
-/// The conventions of the first MySQL or SQL Server tool a shell line mentions, else generic.
+/// The conventions of the first MySQL or SQL Server tool a line mentions, else generic.
 fn line_family(line: &str) -> Family {
-    line.split(|c: char| c.is_whitespace() || matches!(c, ';' | '|' | '&' | '(' | ')' | '`' | '#'))
+    line.split(|c: char| c.is_whitespace() || matches!(c, ';' | '|' | '&' | '(' | ')' | '`' | '#' | '\'' | '"'))
         .map(family)
         .find(|f| matches!(f, Family::MySql | Family::SqlServer))
         .unwrap_or(Family::Other)
 }
 
-/// Redact a shell command line (`sh -c LINE`) word by word, each program's options judged by it.
+/// Redaction of a sequence of words (a command's arguments, or a shell line's words): each
+/// option is judged by the conventions of the last database tool named before it, so wrappers
+/// (`sudo -u x`, `timeout 60`, `docker exec db`, `ssh host`) change nothing.
+#[derive(Default)]
+struct Words {
+    fam: Option<Family>,
+    secret_next: bool,
+    shell: bool,
+    line_next: bool,
+}
+
+impl Words {
+    fn fam(&self) -> Family {
+        self.fam.unwrap_or(Family::Other)
+    }
+
+    fn step(&mut self, w: &str) -> String {
+        if self.secret_next {
+            self.secret_next = false;
+            let (_, q) = unquote(w);
+            let q = q.map(String::from).unwrap_or_default();
+            return format!("{q}{MASK}{q}");
+        }
+        if self.line_next {
+            self.line_next = false;
+            let (inner, q) = unquote(w);
+            self.fam = Some(line_family(inner));
+            let q = q.map(String::from).unwrap_or_default();
+            return format!("{q}{}{q}", shell_line(inner));
+        }
+        match family(w) {
+            Family::Other => {}
+            Family::Shell => {
+                self.shell = true;
+                return mask_embedded(w);
+            }
+            f => {
+                self.fam = Some(f);
+                return mask_embedded(w);
+            }
+        }
+        if self.shell && is_shell_line_flag(w) {
+            self.line_next = true;
+            return w.to_string();
+        }
+        self.secret_next = takes_secret_value(self.fam(), w);
+        word(self.fam(), w)
+    }
+}
+
+/// Redact a command line given as arguments (what `execvp` receives). An argument holding white
+/// space (`ssh host 'mysqldump -pX shop'`, a connection string) is redacted as a line of words.
+pub fn command(argv: &[String]) -> Vec<String> {
+    let mut words = Words::default();
+    argv.iter()
+        .map(|a| {
+            let (inner, _) = unquote(a);
+            let whole_secret = inner.split_once('=').is_some_and(|(n, _)| secret_name(n) && !n.contains(char::is_whitespace));
+            if a.contains(char::is_whitespace) && !words.line_next && !words.secret_next && !whole_secret {
+                if let f @ (Family::MySql | Family::SqlServer) = line_family(a) {
+                    words.fam = Some(f);
+                }
+                // URLs first, whole: their passwords may hold spaces.
+                shell_line(&mask_url_passwords(a))
+            } else {
+                words.step(a)
+            }
+        })
+        .collect()
+}
+
+/// Redact a shell command line (`sh -c LINE`) word by word; a separator (`|`, `;`, `&&`, ...)
+/// starts a new command.
 pub fn shell_line(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
-    let mut fam = Family::Wrapper;
-    let mut secret_next = false;
+    let mut words = Words::default();
     let mut rest = line;
     while !rest.is_empty() {
         let ws = rest.len() - rest.trim_start().len();
@@ -224,27 +277,17 @@ pub fn shell_line(line: &str) -> String {
         if rest.is_empty() {
             break;
         }
-        let len = shell_word_len(rest).max(1);
-        let (w, after) = rest.split_at(len);
+        let (w, after) = rest.split_at(shell_word_len(rest).max(1));
         rest = after;
-        if secret_next {
-            out.push_str(MASK);
-            secret_next = false;
-            continue;
-        }
-        let separator = matches!(w, "|" | "||" | "&&" | ";" | "&" | "(" | "$(" | "`") || w.ends_with(';') || w.ends_with('|');
-        if separator {
-            out.push_str(&mask_embedded(w));
-            fam = Family::Wrapper;
-            continue;
-        }
-        if fam == Family::Wrapper && !w.starts_with('-') && !w.contains('=') {
-            fam = family(w.trim_start_matches(['(', '`']));
+        if matches!(w, "|" | "||" | "&&" | ";" | "&" | "(" | "$(" | "`") {
             out.push_str(w);
+            words = Words::default();
             continue;
         }
-        secret_next = takes_secret_value(fam, w);
-        out.push_str(&word(fam, w));
+        out.push_str(&words.step(w));
+        if w.ends_with(';') || w.ends_with('|') {
+            words = Words::default();
+        }
     }
     out
 }
@@ -258,10 +301,11 @@ pub fn source(s: &repo_format::manifest::Source) -> repo_format::manifest::Sourc
     out
 }
 
-/// Redact a line of free text (a dump tool's error output): URL passwords and secret
+/// Redact a line of free text (a dump tool's error output, a shell's `-x` trace): as a shell
+/// line, so `-p...` after a MySQL tool's name is masked too, plus URL passwords and secret
 /// `NAME=VALUE` pairs.
 pub fn text(line: &str) -> String {
-    mask_embedded(line)
+    shell_line(&mask_url_passwords(line))
 }
 
 #[cfg(test)]
@@ -310,6 +354,25 @@ mod tests {
             assert_eq!(shell_line(input), expected, "{input}");
             assert_eq!(argv(&["sh", "-c", input]), ["sh", "-c", expected], "{input}");
         }
+    }
+
+    #[test]
+    fn wrappers_shell_flags_and_spaces_do_not_hide_a_password() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["sh", "-ec", "mysqldump -pS3CR shop"], &["sh", "-ec", "mysqldump -p*** shop"]),
+            (&["bash", "-lc", "mysqldump -pS3CR shop"], &["bash", "-lc", "mysqldump -p*** shop"]),
+            (&["timeout", "60", "mysqldump", "-pS3CR", "shop"], &["timeout", "60", "mysqldump", "-p***", "shop"]),
+            (&["sudo", "-u", "root", "mysqldump", "-pS3CR"], &["sudo", "-u", "root", "mysqldump", "-p***"]),
+            (&["docker", "exec", "db", "mysqldump", "-pS3CR", "shop"], &["docker", "exec", "db", "mysqldump", "-p***", "shop"]),
+            (&["ssh", "db1", "mysqldump -pS3CR shop"], &["ssh", "db1", "mysqldump -p*** shop"]),
+            (&["mysqldump", "--password=S3CR TAIL", "shop"], &["mysqldump", "--password=***", "shop"]),
+            (&["pg_dump", "postgresql://u:S3CR TAIL@h/db"], &["pg_dump", "postgresql://u:***@h/db"]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(argv(input), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{input:?}");
+        }
+        assert_eq!(shell_line("PGPASSWORD=S3CR\\ TAIL pg_dump shop"), "PGPASSWORD=*** pg_dump shop");
+        assert_eq!(text("+ mysqldump -pS3CR shop"), "+ mysqldump -p*** shop", "a shell's -x trace");
     }
 
     #[test]

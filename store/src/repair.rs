@@ -5,8 +5,8 @@
 //!   header is unreadable, with `read_data` the blobs that fail authentication, and every delta
 //!   whose chain of bases reaches one of those. The next ingest of a dump holding those chunks
 //!   stores them again, which makes every snapshot that needs only them whole again.
-//! - [`snapshots`]: the snapshots that still need lost data, to keep (marked damaged by `check`) or
-//!   forget.
+//! - [`snapshots`]: damaged manifest files written back from this machine's index, and the
+//!   snapshots that still need lost data, to keep (marked damaged by `check`) or forget.
 //! - [`config`]: write `config` again from the copy sealed in a key file, when it was deleted or
 //!   damaged.
 //!
@@ -19,6 +19,7 @@ use repo_format::blob::{self, MAX_DELTA_DEPTH};
 use repo_format::config::Config;
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::keyfile::KeyFile;
+use repo_format::manifest::Manifest;
 use repo_format::pack::PackEntry;
 use repo_format::{FormatError, Id};
 use serde::Serialize;
@@ -28,6 +29,7 @@ use crate::check::{ReadData, SnapshotDamage};
 use crate::index::Index;
 use crate::pack::{pack_key, read_header};
 use crate::repository::{Repository, SyncReport, id_from_key};
+use crate::snapshot::DamagedManifest;
 use crate::{Result, StoreError};
 
 /// A pack whose blobs were dropped from the index, and why.
@@ -52,12 +54,14 @@ pub struct IndexRepair {
     pub deltas_dropped: u64,
     /// Index segments replaced by ones without the lost entries.
     pub segments_rewritten: usize,
+    /// Damaged index segments deleted (their packs were indexed from their headers).
+    pub segments_removed: usize,
 }
 
 impl IndexRepair {
     /// Whether anything lost was dropped (the next ingest of the same dumps stores it again).
     pub fn dropped_anything(&self) -> bool {
-        !self.packs_dropped.is_empty() || self.blobs_dropped > 0 || self.deltas_dropped > 0
+        !self.packs_dropped.is_empty() || self.blobs_dropped > 0 || self.deltas_dropped > 0 || self.segments_removed > 0
     }
 }
 
@@ -191,6 +195,15 @@ pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progre
     let _no_ingest = repo.exclusive_ingest_lock()?;
     let (idx, rebuilt) = rebuild(repo)?;
     let mut report = IndexRepair { rebuilt, ..Default::default() };
+    // A segment that cannot be read helps nobody now that its packs were indexed from their own
+    // headers (or cannot be): it only made every client warn.
+    for key in repo.backend().list("index")? {
+        let sound = repo.backend().get(&key).is_ok_and(|b| id_from_key(&key).is_none_or(|id| Id::of_bytes(&b) == id) && IndexSegment::decode(repo.keys(), &b).is_ok());
+        if !sound {
+            repo.backend().delete(&key)?;
+            report.segments_removed += 1;
+        }
+    }
     let packs = idx.packs()?;
     let mut dead_packs: HashMap<Id, String> = HashMap::new();
     let mut dead_blobs: HashSet<(Id, Id)> = HashSet::new();
@@ -233,20 +246,55 @@ pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progre
     Ok(report)
 }
 
-/// The snapshots that need data the repository does not have (a structural check); with
-/// `forget`, they are forgotten (recorded as `repair snapshots`).
-pub fn snapshots(repo: &Repository, forget: bool) -> Result<Vec<SnapshotDamage>> {
+/// What `repair snapshots` found and did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SnapshotRepair {
+    /// Damaged manifest files written back from this machine's index (which keeps each listed
+    /// manifest's sealed bytes; they prove themselves by hashing to the file's name).
+    pub manifests_restored: Vec<Id>,
+    /// Damaged manifest files with no intact copy here: those snapshots are lost.
+    pub manifests_lost: Vec<DamagedManifest>,
+    /// Snapshots whose chunk lists need data the repository does not have.
+    pub damaged: Vec<SnapshotDamage>,
+    /// Whether the lost manifests and the damaged snapshots were forgotten.
+    pub forgotten: bool,
+}
+
+/// Restore damaged manifest files from this machine's index where it can, then find the
+/// snapshots that need data the repository does not have (a structural check); with `forget`,
+/// forget those and the manifests that could not be restored (recorded as `repair snapshots`).
+pub fn snapshots(repo: &Repository, forget: bool) -> Result<SnapshotRepair> {
+    let mut out = SnapshotRepair { forgotten: forget, ..Default::default() };
+    let damaged = crate::snapshot::damaged_manifests(repo)?;
+    if !damaged.is_empty() {
+        let index = repo.index_reader()?;
+        for d in damaged {
+            let copy = d.id.map(|id| index.snapshot(&id)).transpose()?.flatten().filter(|b| d.id == Some(Id::of_bytes(b)));
+            match (d.id, copy) {
+                (Some(id), Some(bytes)) if Manifest::decode(repo.keys(), &bytes).is_ok() => {
+                    repo.backend().delete(&d.key)?;
+                    repo.backend().put_new(&d.key, &bytes)?;
+                    out.manifests_restored.push(id);
+                }
+                _ => out.manifests_lost.push(d),
+            }
+        }
+    }
+    if forget && !out.manifests_lost.is_empty() {
+        crate::snapshot::forget_unreadable(repo, &out.manifests_lost)?;
+    }
     let report = crate::check::check(repo, ReadData::No, None)?;
-    if forget && !report.damaged.is_empty() {
+    out.damaged = report.damaged;
+    if forget && !out.damaged.is_empty() {
         let index = repo.index_reader()?;
         let mut doomed = Vec::new();
-        for d in &report.damaged {
+        for d in &out.damaged {
             doomed.push(crate::snapshot::resolve(repo, &index, &d.snapshot.to_hex(), None)?);
         }
         drop(index);
         crate::snapshot::forget(repo, &doomed, "repair snapshots")?;
     }
-    Ok(report.damaged)
+    Ok(out)
 }
 
 /// What `repair config` did.
@@ -261,16 +309,12 @@ pub struct ConfigRepair {
     pub warnings: Vec<String>,
 }
 
-/// Write `config` again at `location` (whose `config` is missing or damaged): from the copy sealed
-/// in a key file that `password` unlocks, verified with that key; or, when no key file holds one
+/// Write `config` again at `location` when it is missing, unreadable, or does not verify with the
+/// key `password` unlocks (damaged or replaced): from the copy sealed in that key file, verified
+/// with that key; or, when the key file holds none
 /// (repositories made before copies existed), reconstructed from the key file's repository id and
 /// the format version of the packs, with default chunker parameters (said in the warnings).
 pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
-    if let Ok(bytes) = backend.get("config")
-        && Config::decode(&bytes).is_ok()
-    {
-        return Err(StoreError::Invalid("the config is readable; `repair config` only replaces a missing or damaged one (a config that does not match the keys is refused: it may have been replaced on purpose)".into()));
-    }
     let mut tried = 0;
     let mut unlocked = None;
     for key in backend.list("keys")? {
@@ -290,6 +334,11 @@ pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
         return Err(if tried == 0 { StoreError::NoKey } else { StoreError::WrongPassword { keys: tried, damaged: 0 } });
     };
     let keys = master.keys();
+    if let Ok(bytes) = backend.get("config")
+        && Config::decode(&bytes).and_then(|c| c.verify(&keys)).is_ok_and(|c| c.id == repo_id)
+    {
+        return Err(StoreError::Invalid("the config is intact (it matches the key); `repair config` only replaces a missing or damaged one".into()));
+    }
     let mut warnings = Vec::new();
     let (bytes, from_key) = match kf.sealed_config().map(|b| b.and_then(|b| Config::decode(&b).and_then(|c| c.verify(&keys)).map(|c| (c, b)))) {
         Some(Ok((config, bytes))) if config.id == repo_id => (bytes, Some(key_id)),

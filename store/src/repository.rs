@@ -224,7 +224,10 @@ impl Repository {
             }
             return Err(StoreError::WrongPassword { keys: tried, damaged: problems.len() });
         };
-        let config = unverified.verify(&master.keys()).map_err(|e| StoreError::format("config (does not match the key: altered?)", e))?;
+        let config = unverified.verify(&master.keys()).map_err(|e| StoreError::ConfigLost {
+            location: backend.describe(),
+            detail: format!("it does not match the key that opened the repository ({e}): it was damaged or replaced"),
+        })?;
         let mut local_dir = location.local_dir(&config.id, access)?;
         if matches!(location, Location::Local(_)) && !writable(&local_dir) {
             // Read-only media (an offsite copy mounted read-only): keep the derived state in the

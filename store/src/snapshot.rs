@@ -114,6 +114,35 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
     repo.record_stamp(&writer, repo.snapshots_stamp())
 }
 
+/// A file under `snapshots/` that holds no readable manifest.
+#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+pub struct DamagedManifest {
+    /// Its object key.
+    pub key: String,
+    /// The snapshot id its name gives, if it is one.
+    pub id: Option<Id>,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Every manifest file that cannot be read back as its name promises (its bytes do not hash to
+/// its name, or do not open): read from the repository itself, not from the local index's copies.
+pub fn damaged_manifests(repo: &Repository) -> Result<Vec<DamagedManifest>> {
+    let mut out = Vec::new();
+    for key in repo.backend().list("snapshots")? {
+        let id = crate::repository::id_from_key(&key);
+        let problem = match repo.backend().get(&key) {
+            Err(e) => Some(e.to_string()),
+            Ok(b) if id.is_some_and(|id| Id::of_bytes(&b) != id) => Some("its content does not match its name".to_string()),
+            Ok(b) => Manifest::decode(repo.keys(), &b).err().map(|e| e.to_string()),
+        };
+        if let Some(problem) = problem {
+            out.push(DamagedManifest { key, id, problem });
+        }
+    }
+    Ok(out)
+}
+
 /// Folder of forget records.
 pub const FORGOTTEN: &str = "forgotten";
 
@@ -128,6 +157,30 @@ pub fn forgotten(repo: &Repository) -> Result<HashSet<Id>> {
         }
     }
     Ok(out)
+}
+
+/// Forget snapshots whose manifest files cannot be read (recorded as `repair snapshots`, their
+/// database unknown), and unlist them.
+pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Result<()> {
+    let now = jiff::Timestamp::now();
+    let record = ForgetRecord {
+        time: now,
+        host: crate::repository::hostname(),
+        reason: "repair snapshots (unreadable manifest)".into(),
+        snapshots: damaged.iter().filter_map(|d| d.id).map(|id| Forgotten { id, db: String::new(), end: now }).collect(),
+    };
+    let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
+    repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
+    let writer = repo.index_writer()?;
+    for d in damaged {
+        repo.backend().delete(&d.key)?;
+        if let Some(id) = d.id
+            && let Some(m) = writer.snapshot(&id)?.and_then(|b| Manifest::decode(repo.keys(), &b).ok())
+        {
+            writer.remove_snapshot(&id, &repo.keys().name_tag(&m.db), m.end.as_nanosecond())?;
+        }
+    }
+    repo.record_stamp(&writer, repo.snapshots_stamp())
 }
 
 /// Resolve `spec`: `latest` (newest of `db`; without `db` only when the repository holds one

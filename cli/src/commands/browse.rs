@@ -98,7 +98,8 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     }
     match (m.parent, share.parent) {
         (None, _) => crate::outln!("parent     none (first snapshot of {})", m.db),
-        (Some(p), None) => crate::outln!("parent     {} (forgotten)", p.short()),
+        (Some(p), None) if store::snapshot::forgotten(repo)?.contains(&p) => crate::outln!("parent     {} (forgotten)", p.short()),
+        (Some(p), None) => crate::outln!("parent     {} (gone, and no forget removed it: see `dbvault check`)", p.short()),
         (Some(p), Some(_)) => crate::outln!(
             "parent     {}: shares {} of {} chunks ({:.1}% of the bytes)",
             p.short(),

@@ -27,6 +27,9 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
             Some(span)
         }
     };
+    for t in &a.keep_tag {
+        store::names::check_tag(t).map_err(|e| crate::exit::usage(format!("--keep-tag: {e}")))?;
+    }
     let p = Policy {
         last: a.keep_last,
         hourly: a.keep_hourly,
@@ -206,7 +209,7 @@ pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
                 r.packs_written,
                 r.segments_rewritten,
                 output::size(r.bytes_freed),
-                if r.packs_spared > 0 { format!("; {} pack(s) spared for snapshots committed meanwhile", r.packs_spared) } else { String::new() }
+                if r.packs_spared > 0 { format!("; {} pack(s) kept because snapshots need blobs only they hold", r.packs_spared) } else { String::new() }
             );
         }
     }

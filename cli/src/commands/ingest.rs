@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use store::ingest::{IngestOptions, IngestSummary, Input, LeasedFile, ingest, ingest_input};
 use store::{Repository, StoreError};
 
@@ -25,6 +25,10 @@ pub struct Spec {
 pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     if let Some(file) = &a.jobs {
         return super::jobs::run(g, repo, file, a.parallel.unwrap_or(2) as usize);
+    }
+    // Labels given on the command line are part of it: a bad one is a usage error.
+    if let Some(db) = &a.db {
+        store::names::check_labels(db, a.host.as_deref(), &a.tags).map_err(|e| crate::exit::usage(e.to_string()))?;
     }
     let spec = Spec {
         db: a.db.expect("clap requires --db without --jobs"),
@@ -52,12 +56,15 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     }
     let s = result?;
     warn(&s);
-    if g.json {
-        crate::outln!("{}", to_json(&s));
+    let printed = if g.json {
+        output::line(format_args!("{}", to_json(&s))).map_err(anyhow::Error::from)
     } else if !g.quiet {
-        print_summary(&s)?;
-    }
-    Ok(())
+        print_summary(&s)
+    } else {
+        Ok(())
+    };
+    // The snapshot is committed whatever happens to its summary: say so.
+    printed.with_context(|| format!("snapshot {} of db {} was saved, but its summary could not be printed", s.snapshot.id.short(), s.snapshot.manifest.db))
 }
 
 /// Run one ingest: start the dump command (if any) and stream its output, or read stdin.

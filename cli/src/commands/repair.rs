@@ -38,6 +38,9 @@ pub fn index(g: &Global, repo: &Repository, read_data: bool) -> Result<()> {
     if r.deltas_dropped > 0 {
         crate::outln!("dropped {} delta(s) whose bases are lost", r.deltas_dropped);
     }
+    if r.segments_removed > 0 {
+        crate::outln!("deleted {} damaged index segment(s); their packs are indexed from their own headers", r.segments_removed);
+    }
     if r.dropped_anything() {
         crate::outln!("rewrote {} index segment(s). Ingest the dumps again to store what was lost, then see `dbvault repair snapshots`", r.segments_rewritten);
     } else {
@@ -47,18 +50,28 @@ pub fn index(g: &Global, repo: &Repository, read_data: bool) -> Result<()> {
 }
 
 pub fn snapshots(g: &Global, repo: &Repository, forget: bool) -> Result<()> {
-    let damaged = repair::snapshots(repo, forget)?;
+    let r = repair::snapshots(repo, forget)?;
     if g.json {
-        crate::outln!("{}", serde_json::json!({ "damaged": damaged, "forgotten": forget }));
-    } else if !g.quiet {
-        for d in &damaged {
-            crate::outln!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable{}", d.snapshot.short(), d.db, d.missing, d.unreadable, if forget { ": forgotten" } else { "" });
-        }
-        match (damaged.len(), forget) {
-            (0, _) => crate::outln!("every snapshot has all its data"),
-            (n, false) => crate::outln!("{n} snapshot(s) need lost data; ingest the same dumps again (after `dbvault repair index`) or remove them with --forget"),
-            (n, true) => crate::outln!("forgot {n} snapshot(s); run `dbvault prune` to free their data"),
-        }
+        crate::outln!("{}", serde_json::to_value(&r)?);
+        return Ok(());
+    }
+    if g.quiet {
+        return Ok(());
+    }
+    for id in &r.manifests_restored {
+        crate::outln!("snapshot {}: damaged manifest written back from this machine's index", id.short());
+    }
+    for m in &r.manifests_lost {
+        crate::outln!("{}: manifest unreadable ({}) and no intact copy here{}", m.key, m.problem, if forget { ": forgotten" } else { "" });
+    }
+    for d in &r.damaged {
+        crate::outln!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable{}", d.snapshot.short(), d.db, d.missing, d.unreadable, if forget { ": forgotten" } else { "" });
+    }
+    let n = r.damaged.len() + r.manifests_lost.len();
+    match (n, forget) {
+        (0, _) => crate::outln!("every snapshot has its manifest and all its data"),
+        (n, false) => crate::outln!("{n} snapshot(s) need lost data; ingest the same dumps again (after `dbvault repair index`) or remove them with --forget"),
+        (n, true) => crate::outln!("forgot {n} snapshot(s); run `dbvault prune` to free their data"),
     }
     Ok(())
 }

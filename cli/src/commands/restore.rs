@@ -177,6 +177,12 @@ fn restore_to_file(repo: &Repository, index: &store::index::Index, snap: &snapsh
     let s = restore(repo, index, snap, &mut out, Some(progress))?;
     let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.0.file;
     tmp.as_file().sync_all().context("syncing the restored file")?;
+    // What is there now must still be what may be replaced (a link put there meanwhile is not).
+    if let Target::Replace(_) = target
+        && std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file())
+    {
+        anyhow::bail!("{} was replaced by something other than a regular file while the restore ran; nothing was written there", path.display());
+    }
     match target {
         Target::Replace(_) => tmp.persist(path).map(drop).map_err(|e| anyhow::Error::from(e.error)),
         Target::New => tmp.persist_noclobber(path).map(drop).map_err(|e| anyhow::Error::from(e.error)),

@@ -43,7 +43,8 @@ impl FromStr for S3Location {
 
     /// Parse `s3:http(s)://host[:port]/bucket[/prefix]` or `s3://bucket[/prefix]`.
     fn from_str(url: &str) -> Result<S3Location, String> {
-        let bad = |why: &str| format!("{url:?} is not an S3 repository URL ({why}); use s3:http://HOST:PORT/BUCKET/PREFIX or s3://BUCKET/PREFIX");
+        let shown = crate::redact::text(url);
+        let bad = |why: &str| format!("{shown:?} is not an S3 repository URL ({why}); use s3:http://HOST:PORT/BUCKET/PREFIX or s3://BUCKET/PREFIX");
         let (endpoint, path) = if let Some(rest) = url.strip_prefix("s3://") {
             (None, rest)
         } else if let Some(rest) = url.strip_prefix("s3:") {
@@ -54,6 +55,9 @@ impl FromStr for S3Location {
             let (host, path) = after.split_once('/').unwrap_or((after, ""));
             if host.is_empty() {
                 return Err(bad("no host"));
+            }
+            if host.contains('@') {
+                return Err(bad("credentials do not belong in the URL, where they would be shown and logged: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
             }
             (Some(format!("{scheme}://{host}")), path)
         } else {
@@ -287,5 +291,7 @@ mod tests {
             let e = bad.parse::<S3Location>().unwrap_err();
             assert!(e.contains("not an S3 repository URL"), "{bad}: {e}");
         }
+        let e = "s3:http://AKIA:S3CRET@127.0.0.1:9/b/p".parse::<S3Location>().unwrap_err();
+        assert!(e.contains("credentials do not belong in the URL") && !e.contains("S3CRET"), "{e}");
     }
 }
