@@ -859,7 +859,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
 
     // Commit: with the writer role, apply our segments, find the parent, write the manifest.
     let writer = opened?;
-    repo.catch_up_for_commit(&writer, &segments)?;
+    let stamp = repo.catch_up_for_commit(&writer, &segments)?;
     writer.put_features(&features)?;
     let name_tag = repo.keys().name_tag(&opts.db);
     let (start, end, parent, origin) = match opts.copy {
@@ -895,7 +895,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
     }
     repo.backend().put_new(&format!("snapshots/{id}"), &sealed)?; // the commit point
     writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
-    repo.record_stamp(&writer, repo.snapshots_stamp())?;
+    repo.record_stamp_after_change(&writer, stamp)?;
     Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })
 }
 

@@ -453,6 +453,15 @@ impl Repository {
         idx.flush()
     }
 
+    /// Record the stamp after this writer changed `snapshots/` (and the index with it), `before`
+    /// being the stamp the index matched before. A change that left the stamp as it was (two
+    /// changes within the file system's clock tick) proves nothing: then no stamp is recorded,
+    /// and the next command syncs in full.
+    pub(crate) fn record_stamp_after_change(&self, idx: &Index, before: Option<i128>) -> Result<()> {
+        let after = self.snapshots_stamp();
+        self.record_stamp(idx, after.filter(|a| Some(*a) != before))
+    }
+
     fn is_current(&self, idx: &Index) -> Result<bool> {
         // A folder repository whose `snapshots/` is as the index last saw it: every snapshot
         // committed or forgotten since was recorded by its writer, under the writer role.
@@ -486,10 +495,12 @@ impl Repository {
     /// changed: other ingests applied their segments when they committed, prune and forget
     /// update the index themselves. Otherwise (an object store, a crash mid-commit, a manifest
     /// changed by hand) the whole repository is listed ([`Repository::sync`]).
-    pub(crate) fn catch_up_for_commit(&self, idx: &Index, own: &[Id]) -> Result<()> {
+    /// Returns the stamp the index matches now (`None` for an object store).
+    pub(crate) fn catch_up_for_commit(&self, idx: &Index, own: &[Id]) -> Result<Option<i128>> {
         let stamp = self.snapshots_stamp();
         if stamp.is_none() || idx.stamp()? != stamp {
-            return self.sync(idx).map(drop);
+            self.sync(idx)?;
+            return Ok(stamp);
         }
         let applied: HashSet<Id> = idx.applied_segments_among(own)?;
         for id in own.iter().filter(|id| !applied.contains(id)) {
@@ -498,7 +509,7 @@ impl Repository {
             let seg = IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key, e))?;
             idx.apply_segment(id, &seg)?;
         }
-        Ok(())
+        Ok(stamp)
     }
 
     fn sync_listing(&self, idx: &Index) -> Result<SyncReport> {

@@ -107,11 +107,12 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
     let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
     repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
     let writer = repo.index_writer()?;
+    let stamp = repo.snapshots_stamp();
     for s in snapshots {
         repo.backend().delete(&format!("snapshots/{}", s.id))?;
         writer.remove_snapshot(&s.id, &repo.keys().name_tag(&s.manifest.db), s.manifest.end.as_nanosecond())?;
     }
-    repo.record_stamp(&writer, repo.snapshots_stamp())
+    repo.record_stamp_after_change(&writer, stamp)
 }
 
 /// A file under `snapshots/` that holds no readable manifest.
@@ -172,6 +173,7 @@ pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Resu
     let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
     repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
     let writer = repo.index_writer()?;
+    let stamp = repo.snapshots_stamp();
     for d in damaged {
         repo.backend().delete(&d.key)?;
         if let Some(id) = d.id
@@ -180,7 +182,7 @@ pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Resu
             writer.remove_snapshot(&id, &repo.keys().name_tag(&m.db), m.end.as_nanosecond())?;
         }
     }
-    repo.record_stamp(&writer, repo.snapshots_stamp())
+    repo.record_stamp_after_change(&writer, stamp)
 }
 
 /// Resolve `spec`: `latest` (newest of `db`; without `db` only when the repository holds one
