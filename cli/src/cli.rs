@@ -155,8 +155,10 @@ pub enum Command {
     Prune(PruneArgs),
     /// Verify the repository: its structure always, its data with --read-data.
     ///
-    /// Without options: every snapshot's chunk list resolves, every chunk it needs is indexed
-    /// and in an existing pack of the recorded size, and pack headers agree with the index.
+    /// Without options: every manifest and index segment reads back as stored, every snapshot's
+    /// chunk list resolves, every chunk it needs is indexed and in an existing pack of the
+    /// recorded size, pack headers agree with the index, and every snapshot's parent is there or
+    /// was forgotten by dbvault (not deleted by hand).
     /// --read-data also reads every blob and authenticates, decompresses and re-hashes it;
     /// --read-data-subset does that for a share of the packs: `10%` (random) or `2/7` (part 2
     /// of 7; running 1/7 .. 7/7 on seven days reads everything once).
