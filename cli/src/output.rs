@@ -64,6 +64,15 @@ pub fn json_error(message: &str, code: u8, hint: Option<&str>, on_stderr: bool) 
     }
 }
 
+/// `s` safe to print on a terminal: control characters (escape sequences, carriage returns,
+/// newlines) are shown as `\u{1b}`-style escapes.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return s.into();
+    }
+    s.chars().map(|c| if c.is_control() && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() }).collect::<String>().into()
+}
+
 /// `1.4 MiB`-style size.
 pub fn size(n: u64) -> String {
     humansize::format_size(n, humansize::BINARY)
@@ -102,7 +111,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Result<(), StdoutFailed> 
         }
     }
     let row = |cells: Vec<&str>| {
-        let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let s: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{:<w$}", printable(c))).collect();
         line(format_args!("{}", s.join("  ").trim_end()))
     };
     row(header.to_vec())?;

@@ -79,7 +79,6 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The first line of what `cmd` (run by `sh -c`) prints, as for a password file.
 fn from_command(cmd: &str) -> Result<String> {
-    let shown = store::redact::shell_line(cmd);
     let mut child = crate::child::command("sh")
         .arg("-c")
         .arg(cmd)
@@ -87,7 +86,7 @@ fn from_command(cmd: &str) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("running password command {shown:?}"))?;
+        .context("running the password command")?;
     let _watched = crate::interrupt::watch_process(child.id());
     let mut stdout = child.stdout.take().expect("piped");
     let reading = std::thread::spawn(move || {
@@ -102,12 +101,13 @@ fn from_command(cmd: &str) -> Result<String> {
         if start.elapsed() > COMMAND_TIMEOUT {
             crate::process_tree::kill_tree(child.id());
             let _ = child.wait();
-            bail!("password command {shown:?} did not finish within {} s; it was stopped", COMMAND_TIMEOUT.as_secs());
+            bail!("the password command did not finish within {} s; it was stopped", COMMAND_TIMEOUT.as_secs());
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     if !status.success() {
-        bail!("password command {shown:?} failed ({status})");
+        // The command itself is not shown: it may hold the secret (`echo ...`).
+        bail!("the password command failed ({status})");
     }
     let out = reading.join().map_err(|_| anyhow::anyhow!("reading the password command's output failed"))?.context("reading the password command's output")?;
     let text = String::from_utf8(out).context("password command printed non-UTF-8 output")?;

@@ -249,8 +249,10 @@ fn a_lost_pack_heals_by_repair_and_a_new_ingest() {
     assert_eq!(e.run(&["check"], b"").status.code(), Some(5));
     let o = e.ok(&["repair", "index"], b"");
     assert!(out(&o).contains("dropped pack") && out(&o).contains("missing"), "{}", out(&o));
-    // The damaged snapshots are named; nothing is forgotten without --forget.
-    let damaged = e.json(&["repair", "snapshots"], b"");
+    // The damaged snapshots are named (a finding: code 5); nothing is forgotten without --forget.
+    let o = e.run(&["repair", "snapshots", "--json"], b"");
+    assert_eq!(o.status.code(), Some(5));
+    let damaged: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(damaged["damaged"].as_array().unwrap().len(), 2, "{damaged}");
     // Ingesting the same dumps again stores the lost chunks again...
     for day in &d {
@@ -335,18 +337,52 @@ fn a_lost_or_truncated_config_is_restored_from_the_key_files() {
 }
 
 #[test]
-fn a_manifest_deleted_by_hand_is_reported_while_a_forgotten_one_is_not() {
+fn a_manifest_deleted_by_hand_comes_back_or_is_reported_while_a_forgotten_one_is_not() {
     let e = Env::new();
-    let d = dumps(3_000, 3);
+    let d = dumps(3_000, 4);
     let ids: Vec<String> = d.iter().map(|day| e.ingest("shop", day)["id"].as_str().unwrap().to_string()).collect();
     e.ok(&["forget", &ids[0]], b"");
     e.ok(&["check"], b"");
-    std::fs::remove_file(e.repo().join("snapshots").join(&ids[1])).unwrap();
-    let o = e.run(&["snapshots"], b"");
-    assert!(stderr(&o).contains("no forget removed it"), "the vanished snapshot went unnoticed: {}", stderr(&o));
+    // Deleted by hand: this machine's index still holds it, and writes it back.
+    let gone = e.repo().join("snapshots").join(&ids[1]);
+    std::fs::remove_file(&gone).unwrap();
+    let o = e.ok(&["snapshots"], b"");
+    assert!(stderr(&o).contains("without `dbvault forget`") && stderr(&o).contains("written back"), "{}", stderr(&o));
+    assert!(gone.exists());
+    e.ok(&["check", "--read-data"], b"");
+    // Even `repair index`, which deletes the local index, writes back what only it still holds.
+    std::fs::remove_file(&gone).unwrap();
+    let o = e.ok(&["repair", "index"], b"");
+    assert!(out(&o).contains("written back") && gone.exists(), "{}", out(&o));
+    assert!(e.ok(&["restore", &ids[1]], b"").stdout == d[1]);
+    // A client without a copy: the broken lineage is reported, and can be recorded as forgotten.
+    std::fs::remove_file(&gone).unwrap();
+    std::fs::remove_dir_all(e.repo().join("local")).unwrap();
     let o = e.run(&["check", "--read-data"], b"");
     assert_eq!(o.status.code(), Some(5), "{}", out(&o));
     assert!(out(&o).contains(&format!("names parent {}", &ids[1][..8])) && out(&o).contains("not forgotten"), "{}", out(&o));
+    assert_eq!(e.run(&["repair", "snapshots"], b"").status.code(), Some(5));
+    e.ok(&["repair", "snapshots", "--forget"], b"");
+    e.ok(&["check", "--read-data"], b"");
+    for (id, day) in ids.iter().zip(&d).skip(2) {
+        assert!(e.ok(&["restore", id], b"").stdout == *day);
+    }
+}
+
+#[test]
+fn a_damaged_manifest_survives_repair_index_run_first() {
+    let e = Env::new();
+    let d = dumps(2_000, 2);
+    let id = e.ingest("shop", &d[0])["id"].as_str().unwrap().to_string();
+    e.ingest("shop", &d[1]);
+    let file = e.repo().join("snapshots").join(&id);
+    let mut b = std::fs::read(&file).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 1;
+    std::fs::write(&file, b).unwrap();
+    e.ok(&["repair", "index"], b"");
+    e.ok(&["check", "--read-data"], b"");
+    assert!(e.ok(&["restore", &id], b"").stdout == d[0]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,7 +420,15 @@ fn secrets_on_command_lines_never_reach_a_manifest_an_output_a_copy_or_a_child()
     e.ok(&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1", "--repo", dest.to_str().unwrap()], b"");
     e.ok(&["copy", "--to", dest.to_str().unwrap()], b"");
     seen += &out(&e.ok(&["--repo", dest.to_str().unwrap(), "snapshots", "--json"], b""));
-    for n in 1..=8 {
+    // URLs whose passwords hold #, ? and /, and a remote command line.
+    for (db, args) in [("u1", vec!["pg_dump", "postgresql://u:SECRET9#b?x@h/shop"]), ("u2", vec!["ssh", "db1", "PGPASSWORD=SECRET10 pg_dump -d shop"])] {
+        let mut c = e.cmd(&["ingest", "--db", db, "--", "sh", "-c", "cat \"$0\"", file.to_str().unwrap()]);
+        c.args(&args);
+        assert!(e.run_with(c, b"").status.success());
+        seen += &out(&e.ok(&["show", "latest", "--db", db], b""));
+    }
+    assert!(seen.contains("pg_dump -d shop"), "redaction removed the database name:\n{seen}");
+    for n in 1..=10 {
         assert!(!seen.contains(&format!("SECRET{n}")), "SECRET{n} leaked:\n{seen}");
     }
     assert!(seen.contains("postgresql://u:***@h/db") && seen.contains("--password=***"), "redaction lost the rest of the command line:\n{seen}");
@@ -663,12 +707,23 @@ fn names_that_could_be_mistaken_for_others_are_refused() {
         assert_eq!(o.status.code(), Some(2), "{args:?} accepted: {}", stderr(&o));
         assert!(!stderr(&o).contains('\u{1b}'), "an escape sequence reached the terminal: {:?}", stderr(&o));
     }
+    // Look-alikes of an existing database, by script or by normal form.
+    e.ok(&["ingest", "--db", "shop"], b"-- a dump\n");
+    for look_alike in ["sh\u{043E}p", "\u{0455}\u{04BB}\u{043E}\u{0440}", "\u{FF53}hop"] {
+        let o = e.run(&["ingest", "--db", look_alike], b"-- a dump\n");
+        assert!(matches!(o.status.code(), Some(1 | 2)), "{look_alike:?} accepted: {}", stderr(&o));
+    }
+    e.ok(&["ingest", "--db", "shop2"], b"-- a dump\n");
     // Refused before the dump command starts.
     let tok = token(42);
     let o = e.run(&["ingest", "--db", "bad\tname", "--", "sleep", &tok], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(processes_with(&tok).is_empty());
     assert_eq!(e.run(&["snapshots"], b"").status.code(), Some(0));
+    // Error output shown later never carries raw escape sequences to the terminal.
+    e.ok(&["ingest", "--db", "esc", "--", "sh", "-c", "printf '\\033]0;pwned\\007\\033[2Jred\\n' >&2; echo '-- a dump'"], b"");
+    let o = e.ok(&["show", "latest", "--db", "esc"], b"");
+    assert!(!out(&o).contains('\u{1b}') && out(&o).contains("\\u{1b}"), "{:?}", out(&o));
 }
 
 #[test]
@@ -784,4 +839,14 @@ fn a_config_with_flipped_bits_is_repaired_from_the_key_files() {
     e.ok(&["repair", "config"], b"");
     assert_eq!(std::fs::read(&config).unwrap(), original);
     assert!(e.ok(&["restore", "latest", "--db", "shop"], b"").stdout == *d);
+    // A flip inside the repository id, or another repository's config: the same way back.
+    let other = Env::new();
+    for damaged in [{ let mut b = original.clone(); b[50] ^= 1; b }, std::fs::read(other.repo().join("config")).unwrap()] {
+        std::fs::write(&config, damaged).unwrap();
+        let o = e.run(&["snapshots", "--json"], b"");
+        assert_eq!(o.status.code(), Some(5));
+        assert!(stderr(&o).contains("dbvault repair config"), "{}", stderr(&o));
+        e.ok(&["repair", "config"], b"");
+        assert_eq!(std::fs::read(&config).unwrap(), original);
+    }
 }

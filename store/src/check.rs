@@ -87,6 +87,8 @@ pub struct CheckReport {
     pub problems: Vec<String>,
     /// Snapshots that cannot be restored intact.
     pub damaged: Vec<SnapshotDamage>,
+    /// Parents that snapshots name, gone without a forget record (with their database).
+    pub parents_gone: Vec<(Id, String)>,
 }
 
 impl CheckReport {
@@ -343,8 +345,9 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
     let forgotten = snapshot::forgotten(repo)?;
     for s in &snaps {
         if let Some(p) = s.manifest.parent.filter(|p| !present.contains(p) && !forgotten.contains(p)) {
+            report.parents_gone.push((p, s.manifest.db.clone()));
             report.problems.push(format!(
-                "snapshot {} of db {} names parent {}, which is gone and was not forgotten by dbvault (its manifest was deleted by hand or lost; `dbvault forget` records what it removes)",
+                "snapshot {} of db {} names parent {}, which is gone and was not forgotten by dbvault (its manifest was deleted by hand or lost; `dbvault forget` records what it removes, `dbvault repair snapshots --forget` records this one)",
                 s.id.short(),
                 s.manifest.db,
                 p.short()

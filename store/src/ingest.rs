@@ -724,6 +724,20 @@ fn writer_gone() -> StoreError {
     StoreError::Invalid("the pack writer stopped".into())
 }
 
+/// Refuse a new database whose name looks like an existing one's (the same UTS 39 skeleton).
+fn refuse_look_alike(repo: &Repository, index: &Index, db: &str) -> Result<()> {
+    if index.latest_of(&repo.keys().name_tag(db))?.is_some() {
+        return Ok(());
+    }
+    let skeleton = crate::names::skeleton(db);
+    match crate::snapshot::databases(repo, index)?.into_iter().find(|d| d != db && crate::names::skeleton(d) == skeleton) {
+        Some(other) => Err(StoreError::Invalid(format!(
+            "database name {db:?} looks like the existing database {other:?} (their characters differ); a snapshot of {other:?} should use that very name"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Ingest `input` as a new snapshot of `opts.db`.
 ///
 /// Refused before the commit point (no snapshot, only unreferenced packs left for prune): an empty
@@ -749,6 +763,9 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
     let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Ingest)?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
     let index = repo.index_reader()?;
+    if opts.copy.is_none() {
+        refuse_look_alike(repo, &index, &opts.db)?;
+    }
     let reader = PackReader::new(repo);
     let bases = if repo.config().writes_deltas() && !opts.no_deltas {
         let parent = match &opts.copy {

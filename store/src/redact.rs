@@ -112,25 +112,34 @@ fn mask_embedded(s: &str) -> String {
     mask_url_passwords(&out)
 }
 
-/// `scheme://user:SECRET@host` -> `scheme://user:***@host`. The user information ends at the
-/// last `@` before the first `/`, `?`, `#` or quote (a password may hold spaces).
+/// Whether `s` begins with something that can follow a URL's user information: a host (name,
+/// IPv4, `[IPv6]`, optional port) ending where the URL or the word ends.
+fn host_follows(s: &str) -> bool {
+    let end = s.find(|c: char| matches!(c, '/' | '?' | '#' | ',' | ')' | '\'' | '"') || c.is_whitespace()).unwrap_or(s.len());
+    end > 0 && s[..end].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%'))
+}
+
+/// `scheme://user:SECRET@host` -> `scheme://user:***@host`. A password may hold any character
+/// (`#`, `?`, `/`, spaces: libpq takes them unencoded), so the user information ends at the last
+/// `@` of the URL's line that a host follows.
 fn mask_url_passwords(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let authority_end = tail.find(['/', '?', '#', '\'', '"', '\n']).unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match (authority.rfind('@'), authority.find(':')) {
-            (Some(at), Some(colon)) if colon < at => {
-                out.push_str(&authority[..=colon]);
+        let region_end = tail.find(['\n', '\'', '"']).unwrap_or(tail.len());
+        let region = &tail[..region_end];
+        let colon = region.find(':');
+        let at = region.rmatch_indices('@').map(|(i, _)| i).find(|&i| colon.is_some_and(|c| c < i) && host_follows(&region[i + 1..]));
+        match (colon, at) {
+            (Some(colon), Some(at)) => {
+                out.push_str(&region[..=colon]);
                 out.push_str(MASK);
-                out.push_str(&authority[at..]);
+                rest = &tail[at..];
             }
-            _ => out.push_str(authority),
+            _ => rest = tail,
         }
-        rest = &tail[authority_end..];
     }
     out.push_str(rest);
     out
@@ -167,9 +176,17 @@ fn word(fam: Family, w: &str) -> String {
     }
 }
 
-/// Length of the shell word at the start of `s`: up to unquoted whitespace (quotes and
-/// backslash escapes may appear anywhere in it).
+/// Shell operator characters: a run of them is a token of its own (`;`, `|`, `&&`, `>`).
+fn is_operator(c: char) -> bool {
+    matches!(c, ';' | '|' | '&' | '(' | ')' | '<' | '>')
+}
+
+/// Length of the shell word at the start of `s`: up to unquoted white space or an operator
+/// (quotes and backslash escapes may appear anywhere in it); an operator run is a word itself.
 fn shell_word_len(s: &str) -> usize {
+    if s.starts_with(is_operator) {
+        return s.find(|c: char| !is_operator(c)).unwrap_or(s.len());
+    }
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for (i, c) in s.char_indices() {
@@ -178,7 +195,7 @@ fn shell_word_len(s: &str) -> usize {
             (Some('\''), '\'') | (Some('"'), '"') => quote = None,
             (Some('"'), '\\') | (None, '\\') => escaped = true,
             (None, '\'' | '"') => quote = Some(c),
-            (None, c) if c.is_whitespace() => return i,
+            (None, c) if c.is_whitespace() || is_operator(c) => return i,
             _ => {}
         }
     }
@@ -249,9 +266,11 @@ pub fn command(argv: &[String]) -> Vec<String> {
     let mut words = Words::default();
     argv.iter()
         .map(|a| {
-            let (inner, _) = unquote(a);
-            let whole_secret = inner.split_once('=').is_some_and(|(n, _)| secret_name(n) && !n.contains(char::is_whitespace));
-            if a.contains(char::is_whitespace) && !words.line_next && !words.secret_next && !whole_secret {
+            // An argument with white space is a command line of its own (`ssh host 'PGPASSWORD=x
+            // pg_dump shop'`) when it names a program or holds several NAME=VALUE pairs (a
+            // connection string); otherwise one word (`--password=two words`).
+            let line_like = a.split_whitespace().any(|w| family(w) != Family::Other) || a.split_whitespace().filter(|w| w.contains('=')).count() > 1;
+            if a.contains(char::is_whitespace) && line_like && !words.line_next && !words.secret_next {
                 if let f @ (Family::MySql | Family::SqlServer) = line_family(a) {
                     words.fam = Some(f);
                 }
@@ -279,15 +298,15 @@ pub fn shell_line(line: &str) -> String {
         }
         let (w, after) = rest.split_at(shell_word_len(rest).max(1));
         rest = after;
-        if matches!(w, "|" | "||" | "&&" | ";" | "&" | "(" | "$(" | "`") {
+        if w.starts_with(is_operator) {
             out.push_str(w);
-            words = Words::default();
+            // A new command starts after `;`, `|`, `&&`, ...; not after a redirection.
+            if !w.starts_with(['<', '>']) {
+                words = Words::default();
+            }
             continue;
         }
         out.push_str(&words.step(w));
-        if w.ends_with(';') || w.ends_with('|') {
-            words = Words::default();
-        }
     }
     out
 }
@@ -372,6 +391,12 @@ mod tests {
             assert_eq!(argv(input), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{input:?}");
         }
         assert_eq!(shell_line("PGPASSWORD=S3CR\\ TAIL pg_dump shop"), "PGPASSWORD=*** pg_dump shop");
+        assert_eq!(shell_line("export PGPASSWORD=x; pg_dump shop"), "export PGPASSWORD=***; pg_dump shop", "the ; is kept");
+        assert_eq!(argv(&["ssh", "db1", "PGPASSWORD=x pg_dump -d shop"]), ["ssh", "db1", "PGPASSWORD=*** pg_dump -d shop"], "the database stays");
+        for url in ["postgresql://u:ZQX#b1?x@host/shop", "postgresql://u:ZQX?b2@host/shop", "postgres://u:ZQX b3 #x@host:5432/shop", "postgresql://u:ZQX/#?a12@[::1]:5432/shop"] {
+            let r = argv(&["pg_dump", url]);
+            assert!(!r[1].contains("ZQX") && r[1].starts_with("postgres") && r[1].ends_with("/shop"), "{url}: {r:?}");
+        }
         assert_eq!(text("+ mysqldump -pS3CR shop"), "+ mysqldump -p*** shop", "a shell's -x trace");
     }
 

@@ -56,6 +56,9 @@ pub struct IndexRepair {
     pub segments_rewritten: usize,
     /// Damaged index segments deleted (their packs were indexed from their headers).
     pub segments_removed: usize,
+    /// Manifests damaged or missing in the repository, written back from the local index
+    /// before it was rebuilt.
+    pub manifests_restored: Vec<Id>,
 }
 
 impl IndexRepair {
@@ -193,8 +196,11 @@ pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progre
     // No prune, and no ingest deduplicating against entries about to be dropped, while it runs.
     let _no_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, repo.lock_wait(), "prune (repair waits for it)")?;
     let _no_ingest = repo.exclusive_ingest_lock()?;
+    // The local index about to be deleted holds intact copies of manifests: write back any
+    // that are damaged or gone in the repository first, or they would be lost with it.
+    let manifests_restored = restore_manifests(repo)?;
     let (idx, rebuilt) = rebuild(repo)?;
-    let mut report = IndexRepair { rebuilt, ..Default::default() };
+    let mut report = IndexRepair { rebuilt, manifests_restored, ..Default::default() };
     // A segment that cannot be read helps nobody now that its packs were indexed from their own
     // headers (or cannot be): it only made every client warn.
     for key in repo.backend().list("index")? {
@@ -256,35 +262,54 @@ pub struct SnapshotRepair {
     pub manifests_lost: Vec<DamagedManifest>,
     /// Snapshots whose chunk lists need data the repository does not have.
     pub damaged: Vec<SnapshotDamage>,
+    /// Parents named by snapshots that are gone and were not forgotten (with their database).
+    pub parents_gone: Vec<(Id, String)>,
     /// Whether the lost manifests and the damaged snapshots were forgotten.
     pub forgotten: bool,
 }
 
+/// Write back, from the local index (which keeps every listed manifest's sealed bytes; they prove
+/// themselves by hashing to their name), the manifests that are damaged in the repository or
+/// missing from it without a forget record. Returns their ids. The index is opened as it is,
+/// without syncing it first (a sync would unlist what is missing).
+fn restore_manifests(repo: &Repository) -> Result<Vec<Id>> {
+    let Some(index) = repo.index_unsynced()? else { return Ok(Vec::new()) };
+    let damaged: HashSet<Id> = crate::snapshot::damaged_manifests(repo)?.iter().filter_map(|d| d.id).collect();
+    let present: HashSet<Id> = repo.backend().list("snapshots")?.iter().filter_map(|k| id_from_key(k)).collect();
+    let mut wanted: Vec<Id> = index.snapshot_ids()?.into_iter().filter(|id| damaged.contains(id) || !present.contains(id)).collect();
+    if wanted.iter().any(|id| !present.contains(id)) {
+        let forgotten = crate::snapshot::forgotten(repo)?;
+        wanted.retain(|id| !forgotten.contains(id));
+    }
+    let mut restored = Vec::new();
+    for id in wanted {
+        let Some(bytes) = index.snapshot(&id)?.filter(|b| Id::of_bytes(b) == id && Manifest::decode(repo.keys(), b).is_ok()) else { continue };
+        let key = format!("snapshots/{id}");
+        repo.backend().delete(&key)?;
+        repo.backend().put_new(&key, &bytes)?;
+        restored.push(id);
+    }
+    Ok(restored)
+}
+
 /// Restore damaged manifest files from this machine's index where it can, then find the
-/// snapshots that need data the repository does not have (a structural check); with `forget`,
-/// forget those and the manifests that could not be restored (recorded as `repair snapshots`).
+/// snapshots that need data the repository does not have (a structural check) and the parents
+/// that are gone without a forget record; with `forget`, forget the snapshots and the manifests
+/// that could not be restored, and record the gone parents as forgotten (all recorded as
+/// `repair snapshots`).
 pub fn snapshots(repo: &Repository, forget: bool) -> Result<SnapshotRepair> {
     let mut out = SnapshotRepair { forgotten: forget, ..Default::default() };
-    let damaged = crate::snapshot::damaged_manifests(repo)?;
-    if !damaged.is_empty() {
-        let index = repo.index_reader()?;
-        for d in damaged {
-            let copy = d.id.map(|id| index.snapshot(&id)).transpose()?.flatten().filter(|b| d.id == Some(Id::of_bytes(b)));
-            match (d.id, copy) {
-                (Some(id), Some(bytes)) if Manifest::decode(repo.keys(), &bytes).is_ok() => {
-                    repo.backend().delete(&d.key)?;
-                    repo.backend().put_new(&d.key, &bytes)?;
-                    out.manifests_restored.push(id);
-                }
-                _ => out.manifests_lost.push(d),
-            }
-        }
-    }
+    out.manifests_restored = restore_manifests(repo)?;
+    out.manifests_lost = crate::snapshot::damaged_manifests(repo)?;
     if forget && !out.manifests_lost.is_empty() {
         crate::snapshot::forget_unreadable(repo, &out.manifests_lost)?;
     }
     let report = crate::check::check(repo, ReadData::No, None)?;
     out.damaged = report.damaged;
+    out.parents_gone = report.parents_gone;
+    if forget && !out.parents_gone.is_empty() {
+        crate::snapshot::record_gone(repo, &out.parents_gone)?;
+    }
     if forget && !out.damaged.is_empty() {
         let index = repo.index_reader()?;
         let mut doomed = Vec::new();

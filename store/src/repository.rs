@@ -217,10 +217,10 @@ impl Repository {
                 return Err(StoreError::NoKey);
             }
             if foreign == tried {
-                return Err(StoreError::format(
-                    "config",
-                    FormatError::malformed("config", format!("its repository id {repo_id} matches none of the key files: the config (or every key file) was altered or replaced")),
-                ));
+                return Err(StoreError::ConfigLost {
+                    location: backend.describe(),
+                    detail: format!("its repository id {} matches none of the key files: the config (or every key file) was altered or replaced", repo_id.short()),
+                });
             }
             return Err(StoreError::WrongPassword { keys: tried, damaged: problems.len() });
         };
@@ -387,6 +387,16 @@ impl Repository {
             self.warn(format!("the local index was unusable ({reason}); rebuilt it from the repository's objects"));
         }
         Ok(idx)
+    }
+
+    /// A read-only view of the local index as it is, without catching up with the repository;
+    /// `None` when there is none (or it cannot be opened). For `repair`, which must read the
+    /// copies of manifests a sync would unlist.
+    pub(crate) fn index_unsynced(&self) -> Result<Option<Index>> {
+        if !Index::exists(&self.local_dir) {
+            return Ok(None);
+        }
+        Ok(Index::open_read(&self.local_dir, self.lock_wait).ok())
     }
 
     /// Open a read-only view of the index, syncing it first if it lags behind the repository
@@ -561,25 +571,26 @@ impl Repository {
                 Err(e) => self.warn(format!("skipping damaged snapshot: {e}")),
             }
         }
-        let mut vanished = Vec::new();
-        for id in idx.snapshot_ids()?.into_iter().filter(|id| !present.contains(id)) {
-            if let Some(sealed) = idx.snapshot(&id)?
-                && let Ok(m) = Manifest::decode(&self.keys, &sealed)
-            {
-                idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
-                report.snapshots_removed += 1;
-                vanished.push((id, m.db));
-            }
-        }
-        if !vanished.is_empty() {
-            // Forgotten by a dbvault elsewhere, or lost: only a forget record tells them apart.
-            let forgotten = crate::snapshot::forgotten(self)?;
-            for (id, db) in vanished.into_iter().filter(|(id, _)| !forgotten.contains(id)) {
+        let vanished: Vec<Id> = idx.snapshot_ids()?.into_iter().filter(|id| !present.contains(id)).collect();
+        // Forgotten by a dbvault elsewhere, or lost: only a forget record tells them apart. A
+        // lost manifest is written back from the index's copy, which proves itself by its name.
+        let forgotten = if vanished.is_empty() { HashSet::new() } else { crate::snapshot::forgotten(self)? };
+        for id in vanished {
+            let Some(sealed) = idx.snapshot(&id)? else { continue };
+            let Ok(m) = Manifest::decode(&self.keys, &sealed) else { continue };
+            if !forgotten.contains(&id) && Id::of_bytes(&sealed) == id {
+                self.backend.put_new(&format!("snapshots/{id}"), &sealed)?;
                 self.warn(format!(
-                    "snapshot {} of db {db} is gone from the repository and no forget removed it (deleted by hand, or lost); `dbvault check` names the lineage it breaks",
+                    "snapshot {} of db {} was removed from the repository without `dbvault forget` (by hand, or lost); \
+                     it was written back from this machine's index. To remove a snapshot, use `dbvault forget {}`",
+                    id.short(),
+                    m.db,
                     id.short()
                 ));
+                continue;
             }
+            idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
+            report.snapshots_removed += 1;
         }
         if report != SyncReport::default() {
             idx.flush()?;

@@ -185,6 +185,21 @@ pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Resu
     repo.record_stamp_after_change(&writer, stamp)
 }
 
+/// Record snapshots that are gone without a forget record as forgotten (`repair snapshots
+/// --forget`): `gone` holds their ids with their databases.
+pub fn record_gone(repo: &Repository, gone: &[(Id, String)]) -> Result<()> {
+    let now = jiff::Timestamp::now();
+    let record = ForgetRecord {
+        time: now,
+        host: crate::repository::hostname(),
+        reason: "repair snapshots (gone without a forget)".into(),
+        snapshots: gone.iter().map(|(id, db)| Forgotten { id: *id, db: db.clone(), end: now }).collect(),
+    };
+    let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
+    repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
+    Ok(())
+}
+
 /// Resolve `spec`: `latest` (newest of `db`; without `db` only when the repository holds one
 /// database), a full id, or a unique id prefix. With `db`, only that database's snapshots match.
 pub fn resolve(repo: &Repository, index: &Index, spec: &str, db: Option<&str>) -> Result<Snapshot> {

@@ -114,7 +114,7 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     let src = &m.source;
     let field = |name: &str, v: Option<String>| -> Result<()> {
         if let Some(v) = v {
-            crate::outln!("{name:<10} {v}");
+            crate::outln!("{name:<10} {}", output::printable(&v));
         }
         Ok(())
     };
@@ -129,10 +129,10 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     field("producer", src.producer.clone())?;
     field("command", src.command.as_ref().map(|c| format!("{} (exit status {})", c.join(" "), src.exit_status.map_or("?".into(), |x| x.to_string()))))?;
     for l in &src.stderr_tail {
-        crate::outln!("stderr     {l}");
+        crate::outln!("stderr     {}", output::printable(l));
     }
     for w in &src.warnings {
-        crate::outln!("WARNING    {w}");
+        crate::outln!("WARNING    {}", output::printable(w));
     }
     crate::outln!("client     {}", m.client);
     if let Some(o) = m.origin {

@@ -61,7 +61,10 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
             crate::outln!("{} pack(s) are not referenced by the index (left by interrupted ingests; harmless)", r.unindexed_packs);
         }
         if r.unused_damaged_blobs > 0 {
-            crate::outln!("{} damaged blob(s) that no snapshot uses (dropped by `repair index`, or spare copies; prune removes them)", r.unused_damaged_blobs);
+            crate::outln!(
+                "{} damaged blob(s) that the index does not use (dropped by `repair index`, or spare copies; harmless): prune rewrites their packs once their unused share passes --max-unused (10%), `prune --max-unused 0` at once",
+                r.unused_damaged_blobs
+            );
         }
         for p in &r.problems {
             crate::outln!("problem: {p}");

@@ -22,6 +22,9 @@ pub fn index(g: &Global, repo: &Repository, read_data: bool) -> Result<()> {
     if g.quiet {
         return Ok(());
     }
+    for id in &r.manifests_restored {
+        crate::outln!("snapshot {}: manifest damaged or missing in the repository, written back from this machine's index", id.short());
+    }
     let b = &r.rebuilt;
     crate::outln!(
         "rebuilt the local index: {} index segment(s), {} pack(s) recovered from their headers, {} snapshot(s)",
@@ -51,12 +54,15 @@ pub fn index(g: &Global, repo: &Repository, read_data: bool) -> Result<()> {
 
 pub fn snapshots(g: &Global, repo: &Repository, forget: bool) -> Result<()> {
     let r = repair::snapshots(repo, forget)?;
+    let left = r.damaged.len() + r.manifests_lost.len() + r.parents_gone.len();
+    // Damage reported and left in place is a finding, as for `check`.
+    let result = if left > 0 && !forget { Err(super::CheckFailed(left).into()) } else { Ok(()) };
     if g.json {
         crate::outln!("{}", serde_json::to_value(&r)?);
-        return Ok(());
+        return result;
     }
     if g.quiet {
-        return Ok(());
+        return result;
     }
     for id in &r.manifests_restored {
         crate::outln!("snapshot {}: damaged manifest written back from this machine's index", id.short());
@@ -67,13 +73,15 @@ pub fn snapshots(g: &Global, repo: &Repository, forget: bool) -> Result<()> {
     for d in &r.damaged {
         crate::outln!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable{}", d.snapshot.short(), d.db, d.missing, d.unreadable, if forget { ": forgotten" } else { "" });
     }
-    let n = r.damaged.len() + r.manifests_lost.len();
-    match (n, forget) {
-        (0, _) => crate::outln!("every snapshot has its manifest and all its data"),
-        (n, false) => crate::outln!("{n} snapshot(s) need lost data; ingest the same dumps again (after `dbvault repair index`) or remove them with --forget"),
-        (n, true) => crate::outln!("forgot {n} snapshot(s); run `dbvault prune` to free their data"),
+    for (p, db) in &r.parents_gone {
+        crate::outln!("snapshot {} of db {} is gone without a forget and no copy of it is here{}", p.short(), db, if forget { ": recorded as forgotten" } else { "" });
     }
-    Ok(())
+    match (left, forget) {
+        (0, _) => crate::outln!("every snapshot has its manifest and all its data"),
+        (n, false) => crate::outln!("{n} problem(s) left; ingest the same dumps again (after `dbvault repair index`), or remove (and record) what is lost with --forget"),
+        (n, true) => crate::outln!("forgot or recorded {n}; run `dbvault prune` to free the data no snapshot needs"),
+    }
+    result
 }
 
 pub fn config(g: &Global) -> Result<()> {
