@@ -75,7 +75,7 @@ fn write(out: &Path, version: u32) {
     let cut = &days[3][..days[3].len() / 2];
     add(&repo, "cut", &["incomplete"], cut, true);
     // A forget record, and the lineage it explains.
-    store::snapshot::forget(&repo, &[first.clone()], "golden").expect("forget");
+    store::snapshot::forget(&repo, std::slice::from_ref(&first), "golden").expect("forget");
     expected.retain(|e| e["id"] != serde_json::json!(first.id));
     drop(repo);
     std::fs::remove_dir_all(path.join("local")).expect("remove local state");
