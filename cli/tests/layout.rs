@@ -11,7 +11,6 @@ const CRATES: [&str; 4] = ["repo-format/src", "chunker/src", "store/src", "cli/s
 /// Circles of modules (by top-level module) allowed today; each may only shrink or go.
 const KNOWN_CIRCLES: &[&[&str]] = &[
     &["anchored", "blob"],
-    &["repository", "snapshot"],
     &["cli", "commands", "exit", "password"],
 ];
 

@@ -22,6 +22,7 @@ pub mod check;
 pub mod copy;
 pub mod dump;
 pub mod error;
+pub mod forgotten;
 pub mod index;
 pub mod ingest;
 pub mod keys;

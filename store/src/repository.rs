@@ -28,7 +28,7 @@ use crate::{Result, StoreError};
 const MAX_KEY_DRAWS: u32 = 64;
 
 /// Object folders a repository holds.
-pub const OBJECT_DIRS: [&str; 5] = ["keys", "packs", "index", "snapshots", crate::snapshot::FORGOTTEN];
+pub const OBJECT_DIRS: [&str; 5] = ["keys", "packs", "index", "snapshots", crate::forgotten::FOLDER];
 
 /// How to create a repository.
 #[derive(Clone, Copy, Debug, Default)]
@@ -574,7 +574,7 @@ impl Repository {
         let vanished: Vec<Id> = idx.snapshot_ids()?.into_iter().filter(|id| !present.contains(id)).collect();
         // Forgotten by a dbvault elsewhere, or lost: only a forget record tells them apart. A
         // lost manifest is written back from the index's copy, which proves itself by its name.
-        let forgotten = if vanished.is_empty() { HashSet::new() } else { crate::snapshot::forgotten(self)? };
+        let forgotten = if vanished.is_empty() { HashSet::new() } else { crate::forgotten::ids(self.backend.as_ref(), &self.keys, &|w| self.warn(w))? };
         for id in vanished {
             let Some(sealed) = idx.snapshot(&id)? else { continue };
             let Ok(m) = Manifest::decode(&self.keys, &sealed) else { continue };

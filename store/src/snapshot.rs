@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use repo_format::Id;
-use repo_format::forget_record::{ForgetRecord, Forgotten};
+use repo_format::forget_record::Forgotten;
 use repo_format::manifest::Manifest;
 
 use crate::index::Index;
@@ -98,14 +98,8 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
     if snapshots.is_empty() {
         return Ok(());
     }
-    let record = ForgetRecord {
-        time: jiff::Timestamp::now(),
-        host: crate::repository::hostname(),
-        reason: reason.to_string(),
-        snapshots: snapshots.iter().map(|s| Forgotten { id: s.id, db: s.manifest.db.clone(), end: s.manifest.end }).collect(),
-    };
-    let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
-    repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
+    let forgotten = snapshots.iter().map(|s| Forgotten { id: s.id, db: s.manifest.db.clone(), end: s.manifest.end }).collect();
+    crate::forgotten::record(repo.backend().as_ref(), repo.keys(), crate::repository::hostname(), reason, forgotten)?;
     let writer = repo.index_writer()?;
     let stamp = repo.snapshots_stamp();
     for s in snapshots {
@@ -144,34 +138,17 @@ pub fn damaged_manifests(repo: &Repository) -> Result<Vec<DamagedManifest>> {
     Ok(out)
 }
 
-/// Folder of forget records.
-pub const FORGOTTEN: &str = "forgotten";
-
 /// Ids of every snapshot a forget record names (damaged records become warnings).
 pub fn forgotten(repo: &Repository) -> Result<HashSet<Id>> {
-    let mut out = HashSet::new();
-    for key in repo.backend().list(FORGOTTEN)? {
-        let record = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| ForgetRecord::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e)));
-        match record {
-            Ok(r) => out.extend(r.snapshots.iter().map(|f| f.id)),
-            Err(e) => repo.warn(format!("damaged forget record: {e}")),
-        }
-    }
-    Ok(out)
+    crate::forgotten::ids(repo.backend().as_ref(), repo.keys(), &|w| repo.warn(w))
 }
 
 /// Forget snapshots whose manifest files cannot be read (recorded as `repair snapshots`, their
 /// database unknown), and unlist them.
 pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Result<()> {
     let now = jiff::Timestamp::now();
-    let record = ForgetRecord {
-        time: now,
-        host: crate::repository::hostname(),
-        reason: "repair snapshots (unreadable manifest)".into(),
-        snapshots: damaged.iter().filter_map(|d| d.id).map(|id| Forgotten { id, db: String::new(), end: now }).collect(),
-    };
-    let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
-    repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
+    let forgotten = damaged.iter().filter_map(|d| d.id).map(|id| Forgotten { id, db: String::new(), end: now }).collect();
+    crate::forgotten::record(repo.backend().as_ref(), repo.keys(), crate::repository::hostname(), "repair snapshots (unreadable manifest)", forgotten)?;
     let writer = repo.index_writer()?;
     let stamp = repo.snapshots_stamp();
     for d in damaged {
@@ -189,15 +166,8 @@ pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Resu
 /// --forget`): `gone` holds their ids with their databases.
 pub fn record_gone(repo: &Repository, gone: &[(Id, String)]) -> Result<()> {
     let now = jiff::Timestamp::now();
-    let record = ForgetRecord {
-        time: now,
-        host: crate::repository::hostname(),
-        reason: "repair snapshots (gone without a forget)".into(),
-        snapshots: gone.iter().map(|(id, db)| Forgotten { id: *id, db: db.clone(), end: now }).collect(),
-    };
-    let (id, bytes) = record.encode(repo.keys()).map_err(|e| StoreError::format("forget record", e))?;
-    repo.backend().put_new(&format!("{FORGOTTEN}/{id}"), &bytes)?;
-    Ok(())
+    let forgotten = gone.iter().map(|(id, db)| Forgotten { id: *id, db: db.clone(), end: now }).collect();
+    crate::forgotten::record(repo.backend().as_ref(), repo.keys(), crate::repository::hostname(), "repair snapshots (gone without a forget)", forgotten)
 }
 
 /// Resolve `spec`: `latest` (newest of `db`; without `db` only when the repository holds one
