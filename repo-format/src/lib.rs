@@ -33,6 +33,7 @@ pub mod index_segment;
 pub mod keyfile;
 pub mod lease;
 pub mod manifest;
+pub mod object_key;
 pub mod pack;
 mod sealed_json;
 pub mod tree;

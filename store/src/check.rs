@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
+use repo_format::object_key;
 use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH};
 use repo_format::pack as fmt;
 use repo_format::tree::Node;
@@ -17,8 +18,8 @@ use repo_format::Id;
 use serde::Serialize;
 
 use crate::index::{BlobLocation, Index};
-use crate::pack::{PackReader, pack_key};
-use crate::repository::{Repository, id_from_key};
+use crate::pack::PackReader;
+use crate::repository::Repository;
 use crate::snapshot;
 use crate::{Result, StoreError};
 
@@ -223,9 +224,9 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
             if cached { "this machine's index holds an intact copy: `dbvault repair snapshots` writes it back" } else { "that snapshot cannot be restored" }
         ));
     }
-    for key in repo.backend().list("index")? {
+    for key in repo.backend().list(object_key::INDEX)? {
         let sound = repo.backend().get(&key).is_ok_and(|b| {
-            id_from_key(&key).is_none_or(|id| Id::of_bytes(&b) == id) && repo_format::index_segment::IndexSegment::decode(repo.keys(), &b).is_ok()
+            object_key::id_of(&key).is_none_or(|id| Id::of_bytes(&b) == id) && repo_format::index_segment::IndexSegment::decode(repo.keys(), &b).is_ok()
         });
         if !sound {
             report.problems.push(format!("{key}: index segment is damaged (the blobs of its packs are unindexed for a new client: `dbvault repair index` recovers them from pack headers)"));
@@ -234,8 +235,8 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
 
     // 2. Packs: existence, size, header agreement with the index.
     let mut on_disk: HashMap<Id, u64> = HashMap::new();
-    for key in repo.backend().list("packs")? {
-        if let Some(id) = id_from_key(&key) {
+    for key in repo.backend().list(object_key::PACKS)? {
+        if let Some(id) = object_key::id_of(&key) {
             on_disk.insert(id, repo.backend().size(&key)?);
         }
     }
@@ -246,7 +247,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
     let mut missing_packs = HashSet::new();
     for (n, (id, len, _count)) in indexed.iter().enumerate() {
         report_progress("checking packs", n as u64, indexed.len() as u64);
-        let key = pack_key(id);
+        let key = object_key::pack(id);
         match on_disk.get(id) {
             None => {
                 report.problems.push(format!("{key}: pack is missing"));
@@ -285,7 +286,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
         let chosen: Vec<Id> = indexed_ids.iter().filter(|id| !missing_packs.contains(id) && read_data.selects(id)).copied().collect();
         for (n, id) in chosen.iter().enumerate() {
             report_progress("reading packs", n as u64, chosen.len() as u64);
-            let key = pack_key(id);
+            let key = object_key::pack(id);
             let bytes = match crate::pack::whole_pack(repo, id) {
                 Ok(b) => b,
                 Err(e) => {

@@ -96,7 +96,7 @@ fn copy_one(src: &Repository, src_index: &Index, dst: &Repository, s: &Snapshot,
         let restoring = scope.spawn(move || crate::restore::restore(src, src_index, s, &mut writer, None).map(drop));
         let failed = &failed;
         let outcome = move || {
-            let result = restoring.join().unwrap_or_else(|_| Err(StoreError::Invalid("the restore thread panicked".into())));
+            let result = restoring.join().unwrap_or_else(|_| Err(StoreError::Internal("the restore thread panicked".into())));
             let mut outcome = ProducerOutcome { command: vec!["restore".into(), s.id.to_string(), "from".into(), src.backend().describe()], ..Default::default() };
             if let Err(e) = result {
                 outcome.failure = Some(e.to_string());

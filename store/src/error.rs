@@ -164,6 +164,9 @@ pub enum StoreError {
     /// The caller's options are invalid.
     #[error("{0}")]
     Invalid(String),
+    /// A thread of dbvault's own stopped unexpectedly (a bug): nothing was committed.
+    #[error("internal error: {0}; nothing was committed (please report this)")]
+    Internal(String),
 }
 
 /// What a restore found when its stream did not match the manifest (boxed in [`StoreError`]:

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use repo_format::object_key;
 use repo_format::Id;
 use repo_format::crypto::Keys;
 use repo_format::forget_record::{ForgetRecord, Forgotten};
@@ -11,22 +12,19 @@ use repo_format::forget_record::{ForgetRecord, Forgotten};
 use crate::backend::Backend;
 use crate::{Result, StoreError};
 
-/// Folder of forget records.
-pub const FOLDER: &str = "forgotten";
-
 /// Write a record of `snapshots` (id, database, end time) forgotten on `host` for `reason`
 /// (durable before it returns).
 pub fn record(backend: &dyn Backend, keys: &Keys, host: String, reason: &str, snapshots: Vec<Forgotten>) -> Result<()> {
     let record = ForgetRecord { time: jiff::Timestamp::now(), host, reason: reason.to_string(), snapshots };
     let (id, bytes) = record.encode(keys).map_err(|e| StoreError::format("forget record", e))?;
-    backend.put_new(&format!("{FOLDER}/{id}"), &bytes)?;
+    backend.put_new(&object_key::forget_record(&id), &bytes)?;
     Ok(())
 }
 
 /// Ids of every snapshot a forget record names; each damaged record is reported to `warn`.
 pub fn ids(backend: &dyn Backend, keys: &Keys, warn: &dyn Fn(String)) -> Result<HashSet<Id>> {
     let mut out = HashSet::new();
-    for key in backend.list(FOLDER)? {
+    for key in backend.list(object_key::FORGOTTEN)? {
         let record = backend.get(&key).map_err(StoreError::from).and_then(|b| ForgetRecord::decode(keys, &b).map_err(|e| StoreError::format(key.clone(), e)));
         match record {
             Ok(r) => out.extend(r.snapshots.iter().map(|f| f.id)),

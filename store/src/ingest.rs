@@ -676,7 +676,7 @@ impl PackSink<'_> {
         for msg in from {
             match msg {
                 ToPacks::Sealed { chunks, nodes } => {
-                    let batch = chunks.recv().map_err(|_| StoreError::Invalid("a sealing job died".into()))??;
+                    let batch = chunks.recv().map_err(|_| StoreError::Internal("a sealing job died".into()))??;
                     self.deltas.add(batch.tally);
                     let room = MAX_FEATURES.saturating_sub(self.features.len());
                     self.features.extend(batch.features.into_iter().take(room));
@@ -721,7 +721,7 @@ impl PackSink<'_> {
 }
 
 fn writer_gone() -> StoreError {
-    StoreError::Invalid("the pack writer stopped".into())
+    StoreError::Internal("the pack writer stopped".into())
 }
 
 /// Refuse a new database whose name looks like an existing one's (the same UTS 39 skeleton).
@@ -910,7 +910,7 @@ pub fn ingest_input<R: Read + Send>(repo: &Repository, input: Input<R>, opts: In
         // Ids and digest were computed from its bytes: they must not have changed since.
         file.check().map_err(|source| StoreError::Input { offset: size, source })?;
     }
-    repo.backend().put_new(&format!("snapshots/{id}"), &sealed)?; // the commit point
+    repo.backend().put_new(&repo_format::object_key::snapshot(&id), &sealed)?; // the commit point
     writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
     repo.record_stamp_after_change(&writer, stamp)?;
     Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })

@@ -5,12 +5,13 @@
 //! only the 32-byte master key is wrapped anew.
 
 use jiff::Timestamp;
+use repo_format::object_key;
 use repo_format::Id;
 use repo_format::config::Config;
 use repo_format::keyfile::{KdfParams, KeyFile};
 use serde::Serialize;
 
-use crate::repository::{Repository, hostname, id_from_key};
+use crate::repository::{Repository, hostname};
 use crate::{Result, StoreError};
 
 /// One key file, as `key list` shows it.
@@ -29,8 +30,8 @@ pub struct KeyInfo {
 /// Every readable key file (unreadable ones are reported as warnings).
 pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
     let mut out = Vec::new();
-    for key in repo.backend().list("keys")? {
-        let Some(id) = id_from_key(&key) else { continue };
+    for key in repo.backend().list(object_key::KEYS)? {
+        let Some(id) = object_key::id_of(&key) else { continue };
         match repo.backend().get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.clone(), e))) {
             Ok(kf) => out.push(KeyInfo { id, created: kf.created, host: kf.host, current: id == repo.key_id() }),
             Err(e) => repo.warn(format!("unreadable key file: {e}")),
@@ -47,14 +48,14 @@ pub fn add(repo: &Repository, password: &[u8], kdf: KdfParams) -> Result<Id> {
     }
     let mut kf = KeyFile::wrap(repo.master(), password, &repo.config().id, kdf, &hostname()).map_err(|e| StoreError::format("key", e))?;
     // A copy of the config, for `repair config` (the one in use verified with this session's key).
-    if let Ok(config) = repo.backend().get("config")
+    if let Ok(config) = repo.backend().get(object_key::CONFIG)
         && Config::decode(&config).and_then(|c| c.verify(repo.keys())).is_ok()
     {
         kf = kf.with_config(&config);
     }
     let bytes = kf.encode();
     let id = Id::of_bytes(&bytes);
-    repo.backend().put_new(&format!("keys/{id}"), &bytes)?;
+    repo.backend().put_new(&object_key::key(&id), &bytes)?;
     Ok(id)
 }
 
@@ -73,7 +74,7 @@ pub fn remove(repo: &Repository, prefix: &str) -> Result<Id> {
     if k.current {
         return Err(StoreError::Invalid("refusing to remove the key this command was unlocked with; use `dbvault key passwd` to change it".into()));
     }
-    repo.backend().delete(&format!("keys/{}", k.id))?;
+    repo.backend().delete(&object_key::key(&k.id))?;
     Ok(k.id)
 }
 
@@ -81,7 +82,7 @@ pub fn remove(repo: &Repository, prefix: &str) -> Result<Id> {
 pub fn change_password(repo: &Repository, new_password: &[u8], kdf: KdfParams) -> Result<Id> {
     let old = repo.key_id();
     let new = add(repo, new_password, kdf)?;
-    repo.backend().delete(&format!("keys/{old}"))?;
+    repo.backend().delete(&object_key::key(&old))?;
     repo.set_key_id(new);
     Ok(new)
 }

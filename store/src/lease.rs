@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
+use repo_format::object_key;
 use repo_format::Id;
 use repo_format::crypto::Keys;
 use repo_format::lease::{Lease, LeaseKind};
@@ -66,13 +67,10 @@ impl Drop for Held {
         }
         let id = *self.current.lock().expect("not poisoned");
         // Best effort: a lease left behind lapses by itself.
-        let _ = self.backend.delete(&key(&id));
+        let _ = self.backend.delete(&object_key::lock(&id));
     }
 }
 
-fn key(id: &Id) -> String {
-    format!("locks/{id}")
-}
 
 fn lease(kind: LeaseKind, since: Timestamp) -> Lease {
     let expires = Timestamp::now() + SignedDuration::try_from(TTL).expect("a small duration");
@@ -81,7 +79,7 @@ fn lease(kind: LeaseKind, since: Timestamp) -> Lease {
 
 fn write(backend: &dyn Backend, keys: &Keys, l: &Lease) -> Result<Id> {
     let (id, bytes) = l.encode(keys).map_err(|e| StoreError::format("lease", e))?;
-    backend.put_new(&key(&id), &bytes)?;
+    backend.put_new(&object_key::lock(&id), &bytes)?;
     Ok(id)
 }
 
@@ -91,8 +89,8 @@ fn conflict(repo: &Repository, kind: LeaseKind, own: Option<Id>) -> Result<Optio
     let backend = repo.backend();
     let now = Timestamp::now();
     let me = hostname();
-    for k in backend.list("locks")? {
-        let Some(id) = crate::repository::id_from_key(&k) else { continue };
+    for k in backend.list(object_key::LOCKS)? {
+        let Some(id) = object_key::id_of(&k) else { continue };
         if Some(id) == own {
             continue;
         }
@@ -114,7 +112,7 @@ fn conflict(repo: &Repository, kind: LeaseKind, own: Option<Id>) -> Result<Optio
 /// Take a lease of `kind` (waiting up to the repository's lock wait while a conflicting one is
 /// live) for a remote repository; `None` for a folder repository.
 pub fn take(repo: &Repository, kind: LeaseKind) -> Result<Option<Held>> {
-    if repo.backend().local_path("config").is_some() {
+    if repo.backend().local_path(object_key::CONFIG).is_some() {
         return Ok(None);
     }
     let start = Instant::now();
@@ -135,7 +133,7 @@ pub fn take(repo: &Repository, kind: LeaseKind) -> Result<Option<Held>> {
                 match conflict(repo, kind, Some(id))? {
                     None => return hold(backend, repo.keys().clone(), kind, since, id).map(Some),
                     Some(l) => {
-                        backend.delete(&key(&id))?;
+                        backend.delete(&object_key::lock(&id))?;
                         l
                     }
                 }
@@ -163,14 +161,14 @@ fn hold(backend: Arc<dyn Backend>, keys: Keys, kind: LeaseKind, since: Timestamp
                 if let Ok(new) = write(b.as_ref(), &keys, &lease(kind, since)) {
                     *when.lock().expect("not poisoned") = attempt;
                     let old = std::mem::replace(&mut *cur.lock().expect("not poisoned"), new);
-                    let _ = b.delete(&key(&old));
+                    let _ = b.delete(&object_key::lock(&old));
                 }
             }
         });
     let refresher = match refresher {
         Ok(t) => t,
         Err(e) => {
-            let _ = backend.delete(&key(&id));
+            let _ = backend.delete(&object_key::lock(&id));
             return Err(StoreError::io("starting the lease renewal thread", e));
         }
     };

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use rayon::prelude::*;
+use repo_format::object_key;
 use repo_format::blob::{self, BlobKind, IdCheck, MAX_DELTA_DEPTH, SealedBlob};
 use repo_format::index_segment::PackIndex;
 use repo_format::pack::{self as fmt, PackEntry};
@@ -21,12 +22,6 @@ use crate::backend::BackendError;
 use crate::index::{BlobLocation, Index};
 use crate::repository::Repository;
 use crate::{Result, StoreError};
-
-/// Object key of a pack.
-pub fn pack_key(id: &Id) -> String {
-    let hex = id.to_hex();
-    format!("packs/{}/{hex}", &hex[..2])
-}
 
 struct OpenPack {
     file: BufWriter<File>,
@@ -116,7 +111,7 @@ impl<'r> PackWriter<'r> {
     }
 
     fn reap(&mut self, u: Upload) -> Result<()> {
-        u.thread.join().map_err(|_| StoreError::Invalid("a pack upload thread panicked".into()))??;
+        u.thread.join().map_err(|_| StoreError::Internal("a pack upload thread panicked".into()))??;
         self.done.push(u.pack);
         Ok(())
     }
@@ -139,7 +134,7 @@ impl<'r> PackWriter<'r> {
         let put = move || {
             // The lock is held (the file stays open) until the pack has its name: another ingest's
             // `clean_orphans` would otherwise take the finished temporary file for an orphan.
-            let stored = backend.put_new_file(&pack_key(&id), &path);
+            let stored = backend.put_new_file(&object_key::pack(&id), &path);
             drop(file);
             if stored.is_ok() {
                 // The file has been moved or uploaded and removed; nothing is left to delete.
@@ -200,7 +195,7 @@ impl std::ops::Deref for PackBytes {
 
 /// Read a whole pack (for verifying every byte of it).
 pub fn whole_pack(repo: &Repository, pack: &Id) -> std::result::Result<PackBytes, BackendError> {
-    let key = pack_key(pack);
+    let key = object_key::pack(pack);
     match repo.backend().local_path(&key) {
         Some(path) => {
             let file = File::open(&path).map_err(|e| BackendError::from_io(&key, e))?;
@@ -215,7 +210,7 @@ pub fn whole_pack(repo: &Repository, pack: &Id) -> std::result::Result<PackBytes
 
 /// Read a pack's header through the backend (its last bytes only), given the pack's length.
 pub fn read_header(repo: &Repository, pack: &Id, len: u64) -> Result<Vec<PackEntry>> {
-    let key = pack_key(pack);
+    let key = object_key::pack(pack);
     let backend = repo.backend();
     let tail_len = fmt::TRAILER_LEN.min(len as usize);
     let trailer = backend.get_range(&key, len - tail_len as u64, tail_len)?;
@@ -283,7 +278,7 @@ impl<'r> PackReader<'r> {
 
     /// Read and authenticate the sealed blob at `loc`.
     fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Opened> {
-        let sealed = self.repo.backend().get_range(&pack_key(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
+        let sealed = self.repo.backend().get_range(&object_key::pack(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
         self.open(id, loc, &sealed)
     }
 
@@ -448,7 +443,7 @@ impl<'r> PackReader<'r> {
         }
         let fetched: Vec<Result<Vec<u8>>> = spans
             .par_iter()
-            .map(|s| Ok(self.repo.backend().get_range(&pack_key(&s.pack), s.start, (s.end - s.start) as usize)?))
+            .map(|s| Ok(self.repo.backend().get_range(&object_key::pack(&s.pack), s.start, (s.end - s.start) as usize)?))
             .collect();
         let opened: Vec<(usize, Result<Opened>)> = spans
             .par_iter()
@@ -489,7 +484,7 @@ enum Opened {
 
 /// What an error about blob `id` of `pack` names.
 fn in_pack(id: &Id, pack: &Id) -> String {
-    format!("blob {} in {}", id.short(), pack_key(pack))
+    format!("blob {} in {}", id.short(), object_key::pack(pack))
 }
 
 /// The bases below a delta, nearest first, down to a whole chunk, as the index locates them.

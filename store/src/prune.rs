@@ -20,6 +20,7 @@
 
 use std::collections::HashSet;
 
+use repo_format::object_key;
 use repo_format::blob::{self, BlobKind, MAX_DELTA_DEPTH, SealedBlob};
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::pack::PackEntry;
@@ -29,8 +30,8 @@ use serde::Serialize;
 
 use crate::index::Index;
 use crate::marks::Marks;
-use crate::pack::{PackReader, PackWriter, pack_key, read_header};
-use crate::repository::{Repository, id_from_key};
+use crate::pack::{PackReader, PackWriter, read_header};
+use crate::repository::Repository;
 use crate::snapshot::{self, Snapshot};
 use crate::{Result, StoreError};
 
@@ -133,8 +134,8 @@ fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missin
 /// index lacks: its segment was lost, and `repair index` would recover it from the pack's header.
 /// Otherwise those blobs are lost for good, and prune may work around them.
 fn refuse_if_unindexed_packs_hold(repo: &Repository, indexed: &HashSet<Id>, missing: &HashSet<Id>) -> Result<()> {
-    for key in repo.backend().list("packs")? {
-        let Some(id) = id_from_key(&key).filter(|id| !indexed.contains(id)) else { continue };
+    for key in repo.backend().list(object_key::PACKS)? {
+        let Some(id) = object_key::id_of(&key).filter(|id| !indexed.contains(id)) else { continue };
         let Ok(len) = repo.backend().size(&key) else { continue };
         if read_header(repo, &id, len).is_ok_and(|entries| entries.iter().any(|e| missing.contains(&e.id))) {
             return Err(StoreError::Invalid(format!(
@@ -167,7 +168,7 @@ fn make_plan(
             Ok(e) => e,
             // A lost or damaged pack is left to `repair index`; prune works around it.
             Err(e) if e.is_integrity() => {
-                repo.warn(format!("{}: left alone, it is missing or damaged ({e}); `dbvault repair index` drops it from the index", pack_key(pack)));
+                repo.warn(format!("{}: left alone, it is missing or damaged ({e}); `dbvault repair index` drops it from the index", object_key::pack(pack)));
                 continue;
             }
             Err(e) => return Err(e),
@@ -258,8 +259,8 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         marks.insert_all(&bases)?;
     }
     plan.snapshots = snaps.len();
-    for key in repo.backend().list("packs")? {
-        if let Some(id) = id_from_key(&key).filter(|id| !indexed.contains(id)) {
+    for key in repo.backend().list(object_key::PACKS)? {
+        if let Some(id) = object_key::id_of(&key).filter(|id| !indexed.contains(id)) {
             plan.orphans.push(id);
         }
     }
@@ -273,7 +274,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let mut repacked: Vec<Id> = Vec::new();
     for (i, (pack, used)) in repack_used.iter().enumerate() {
         step("repacking", i as u64, repack_used.len() as u64);
-        let key = pack_key(pack);
+        let key = object_key::pack(pack);
         let mut ok = true;
         let mut copies = Vec::with_capacity(used.len());
         for e in used {
@@ -319,7 +320,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     let mut report = PruneReport::default();
     let candidates = plan.delete.iter().chain(&repacked).map(|p| (*p, true)).chain(plan.orphans.iter().map(|p| (*p, false)));
     for (pack, indexed) in candidates {
-        let key = pack_key(&pack);
+        let key = object_key::pack(&pack);
         let Ok(len) = repo.backend().size(&key) else { continue };
         let entries = match read_header(repo, &pack, len) {
             Ok(e) => e,
@@ -366,9 +367,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         if seg.packs.is_empty() {
             return Ok(());
         }
-        let bytes = seg.encode(repo.keys(), repo.config().version).map_err(|e| StoreError::format("index segment", e))?;
-        let id = Id::of_bytes(&bytes);
-        repo.backend().put_new(&format!("index/{id}"), &bytes)?;
+        let (id, _) = repo.put_segment(&seg)?;
         new_segments.push((id, seg));
         Ok(())
     };
@@ -376,8 +375,8 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
         write_segment(IndexSegment { packs: chunk.to_vec() })?;
     }
     let mut replaced = Vec::new();
-    for key in repo.backend().list("index")? {
-        let Some(id) = id_from_key(&key) else { continue };
+    for key in repo.backend().list(object_key::INDEX)? {
+        let Some(id) = object_key::id_of(&key) else { continue };
         let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| {
             IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))
         }) else {
@@ -391,7 +390,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     }
     crate::lease::check(&lease)?;
     for id in &replaced {
-        repo.backend().delete(&format!("index/{id}"))?;
+        repo.backend().delete(&object_key::index_segment(id))?;
         index.forget_segment(id)?;
     }
     report.segments_rewritten = replaced.len();
@@ -406,7 +405,7 @@ pub fn prune(repo: &Repository, max_unused: f64, dry_run: bool, progress: Option
     for (i, (pack, _)) in doomed.iter().enumerate() {
         step("deleting packs", i as u64, doomed.len() as u64);
         crate::lease::check(&lease)?;
-        let key = pack_key(pack);
+        let key = object_key::pack(pack);
         freed += repo.backend().size(&key).unwrap_or(0);
         repo.backend().delete(&key)?;
     }

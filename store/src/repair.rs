@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use repo_format::object_key;
 use repo_format::blob::{self, MAX_DELTA_DEPTH};
 use repo_format::config::Config;
 use repo_format::index_segment::{IndexSegment, PackIndex};
@@ -27,8 +28,8 @@ use serde::Serialize;
 use crate::backend::{Backend, BackendError};
 use crate::check::{ReadData, SnapshotDamage};
 use crate::index::Index;
-use crate::pack::{pack_key, read_header};
-use crate::repository::{Repository, SyncReport, id_from_key};
+use crate::pack::read_header;
+use crate::repository::{Repository, SyncReport};
 use crate::snapshot::DamagedManifest;
 use crate::{Result, StoreError};
 
@@ -75,8 +76,8 @@ fn rebuild(repo: &Repository) -> Result<(Index, SyncReport)> {
     let idx = repo.fresh_index_writer()?;
     let mut report = repo.sync(&idx)?;
     let mut recovered = Vec::new();
-    for key in repo.backend().list("packs")? {
-        let Some(id) = id_from_key(&key) else { continue };
+    for key in repo.backend().list(object_key::PACKS)? {
+        let Some(id) = object_key::id_of(&key) else { continue };
         if idx.has_pack(&id)? {
             continue;
         }
@@ -98,7 +99,7 @@ fn rebuild(repo: &Repository) -> Result<(Index, SyncReport)> {
 
 /// What is wrong with an indexed pack that makes all of its blobs unusable, if anything.
 fn pack_damage(backend: &dyn Backend, repo: &Repository, pack: &Id, len: u64) -> Result<Option<String>> {
-    let key = pack_key(pack);
+    let key = object_key::pack(pack);
     match backend.size(&key) {
         Err(BackendError::NotFound { .. }) => return Ok(Some("missing".into())),
         Err(e) => return Err(e.into()),
@@ -115,7 +116,7 @@ fn pack_damage(backend: &dyn Backend, repo: &Repository, pack: &Id, len: u64) ->
 /// The blobs of a sound pack that fail authentication (their envelope, or a delta's patch).
 fn damaged_blobs(repo: &Repository, pack: &Id) -> Result<Vec<Id>> {
     let bytes = crate::pack::whole_pack(repo, pack)?;
-    let entries = repo_format::pack::read_entries(repo.keys(), &bytes).map_err(|e| StoreError::format(pack_key(pack), e))?;
+    let entries = repo_format::pack::read_entries(repo.keys(), &bytes).map_err(|e| StoreError::format(object_key::pack(pack), e))?;
     let sealed = |e: &PackEntry| &bytes[e.offset as usize..(e.offset + e.stored_len) as usize];
     Ok(entries
         .iter()
@@ -132,7 +133,7 @@ fn damaged_blobs(repo: &Repository, pack: &Id) -> Result<Vec<Id>> {
 /// replaced. New segments are written before the old ones are deleted.
 fn rewrite_segments(repo: &Repository, drop: impl Fn(&Id, Option<&PackEntry>) -> bool) -> Result<usize> {
     let mut replaced = 0;
-    for key in repo.backend().list("index")? {
+    for key in repo.backend().list(object_key::INDEX)? {
         let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))) else {
             continue; // damaged: skipped by sync too; its packs were recovered from their headers
         };
@@ -203,8 +204,8 @@ pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progre
     let mut report = IndexRepair { rebuilt, manifests_restored, ..Default::default() };
     // A segment that cannot be read helps nobody now that its packs were indexed from their own
     // headers (or cannot be): it only made every client warn.
-    for key in repo.backend().list("index")? {
-        let sound = repo.backend().get(&key).is_ok_and(|b| id_from_key(&key).is_none_or(|id| Id::of_bytes(&b) == id) && IndexSegment::decode(repo.keys(), &b).is_ok());
+    for key in repo.backend().list(object_key::INDEX)? {
+        let sound = repo.backend().get(&key).is_ok_and(|b| object_key::id_of(&key).is_none_or(|id| Id::of_bytes(&b) == id) && IndexSegment::decode(repo.keys(), &b).is_ok());
         if !sound {
             repo.backend().delete(&key)?;
             report.segments_removed += 1;
@@ -275,7 +276,7 @@ pub struct SnapshotRepair {
 fn restore_manifests(repo: &Repository) -> Result<Vec<Id>> {
     let Some(index) = repo.index_unsynced()? else { return Ok(Vec::new()) };
     let damaged: HashSet<Id> = crate::snapshot::damaged_manifests(repo)?.iter().filter_map(|d| d.id).collect();
-    let present: HashSet<Id> = repo.backend().list("snapshots")?.iter().filter_map(|k| id_from_key(k)).collect();
+    let present: HashSet<Id> = repo.backend().list(object_key::SNAPSHOTS)?.iter().filter_map(|k| object_key::id_of(k)).collect();
     let mut wanted: Vec<Id> = index.snapshot_ids()?.into_iter().filter(|id| damaged.contains(id) || !present.contains(id)).collect();
     if wanted.iter().any(|id| !present.contains(id)) {
         let forgotten = crate::snapshot::forgotten(repo)?;
@@ -284,7 +285,7 @@ fn restore_manifests(repo: &Repository) -> Result<Vec<Id>> {
     let mut restored = Vec::new();
     for id in wanted {
         let Some(bytes) = index.snapshot(&id)?.filter(|b| Id::of_bytes(b) == id && Manifest::decode(repo.keys(), b).is_ok()) else { continue };
-        let key = format!("snapshots/{id}");
+        let key = object_key::snapshot(&id);
         repo.backend().delete(&key)?;
         repo.backend().put_new(&key, &bytes)?;
         restored.push(id);
@@ -342,13 +343,13 @@ pub struct ConfigRepair {
 pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
     let mut tried = 0;
     let mut unlocked = None;
-    for key in backend.list("keys")? {
+    for key in backend.list(object_key::KEYS)? {
         let Ok(kf) = backend.get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.clone(), e))) else { continue };
         let Some(repo_id) = kf.repository else { continue };
         tried += 1;
         match kf.unwrap_key(password, &repo_id) {
             Ok(master) => {
-                unlocked = Some((id_from_key(&key).unwrap_or_default(), kf, repo_id, master));
+                unlocked = Some((object_key::id_of(&key).unwrap_or_default(), kf, repo_id, master));
                 break;
             }
             Err(FormatError::WrongPassword) => {}
@@ -359,7 +360,7 @@ pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
         return Err(if tried == 0 { StoreError::NoKey } else { StoreError::WrongPassword { keys: tried, damaged: 0 } });
     };
     let keys = master.keys();
-    if let Ok(bytes) = backend.get("config")
+    if let Ok(bytes) = backend.get(object_key::CONFIG)
         && Config::decode(&bytes).and_then(|c| c.verify(&keys)).is_ok_and(|c| c.id == repo_id)
     {
         return Err(StoreError::Invalid("the config is intact (it matches the key); `repair config` only replaces a missing or damaged one".into()));
@@ -381,15 +382,15 @@ pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
             (config.encode(&keys), None)
         }
     };
-    backend.delete("config")?;
-    backend.put_new("config", &bytes)?;
+    backend.delete(object_key::CONFIG)?;
+    backend.put_new(object_key::CONFIG, &bytes)?;
     Ok(ConfigRepair { id: repo_id, from_key, warnings })
 }
 
 /// The format version packs are written in (the last byte of a pack's magic), 2 when there are
 /// no packs.
 fn pack_version(backend: &dyn Backend) -> Result<u32> {
-    for key in backend.list("packs")?.into_iter().take(8) {
+    for key in backend.list(object_key::PACKS)?.into_iter().take(8) {
         if let Ok(head) = backend.get_range(&key, 0, 8)
             && head.starts_with(b"dbvpack")
         {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use repo_format::object_key;
 use repo_format::config::{ChunkerConfig, Config};
 use repo_format::crypto::{Keys, MasterKey};
 use repo_format::index_segment::IndexSegment;
@@ -28,7 +29,7 @@ use crate::{Result, StoreError};
 const MAX_KEY_DRAWS: u32 = 64;
 
 /// Object folders a repository holds.
-pub const OBJECT_DIRS: [&str; 5] = ["keys", "packs", "index", "snapshots", crate::forgotten::FOLDER];
+pub const OBJECT_DIRS: [&str; 5] = [object_key::KEYS, object_key::PACKS, object_key::INDEX, object_key::SNAPSHOTS, object_key::FORGOTTEN];
 
 /// How to create a repository.
 #[derive(Clone, Copy, Debug, Default)]
@@ -91,17 +92,12 @@ fn writable(dir: &Path) -> bool {
     std::fs::create_dir_all(dir).is_ok() && std::fs::OpenOptions::new().create(true).append(true).open(crate::index::lock_path(dir)).is_ok()
 }
 
-/// The id an object key names (`index/<id>`, `packs/<xx>/<id>`, ...), if it names one.
-pub(crate) fn id_from_key(key: &str) -> Option<Id> {
-    key.rsplit('/').next()?.parse().ok()
-}
-
 /// Read and parse a repository's config without unlocking it. A config that is missing or
 /// unreadable while key files exist is [`StoreError::ConfigLost`]: `repair config` brings it back.
 pub fn read_config(backend: &dyn Backend) -> Result<repo_format::config::UnverifiedConfig> {
-    let has_keys = || backend.list("keys").is_ok_and(|k| !k.is_empty());
+    let has_keys = || backend.list(object_key::KEYS).is_ok_and(|k| !k.is_empty());
     let lost = |detail: String| StoreError::ConfigLost { location: backend.describe(), detail };
-    let bytes = match backend.get("config") {
+    let bytes = match backend.get(object_key::CONFIG) {
         Ok(b) => b,
         Err(BackendError::NotFound { .. }) if has_keys() => return Err(lost("it is missing".into())),
         Err(BackendError::NotFound { .. }) => return Err(StoreError::NotARepository { location: backend.describe() }),
@@ -143,8 +139,8 @@ impl Repository {
         let kbytes = kf.encode();
         let key_id = Id::of_bytes(&kbytes);
         // The key first, the config last (created only if absent): a config means a usable repository.
-        backend.put_new(&format!("keys/{key_id}"), &kbytes)?;
-        backend.put_new("config", &cbytes).map_err(|e| match e {
+        backend.put_new(&object_key::key(&key_id), &kbytes)?;
+        backend.put_new(object_key::CONFIG, &cbytes).map_err(|e| match e {
             BackendError::AlreadyExists { .. } => not_empty(),
             other => other.into(),
         })?;
@@ -183,7 +179,7 @@ impl Repository {
         let mut problems = Vec::new();
         let mut master = None;
         let mut key_id = Id::default();
-        let key_names = backend.list("keys")?;
+        let key_names = backend.list(object_key::KEYS)?;
         for key in &key_names {
             let kf = match backend.get(key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.as_str(), e))) {
                 Ok(kf) => kf,
@@ -199,7 +195,7 @@ impl Repository {
             match kf.unwrap_key(password, &repo_id) {
                 Ok(m) => {
                     master = Some(m);
-                    key_id = id_from_key(key).unwrap_or_default();
+                    key_id = object_key::id_of(key).unwrap_or_default();
                     break;
                 }
                 Err(FormatError::WrongPassword) => {}
@@ -438,12 +434,12 @@ impl Repository {
     pub(crate) fn put_segment(&self, seg: &IndexSegment) -> Result<(Id, u64)> {
         let bytes = seg.encode(&self.keys, self.config.version).map_err(|e| StoreError::format("index segment", e))?;
         let id = Id::of_bytes(&bytes);
-        self.backend.put_new(&format!("index/{id}"), &bytes)?;
+        self.backend.put_new(&object_key::index_segment(&id), &bytes)?;
         Ok((id, bytes.len() as u64))
     }
 
     fn listed_ids(&self, folder: &str) -> Result<HashSet<Id>> {
-        Ok(self.backend.list(folder)?.iter().filter_map(|k| id_from_key(k)).collect())
+        Ok(self.backend.list(folder)?.iter().filter_map(|k| object_key::id_of(k)).collect())
     }
 
     /// The modification time (ns) of a folder repository's `snapshots/`: every manifest created
@@ -514,7 +510,7 @@ impl Repository {
         }
         let applied: HashSet<Id> = idx.applied_segments_among(own)?;
         for id in own.iter().filter(|id| !applied.contains(id)) {
-            let key = format!("index/{id}");
+            let key = object_key::index_segment(id);
             let bytes = self.backend.get(&key)?;
             let seg = IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key, e))?;
             idx.apply_segment(id, &seg)?;
@@ -535,7 +531,7 @@ impl Repository {
             report.from_scratch = true;
         }
         for id in segments.difference(&applied) {
-            let key = format!("index/{id}");
+            let key = object_key::index_segment(id);
             let seg = self.backend.get(&key).map_err(StoreError::from).and_then(|bytes| {
                 if Id::of_bytes(&bytes) != *id {
                     return Err(StoreError::format(key.clone(), FormatError::malformed("index segment", "content does not match its name")));
@@ -555,7 +551,7 @@ impl Repository {
         let listed: HashSet<Id> = idx.snapshot_ids()?.into_iter().collect();
         let present = self.listed_ids("snapshots")?;
         for id in present.difference(&listed) {
-            let key = format!("snapshots/{id}");
+            let key = object_key::snapshot(id);
             let m = self.backend.get(&key).map_err(StoreError::from).and_then(|bytes| {
                 if Id::of_bytes(&bytes) != *id {
                     return Err(StoreError::format(key.clone(), FormatError::malformed("snapshot manifest", "content does not match its name")));
@@ -579,7 +575,7 @@ impl Repository {
             let Some(sealed) = idx.snapshot(&id)? else { continue };
             let Ok(m) = Manifest::decode(&self.keys, &sealed) else { continue };
             if !forgotten.contains(&id) && Id::of_bytes(&sealed) == id {
-                self.backend.put_new(&format!("snapshots/{id}"), &sealed)?;
+                self.backend.put_new(&object_key::snapshot(&id), &sealed)?;
                 self.warn(format!(
                     "snapshot {} of db {} was removed from the repository without `dbvault forget` (by hand, or lost); \
                      it was written back from this machine's index. To remove a snapshot, use `dbvault forget {}`",

@@ -155,7 +155,7 @@ pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn 
             hasher.finalize()
         });
         for batch in rx {
-            let (data, n) = batch.recv().map_err(|_| StoreError::Invalid("a loading job died".into()))??;
+            let (data, n) = batch.recv().map_err(|_| StoreError::Internal("a loading job died".into()))??;
             let data = Arc::new(data);
             to_hash.send(data.clone()).expect("the hashing thread runs until the sender is dropped");
             out.write_all(&data).map_err(|e| StoreError::io("writing the restored stream", e))?;

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use repo_format::object_key;
 use repo_format::Id;
 use repo_format::forget_record::Forgotten;
 use repo_format::manifest::Manifest;
@@ -103,7 +104,7 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
     let writer = repo.index_writer()?;
     let stamp = repo.snapshots_stamp();
     for s in snapshots {
-        repo.backend().delete(&format!("snapshots/{}", s.id))?;
+        repo.backend().delete(&object_key::snapshot(&s.id))?;
         writer.remove_snapshot(&s.id, &repo.keys().name_tag(&s.manifest.db), s.manifest.end.as_nanosecond())?;
     }
     repo.record_stamp_after_change(&writer, stamp)
@@ -124,8 +125,8 @@ pub struct DamagedManifest {
 /// its name, or do not open): read from the repository itself, not from the local index's copies.
 pub fn damaged_manifests(repo: &Repository) -> Result<Vec<DamagedManifest>> {
     let mut out = Vec::new();
-    for key in repo.backend().list("snapshots")? {
-        let id = crate::repository::id_from_key(&key);
+    for key in repo.backend().list(object_key::SNAPSHOTS)? {
+        let id = object_key::id_of(&key);
         let problem = match repo.backend().get(&key) {
             Err(e) => Some(e.to_string()),
             Ok(b) if id.is_some_and(|id| Id::of_bytes(&b) != id) => Some("its content does not match its name".to_string()),

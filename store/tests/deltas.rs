@@ -211,7 +211,7 @@ fn a_damaged_base_is_reported_for_its_deltas_and_nothing_else_breaks() {
     let idx = t.repo.index_reader().unwrap();
     let loc = idx.locate(&base).unwrap();
     drop(idx);
-    let path = t.path().join(store::pack::pack_key(&loc.pack));
+    let path = t.path().join(repo_format::object_key::pack(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[loc.offset as usize + 30] ^= 1;
     std::fs::write(&path, bytes).unwrap();

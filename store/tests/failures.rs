@@ -73,7 +73,7 @@ fn a_chunk_sealed_over_other_bytes_fails_restore_naming_it() {
     let loc = index.locate(&victim.id).unwrap();
     let forged = blob::seal(t.repo.keys(), BlobKind::Chunk, victim.id, &noise(victim.len as usize, 8), 3).unwrap();
     assert_eq!(forged.bytes.len(), loc.stored_len as usize, "stored as is, like the original");
-    let path = t.path().join(store::pack::pack_key(&loc.pack));
+    let path = t.path().join(repo_format::object_key::pack(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[loc.offset as usize..][..forged.bytes.len()].copy_from_slice(&forged.bytes);
     std::fs::write(&path, bytes).unwrap();
