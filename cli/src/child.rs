@@ -17,6 +17,7 @@ use std::time::Duration;
 use store::StoreError;
 use store::ingest::ProducerOutcome;
 
+use crate::exit::CommandFailed;
 use crate::interrupt;
 
 use store::ingest::{STDERR_LINE_BYTES, STDERR_LINES, shorten};
@@ -65,16 +66,6 @@ pub fn command(program: &str) -> Command {
         }
     }
     c
-}
-
-/// A command (the restore target) that failed: exit code 7.
-#[derive(Debug, thiserror::Error)]
-#[error("command `{command}` {status}")]
-pub struct CommandFailed {
-    /// The command line (redacted).
-    pub command: String,
-    /// How it ended.
-    pub status: String,
 }
 
 /// How long [`Producer::finish`] waits for the command's error output to end once the command

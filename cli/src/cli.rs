@@ -1,4 +1,4 @@
-//! Command-line syntax (clap derive). Validation beyond syntax happens in [`crate::commands`].
+//! Command-line syntax (clap derive). Validation beyond syntax happens in the commands.
 
 use std::path::PathBuf;
 

@@ -37,19 +37,61 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     Usage(message.into()).into()
 }
 
+// The outcomes that have exit codes of their own, raised by the commands.
+
+/// Some jobs failed: exit code 9.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} jobs failed; their databases got no new snapshot")]
+pub struct JobsFailed {
+    /// Jobs that failed.
+    pub failed: usize,
+    /// Jobs run.
+    pub total: usize,
+}
+
+/// `check` found problems: exit code 5.
+#[derive(Debug, thiserror::Error)]
+#[error("check found {0} problem(s); see above")]
+pub struct CheckFailed(pub usize);
+
+/// The dump's reader (standard output, or the command fed) stopped before its end: exit code 7.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} before the end of the dump: it was not delivered whole")]
+pub struct DumpNotDelivered(pub String);
+
+/// A command (the restore target) that failed: exit code 7.
+#[derive(Debug, thiserror::Error)]
+#[error("command `{command}` {status}")]
+pub struct CommandFailed {
+    /// The command line (redacted).
+    pub command: String,
+    /// How it ended.
+    pub status: String,
+}
+
+/// Context of errors opening `copy`'s destination (its wrong password needs its own advice).
+#[derive(Debug)]
+pub struct Destination;
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("opening the destination (--to)")
+    }
+}
+
 fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
     err.chain().find_map(|e| e.downcast_ref::<StoreError>())
 }
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<crate::commands::JobsFailed>()) {
+    if err.chain().any(|e| e.is::<JobsFailed>()) {
         return JOBS_FAILED;
     }
-    if err.chain().any(|e| e.is::<crate::commands::CheckFailed>()) {
+    if err.chain().any(|e| e.is::<CheckFailed>()) {
         return INTEGRITY;
     }
-    if err.chain().any(|e| e.is::<crate::child::CommandFailed>() || e.is::<crate::commands::DumpNotDelivered>()) {
+    if err.chain().any(|e| e.is::<CommandFailed>() || e.is::<DumpNotDelivered>()) {
         return COMMAND_FAILED;
     }
     if err.chain().any(|e| e.is::<Usage>()) {
@@ -69,7 +111,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 /// Whether the command already printed its JSON document, which reports this error (`ingest
 /// --jobs` with failed jobs, `check` with problems).
 pub fn reported_in_json(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<crate::commands::JobsFailed>() || e.is::<crate::commands::CheckFailed>())
+    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<CheckFailed>())
 }
 
 /// A line of advice for errors where the next step is not obvious from the message.
@@ -78,7 +120,7 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
 }
 
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    let destination = err.downcast_ref::<crate::commands::Destination>().is_some();
+    let destination = err.downcast_ref::<Destination>().is_some();
     match store_error(err)? {
         StoreError::WrongPassword { .. } if destination => Some(
             "give the destination's password with --to-password-file FILE, DBVAULT_TO_PASSWORD_FILE or DBVAULT_TO_PASSWORD (without them the source's password is tried); nothing was changed",

@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 /// Crates whose modules are checked.
 const CRATES: [&str; 4] = ["repo-format/src", "chunker/src", "store/src", "cli/src"];
 
-/// Circles of modules (by top-level module) allowed today; each may only shrink or go.
-const KNOWN_CIRCLES: &[&[&str]] = &[
-    &["anchored", "blob"],
-    &["cli", "commands", "exit", "password"],
-];
+/// Circles of modules (by top-level module) allowed today: none. A doc comment's `crate::` link
+/// counts as a use.
+const KNOWN_CIRCLES: &[&[&str]] = &[];
 
 /// Longest a file may be, in lines.
 const MAX_LINES: usize = 500;

@@ -9,7 +9,7 @@
 //! same bytes starts a match, extended backwards and forwards as far as the bytes agree. A match
 //! runs through unchanged rows at the speed of a byte comparison, and an edited row costs only its
 //! differing bytes: the match after it extends backwards over the row's unchanged tail. zstd codes
-//! the bytes between matches as usual ([`crate::blob`]).
+//! the bytes between matches as usual (in the blob module).
 
 /// Bytes hashed after an anchor.
 const ANCHOR_BYTES: usize = 32;

@@ -7,11 +7,6 @@ use store::check::{ReadData, check};
 use crate::cli::{CheckArgs, Global};
 use crate::output;
 
-/// `check` found problems: exit code 5.
-#[derive(Debug, thiserror::Error)]
-#[error("check found {0} problem(s); see above")]
-pub struct CheckFailed(pub usize);
-
 fn parse_subset(s: &str) -> Result<ReadData> {
     let bad = |why: &str| crate::exit::usage(format!("--read-data-subset {s:?}: {why}"));
     if let Some(p) = s.strip_suffix('%') {
@@ -80,7 +75,7 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
         }
     }
     if problems > 0 {
-        return Err(CheckFailed(problems).into());
+        return Err(crate::exit::CheckFailed(problems).into());
     }
     Ok(())
 }

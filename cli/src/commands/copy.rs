@@ -8,23 +8,13 @@ use store::snapshot;
 use crate::cli::{CopyArgs, Global};
 use crate::output;
 
-/// Context of errors opening `copy`'s destination (its wrong password needs its own advice).
-#[derive(Debug)]
-pub struct Destination;
-
-impl std::fmt::Display for Destination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("opening the destination (--to)")
-    }
-}
-
 pub fn run(g: &Global, a: &CopyArgs) -> Result<()> {
     let from = super::location(g)?;
     let to = store::Location::parse(&a.to)?;
     let password = crate::password::get(g)?;
     let src = super::open(g, &from, &password)?;
     let to_password = crate::password::for_destination(a.to_password_file.as_deref(), &password)?;
-    let dst = super::open(g, &to, &to_password).context(Destination)?;
+    let dst = super::open(g, &to, &to_password).context(crate::exit::Destination)?;
     let result = copy_between(g, &src, &dst, &to, a);
     super::report_warnings(&src);
     super::report_warnings(&dst);

@@ -39,16 +39,6 @@ enum CommandSpec {
     Argv(Vec<String>),
 }
 
-/// Some jobs failed: exit code 9.
-#[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} jobs failed; their databases got no new snapshot")]
-pub struct JobsFailed {
-    /// Jobs that failed.
-    pub failed: usize,
-    /// Jobs run.
-    pub total: usize,
-}
-
 fn load(file: &Path) -> Result<Vec<Spec>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading jobs file {}", file.display()))?;
     let parsed: JobsFile = toml::from_str(&text).with_context(|| format!("jobs file {}", file.display()))?;
@@ -129,7 +119,7 @@ pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Resul
         output::table(&["DB", "STATUS", "SNAPSHOT", "SIZE", "ADDED", "TIME", "DETAIL"], &rows)?;
     }
     if failed > 0 {
-        return Err(JobsFailed { failed, total: specs.len() }.into());
+        return Err(exit::JobsFailed { failed, total: specs.len() }.into());
     }
     Ok(())
 }

@@ -19,10 +19,6 @@ use store::{Access, Location, Repository};
 
 use crate::cli::{Cli, Command, Global, RepairCommand};
 
-pub use check::CheckFailed;
-pub use copy::Destination;
-pub use jobs::JobsFailed;
-pub use restore::DumpNotDelivered;
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {

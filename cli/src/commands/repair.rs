@@ -56,7 +56,7 @@ pub fn snapshots(g: &Global, repo: &Repository, forget: bool) -> Result<()> {
     let r = repair::snapshots(repo, forget)?;
     let left = r.damaged.len() + r.manifests_lost.len() + r.parents_gone.len();
     // Damage reported and left in place is a finding, as for `check`.
-    let result = if left > 0 && !forget { Err(super::CheckFailed(left).into()) } else { Ok(()) };
+    let result = if left > 0 && !forget { Err(crate::exit::CheckFailed(left).into()) } else { Ok(()) };
     if g.json {
         crate::outln!("{}", serde_json::to_value(&r)?);
         return result;

@@ -10,14 +10,10 @@ use store::restore::{RestoreSummary, restore};
 use store::small_writes::SmallWrites;
 use store::snapshot;
 
-use crate::child::{CommandFailed, Consumer};
+use crate::child::Consumer;
+use crate::exit::CommandFailed;
 use crate::cli::{Global, RestoreArgs};
 use crate::output;
-
-/// The dump's reader (standard output, or the command fed) stopped before its end: exit code 7.
-#[derive(Debug, thiserror::Error)]
-#[error("{0} before the end of the dump: it was not delivered whole")]
-pub struct DumpNotDelivered(pub String);
 
 /// Where `-o` writes, decided before anything is restored.
 enum Target {
@@ -117,7 +113,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             let mut out = BufWriter::with_capacity(1 << 20, stdout);
             match restore(repo, &index, &snap, &mut out, Some(&progress)) {
                 Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-                    Err(DumpNotDelivered("standard output was closed".into()).into())
+                    Err(crate::exit::DumpNotDelivered("standard output was closed".into()).into())
                 }
                 r => r.map_err(anyhow::Error::from),
             }
