@@ -1,6 +1,6 @@
 //! Ingest: one dump stream in, one snapshot out.
 //!
-//! Pipeline (DESIGN.md section 4): a reader thread reads the stream and cuts it into chunks;
+//! Pipeline: a reader thread reads the stream and cuts it into chunks;
 //! batches of chunks travel through a bounded channel to this thread, which hashes the whole
 //! stream and the chunks (in parallel, rayon), looks each id up (this run's own set, then the
 //! read-only index view), compresses and seals the new ones in parallel, and appends them to packs
