@@ -22,7 +22,6 @@ const KNOWN_LONG: &[(&str, usize)] = &[
     ("store/src/index.rs", 605),
     ("store/src/ingest.rs", 1022),
     ("store/src/pack.rs", 639),
-    ("store/src/repository.rs", 596),
 ];
 
 fn workspace() -> PathBuf {

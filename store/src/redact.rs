@@ -11,9 +11,11 @@
 //!   `-Px` and `-P x` of SQL Server's `sqlcmd`, `bcp` and `osql`;
 //! - the word after `--password`, `--passwd`, `--secret`, `--token` and `--api-key` given alone,
 //!   except for the PostgreSQL and MySQL tools, where those options take no separate value;
-//! - in a shell line (`sh -c '...'`, a jobs file's command string) the same, word by word, each
-//!   program's options judged by that program (the first word after `|`, `;`, `&`, `(`, or
-//!   `env`, `sudo`, `exec` and variable assignments).
+//! - options are judged by the last database tool named before them, so wrappers (`sudo -u x`,
+//!   `timeout 60`, `docker exec db`, `ssh host`) change nothing; a shell line (`sh -c '...'`,
+//!   `sh -ec`, a jobs file's command string, an argument holding a command line) is redacted word
+//!   by word, each command after `|`, `;`, `&&` on its own; error lines as shell lines too, so a
+//!   shell's `-x` trace loses its `-p...`.
 //!
 //! Redaction is conservative: a word that merely looks like a secret is masked too. It cannot
 //! see a secret written some other way (a password as a positional argument, in a file the
@@ -31,7 +33,7 @@ const SECRET_NAMES: [&str; 6] = ["password", "passwd", "pwd", "pass", "secret", 
 const SECRET_FLAGS: [&str; 5] = ["--password", "--passwd", "--secret", "--token", "--api-key"];
 
 /// Which conventions a program's options follow.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 enum Family {
     /// mysqldump and friends: `-pSECRET`, `--password=SECRET`; `-p`/`--password` alone prompt.
     MySql,
@@ -42,6 +44,7 @@ enum Family {
     /// A shell: `-c LINE` (also `-ec`, `-lc`, ...) is a command line of its own.
     Shell,
     /// Anything else.
+    #[default]
     Other,
 }
 
@@ -215,17 +218,13 @@ fn line_family(line: &str) -> Family {
 /// (`sudo -u x`, `timeout 60`, `docker exec db`, `ssh host`) change nothing.
 #[derive(Default)]
 struct Words {
-    fam: Option<Family>,
+    fam: Family,
     secret_next: bool,
     shell: bool,
     line_next: bool,
 }
 
 impl Words {
-    fn fam(&self) -> Family {
-        self.fam.unwrap_or(Family::Other)
-    }
-
     fn step(&mut self, w: &str) -> String {
         if self.secret_next {
             self.secret_next = false;
@@ -236,7 +235,7 @@ impl Words {
         if self.line_next {
             self.line_next = false;
             let (inner, q) = unquote(w);
-            self.fam = Some(line_family(inner));
+            self.fam = line_family(inner);
             let q = q.map(String::from).unwrap_or_default();
             return format!("{q}{}{q}", shell_line(inner));
         }
@@ -247,7 +246,7 @@ impl Words {
                 return mask_embedded(w);
             }
             f => {
-                self.fam = Some(f);
+                self.fam = f;
                 return mask_embedded(w);
             }
         }
@@ -255,8 +254,8 @@ impl Words {
             self.line_next = true;
             return w.to_string();
         }
-        self.secret_next = takes_secret_value(self.fam(), w);
-        word(self.fam(), w)
+        self.secret_next = takes_secret_value(self.fam, w);
+        word(self.fam, w)
     }
 }
 
@@ -272,7 +271,7 @@ pub fn command(argv: &[String]) -> Vec<String> {
             let line_like = a.split_whitespace().any(|w| family(w) != Family::Other) || a.split_whitespace().filter(|w| w.contains('=')).count() > 1;
             if a.contains(char::is_whitespace) && line_like && !words.line_next && !words.secret_next {
                 if let f @ (Family::MySql | Family::SqlServer) = line_family(a) {
-                    words.fam = Some(f);
+                    words.fam = f;
                 }
                 // URLs first, whole: their passwords may hold spaces.
                 shell_line(&mask_url_passwords(a))
@@ -335,6 +334,12 @@ mod tests {
         command(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
+    fn assert_redacted(cases: &[(&[&str], &[&str])]) {
+        for (input, expected) in cases {
+            assert_eq!(argv(input), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{input:?}");
+        }
+    }
+
     #[test]
     fn passwords_in_arguments_urls_and_known_options_are_masked() {
         let cases: &[(&[&str], &[&str])] = &[
@@ -354,9 +359,7 @@ mod tests {
             (&["tool", "--api-key", "K", "--db-pass=SECRET", "--dbname=shop"], &["tool", "--api-key", "***", "--db-pass=***", "--dbname=shop"]),
             (&["odbcdump", "Driver=x;Server=db;UID=sa;PWD=SECRET;"], &["odbcdump", "Driver=x;Server=db;UID=sa;PWD=***;"]),
         ];
-        for (input, expected) in cases {
-            assert_eq!(argv(input), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{input:?}");
-        }
+        assert_redacted(cases);
     }
 
     #[test]
@@ -387,9 +390,7 @@ mod tests {
             (&["mysqldump", "--password=S3CR TAIL", "shop"], &["mysqldump", "--password=***", "shop"]),
             (&["pg_dump", "postgresql://u:S3CR TAIL@h/db"], &["pg_dump", "postgresql://u:***@h/db"]),
         ];
-        for (input, expected) in cases {
-            assert_eq!(argv(input), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{input:?}");
-        }
+        assert_redacted(cases);
         assert_eq!(shell_line("PGPASSWORD=S3CR\\ TAIL pg_dump shop"), "PGPASSWORD=*** pg_dump shop");
         assert_eq!(shell_line("export PGPASSWORD=x; pg_dump shop"), "export PGPASSWORD=***; pg_dump shop", "the ; is kept");
         assert_eq!(argv(&["ssh", "db1", "PGPASSWORD=x pg_dump -d shop"]), ["ssh", "db1", "PGPASSWORD=*** pg_dump -d shop"], "the database stays");

@@ -20,7 +20,6 @@ use repo_format::blob::{self, MAX_DELTA_DEPTH};
 use repo_format::config::Config;
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::keyfile::KeyFile;
-use repo_format::manifest::Manifest;
 use repo_format::pack::PackEntry;
 use repo_format::{FormatError, Id};
 use serde::Serialize;
@@ -284,11 +283,11 @@ fn restore_manifests(repo: &Repository) -> Result<Vec<Id>> {
     }
     let mut restored = Vec::new();
     for id in wanted {
-        let Some(bytes) = index.snapshot(&id)?.filter(|b| Id::of_bytes(b) == id && Manifest::decode(repo.keys(), b).is_ok()) else { continue };
-        let key = object_key::snapshot(&id);
-        repo.backend().delete(&key)?;
-        repo.backend().put_new(&key, &bytes)?;
-        restored.push(id);
+        if let Some(bytes) = index.snapshot(&id)?
+            && repo.write_back_manifest(&id, &bytes, present.contains(&id))?
+        {
+            restored.push(id);
+        }
     }
     Ok(restored)
 }

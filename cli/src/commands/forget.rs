@@ -90,7 +90,7 @@ impl Plan {
         tags.sort_unstable();
         tags.dedup();
         let count: usize = emptied.iter().map(|db| self.decisions[*db].len()).sum();
-        let mut msg = format!("refusing to remove every snapshot of db {} ({count} snapshot(s)): no keep rule kept any of them", emptied.join(", "));
+        let mut msg = format!("refusing to remove every snapshot of db {} ({count} snapshot(s)), nothing was removed: no keep rule kept any of them", emptied.join(", "));
         if !self.unmatched.is_empty() {
             msg += &format!("; these rules matched no snapshot at all: {}", self.unmatched.join(", "));
         }

@@ -67,7 +67,8 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     printed.with_context(|| format!("snapshot {} of db {} was saved, but its summary could not be printed", s.snapshot.id.short(), s.snapshot.manifest.db))
 }
 
-/// Run one ingest: start the dump command (if any) and stream its output, or read stdin.
+/// Run one ingest: start the dump command (if any) and stream its output, or read stdin. The
+/// callers have checked the spec's labels, so a refused name never starts a dump command.
 pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<IngestSummary, StoreError> {
     let opts = |producer| IngestOptions {
         db: spec.db.clone(),
@@ -79,8 +80,6 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
         producer,
         copy: None,
     };
-    // Refused before any dump command starts: nothing to stop, nothing left running.
-    store::names::check_labels(&spec.db, spec.host.as_deref(), &spec.tags)?;
     if spec.command.is_empty() {
         if let Some(file) = leased_stdin() {
             return ingest_input(repo, Input::<std::io::Stdin>::Leased(Arc::new(file)), opts(None));
