@@ -80,12 +80,12 @@ fn deltas(c: &mut Criterion, keys: &repo_format::crypto::Keys) {
     // Patches made as ingest makes them in a repository made with the defaults (the matcher
     // follows how well each base compresses).
     let level = repo_format::config::Config::new(ChunkerConfig::default()).unwrap().compression_level;
-    let matcher = |base: &[u8]| store::ingest::patch_matcher(level, base.len() as u32, zstd::bulk::compress(base, level).unwrap().len() as u32);
+    let matcher = |base: &[u8]| store::delta::choice::patch_matcher(level, base.len() as u32, zstd::bulk::compress(base, level).unwrap().len() as u32);
     let pairs: Vec<(&[u8], &[u8], blob::PatchMatcher)> = pairs.into_iter().map(|(c, b)| (c, b, matcher(b))).collect();
     let patches: Vec<Vec<u8>> = pairs.iter().map(|(c, b, m)| blob::make_patch(c, b, *m).unwrap().unwrap()).collect();
     let mut g = c.benchmark_group("delta");
     g.throughput(Throughput::Bytes(pairs.iter().map(|(c, _, _)| c.len() as u64).sum()));
-    g.bench_function("sketch", |b| b.iter(|| pairs.iter().filter_map(|(c, _, _)| store::resemblance::sketch(keys, c)).fold(0u64, |a, s| a ^ s[0])));
+    g.bench_function("sketch", |b| b.iter(|| pairs.iter().filter_map(|(c, _, _)| store::delta::resemblance::sketch(keys, c)).fold(0u64, |a, s| a ^ s[0])));
     g.bench_function("make_patch", |b| b.iter(|| pairs.iter().map(|(c, base, m)| blob::make_patch(c, base, *m).unwrap().unwrap().len()).sum::<usize>()));
     g.bench_function("apply_patch", |b| {
         b.iter(|| {

@@ -113,6 +113,15 @@ impl PackEntry {
     pub fn encoded_len(&self) -> usize {
         if self.delta.is_some() { DELTA_ENTRY_LEN } else { ENTRY_LEN }
     }
+
+    /// Authenticate `sealed`, the blob this entry describes: its envelope, and for a whole blob its
+    /// plaintext's id (a delta's base is verified where it lives).
+    pub fn authenticate(&self, keys: &Keys, sealed: &[u8]) -> Result<(), FormatError> {
+        match self.delta {
+            None => crate::blob::open(keys, self.kind, self.codec, &self.id, self.raw_len, sealed).map(drop),
+            Some(d) => crate::blob::open_patch(keys, self.codec, &self.id, &d.base, self.raw_len, sealed).map(drop),
+        }
+    }
 }
 
 /// Decode `count` entries (all of `b` when `None`) written in format `version`, checking that they

@@ -25,6 +25,17 @@ pub const MAX_FANOUT: usize = 1024;
 /// Deepest tree a reader accepts (64 levels of fanout >= 4 exceed any stream).
 pub const MAX_LEVEL: u8 = 32;
 
+/// A chunk of the stream: its id, length and offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamChunk {
+    /// The data chunk.
+    pub id: Id,
+    /// Its plaintext length.
+    pub len: u64,
+    /// Its offset in the stream.
+    pub offset: u64,
+}
+
 /// One entry of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeEntry {

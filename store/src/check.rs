@@ -17,6 +17,7 @@ use repo_format::tree::Node;
 use repo_format::Id;
 use serde::Serialize;
 
+use crate::delta::chain::{self, ChainEnd};
 use crate::index::{BlobLocation, Index};
 use crate::pack::PackReader;
 use crate::repository::Repository;
@@ -123,48 +124,46 @@ impl Walker<'_> {
         }
     }
 
-    /// Classify one blob the tree needs: fine, missing, or unreadable.
+    /// Classify one blob the tree needs: fine, missing, or unreadable. A delta is only as good as
+    /// its chain of bases, each of which is classified the same way.
     fn blob_state(&mut self, id: &Id, kind: BlobKind, len: Option<u64>) -> Counts {
-        self.blob_state_at(id, kind, len, MAX_DELTA_DEPTH)
-    }
-
-    /// [`Self::blob_state`] for a blob at most `depth_left` deltas deep.
-    fn blob_state_at(&mut self, id: &Id, kind: BlobKind, len: Option<u64>, depth_left: u8) -> Counts {
-        let loc = match self.index.get(id) {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                self.note(format!("{kind:?} {} is not in the index", id.short()));
-                return Counts { missing: 1, unreadable: 0 };
-            }
+        let mut failed: Option<(Id, Counts)> = None;
+        let walked = chain::walk(self.index, *id, MAX_DELTA_DEPTH, |member, loc| {
+            let top = member == id;
+            let what = if top { format!("{kind:?} {}", member.short()) } else { format!("chunk {}", member.short()) };
+            let counts = if self.missing_packs.contains(&loc.pack) {
+                self.note(format!("{what} is in pack {}, which is missing or damaged", loc.pack.short()));
+                Counts { missing: 1, unreadable: 0 }
+            } else if self.bad_blobs.contains(member) || (top && (!chain::holds(loc, kind) || len.is_some_and(|l| l != u64::from(loc.raw_len)))) {
+                self.note(format!("{what} in pack {} failed verification", loc.pack.short()));
+                Counts { missing: 0, unreadable: 1 }
+            } else {
+                return Ok(true);
+            };
+            failed = Some((*member, counts));
+            Ok(false)
+        });
+        let (at, counts) = match walked {
             Err(e) => {
                 self.note(format!("{kind:?} {}: {e}", id.short()));
                 return Counts { missing: 1, unreadable: 0 };
             }
+            Ok(ChainEnd::Root) => return Counts::default(),
+            Ok(ChainEnd::Stopped) => failed.expect("the walk stops only at a failed member"),
+            Ok(ChainEnd::Missing(m)) => {
+                let what = if m == *id { format!("{kind:?}") } else { "chunk".into() };
+                self.note(format!("{what} {} is not in the index", m.short()));
+                (m, Counts { missing: 1, unreadable: 0 })
+            }
+            Ok(end @ (ChainEnd::NotAChunk(m, _) | ChainEnd::TooDeep(m))) => {
+                self.note(end.error().map_or_else(String::new, |e| e.to_string()));
+                (m, Counts { missing: 0, unreadable: 1 })
+            }
         };
-        if self.missing_packs.contains(&loc.pack) {
-            self.note(format!("{kind:?} {} is in pack {}, which is missing or damaged", id.short(), loc.pack.short()));
-            return Counts { missing: 1, unreadable: 0 };
+        if at != *id {
+            self.note(format!("chunk {} is a delta whose base {} cannot be used", id.short(), at.short()));
         }
-        let kind_ok = loc.kind == kind || (kind == BlobKind::Chunk && loc.kind == BlobKind::Delta);
-        if self.bad_blobs.contains(id) || !kind_ok || len.is_some_and(|l| l != u64::from(loc.raw_len)) {
-            self.note(format!("{kind:?} {} in pack {} failed verification", id.short(), loc.pack.short()));
-            return Counts { missing: 0, unreadable: 1 };
-        }
-        match loc.delta {
-            // A delta is only as good as its chain of bases (bounded: each base is shallower).
-            Some(d) if depth_left > 0 => {
-                let base = self.blob_state_at(&d.base, BlobKind::Chunk, None, depth_left - 1);
-                if base.missing + base.unreadable > 0 {
-                    self.note(format!("chunk {} is a delta whose base {} cannot be used", id.short(), d.base.short()));
-                }
-                base
-            }
-            Some(_) => {
-                self.note(format!("chunk {}: delta chain deeper than {MAX_DELTA_DEPTH}", id.short()));
-                Counts { missing: 0, unreadable: 1 }
-            }
-            None => Counts::default(),
-        }
+        counts
     }
 
     fn node(&mut self, id: &Id, expect_level: Option<u8>, expect_len: Option<u64>) -> Counts {

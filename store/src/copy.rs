@@ -15,7 +15,7 @@ use repo_format::Id;
 use repo_format::manifest::Origin;
 
 use crate::index::Index;
-use crate::ingest::{CopyOf, IngestOptions, ProducerOutcome, ingest};
+use crate::ingest::{CopyOf, IngestOptions, Lineage, ProducerOutcome, ingest};
 use crate::repository::Repository;
 use crate::snapshot::{self, Snapshot};
 use crate::{Result, StoreError};
@@ -113,7 +113,7 @@ fn copy_one(src: &Repository, src_index: &Index, dst: &Repository, s: &Snapshot,
             tags: m.tags.clone(),
             allow_incomplete: true,
             producer: Some(Box::new(outcome)),
-            copy: Some(CopyOf { manifest: redacted(m), origin: Origin { repository: src.config().id, snapshot: s.id }, parent }),
+            lineage: Lineage::Copy(Box::new(CopyOf { manifest: redacted(m), origin: Origin { repository: src.config().id, snapshot: s.id }, parent })),
             ..IngestOptions::default()
         };
         ingest(dst, reader, opts)

@@ -14,12 +14,70 @@ pub const EDGE: usize = 64 * 1024;
 /// (a row of data could quote the marker text).
 const MARKER_WINDOW: usize = 4096;
 
+/// A dump format dbvault recognises, by the name manifests record (SPEC.md 9.1, "Recognising dumps").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// pg_dump's plain SQL script.
+    PgDumpPlain,
+    /// pg_dumpall's SQL script of a whole cluster.
+    PgDumpall,
+    /// pg_dump's custom archive (`-Fc`).
+    PgDumpCustom,
+    /// pg_dump's tar archive (`-Ft`).
+    PgDumpTar,
+    /// mysqldump's or mariadb-dump's SQL script.
+    Mysqldump,
+    /// A T-SQL script (SQL Server Management Studio, sqlcmd).
+    TSql,
+    /// A compressed stream, by its compressor's name (`gzip`, `zstd`, ...).
+    Compressed(&'static str),
+}
+
+impl DumpFormat {
+    /// The name manifests record.
+    pub fn name(self) -> &'static str {
+        match self {
+            DumpFormat::PgDumpPlain => "pg_dump-plain",
+            DumpFormat::PgDumpall => "pg_dumpall",
+            DumpFormat::PgDumpCustom => "pg_dump-custom",
+            DumpFormat::PgDumpTar => "pg_dump-tar",
+            DumpFormat::Mysqldump => "mysqldump",
+            DumpFormat::TSql => "t-sql",
+            DumpFormat::Compressed(c) => c,
+        }
+    }
+
+    /// The line a complete dump of a text format ends with (a dump without it was cut short).
+    fn marker_line(self) -> Option<&'static str> {
+        match self {
+            DumpFormat::PgDumpPlain => Some("-- PostgreSQL database dump complete"),
+            DumpFormat::PgDumpall => Some("-- PostgreSQL database cluster dump complete"),
+            DumpFormat::Mysqldump => Some("-- Dump completed"),
+            _ => None,
+        }
+    }
+
+    /// What a complete dump of this format ends with, in words for a user; `None` when the format
+    /// has no completion marker.
+    pub fn completion_marker(self) -> Option<&'static str> {
+        match self {
+            DumpFormat::PgDumpTar => Some("tar end-of-archive blocks"),
+            f => f.marker_line(),
+        }
+    }
+}
+
+impl Serialize for DumpFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// What the stream's edges show.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DumpInfo {
-    /// Format name: `pg_dump-plain`, `pg_dumpall`, `pg_dump-custom`, `pg_dump-tar`, `mysqldump`,
-    /// `t-sql`, `gzip`, `zstd`, `xz`, `bzip2`, `zip`, `lz4`; `None` if not recognised.
-    pub format: Option<String>,
+    /// The format; `None` if not recognised.
+    pub format: Option<DumpFormat>,
     /// The dump tool (`pg_dump`, `mysqldump`, `mariadb-dump`, ...).
     pub tool: Option<String>,
     /// The tool's version as it states it.
@@ -57,7 +115,7 @@ impl DumpInfo {
     /// The loud warning for compressed input, if it applies.
     pub fn compression_warning(&self) -> Option<String> {
         let c = self.compression.as_ref()?;
-        let fix = if self.format.as_deref() == Some("pg_dump-custom") || self.format.as_deref() == Some("pg_dump-tar") {
+        let fix = if matches!(self.format, Some(DumpFormat::PgDumpCustom | DumpFormat::PgDumpTar)) {
             "dump with --format=plain, or keep --format=custom and add --compress=0"
         } else {
             "feed the dump uncompressed (pg_dump --format=plain, mysqldump or mariadb-dump without `| gzip`)"
@@ -81,8 +139,9 @@ fn last_bytes(tail: &[u8], n: usize) -> &[u8] {
     &tail[tail.len().saturating_sub(n)..]
 }
 
-/// True when some line of the stream's last bytes, trimmed, starts with `marker`.
-fn ends_with_marker(tail: &[u8], marker: &str) -> bool {
+/// True when some line of the stream's last bytes, trimmed, starts with `format`'s marker line.
+fn ends_with_marker(tail: &[u8], format: DumpFormat) -> bool {
+    let marker = format.marker_line().expect("a text format with a marker line");
     String::from_utf8_lossy(last_bytes(tail, MARKER_WINDOW)).lines().any(|l| l.trim_end().starts_with(marker))
 }
 
@@ -101,44 +160,44 @@ fn compression_magic(head: &[u8]) -> Option<&'static str> {
 /// Recognise a stream from its first and last bytes (`head` and `tail` may overlap for short streams).
 pub fn recognize(head: &[u8], tail: &[u8]) -> DumpInfo {
     if head.starts_with(b"PGDMP") {
-        return pg_archive(head, "pg_dump-custom", None);
+        return pg_archive(head, DumpFormat::PgDumpCustom, None);
     }
     if head.len() >= 517 && head[..8] == *b"toc.dat\0" && head[512..517] == *b"PGDMP" {
         // pg_dump --format=tar: a tar archive whose first member is the PGDMP table of contents.
         // Its end-of-archive marker is two zeroed 512-byte blocks.
         let end = last_bytes(tail, 1024);
-        return pg_archive(&head[512..], "pg_dump-tar", Some(end.len() == 1024 && end.iter().all(|&b| b == 0)));
+        return pg_archive(&head[512..], DumpFormat::PgDumpTar, Some(end.len() == 1024 && end.iter().all(|&b| b == 0)));
     }
     if let Some(c) = compression_magic(head) {
-        return DumpInfo { format: Some(c.into()), compression: Some(c.into()), ..Default::default() };
+        return DumpInfo { format: Some(DumpFormat::Compressed(c)), compression: Some(c.into()), ..Default::default() };
     }
     let (encoding, text_head, text_tail) = decode_text(head, tail);
     let mut info = DumpInfo { encoding: Some(encoding.into()), ..Default::default() };
     let start = &text_head[..floor_char_boundary(&text_head, 4096)];
     if start.contains("-- PostgreSQL database cluster dump") {
-        info.format = Some("pg_dumpall".into());
+        info.format = Some(DumpFormat::PgDumpall);
         info.tool = Some("pg_dumpall".into());
-        info.completion_marker = Some(ends_with_marker(text_tail.as_bytes(), "-- PostgreSQL database cluster dump complete"));
+        info.completion_marker = Some(ends_with_marker(text_tail.as_bytes(), DumpFormat::PgDumpall));
     } else if start.contains("-- PostgreSQL database dump") {
-        info.format = Some("pg_dump-plain".into());
+        info.format = Some(DumpFormat::PgDumpPlain);
         info.tool = Some("pg_dump".into());
         info.tool_version = line_after(start, "-- Dumped by pg_dump version ");
         info.server_version = line_after(start, "-- Dumped from database version ");
         info.database = line_after(&text_head, "CREATE DATABASE ")
             .and_then(|l| l.split_whitespace().next().map(|n| n.trim_matches('"').to_string()));
-        info.completion_marker = Some(ends_with_marker(text_tail.as_bytes(), "-- PostgreSQL database dump complete"));
+        info.completion_marker = Some(ends_with_marker(text_tail.as_bytes(), DumpFormat::PgDumpPlain));
     } else if let Some((tool, prefix)) = [("mariadb-dump", "-- MariaDB dump "), ("mysqldump", "-- MySQL dump ")]
         .into_iter()
         .find(|(_, p)| start.contains(p))
     {
-        info.format = Some("mysqldump".into());
+        info.format = Some(DumpFormat::Mysqldump);
         info.tool = Some(tool.into());
         info.tool_version = line_after(start, prefix);
         info.server_version = line_after(start, "-- Server version");
         info.database = line_after(start, "Database: ");
-        info.completion_marker = Some(ends_with_marker(text_tail.as_bytes(), "-- Dump completed"));
+        info.completion_marker = Some(ends_with_marker(text_tail.as_bytes(), DumpFormat::Mysqldump));
     } else if is_tsql(&text_head) {
-        info.format = Some("t-sql".into());
+        info.format = Some(DumpFormat::TSql);
         info.tool = Some(if text_head.contains("/****** Object:") { "SSMS Generate Scripts" } else { "T-SQL script" }.into());
         if text_head.lines().chain(text_tail.lines()).any(|l| l.trim().eq_ignore_ascii_case("GO")) {
             info.batch_separator = Some("GO".into());
@@ -205,8 +264,8 @@ fn decode_text(head: &[u8], tail: &[u8]) -> (&'static str, String, String) {
 }
 
 /// Read the header of a pg_dump archive (custom format, or the tar format's `toc.dat`).
-fn pg_archive(h: &[u8], format: &str, completion: Option<bool>) -> DumpInfo {
-    let mut info = DumpInfo { format: Some(format.into()), tool: Some("pg_dump".into()), completion_marker: completion, ..Default::default() };
+fn pg_archive(h: &[u8], format: DumpFormat, completion: Option<bool>) -> DumpInfo {
+    let mut info = DumpInfo { format: Some(format), tool: Some("pg_dump".into()), completion_marker: completion, ..Default::default() };
     let (Some(&vmaj), Some(&vmin), Some(&int_size)) = (h.get(5), h.get(6), h.get(8)) else { return info };
     let vrev = h.get(7).copied().unwrap_or(0);
     info.tool_version = Some(format!("archive {vmaj}.{vmin}.{vrev}"));
@@ -241,7 +300,7 @@ fn pg_archive(h: &[u8], format: &str, completion: Option<bool>) -> DumpInfo {
             None => return info,
         }
     };
-    info.compression = compression.map(|c| format!("pg_dump {format} data, {c}"));
+    info.compression = compression.map(|c| format!("pg_dump {} data, {c}", format.name()));
     for _ in 0..7 {
         if read_int(&mut at).is_none() {
             return info;
@@ -288,7 +347,7 @@ mod tests {
     #[test]
     fn pg_dump_plain_complete_and_truncated() {
         let i = rec(PG.as_bytes());
-        assert_eq!(i.format.as_deref(), Some("pg_dump-plain"));
+        assert_eq!(i.format.map(DumpFormat::name), Some("pg_dump-plain"));
         assert_eq!(i.tool_version.as_deref(), Some("15.18 (Debian 15.18-0+deb12u1)"));
         assert_eq!(i.database.as_deref(), Some("shop"));
         assert_eq!(i.completion_marker, Some(true));
@@ -307,7 +366,7 @@ mod tests {
                  -- Host: 127.0.0.1    Database: shop\n-- ------------------------------------------------------\n\
                  -- Server version\t10.11.6-MariaDB-0+deb12u1\n\nINSERT INTO t VALUES (1);\n-- Dump completed on 2026-11-21 14:00:00\n";
         let i = rec(m.as_bytes());
-        assert_eq!((i.format.as_deref(), i.tool.as_deref()), (Some("mysqldump"), Some("mariadb-dump")));
+        assert_eq!((i.format.map(DumpFormat::name), i.tool.as_deref()), (Some("mysqldump"), Some("mariadb-dump")));
         assert_eq!(i.database.as_deref(), Some("shop"));
         assert_eq!(i.server_version.as_deref(), Some("10.11.6-MariaDB-0+deb12u1"));
         assert_eq!(i.completion_marker, Some(true));
@@ -341,7 +400,7 @@ mod tests {
         ] {
             let i = rec(&bytes);
             assert_eq!(i.encoding.as_deref(), Some(enc));
-            assert_eq!(i.format.as_deref(), Some("t-sql"), "{enc}");
+            assert_eq!(i.format.map(DumpFormat::name), Some("t-sql"), "{enc}");
             assert_eq!(i.tool.as_deref(), Some("SSMS Generate Scripts"));
             assert_eq!(i.batch_separator.as_deref(), Some("GO"));
             assert_eq!(i.database.as_deref(), Some("shop"));
@@ -383,7 +442,7 @@ mod tests {
     #[test]
     fn pg_dump_custom_and_tar_headers() {
         let i = rec(&pg_custom(true));
-        assert_eq!(i.format.as_deref(), Some("pg_dump-custom"));
+        assert_eq!(i.format.map(DumpFormat::name), Some("pg_dump-custom"));
         assert_eq!(i.database.as_deref(), Some("shop"));
         assert_eq!(i.server_version.as_deref(), Some("15.18 (Debian 15.18-0+deb12u1)"));
         assert_eq!(i.compression.as_deref(), Some("pg_dump pg_dump-custom data, gzip (default level)"));
@@ -396,7 +455,7 @@ mod tests {
         tar.extend_from_slice(&pg_custom(false));
         tar.resize(4096, 0);
         let i = rec(&tar);
-        assert_eq!((i.format.as_deref(), i.completion_marker), (Some("pg_dump-tar"), Some(true)));
+        assert_eq!((i.format.map(DumpFormat::name), i.completion_marker), (Some("pg_dump-tar"), Some(true)));
         tar.truncate(3000);
         tar.push(1);
         assert!(rec(&tar).is_truncated());
@@ -426,7 +485,7 @@ mod tests {
         assert_eq!(rec(b"hello world\n").format, None);
         let mut h = b"PGDMP\x01\x0e\x00\xff".to_vec();
         h.extend(std::iter::repeat_n(0xffu8, 40));
-        assert_eq!(rec(&h).format.as_deref(), Some("pg_dump-custom"));
+        assert_eq!(rec(&h).format.map(DumpFormat::name), Some("pg_dump-custom"));
         let mut h = b"PGDMP\x01\x0e\x00\x04\x08\x01\x00\x00\x00\x00\x00".to_vec();
         h.extend_from_slice(&[0u8; 35]);
         h.extend_from_slice(&[0, 0xff, 0xff, 0xff, 0x7f]); // a hostile string length

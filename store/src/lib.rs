@@ -7,7 +7,7 @@
 //! - [`repository::Repository`] unlocks a repository and keeps the local [`index::Index`] in step
 //!   with the objects (the index is derived state and rebuilds itself when missing).
 //! - [`ingest::ingest`] chunks, deduplicates, seals and packs a stream ([`pack::PackWriter`]),
-//!   stores changed chunks as deltas against the parent snapshot's ([`base::BaseFinder`]),
+//!   stores changed chunks as deltas against the parent snapshot's ([`delta`]),
 //!   writes an index segment, then commits a manifest under the writer [`lock`].
 //! - [`restore::restore`] walks a snapshot's chunk-list tree ([`tree::TreeWalk`]), reads blobs with
 //!   [`pack::PackReader`], and checks every chunk and the stream digest.
@@ -16,10 +16,10 @@
 //! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
 
 pub mod backend;
-pub mod base;
 pub mod browse;
 pub mod check;
 pub mod copy;
+pub mod delta;
 pub mod dump;
 pub mod error;
 pub mod forgotten;
@@ -36,7 +36,6 @@ pub mod prune;
 pub mod redact;
 pub mod repair;
 pub mod repository;
-pub mod resemblance;
 pub mod restore;
 pub mod retention;
 pub mod small_writes;

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use repo_format::object_key;
-use repo_format::blob::{self, MAX_DELTA_DEPTH};
+use repo_format::blob::MAX_DELTA_DEPTH;
 use repo_format::config::Config;
 use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::keyfile::KeyFile;
@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::backend::{Backend, BackendError};
 use crate::check::{ReadData, SnapshotDamage};
+use crate::delta::Chain;
 use crate::index::Index;
 use crate::pack::read_header;
 use crate::repository::{Repository, SyncReport};
@@ -119,10 +120,7 @@ fn damaged_blobs(repo: &Repository, pack: &Id) -> Result<Vec<Id>> {
     let sealed = |e: &PackEntry| &bytes[e.offset as usize..(e.offset + e.stored_len) as usize];
     Ok(entries
         .iter()
-        .filter(|e| match e.delta {
-            None => blob::open(repo.keys(), e.kind, e.codec, &e.id, e.raw_len, sealed(e)).is_err(),
-            Some(d) => blob::open_patch(repo.keys(), e.codec, &e.id, &d.base, e.raw_len, sealed(e)).is_err(),
-        })
+        .filter(|e| e.authenticate(repo.keys(), sealed(e)).is_err())
         .map(|e| e.id)
         .collect())
 }
@@ -162,24 +160,13 @@ fn rewrite_segments(repo: &Repository, drop: impl Fn(&Id, Option<&PackEntry>) ->
 }
 
 /// Deltas (blob id, pack) whose chain of bases does not resolve through `idx` within
-/// [`MAX_DELTA_DEPTH`].
+/// [`MAX_DELTA_DEPTH`](repo_format::blob::MAX_DELTA_DEPTH).
 fn broken_deltas(idx: &Index) -> Result<Vec<(Id, Id)>> {
     let mut out = Vec::new();
     idx.for_each_blob(|id, loc| {
-        let Some(mut d) = loc.delta else { return Ok(()) };
-        for _ in 0..MAX_DELTA_DEPTH {
-            match idx.get(&d.base)? {
-                None => {
-                    out.push((id, loc.pack));
-                    return Ok(());
-                }
-                Some(base) => match base.delta {
-                    None => return Ok(()),
-                    Some(next) => d = next,
-                },
-            }
+        if loc.delta.is_some() && !Chain::below(idx, id)?.is_complete() {
+            out.push((id, loc.pack));
         }
-        out.push((id, loc.pack));
         Ok(())
     })?;
     Ok(out)

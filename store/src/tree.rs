@@ -12,16 +12,7 @@ use crate::index::Index;
 use crate::pack::PackReader;
 use crate::{Result, StoreError};
 
-/// A chunk of the stream: its id, length and offset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StreamChunk {
-    /// The data chunk.
-    pub id: Id,
-    /// Its plaintext length.
-    pub len: u64,
-    /// Its offset in the stream.
-    pub offset: u64,
-}
+pub use repo_format::tree::StreamChunk;
 
 /// Iterates the data chunks of a tree, loading nodes as needed.
 pub struct TreeWalk<'a> {

@@ -8,7 +8,8 @@ use repo_format::blob::BlobKind;
 use repo_format::config::{ChunkerConfig, Config};
 use repo_format::pack::PackEntry;
 use store::check::{ReadData, check};
-use store::ingest::{IngestOptions, WRITE_MAX_DEPTH, ingest};
+use store::delta::WRITE_MAX_DEPTH;
+use store::ingest::{IngestOptions, ingest};
 use store::{InitOptions, snapshot};
 
 /// A week of a quiet OLTP table (scattered updates touch many chunks).

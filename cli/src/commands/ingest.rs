@@ -78,7 +78,7 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
         no_deltas: spec.no_deltas,
         progress,
         producer,
-        copy: None,
+        lineage: Default::default(),
     };
     if spec.command.is_empty() {
         if let Some(file) = leased_stdin() {

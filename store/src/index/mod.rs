@@ -20,13 +20,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use repo_format::blob::{BlobKind, Codec, DeltaRef};
 use repo_format::index_segment::IndexSegment;
-use repo_format::{FormatError, Id};
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options, WriteBatch};
+use repo_format::Id;
+use rocksdb::{DB, IteratorMode, WriteBatch};
 
 use crate::lock::{self, Lock};
 use crate::{Result, StoreError};
+use tuning::{descriptors, options};
+
+mod blob_location;
+mod tuning;
+
+pub use blob_location::BlobLocation;
 
 const CF_BLOBS: &str = "blobs";
 const CF_PACKS: &str = "packs";
@@ -45,84 +50,10 @@ const STAMP: &[u8] = b"snapshots-stamp";
 /// Table files a column family may keep before a commit merges them ([`Index::flush`]).
 const MAX_TABLE_FILES: usize = 8;
 
-// Memory is bounded by constants, never by the number of indexed blobs: index and filter blocks
-// live in the block cache, memtables are capped, and segments are applied in bounded batches.
-/// Block cache shared by all column families (data, index and filter blocks).
-const BLOCK_CACHE: usize = 8 << 20;
-/// Memtable budget across all column families.
-const WRITE_BUFFERS: usize = 16 << 20;
+// Memory is bounded by constants, never by the number of indexed blobs (see `tuning`); segments
+// are applied in bounded batches.
 /// Blob entries per write batch when applying a segment.
 const BATCH_ENTRIES: usize = 8192;
-
-/// Where a blob is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BlobLocation {
-    /// The pack holding it.
-    pub pack: Id,
-    /// What it holds.
-    pub kind: BlobKind,
-    /// Its encoding.
-    pub codec: Codec,
-    /// Offset of the sealed blob in the pack.
-    pub offset: u32,
-    /// Length of the sealed blob.
-    pub stored_len: u32,
-    /// Length of its plaintext.
-    pub raw_len: u32,
-    /// For a delta blob: its base.
-    pub delta: Option<DeltaRef>,
-}
-
-impl BlobLocation {
-    /// The location of `e`, a blob of `pack`.
-    pub fn of(pack: Id, e: &repo_format::pack::PackEntry) -> BlobLocation {
-        BlobLocation { pack, kind: e.kind, codec: e.codec, offset: e.offset, stored_len: e.stored_len, raw_len: e.raw_len, delta: e.delta }
-    }
-
-    /// The pack entry this location describes.
-    pub fn entry(&self, id: Id) -> repo_format::pack::PackEntry {
-        repo_format::pack::PackEntry {
-            id,
-            kind: self.kind,
-            codec: self.codec,
-            offset: self.offset,
-            stored_len: self.stored_len,
-            raw_len: self.raw_len,
-            delta: self.delta,
-        }
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut v = vec![0u8; 46];
-        v[..32].copy_from_slice(&self.pack.0);
-        v[32] = self.kind as u8;
-        v[33] = self.codec as u8;
-        v[34..38].copy_from_slice(&self.offset.to_le_bytes());
-        v[38..42].copy_from_slice(&self.stored_len.to_le_bytes());
-        v[42..46].copy_from_slice(&self.raw_len.to_le_bytes());
-        if let Some(d) = self.delta {
-            v.push(d.depth);
-            v.extend_from_slice(&d.base.0);
-        }
-        v
-    }
-
-    fn decode(v: &[u8]) -> std::result::Result<BlobLocation, FormatError> {
-        if v.len() != 46 && v.len() != 79 {
-            return Err(FormatError::malformed("local index entry", format!("{} bytes instead of 46 or 79", v.len())));
-        }
-        let u32_at = |i: usize| u32::from_le_bytes(v[i..i + 4].try_into().expect("4 bytes"));
-        Ok(BlobLocation {
-            pack: Id::from_slice(&v[..32]).expect("32 bytes"),
-            kind: BlobKind::from_u8(v[32])?,
-            codec: Codec::from_u8(v[33])?,
-            offset: u32_at(34),
-            stored_len: u32_at(38),
-            raw_len: u32_at(42),
-            delta: (v.len() == 79).then(|| DeltaRef { depth: v[46], base: Id::from_slice(&v[47..]).expect("32 bytes") }),
-        })
-    }
-}
 
 /// An open local index.
 pub struct Index {
@@ -135,52 +66,6 @@ impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Index").field("path", &self.path).field("writer", &self._writer.is_some()).finish()
     }
-}
-
-fn options(read_only: bool) -> Options {
-    let mut o = Options::default();
-    o.set_db_write_buffer_size(WRITE_BUFFERS);
-    o.create_if_missing(!read_only);
-    o.create_missing_column_families(!read_only);
-    o.set_compression_type(DBCompressionType::None);
-    o.set_keep_log_file_num(2);
-    o.set_max_log_file_size(1 << 20);
-    // All table files are opened at open time: a read-only view survives a writer's compactions.
-    o.set_max_open_files(-1);
-    // One thread opens them: RocksDB's default starts 16 threads per column family at every
-    // open (276 threads for one restore). Creating them and the TLB shootdowns when they exit
-    // cost more than reading a few dozen table footers in turn (measured on a 2-core VM:
-    // `dbvault snapshots` 0.095 s against 0.115 s).
-    o.set_max_file_opening_threads(1);
-    // A commit's flush of every column family is one job with one manifest update: a pgbench
-    // day's ingest made 29 fsyncs instead of 56 with this alone (6 table files, then the manifest
-    // and the folder once rather than per column family).
-    o.set_atomic_flush(true);
-    o
-}
-
-fn cf_options(name: &str, cache: &Cache) -> Options {
-    let mut o = Options::default();
-    o.set_compression_type(DBCompressionType::None);
-    o.set_write_buffer_size(WRITE_BUFFERS / 2);
-    o.set_max_write_buffer_number(2);
-    let mut t = BlockBasedOptions::default();
-    t.set_block_cache(cache);
-    // Index and filter blocks live beside the cache, loaded once per table file (about 2 bytes
-    // per entry). In the small block cache, random lookups evicted them and every miss re-read
-    // and re-checksummed a whole filter: restoring 5 GB spent 60% of its time there.
-    t.set_cache_index_and_filter_blocks(false);
-    if name == CF_BLOBS {
-        // New chunks are lookups of absent keys: a bloom filter answers most without disk reads.
-        t.set_bloom_filter(10.0, false);
-    }
-    o.set_block_based_table_factory(&t);
-    o
-}
-
-fn descriptors() -> Vec<ColumnFamilyDescriptor> {
-    let cache = Cache::new_lru_cache(BLOCK_CACHE);
-    ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n, &cache))).collect()
 }
 
 /// The lock file that coordinates index access.
@@ -518,6 +403,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use repo_format::blob::{BlobKind, Codec, DeltaRef};
     use repo_format::index_segment::PackIndex;
     use repo_format::pack::PackEntry;
 

@@ -1,6 +1,6 @@
 //! Resemblance: finding a delta base for a chunk whose data moved (SPEC.md, "Delta blobs").
 //!
-//! Positional base selection ([`crate::base`]) proposes the parent's chunk at the same place in the
+//! Positional base selection ([`super::finder`]) proposes the parent's chunk at the same place in the
 //! stream; it fails when rows moved or when no unchanged chunk re-anchors the two streams for a
 //! long stretch. As a fallback each stored chunk gets a sketch of [`SUPER_FEATURES`]
 //! super-features, kept in the local index: two chunks that share most of their content share a
@@ -9,7 +9,11 @@
 //! rolling hash at those positions, grouped and hashed). A long chunk is sketched by its two ends
 //! ([`SKETCH_SPAN`] bytes each), which its edited versions keep.
 
+use repo_format::Id;
 use repo_format::crypto::Keys;
+
+use crate::Result;
+use crate::index::Index;
 
 /// Super-features per chunk (each the keyed hash of [`FEATURES_PER_SUPER`] features).
 pub const SUPER_FEATURES: usize = 3;
@@ -29,6 +33,10 @@ pub const SKETCH_SPAN: usize = 16 << 10;
 
 /// A chunk's super-features.
 pub type Sketch = [u64; SUPER_FEATURES];
+
+/// Super-features a chunk must share with an indexed chunk for that chunk to be tried as its base
+/// before the positional proposal.
+const RESEMBLANCE_FIRST: usize = 2;
 
 const fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -117,6 +125,32 @@ pub fn sketch(keys: &Keys, data: &[u8]) -> Option<Sketch> {
     Some(out)
 }
 
+/// The chunk sharing the most super-features with `sketch` (ties: the first found), and how many.
+pub fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<(Id, usize)>> {
+    let mut found: Vec<(Id, usize)> = Vec::with_capacity(SUPER_FEATURES);
+    for sf in sketch {
+        if let Some(id) = index.feature(*sf)? {
+            match found.iter_mut().find(|(f, _)| *f == id) {
+                Some((_, n)) => *n += 1,
+                None => found.push((id, 1)),
+            }
+        }
+    }
+    Ok(found.iter().rev().max_by_key(|(_, n)| *n).copied())
+}
+
+/// A new chunk's base candidates, best first: the positional proposal, and the chunk its sketch
+/// resembles; the resembling chunk comes first when it shares at least
+/// [`RESEMBLANCE_FIRST`] super-features and the proposal is another chunk (the rows moved: a
+/// patch against the proposal would be wasted).
+pub fn candidates(proposed: Option<Id>, resembles: Option<(Id, usize)>) -> [Option<Id>; 2] {
+    match (proposed, resembles) {
+        (Some(p), Some((r, n))) if r != p && n >= RESEMBLANCE_FIRST => [Some(r), Some(p)],
+        (Some(p), Some((r, _))) if r != p => [Some(p), Some(r)],
+        (p, r) => [p.or(r.map(|(r, _)| r)), None],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +200,16 @@ mod tests {
         assert_ne!(sketch(&keys, &long), sketch(&keys, &start));
         // Uniform or tiny data has no sketch.
         assert!(sketch(&keys, &[b' '; 100]).is_none());
+    }
+
+    #[test]
+    fn a_strong_resemblance_is_tried_before_another_positional_proposal() {
+        let (p, r) = (Id([1; 32]), Id([2; 32]));
+        assert_eq!(candidates(Some(p), Some((r, 2))), [Some(r), Some(p)], "rows moved");
+        assert_eq!(candidates(Some(p), Some((r, 1))), [Some(p), Some(r)], "one shared feature: position first");
+        assert_eq!(candidates(Some(p), Some((p, 3))), [Some(p), None], "both agree");
+        assert_eq!(candidates(None, Some((r, 1))), [Some(r), None]);
+        assert_eq!(candidates(Some(p), None), [Some(p), None]);
+        assert_eq!(candidates(None, None), [None, None]);
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use repo_format::Id;
 
-use crate::tree::{StreamChunk, TreeWalk};
+use repo_format::tree::StreamChunk;
 
 /// Parent entries kept behind the last anchor (a later duplicate may sit a little earlier).
 const BEHIND: u64 = 4096;
@@ -28,7 +28,7 @@ fn short(id: &Id) -> u128 {
 
 /// Proposes, for each new chunk of a stream, the parent chunk at the same position.
 pub struct BaseFinder<'a> {
-    walk: Option<TreeWalk<'a>>,
+    walk: Option<Box<dyn Iterator<Item = StreamChunk> + 'a>>,
     /// Parent chunks `first..first + window.len()`, in stream order.
     window: VecDeque<StreamChunk>,
     first: u64,
@@ -39,8 +39,9 @@ pub struct BaseFinder<'a> {
 }
 
 impl<'a> BaseFinder<'a> {
-    /// A finder walking the parent's chunk list; `None` (no parent) proposes nothing.
-    pub fn new(walk: Option<TreeWalk<'a>>) -> Self {
+    /// A finder walking the parent's chunk list, in stream order; `None` (no parent) proposes
+    /// nothing. A damaged parent should end the walk early: the ingest goes on without proposals.
+    pub fn new(walk: Option<Box<dyn Iterator<Item = StreamChunk> + 'a>>) -> Self {
         BaseFinder { walk, window: VecDeque::new(), first: 0, at: HashMap::new(), anchor: None }
     }
 
@@ -49,15 +50,15 @@ impl<'a> BaseFinder<'a> {
     fn fill(&mut self, upto: u64) {
         while self.first + self.window.len() as u64 <= upto {
             let Some(walk) = self.walk.as_mut() else { return };
-            match walk.next_chunk() {
-                Ok(Some(c)) => {
+            match walk.next() {
+                Some(c) => {
                     self.at.insert(short(&c.id), self.first + self.window.len() as u64);
                     self.window.push_back(c);
                     if self.window.len() > MAX_WINDOW {
                         self.pop_front();
                     }
                 }
-                Ok(None) | Err(_) => self.walk = None,
+                None => self.walk = None,
             }
         }
     }

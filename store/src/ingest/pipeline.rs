@@ -1,0 +1,144 @@
+//! The threads of an ingest, from the first byte read to the last segment written.
+//!
+//! A reader thread reads the stream and cuts it into chunks; batches travel through a bounded
+//! channel to the calling thread ([`Dedup`]), which hashes them, decides what is new, extends the
+//! chunk-list tree and starts a parallel sealing job per batch (rayon); the pack writer thread
+//! ([`PackSink`]) takes the sealed batches in stream order and appends them to packs. Memory is
+//! bounded by the batches in flight, whatever the stream's size.
+
+use std::sync::mpsc::sync_channel;
+
+use chunker::{Batch, Chunker, Input};
+use repo_format::Id;
+use repo_format::manifest::{Added, Source};
+use repo_format::tree::{TreeBuilder, TreeRoot};
+
+use super::acceptance::Edges;
+use super::dedup::Dedup;
+use super::sink::{PackSink, ToPacks, Written, writer_gone};
+use super::IngestOptions;
+use crate::delta::BaseFinder;
+use crate::dump;
+use crate::index::Index;
+use crate::repository::Repository;
+use crate::{Result, StoreError};
+
+/// Bytes per batch handed from the reader thread to the sealing stage: 4 MiB rather than 8 lowers
+/// peak memory at the same speed (benches/README.md, "Batch size").
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches in flight between reader and sealer (bounds memory).
+const QUEUE_DEPTH: usize = 2;
+
+/// A stream read, judged and stored in packs and segments, not yet committed.
+pub(super) struct Streamed {
+    /// The stream's digest.
+    pub digest: Id,
+    /// Its length.
+    pub size: u64,
+    /// What the manifest says of it, and whether it is incomplete.
+    pub source: Source,
+    pub incomplete: bool,
+    /// The chunk list's root.
+    pub root: TreeRoot,
+    /// What was added (chunks, bytes, deltas).
+    pub added: Added,
+    /// The new chunks' super-features and the segments written.
+    pub features: Vec<(u64, Id)>,
+    pub segments: Vec<Id>,
+    /// The index opened for writing (the writer role), for the commit.
+    pub writer: Index,
+}
+
+/// Read `input` through the pipeline against `index` (read-only view), store what is new, judge
+/// the stream as `lineage` says, and open the index for the commit.
+pub(super) fn run<R: std::io::Read + Send>(
+    repo: &Repository,
+    index: &Index,
+    input: Input<R>,
+    bases: Option<BaseFinder<'_>>,
+    opts: &mut IngestOptions<'_>,
+) -> Result<Streamed> {
+    let params = repo.chunker_params()?;
+    let mut dedup = Dedup::new(repo, index, bases);
+    let mut tree = TreeBuilder::new();
+    let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
+    let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
+    let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (progress, producer, allow_incomplete) = (opts.progress, opts.producer.take(), opts.allow_incomplete);
+    let lineage = &opts.lineage;
+
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut edges = Edges::default();
+            let mut chunks = match Chunker::with_input(input, params, BATCH_BYTES) {
+                Ok(c) => c,
+                Err(e) => return (0, Edges::default(), Some(e)),
+            };
+            loop {
+                while let Ok(buf) = recycled.try_recv() {
+                    chunks.recycle(buf);
+                }
+                match chunks.next_batch() {
+                    Ok(Some(b)) => {
+                        edges.update(&b.data);
+                        if tx.send(b).is_err() {
+                            return (chunks.position(), edges, None); // the sealer gave up
+                        }
+                    }
+                    Ok(None) => return (chunks.position(), edges, None),
+                    Err(e) => return (chunks.position(), edges, Some(e)),
+                }
+            }
+        });
+        let writer = s.spawn(move || PackSink::new(repo).run(to_packs));
+        let mut processed = 0u64;
+        let result = rayon::in_place_scope(|scope| {
+            rx.iter().try_for_each(|batch| {
+                let len = batch.data.len() as u64;
+                dedup.process(batch, &mut tree, &packs, &recycle, scope)?;
+                processed += len;
+                if let Some(p) = progress {
+                    p(processed);
+                }
+                Ok(())
+            })
+        });
+        drop(rx);
+        // The whole stream is read: take the writer role for the commit now, so that opening the
+        // index for writing (mostly waiting for its fsyncs) overlaps the sealing of the last
+        // batches. Its segments are applied after ours are written.
+        let opening = result.is_ok().then(|| s.spawn(|| repo.open_index_writer()));
+        let (len, edges, read_error) = reader.join().expect("the reader thread does not panic");
+        // Judge the stream before the last pack is closed; a refused stream leaves its packs to
+        // prune and discards the open one (the writer sees the channel close without `Finish`).
+        let finished = result.and_then(|()| {
+            if let Some(source) = read_error {
+                return Err(StoreError::Input { offset: len, source });
+            }
+            let info = dump::recognize(&edges.head, &edges.tail);
+            let (source, incomplete) = lineage.describe(&info, len, producer.map(|p| p()), allow_incomplete)?;
+            let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
+            packs.send(ToPacks::Finish { nodes: std::mem::take(&mut dedup.nodes) }).map_err(|_| writer_gone())?;
+            Ok((len, source, incomplete, root))
+        });
+        drop(packs);
+        let written = writer.join().expect("the pack writer does not panic");
+        let opened = opening.map(|o| o.join().expect("opening the index does not panic"));
+        // The writer's own error explains a "writer stopped" seen here.
+        let ((size, source, incomplete, root), written) = match (finished, written) {
+            (Ok(f), Ok(Some(w))) => (f, w),
+            (_, Err(e)) | (Err(e), _) => return Err(e),
+            (Ok(_), Ok(None)) => return Err(writer_gone()),
+        };
+        let writer = opened.expect("the index is opened whenever every batch was processed")?;
+        let Written { bytes, deltas, features, segments } = written;
+        let mut added = std::mem::take(&mut dedup.added);
+        added.stored_bytes = bytes;
+        added.delta_chunks = deltas.chunks;
+        added.delta_raw_bytes = deltas.raw;
+        added.delta_stored_bytes = deltas.stored;
+        added.delta_alone_bytes = deltas.alone;
+        let digest = Id(*dedup.digest.finalize().as_bytes());
+        Ok(Streamed { digest, size, source, incomplete, root, added, features, segments, writer })
+    })
+}
