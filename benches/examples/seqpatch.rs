@@ -1,15 +1,17 @@
 //! A lead for cheaper delta patches: find the matches against the base ourselves and let zstd only
 //! entropy-code them (`ZSTD_compressSequences`), instead of zstd's match finder loading the whole
-//! base into its hash tables for every patch (`ZSTD_fillDoubleHashTable`, 15% of a later pgbench
-//! day's ingest CPU). The output is an ordinary zstd frame against the base as raw prefix, so
-//! readers would not change; each patch is decoded and compared here before anything is timed.
+//! base into its hash tables for every patch (`ZSTD_fillDoubleHashTable`, then the largest cost of
+//! a later pgbench day: benches/log/2026-11-21-cheaper-deltas.md). The output is an ordinary zstd
+//! frame against the base as raw prefix, so readers would not change; each patch is decoded and
+//! compared here before anything is timed.
 //!
 //! `cargo run --release -p dbvault-benches --example seqpatch -- PARENT_DUMP DUMP [MIN_MATCH] [STEP]`
 //!
 //! The match finder indexes one 8-byte gram of the base every STEP bytes (default 8), tries the
 //! last match's offset first, extends matches both ways and keeps those of MIN_MATCH bytes or more
 //! (default 8). It prints time and bytes of the whole day's patches beside zstd level 3 (what
-//! ingest uses), then literal and sequence counts of both on the first 300 pairs.
+//! ingest used when this was written; it makes anchored patches now), then literal and sequence
+//! counts of both on the first 300 pairs.
 
 use std::time::Instant;
 

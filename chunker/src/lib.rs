@@ -82,10 +82,8 @@ impl Params {
 const PADDING: [u8; 3] = [b' ', b'0', 0];
 /// Length of the runs of padding [`Params::seed_cuts_padding_evenly`] considers.
 const PADDING_RUN: u32 = 256;
-/// Most likely cuts a seed may add along a run of padding. Measured on day 0 of pgbench's
-/// space-padded rows (243 MB, 64 KiB average, 120 seeds): the 23 seeds that cut it into more than
-/// 1,540 chunks (up to 4,402) all score 0.00029 or more for spaces; the 79 this bound accepts cut
-/// it into 1,186-1,538.
+/// Most likely cuts a seed may add along a run of padding: below the score of every seed measured
+/// to cut padded rows into excess chunks (benches/log/2026-12-04-new-machine-runs-ff-to-jj.md).
 const MAX_PADDING_CUTS: f64 = 0.0002;
 
 /// The expected cuts along a run of [`PADDING_RUN`] bytes whose gear value is `g`, after
@@ -111,7 +109,8 @@ pub enum Input<R> {
     /// Any reader: its bytes are read into buffers.
     Stream(R),
     /// A leased regular file, from its offset when leased to its end, mapped a batch at a time:
-    /// nothing is copied (a pgbench day's ingest took 0.945x the time of reading the same file).
+    /// nothing is copied, which speeds ingests
+    /// (benches/log/2026-12-03-mapped-input-runs-cc-to-ee.md).
     /// Each batch keeps the lease while it lives, and the next batch is refused once the lease is
     /// broken; whoever stores a batch checks [`Data::check_unchanged`] after using its bytes. The
     /// file's offset is left at its end, as reading it would.
@@ -208,7 +207,7 @@ impl<R: Read> Chunker<R> {
     /// Chunk `reader`, yielding batches of about `batch_size` bytes (at least `max_size`).
     ///
     /// The first batches are an eighth, a quarter and half of that: the stages after the chunker
-    /// wait for the first batch, and reading a whole one into fresh memory took 50 ms.
+    /// wait for the first batch (benches/log/2026-11-22-fewer-threads-like-for-like-restores.md).
     pub fn new(reader: R, params: Params, batch_size: usize) -> Self {
         Chunker::build(Feed::Reader(reader), params, batch_size)
     }

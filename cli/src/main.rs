@@ -70,11 +70,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Keep chunk-sized buffers in glibc's heap. By default a buffer above 128 KiB (most chunks and
-/// every 8 MiB batch) is a fresh mmap: page faults and page clearing were 15% of a restore's CPU
-/// (perf). With a 32 MiB mmap threshold and a 128 MiB trim threshold a pgbench day restores in
-/// 0.47 s instead of 0.60 s (medians of 4), peak RSS 116-141 MiB instead of 103-111; ingest is
-/// unchanged. mimalloc was as fast but peaked at 250 MiB.
+/// Keep chunk-sized buffers in glibc's heap: by default a buffer above 128 KiB (most chunks and
+/// every batch) is a fresh mmap, whose page faults and clearing slow restores
+/// (benches/log/2026-11-21-cheaper-deltas.md).
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.

@@ -276,15 +276,15 @@ pub enum PatchMatcher {
     /// zstd's long-distance matcher at level 1, its matches 128 bytes or longer, with a
     /// 2^8-entry short-match table, which indexes only the base's last 2 KiB: for rows that repeat
     /// with small differences, whose matches into the base are nearly all long ones. Indexing the
-    /// base's last 64 KiB for short matches (level 1's own table) took a seventh of the patch time
-    /// and made patches no smaller.
+    /// base's last 64 KiB (level 1's own table) costs time and makes patches no smaller
+    /// (benches/log/2026-11-22-long-only-patches.md).
     LongOnly,
     /// zstd's fast strategy with a 2^17-entry table and 6-byte matches: for data that compresses
     /// little, where short matches find the right rows and cost less than half as much.
     Short,
     /// Long matches found by dbvault at row starts (after a newline or `,(`), the bytes between
-    /// them coded by zstd as in `LongOnly`: on the comparison's dumps, patches 2-8% smaller than
-    /// zstd's matchers' in a third (repetitive rows) to two thirds (other rows) of their time. A
+    /// them coded by zstd as in `LongOnly`: on dumps, smaller and faster than zstd's matchers'
+    /// (benches/log/2026-11-22-anchored-patches.md). A
     /// base with fewer than one row start per KiB gets `LongOnly` if `repetitive` (its rows repeat
     /// with small differences), else `Short`.
     Anchored {

@@ -35,7 +35,8 @@ pub struct ChunkerConfig {
 }
 
 impl Default for ChunkerConfig {
-    /// The measured default (SPEC.md, "Chunker parameters"): 64 KiB average, 16-512 KiB.
+    /// The default (SPEC.md section 10): 64 KiB average, 16-512 KiB, chosen by measurement
+    /// (benches/log/2026-11-21-chunk-size-and-zstd-level.md).
     fn default() -> Self {
         ChunkerConfig { min_size: 16 * 1024, avg_size: 64 * 1024, max_size: 512 * 1024, normalization: 1, seeded: true }
     }

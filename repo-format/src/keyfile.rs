@@ -96,14 +96,10 @@ fn derive(password: &[u8], salt: &[u8], params: KdfParams) -> Result<[u8; 32], F
 }
 
 /// Argon2's working memory, mapped fresh from the kernel: nothing clears it up front (the crate's
-/// own allocation has one thread write 64 MiB, 50 ms of page faults before the parallel lanes
-/// start), and the lanes fault their own parts in. It is kept on 4 KiB pages: on this VM, which
-/// behaves as if its host reclaimed free guest memory, a fresh huge page cost 9.5 us per 4 KiB
-/// inside it against 1.5 us for a 4 KiB page (256 MiB touched), and a job that runs once a day
-/// finds its huge pages cold. Opening a repository after 3 s idle (`dbvault snapshots`, 8 runs alternating,
-/// medians) took 0.155 s on huge pages (0.16 s of kernel time) and 0.10 s on 4 KiB pages (0.05 s);
-/// only back-to-back runs, which find the last run's huge pages still backed, were faster on huge
-/// pages.
+/// own allocation has one thread write all of it before the parallel lanes start), and the
+/// lanes fault their own parts in (benches/log/2026-11-21-key-derivation.md). It is kept on 4 KiB
+/// pages: a job that runs once a day finds huge pages cold, and a cold huge page costs more than
+/// its 4 KiB pages (benches/log/2026-12-02-fresh-memory-runs-x-y-z.md).
 struct KdfMemory {
     map: memmap2::MmapMut,
     blocks: usize,

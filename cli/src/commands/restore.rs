@@ -200,8 +200,7 @@ const WRITEBACK_BYTES: u64 = 8 << 20;
 
 /// A file written front to back whose written part is handed to the kernel for writing out every
 /// [`WRITEBACK_BYTES`], so that the disk works while the restore does and the final fsync has
-/// little left to wait for (a 251 MB pgbench dump restored with `-o`, 10 alternating runs: median
-/// 0.50 s instead of 0.53 s, every decile lower).
+/// little left to wait for (benches/log/2026-11-21-key-derivation.md).
 struct EarlyWriteback {
     file: tempfile::NamedTempFile,
     written: u64,
