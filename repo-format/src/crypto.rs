@@ -1,7 +1,7 @@
 //! Keys and the sealed envelope.
 //!
 //! A repository has one random 32-byte master key. Every working key is derived from it with
-//! BLAKE3's key derivation mode and a fixed context string (SPEC.md, "Key derivation"), so the
+//! BLAKE3's key derivation mode and a fixed context string (SPEC.md section 3, "Keys"), so the
 //! master key itself never touches data. The envelope is `nonce (24) || ciphertext || tag (16)`
 //! with XChaCha20-Poly1305 and a fresh random nonce per seal.
 

@@ -41,7 +41,7 @@ pub struct RestoreSummary {
 /// One batch of the stream, loaded, verified and concatenated, with its number of chunks.
 ///
 /// One buffer per batch lets the stream digest hash 8 MiB at a time: BLAKE3 fed chunk by chunk
-/// (lengths not multiples of its 1 KiB blocks) runs at a third of its speed.
+/// (lengths not multiples of its 1 KiB blocks) runs much slower.
 type Loaded = Result<(Vec<u8>, u64)>;
 
 /// Load one batch's chunks (in parallel, checked as `check` says), each decoded straight into its

@@ -1,15 +1,9 @@
 //! Writing files in pieces of at most [`WRITE_BYTES`].
 //!
-//! Linux (6.18 here, ext4) sizes the page-cache folios of a buffered write by the write's length,
-//! and a large folio comes from a large free block of memory. On this VM such blocks behave as if
-//! the host had reclaimed them: each of their 4 KiB pages seems to cost a host fault on first
-//! touch. Writing 256 MiB to a new file after 3 s idle (`dd`, two runs per size) took
-//! 0.57-0.65 s of kernel time in 8 MiB writes, 0.54-0.55 s in 1 MiB writes, 0.43-0.50 s in 64 KiB
-//! writes and 0.12-0.16 s in 32 KiB writes (0.14-0.20 s in 16 KiB, 0.26-0.31 s in 4 KiB: more
-//! system calls). A restore into a file writes through [`SmallWrites`]: pgbench's day 6 (251 MB)
-//! after 3 s idle took 0.345 s instead of 0.670 s (8 runs alternating, medians). Packs are not: a
-//! first day's ingest (78 MB of packs, written in 1 MiB pieces) took 0.81 s, and 0.825 s in small
-//! writes (6 runs each).
+//! Linux sizes the page-cache folios of a buffered write by the write's length, and large folios
+//! can be slow to fault in (on the measuring VM the host had reclaimed the free memory they come
+//! from). A restore into a file writes through [`SmallWrites`]; packs do not, where it made no
+//! difference (benches/log/2026-12-02-fresh-memory-runs-x-y-z.md).
 
 use std::io::{self, Write};
 

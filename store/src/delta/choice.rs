@@ -25,7 +25,7 @@ const REPETITIVE: u64 = 16;
 /// `root_raw` to `root_alone` bytes: up to level 3, anchored long matches, and for a base without
 /// row starts long matches only (at level 1) for repetitive data, short matches otherwise; above,
 /// zstd's long matches at `level`. Anchored patches are smaller than the zstd matcher's, in less
-/// time (benches/README.md, "Patch matcher").
+/// time (benches/log/2026-11-22-anchored-patches.md).
 pub fn patch_matcher(level: i32, root_raw: u32, root_alone: u32) -> PatchMatcher {
     if level > 3 {
         PatchMatcher::Long(level)

@@ -27,8 +27,8 @@ const MIN_SAMPLES: u32 = 8;
 
 /// A chunk longer than twice this is sketched over its first and last this many bytes only.
 /// Content-defined cuts keep a chunk's ends where its parent version had them, so the ends
-/// identify it as well as the whole does; on pgbench (chunks of 140-370 KB) sketching whole
-/// chunks was 15% of a later day's ingest CPU (SPEC.md 6.1 has the measurements).
+/// identify it as well as the whole does, at a fraction of the cost of sketching it whole
+/// (benches/log/2026-11-21-sketch-ends.md).
 pub const SKETCH_SPAN: usize = 16 << 10;
 
 /// A chunk's super-features.
@@ -79,8 +79,8 @@ fn sample(max: &mut [u64; FEATURES], fp: u64) {
 ///
 /// The two halves of the chunk (of a chunk longer than `2 * SKETCH_SPAN`: its first and last
 /// [`SKETCH_SPAN`] bytes) are hashed in one interleaved loop (each half's hash starts from
-/// zero): the rolling hash is a serial dependency chain, and two chains run side by side. Its
-/// share of a later pg_dump day's ingest CPU fell from 12% to 8% (perf); four chains were slower.
+/// zero): the rolling hash is a serial dependency chain, and two chains run side by side, which is
+/// cheaper than one; four were slower (benches/log/2026-11-21-64k-chunks-and-resemblance.md).
 pub fn sketch(keys: &Keys, data: &[u8]) -> Option<Sketch> {
     let (a, b) = if data.len() > 2 * SKETCH_SPAN {
         (&data[..SKETCH_SPAN], &data[data.len() - SKETCH_SPAN..])

@@ -1,6 +1,6 @@
 //! The local index: RocksDB, derived entirely from repository objects.
 //!
-//! Column families (SPEC.md, "Local index"):
+//! Column families (SPEC.md section 12, "The local index"):
 //! - `blobs`: blob id (32) -> location (46 bytes: pack id, kind, codec, offset, stored_len, raw_len;
 //!   a delta adds its depth (1) and base id (32))
 //! - `packs`: pack id (32) -> pack length (u64 LE) || blob count (u32 LE)
@@ -379,11 +379,12 @@ impl Index {
     /// table files of a column family that has accumulated more than [`MAX_TABLE_FILES`].
     ///
     /// Every column family is flushed: `DB::flush` alone covers only the default one, and the
-    /// write-ahead log holding a million blob entries made each later command replay it on open
-    /// (0.6 s). Every commit flushes a few entries per column family into new table files.
-    /// RocksDB moves a file whose keys overlap no other to the last level as it is ("trivial
-    /// move"), never merging it, and a snapshot's or a pack's few keys overlap nothing: 60 ingests
-    /// left 242 files, each one opened by every command. The merge reports no error (the crate's
+    /// write-ahead log holding a million blob entries made each later command replay it on open.
+    /// Every commit flushes a few entries per column family into new table files. RocksDB moves a
+    /// file whose keys overlap no other to the last level as it is ("trivial move"), never merging
+    /// it, and a snapshot's or a pack's few keys overlap nothing: table files pile up without
+    /// bound, each opened by every command (benches/log/2026-11-21-memory-and-scale.md,
+    /// benches/log/2026-12-03-table-files-run-aa.md). The merge reports no error (the crate's
     /// call returns none): a failed one leaves the files as they were, and the next commit tries
     /// again.
     pub fn flush(&self) -> Result<()> {

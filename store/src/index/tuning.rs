@@ -22,14 +22,12 @@ pub(super) fn options(read_only: bool) -> Options {
     o.set_max_log_file_size(1 << 20);
     // All table files are opened at open time: a read-only view survives a writer's compactions.
     o.set_max_open_files(-1);
-    // One thread opens them: RocksDB's default starts 16 threads per column family at every
-    // open (276 threads for one restore). Creating them and the TLB shootdowns when they exit
-    // cost more than reading a few dozen table footers in turn (measured on a 2-core VM:
-    // `dbvault snapshots` 0.095 s against 0.115 s).
+    // One thread opens them: RocksDB's default starts 16 threads per column family at every open,
+    // which costs more than reading a few dozen table footers in turn
+    // (benches/log/2026-11-22-fewer-threads-like-for-like-restores.md).
     o.set_max_file_opening_threads(1);
-    // A commit's flush of every column family is one job with one manifest update: a pgbench
-    // day's ingest made 29 fsyncs instead of 56 with this alone (6 table files, then the manifest
-    // and the folder once rather than per column family).
+    // A commit's flush of every column family is one job with one manifest update, not one per
+    // family, which halves a commit's fsyncs (benches/log/2026-12-04-new-machine-runs-ff-to-jj.md).
     o.set_atomic_flush(true);
     o
 }
@@ -42,8 +40,8 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     let mut t = BlockBasedOptions::default();
     t.set_block_cache(cache);
     // Index and filter blocks live beside the cache, loaded once per table file (about 2 bytes
-    // per entry). In the small block cache, random lookups evicted them and every miss re-read
-    // and re-checksummed a whole filter: restoring 5 GB spent 60% of its time there.
+    // per entry). In the small block cache random lookups evicted them, and every miss re-read and
+    // re-checksummed a whole filter (benches/log/2026-11-21-memory-and-scale.md).
     t.set_cache_index_and_filter_blocks(false);
     if name == CF_BLOBS {
         // New chunks are lookups of absent keys: a bloom filter answers most without disk reads.

@@ -57,8 +57,8 @@ pub(super) struct Dedup<'r> {
     /// New chunk-list nodes, sealed, not yet handed to the pack writer.
     pub nodes: Vec<SealedBlob>,
     /// The digest of the stream so far. It is computed here, not on the reader thread: reading
-    /// and chunking keep that thread busy, and on a pgbench day (perf samples per thread) it was
-    /// the pipeline's one saturated core while this one waited.
+    /// and chunking keep that thread busy while this one has time to spare
+    /// (benches/log/2026-12-02-fresh-memory-runs-x-y-z.md).
     pub digest: blake3::Hasher,
 }
 

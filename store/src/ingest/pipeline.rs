@@ -24,7 +24,7 @@ use crate::repository::Repository;
 use crate::{Result, StoreError};
 
 /// Bytes per batch handed from the reader thread to the sealing stage: 4 MiB rather than 8 lowers
-/// peak memory at the same speed (benches/README.md, "Batch size").
+/// peak memory at the same speed (benches/log/2026-12-03-early-index-4mib-batches-run-bb.md).
 const BATCH_BYTES: usize = 4 << 20;
 /// Batches in flight between reader and sealer (bounds memory).
 const QUEUE_DEPTH: usize = 2;

@@ -22,8 +22,8 @@ const MAX_FEATURES: usize = 1 << 20;
 ///
 /// Chunk-list nodes travel with a batch rather than on their own: the writer waits for each
 /// batch's sealing job in turn, and nodes sent alone while it waited filled the queue and held the
-/// next batch back, so sealing jobs ran one at a time with a core idle. Batching them took 3-12%
-/// off a first day's ingest (pg-app, mariadb-app; two A/B runs of 8-10 alternations).
+/// next batch back, so sealing jobs ran one at a time with a core idle
+/// (benches/log/2026-11-22-early-rebases-and-batched-nodes.md).
 pub(super) enum ToPacks {
     /// A batch's new chunks, sealed by a parallel job that may still be running, and the
     /// chunk-list nodes completed while the batch was deduplicated.
