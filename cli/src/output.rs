@@ -13,6 +13,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use serde::Serialize;
 
 /// Standard output could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +54,36 @@ pub fn stdout_closed(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<StdoutFailed>().is_some_and(|s| s.0.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
+/// A `--json` document as one line of text, its keys sorted: the order dbvault's documents have
+/// always had (they were built as `serde_json::Value`s, whose objects keep their keys sorted), so
+/// the document goes through a `Value` on its way out.
+pub fn json_text(doc: &impl Serialize) -> Result<String, serde_json::Error> {
+    Ok(serde_json::to_value(doc)?.to_string())
+}
+
+/// Print a `--json` document ([`json_text`]) on standard output.
+pub fn json(doc: &impl Serialize) -> anyhow::Result<()> {
+    line(format_args!("{}", json_text(doc)?))?;
+    Ok(())
+}
+
+/// The `--json` document of a failed command.
+#[derive(Serialize)]
+struct ErrorDoc<'a> {
+    /// Always false.
+    ok: bool,
+    /// The error and its causes, on one line.
+    error: &'a str,
+    /// The exit code dbvault ends with.
+    exit_code: u8,
+    /// Advice, when the next step is not obvious from the message.
+    hint: Option<&'a str>,
+}
+
 /// The one JSON document of a failed command: `{"ok": false, "error", "exit_code", "hint"}`, on
 /// standard output (or standard error when standard output carries a dump).
 pub fn json_error(message: &str, code: u8, hint: Option<&str>, on_stderr: bool) {
-    let doc = serde_json::json!({ "ok": false, "error": message, "exit_code": code, "hint": hint });
+    let doc = json_text(&ErrorDoc { ok: false, error: message, exit_code: code, hint }).expect("strings and numbers make a JSON document");
     if on_stderr {
         errln(format_args!("{doc}"));
     } else {

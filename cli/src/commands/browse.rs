@@ -1,11 +1,14 @@
 //! `dbvault log`, `show`, `diff`, `stats`.
 
 use anyhow::Result;
-use serde_json::json;
+use repo_format::Id;
+use repo_format::manifest::Manifest;
+use serde::Serialize;
 use store::Repository;
-use store::browse;
+use store::browse::{self, Diff, ParentShare, Stats};
 use store::snapshot::{self, Snapshot};
 
+use super::snapshots::SnapshotDoc;
 use crate::cli::{DiffArgs, Global, LogArgs, ShowArgs, StatsArgs};
 use crate::output;
 
@@ -30,20 +33,22 @@ fn completeness(s: &Snapshot) -> &'static str {
     }
 }
 
+/// One snapshot in `log --json`.
+#[derive(Serialize)]
+struct LogEntry<'a> {
+    /// The snapshot, as `snapshots` shows it.
+    #[serde(flatten)]
+    snapshot: SnapshotDoc<'a>,
+    /// Share of its bytes already in the repository when it was ingested ([`dedup`]).
+    dedup: f64,
+}
+
 pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let mut list = snapshot::list_of(repo, &index, &a.db)?;
     list.reverse();
     if g.json {
-        let v: Vec<_> = list
-            .iter()
-            .map(|s| {
-                let mut v = super::snapshots::to_json(s);
-                v["dedup"] = dedup(s).into();
-                v
-            })
-            .collect();
-        crate::outln!("{}", serde_json::Value::Array(v));
+        output::json(&list.iter().map(|s| LogEntry { snapshot: SnapshotDoc::of(s), dedup: dedup(s) }).collect::<Vec<_>>())?;
         return Ok(());
     }
     if !g.quiet {
@@ -69,6 +74,19 @@ pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `show --json` prints: the manifest (its source redacted), and what it shares with its
+/// parent.
+#[derive(Serialize)]
+struct ShowDoc<'a> {
+    /// The manifest.
+    #[serde(flatten)]
+    manifest: &'a Manifest,
+    /// The snapshot's id.
+    id: Id,
+    /// Chunks and bytes shared with the parent.
+    shared_with_parent: &'a ParentShare,
+}
+
 pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let s = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
@@ -78,11 +96,7 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     m.source = store::redact::source(&m.source);
     let m = &m;
     if g.json {
-        let mut v = serde_json::to_value(m)?;
-        v["id"] = json!(s.id);
-        v["shared_with_parent"] = serde_json::to_value(&share)?;
-        crate::outln!("{v}");
-        return Ok(());
+        return output::json(&ShowDoc { manifest: m, id: s.id, shared_with_parent: &share });
     }
     if g.quiet {
         return Ok(());
@@ -141,6 +155,18 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `diff --json` prints: the difference, and the two snapshots.
+#[derive(Serialize)]
+struct DiffDoc<'a> {
+    /// How B differs from A.
+    #[serde(flatten)]
+    diff: &'a Diff,
+    /// Snapshot A's id.
+    a: Id,
+    /// Snapshot B's id.
+    b: Id,
+}
+
 pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let sa = snapshot::resolve(repo, &index, &a.a, a.db.as_deref())?;
@@ -148,10 +174,7 @@ pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
     drop(index);
     let d = browse::diff(repo, &sa, &sb)?;
     if g.json {
-        let mut v = serde_json::to_value(&d)?;
-        v["a"] = json!(sa.id);
-        v["b"] = json!(sb.id);
-        crate::outln!("{v}");
+        output::json(&DiffDoc { diff: &d, a: sa.id, b: sb.id })?;
     } else if !g.quiet {
         crate::outln!("A {} ({} of db {}), B {} ({} of db {})", sa.id.short(), output::local_time(sa.manifest.end), sa.manifest.db, sb.id.short(), output::local_time(sb.manifest.end), sb.manifest.db);
         crate::outln!("only in A  {} chunks, {}", d.only_a_chunks, output::size(d.only_a_bytes));
@@ -168,20 +191,37 @@ pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `stats --json` prints.
+#[derive(Serialize)]
+struct StatsDoc<'a> {
+    /// One per database.
+    databases: Vec<DatabaseStats<'a>>,
+    /// Bytes of every pack in the repository.
+    repository_pack_bytes: u64,
+}
+
+/// What one database costs.
+#[derive(Serialize)]
+struct DatabaseStats<'a> {
+    /// The database.
+    db: &'a str,
+    /// Its counts.
+    #[serde(flatten)]
+    stats: &'a Stats,
+    /// Ingested bytes per unique byte.
+    dedup_ratio: f64,
+    /// Unique bytes per stored byte.
+    compression_ratio: f64,
+}
+
 pub fn stats(g: &Global, repo: &Repository, a: &StatsArgs) -> Result<()> {
     let (per_db, pack_bytes) = browse::stats(repo, a.db.as_deref())?;
     if g.json {
-        let dbs: Vec<_> = per_db
+        let databases = per_db
             .iter()
-            .map(|(db, s)| {
-                let mut v = serde_json::to_value(s).expect("stats serialise");
-                v["db"] = json!(db);
-                v["dedup_ratio"] = s.dedup_ratio().into();
-                v["compression_ratio"] = s.compression_ratio().into();
-                v
-            })
+            .map(|(db, s)| DatabaseStats { db, stats: s, dedup_ratio: s.dedup_ratio(), compression_ratio: s.compression_ratio() })
             .collect();
-        crate::outln!("{}", json!({ "databases": dbs, "repository_pack_bytes": pack_bytes }));
+        output::json(&StatsDoc { databases, repository_pack_bytes: pack_bytes })?;
     } else if !g.quiet {
         let rows: Vec<Vec<String>> = per_db
             .iter()

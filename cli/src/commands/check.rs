@@ -1,8 +1,9 @@
 //! `dbvault check`.
 
 use anyhow::Result;
+use serde::Serialize;
 use store::Repository;
-use store::check::{ReadData, check};
+use store::check::{CheckReport, ReadData, check};
 
 use crate::cli::{CheckArgs, Global};
 use crate::output;
@@ -27,6 +28,16 @@ fn parse_subset(s: &str) -> Result<ReadData> {
     Ok(ReadData::Part { n, m })
 }
 
+/// What `check --json` prints: the report, and whether it found nothing wrong.
+#[derive(Serialize)]
+struct CheckDoc<'a> {
+    /// The report.
+    #[serde(flatten)]
+    report: &'a CheckReport,
+    /// True when no problem was found.
+    ok: bool,
+}
+
 pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
     let read = match (&a.read_data_subset, a.read_data) {
         (Some(s), _) => parse_subset(s)?,
@@ -42,9 +53,7 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
     let r = result?;
     let problems = r.problems.len() + r.damaged.len();
     if g.json {
-        let mut v = serde_json::to_value(&r)?;
-        v["ok"] = r.ok().into();
-        crate::outln!("{v}");
+        output::json(&CheckDoc { report: &r, ok: r.ok() })?;
     } else if !g.quiet || !r.ok() {
         crate::outln!(
             "checked {} snapshot(s), {} pack(s){}",

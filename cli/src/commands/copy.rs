@@ -1,6 +1,8 @@
 //! `dbvault copy`.
 
 use anyhow::{Context, Result};
+use repo_format::Id;
+use serde::Serialize;
 use store::Repository;
 use store::copy::{Copied, copy};
 use store::snapshot;
@@ -19,6 +21,23 @@ pub fn run(g: &Global, a: &CopyArgs) -> Result<()> {
     super::report_warnings(&src);
     super::report_warnings(&dst);
     result
+}
+
+/// One snapshot in `copy --json`.
+#[derive(Serialize)]
+struct CopiedDoc<'a> {
+    /// The snapshot in the source repository.
+    source: Id,
+    /// Its copy in the destination.
+    target: Id,
+    /// Its database.
+    db: &'a str,
+    /// Dump size in bytes.
+    size: u64,
+    /// Whether the copy was there before (nothing was written).
+    existed: bool,
+    /// Bytes the copy added to the destination.
+    stored_bytes: u64,
 }
 
 fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Location, a: &CopyArgs) -> Result<()> {
@@ -47,18 +66,16 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
     if json {
         let rows: Vec<_> = copied
             .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "source": c.source.id,
-                    "target": c.target.id,
-                    "db": c.source.manifest.db,
-                    "size": c.source.manifest.size,
-                    "existed": c.existed,
-                    "stored_bytes": if c.existed { 0 } else { c.target.manifest.added.stored_bytes },
-                })
+            .map(|c| CopiedDoc {
+                source: c.source.id,
+                target: c.target.id,
+                db: &c.source.manifest.db,
+                size: c.source.manifest.size,
+                existed: c.existed,
+                stored_bytes: if c.existed { 0 } else { c.target.manifest.added.stored_bytes },
             })
             .collect();
-        crate::outln!("{}", serde_json::Value::Array(rows));
+        output::json(&rows)?;
     } else if !quiet {
         let new = copied.iter().filter(|c| !c.existed).count();
         let stored: u64 = copied.iter().filter(|c| !c.existed).map(|c| c.target.manifest.added.stored_bytes).sum();

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde_json::json;
+use repo_format::Id;
+use serde::Serialize;
 use store::Repository;
 use store::prune::{PruneReport, prune};
 use store::retention::{Decision, Policy, apply, rule_matches};
@@ -103,6 +104,51 @@ impl Plan {
     }
 }
 
+/// What `forget --json` prints: the plan per database (none when snapshots are named), and what
+/// was removed.
+#[derive(Serialize)]
+struct ForgetDoc<'a> {
+    /// Whether this was a dry run (nothing removed).
+    dry_run: bool,
+    /// What the policy keeps and removes, per database.
+    databases: Vec<DatabasePlan<'a>>,
+    /// Keep rules that matched no snapshot.
+    unmatched_rules: &'a [String],
+    /// The snapshots removed.
+    removed: Vec<Id>,
+}
+
+/// What a policy keeps and removes of one database, newest first.
+#[derive(Serialize)]
+struct DatabasePlan<'a> {
+    /// The database.
+    db: &'a str,
+    /// The snapshots kept.
+    keep: Vec<Kept<'a>>,
+    /// The snapshots removed.
+    remove: Vec<Removed>,
+}
+
+/// A snapshot a policy keeps, and why.
+#[derive(Serialize)]
+struct Kept<'a> {
+    /// Its id.
+    id: Id,
+    /// When its dump ended.
+    time: Timestamp,
+    /// The rules that keep it.
+    reasons: &'a [String],
+}
+
+/// A snapshot a policy removes.
+#[derive(Serialize)]
+struct Removed {
+    /// Its id.
+    id: Id,
+    /// When its dump ended.
+    time: Timestamp,
+}
+
 pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let (plan, remove) = if !a.snapshots.is_empty() {
@@ -117,21 +163,19 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
     drop(index);
     let refusal = plan.as_ref().filter(|_| !a.allow_remove_all).and_then(Plan::refusal);
     if g.json {
-        let dbs: Vec<_> = plan
+        let databases = plan
             .iter()
             .flat_map(|p| &p.decisions)
-            .map(|(db, ds)| {
-                json!({
-                    "db": db,
-                    "keep": ds.iter().filter(|d| d.keep).map(|d| json!({ "id": d.snapshot.id, "time": d.snapshot.manifest.end, "reasons": d.reasons })).collect::<Vec<_>>(),
-                    "remove": ds.iter().filter(|d| !d.keep).map(|d| json!({ "id": d.snapshot.id, "time": d.snapshot.manifest.end })).collect::<Vec<_>>(),
-                })
+            .map(|(db, ds)| DatabasePlan {
+                db,
+                keep: ds.iter().filter(|d| d.keep).map(|d| Kept { id: d.snapshot.id, time: d.snapshot.manifest.end, reasons: &d.reasons }).collect(),
+                remove: ds.iter().filter(|d| !d.keep).map(|d| Removed { id: d.snapshot.id, time: d.snapshot.manifest.end }).collect(),
             })
             .collect();
         if refusal.is_none() {
-            let removed = if a.dry_run { vec![] } else { remove.iter().map(|s| s.id).collect::<Vec<_>>() };
-            let unmatched = plan.as_ref().map(|p| p.unmatched.clone()).unwrap_or_default();
-            crate::outln!("{}", json!({ "dry_run": a.dry_run, "databases": dbs, "unmatched_rules": unmatched, "removed": removed }));
+            let removed = if a.dry_run { vec![] } else { remove.iter().map(|s| s.id).collect() };
+            let unmatched_rules = plan.as_ref().map_or(&[][..], |p| &p.unmatched);
+            output::json(&ForgetDoc { dry_run: a.dry_run, databases, unmatched_rules, removed })?;
         }
     } else if !g.quiet {
         for (db, ds) in plan.iter().flat_map(|p| &p.decisions) {

@@ -4,9 +4,11 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 use store::ingest::{IngestOptions, IngestSummary, Input, LeasedFile, ingest, ingest_input};
 use store::{Repository, StoreError};
 
+use super::snapshots::SnapshotDoc;
 use crate::child::Producer;
 use crate::cli::{Global, IngestArgs};
 use crate::output;
@@ -57,7 +59,7 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     let s = result?;
     warn(&s);
     let printed = if g.json {
-        output::line(format_args!("{}", to_json(&s))).map_err(anyhow::Error::from)
+        output::json(&IngestDoc::of(&s))
     } else if !g.quiet {
         print_summary(&s)
     } else {
@@ -112,18 +114,44 @@ pub fn warn(s: &IngestSummary) {
     }
 }
 
-pub fn to_json(s: &IngestSummary) -> serde_json::Value {
-    let m = &s.snapshot.manifest;
-    let secs = s.elapsed.as_secs_f64();
-    let mut v = super::snapshots::to_json(&s.snapshot);
-    v["new_raw_bytes"] = m.added.raw_bytes.into();
-    v["delta_chunks"] = m.added.delta_chunks.into();
-    v["delta_raw_bytes"] = m.added.delta_raw_bytes.into();
-    v["delta_stored_bytes"] = m.added.delta_stored_bytes.into();
-    v["delta_saved_bytes"] = m.added.delta_alone_bytes.saturating_sub(m.added.delta_stored_bytes).into();
-    v["elapsed_secs"] = secs.into();
-    v["bytes_per_sec"] = (m.size as f64 / secs.max(1e-6)).into();
-    v
+/// What `ingest --json` prints: the snapshot, what storing it took, and how long.
+#[derive(Serialize)]
+pub struct IngestDoc<'a> {
+    /// The snapshot.
+    #[serde(flatten)]
+    pub snapshot: SnapshotDoc<'a>,
+    /// Bytes of the new chunks before compression.
+    pub new_raw_bytes: u64,
+    /// Of the new chunks, those stored as deltas.
+    pub delta_chunks: u64,
+    /// Bytes of the chunks stored as deltas, before compression.
+    pub delta_raw_bytes: u64,
+    /// Stored bytes of those deltas.
+    pub delta_stored_bytes: u64,
+    /// Bytes the deltas saved over compressing those chunks alone.
+    pub delta_saved_bytes: u64,
+    /// Wall time of the ingest, in seconds.
+    pub elapsed_secs: f64,
+    /// Dump bytes read per second.
+    pub bytes_per_sec: f64,
+}
+
+impl<'a> IngestDoc<'a> {
+    /// The document of an ingest.
+    pub fn of(s: &'a IngestSummary) -> Self {
+        let a = &s.snapshot.manifest.added;
+        let secs = s.elapsed.as_secs_f64();
+        IngestDoc {
+            snapshot: SnapshotDoc::of(&s.snapshot),
+            new_raw_bytes: a.raw_bytes,
+            delta_chunks: a.delta_chunks,
+            delta_raw_bytes: a.delta_raw_bytes,
+            delta_stored_bytes: a.delta_stored_bytes,
+            delta_saved_bytes: a.delta_alone_bytes.saturating_sub(a.delta_stored_bytes),
+            elapsed_secs: secs,
+            bytes_per_sec: s.snapshot.manifest.size as f64 / secs.max(1e-6),
+        }
+    }
 }
 
 fn print_summary(s: &IngestSummary) -> Result<()> {

@@ -1,11 +1,33 @@
 //! `dbvault init`.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
+use repo_format::Id;
 use repo_format::config::ChunkerConfig;
 use repo_format::keyfile::KdfParams;
+use serde::Serialize;
 use store::{InitOptions, Repository};
 
 use crate::cli::{Global, InitArgs};
+use crate::output;
+
+/// What `init --json` prints: the new repository.
+#[derive(Serialize)]
+struct InitDoc<'a> {
+    /// The repository's id.
+    id: Id,
+    /// Where it is, as given.
+    location: String,
+    /// This machine's folder for it (the local index).
+    cache: &'a Path,
+    /// Its format version.
+    version: u32,
+    /// Its chunker parameters, fixed for its life.
+    chunker: ChunkerConfig,
+    /// Whether ingests store changed chunks as deltas.
+    deltas: bool,
+}
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<()> {
     let location = super::location(g)?;
@@ -22,7 +44,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<()> {
         .with_context(|| format!("creating repository {location}"))?;
     let c = repo.config();
     if g.json {
-        crate::outln!("{}", serde_json::json!({ "id": c.id, "location": location.to_string(), "cache": repo.local_dir(), "version": c.version, "chunker": c.chunker, "deltas": c.writes_deltas() }));
+        output::json(&InitDoc { id: c.id, location: location.to_string(), cache: repo.local_dir(), version: c.version, chunker: c.chunker, deltas: c.writes_deltas() })?;
     } else if !g.quiet {
         crate::outln!("created dbvault repository {} at {location}", c.id.short());
         crate::outln!("keep the password safe: without it the data cannot be read back");

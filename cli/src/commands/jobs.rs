@@ -5,11 +5,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use store::Repository;
 
-use super::ingest::{Spec, ingest_one, to_json, warn};
+use super::ingest::{IngestDoc, Spec, ingest_one, warn};
 use crate::cli::Global;
 use crate::{exit, output};
 
@@ -62,6 +61,50 @@ fn load(file: &Path) -> Result<Vec<Spec>> {
     Ok(specs)
 }
 
+/// What `ingest --jobs --json` prints: every job's outcome, in the jobs file's order.
+#[derive(Serialize)]
+struct JobsDoc<'a> {
+    /// One per job.
+    jobs: Vec<JobDoc<'a>>,
+    /// Jobs that failed.
+    failed: usize,
+    /// Jobs whose snapshot was saved.
+    succeeded: usize,
+}
+
+/// One job's outcome.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JobDoc<'a> {
+    /// Its snapshot was saved.
+    Saved(Box<SavedJob<'a>>),
+    /// It failed.
+    Failed(FailedJob<'a>),
+}
+
+/// A job whose snapshot was saved: what `ingest --json` prints for it, and `ok`.
+#[derive(Serialize)]
+struct SavedJob<'a> {
+    /// The ingest.
+    #[serde(flatten)]
+    ingest: IngestDoc<'a>,
+    /// Always true.
+    ok: bool,
+}
+
+/// A job that failed.
+#[derive(Serialize)]
+struct FailedJob<'a> {
+    /// The job's database.
+    db: &'a str,
+    /// Always false.
+    ok: bool,
+    /// The error and its causes, on one line.
+    error: String,
+    /// The exit code the job alone would have ended with.
+    exit_code: u8,
+}
+
 pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Result<()> {
     let specs = load(file)?;
     let results: Mutex<Vec<Option<Result<store::ingest::IngestSummary, anyhow::Error>>>> =
@@ -91,19 +134,15 @@ pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Resul
         warn(s);
     }
     if g.json {
-        let jobs: Vec<_> = specs
+        let jobs = specs
             .iter()
             .zip(&results)
             .map(|(spec, r)| match r {
-                Ok(s) => {
-                    let mut v = to_json(s);
-                    v["ok"] = true.into();
-                    v
-                }
-                Err(e) => json!({ "db": spec.db, "ok": false, "error": output::error_chain(e), "exit_code": exit::code_for(e) }),
+                Ok(s) => JobDoc::Saved(Box::new(SavedJob { ingest: IngestDoc::of(s), ok: true })),
+                Err(e) => JobDoc::Failed(FailedJob { db: &spec.db, ok: false, error: output::error_chain(e), exit_code: exit::code_for(e) }),
             })
             .collect();
-        crate::outln!("{}", json!({ "jobs": jobs, "failed": failed, "succeeded": specs.len() - failed }));
+        output::json(&JobsDoc { jobs, failed, succeeded: specs.len() - failed })?;
     } else if !g.quiet {
         let rows: Vec<Vec<String>> = specs
             .iter()

@@ -1,7 +1,9 @@
 //! `dbvault key list|add|remove|passwd`.
 
 use anyhow::Result;
+use repo_format::Id;
 use repo_format::keyfile::KdfParams;
+use serde::Serialize;
 use store::Repository;
 use store::keys;
 
@@ -17,7 +19,7 @@ pub fn run(g: &Global, repo: &Repository, c: &KeyCommand) -> Result<()> {
         KeyCommand::List => {
             let list = keys::list(repo)?;
             if g.json {
-                crate::outln!("{}", serde_json::to_value(&list)?);
+                output::json(&list)?;
             } else if !g.quiet {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -44,9 +46,16 @@ pub fn run(g: &Global, repo: &Repository, c: &KeyCommand) -> Result<()> {
     Ok(())
 }
 
-fn report(g: &Global, what: &str, id: repo_format::Id) -> Result<()> {
+/// What `key add|remove|passwd --json` prints: the key added or removed.
+#[derive(Serialize)]
+struct KeyDoc {
+    /// The key file's id.
+    id: Id,
+}
+
+fn report(g: &Global, what: &str, id: Id) -> Result<()> {
     if g.json {
-        crate::outln!("{}", serde_json::json!({ "id": id }));
+        output::json(&KeyDoc { id })?;
     } else if !g.quiet {
         crate::outln!("{what} {}", id.short());
     }

@@ -16,7 +16,7 @@ pub fn index(g: &Global, repo: &Repository, read_data: bool) -> Result<()> {
     }
     let r = r?;
     if g.json {
-        crate::outln!("{}", serde_json::to_value(&r)?);
+        output::json(&r)?;
         return Ok(());
     }
     if g.quiet {
@@ -58,7 +58,7 @@ pub fn snapshots(g: &Global, repo: &Repository, forget: bool) -> Result<()> {
     // Damage reported and left in place is a finding, as for `check`.
     let result = if left > 0 && !forget { Err(crate::exit::CheckFailed(left).into()) } else { Ok(()) };
     if g.json {
-        crate::outln!("{}", serde_json::to_value(&r)?);
+        output::json(&r)?;
         return result;
     }
     if g.quiet {
@@ -93,7 +93,7 @@ pub fn config(g: &Global) -> Result<()> {
         crate::errln!("dbvault: warning: {w}");
     }
     if g.json {
-        crate::outln!("{}", serde_json::to_value(&r)?);
+        output::json(&r)?;
     } else if !g.quiet {
         match r.from_key {
             Some(k) => crate::outln!("restored the config of repository {} from the copy in key {}", r.id.short(), k.short()),

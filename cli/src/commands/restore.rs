@@ -5,6 +5,8 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use repo_format::Id;
+use serde::Serialize;
 use store::{Repository, StoreError};
 use store::restore::{RestoreSummary, restore};
 use store::small_writes::SmallWrites;
@@ -49,6 +51,27 @@ fn target(path: &Path, force: bool) -> Result<Target> {
         return Ok(Target::Replace(m.permissions()));
     };
     anyhow::bail!("{} is {kind}; -o only creates or (with --force) replaces a regular file, so nothing was written", path.display())
+}
+
+/// What `restore --json` prints: what was restored, and where to.
+#[derive(Serialize)]
+struct RestoreDoc<'a> {
+    /// The snapshot's id.
+    id: Id,
+    /// Its database.
+    db: &'a str,
+    /// Bytes written.
+    size: u64,
+    /// Chunks read.
+    chunks: u64,
+    /// The BLAKE3 digest the dump was checked against.
+    digest: Id,
+    /// Wall time of the restore, in seconds.
+    elapsed_secs: f64,
+    /// The file written with `-o` (none for standard output or a command).
+    output: Option<&'a Path>,
+    /// Whether the dump is known to be cut short.
+    incomplete: bool,
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
@@ -126,15 +149,20 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
     }
     let s = summary?;
     if g.json {
-        let v = serde_json::json!({
-            "id": snap.id, "db": snap.manifest.db, "size": s.bytes, "chunks": s.chunks,
-            "digest": snap.manifest.digest, "elapsed_secs": s.elapsed.as_secs_f64(),
-            "output": output, "incomplete": snap.manifest.incomplete,
-        });
+        let doc = RestoreDoc {
+            id: snap.id,
+            db: &snap.manifest.db,
+            size: s.bytes,
+            chunks: s.chunks,
+            digest: snap.manifest.digest,
+            elapsed_secs: s.elapsed.as_secs_f64(),
+            output,
+            incomplete: snap.manifest.incomplete,
+        };
         if output.is_some() || !a.command.is_empty() {
-            crate::outln!("{v}");
+            output::json(&doc)?;
         } else {
-            crate::errln!("{v}");
+            crate::errln!("{}", output::json_text(&doc)?);
         }
     } else if !g.quiet && (output.is_some() || !a.command.is_empty()) {
         crate::outln!(
