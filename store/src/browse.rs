@@ -189,11 +189,11 @@ pub fn stats(repo: &Repository, db: Option<&str>) -> Result<(BTreeMap<String, St
                     st.unique_chunks += 1;
                     st.unique_bytes += c.len;
                     let loc = index.locate(&c.id)?;
-                    st.stored_bytes += u64::from(loc.stored_len);
-                    if loc.delta.is_some() {
+                    st.stored_bytes += u64::from(loc.entry.stored_len);
+                    if loc.entry.delta.is_some() {
                         st.delta_chunks += 1;
                         st.delta_raw_bytes += c.len;
-                        st.delta_stored_bytes += u64::from(loc.stored_len);
+                        st.delta_stored_bytes += u64::from(loc.entry.stored_len);
                     }
                     fresh.insert(key);
                     if fresh.len() >= 4096 {

@@ -134,7 +134,7 @@ impl Walker<'_> {
             let counts = if self.missing_packs.contains(&loc.pack) {
                 self.note(format!("{what} is in pack {}, which is missing or damaged", loc.pack.short()));
                 Counts { missing: 1, unreadable: 0 }
-            } else if self.bad_blobs.contains(member) || (top && (!chain::holds(loc, kind) || len.is_some_and(|l| l != u64::from(loc.raw_len)))) {
+            } else if self.bad_blobs.contains(member) || (top && (!chain::holds(loc, kind) || len.is_some_and(|l| l != u64::from(loc.entry.raw_len)))) {
                 self.note(format!("{what} in pack {} failed verification", loc.pack.short()));
                 Counts { missing: 0, unreadable: 1 }
             } else {
@@ -269,7 +269,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
                 for e in entries {
                     if let Ok(Some(loc)) = index.get(&e.id)
                         && loc.pack == *id
-                        && loc.entry(e.id) != e
+                        && loc.entry != e
                     {
                         report.problems.push(format!("{key}: blob {} is recorded differently in the pack header and the index", e.id.short()));
                     }

@@ -120,7 +120,7 @@ fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<Id>, missin
             missing.insert(next);
             return Ok(());
         };
-        let Some(d) = loc.delta else { return Ok(()) };
+        let Some(d) = loc.entry.delta else { return Ok(()) };
         if marks.contains(&d.base)? {
             return Ok(());
         }

@@ -164,7 +164,7 @@ fn rewrite_segments(repo: &Repository, drop: impl Fn(&Id, Option<&PackEntry>) ->
 fn broken_deltas(idx: &Index) -> Result<Vec<(Id, Id)>> {
     let mut out = Vec::new();
     idx.for_each_blob(|id, loc| {
-        if loc.delta.is_some() && !Chain::below(idx, id)?.is_complete() {
+        if loc.entry.delta.is_some() && !Chain::below(idx, id)?.is_complete() {
             out.push((id, loc.pack));
         }
         Ok(())

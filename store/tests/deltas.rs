@@ -88,7 +88,7 @@ fn chunks_and_deltas_decode_into_the_callers_buffers() {
             wanted.push((c.id, &days[n][c.offset as usize..(c.offset + c.len) as usize]));
         }
     }
-    let is_delta = |id: &repo_format::Id| index.locate(id).unwrap().delta.is_some();
+    let is_delta = |id: &repo_format::Id| index.locate(id).unwrap().entry.delta.is_some();
     let short = wanted.iter().position(|(id, _)| is_delta(id)).expect("the test needs a delta");
     assert!(wanted.iter().any(|(id, _)| !is_delta(id)), "the test needs a whole chunk");
     let ids: Vec<repo_format::Id> = wanted.iter().map(|(id, _)| *id).collect();
@@ -214,7 +214,7 @@ fn a_damaged_base_is_reported_for_its_deltas_and_nothing_else_breaks() {
     drop(idx);
     let path = t.path().join(repo_format::object_key::pack(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[loc.offset as usize + 30] ^= 1;
+    bytes[loc.entry.offset as usize + 30] ^= 1;
     std::fs::write(&path, bytes).unwrap();
     let err = t.restore(&s1).unwrap_err().to_string();
     assert!(err.contains(&s1.id.short()), "the error names the snapshot: {err}");

@@ -72,10 +72,10 @@ fn a_chunk_sealed_over_other_bytes_fails_restore_naming_it() {
     let victim = (0..5).map(|_| walk.next_chunk().unwrap().unwrap()).last().unwrap();
     let loc = index.locate(&victim.id).unwrap();
     let forged = blob::seal(t.repo.keys(), BlobKind::Chunk, victim.id, &noise(victim.len as usize, 8), 3).unwrap();
-    assert_eq!(forged.bytes.len(), loc.stored_len as usize, "stored as is, like the original");
+    assert_eq!(forged.bytes.len(), loc.entry.stored_len as usize, "stored as is, like the original");
     let path = t.path().join(repo_format::object_key::pack(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[loc.offset as usize..][..forged.bytes.len()].copy_from_slice(&forged.bytes);
+    bytes[loc.entry.offset as usize..][..forged.bytes.len()].copy_from_slice(&forged.bytes);
     std::fs::write(&path, bytes).unwrap();
 
     let err = t.restore(&s.snapshot).unwrap_err();

@@ -11,13 +11,13 @@ use crate::{Result, StoreError};
 /// Whether a blob stored at `loc` may serve as a delta's base: only chunks (stored whole or as
 /// deltas themselves) may; chunk-list nodes never are.
 pub fn may_serve_as_base(loc: &BlobLocation) -> bool {
-    matches!(loc.kind, BlobKind::Chunk | BlobKind::Delta)
+    matches!(loc.entry.kind, BlobKind::Chunk | BlobKind::Delta)
 }
 
 /// Whether a blob stored at `loc` holds what a reader asking for `kind` wants (a chunk may be
 /// stored as a delta).
 pub fn holds(loc: &BlobLocation, kind: BlobKind) -> bool {
-    loc.kind == kind || (kind == BlobKind::Chunk && may_serve_as_base(loc))
+    loc.entry.kind == kind || (kind == BlobKind::Chunk && may_serve_as_base(loc))
 }
 
 /// How a walk down a chain ended.
@@ -69,12 +69,12 @@ pub fn walk(index: &Index, top: Id, max_bases: u8, mut visit: impl FnMut(&Id, &B
     loop {
         let Some(loc) = index.get(&id)? else { return Ok(ChainEnd::Missing(id)) };
         if id != top && !may_serve_as_base(&loc) {
-            return Ok(ChainEnd::NotAChunk(id, loc.kind));
+            return Ok(ChainEnd::NotAChunk(id, loc.entry.kind));
         }
         if !visit(&id, &loc)? {
             return Ok(ChainEnd::Stopped);
         }
-        let Some(d) = loc.delta else { return Ok(ChainEnd::Root) };
+        let Some(d) = loc.entry.delta else { return Ok(ChainEnd::Root) };
         if bases == max_bases {
             return Ok(ChainEnd::TooDeep(d.base));
         }
@@ -104,7 +104,7 @@ impl Chain {
     pub fn under_patch(index: &Index, base: Id) -> Result<Chain> {
         let chain = Chain::collect(index, base, MAX_DELTA_DEPTH - 1)?;
         match chain.members.first() {
-            Some((_, loc)) if !may_serve_as_base(loc) => Ok(Chain { members: Vec::new(), end: ChainEnd::NotAChunk(base, loc.kind) }),
+            Some((_, loc)) if !may_serve_as_base(loc) => Ok(Chain { members: Vec::new(), end: ChainEnd::NotAChunk(base, loc.entry.kind) }),
             _ => Ok(chain),
         }
     }

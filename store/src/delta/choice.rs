@@ -73,8 +73,8 @@ pub fn choose(index: &Index, proposed: Id) -> Result<Option<Chosen>> {
     // Depths are counted along the chain just read, not taken from the entries' own fields.
     let depth = (chain.members.len() - 1) as u8;
     let (base, depth) = if depth >= WRITE_MAX_DEPTH || rebase_early(&proposed, depth) { rebase(&chain.members) } else { (proposed, depth) };
-    let root_alone = root.stored_len.saturating_sub(OVERHEAD as u32);
-    Ok(Some(Chosen { base, depth, root_alone, root_raw: root.raw_len }))
+    let root_alone = root.entry.stored_len.saturating_sub(OVERHEAD as u32);
+    Ok(Some(Chosen { base, depth, root_alone, root_raw: root.entry.raw_len }))
 }
 
 /// Whether a chain `depth` deep, ending in `proposed`, is rebased before it reaches the depth
@@ -93,7 +93,7 @@ fn rebase_early(proposed: &Id, depth: u8) -> bool {
 /// its own base) plus one day's (the chain's smallest patch). Always taking the root made every
 /// fourth day's patches span every edit since the root: rebase days grew as roots aged.
 fn rebase(chain: &[(Id, BlobLocation)]) -> (Id, u8) {
-    let patch = |l: &BlobLocation| u64::from(l.stored_len.saturating_sub(OVERHEAD as u32));
+    let patch = |l: &BlobLocation| u64::from(l.entry.stored_len.saturating_sub(OVERHEAD as u32));
     let deltas = &chain[..chain.len() - 1];
     let mut edits = deltas.iter().map(|(_, l)| patch(l)).min().unwrap_or(0);
     let mut best: Option<(Id, u8, f64)> = None;

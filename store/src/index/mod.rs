@@ -126,7 +126,7 @@ impl Index {
     pub fn get(&self, id: &Id) -> Result<Option<BlobLocation>> {
         match self.db.get_pinned_cf(self.cf(CF_BLOBS), id.0).map_err(|e| self.err(e))? {
             None => Ok(None),
-            Some(v) => BlobLocation::decode(&v).map(Some).map_err(|e| StoreError::Index {
+            Some(v) => BlobLocation::decode(*id, &v).map(Some).map_err(|e| StoreError::Index {
                 path: self.path.clone(),
                 detail: format!("entry for blob {}: {e}", id.short()),
             }),
@@ -191,7 +191,8 @@ impl Index {
     pub fn for_each_blob(&self, mut f: impl FnMut(Id, BlobLocation) -> Result<()>) -> Result<()> {
         for item in self.db.iterator_cf(self.cf(CF_BLOBS), IteratorMode::Start) {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let (Some(id), Ok(loc)) = (Id::from_slice(&k), BlobLocation::decode(&v)) else { continue };
+            let Some(id) = Id::from_slice(&k) else { continue };
+            let Ok(loc) = BlobLocation::decode(id, &v) else { continue };
             f(id, loc)?;
         }
         Ok(())
@@ -453,8 +454,8 @@ mod tests {
         }
         let r = Index::open_read(dir.path(), Duration::ZERO).unwrap();
         let loc = r.locate(&id).unwrap();
-        assert_eq!((loc.pack, loc.offset, loc.stored_len, loc.raw_len, loc.delta), (Id([2; 32]), 8, 60, 90, None));
-        assert_eq!(r.locate(&Id([10; 32])).unwrap().delta, Some(DeltaRef { base: id, depth: 1 }), "a delta keeps its base");
+        assert_eq!((loc.pack, loc.entry.offset, loc.entry.stored_len, loc.entry.raw_len, loc.entry.delta), (Id([2; 32]), 8, 60, 90, None));
+        assert_eq!(r.locate(&Id([10; 32])).unwrap().entry.delta, Some(DeltaRef { base: id, depth: 1 }), "a delta keeps its base");
         assert!(matches!(r.locate(&Id([9; 32])), Err(StoreError::MissingBlob { .. })));
         assert_eq!(r.applied_segments().unwrap(), vec![Id([3; 32])]);
         assert_eq!(r.snapshot_ids().unwrap().len(), 3);

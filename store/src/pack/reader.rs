@@ -45,19 +45,19 @@ impl<'r> PackReader<'r> {
     /// Authenticate the sealed blob `sealed` found at `loc`; it is decoded later.
     fn open(&self, id: &Id, loc: &BlobLocation, sealed: &[u8]) -> Result<Opened> {
         let what = || in_pack(id, &loc.pack);
-        match loc.delta {
-            None => blob::open_body(self.repo.keys(), loc.kind, loc.codec, id, loc.raw_len, sealed)
+        match loc.entry.delta {
+            None => blob::open_body(self.repo.keys(), loc.entry.kind, loc.entry.codec, id, loc.entry.raw_len, sealed)
                 .map(|body| Opened::Body { body, pack: loc.pack })
                 .map_err(|e| StoreError::format(what(), e)),
-            Some(d) => blob::open_patch(self.repo.keys(), loc.codec, id, &d.base, loc.raw_len, sealed)
-                .map(|patch| Opened::Patch { patch, base: d.base, raw_len: loc.raw_len })
+            Some(d) => blob::open_patch(self.repo.keys(), loc.entry.codec, id, &d.base, loc.entry.raw_len, sealed)
+                .map(|patch| Opened::Patch { patch, base: d.base, raw_len: loc.entry.raw_len })
                 .map_err(|e| StoreError::format(what(), e)),
         }
     }
 
     /// Read and authenticate the sealed blob at `loc`.
     fn read(&self, id: &Id, loc: &BlobLocation) -> Result<Opened> {
-        let sealed = self.repo.backend().get_range(&object_key::pack(&loc.pack), u64::from(loc.offset), loc.stored_len as usize)?;
+        let sealed = self.repo.backend().get_range(&object_key::pack(&loc.pack), u64::from(loc.entry.offset), loc.entry.stored_len as usize)?;
         self.open(id, loc, &sealed)
     }
 
@@ -171,7 +171,7 @@ impl<'r> PackReader<'r> {
             let (below, next) = &mut *s.borrow_mut();
             let mut len = 0;
             for (j, (member, loc)) in chain.members.iter().enumerate().rev() {
-                let want = loc.raw_len as usize;
+                let want = loc.entry.raw_len as usize;
                 if next.len() < want {
                     next.resize(want, 0);
                 }
@@ -212,10 +212,10 @@ impl<'r> PackReader<'r> {
                 Err(e) => out.push(Some(Err(e))),
             }
         }
-        wanted.sort_unstable_by_key(|(_, l)| (l.pack, l.offset));
+        wanted.sort_unstable_by_key(|(_, l)| (l.pack, l.entry.offset));
         let mut spans: Vec<Span> = Vec::new();
         for (i, loc) in wanted {
-            let (start, end) = (u64::from(loc.offset), u64::from(loc.offset) + u64::from(loc.stored_len));
+            let (start, end) = (u64::from(loc.entry.offset), u64::from(loc.entry.offset) + u64::from(loc.entry.stored_len));
             match spans.last_mut() {
                 Some(s) if s.pack == loc.pack && start <= s.end + MERGE_GAP && end.max(s.end) - s.start <= MAX_READ => {
                     s.end = s.end.max(end);
@@ -235,8 +235,8 @@ impl<'r> PackReader<'r> {
                 s.members.iter().map(move |(i, loc)| {
                     let r = match bytes {
                         Ok(b) => {
-                            let at = (u64::from(loc.offset) - s.start) as usize;
-                            self.open(&ids[*i], loc, &b[at..at + loc.stored_len as usize])
+                            let at = (u64::from(loc.entry.offset) - s.start) as usize;
+                            self.open(&ids[*i], loc, &b[at..at + loc.entry.stored_len as usize])
                         }
                         // An unreachable store fails each blob alike, at once: retrying them one
                         // by one would wait out the retry timeout for every blob.
@@ -289,7 +289,7 @@ fn locate(index: &Index, id: &Id, kind: BlobKind) -> Result<BlobLocation> {
     if !crate::delta::chain::holds(&loc, kind) {
         return Err(StoreError::format(
             format!("blob {}", id.short()),
-            FormatError::malformed("blob", format!("is a {:?}, expected a {kind:?}", loc.kind)),
+            FormatError::malformed("blob", format!("is a {:?}, expected a {kind:?}", loc.entry.kind)),
         ));
     }
     Ok(loc)
