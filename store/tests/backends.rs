@@ -208,6 +208,17 @@ fn memory_stores_a_write_whose_reply_is_lost() {
     assert_eq!(b.get("packs/00/p").unwrap(), b"p");
 }
 
+#[test]
+fn memory_locations_are_equal_only_when_they_are_the_same_backend() {
+    use std::sync::Arc;
+    use store::Location;
+    let (a, b) = (Arc::new(MemoryBackend::new()), Arc::new(MemoryBackend::new()));
+    assert_eq!(Location::Memory(a.clone()), Location::Memory(a.clone()));
+    assert_ne!(Location::Memory(a.clone()), Location::Memory(b));
+    assert_eq!(Location::Memory(a.clone()).to_string(), a.describe());
+    assert!(a.describe().starts_with("memory:"));
+}
+
 fn s3_options() -> S3Options {
     S3Options {
         access_key_id: Some(ACCESS_KEY.into()),
