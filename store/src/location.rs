@@ -1,4 +1,4 @@
-//! Where a repository lives: a local folder or an S3 bucket, and where this machine keeps its
+//! Where a repository lives: a local folder, an S3 bucket (or memory, for tests), and where this machine keeps its
 //! derived state (the RocksDB index, locks, temporary packs) for it.
 
 use std::fmt;
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, LocalBackend, S3Backend, S3Location, S3Options};
+use crate::backend::{Backend, LocalBackend, MemoryBackend, S3Backend, S3Location, S3Options};
 use crate::{Result, StoreError};
 
 /// Default for [`Access::retry_timeout`], in seconds.
@@ -22,6 +22,9 @@ pub enum Location {
     Local(PathBuf),
     /// A bucket (and prefix) of an S3-compatible object store.
     S3(S3Location),
+    /// Objects in memory, with injected faults (tests; never parsed from `--repo`). Treated like
+    /// a remote store: derived state in the cache folder ([`Access::cache_dir`]).
+    Memory(Arc<MemoryBackend>),
 }
 
 impl Location {
@@ -39,15 +42,16 @@ impl Location {
         Ok(match self {
             Location::Local(p) => Arc::new(LocalBackend::new(p)),
             Location::S3(l) => Arc::new(S3Backend::new(l.clone(), S3Options::from_env(access.retry_timeout))?),
+            Location::Memory(m) => Arc::clone(m) as Arc<dyn Backend>,
         })
     }
 
     /// Where this machine keeps derived state for the repository with id `repo_id`: `local/` inside
-    /// a local repository; `<cache>/<repo id>` for a remote one.
+    /// a local repository; `<cache>/<repo id>` for a remote (or memory) one.
     pub fn local_dir(&self, repo_id: &repo_format::Id, access: &Access) -> Result<PathBuf> {
         match self {
             Location::Local(p) => Ok(p.join(LOCAL_DIR)),
-            Location::S3(_) => Ok(access.cache_root()?.join(repo_id.to_hex())),
+            Location::S3(_) | Location::Memory(_) => Ok(access.cache_root()?.join(repo_id.to_hex())),
         }
     }
 }
@@ -57,6 +61,7 @@ impl fmt::Display for Location {
         match self {
             Location::Local(p) => write!(f, "{}", p.display()),
             Location::S3(l) => write!(f, "{l}"),
+            Location::Memory(m) => write!(f, "{}", m.describe()),
         }
     }
 }

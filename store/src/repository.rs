@@ -103,8 +103,9 @@ impl Repository {
         Repository::init_at(&Location::Local(path.to_path_buf()), password, opts, &Access::default())
     }
 
-    /// Create a repository at `location` (an absent or empty folder, or a bucket prefix holding no
-    /// objects), with one key for `password`.
+    /// Create a repository at `location` (an absent or empty folder, or a bucket prefix or
+    /// [`MemoryBackend`](crate::backend::MemoryBackend) holding no objects), with one key for
+    /// `password`.
     pub fn init_at(location: &Location, password: &[u8], opts: InitOptions, access: &Access) -> Result<Repository> {
         chunker::Params::new(opts.chunker.min_size, opts.chunker.avg_size, opts.chunker.max_size, opts.chunker.normalization, 0)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -142,7 +143,7 @@ impl Repository {
         let backend = location.backend(access)?;
         let empty = match location {
             Location::Local(path) => crate::location::is_empty_folder(path)?,
-            Location::S3(_) => backend.list("")?.is_empty(),
+            Location::S3(_) | Location::Memory(_) => backend.list("")?.is_empty(),
         };
         if !empty {
             return Err(StoreError::NotEmpty { location: location.to_string() });

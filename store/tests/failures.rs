@@ -53,12 +53,6 @@ fn a_flipped_bit_in_a_pack_fails_restore_naming_snapshot_and_chunk() {
     assert!(msg.contains(&s.snapshot.id.short()) && msg.contains("db shop") && msg.contains("chunk"), "{msg}");
 }
 
-/// Incompressible bytes from `seed`: chunks of them are stored as they are.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = dbvault_benches::dumpgen::Rng::new(seed);
-    (0..len).map(|_| rng.next_u64() as u8).collect()
-}
-
 #[test]
 fn a_chunk_sealed_over_other_bytes_fails_restore_naming_it() {
     // What only a writer's bug could leave: an envelope that authenticates, holding bytes that are

@@ -1,5 +1,6 @@
-//! Where repository objects live: a small trait over write-once objects, and its two
-//! implementations, a local folder ([`LocalBackend`]) and an S3-compatible bucket ([`S3Backend`]).
+//! Where repository objects live: a small trait over write-once objects, and its implementations,
+//! a local folder ([`LocalBackend`]), an S3-compatible bucket ([`S3Backend`]), and memory with
+//! injected faults, for tests ([`MemoryBackend`]).
 //!
 //! Keys are `/`-separated paths relative to the repository root (`config`, `keys/<id>`,
 //! `packs/<xx>/<id>`, `index/<id>`, `snapshots/<id>`), which map one-to-one to files in a folder
@@ -7,12 +8,14 @@
 //! never modified.
 
 mod local;
+mod memory;
 mod s3;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use local::{LocalBackend, sync_dir};
+pub use memory::{Effect, Fault, MemoryBackend, Op};
 pub use s3::{S3Backend, S3Location, S3Options};
 
 use thiserror::Error;

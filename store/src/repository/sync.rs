@@ -154,6 +154,8 @@ impl Repository {
                     idx.apply_segment(id, &seg)?;
                     report.segments_applied += 1;
                 }
+                // An unreachable store is no damage: skipping would leave blobs unindexed.
+                Err(StoreError::Backend(e @ BackendError::Remote { .. })) => return Err(e.into()),
                 // A damaged segment must not make the whole repository unusable: what it lists
                 // stays unindexed (and is reported) until `dbvault repair index` reads pack headers.
                 Err(e) => self.warn(format!("skipping damaged index segment: {e}")),
@@ -175,6 +177,8 @@ impl Repository {
                     idx.put_snapshot(id, &bytes, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
                     report.snapshots_added += 1;
                 }
+                // Skipping it for an unreachable store would give the next snapshot the wrong parent.
+                Err(StoreError::Backend(e @ BackendError::Remote { .. })) => return Err(e.into()),
                 Err(e) => self.warn(format!("skipping damaged snapshot: {e}")),
             }
         }

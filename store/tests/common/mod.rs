@@ -2,13 +2,15 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use repo_format::config::ChunkerConfig;
 use repo_format::keyfile::KdfParams;
 use store::ingest::{IngestOptions, IngestSummary, ingest};
 use store::restore::restore;
 use store::snapshot::Snapshot;
-use store::{InitOptions, Repository, StoreError};
+use store::backend::MemoryBackend;
+use store::{Access, InitOptions, Location, Repository, StoreError};
 
 pub const PASSWORD: &[u8] = b"correct horse";
 
@@ -51,6 +53,69 @@ impl TestRepo {
         restore(&self.repo, &self.repo.index_reader()?, snap, &mut out, None)?;
         Ok(out)
     }
+}
+
+/// Ingest `data` as database `db` of `repo`.
+pub fn ingest_into(repo: &Repository, db: &str, data: &[u8]) -> Result<IngestSummary, StoreError> {
+    ingest(repo, data, IngestOptions { db: db.into(), ..Default::default() })
+}
+
+/// Restore `snap` of `repo` into memory.
+pub fn restore_from(repo: &Repository, snap: &Snapshot) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    restore(repo, &repo.index_reader()?, snap, &mut out, None)?;
+    Ok(out)
+}
+
+/// A repository on a [`MemoryBackend`] (faults are planned through `backend`), with its index in
+/// a temporary cache folder.
+pub struct MemRepo {
+    pub cache: tempfile::TempDir,
+    pub backend: Arc<MemoryBackend>,
+    pub repo: Repository,
+}
+
+impl MemRepo {
+    pub fn new(opts: InitOptions) -> MemRepo {
+        MemRepo::on(MemoryBackend::new(), opts)
+    }
+
+    /// A new repository on `backend`.
+    pub fn on(backend: MemoryBackend, opts: InitOptions) -> MemRepo {
+        let cache = tempfile::tempdir().unwrap();
+        let backend = Arc::new(backend);
+        let repo = Repository::init_at(&Location::Memory(backend.clone()), PASSWORD, opts, &cache_access(cache.path())).unwrap();
+        MemRepo { cache, backend, repo }
+    }
+
+    /// Another client of the same objects, with its own cache folder `cache` (another machine).
+    pub fn client(&self, cache: &Path) -> Repository {
+        Repository::open_at(&Location::Memory(self.backend.clone()), PASSWORD, &cache_access(cache)).unwrap()
+    }
+
+    pub fn ingest(&self, db: &str, data: &[u8]) -> IngestSummary {
+        ingest_into(&self.repo, db, data).unwrap()
+    }
+
+    pub fn restore(&self, snap: &Snapshot) -> Result<Vec<u8>, StoreError> {
+        restore_from(&self.repo, snap)
+    }
+
+    /// The snapshots this client lists, oldest first.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        store::snapshot::list(&self.repo, &self.repo.index_reader().unwrap(), None).unwrap()
+    }
+}
+
+/// Access with `cache` as the cache folder.
+pub fn cache_access(cache: &Path) -> Access {
+    Access { cache_dir: Some(cache.to_path_buf()), ..Access::default() }
+}
+
+/// Incompressible bytes from `seed`: chunks of them are stored as they are.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = dbvault_benches::dumpgen::Rng::new(seed);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
 }
 
 /// Every file under `root` with its bytes, sorted (to prove nothing changed).
