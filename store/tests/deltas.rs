@@ -163,7 +163,7 @@ fn prune_keeps_the_bases_of_surviving_deltas() {
     drop(idx);
     // Only the last day survives: its deltas' bases live only in forgotten snapshots.
     snapshot::forget(&t.repo, &all[..3], "test").unwrap();
-    let report = store::prune::prune(&t.repo, 0.0, false, None).unwrap();
+    let report = store::prune::prune(&t.repo, &store::prune::PruneOptions { max_unused: 0.0 }, None).unwrap();
     assert!(report.packs_deleted > 0 || report.packs_written > 0, "prune did something: {report:?}");
     t.reopen();
     let idx = t.repo.index_reader().unwrap();

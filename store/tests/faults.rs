@@ -61,7 +61,7 @@ fn an_ingest_whose_pack_upload_fails_commits_nothing_and_the_repository_stays_so
         let next = m.ingest("shop", &data);
         assert_eq!(next.snapshot.manifest.parent, Some(good.snapshot.id));
         assert_eq!(m.restore(&next.snapshot).unwrap(), data);
-        let pruned = store::prune::prune(&m.repo, 0.0, false, None).unwrap();
+        let pruned = store::prune::prune(&m.repo, &store::prune::PruneOptions { max_unused: 0.0 }, None).unwrap();
         assert!(!pruned.plan.orphans.is_empty() && pruned.packs_deleted >= pruned.plan.orphans.len(), "{parallel}: {pruned:?}");
         let report = check_all(&m.repo);
         assert!(report.ok() && report.unindexed_packs == 0 && report.packs_read == report.packs, "{parallel}: {report:?}");
@@ -80,7 +80,7 @@ fn a_write_that_landed_although_it_reported_failure_leaves_the_repository_sound(
     assert!(m.snapshots().is_empty());
     let s = m.ingest("shop", &data);
     assert_eq!(m.restore(&s.snapshot).unwrap(), data);
-    let pruned = store::prune::prune(&m.repo, 0.0, false, None).unwrap();
+    let pruned = store::prune::prune(&m.repo, &store::prune::PruneOptions { max_unused: 0.0 }, None).unwrap();
     assert_eq!(pruned.plan.orphans.len(), 2, "the two packs of the failed run: {pruned:?}");
     let report = check_all(&m.repo);
     assert!(report.ok() && report.unindexed_packs == 0, "{report:?}");
@@ -231,7 +231,7 @@ fn a_stale_cache_is_caught_up_after_another_clients_prune() {
     let b = m.client(cache_b.path());
     let snaps = store::snapshot::list(&b, &b.index_reader().unwrap(), None).unwrap();
     store::snapshot::forget(&b, &snaps, "test").unwrap();
-    let pruned = store::prune::prune(&b, 0.0, false, None).unwrap();
+    let pruned = store::prune::prune(&b, &store::prune::PruneOptions { max_unused: 0.0 }, None).unwrap();
     assert!(pruned.packs_deleted > 0, "{pruned:?}");
     let second = ingest_into(&b, "crm", &days[1]).unwrap();
 

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use repo_format::Id;
 use serde::Serialize;
 use store::Repository;
-use store::prune::{PruneReport, prune};
+use store::prune::{self, PruneOptions, PrunePlan, PruneReport};
 use store::retention::{Decision, Policy, apply, rule_matches};
 use store::snapshot::{self, Snapshot};
 
@@ -218,44 +218,70 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
     Ok(())
 }
 
+/// `prune --json`: the report, its plan inside, and whether it was a dry run.
+#[derive(Serialize)]
+struct PruneOutput<'a> {
+    dry_run: bool,
+    #[serde(flatten)]
+    report: &'a PruneReport,
+}
+
 pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
     if !(0.0..=100.0).contains(&a.max_unused) {
         return Err(crate::exit::usage("--max-unused must be a percentage from 0 to 100"));
     }
     let bar = output::progress(Some(0), g.quiet, "pruning");
     let progress = output::phase_progress(&bar);
-    let r = prune(repo, a.max_unused / 100.0, a.dry_run, Some(&progress));
+    let opts = PruneOptions { max_unused: a.max_unused / 100.0 };
+    // A dry run prints the very plan that a run would carry out.
+    let r = prune::plan(repo, &opts, Some(&progress))
+        .and_then(|plan| if a.dry_run { Ok(PruneReport::not_carried_out(plan)) } else { prune::execute(repo, plan, Some(&progress)) });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let r: PruneReport = r?;
+    let r = r?;
     if g.json {
-        let mut v = serde_json::to_value(&r)?;
-        v["dry_run"] = a.dry_run.into();
-        crate::outln!("{v}");
+        crate::outln!("{}", serde_json::to_value(PruneOutput { dry_run: a.dry_run, report: &r })?);
     } else if !g.quiet {
-        let p = &r.plan;
-        crate::outln!("{} snapshot(s) use {} blob(s) in {} pack(s)", p.snapshots, p.used_blobs, p.packs);
-        crate::outln!(
-            "plan: delete {} unused pack(s), repack {} pack(s), {} orphaned pack(s); about {} to free; {} unused left in place",
-            p.delete.len(),
-            p.repack.len(),
-            p.orphans.len(),
-            output::size(p.bytes_freed_estimate),
-            output::size(p.unused_bytes_kept)
-        );
+        print_plan(&r.plan)?;
         if a.dry_run {
             crate::outln!("dry run: nothing was changed");
         } else {
-            crate::outln!(
-                "deleted {} pack(s), wrote {} new pack(s), rewrote {} index segment(s), freed {}{}",
-                r.packs_deleted,
-                r.packs_written,
-                r.segments_rewritten,
-                output::size(r.bytes_freed),
-                if r.packs_spared > 0 { format!("; {} pack(s) kept because snapshots need blobs only they hold", r.packs_spared) } else { String::new() }
-            );
+            print_done(&r)?;
         }
+    }
+    Ok(())
+}
+
+/// The plan, in two lines.
+fn print_plan(p: &PrunePlan) -> Result<()> {
+    crate::outln!("{} snapshot(s) use {} blob(s) in {} pack(s)", p.snapshots, p.used_blobs, p.packs);
+    crate::outln!(
+        "plan: delete {} unused pack(s), repack {} pack(s), {} orphaned pack(s); about {} to free; {} unused left in place",
+        p.delete.len(),
+        p.repack.len(),
+        p.orphans.len(),
+        output::size(p.bytes_freed_estimate),
+        output::size(p.unused_bytes_kept)
+    );
+    Ok(())
+}
+
+/// What was done, and each pack of the plan that was kept, with why.
+fn print_done(r: &PruneReport) -> Result<()> {
+    crate::outln!(
+        "deleted {} pack(s), wrote {} new pack(s), rewrote {} index segment(s), freed {}",
+        r.packs_deleted,
+        r.packs_written,
+        r.segments_rewritten,
+        output::size(r.bytes_freed)
+    );
+    if !r.spared.is_empty() {
+        let ids: Vec<String> = r.spared.iter().map(|p| p.short()).collect();
+        crate::outln!("kept {} pack(s) of the plan: snapshots committed since it was made need blobs only they hold: {}", ids.len(), ids.join(", "));
+    }
+    for l in &r.left_alone {
+        crate::outln!("kept pack {} of the plan: {}", l.pack.short(), output::printable(&l.reason));
     }
     Ok(())
 }

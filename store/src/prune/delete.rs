@@ -1,0 +1,85 @@
+//! Phase 5, deleting, in an order that is safe at every step (SPEC.md, "Prune"): write new index
+//! segments (the new packs; the surviving packs of every segment that lists a doomed pack), delete
+//! the replaced segments, update the local index, then delete the doomed packs. A crash leaves
+//! duplicate segments (both valid) or unindexed packs, never an index entry for a deleted pack.
+
+use std::collections::HashSet;
+
+use repo_format::Id;
+use repo_format::index_segment::{IndexSegment, PackIndex};
+use repo_format::object_key;
+use repo_format::pack::PackEntry;
+
+use super::{phase, step};
+use crate::index::Index;
+use crate::lease::Held;
+use crate::repository::Repository;
+use crate::{Progress, Result, StoreError};
+
+/// What deleting did.
+pub(super) struct Deleted {
+    /// Index segments replaced by rewritten ones.
+    pub(super) segments_rewritten: usize,
+    /// Bytes of the packs deleted.
+    pub(super) bytes: u64,
+}
+
+/// Index `new_packs` and delete `doomed` (each pack with its header's entries). The caller holds
+/// the `ingest` role exclusively and the writer role (`index`), with the index synced.
+pub(super) fn delete(
+    repo: &Repository,
+    index: &Index,
+    lease: &Option<Held>,
+    new_packs: &[PackIndex],
+    doomed: &[(Id, Vec<PackEntry>)],
+    progress: Option<&Progress<'_>>,
+) -> Result<Deleted> {
+    let doomed_ids: HashSet<Id> = doomed.iter().map(|(p, _)| *p).collect();
+    let mut new_segments: Vec<(Id, IndexSegment)> = Vec::new();
+    let mut write_segment = |seg: IndexSegment| -> Result<()> {
+        if seg.packs.is_empty() {
+            return Ok(());
+        }
+        let (id, _) = repo.put_segment(&seg)?;
+        new_segments.push((id, seg));
+        Ok(())
+    };
+    for chunk in new_packs.chunks(8) {
+        write_segment(IndexSegment { packs: chunk.to_vec() })?;
+    }
+    let mut replaced = Vec::new();
+    for key in repo.backend().list(object_key::INDEX)? {
+        let Some(id) = object_key::id_of(&key) else { continue };
+        let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| {
+            IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))
+        }) else {
+            continue;
+        };
+        if seg.packs.iter().any(|p| doomed_ids.contains(&p.pack_id)) {
+            let surviving: Vec<PackIndex> = seg.packs.into_iter().filter(|p| !doomed_ids.contains(&p.pack_id)).collect();
+            write_segment(IndexSegment { packs: surviving })?;
+            replaced.push(id);
+        }
+    }
+    crate::lease::check(lease)?;
+    for id in &replaced {
+        repo.backend().delete(&object_key::index_segment(id))?;
+        index.forget_segment(id)?;
+    }
+    for (id, seg) in &new_segments {
+        index.apply_segment(id, seg)?;
+    }
+    for (pack, entries) in doomed {
+        index.remove_pack(pack, entries)?;
+    }
+    index.flush()?;
+    let mut bytes = 0;
+    for (i, (pack, _)) in doomed.iter().enumerate() {
+        step(progress, phase::DELETING, i as u64, doomed.len() as u64);
+        crate::lease::check(lease)?;
+        let key = object_key::pack(pack);
+        bytes += repo.backend().size(&key).unwrap_or(0);
+        repo.backend().delete(&key)?;
+    }
+    Ok(Deleted { segments_rewritten: replaced.len(), bytes })
+}
