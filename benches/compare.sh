@@ -7,7 +7,9 @@
 #       SERIES  which series (default "pg-app pg-bench mariadb-app", see benches/series.sh)
 #       TOOLS   which tools (default "dbvault dbvault_nodelta restic borg"; the first is compared
 #               with the others; dbvault_nodelta is dbvault in a repository made with --no-deltas,
-#               dbvault_pipe is dbvault reading the dump through a pipe, `cat DUMP | dbvault`)
+#               dbvault_pipe is dbvault reading the dump through a pipe, `cat DUMP | dbvault`;
+#               dbvault_before and dbvault_before_pipe run the binary named by DBVAULT_BEFORE, a
+#               build of another commit, to measure a change side by side)
 #       REPEAT  runs of the day-0 ingest (each into a fresh repository) and of the restore, whose
 #               median is reported (default 5; later days are medians over days already)
 #
@@ -40,6 +42,7 @@ bin="$CARGO_TARGET_DIR/release"
 rows=${ROWS:-2500000} days=${DAYS:-7}
 series=${SERIES:-pg-app pg-bench mariadb-app}
 tools=${TOOLS:-dbvault dbvault_nodelta restic borg}
+case " $tools " in *" dbvault_before"*) [ -x "${DBVAULT_BEFORE-}" ] || { echo "dbvault_before needs DBVAULT_BEFORE, the path of a dbvault binary" >&2; exit 2; } ;; esac
 repeat=${REPEAT:-5}
 [ "$repeat" -ge 1 ] 2>/dev/null || { echo "REPEAT must be a whole number of at least 1 (got '$repeat')" >&2; exit 2; }
 work=$(realpath -m "${1:-$(mktemp -d /tmp/dbvault-compare.XXXXXX)}")
@@ -81,6 +84,16 @@ dbvault_pipe_init() { dbvault_init "$@"; }
 dbvault_pipe_ingest() { dbvault_env "$1"; cat "$2" | "$bin/dbvault" ingest -q --db "$series_name"; }
 dbvault_pipe_restore() { dbvault_restore "$@"; }
 dbvault_pipe_prune() { dbvault_prune "$@"; }
+# dbvault built from another commit, to measure a change side by side (env DBVAULT_BEFORE: that
+# build's binary), e.g. TOOLS="dbvault_pipe dbvault_before_pipe".
+dbvault_before_init() { dbvault_env "$1"; "$DBVAULT_BEFORE" init -q; }
+dbvault_before_ingest() { dbvault_env "$1"; "$DBVAULT_BEFORE" ingest -q --db "$series_name" < "$2"; }
+dbvault_before_restore() { dbvault_env "$1"; "$DBVAULT_BEFORE" restore -q latest --db "$series_name" > "$3"; }
+dbvault_before_prune() { dbvault_env "$1"; "$DBVAULT_BEFORE" forget -q --keep-last 4 --prune; }
+dbvault_before_pipe_init() { dbvault_before_init "$@"; }
+dbvault_before_pipe_ingest() { dbvault_env "$1"; cat "$2" | "$DBVAULT_BEFORE" ingest -q --db "$series_name"; }
+dbvault_before_pipe_restore() { dbvault_before_restore "$@"; }
+dbvault_before_pipe_prune() { dbvault_before_prune "$@"; }
 
 restic_env() { export RESTIC_REPOSITORY=$1 RESTIC_PASSWORD=$password RESTIC_CACHE_DIR=$1.cache; }
 restic_init() { restic_env "$1"; restic init -q; }
@@ -97,9 +110,11 @@ borg_prune() { borg_env "$1"; borg prune --keep-last 4 && borg compact; }
 export -f dbvault_env dbvault_init dbvault_ingest dbvault_restore dbvault_restore_file dbvault_prune \
   dbvault_nodelta_init dbvault_nodelta_ingest dbvault_nodelta_restore dbvault_nodelta_restore_file \
   dbvault_nodelta_prune dbvault_pipe_init dbvault_pipe_ingest dbvault_pipe_restore dbvault_pipe_prune \
+  dbvault_before_init dbvault_before_ingest dbvault_before_restore dbvault_before_prune \
+  dbvault_before_pipe_init dbvault_before_pipe_ingest dbvault_before_pipe_restore dbvault_before_pipe_prune \
   restic_env restic_init \
   restic_ingest restic_restore restic_prune borg_env borg_init borg_ingest borg_restore borg_prune
-export bin password
+export bin password DBVAULT_BEFORE="${DBVAULT_BEFORE-}"
 
 # repo_size REPO: bytes in the repository folder, without local caches. restic's and borg's caches
 # live outside it (RESTIC_CACHE_DIR, BORG_BASE_DIR); dbvault's local index (local/: chunk
