@@ -17,6 +17,7 @@ use repo_format::tree::Node;
 use repo_format::Id;
 use serde::Serialize;
 
+use crate::backend::BackendError;
 use crate::delta::chain::{self, ChainEnd};
 use crate::index::{BlobLocation, Index};
 use crate::pack::PackReader;
@@ -224,9 +225,12 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
         ));
     }
     for key in repo.backend().list(object_key::INDEX)? {
-        let sound = repo.backend().get(&key).is_ok_and(|b| {
-            object_key::id_of(&key).is_none_or(|id| Id::of_bytes(&b) == id) && repo_format::index_segment::IndexSegment::decode(repo.keys(), &b).is_ok()
-        });
+        let sound = match repo.backend().get(&key) {
+            // An unreachable store is no damage: the check cannot go on.
+            Err(e @ BackendError::Remote { .. }) => return Err(e.into()),
+            Err(_) => false,
+            Ok(b) => object_key::id_of(&key).is_none_or(|id| Id::of_bytes(&b) == id) && repo_format::index_segment::IndexSegment::decode(repo.keys(), &b).is_ok(),
+        };
         if !sound {
             report.problems.push(format!("{key}: index segment is damaged (the blobs of its packs are unindexed for a new client: `dbvault repair index` recovers them from pack headers)"));
         }

@@ -10,6 +10,7 @@ use repo_format::Id;
 use repo_format::forget_record::Forgotten;
 use repo_format::manifest::Manifest;
 
+use crate::backend::BackendError;
 use crate::index::Index;
 use crate::repository::Repository;
 use crate::{Result, StoreError};
@@ -128,6 +129,8 @@ pub fn damaged_manifests(repo: &Repository) -> Result<Vec<DamagedManifest>> {
     for key in repo.backend().list(object_key::SNAPSHOTS)? {
         let id = object_key::id_of(&key);
         let problem = match repo.backend().get(&key) {
+            // An unreachable store is no damage: the check cannot go on.
+            Err(e @ BackendError::Remote { .. }) => return Err(e.into()),
             Err(e) => Some(e.to_string()),
             Ok(b) if id.is_some_and(|id| Id::of_bytes(&b) != id) => Some("its content does not match its name".to_string()),
             Ok(b) => Manifest::decode(repo.keys(), &b).err().map(|e| e.to_string()),
