@@ -166,3 +166,13 @@ impl<'r> PackWriter<'r> {
         self.bytes_written
     }
 }
+
+impl Drop for PackWriter<'_> {
+    /// An abandoned writer (a failed or refused ingest) waits for the uploads it started: none
+    /// keeps running, and none of their temporary files outlives the operation.
+    fn drop(&mut self) {
+        for u in self.uploads.drain(..) {
+            let _ = u.thread.join(); // the outcome no longer matters: the packs are unreferenced
+        }
+    }
+}
