@@ -127,7 +127,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         ),
         StoreError::WrongPassword { .. } => Some("check DBVAULT_PASSWORD, --password-file or --password-command; nothing was changed"),
         StoreError::Unreadable { .. } | StoreError::DigestMismatch { .. } => {
-            Some("the repository holds damaged data for this snapshot; no wrong bytes were passed off as good. Other snapshots may still restore")
+            Some("the repository the snapshot was read from (for a copy: the source) holds damaged data for it; no wrong bytes were passed off as good. Other snapshots may still restore")
         }
         StoreError::Backend(BackendError::Io { source, .. }) if source.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
             Some("the repository is on read-only media: reading, checking and restoring work, changing it does not")
