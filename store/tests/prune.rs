@@ -224,3 +224,28 @@ fn prune_waits_for_an_ingest_that_runs_across_its_plan_and_spares_its_data() {
     });
     assert_late_ingest_survived(&t, &r, &s, &gone, &kept);
 }
+
+#[test]
+fn prune_refuses_while_a_pack_holding_needed_blobs_is_unindexed_and_works_after_repair() {
+    let mut t = TestRepo::new(small_chunks());
+    let days = two_days(11);
+    let s = t.ingest("shop", &days[0]);
+    // The segments are lost: every pack is unindexed, so the index lacks what the snapshot needs.
+    for seg in std::fs::read_dir(t.path().join("index")).unwrap() {
+        std::fs::remove_file(seg.unwrap().path()).unwrap();
+    }
+    // (A new client: this machine's index is rebuilt from what the repository holds.)
+    std::fs::remove_dir_all(store::index::db_path(&t.repo.local_dir())).unwrap();
+    t.reopen();
+    let before = pack_ids(&t);
+    let err = prune::plan(&t.repo, &PruneOptions { max_unused: 0.0 }, None).unwrap_err().to_string();
+    assert!(err.contains("incomplete index") && err.contains("repair index"), "{err}");
+    let err = prune::prune(&t.repo, &PruneOptions { max_unused: 0.0 }, None).unwrap_err().to_string();
+    assert!(err.contains("incomplete index"), "{err}");
+    assert_eq!(pack_ids(&t), before, "nothing was deleted");
+    // `repair index` indexes the packs from their headers; prune then keeps the snapshot's data.
+    store::repair::index(&t.repo, false, None).unwrap();
+    prune::prune(&t.repo, &PruneOptions { max_unused: 0.0 }, None).unwrap();
+    assert_eq!(t.restore(&s.snapshot).unwrap(), days[0]);
+    clean_check(&t.repo);
+}
