@@ -407,13 +407,7 @@ impl Repository {
     /// Delete the local index and open a new, empty one with the writer role (the caller syncs
     /// it: `repair`).
     pub(crate) fn fresh_index_writer(&self) -> Result<Index> {
-        let guard = crate::lock::acquire(&crate::index::lock_path(&self.local_dir), false, self.lock_wait, "the repository index (writer role)")?;
-        let db = crate::index::db_path(&self.local_dir);
-        if db.exists() {
-            std::fs::remove_dir_all(&db).map_err(|e| StoreError::io(format!("removing {}", db.display()), e))?;
-        }
-        drop(guard);
-        Ok(Index::open_write(&self.local_dir, self.lock_wait, true)?.0)
+        Index::open_fresh(&self.local_dir, self.lock_wait)
     }
 
     /// Write an index segment (create-if-absent, durable); returns its id and size. The packs it

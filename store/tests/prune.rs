@@ -235,7 +235,7 @@ fn prune_refuses_while_a_pack_holding_needed_blobs_is_unindexed_and_works_after_
         std::fs::remove_file(seg.unwrap().path()).unwrap();
     }
     // (A new client: this machine's index is rebuilt from what the repository holds.)
-    std::fs::remove_dir_all(store::index::db_path(&t.repo.local_dir())).unwrap();
+    std::fs::remove_dir_all(store::index::db_path(t.repo.local_dir())).unwrap();
     t.reopen();
     let before = pack_ids(&t);
     let err = prune::plan(&t.repo, &PruneOptions { max_unused: 0.0 }, None).unwrap_err().to_string();

@@ -1,0 +1,119 @@
+//! Snapshots in the local index: each manifest's sealed bytes (so listing reads no objects), the
+//! per-database order by end time, and the freshness stamp (SPEC.md section 12).
+
+use rocksdb::{IteratorMode, WriteBatch};
+use repo_format::Id;
+
+use super::{CF_BY_DB, CF_META, CF_SNAPSHOTS, Index, STAMP};
+use crate::Result;
+
+impl Index {
+    /// Ids of the snapshots the index lists.
+    pub fn snapshot_ids(&self) -> Result<Vec<Id>> {
+        self.ids_in(CF_SNAPSHOTS)
+    }
+
+    /// Every listed snapshot with its sealed manifest bytes.
+    pub fn snapshots(&self) -> Result<Vec<(Id, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_SNAPSHOTS), IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let Some(id) = Id::from_slice(&k) {
+                out.push((id, v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn by_db_key(name_tag: &[u8; 16], end_ns: i128, id: &Id) -> Vec<u8> {
+        let mut k = name_tag.to_vec();
+        let ns = i64::try_from(end_ns).unwrap_or(i64::MAX);
+        k.extend_from_slice(&((ns as u64) ^ (1 << 63)).to_be_bytes());
+        k.extend_from_slice(&id.0);
+        k
+    }
+
+    /// List a snapshot (writer only).
+    pub fn put_snapshot(&self, id: &Id, sealed: &[u8], name_tag: &[u8; 16], end_ns: i128) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_SNAPSHOTS), id.0, sealed);
+        batch.put_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id), []);
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// Unlist a snapshot (writer only).
+    pub fn remove_snapshot(&self, id: &Id, name_tag: &[u8; 16], end_ns: i128) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_SNAPSHOTS), id.0);
+        batch.delete_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id));
+        self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// The `snapshots/` stamp recorded by [`Index::set_stamp`], if any.
+    pub fn stamp(&self) -> Result<Option<i128>> {
+        let v = self.db.get_pinned_cf(self.cf(CF_META), STAMP).map_err(|e| self.err(e))?;
+        Ok(v.and_then(|v| <[u8; 16]>::try_from(&v[..]).ok()).map(i128::from_le_bytes))
+    }
+
+    /// Record that the index matches the repository's `snapshots/` as of `stamp`, or forget the
+    /// record (`None`); persisted by the next [`Index::flush`] (writer only).
+    pub fn set_stamp(&self, stamp: Option<i128>) -> Result<()> {
+        match stamp {
+            Some(s) => self.db.put_cf(self.cf(CF_META), STAMP, s.to_le_bytes()),
+            None => self.db.delete_cf(self.cf(CF_META), STAMP),
+        }
+        .map_err(|e| self.err(e))
+    }
+
+    /// A listed snapshot's sealed manifest bytes.
+    pub fn snapshot(&self, id: &Id) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_SNAPSHOTS), id.0).map_err(|e| self.err(e))?.map(|v| v.to_vec()))
+    }
+
+    /// The snapshots of the database with this name tag, oldest first, with their sealed
+    /// manifests: a range of `by_db`, so it costs what that database has.
+    pub fn snapshots_of(&self, name_tag: &[u8; 16]) -> Result<Vec<(Id, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(name_tag, rocksdb::Direction::Forward)) {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            if k.len() != 56 || k[..16] != name_tag[..] {
+                break;
+            }
+            let id = Id::from_slice(&k[24..]).expect("32 bytes");
+            if let Some(sealed) = self.snapshot(&id)? {
+                out.push((id, sealed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The name tags of the databases that have snapshots, one seek per database.
+    pub fn db_tags(&self) -> Result<Vec<[u8; 16]>> {
+        let mut out = Vec::new();
+        let mut from = Vec::new();
+        loop {
+            let mut iter = self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&from, rocksdb::Direction::Forward));
+            let Some(item) = iter.next() else { break };
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            let Ok(tag) = <[u8; 16]>::try_from(&k[..16.min(k.len())]) else { break };
+            out.push(tag);
+            // Past every key of this tag: the tag followed by bytes above any time and id.
+            from = tag.to_vec();
+            from.extend_from_slice(&[0xff; 41]);
+        }
+        Ok(out)
+    }
+
+    /// The most recent snapshot (by end time) of the database with this name tag.
+    pub fn latest_of(&self, name_tag: &[u8; 16]) -> Result<Option<Id>> {
+        let mut upper = name_tag.to_vec();
+        upper.extend_from_slice(&[0xff; 41]);
+        // The first key at or below the database's last possible key is its latest snapshot, if
+        // it belongs to this database.
+        let mut iter = self.db.iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&upper, rocksdb::Direction::Reverse));
+        match iter.next().transpose().map_err(|e| self.err(e))? {
+            Some((k, _)) if k.len() == 56 && k[..16] == name_tag[..] => Ok(Id::from_slice(&k[24..])),
+            _ => Ok(None),
+        }
+    }
+}
