@@ -131,7 +131,7 @@ fn damaged_blobs(repo: &Repository, pack: &Id) -> Result<Vec<Id>> {
 fn rewrite_segments(repo: &Repository, drop: impl Fn(&Id, Option<&PackEntry>) -> bool) -> Result<usize> {
     let mut replaced = 0;
     for key in repo.backend().list(object_key::INDEX)? {
-        let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))) else {
+        let Ok(seg) = repo.read_segment(&key)? else {
             continue; // damaged: skipped by sync too; its packs were recovered from their headers
         };
         let mut changed = false;
@@ -191,8 +191,8 @@ pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progre
     // A segment that cannot be read helps nobody now that its packs were indexed from their own
     // headers (or cannot be): it only made every client warn.
     for key in repo.backend().list(object_key::INDEX)? {
-        let sound = repo.backend().get(&key).is_ok_and(|b| object_key::id_of(&key).is_none_or(|id| Id::of_bytes(&b) == id) && IndexSegment::decode(repo.keys(), &b).is_ok());
-        if !sound {
+        // (A store that fails to send one is an error: an outage must not delete sound segments.)
+        if repo.read_segment(&key)?.is_err() {
             repo.backend().delete(&key)?;
             report.segments_removed += 1;
         }

@@ -410,6 +410,21 @@ impl Repository {
         Index::open_fresh(&self.local_dir, self.lock_wait)
     }
 
+    /// Read the index segment at `key`: `Ok(Err(damage))` when it is missing, does not hash to its
+    /// name or does not decode. A store that fails to send it is an error (`Err`), never damage:
+    /// callers that skip or delete damaged segments must not do so during an outage.
+    pub(crate) fn read_segment(&self, key: &str) -> Result<std::result::Result<IndexSegment, StoreError>> {
+        let bytes = match self.backend.get(key) {
+            Ok(b) => b,
+            Err(e @ BackendError::Remote { .. }) => return Err(e.into()),
+            Err(e) => return Ok(Err(e.into())),
+        };
+        if object_key::id_of(key).is_some_and(|id| Id::of_bytes(&bytes) != id) {
+            return Ok(Err(StoreError::format(key, FormatError::malformed("index segment", "content does not match its name"))));
+        }
+        Ok(IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key, e)))
+    }
+
     /// Write an index segment (create-if-absent, durable); returns its id and size. The packs it
     /// lists must already be durable (SPEC.md section 11).
     pub(crate) fn put_segment(&self, seg: &IndexSegment) -> Result<(Id, u64)> {

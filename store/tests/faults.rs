@@ -260,3 +260,40 @@ fn operations_are_counted_so_a_test_can_bound_them() {
     assert!(backend.count(Op::GetRange, "packs/") >= 3, "{}", backend.count(Op::GetRange, "packs/"));
     assert_eq!(backend.count(Op::Put, ""), 0, "restore writes nothing");
 }
+
+#[test]
+fn an_outage_while_reading_segments_stops_repair_and_prune_and_deletes_nothing() {
+    let m = MemRepo::new(fast_init());
+    let days = [noise(3 << 20, 6), noise(3 << 20, 7)];
+    let first = m.ingest("shop", &days[0]);
+    let second = m.ingest("shop", &days[1]);
+    store::snapshot::forget(&m.repo, std::slice::from_ref(&first.snapshot), "test").unwrap();
+    let objects = |prefix: &str| m.backend.keys().into_iter().filter(|k| k.starts_with(prefix)).collect::<Vec<_>>();
+    let (segments, packs) = (objects("index/"), objects("packs/"));
+    fn no_damage<T>(r: &Result<T, StoreError>) -> bool {
+        r.as_ref().is_err_and(|e| !e.is_integrity())
+    }
+    // Prune reads the segments listing the packs it deletes, to replace them: an unreachable store
+    // must stop it, not let a segment listing deleted packs stay behind.
+    m.backend.inject(Fault::fail(Op::Get).under("index/").always());
+    let pruned = store::prune::prune(&m.repo, &store::prune::PruneOptions { max_unused: 0.0 }, None);
+    assert!(no_damage(&pruned), "{pruned:?}");
+    assert_eq!((objects("index/"), objects("packs/")), (segments.clone(), packs), "prune changed the repository during an outage");
+    // `repair index` deletes the segments it cannot read, last of all: its last segment read
+    // failing as an unreachable store fails must not delete a sound one.
+    m.backend.clear_faults();
+    m.backend.reset_counts();
+    store::repair::index(&m.repo, false, None).unwrap();
+    let reads = m.backend.count(Op::Get, "index/");
+    m.backend.reset_counts();
+    m.backend.inject(Fault::fail(Op::Get).under("index/").nth(reads));
+    let repaired = store::repair::index(&m.repo, false, None);
+    assert!(no_damage(&repaired), "{repaired:?}");
+    assert_eq!(objects("index/"), segments, "repair index deleted a segment during an outage");
+    // Once the store answers again, everything is there and prune does its work.
+    m.backend.clear_faults();
+    let pruned = store::prune::prune(&m.repo, &store::prune::PruneOptions { max_unused: 0.0 }, None).unwrap();
+    assert!(pruned.packs_deleted > 0, "{pruned:?}");
+    assert_eq!(m.restore(&second.snapshot).unwrap(), days[1]);
+    assert!(check_all(&m.repo).ok());
+}

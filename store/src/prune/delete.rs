@@ -14,7 +14,7 @@ use super::{phase, step};
 use crate::index::Index;
 use crate::lease::Held;
 use crate::repository::Repository;
-use crate::{Progress, Result, StoreError};
+use crate::{Progress, Result};
 
 /// What deleting did.
 pub(super) struct Deleted {
@@ -50,9 +50,9 @@ pub(super) fn delete(
     let mut replaced = Vec::new();
     for key in repo.backend().list(object_key::INDEX)? {
         let Some(id) = object_key::id_of(&key) else { continue };
-        let Ok(seg) = repo.backend().get(&key).map_err(StoreError::from).and_then(|b| {
-            IndexSegment::decode(repo.keys(), &b).map_err(|e| StoreError::format(key.clone(), e))
-        }) else {
+        // A store that fails to send a segment stops prune: one listing a deleted pack must not
+        // stay behind. A damaged one lists nothing any client indexes.
+        let Ok(seg) = repo.read_segment(&key)? else {
             continue;
         };
         if seg.packs.iter().any(|p| doomed_ids.contains(&p.pack_id)) {

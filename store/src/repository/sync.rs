@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 
-use repo_format::index_segment::IndexSegment;
 use repo_format::manifest::Manifest;
 use repo_format::{FormatError, Id, object_key};
 
@@ -121,9 +120,7 @@ impl Repository {
         }
         let applied: HashSet<Id> = idx.applied_segments_among(own)?;
         for id in own.iter().filter(|id| !applied.contains(id)) {
-            let key = object_key::index_segment(id);
-            let bytes = self.backend.get(&key)?;
-            let seg = IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key, e))?;
+            let seg = self.read_segment(&object_key::index_segment(id))??;
             idx.apply_segment(id, &seg)?;
         }
         Ok(stamp)
@@ -142,20 +139,12 @@ impl Repository {
             report.from_scratch = true;
         }
         for id in segments.difference(&applied) {
-            let key = object_key::index_segment(id);
-            let seg = self.backend.get(&key).map_err(StoreError::from).and_then(|bytes| {
-                if Id::of_bytes(&bytes) != *id {
-                    return Err(StoreError::format(key.clone(), FormatError::malformed("index segment", "content does not match its name")));
-                }
-                IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key.clone(), e))
-            });
-            match seg {
+            // An unreachable store is an error, no damage: skipping would leave blobs unindexed.
+            match self.read_segment(&object_key::index_segment(id))? {
                 Ok(seg) => {
                     idx.apply_segment(id, &seg)?;
                     report.segments_applied += 1;
                 }
-                // An unreachable store is no damage: skipping would leave blobs unindexed.
-                Err(StoreError::Backend(e @ BackendError::Remote { .. })) => return Err(e.into()),
                 // A damaged segment must not make the whole repository unusable: what it lists
                 // stays unindexed (and is reported) until `dbvault repair index` reads pack headers.
                 Err(e) => self.warn(format!("skipping damaged index segment: {e}")),
