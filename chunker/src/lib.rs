@@ -69,8 +69,8 @@ impl Params {
     /// bits are the run's alone. Where those bits of a mask are all zero, every run of that byte
     /// (in every row of a padded table) is a likely cut `k` bytes in, with probability 2 to the
     /// minus the mask bits still left to the preceding bytes. Past the mask's lowest bit (where
-    /// that holds for every seed) these chances may add up to at most [`MAX_PADDING_CUTS`] per
-    /// run of [`PADDING_RUN`] bytes, for each byte of [`PADDING`] and for both of FastCDC's masks.
+    /// that holds for every seed) these chances may add up to at most `MAX_PADDING_CUTS` per
+    /// run of `PADDING_RUN` bytes, for each byte of `PADDING` and for both of FastCDC's masks.
     pub fn seed_cuts_padding_evenly(&self) -> bool {
         let (mask_s, mask_l) = v2020::select_masks(self.avg_size, self.normalization);
         let (gear, _) = v2020::get_gear_with_seed(self.seed);

@@ -2,7 +2,7 @@
 //! progress bars, error chains.
 //!
 //! Standard output may be a closed pipe (`dbvault snapshots | head -1`) or a full disk: every line
-//! goes through [`line`], which returns [`StdoutFailed`] instead of panicking, and the command
+//! goes through [`line()`], which returns [`StdoutFailed`] instead of panicking, and the command
 //! stops there. A closed pipe then ends dbvault quietly with the work's own exit code; any other
 //! failure is an error. Messages to standard error never stop anything ([`errln`]).
 

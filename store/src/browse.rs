@@ -166,7 +166,7 @@ impl Stats {
 
 /// Stats per database (restricted to `db` if given), plus the whole repository's pack bytes.
 pub fn stats(repo: &Repository, db: Option<&str>) -> Result<(BTreeMap<String, Stats>, u64)> {
-    let _one = crate::lock::acquire(&repo.local_dir().join("stats.lock"), false, repo.lock_wait(), "stats (another stats is running)")?;
+    let _one = crate::lock::acquire(&repo.local_dir().join(crate::lock::STATS), false, repo.lock_wait(), "stats (another stats is running)")?;
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
     let mut by_db: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();

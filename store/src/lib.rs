@@ -8,7 +8,8 @@
 //!   with the objects (the index is derived state and rebuilds itself when missing).
 //! - [`ingest::ingest`] chunks, deduplicates, seals and packs a stream ([`pack::PackWriter`]),
 //!   stores changed chunks as deltas against the parent snapshot's ([`delta`]),
-//!   writes an index segment, then commits a manifest under the writer [`lock`].
+//!   writes index segments, then commits a manifest with the index's writer role
+//!   ([`index::Index::open_write`]).
 //! - [`restore::restore`] walks a snapshot's chunk-list tree ([`tree::TreeWalk`]), reads blobs with
 //!   [`pack::PackReader`], and checks every chunk and the stream digest.
 //! - [`snapshot`] lists snapshots and resolves names like `latest` or an id prefix.

@@ -1,15 +1,31 @@
 //! Process coordination with OS file locks (`flock`).
 //!
 //! The kernel releases a `flock` when its process exits, however it exits, so a crash never
-//! leaves a stale lock. Two roles exist (SPEC.md, "Concurrency"): the *writer* role (exclusive)
-//! is held only for the short commit step of an ingest and for index maintenance; opening the
-//! index for reading takes the shared role for the duration of the open only.
+//! leaves a stale lock. The lock files, all in the repository's local folder (SPEC.md section 13):
+//! - [`INDEX`]: the index's *writer* role (exclusive), held only for the short commit step of an
+//!   ingest and for index maintenance; opening the index for reading takes it shared for the
+//!   duration of the open only ([`crate::index::Index`]);
+//! - [`INGEST`]: held shared by every ingest for its whole run, exclusively by prune while it
+//!   deletes (and by repair);
+//! - [`PRUNE`]: one prune (or repair) at a time;
+//! - [`STATS`]: one `stats` at a time.
+//!
+//! Across machines (S3 repositories) leases stand in for `flock` ([`crate::lease`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::{Result, StoreError};
+
+/// The index's writer-role lock file.
+pub const INDEX: &str = "lock";
+/// Held shared by ingests, exclusively by prune while it deletes.
+pub const INGEST: &str = "ingest.lock";
+/// One prune (or repair) at a time.
+pub const PRUNE: &str = "prune.lock";
+/// One `stats` at a time (it keeps its marks in the local folder).
+pub const STATS: &str = "stats.lock";
 
 /// A held lock; released on drop.
 #[derive(Debug)]

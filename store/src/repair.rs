@@ -181,7 +181,7 @@ pub fn index(repo: &Repository, read_data: bool, progress: Option<&crate::Progre
         }
     };
     // No prune, and no ingest deduplicating against entries about to be dropped, while it runs.
-    let _no_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, repo.lock_wait(), "prune (repair waits for it)")?;
+    let _no_prune = crate::lock::acquire(&repo.local_dir().join(crate::lock::PRUNE), false, repo.lock_wait(), "prune (repair waits for it)")?;
     let _no_ingest = repo.exclusive_ingest_lock()?;
     // The local index about to be deleted holds intact copies of manifests: write back any
     // that are damaged or gone in the repository first, or they would be lost with it.

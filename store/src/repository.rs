@@ -335,7 +335,7 @@ impl Repository {
 
     /// The exclusive `ingest` role: prune's delete phase (waits for running ingests to finish).
     pub(crate) fn exclusive_ingest_lock(&self) -> Result<crate::lock::Lock> {
-        crate::lock::acquire(&self.local_dir.join("ingest.lock"), false, self.lock_wait, "the repository (ingests are running)")
+        crate::lock::acquire(&self.local_dir.join(crate::lock::INGEST), false, self.lock_wait, "the repository (ingests are running)")
     }
 
     /// The folder for this machine's derived state (index, locks, temporary packs): `local/` in a
@@ -346,7 +346,7 @@ impl Repository {
 
     /// The shared `ingest` role, held for an ingest's whole run (prune takes it exclusively).
     pub fn ingest_lock(&self) -> Result<crate::lock::Lock> {
-        crate::lock::acquire(&self.local_dir.join("ingest.lock"), true, self.lock_wait, "the repository (prune is deleting)")
+        crate::lock::acquire(&self.local_dir.join(crate::lock::INGEST), true, self.lock_wait, "the repository (prune is deleting)")
     }
 
     /// Open the index with the writer role (waiting for it), caught up with the repository: a

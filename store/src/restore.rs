@@ -133,7 +133,8 @@ fn load_batches<'s>(
 /// `index` is the caller's view of the local index (the one `snap` was resolved with).
 ///
 /// A loader thread walks the chunk list and starts a parallel job per batch
-/// ([`PackReader::load_many_into`]) while this thread hashes and writes earlier batches in order.
+/// ([`PackReader::load_many_into`]) while this thread writes earlier batches in order and a
+/// hashing thread digests them.
 pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
     let t0 = Instant::now();
     let reader = PackReader::new(repo);

@@ -2,9 +2,9 @@
 //! a local folder ([`LocalBackend`]), an S3-compatible bucket ([`S3Backend`]), and memory with
 //! injected faults, for tests ([`MemoryBackend`]).
 //!
-//! Keys are `/`-separated paths relative to the repository root (`config`, `keys/<id>`,
-//! `packs/<xx>/<id>`, `index/<id>`, `snapshots/<id>`), which map one-to-one to files in a folder
-//! and to object names (after an optional prefix) in a bucket. Every object is written once and
+//! Keys are `/`-separated paths relative to the repository root, all made by
+//! [`repo_format::object_key`], which map one-to-one to files in a folder and to object names
+//! (after an optional prefix) in a bucket. Every object is written once and
 //! never modified.
 
 mod local;

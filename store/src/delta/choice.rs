@@ -10,7 +10,7 @@ use crate::index::{BlobLocation, Index};
 use crate::{Result, StoreError};
 
 /// Deepest delta a writer creates; a proposed base this deep is replaced by one of its chain's
-/// shallower members ([`rebase`]), so restoring a chunk never reads more than this many bases
+/// shallower members (`rebase`), so restoring a chunk never reads more than this many bases
 /// (SPEC.md, "Delta blobs").
 pub const WRITE_MAX_DEPTH: u8 = 4;
 /// A chain 2 or 3 deep whose proposed base's id starts with a byte below this is rebased early
@@ -35,7 +35,7 @@ pub fn patch_matcher(level: i32, root_raw: u32, root_alone: u32) -> PatchMatcher
 }
 
 /// The base a proposed one stands for: the proposed chunk itself, or a shallower member of its
-/// chain when the chain is already [`WRITE_MAX_DEPTH`] deep or is rebased early ([`rebase`]).
+/// chain when the chain is already [`WRITE_MAX_DEPTH`] deep or is rebased early (`rebase`).
 #[derive(Clone, Copy)]
 pub struct Chosen {
     /// The base.

@@ -15,7 +15,7 @@ use repo_format::crypto::Keys;
 use crate::Result;
 use crate::index::Index;
 
-/// Super-features per chunk (each the keyed hash of [`FEATURES_PER_SUPER`] features).
+/// Super-features per chunk (each the keyed hash of `FEATURES_PER_SUPER` features).
 pub const SUPER_FEATURES: usize = 3;
 const FEATURES_PER_SUPER: usize = 4;
 const FEATURES: usize = SUPER_FEATURES * FEATURES_PER_SUPER;
@@ -141,7 +141,7 @@ pub fn resembling(index: &Index, sketch: &Sketch) -> Result<Option<(Id, usize)>>
 
 /// A new chunk's base candidates, best first: the positional proposal, and the chunk its sketch
 /// resembles; the resembling chunk comes first when it shares at least
-/// [`RESEMBLANCE_FIRST`] super-features and the proposal is another chunk (the rows moved: a
+/// `RESEMBLANCE_FIRST` super-features and the proposal is another chunk (the rows moved: a
 /// patch against the proposal would be wasted).
 pub fn candidates(proposed: Option<Id>, resembles: Option<(Id, usize)>) -> [Option<Id>; 2] {
     match (proposed, resembles) {

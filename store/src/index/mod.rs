@@ -71,7 +71,7 @@ impl std::fmt::Debug for Index {
 
 /// The lock file that coordinates index access.
 pub fn lock_path(local_dir: &Path) -> PathBuf {
-    local_dir.join("lock")
+    local_dir.join(crate::lock::INDEX)
 }
 
 /// The RocksDB folder.
@@ -280,7 +280,7 @@ impl Index {
     }
 
     /// Persist memtables to table files, so the next reader needs no log replay, and merge the
-    /// table files of a column family that has accumulated more than [`MAX_TABLE_FILES`].
+    /// table files of a column family that has accumulated more than `MAX_TABLE_FILES`.
     ///
     /// Every column family is flushed: `DB::flush` alone covers only the default one, and the
     /// write-ahead log holding a million blob entries made each later command replay it on open.

@@ -1,23 +1,21 @@
 //! Ingest: one dump stream in, one snapshot out.
 //!
-//! - [`pipeline`]: the threads, from the first byte read to the last segment written: a reader
-//!   cuts the stream into chunks, [`dedup`] decides what is new and builds the chunk-list tree,
-//!   [`seal`] compresses, patches and encrypts new chunks in parallel, [`sink`] appends them to
+//! - `pipeline`: the threads, from the first byte read to the last segment written: a reader
+//!   cuts the stream into chunks, `dedup` decides what is new and builds the chunk-list tree,
+//!   `seal` compresses, patches and encrypts new chunks in parallel, `sink` appends them to
 //!   packs in stream order and writes index segments.
 //! - [`acceptance`]: whether the stream may become a snapshot (a failed producer, an empty or
 //!   truncated dump may not), decided before the commit point.
 //! - [`options`]: what the caller asks for, including whose snapshot it makes ([`Lineage`]: a new
 //!   one, or a copy of another repository's).
 //!
-//! Deltas (format version 2; the rules are in [`crate::delta`]): a [`BaseFinder`] walks the parent snapshot's chunk list alongside the
-//! stream and proposes, for each new chunk, the parent's chunk at the same place. The sealing job
-//! reads the proposed bases and stores a chunk as a zstd patch against its base when that is
-//! clearly smaller than the chunk compressed alone (SPEC.md, "Delta blobs"). A chunk that gets no
-//! delta that way is tried against the indexed chunk its [`resemblance`] sketch matches best; the
-//! new chunks' super-features enter the local index at the commit.
+//! Deltas (format version 2): a [`BaseFinder`] walks the parent snapshot's chunk list alongside the
+//! stream and proposes a base for each new chunk; the sealing stage stores a chunk as a patch when
+//! that is clearly smaller. The rules are in [`crate::delta`]. The new chunks' super-features
+//! enter the local index at the commit.
 //!
-//! Write order (SPEC.md, "Write order and the commit point"): packs are durable before the index
-//! segment that lists them; segments are written before the writer role is taken; the commit point
+//! Write order (SPEC.md section 11): packs are durable before the index segment that lists them;
+//! this run's segments are applied to the index only after the last one is written; the commit point
 //! is the creation of the manifest under `snapshots/`. A failure or crash before it leaves only
 //! unreferenced packs and segments, which never make a snapshot and which prune removes.
 
@@ -69,7 +67,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let started = Timestamp::now();
     let t0 = Instant::now();
     // Held (shared) for the whole run: prune deletes packs only while holding it exclusively, so
-    // it never removes a chunk this run has deduplicated against (SPEC.md, "Concurrency").
+    // it never removes a chunk this run has deduplicated against (SPEC.md section 13).
     let _ingesting = repo.ingest_lock()?;
     // The same across machines, for a remote repository.
     let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Ingest)?;

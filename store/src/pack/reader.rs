@@ -81,7 +81,7 @@ impl<'r> PackReader<'r> {
     /// Reads are grouped by pack, sorted by offset and merged when close (a new dump's chunks sit
     /// next to each other in stream order), so a batch costs a few large reads rather than one
     /// read per blob, locally and on an object store alike. A failed merged read is retried blob by
-    /// blob. Chunks stored as deltas are rebuilt from their bases ([`FetchedChains`]), at most
+    /// blob. Chunks stored as deltas are rebuilt from their bases (`FetchedChains`), at most
     /// [`MAX_DELTA_DEPTH`](blob::MAX_DELTA_DEPTH) deep. Every envelope is authenticated; `check` says whether the
     /// plaintexts' ids are proven too.
     pub fn load_many(&self, index: &Index, ids: &[Id], kind: BlobKind, check: IdCheck) -> Vec<Result<Vec<u8>>> {

@@ -1,4 +1,4 @@
-//! Phase 5, deleting, in an order that is safe at every step (SPEC.md, "Prune"): write new index
+//! Phase 5, deleting, in an order that is safe at every step (SPEC.md section 13, *Prune*): write new index
 //! segments (the new packs; the surviving packs of every segment that lists a doomed pack), delete
 //! the replaced segments, update the local index, then delete the doomed packs. A crash leaves
 //! duplicate segments (both valid) or unindexed packs, never an index entry for a deleted pack.

@@ -22,7 +22,7 @@ use crate::repository::Repository;
 use crate::snapshot;
 use crate::{Progress, Result, StoreError};
 
-/// Carry out `plan` (phases 3 to 5; SPEC.md, "Prune"). Before deleting anything it waits for
+/// Carry out `plan` (phases 3 to 5; SPEC.md section 13, *Prune*). Before deleting anything it waits for
 /// running ingests and holds off new ones; a pack of the plan that holds the only copy of a blob
 /// a snapshot committed since planning uses is spared ([`PruneReport::spared`]), and one found
 /// damaged or missing is left alone ([`PruneReport::left_alone`]). A plan is carried out once.

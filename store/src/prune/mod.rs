@@ -2,7 +2,7 @@
 //!
 //! A prune is a plan, then its execution. [`plan`] decides and changes nothing (`--dry-run` prints
 //! its [`PrunePlan`]); [`execute`] carries out exactly that plan; [`prune`] does both. Phases
-//! (SPEC.md, "Prune"):
+//! (SPEC.md section 13, *Prune*):
 //!
 //! Planning (`plan.rs`, `mark.rs`) holds no lock but `local/prune.lock` (one prune at a time; the
 //! plan holds it until it is carried out):

@@ -93,13 +93,13 @@ fn pack_ids<S: Serializer>(repack: &[Repack], s: S) -> std::result::Result<S::Ok
     s.collect_seq(repack.iter().map(|r| r.pack))
 }
 
-/// Plan a prune (phases 1 and 2; SPEC.md, "Prune"): mark every blob the snapshots use, then
+/// Plan a prune (phases 1 and 2; SPEC.md section 13, *Prune*): mark every blob the snapshots use, then
 /// decide what happens to each pack. Changes nothing in the repository.
 pub fn plan(repo: &Repository, opts: &PruneOptions, progress: Option<&Progress<'_>>) -> Result<PrunePlan> {
     if !(0.0..=1.0).contains(&opts.max_unused) {
         return Err(StoreError::Invalid(format!("prune: max_unused {} is not a share from 0.0 to 1.0", opts.max_unused)));
     }
-    let one_prune = crate::lock::acquire(&repo.local_dir().join("prune.lock"), false, repo.lock_wait(), "prune (another prune is running)")?;
+    let one_prune = crate::lock::acquire(&repo.local_dir().join(crate::lock::PRUNE), false, repo.lock_wait(), "prune (another prune is running)")?;
     refuse_if_manifests_damaged(repo)?;
     let index = repo.index_reader()?;
     let reader = PackReader::new(repo);
