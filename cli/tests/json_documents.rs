@@ -339,6 +339,12 @@ fn every_document_of_a_healthy_repository() {
     keys.check("forget (by id)", &doc, &[
         "databases: array", "dry_run: boolean", "removed: array", "removed[]: string", "unmatched_rules: array",
     ]);
+    // With --prune: still one document, the prune's inside it (as `prune --json` prints it).
+    e.ingest("tmp", b"-- tmp day 0\n");
+    e.ingest("tmp", b"-- tmp day 1\n");
+    let doc = json_out(&e, &["forget", "--db", "tmp", "--keep-last", "1", "--prune"], b"", 0);
+    assert_eq!(doc["removed"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert!(doc["prune"]["plan"]["delete"].is_array() && doc["prune"]["dry_run"] == false && doc["prune"]["deleted"].is_array(), "{doc}");
 
     // Errors: dbvault's own (with a hint, without), clap's, and one on standard error.
     let mut c = e.cmd(&["--json", "snapshots"]);

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use repo_format::Id;
@@ -116,6 +116,9 @@ struct ForgetDoc<'a> {
     unmatched_rules: &'a [String],
     /// The snapshots removed.
     removed: Vec<Id>,
+    /// With `--prune` (and not `--dry-run`): what prune did, as `prune --json` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prune: Option<PruneOutput<'a>>,
 }
 
 /// What a policy keeps and removes of one database, newest first.
@@ -162,6 +165,8 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
     };
     drop(index);
     let refusal = plan.as_ref().filter(|_| !a.allow_remove_all).and_then(Plan::refusal);
+    // With --json, one document: it is printed once prune (if asked for) is done.
+    let mut json_doc = None;
     if g.json {
         let databases = plan
             .iter()
@@ -175,7 +180,7 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
         if refusal.is_none() {
             let removed = if a.dry_run { vec![] } else { remove.iter().map(|s| s.id).collect() };
             let unmatched_rules = plan.as_ref().map_or(&[][..], |p| &p.unmatched);
-            output::json(&ForgetDoc { dry_run: a.dry_run, databases, unmatched_rules, removed })?;
+            json_doc = Some(ForgetDoc { dry_run: a.dry_run, databases, unmatched_rules, removed, prune: None });
         }
     } else if !g.quiet {
         for (db, ds) in plan.iter().flat_map(|p| &p.decisions) {
@@ -206,16 +211,24 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
         if !g.quiet && !g.json {
             crate::outln!("dry run: nothing was removed");
         }
-        return Ok(());
+        return json_doc.map_or(Ok(()), |d| output::json(&d));
     }
     snapshot::forget(repo, &remove, if plan.is_some() { "policy" } else { "by id" })?;
     if !g.quiet && !g.json {
         crate::outln!("removed {} snapshot(s){}", remove.len(), if a.prune { "" } else { "; run `dbvault prune` to free their data" });
     }
-    if a.prune {
-        return run_prune(g, repo, &PruneArgs { dry_run: false, max_unused: 10.0 });
+    if !a.prune {
+        return json_doc.map_or(Ok(()), |d| output::json(&d));
     }
-    Ok(())
+    let prune_args = PruneArgs { dry_run: false, max_unused: 10.0 };
+    let report = prune_report(g, repo, &prune_args).with_context(|| format!("removed {} snapshot(s), then prune failed (run `dbvault prune` again)", remove.len()))?;
+    match json_doc {
+        Some(mut d) => {
+            d.prune = Some(PruneOutput { dry_run: false, report: &report });
+            output::json(&d)
+        }
+        None => print_prune(g, &prune_args, &report),
+    }
 }
 
 /// `prune --json`: the report, its plan inside, and whether it was a dry run.
@@ -227,6 +240,15 @@ struct PruneOutput<'a> {
 }
 
 pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
+    let r = prune_report(g, repo, a)?;
+    if g.json {
+        return output::json(&PruneOutput { dry_run: a.dry_run, report: &r });
+    }
+    print_prune(g, a, &r)
+}
+
+/// Plan a prune, and carry it out unless `--dry-run`.
+fn prune_report(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<PruneReport> {
     if !(0.0..=100.0).contains(&a.max_unused) {
         return Err(crate::exit::usage("--max-unused must be a percentage from 0 to 100"));
     }
@@ -239,15 +261,17 @@ pub fn run_prune(g: &Global, repo: &Repository, a: &PruneArgs) -> Result<()> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let r = r?;
-    if g.json {
-        crate::outln!("{}", serde_json::to_value(PruneOutput { dry_run: a.dry_run, report: &r })?);
-    } else if !g.quiet {
+    Ok(r?)
+}
+
+/// A prune's plan and outcome as text.
+fn print_prune(g: &Global, a: &PruneArgs, r: &PruneReport) -> Result<()> {
+    if !g.quiet {
         print_plan(&r.plan)?;
         if a.dry_run {
             crate::outln!("dry run: nothing was changed");
         } else {
-            print_done(&r)?;
+            print_done(r)?;
         }
     }
     Ok(())
