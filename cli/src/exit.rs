@@ -99,6 +99,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     }
     match store_error(err) {
         Some(StoreError::ProducerFailed { .. }) => COMMAND_FAILED,
+        Some(StoreError::LookAlike { .. }) => USAGE,
         Some(StoreError::EmptyInput | StoreError::Incomplete { .. }) => REFUSED,
         Some(StoreError::WrongPassword { .. } | StoreError::NoKey) => WRONG_PASSWORD,
         Some(StoreError::Busy { .. }) => BUSY,

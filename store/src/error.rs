@@ -140,6 +140,15 @@ pub enum StoreError {
     /// The restored stream does not hash to the digest recorded at ingest.
     #[error(transparent)]
     DigestMismatch(Box<DigestMismatch>),
+    /// A new database's name looks like an existing database's (the same UTS 39 skeleton): two
+    /// lineages that look the same would be mistaken for each other.
+    #[error("database name {name:?} looks like the existing database {existing:?} (their characters differ); a snapshot of {existing:?} should use that very name")]
+    LookAlike {
+        /// The name refused.
+        name: String,
+        /// The existing database it looks like.
+        existing: String,
+    },
     /// The input stream was empty.
     #[error("the input stream is empty: nothing to back up (did the dump command write to a file instead of standard output?)")]
     EmptyInput,

@@ -8,7 +8,7 @@
 //! its letter), no letters of confusable scripts mixed (UTS 39 restriction levels up to
 //! "moderately restrictive": Latin with Cyrillic or Greek is refused), not empty, at most 255
 //! bytes. A tag also has no comma (listings join tags with commas). A new database whose name
-//! looks like an existing one's (the same UTS 39 skeleton) is refused by ingest.
+//! looks like an existing one's (the same UTS 39 skeleton) is refused by ingest and copy.
 
 use unicode_normalization::{UnicodeNormalization, is_nfkc};
 use unicode_security::{RestrictionLevel, RestrictionLevelDetection};

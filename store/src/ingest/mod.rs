@@ -73,7 +73,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Ingest)?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
     let index = repo.index_reader()?;
-    opts.lineage.refuse_look_alike(repo, &index, &opts.db)?;
+    options::refuse_look_alike(repo, &index, &opts.db)?;
     let reader = PackReader::new(repo);
     let bases = if repo.config().writes_deltas() && !opts.no_deltas {
         let parent = opts.lineage.delta_parent(repo, &index, &opts.db)?;

@@ -87,20 +87,6 @@ impl Lineage {
         }
     }
 
-    /// Refuse a new database whose name looks like an existing one's (the same UTS 39 skeleton).
-    pub(super) fn refuse_look_alike(&self, repo: &Repository, index: &Index, db: &str) -> Result<()> {
-        if matches!(self, Lineage::Copy(_)) || index.latest_of(&repo.keys().name_tag(db))?.is_some() {
-            return Ok(());
-        }
-        let skeleton = crate::names::skeleton(db);
-        match crate::snapshot::databases(repo, index)?.into_iter().find(|d| d != db && crate::names::skeleton(d) == skeleton) {
-            Some(other) => Err(StoreError::Invalid(format!(
-                "database name {db:?} looks like the existing database {other:?} (their characters differ); a snapshot of {other:?} should use that very name"
-            ))),
-            None => Ok(()),
-        }
-    }
-
     /// The snapshot whose chunks new chunks are patched against: the database's latest complete
     /// snapshot, or for a copy the copy of its parent.
     pub(super) fn delta_parent(&self, repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
@@ -129,5 +115,18 @@ impl Lineage {
             Lineage::New => Placement { start: started, end: Timestamp::now(), parent: latest()?, origin: None },
             Lineage::Copy(c) => Placement { start: c.manifest.start, end: c.manifest.end, parent: c.parent.as_ref().map(|p| p.id), origin: Some(c.origin) },
         })
+    }
+}
+
+/// Refuse a new database whose name looks like an existing one's (the same UTS 39 skeleton), for a
+/// copy too: two lineages that look the same are the hazard either way.
+pub(super) fn refuse_look_alike(repo: &Repository, index: &Index, db: &str) -> Result<()> {
+    if index.latest_of(&repo.keys().name_tag(db))?.is_some() {
+        return Ok(());
+    }
+    let skeleton = crate::names::skeleton(db);
+    match crate::snapshot::databases(repo, index)?.into_iter().find(|d| d != db && crate::names::skeleton(d) == skeleton) {
+        Some(existing) => Err(StoreError::LookAlike { name: db.to_string(), existing }),
+        None => Ok(()),
     }
 }
