@@ -122,7 +122,8 @@ impl DumpInfo {
         };
         Some(format!(
             "input is compressed ({c}): deduplication cannot find repeated data inside compressed bytes, \
-             so every snapshot will be stored in full. To fix it, {fix}; dbvault compresses after deduplicating."
+             so every snapshot will be stored in full, and whether the dump inside is complete cannot be checked \
+             (only a dump command's exit status can tell). To fix it, {fix}; dbvault compresses after deduplicating."
         ))
     }
 }
