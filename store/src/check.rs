@@ -209,6 +209,11 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
             p(phase, done, total);
         }
     };
+    // The index is compared with the whole repository first, not trusted because `snapshots/` looks
+    // unchanged: a segment deleted by hand must show (as the blobs it listed going missing).
+    // (Gone segments are normal after another client's prune; if what they listed is still
+    // needed, the snapshots needing it show as damaged below, with the way back.)
+    repo.sync(&repo.open_index_writer()?)?;
     let index = repo.index_reader()?;
     let mut report = CheckReport::default();
 
@@ -353,6 +358,10 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
         }
     }
     let mut walker = Walker { index: &index, reader: &reader, missing_packs: &missing_packs, bad_blobs: &bad_blobs, memo: HashMap::new(), examples: Vec::new() };
+    let unindexed_hint = format!(
+        "{} pack(s) no index segment lists may hold what is missing: `dbvault repair index` recovers their entries from the pack headers",
+        report.unindexed_packs
+    );
     for (n, s) in snaps.iter().enumerate() {
         report_progress("checking snapshots", n as u64, snaps.len() as u64);
         walker.examples.clear();
@@ -366,6 +375,9 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
                 examples: walker.examples.clone(),
             });
         }
+    }
+    if report.unindexed_packs > 0 && report.damaged.iter().any(|d| d.missing > 0) {
+        report.problems.push(unindexed_hint);
     }
     Ok(report)
 }

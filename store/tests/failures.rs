@@ -233,3 +233,21 @@ fn a_config_is_reconstructed_when_no_key_file_holds_a_copy() {
     // The next ingest of the same dump deduplicates: same chunker, same seed.
     assert_eq!(t.ingest("shop", &data).snapshot.manifest.added.chunks, 0);
 }
+
+#[test]
+fn a_segment_deleted_by_hand_is_found_by_check_and_repaired() {
+    let t = TestRepo::new(small_chunks());
+    let data = noise(1 << 20, 21);
+    let s = t.ingest("shop", &data);
+    // The index on this machine still lists the segment's entries; `snapshots/` is unchanged.
+    for seg in std::fs::read_dir(t.path().join("index")).unwrap() {
+        std::fs::remove_file(seg.unwrap().path()).unwrap();
+    }
+    let r = store::check::check(&t.repo, store::check::ReadData::No, None).unwrap();
+    assert!(!r.ok() && r.damaged.len() == 1 && r.damaged[0].missing > 0, "{r:?}");
+    assert!(r.problems.iter().any(|p| p.contains("repair index")), "the way back is named: {:?}", r.problems);
+    store::repair::index(&t.repo, false, None).unwrap();
+    let r = store::check::check(&t.repo, store::check::ReadData::All, None).unwrap();
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(t.restore(&s.snapshot).unwrap(), data);
+}

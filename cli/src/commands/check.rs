@@ -61,7 +61,7 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
             r.packs,
             if read == ReadData::No { String::new() } else { format!(", read {} pack(s) and verified {} blob(s)", r.packs_read, r.blobs_read) }
         );
-        if r.unindexed_packs > 0 {
+        if r.unindexed_packs > 0 && r.ok() {
             crate::outln!("{} pack(s) are not referenced by the index (left by interrupted ingests; harmless)", r.unindexed_packs);
         }
         if r.unused_damaged_blobs > 0 {
