@@ -73,6 +73,10 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Packs listed per index segment a writer makes: a long ingest or prune writes several, so its
+/// memory stays bounded.
+pub const PACKS_PER_SEGMENT: usize = 8;
+
 /// Whether this process can keep its locks and index in `dir` (creating it if needed).
 fn writable(dir: &Path) -> bool {
     std::fs::create_dir_all(dir).is_ok() && std::fs::OpenOptions::new().create(true).append(true).open(crate::index::lock_path(dir)).is_ok()

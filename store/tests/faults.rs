@@ -297,3 +297,25 @@ fn an_outage_while_reading_segments_stops_repair_and_prune_and_deletes_nothing()
     assert_eq!(m.restore(&second.snapshot).unwrap(), days[1]);
     assert!(check_all(&m.repo).ok());
 }
+
+#[test]
+fn a_pack_that_cannot_be_deleted_is_left_alone_named_and_deleted_by_the_next_prune() {
+    let m = MemRepo::new(fast_init());
+    let days = [noise(3 << 20, 8), noise(3 << 20, 9)];
+    let first = m.ingest("shop", &days[0]);
+    let second = m.ingest("shop", &days[1]);
+    store::snapshot::forget(&m.repo, std::slice::from_ref(&first.snapshot), "test").unwrap();
+    let opts = store::prune::PruneOptions { max_unused: 0.0 };
+    m.backend.inject(Fault::denied(Op::Delete).under("packs/").nth(1));
+    let r = store::prune::prune(&m.repo, &opts, None).unwrap();
+    assert_eq!(r.left_alone.len(), 1, "{r:?}");
+    assert!(r.left_alone[0].reason.contains("could not be deleted"), "{r:?}");
+    assert!(!r.deleted.contains(&r.left_alone[0].pack) && r.packs_deleted == r.deleted.len(), "{r:?}");
+    assert!(m.backend.keys().contains(&repo_format::object_key::pack(&r.left_alone[0].pack)));
+    let report = check_all(&m.repo);
+    assert!(report.ok() && report.unindexed_packs == 1, "an orphan now, harmless: {report:?}");
+    let again = store::prune::prune(&m.repo, &opts, None).unwrap();
+    assert_eq!(again.plan.orphans, [r.left_alone[0].pack], "{again:?}");
+    assert_eq!(again.deleted, [r.left_alone[0].pack]);
+    assert_eq!(m.restore(&second.snapshot).unwrap(), days[1]);
+}

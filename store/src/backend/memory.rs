@@ -61,6 +61,8 @@ pub enum Effect {
     Fail,
     /// Fail with [`BackendError::NotFound`] (an object or folder that is not there).
     NotFound,
+    /// Fail with [`BackendError::Io`], permission denied: a file or folder that may not be changed.
+    Denied,
     /// Store the object, then fail with [`BackendError::Remote`]: a write that landed although
     /// its reply was lost.
     FailAfterStoring,
@@ -100,6 +102,11 @@ impl Fault {
     /// The next `op` finds nothing ([`Effect::NotFound`]): an object that vanished.
     pub fn not_found(op: Op) -> Fault {
         Fault::new(op, Effect::NotFound)
+    }
+
+    /// The next `op` is refused by the file system ([`Effect::Denied`]).
+    pub fn denied(op: Op) -> Fault {
+        Fault::new(op, Effect::Denied)
     }
 
     /// The next write lands but reports failure ([`Effect::FailAfterStoring`]).
@@ -315,6 +322,7 @@ impl MemoryBackend {
     fn read<T>(&self, op: Op, key: &str, shown: &str, run: impl FnOnce() -> Result<T, BackendError>) -> Result<T, BackendError> {
         match self.decide(op, key).effect {
             Some((Effect::NotFound, _)) => Err(BackendError::NotFound { key: shown.to_string() }),
+            Some((Effect::Denied, _)) => Err(denied(shown)),
             Some((Effect::Fail, why)) => Err(remote(shown, why)),
             _ => run(),
         }
@@ -327,6 +335,7 @@ impl MemoryBackend {
         let stored = match &effect {
             Some((Effect::Fail, why)) => return Err(remote(key, why.clone())),
             Some((Effect::NotFound, _)) => return Err(BackendError::NotFound { key: key.to_string() }),
+            Some((Effect::Denied, _)) => return Err(denied(key)),
             Some((Effect::Lose, _)) => None,
             Some((Effect::Truncate(n), _)) => Some(bytes[..bytes.len().min(*n)].to_vec()),
             _ => Some(bytes),
@@ -346,6 +355,11 @@ impl MemoryBackend {
             _ => Ok(()),
         }
     }
+}
+
+/// The error a file system gives for a file or folder that may not be changed.
+fn denied(key: &str) -> BackendError {
+    BackendError::Io { key: key.to_string(), source: std::io::Error::from(std::io::ErrorKind::PermissionDenied) }
 }
 
 /// The error an object store reports when a request fails for good.

@@ -9,11 +9,9 @@ use repo_format::index_segment::{IndexSegment, PackIndex};
 
 use super::seal::{DeltaTally, SealedBatch};
 use crate::pack::PackWriter;
-use crate::repository::Repository;
+use crate::repository::{PACKS_PER_SEGMENT, Repository};
 use crate::{Result, StoreError};
 
-/// Packs listed per index segment; a long ingest writes several, so its memory stays bounded.
-const PACKS_PER_SEGMENT: usize = 8;
 /// Most super-features one ingest records (3 per new chunk, 40 bytes each in memory until the
 /// commit): 2^20 cover 350,000 new chunks, a 22 GB first day; later chunks are found by position.
 const MAX_FEATURES: usize = 1 << 20;

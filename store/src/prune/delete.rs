@@ -10,10 +10,12 @@ use repo_format::index_segment::{IndexSegment, PackIndex};
 use repo_format::object_key;
 use repo_format::pack::PackEntry;
 
+use super::report::LeftAlone;
 use super::{phase, step};
+use crate::backend::BackendError;
 use crate::index::Index;
 use crate::lease::Held;
-use crate::repository::Repository;
+use crate::repository::{PACKS_PER_SEGMENT, Repository};
 use crate::{Progress, Result};
 
 /// What deleting did.
@@ -22,6 +24,9 @@ pub(super) struct Deleted {
     pub(super) segments_rewritten: usize,
     /// Bytes of the packs deleted.
     pub(super) bytes: u64,
+    /// Doomed packs whose deletion failed: no segment lists them any more, so they are orphans the
+    /// next prune deletes.
+    pub(super) undeleted: Vec<LeftAlone>,
 }
 
 /// Index `new_packs` and delete `doomed` (each pack with its header's entries). The caller holds
@@ -44,7 +49,7 @@ pub(super) fn delete(
         new_segments.push((id, seg));
         Ok(())
     };
-    for chunk in new_packs.chunks(8) {
+    for chunk in new_packs.chunks(PACKS_PER_SEGMENT) {
         write_segment(IndexSegment { packs: chunk.to_vec() })?;
     }
     let mut replaced = Vec::new();
@@ -73,13 +78,22 @@ pub(super) fn delete(
         index.remove_pack(pack, entries)?;
     }
     index.flush()?;
-    let mut bytes = 0;
+    let (mut bytes, mut undeleted) = (0, Vec::new());
     for (i, (pack, _)) in doomed.iter().enumerate() {
         step(progress, phase::DELETING, i as u64, doomed.len() as u64);
         crate::lease::check(lease)?;
         let key = object_key::pack(pack);
-        bytes += repo.backend().size(&key).unwrap_or(0);
-        repo.backend().delete(&key)?;
+        let size = repo.backend().size(&key).unwrap_or(0);
+        match repo.backend().delete(&key) {
+            // (Already gone: another prune or a hand got there first.)
+            Ok(()) | Err(BackendError::NotFound { .. }) => bytes += size,
+            // An unreachable store fails every deletion alike: stop (the next prune finishes).
+            Err(e @ BackendError::Remote { .. }) => return Err(e.into()),
+            Err(e) => {
+                repo.warn(format!("{key}: could not be deleted ({e}); no index lists it any more, so the next prune deletes it"));
+                undeleted.push(LeftAlone { pack: *pack, reason: format!("could not be deleted: {e}") });
+            }
+        }
     }
-    Ok(Deleted { segments_rewritten: replaced.len(), bytes })
+    Ok(Deleted { segments_rewritten: replaced.len(), bytes, undeleted })
 }

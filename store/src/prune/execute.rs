@@ -52,7 +52,9 @@ pub fn execute(repo: &Repository, mut plan: PrunePlan, progress: Option<&Progres
     // 5. Delete.
     let deleted = delete(repo, &index, &lease, &repacked.new_packs, &doomed, progress)?;
     let new_bytes: u64 = repacked.new_packs.iter().map(|p| p.pack_len).sum();
-    report.deleted = doomed.iter().map(|(p, _)| *p).collect();
+    let undeleted: HashSet<Id> = deleted.undeleted.iter().map(|l| l.pack).collect();
+    report.deleted = doomed.iter().map(|(p, _)| *p).filter(|p| !undeleted.contains(p)).collect();
+    report.left_alone.extend(deleted.undeleted);
     report.written = repacked.new_packs.iter().map(|p| p.pack_id).collect();
     report.packs_deleted = report.deleted.len();
     report.packs_written = report.written.len();
