@@ -305,8 +305,8 @@ pub struct PruneArgs {
     /// Print the plan, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Rewrite packs whose unused share exceeds this percentage.
-    #[arg(long, value_name = "PERCENT", default_value_t = 10.0)]
+    /// Rewrite packs whose unused share exceeds this percentage (0 to 100; `10` or `10%`).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10.0, allow_negative_numbers = true, value_parser = percent)]
     pub max_unused: f64,
 }
 
@@ -450,4 +450,10 @@ pub enum RepairCommand {
     /// Write the repository's config again (when it is missing or damaged) from the copy sealed in
     /// the key files, or reconstructed when no key file holds one.
     Config,
+}
+
+/// A percentage from 0 to 100, with or without a `%` sign.
+fn percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().trim_end_matches('%').trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=100.0).contains(&v) { Ok(v) } else { Err(format!("{s} is not a percentage from 0 to 100")) }
 }

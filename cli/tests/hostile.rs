@@ -684,7 +684,7 @@ fn exit_codes_and_json_errors_are_as_documented() {
     let e = Env::new();
     e.ingest("shop", b"-- a dump\n");
     // Usage errors of dbvault's own are code 2, like clap's.
-    for args in [&["prune", "--max-unused", "200"][..], &["check", "--read-data-subset", "9/7"], &["ingest", "--parallel", "2", "--db", "x"], &["forget", "--keep-within", "-3d"]] {
+    for args in [&["prune", "--max-unused", "200"][..], &["prune", "--max-unused", "-1"], &["prune", "--max-unused", "nan"], &["check", "--read-data-subset", "9/7"], &["ingest", "--parallel", "2", "--db", "x"], &["forget", "--keep-within", "-3d"]] {
         let o = e.run(args, b"");
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
     }
