@@ -15,8 +15,8 @@ pub const INDEX: &str = "index";
 pub const SNAPSHOTS: &str = "snapshots";
 /// Folder of forget records.
 pub const FORGOTTEN: &str = "forgotten";
-/// Folder of leases (S3 repositories).
-pub const LOCKS: &str = "locks";
+/// Folder of leases (S3 repositories); named `locks` on disk, they are not `flock` locks.
+pub const LEASES: &str = "locks";
 
 /// `keys/<id>`.
 pub fn key(id: &Id) -> String {
@@ -44,9 +44,9 @@ pub fn forget_record(id: &Id) -> String {
     format!("{FORGOTTEN}/{id}")
 }
 
-/// `locks/<id>`.
-pub fn lock(id: &Id) -> String {
-    format!("{LOCKS}/{id}")
+/// `locks/<id>`: a lease.
+pub fn lease(id: &Id) -> String {
+    format!("{LEASES}/{id}")
 }
 
 /// The id a key names (`index/<id>`, `packs/<xx>/<id>`, ...), if it names one.
@@ -67,7 +67,7 @@ mod tests {
         assert_eq!(snapshot(&id), format!("snapshots/{hex}"));
         assert_eq!(key(&id), format!("keys/{hex}"));
         assert_eq!(forget_record(&id), format!("forgotten/{hex}"));
-        assert_eq!(lock(&id), format!("locks/{hex}"));
+        assert_eq!(lease(&id), format!("locks/{hex}"));
         assert_eq!(id_of(&pack(&id)), Some(id));
         assert_eq!(id_of("config"), None);
     }

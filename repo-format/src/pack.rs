@@ -114,8 +114,9 @@ impl PackEntry {
         if self.delta.is_some() { DELTA_ENTRY_LEN } else { ENTRY_LEN }
     }
 
-    /// Authenticate `sealed`, the blob this entry describes: its envelope, and for a whole blob its
-    /// plaintext's id (a delta's base is verified where it lives).
+    /// Authenticate `sealed`, the blob this entry describes: its envelope (AEAD) always; a whole
+    /// blob is also decompressed and its plaintext's id proven, while a delta's patch is only
+    /// opened (rebuilding it needs its base, which is verified where it lives).
     pub fn authenticate(&self, keys: &Keys, sealed: &[u8]) -> Result<(), FormatError> {
         match self.delta {
             None => crate::blob::open(keys, self.kind, self.codec, &self.id, self.raw_len, sealed).map(drop),

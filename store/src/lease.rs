@@ -67,7 +67,7 @@ impl Drop for Held {
         }
         let id = *self.current.lock().expect("not poisoned");
         // Best effort: a lease left behind lapses by itself.
-        let _ = self.backend.delete(&object_key::lock(&id));
+        let _ = self.backend.delete(&object_key::lease(&id));
     }
 }
 
@@ -79,7 +79,7 @@ fn lease(kind: LeaseKind, since: Timestamp) -> Lease {
 
 fn write(backend: &dyn Backend, keys: &Keys, l: &Lease) -> Result<Id> {
     let (id, bytes) = l.encode(keys).map_err(|e| StoreError::format("lease", e))?;
-    backend.put_new(&object_key::lock(&id), &bytes)?;
+    backend.put_new(&object_key::lease(&id), &bytes)?;
     Ok(id)
 }
 
@@ -89,7 +89,7 @@ fn conflict(repo: &Repository, kind: LeaseKind, own: Option<Id>) -> Result<Optio
     let backend = repo.backend();
     let now = Timestamp::now();
     let me = hostname();
-    for k in backend.list(object_key::LOCKS)? {
+    for k in backend.list(object_key::LEASES)? {
         let Some(id) = object_key::id_of(&k) else { continue };
         if Some(id) == own {
             continue;
@@ -133,7 +133,7 @@ pub fn take(repo: &Repository, kind: LeaseKind) -> Result<Option<Held>> {
                 match conflict(repo, kind, Some(id))? {
                     None => return hold(backend, repo.keys().clone(), kind, since, id).map(Some),
                     Some(l) => {
-                        backend.delete(&object_key::lock(&id))?;
+                        backend.delete(&object_key::lease(&id))?;
                         l
                     }
                 }
@@ -161,14 +161,14 @@ fn hold(backend: Arc<dyn Backend>, keys: Keys, kind: LeaseKind, since: Timestamp
                 if let Ok(new) = write(b.as_ref(), &keys, &lease(kind, since)) {
                     *when.lock().expect("not poisoned") = attempt;
                     let old = std::mem::replace(&mut *cur.lock().expect("not poisoned"), new);
-                    let _ = b.delete(&object_key::lock(&old));
+                    let _ = b.delete(&object_key::lease(&old));
                 }
             }
         });
     let refresher = match refresher {
         Ok(t) => t,
         Err(e) => {
-            let _ = backend.delete(&object_key::lock(&id));
+            let _ = backend.delete(&object_key::lease(&id));
             return Err(StoreError::io("starting the lease renewal thread", e));
         }
     };

@@ -275,7 +275,7 @@ impl Index {
     }
 
     /// Forget that a segment was applied (it was deleted from the repository).
-    pub fn forget_segment(&self, id: &Id) -> Result<()> {
+    pub fn unapply_segment(&self, id: &Id) -> Result<()> {
         self.db.delete_cf(self.cf(CF_SEGMENTS), id.0).map_err(|e| self.err(e))
     }
 

@@ -94,7 +94,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     drop(index);
 
     // Commit: with the writer role, apply our segments, find the parent, write the manifest.
-    let writer = streamed.writer;
+    let writer = streamed.index_writer;
     let stamp = repo.catch_up_for_commit(&writer, &streamed.segments)?;
     writer.put_features(&streamed.features)?;
     let name_tag = repo.keys().name_tag(&opts.db);

@@ -46,7 +46,7 @@ pub(super) struct Streamed {
     pub features: Vec<(u64, Id)>,
     pub segments: Vec<Id>,
     /// The index opened for writing (the writer role), for the commit.
-    pub writer: Index,
+    pub index_writer: Index,
 }
 
 /// Read `input` through the pipeline against `index` (read-only view), store what is new, judge
@@ -90,7 +90,7 @@ pub(super) fn run<R: std::io::Read + Send>(
                 }
             }
         });
-        let writer = s.spawn(move || PackSink::new(repo).run(to_packs));
+        let sink_thread = s.spawn(move || PackSink::new(repo).run(to_packs));
         let mut processed = 0u64;
         let result = rayon::in_place_scope(|scope| {
             rx.iter().try_for_each(|batch| {
@@ -110,7 +110,7 @@ pub(super) fn run<R: std::io::Read + Send>(
         let opening = result.is_ok().then(|| s.spawn(|| repo.open_index_writer()));
         let (len, edges, read_error) = reader.join().expect("the reader thread does not panic");
         // Judge the stream before the last pack is closed; a refused stream leaves its packs to
-        // prune and discards the open one (the writer sees the channel close without `Finish`).
+        // prune and discards the open one (the sink sees the channel close without `Finish`).
         let finished = result.and_then(|()| {
             if let Some(source) = read_error {
                 return Err(StoreError::Input { offset: len, source });
@@ -122,15 +122,15 @@ pub(super) fn run<R: std::io::Read + Send>(
             Ok((len, source, incomplete, root))
         });
         drop(packs);
-        let written = writer.join().expect("the pack writer does not panic");
+        let written = sink_thread.join().expect("the pack sink does not panic");
         let opened = opening.map(|o| o.join().expect("opening the index does not panic"));
-        // The writer's own error explains a "writer stopped" seen here.
+        // The sink's own error explains a "pack writer stopped" seen here.
         let ((size, source, incomplete, root), written) = match (finished, written) {
             (Ok(f), Ok(Some(w))) => (f, w),
             (_, Err(e)) | (Err(e), _) => return Err(e),
             (Ok(_), Ok(None)) => return Err(writer_gone()),
         };
-        let writer = opened.expect("the index is opened whenever every batch was processed")?;
+        let index_writer = opened.expect("the index is opened whenever every batch was processed")?;
         let Written { bytes, deltas, features, segments } = written;
         let mut added = std::mem::take(&mut dedup.added);
         added.stored_bytes = bytes;
@@ -139,6 +139,6 @@ pub(super) fn run<R: std::io::Read + Send>(
         added.delta_stored_bytes = deltas.stored;
         added.delta_alone_bytes = deltas.alone;
         let digest = Id(*dedup.digest.finalize().as_bytes());
-        Ok(Streamed { digest, size, source, incomplete, root, added, features, segments, writer })
+        Ok(Streamed { digest, size, source, incomplete, root, added, features, segments, index_writer })
     })
 }

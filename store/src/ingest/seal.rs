@@ -9,7 +9,7 @@ use repo_format::crypto::OVERHEAD;
 
 use crate::delta::choice::Chosen;
 use crate::delta::resemblance::{self, Sketch, candidates, resembling};
-use crate::delta::sealing::{LoadedBases, MIN_DELTA_ALONE, SealedChunk};
+use crate::delta::patching::{LoadedBases, MIN_DELTA_ALONE, SealedChunk};
 use crate::index::Index;
 use crate::pack::PackReader;
 use crate::repository::Repository;

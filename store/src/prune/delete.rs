@@ -69,7 +69,7 @@ pub(super) fn delete(
     crate::lease::check(lease)?;
     for id in &replaced {
         repo.backend().delete(&object_key::index_segment(id))?;
-        index.forget_segment(id)?;
+        index.unapply_segment(id)?;
     }
     for (id, seg) in &new_segments {
         index.apply_segment(id, seg)?;

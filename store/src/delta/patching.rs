@@ -1,5 +1,5 @@
-//! Sealing a chunk as a delta or alone: the bases a batch's chunks are patched against, read once,
-//! and the rule that keeps a patch only when it is clearly smaller (SPEC.md, "Delta blobs", *Choice*).
+//! Patching: the bases a batch's chunks are patched against, read once, and the rule that keeps
+//! a patch only when it is clearly smaller than the chunk compressed alone (SPEC.md 6.1, *Choice*).
 
 use std::collections::HashMap;
 
@@ -17,6 +17,12 @@ const DELTA_EXTRA: usize = 64;
 /// Chunks expected to compress alone to fewer bytes than this are not tried as deltas (at most a
 /// quarter of this could be saved, less than reading the base costs).
 pub const MIN_DELTA_ALONE: usize = 256;
+
+/// Whether `patch`, with what a delta costs beyond it, is clearly smaller than the chunk compressed
+/// alone (`alone_len` bytes): at most three quarters of it.
+fn clearly_smaller(patch: &[u8], alone_len: usize) -> bool {
+    patch.len() + DELTA_EXTRA <= alone_len * 3 / 4
+}
 
 /// The bases chosen for some chunks and their plaintexts: each proposed base is replaced as
 /// [`choose`] says, and bases that cannot be read are left out (no delta). Only an
@@ -98,7 +104,7 @@ impl SealedChunk {
         let alone = blob::seal(keys, BlobKind::Chunk, id, plain, level).map_err(|e| StoreError::format("chunk", e))?;
         let alone_len = alone.bytes.len() - OVERHEAD;
         match &patch {
-            Some((p, c)) if p.len() + DELTA_EXTRA <= alone_len * 3 / 4 => Ok(SealedChunk { blob: as_delta(p, c)?, alone_len }),
+            Some((p, c)) if clearly_smaller(p, alone_len) => Ok(SealedChunk { blob: as_delta(p, c)?, alone_len }),
             _ => Ok(SealedChunk { blob: alone, alone_len }),
         }
     }
@@ -106,7 +112,7 @@ impl SealedChunk {
     /// Store a chunk kept alone as its delta against `patch`'s base instead, when that is clearly
     /// smaller.
     pub fn improve(&mut self, keys: &Keys, plain: &[u8], patch: Option<(Vec<u8>, Chosen)>) -> Result<()> {
-        if let Some((p, c)) = patch.filter(|(p, _)| p.len() + DELTA_EXTRA <= self.alone_len * 3 / 4) {
+        if let Some((p, c)) = patch.filter(|(p, _)| clearly_smaller(p, self.alone_len)) {
             self.blob = c.seal_delta(keys, self.blob.id, plain.len(), &p)?;
         }
         Ok(())
