@@ -74,8 +74,28 @@ fn crate_paths(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// The names the crate root at `src` re-exports (`pub use module::{A, B};`), with their module:
+/// `crate::A` is a use of that module.
+fn root_reexports(src: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for root in ["lib.rs", "main.rs"] {
+        let Ok(text) = std::fs::read_to_string(src.join(root)) else { continue };
+        for line in text.lines().filter_map(|l| l.trim().strip_prefix("pub use ")) {
+            let Some((module, names)) = line.trim_end_matches(';').split_once("::") else { continue };
+            for name in names.trim_matches(|c| c == '{' || c == '}').split(',') {
+                let name = name.split(" as ").last().unwrap_or(name).trim();
+                if !name.is_empty() && !name.contains("::") {
+                    out.insert(name.to_string(), module.trim().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Edges between the top-level modules of the crate at `src`.
 fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let reexports = root_reexports(src);
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in rust_files(src) {
         let rel = file.strip_prefix(src).unwrap();
@@ -83,7 +103,7 @@ fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         if top == "lib" || top == "main" {
             continue;
         }
-        let targets = crate_paths(&std::fs::read_to_string(&file).unwrap());
+        let targets = crate_paths(&std::fs::read_to_string(&file).unwrap()).into_iter().map(|t| reexports.get(&t).cloned().unwrap_or(t));
         edges.entry(top.clone()).or_default().extend(targets.into_iter().filter(|t| *t != top));
     }
     edges
@@ -175,4 +195,11 @@ fn the_circle_finder_finds_grouped_imports() {
     g.insert("b".to_string(), BTreeSet::from(["c".to_string()]));
     g.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
     assert_eq!(circles(&g), vec![BTreeSet::from(["a".to_string(), "b".to_string(), "c".to_string()])]);
+    // A name the crate root re-exports counts as a use of its module (`crate::Id` uses `id`).
+    let dir = std::env::temp_dir().join(format!("dbvault-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("lib.rs"), "pub use error::{Result, StoreError};\npub use id::Id;\n").unwrap();
+    let r = root_reexports(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!((r["Result"].as_str(), r["StoreError"].as_str(), r["Id"].as_str()), ("error", "error", "id"));
 }

@@ -71,7 +71,7 @@ impl Config {
     pub fn new(chunker: ChunkerConfig) -> Result<Config, FormatError> {
         Ok(Config {
             version: FORMAT_VERSION,
-            id: Id::random()?,
+            id: crate::crypto::random_id()?,
             created: Timestamp::now(),
             chunker,
             pack_size: 16 * 1024 * 1024,

@@ -30,6 +30,13 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), FormatError> {
     getrandom::fill(buf).map_err(|e| FormatError::Random(e.to_string()))
 }
 
+/// A fresh random id (a repository's, a lease's).
+pub fn random_id() -> Result<crate::Id, FormatError> {
+    let mut b = [0u8; 32];
+    fill_random(&mut b)?;
+    Ok(crate::Id(b))
+}
+
 /// The repository's master key: 32 random bytes, stored only wrapped in key files.
 #[derive(Clone)]
 pub struct MasterKey(pub(crate) [u8; 32]);

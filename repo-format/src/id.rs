@@ -5,8 +5,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::FormatError;
-
 /// A 32-byte identifier, shown and stored in file names as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Id(pub [u8; 32]);
@@ -18,13 +16,6 @@ impl Id {
     /// The plain (unkeyed) BLAKE3 hash of `bytes`: names packs, index segments, snapshots, keys.
     pub fn of_bytes(bytes: &[u8]) -> Id {
         Id(*blake3::hash(bytes).as_bytes())
-    }
-
-    /// A fresh random id.
-    pub fn random() -> Result<Id, FormatError> {
-        let mut b = [0u8; 32];
-        crate::crypto::fill_random(&mut b)?;
-        Ok(Id(b))
     }
 
     /// Read an id from exactly 32 bytes.
@@ -55,13 +46,22 @@ impl fmt::Debug for Id {
     }
 }
 
-impl FromStr for Id {
-    type Err = FormatError;
+/// A string that is not an id: not 64 hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not 64 hex digits: {why}")]
+pub struct ParseIdError {
+    /// The string.
+    pub text: String,
+    /// What is wrong with it.
+    pub why: String,
+}
 
-    fn from_str(s: &str) -> Result<Id, FormatError> {
+impl FromStr for Id {
+    type Err = ParseIdError;
+
+    fn from_str(s: &str) -> Result<Id, ParseIdError> {
         let mut b = [0u8; 32];
-        hex::decode_to_slice(s, &mut b)
-            .map_err(|e| FormatError::malformed("id", format!("{s:?} is not 64 hex digits: {e}")))?;
+        hex::decode_to_slice(s, &mut b).map_err(|e| ParseIdError { text: s.to_string(), why: e.to_string() })?;
         Ok(Id(b))
     }
 }

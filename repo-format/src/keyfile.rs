@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn wrap_unwrap_and_wrong_password() {
-        let repo = Id::random().unwrap();
+        let repo = crate::crypto::random_id().unwrap();
         let master = MasterKey::generate().unwrap();
         let kf = KeyFile::wrap(&master, b"secret", &repo, FAST, "h").unwrap();
         let kf = KeyFile::decode(&kf.encode()).unwrap();
@@ -223,14 +223,14 @@ mod tests {
         let with = KeyFile::decode(&KeyFile::wrap(&master, b"secret", &repo, FAST, "h").unwrap().with_config(b"dbvconf\x01...").encode()).unwrap();
         assert_eq!(with.sealed_config().unwrap().unwrap(), b"dbvconf\x01...");
         // A key file moved to another repository does not unlock it.
-        let other = Id::random().unwrap();
+        let other = crate::crypto::random_id().unwrap();
         assert!(matches!(kf.unwrap_key(b"secret", &other), Err(FormatError::WrongPassword)));
     }
 
     #[test]
     fn hostile_key_files_are_errors() {
         assert!(KeyFile::decode(b"garbage").is_err());
-        let repo = Id::random().unwrap();
+        let repo = crate::crypto::random_id().unwrap();
         let master = MasterKey::generate().unwrap();
         let mut kf = KeyFile::wrap(&master, b"pw", &repo, FAST, "h").unwrap();
         kf.params.memory_kib = u32::MAX;

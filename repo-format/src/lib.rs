@@ -39,7 +39,7 @@ mod sealed_json;
 pub mod tree;
 
 pub use error::FormatError;
-pub use id::Id;
+pub use id::{Id, ParseIdError};
 
 /// The repository format version this code writes for new repositories (SPEC.md section 2).
 pub const FORMAT_VERSION: u32 = 2;

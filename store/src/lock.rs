@@ -4,13 +4,13 @@
 //! leaves a stale lock. The lock files, all in the repository's local folder (SPEC.md section 13):
 //! - [`INDEX`]: the index's *writer* role (exclusive), held only for the short commit step of an
 //!   ingest and for index maintenance; opening the index for reading takes it shared for the
-//!   duration of the open only ([`crate::index::Index`]);
+//!   duration of the open only (`index::Index`);
 //! - [`INGEST`]: held shared by every ingest for its whole run, exclusively by prune while it
 //!   deletes (and by repair);
 //! - [`PRUNE`]: one prune (or repair) at a time;
 //! - [`STATS`]: one `stats` at a time.
 //!
-//! Across machines (S3 repositories) leases stand in for `flock` ([`crate::lease`]).
+//! Across machines (S3 repositories) leases stand in for `flock` (`lease.rs`).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
