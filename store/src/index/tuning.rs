@@ -12,6 +12,7 @@ const BLOCK_CACHE: usize = 8 << 20;
 /// Memtable budget across all column families.
 const WRITE_BUFFERS: usize = 16 << 20;
 
+/// The database's options, for a writer or a read-only view.
 pub(super) fn options(read_only: bool) -> Options {
     let mut o = Options::default();
     o.set_db_write_buffer_size(WRITE_BUFFERS);
@@ -51,6 +52,7 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     o
 }
 
+/// Every column family, sharing one block cache.
 pub(super) fn descriptors() -> Vec<ColumnFamilyDescriptor> {
     let cache = Cache::new_lru_cache(BLOCK_CACHE);
     ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n, &cache))).collect()

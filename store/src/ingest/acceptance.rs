@@ -11,11 +11,14 @@ use crate::{Result, StoreError};
 /// The first and last bytes of a stream, kept as it passes.
 #[derive(Default)]
 pub(super) struct Edges {
+    /// The first [`dump::EDGE`] bytes.
     pub head: Vec<u8>,
+    /// The last [`dump::EDGE`] bytes seen so far.
     pub tail: Vec<u8>,
 }
 
 impl Edges {
+    /// Take in the next bytes of the stream.
     pub fn update(&mut self, data: &[u8]) {
         if self.head.len() < dump::EDGE {
             let n = (dump::EDGE - self.head.len()).min(data.len());

@@ -72,9 +72,13 @@ pub enum Lineage {
 
 /// Where a snapshot sits: its times, parent and origin.
 pub(super) struct Placement {
+    /// When the dump started.
     pub start: Timestamp,
+    /// When it ended.
     pub end: Timestamp,
+    /// The snapshot before it in its database's lineage.
     pub parent: Option<Id>,
+    /// For a copy: the snapshot it copies.
     pub origin: Option<Origin>,
 }
 

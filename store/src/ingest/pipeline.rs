@@ -35,15 +35,17 @@ pub(super) struct Streamed {
     pub digest: Id,
     /// Its length.
     pub size: u64,
-    /// What the manifest says of it, and whether it is incomplete.
+    /// What the manifest says of it.
     pub source: Source,
+    /// Whether it is kept although its completion marker is missing.
     pub incomplete: bool,
     /// The chunk list's root.
     pub root: TreeRoot,
     /// What was added (chunks, bytes, deltas).
     pub added: Added,
-    /// The new chunks' super-features and the segments written.
+    /// The new chunks' super-features, for the local index.
     pub features: Vec<(u64, Id)>,
+    /// The index segments this run wrote.
     pub segments: Vec<Id>,
     /// The index opened for writing (the writer role), for the commit.
     pub index_writer: Index,

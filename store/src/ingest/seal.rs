@@ -18,13 +18,18 @@ use crate::Result;
 /// What a batch's deltas saved, summed into the manifest's `added`.
 #[derive(Clone, Copy, Default)]
 pub(super) struct DeltaTally {
+    /// Chunks stored as deltas.
     pub chunks: u64,
+    /// Their plaintext bytes.
     pub raw: u64,
+    /// Their stored bytes.
     pub stored: u64,
+    /// What they would have taken compressed alone.
     pub alone: u64,
 }
 
 impl DeltaTally {
+    /// Add another batch's tally.
     pub fn add(&mut self, o: DeltaTally) {
         self.chunks += o.chunks;
         self.raw += o.raw;
@@ -94,7 +99,10 @@ pub(super) fn seal_batch(repo: &Repository, index: &Index, batch: &Batch, ids: &
 /// A batch's new chunks, sealed (in stream order), what their deltas saved, and their
 /// super-features.
 pub(super) struct SealedBatch {
+    /// The sealed chunks.
     pub blobs: Vec<SealedBlob>,
+    /// What their deltas saved.
     pub tally: DeltaTally,
+    /// (super-feature, chunk) pairs of the new chunks.
     pub features: Vec<(u64, Id)>,
 }

@@ -34,8 +34,11 @@ pub(super) enum ToPacks {
 /// What the pack writer wrote: bytes of packs and segments, what deltas saved, and the new chunks'
 /// super-features (for the local index, at the commit).
 pub(super) struct Written {
+    /// Bytes of packs and segments written.
     pub bytes: u64,
+    /// What deltas saved.
     pub deltas: DeltaTally,
+    /// (super-feature, chunk) pairs of the new chunks, at most `MAX_FEATURES`.
     pub features: Vec<(u64, Id)>,
     /// The index segments written, applied at the commit.
     pub segments: Vec<Id>,
@@ -110,6 +113,7 @@ impl<'r> PackSink<'r> {
     }
 }
 
+/// The error when the pack writer's thread is gone (its own error says why).
 pub(super) fn writer_gone() -> StoreError {
     StoreError::Internal("the pack writer stopped".into())
 }

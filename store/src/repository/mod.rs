@@ -279,6 +279,7 @@ impl Repository {
         *self.key_id.lock().expect("not poisoned")
     }
 
+    /// Record the key file this session now uses (after `key passwd` replaced it).
     pub(crate) fn set_key_id(&self, id: Id) {
         *self.key_id.lock().expect("not poisoned") = id;
     }
@@ -298,6 +299,7 @@ impl Repository {
         std::mem::take(&mut *self.warnings.lock().expect("not poisoned"))
     }
 
+    /// Record a non-fatal problem for [`Repository::take_warnings`].
     pub(crate) fn warn(&self, w: String) {
         self.warnings.lock().expect("not poisoned").push(w);
     }

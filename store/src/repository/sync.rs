@@ -78,6 +78,7 @@ impl Repository {
         self.record_stamp(idx, after.filter(|a| Some(*a) != before))
     }
 
+    /// Whether `idx` lists every segment and snapshot the repository holds, and nothing more.
     pub(super) fn is_current(&self, idx: &Index) -> Result<bool> {
         // A folder repository whose `snapshots/` is as the index last saw it: every snapshot
         // committed or forgotten since was recorded by its writer, under the writer role.
