@@ -76,11 +76,7 @@ fn rebuild(repo: &Repository) -> Result<(Index, SyncReport)> {
     let idx = repo.fresh_index_writer()?;
     let mut report = repo.sync(&idx)?;
     let mut recovered = Vec::new();
-    for key in repo.backend().list(object_key::PACKS)? {
-        let Some(id) = object_key::id_of(&key) else { continue };
-        if idx.has_pack(&id)? {
-            continue;
-        }
+    for (id, key) in crate::pack::unindexed(repo, |id| idx.has_pack(id))? {
         let len = repo.backend().size(&key)?;
         match read_header(repo, &id, len) {
             Ok(entries) => recovered.push(PackIndex { pack_id: id, pack_len: len, entries }),
@@ -129,34 +125,11 @@ fn damaged_blobs(repo: &Repository, pack: &Id) -> Result<Vec<Id>> {
 /// None)`; one blob of it: `drop(pack, Some(entry))`) by one without it; returns how many were
 /// replaced. New segments are written before the old ones are deleted.
 fn rewrite_segments(repo: &Repository, drop: impl Fn(&Id, Option<&PackEntry>) -> bool) -> Result<usize> {
-    let mut replaced = 0;
-    for key in repo.backend().list(object_key::INDEX)? {
-        let Ok(seg) = repo.read_segment(&key)? else {
-            continue; // damaged: skipped by sync too; its packs were recovered from their headers
-        };
-        let mut changed = false;
-        let mut packs = Vec::with_capacity(seg.packs.len());
-        for mut p in seg.packs {
-            if drop(&p.pack_id, None) {
-                changed = true;
-                continue;
-            }
-            let before = p.entries.len();
-            p.entries.retain(|e| !drop(&p.pack_id, Some(e)));
-            changed |= p.entries.len() != before;
-            if !p.entries.is_empty() {
-                packs.push(p);
-            }
-        }
-        if changed {
-            if !packs.is_empty() {
-                repo.put_segment(&IndexSegment { packs })?;
-            }
-            repo.backend().delete(&key)?;
-            replaced += 1;
-        }
+    let replaced = repo.rewrite_segments(drop)?;
+    for r in &replaced {
+        repo.backend().delete(&r.key)?;
     }
-    Ok(replaced)
+    Ok(replaced.len())
 }
 
 /// Deltas (blob id, pack) whose chain of bases does not resolve through `idx` within

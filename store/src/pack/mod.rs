@@ -60,6 +60,20 @@ pub fn read_header(repo: &Repository, pack: &Id, len: u64) -> Result<Vec<PackEnt
     fmt::decode_header(repo.keys(), &sealed, off, version).map_err(|e| StoreError::format(key, e))
 }
 
+/// The packs in the repository that `indexed` does not know, with their keys: left by killed
+/// ingests, or listed by a segment that was lost.
+pub fn unindexed(repo: &Repository, indexed: impl Fn(&Id) -> Result<bool>) -> Result<Vec<(Id, String)>> {
+    let mut out = Vec::new();
+    for key in repo.backend().list(object_key::PACKS)? {
+        if let Some(id) = object_key::id_of(&key)
+            && !indexed(&id)?
+        {
+            out.push((id, key));
+        }
+    }
+    Ok(out)
+}
+
 /// Delete temporary packs whose writer has died (their lock is free); return how many.
 pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
     let mut removed = 0;

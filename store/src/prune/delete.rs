@@ -52,24 +52,16 @@ pub(super) fn delete(
     for chunk in new_packs.chunks(PACKS_PER_SEGMENT) {
         write_segment(IndexSegment { packs: chunk.to_vec() })?;
     }
-    let mut replaced = Vec::new();
-    for key in repo.backend().list(object_key::INDEX)? {
-        let Some(id) = object_key::id_of(&key) else { continue };
-        // A store that fails to send a segment stops prune: one listing a deleted pack must not
-        // stay behind. A damaged one lists nothing any client indexes.
-        let Ok(seg) = repo.read_segment(&key)? else {
-            continue;
-        };
-        if seg.packs.iter().any(|p| doomed_ids.contains(&p.pack_id)) {
-            let surviving: Vec<PackIndex> = seg.packs.into_iter().filter(|p| !doomed_ids.contains(&p.pack_id)).collect();
-            write_segment(IndexSegment { packs: surviving })?;
-            replaced.push(id);
-        }
-    }
+    // A store that fails to send a segment stops prune: one listing a deleted pack must not stay
+    // behind.
+    let replaced = repo.rewrite_segments(|pack, entry| entry.is_none() && doomed_ids.contains(pack))?;
+    new_segments.extend(replaced.iter().filter_map(|r| r.by.clone()));
     crate::lease::check(lease)?;
-    for id in &replaced {
-        repo.backend().delete(&object_key::index_segment(id))?;
-        index.unapply_segment(id)?;
+    for r in &replaced {
+        repo.backend().delete(&r.key)?;
+        if let Some(id) = object_key::id_of(&r.key) {
+            index.unapply_segment(&id)?;
+        }
     }
     for (id, seg) in &new_segments {
         index.apply_segment(id, seg)?;

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use repo_format::Id;
 use repo_format::blob::{BlobKind, MAX_DELTA_DEPTH};
-use repo_format::object_key;
 use repo_format::tree::Node;
 
 use crate::delta::chain::{self, ChainEnd};
@@ -76,11 +75,10 @@ pub(super) fn mark_bases(index: &Index, marks: &Marks, chunk: Id, ids: &mut Vec<
 /// Refuse to prune while a pack no index segment lists holds a blob that snapshots need and the
 /// index lacks: its segment was lost, and `repair index` would recover it from the pack's header.
 /// Otherwise those blobs are lost for good, and prune may work around them.
-pub(super) fn refuse_if_unindexed_packs_hold(repo: &Repository, indexed: &HashSet<Id>, missing: &HashSet<Id>) -> Result<()> {
-    for key in repo.backend().list(object_key::PACKS)? {
-        let Some(id) = object_key::id_of(&key).filter(|id| !indexed.contains(id)) else { continue };
-        let Ok(len) = repo.backend().size(&key) else { continue };
-        if read_header(repo, &id, len).is_ok_and(|entries| entries.iter().any(|e| missing.contains(&e.id))) {
+pub(super) fn refuse_if_unindexed_packs_hold(repo: &Repository, unindexed: &[(Id, String)], missing: &HashSet<Id>) -> Result<()> {
+    for (id, key) in unindexed {
+        let Ok(len) = repo.backend().size(key) else { continue };
+        if read_header(repo, id, len).is_ok_and(|entries| entries.iter().any(|e| missing.contains(&e.id))) {
             return Err(StoreError::Invalid(format!(
                 "snapshots use blobs that the index lacks but the unindexed pack {key} holds (its index segment was lost); \
                  prune refuses to run on an incomplete index. Run `dbvault repair index`, then `dbvault check`"

@@ -113,8 +113,9 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: Option<&Progress<'
         mark(&index, &reader, &marks, s, &mut missing)?;
     }
     let indexed: HashSet<Id> = index.packs()?.iter().map(|p| p.0).collect();
+    let unindexed = crate::pack::unindexed(repo, |id| Ok(indexed.contains(id)))?;
     if !missing.is_empty() {
-        refuse_if_unindexed_packs_hold(repo, &indexed, &missing)?;
+        refuse_if_unindexed_packs_hold(repo, &unindexed, &missing)?;
         repo.warn(format!(
             "{} blob(s) that snapshots need are in no pack (lost); prune works around them, and those snapshots stay damaged: `dbvault repair snapshots` lists them",
             missing.len()
@@ -139,11 +140,7 @@ pub fn plan(repo: &Repository, opts: &PruneOptions, progress: Option<&Progress<'
     for d in &plan.damaged {
         repo.warn(format!("{}: left alone, it is missing or damaged ({}); `dbvault repair index` drops it from the index", object_key::pack(&d.pack), d.reason));
     }
-    for key in repo.backend().list(object_key::PACKS)? {
-        if let Some(id) = object_key::id_of(&key).filter(|id| !indexed.contains(id)) {
-            plan.orphans.push(id);
-        }
-    }
+    plan.orphans = unindexed.into_iter().map(|(id, _)| id).collect();
     plan.snapshots = snaps.len();
     plan.max_unused = opts.max_unused;
     let marked = snaps.iter().map(|s| s.id).collect();

@@ -16,6 +16,7 @@ use repo_format::config::{ChunkerConfig, Config};
 use repo_format::crypto::{Keys, MasterKey};
 use repo_format::index_segment::IndexSegment;
 use repo_format::keyfile::{KdfParams, KeyFile};
+use repo_format::pack::PackEntry;
 use repo_format::{FormatError, Id};
 
 use crate::backend::{Backend, BackendError};
@@ -71,6 +72,14 @@ pub fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// An index segment [`Repository::rewrite_segments`] replaced.
+pub(crate) struct Replaced {
+    /// Its key, to delete.
+    pub key: String,
+    /// Its replacement (id and content), unless nothing of it was left.
+    pub by: Option<(Id, IndexSegment)>,
 }
 
 /// Packs listed per index segment a writer makes: a long ingest or prune writes several, so its
@@ -429,6 +438,42 @@ impl Repository {
             return Ok(Err(StoreError::format(key, FormatError::malformed("index segment", "content does not match its name"))));
         }
         Ok(IndexSegment::decode(&self.keys, &bytes).map_err(|e| StoreError::format(key, e)))
+    }
+
+    /// Write a replacement for every index segment that lists something `drop` rejects (a whole
+    /// pack: `drop(pack, None)`; one blob of it: `drop(pack, Some(entry))`), without it. Returns
+    /// the replaced segments, which the caller deletes once it may (a replacement is durable
+    /// before its original goes). Damaged segments are left alone: they list nothing any client
+    /// indexes; a store that fails to send one is an error.
+    pub(crate) fn rewrite_segments(&self, drop: impl Fn(&Id, Option<&PackEntry>) -> bool) -> Result<Vec<Replaced>> {
+        let mut out = Vec::new();
+        for key in self.backend.list(object_key::INDEX)? {
+            let Ok(seg) = self.read_segment(&key)? else { continue };
+            let mut changed = false;
+            let mut packs = Vec::with_capacity(seg.packs.len());
+            for mut p in seg.packs {
+                if drop(&p.pack_id, None) {
+                    changed = true;
+                    continue;
+                }
+                let before = p.entries.len();
+                p.entries.retain(|e| !drop(&p.pack_id, Some(e)));
+                changed |= p.entries.len() != before;
+                if !p.entries.is_empty() {
+                    packs.push(p);
+                }
+            }
+            if changed {
+                let by = if packs.is_empty() {
+                    None
+                } else {
+                    let seg = IndexSegment { packs };
+                    Some((self.put_segment(&seg)?.0, seg))
+                };
+                out.push(Replaced { key, by });
+            }
+        }
+        Ok(out)
     }
 
     /// Write an index segment (create-if-absent, durable); returns its id and size. The packs it
