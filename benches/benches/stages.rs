@@ -53,8 +53,8 @@ fn stages(c: &mut Criterion) {
     #[cfg(target_os = "linux")]
     g.bench_function("chunk_file_mapped", |b| {
         b.iter(|| {
-            let leased = chunker::LeasedFile::lease(std::fs::File::open(&path).unwrap()).expect("a file of ours is leased");
-            count(Chunker::with_input(chunker::Input::Leased(std::sync::Arc::new(leased)), params(), 4 << 20).unwrap())
+            let leased = chunker::PinnedFile::pin(std::fs::File::open(&path).unwrap()).expect("a file of ours is leased");
+            count(Chunker::with_input(chunker::Input::Pinned(std::sync::Arc::new(leased)), params(), 4 << 20).unwrap())
         })
     });
     g.bench_function("hash_chunks", |b| b.iter(|| chunks.iter().map(|c| keys.chunk_id(c).0[0]).fold(0u8, |a, x| a ^ x)));

@@ -18,8 +18,8 @@ use fastcdc::v2020::{self, FastCDC, Normalization};
 use memmap2::{Mmap, MmapOptions};
 use thiserror::Error;
 
-mod leased;
-pub use leased::LeasedFile;
+mod pinned;
+pub use pinned::PinnedFile;
 
 /// Invalid chunker parameters (from a repository config).
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub enum Input<R> {
     /// Each batch keeps the lease while it lives, and the next batch is refused once the lease is
     /// broken; whoever stores a batch checks [`Data::check_unchanged`] after using its bytes. The
     /// file's offset is left at its end, as reading it would.
-    Leased(Arc<LeasedFile>),
+    Pinned(Arc<PinnedFile>),
 }
 
 /// A batch's bytes: a buffer read into, or a mapping of the input file.
@@ -124,12 +124,12 @@ enum Bytes {
     Read(Vec<u8>),
     /// A mapping, how many of its first bytes are the batch's, and the lease that keeps them
     /// unchanged (dropped after the mapping).
-    Mapped(Mmap, usize, Arc<LeasedFile>),
+    Mapped(Mmap, usize, Arc<PinnedFile>),
 }
 
 impl Data {
     /// An error if the bytes may no longer be those the batch was cut from: never for bytes read
-    /// into a buffer; for a mapped file, once its lease is broken ([`LeasedFile::check`]). Check
+    /// into a buffer; for a mapped file, once its lease is broken ([`PinnedFile::check`]). Check
     /// after using the bytes: what was computed from them before a passing check is sound.
     pub fn check_unchanged(&self) -> io::Result<()> {
         match &self.0 {
@@ -186,7 +186,7 @@ impl Batch {
 enum Feed<R> {
     Reader(R),
     /// A leased file being mapped: the offset in it of the stream's next byte, and its size.
-    Mapped { file: Arc<LeasedFile>, at: u64, end: u64 },
+    Mapped { file: Arc<PinnedFile>, at: u64, end: u64 },
 }
 
 /// Splits a byte stream into content-defined chunks, a batch at a time.
@@ -212,11 +212,11 @@ impl<R: Read> Chunker<R> {
         Chunker::build(Feed::Reader(reader), params, batch_size)
     }
 
-    /// Chunk `input` as [`Chunker::new`] does; a leased file is mapped (see [`Input::Leased`]).
+    /// Chunk `input` as [`Chunker::new`] does; a leased file is mapped (see [`Input::Pinned`]).
     pub fn with_input(input: Input<R>, params: Params, batch_size: usize) -> io::Result<Self> {
         Ok(match input {
             Input::Stream(r) => Chunker::new(r, params, batch_size),
-            Input::Leased(file) => {
+            Input::Pinned(file) => {
                 let at = file.file().stream_position()?;
                 let end = file.file().metadata()?.len().max(at);
                 Chunker::build(Feed::Mapped { file, at, end }, params, batch_size)
@@ -322,7 +322,7 @@ impl<R: Read> Chunker<R> {
 
     /// Map the leased file's next batch size plus `max_size` bytes (fewer at its end, and then
     /// `true`), or `None` at its end, leaving its offset there; an error once the lease is broken.
-    fn next_window(&mut self) -> io::Result<Option<(Mmap, Arc<LeasedFile>, bool)>> {
+    fn next_window(&mut self) -> io::Result<Option<(Mmap, Arc<PinnedFile>, bool)>> {
         let want = (self.next_size + self.params.max_size) as u64;
         let Feed::Mapped { file, at, end } = &self.feed else { return Ok(None) };
         let (at, end) = (*at, *end);
@@ -333,7 +333,7 @@ impl<R: Read> Chunker<R> {
         }
         let len = want.min(end - at);
         self.eof = at + len == end;
-        // SAFETY: a read-only mapping of a leased file (see LeasedFile): while the lease holds,
+        // SAFETY: a read-only mapping of a leased file (see PinnedFile): while the lease holds,
         // nobody writes or truncates the file, and the batch owning the mapping keeps the lease
         // until the mapping is gone. A write or truncate waits for the lease's release (up to the
         // kernel's lease-break-time, 45 s by default); the ingest stops at the next batch.
@@ -454,12 +454,12 @@ mod tests {
     #[test]
     fn a_leased_file_is_cut_like_the_same_bytes_read_from_its_offset_to_its_end() {
         let data = pseudo_text(700_000, 11);
-        let (_dir, path) = crate::leased::tests::file_with(&data);
+        let (_dir, path) = crate::pinned::tests::file_with(&data);
         for (skip, batch) in [(0, 65_536), (12_345, 100_000), (699_999, 65_536), (700_000, 65_536)] {
             let mut file = std::fs::File::open(&path).unwrap();
             file.seek(SeekFrom::Start(skip as u64)).unwrap();
-            let leased = Arc::new(LeasedFile::lease(file).expect("a file of ours is leased"));
-            let input = Input::<&[u8]>::Leased(Arc::clone(&leased));
+            let leased = Arc::new(PinnedFile::pin(file).expect("a file of ours is leased"));
+            let input = Input::<&[u8]>::Pinned(Arc::clone(&leased));
             let mapped: Vec<(u64, Vec<u8>, Vec<Range<usize>>)> = Chunker::with_input(input, params(), batch)
                 .unwrap()
                 .map(|b| {
@@ -478,9 +478,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_broken_lease_stops_the_mapped_batches() {
-        let (_dir, path) = crate::leased::tests::file_with(&pseudo_text(300_000, 5));
-        let leased = Arc::new(LeasedFile::lease(std::fs::File::open(&path).unwrap()).unwrap());
-        let mut chunks = Chunker::with_input(Input::<&[u8]>::Leased(Arc::clone(&leased)), params(), 65_536).unwrap();
+        let (_dir, path) = crate::pinned::tests::file_with(&pseudo_text(300_000, 5));
+        let leased = Arc::new(PinnedFile::pin(std::fs::File::open(&path).unwrap()).unwrap());
+        let mut chunks = Chunker::with_input(Input::<&[u8]>::Pinned(Arc::clone(&leased)), params(), 65_536).unwrap();
         let first = chunks.next_batch().unwrap().unwrap();
         let p = path.clone();
         let writer = std::thread::spawn(move || drop(std::fs::OpenOptions::new().append(true).open(p).unwrap()));

@@ -153,14 +153,14 @@ fn a_failed_input_commits_nothing_and_the_next_ingest_works() {
 #[test]
 fn a_mapped_input_file_opened_for_writing_mid_ingest_commits_nothing() {
     use std::sync::Arc;
-    use store::ingest::{Input, LeasedFile, ingest_input};
+    use store::ingest::{Input, PinnedFile, ingest_input};
     let t = TestRepo::new(small_chunks());
     let good = t.ingest("shop", &text(10_000));
     let data = text(400_000);
     let path = t.dir.path().join("dump.sql");
     for at_the_end in [false, true] {
         std::fs::write(&path, &data).unwrap();
-        let leased = Arc::new(LeasedFile::lease(std::fs::File::open(&path).unwrap()).expect("a file of ours is leased"));
+        let leased = Arc::new(PinnedFile::pin(std::fs::File::open(&path).unwrap()).expect("a file of ours is leased"));
         let writer = std::sync::Mutex::new(None);
         let progress = |done: u64| {
             let mut w = writer.lock().unwrap();
@@ -176,7 +176,7 @@ fn a_mapped_input_file_opened_for_writing_mid_ingest_commits_nothing() {
                 }
             }
         };
-        let input = Input::<&[u8]>::Leased(Arc::clone(&leased));
+        let input = Input::<&[u8]>::Pinned(Arc::clone(&leased));
         let r = ingest_input(&t.repo, input, IngestOptions { db: "shop".into(), progress: Some(&progress), ..Default::default() });
         let Err(StoreError::Input { source, .. }) = &r else { panic!("at the end: {at_the_end}: {r:?}") };
         assert!(source.to_string().contains("opened for writing or truncated while it was read"), "{source}");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use store::ingest::{IngestOptions, IngestSummary, Input, LeasedFile, ingest, ingest_input};
+use store::ingest::{IngestOptions, IngestSummary, Input, PinnedFile, ingest, ingest_input};
 use store::{Repository, StoreError};
 
 use super::snapshots::SnapshotDoc;
@@ -83,8 +83,8 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
         lineage: Default::default(),
     };
     if spec.command.is_empty() {
-        if let Some(file) = leased_stdin() {
-            return ingest_input(repo, Input::<std::io::Stdin>::Leased(Arc::new(file)), opts(None));
+        if let Some(file) = pinned_stdin() {
+            return ingest_input(repo, Input::<std::io::Stdin>::Pinned(Arc::new(file)), opts(None));
         }
         return ingest(repo, std::io::stdin(), opts(None));
     }
@@ -96,12 +96,12 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
 
 /// Standard input as a leased file when it is a regular file nobody is writing (`< dump.sql`): it
 /// is then mapped instead of read, which saves copying every byte (see `chunker::Input`).
-fn leased_stdin() -> Option<LeasedFile> {
+fn pinned_stdin() -> Option<PinnedFile> {
     #[cfg(unix)]
     {
         use std::os::fd::AsFd;
         let file = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned().ok()?);
-        LeasedFile::lease(file).ok()
+        PinnedFile::pin(file).ok()
     }
     #[cfg(not(unix))]
     None

@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-pub use chunker::{Input, LeasedFile};
+pub use chunker::{Input, PinnedFile};
 use jiff::Timestamp;
 use repo_format::manifest::Manifest;
 use repo_format::Id;
@@ -87,7 +87,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
         None
     };
     let mapped_input = match &input {
-        Input::Leased(file) => Some(std::sync::Arc::clone(file)),
+        Input::Pinned(file) => Some(std::sync::Arc::clone(file)),
         Input::Stream(_) => None,
     };
     let streamed = pipeline::run(repo, &index, input, bases, &mut opts)?;

@@ -1,4 +1,5 @@
-//! A regular file under a read lease: proof that nobody writes it while it is mapped.
+//! A pinned file: a regular file under a Linux read lease (the kernel's `F_SETLEASE`, unrelated to
+//! the lease objects of S3 repositories), proof that nobody writes it while it is mapped.
 //!
 //! A mapping shows a file's bytes as they are at each access, so a chunk hashed from a mapping
 //! and compressed from it a moment later could differ if another process wrote the file in
@@ -6,7 +7,7 @@
 //! out. It is granted only while no process has the file open for writing, and an `open` for
 //! writing or a `truncate` by any process breaks it: the kernel holds that process back until the
 //! holder closes the file (or for `/proc/sys/fs/lease-break-time`, 45 s by default) and marks the
-//! lease as breaking at once. So while [`LeasedFile::intact`] is true, no byte of the file has
+//! lease as breaking at once. So while [`PinnedFile::intact`] is true, no byte of the file has
 //! changed since the lease was taken.
 
 use std::fs::File;
@@ -14,18 +15,18 @@ use std::io;
 
 /// A regular file held under a read lease (see the module documentation).
 #[derive(Debug)]
-pub struct LeasedFile {
+pub struct PinnedFile {
     file: File,
 }
 
-impl LeasedFile {
+impl PinnedFile {
     /// Take a read lease on `file`; the file comes back when it cannot be leased (not a regular
     /// file, open for writing anywhere, opened read-write, owned by another user without
     /// CAP_LEASE, a filesystem without leases, not Linux): read it instead.
     ///
     /// A lease breaker notifies the holder with SIGIO, which would end the process: its default
     /// disposition is set to ignored (a handler someone installed is left alone).
-    pub fn lease(file: File) -> Result<LeasedFile, File> {
+    pub fn pin(file: File) -> Result<PinnedFile, File> {
         #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
@@ -34,7 +35,7 @@ impl LeasedFile {
             }
             // SAFETY: fcntl on a descriptor this function owns; F_SETLEASE takes an int argument.
             if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) } == 0 {
-                return Ok(LeasedFile { file });
+                return Ok(PinnedFile { file });
             }
         }
         Err(file)
@@ -54,7 +55,7 @@ impl LeasedFile {
         false
     }
 
-    /// [`LeasedFile::intact`] as a result: an error saying the file changed when it is not.
+    /// [`PinnedFile::intact`] as a result: an error saying the file changed when it is not.
     pub fn check(&self) -> io::Result<()> {
         if self.intact() {
             Ok(())
@@ -108,7 +109,7 @@ pub(crate) mod tests {
     #[test]
     fn opening_for_writing_or_truncating_breaks_the_lease_and_waits_for_its_release() {
         let (_dir, path) = file_with(b"hello");
-        let leased = LeasedFile::lease(File::open(&path).unwrap()).expect("a file of ours, open read-only, is leased");
+        let leased = PinnedFile::pin(File::open(&path).unwrap()).expect("a file of ours, open read-only, is leased");
         assert!(leased.intact());
         // Readers do not break it.
         let _reader = File::open(&path).unwrap();
@@ -131,7 +132,7 @@ pub(crate) mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
 
         // truncate(2) by path breaks it too.
-        let leased = LeasedFile::lease(File::open(&path).unwrap()).unwrap();
+        let leased = PinnedFile::pin(File::open(&path).unwrap()).unwrap();
         let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: truncate with a valid NUL-terminated path.
         let truncater = std::thread::spawn(move || assert_eq!(unsafe { libc::truncate(c.as_ptr(), 5) }, 0));
@@ -148,9 +149,9 @@ pub(crate) mod tests {
     fn a_file_open_for_writing_or_not_regular_is_not_leased() {
         let (_dir, path) = file_with(b"hello");
         let _writer = OpenOptions::new().append(true).open(&path).unwrap();
-        assert!(LeasedFile::lease(File::open(&path).unwrap()).is_err());
+        assert!(PinnedFile::pin(File::open(&path).unwrap()).is_err());
         let rw = OpenOptions::new().read(true).write(true).open(&path).unwrap();
-        assert!(LeasedFile::lease(rw).is_err());
-        assert!(LeasedFile::lease(File::open("/dev/null").unwrap()).is_err());
+        assert!(PinnedFile::pin(rw).is_err());
+        assert!(PinnedFile::pin(File::open("/dev/null").unwrap()).is_err());
     }
 }
