@@ -9,7 +9,7 @@ use repo_format::Id;
 use repo_format::crypto::Keys;
 use repo_format::forget_record::{ForgetRecord, Forgotten};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::{Result, StoreError};
 
 /// Write a record of `snapshots` (id, database, end time) forgotten on `host` for `reason`
@@ -25,9 +25,11 @@ pub fn record(backend: &dyn Backend, keys: &Keys, host: String, reason: &str, sn
 pub fn ids(backend: &dyn Backend, keys: &Keys, warn: &dyn Fn(String)) -> Result<HashSet<Id>> {
     let mut out = HashSet::new();
     for key in backend.list(object_key::FORGOTTEN)? {
-        let record = backend.get(&key).map_err(StoreError::from).and_then(|b| ForgetRecord::decode(keys, &b).map_err(|e| StoreError::format(key.clone(), e)));
+        let record = crate::object::get_decoded(backend, &key, |b| ForgetRecord::decode(keys, b));
         match record {
             Ok(r) => out.extend(r.snapshots.iter().map(|f| f.id)),
+            // An unreachable store is no damage: a record skipped now would bring its snapshots back.
+            Err(e @ StoreError::Backend(BackendError::Remote { .. })) => return Err(e),
             Err(e) => warn(format!("damaged forget record: {e}")),
         }
     }

@@ -32,7 +32,7 @@ pub fn list(repo: &Repository) -> Result<Vec<KeyInfo>> {
     let mut out = Vec::new();
     for key in repo.backend().list(object_key::KEYS)? {
         let Some(id) = object_key::id_of(&key) else { continue };
-        match repo.backend().get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.clone(), e))) {
+        match crate::object::get_decoded(repo.backend().as_ref(), &key, KeyFile::decode) {
             Ok(kf) => out.push(KeyInfo { id, created: kf.created, host: kf.host, current: id == repo.key_id() }),
             Err(e) => repo.warn(format!("unreadable key file: {e}")),
         }

@@ -18,7 +18,7 @@ use repo_format::Id;
 use repo_format::crypto::Keys;
 use repo_format::lease::{Lease, LeaseKind};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendError};
 use crate::repository::{Repository, hostname};
 use crate::{Result, StoreError};
 
@@ -94,8 +94,12 @@ fn conflict(repo: &Repository, kind: LeaseKind, own: Option<Id>) -> Result<Optio
         if Some(id) == own {
             continue;
         }
-        let Ok(l) = backend.get(&k).map_err(StoreError::from).and_then(|b| Lease::decode(repo.keys(), &b).map_err(|e| StoreError::format(k.as_str(), e))) else {
-            continue;
+        let l = match crate::object::get_decoded(backend.as_ref(), &k, |b| Lease::decode(repo.keys(), b)) {
+            Ok(l) => l,
+            // An unreachable store hides a lease: never take that for no lease.
+            Err(e @ StoreError::Backend(BackendError::Remote { .. })) => return Err(e),
+            // Released since the listing, or one that does not open (SPEC.md 13.1): no conflict.
+            Err(_) => continue,
         };
         if !l.is_live(now) || l.kind == kind {
             continue;

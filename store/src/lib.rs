@@ -32,6 +32,7 @@ pub mod location;
 pub mod lock;
 pub mod marks;
 pub mod names;
+pub mod object;
 pub mod pack;
 pub mod prune;
 pub mod redact;

@@ -303,7 +303,7 @@ pub fn config(backend: &dyn Backend, password: &[u8]) -> Result<ConfigRepair> {
     let mut tried = 0;
     let mut unlocked = None;
     for key in backend.list(object_key::KEYS)? {
-        let Ok(kf) = backend.get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.clone(), e))) else { continue };
+        let Ok(kf) = crate::object::get_decoded(backend, &key, KeyFile::decode) else { continue };
         let Some(repo_id) = kf.repository else { continue };
         tried += 1;
         match kf.unwrap_key(password, &repo_id) {

@@ -319,3 +319,45 @@ fn a_pack_that_cannot_be_deleted_is_left_alone_named_and_deleted_by_the_next_pru
     assert_eq!(again.deleted, [r.left_alone[0].pack]);
     assert_eq!(m.restore(&second.snapshot).unwrap(), days[1]);
 }
+
+#[test]
+fn an_outage_hiding_forget_records_never_brings_a_forgotten_snapshot_back() {
+    let m = MemRepo::new(fast_init());
+    let days = [noise(1 << 20, 10), noise(1 << 20, 11)];
+    let first = m.ingest("shop", &days[0]);
+    m.ingest("shop", &days[1]);
+    // Another client forgets the first snapshot: its manifest goes, a forget record says why.
+    let cache_b = tempfile::tempdir().unwrap();
+    let b = m.client(cache_b.path());
+    store::snapshot::forget(&b, std::slice::from_ref(&first.snapshot), "test").unwrap();
+    let manifest = repo_format::object_key::snapshot(&first.snapshot.id);
+    assert!(m.backend.object(&manifest).is_none());
+    // This client's index still holds the manifest; while the records cannot be fetched, it must
+    // not take the manifest for one deleted by hand and write it back.
+    m.backend.inject(Fault::fail(Op::Get).under("forgotten/").always());
+    let synced = m.repo.index_reader();
+    assert!(synced.as_ref().is_err_and(|e| !e.is_integrity()), "{synced:?}");
+    assert!(m.backend.object(&manifest).is_none(), "a forgotten snapshot was written back during an outage");
+    m.backend.clear_faults();
+    let ids: Vec<_> = m.snapshots().iter().map(|s| s.id).collect();
+    assert!(!ids.contains(&first.snapshot.id), "{ids:?}");
+    assert!(m.backend.object(&manifest).is_none());
+}
+
+#[test]
+fn an_outage_hiding_an_ingest_lease_stops_prune_instead_of_letting_it_through() {
+    let m = MemRepo::new(fast_init());
+    let first = m.ingest("shop", &noise(1 << 20, 12));
+    m.ingest("shop", &noise(1 << 20, 13));
+    store::snapshot::forget(&m.repo, std::slice::from_ref(&first.snapshot), "test").unwrap();
+    // Another machine's ingest holds its lease; this machine's prune cannot fetch it.
+    let cache_b = tempfile::tempdir().unwrap();
+    let b = m.client(cache_b.path());
+    let held = store::lease::take(&b, repo_format::lease::LeaseKind::Ingest).unwrap();
+    assert!(held.is_some(), "a repository on an object store takes leases");
+    let packs = m.backend.keys().into_iter().filter(|k| k.starts_with("packs/")).count();
+    m.backend.inject(Fault::fail(Op::Get).under("locks/").always());
+    let pruned = store::prune::prune(&m.repo, &store::prune::PruneOptions { max_unused: 0.0 }, None);
+    assert!(pruned.as_ref().is_err_and(|e| !e.is_integrity()), "{pruned:?}");
+    assert_eq!(m.backend.keys().into_iter().filter(|k| k.starts_with("packs/")).count(), packs, "prune deleted packs past a lease it could not read");
+}
