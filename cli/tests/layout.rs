@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Crates whose modules are checked.
-const CRATES: [&str; 4] = ["repo-format/src", "chunker/src", "store/src", "cli/src"];
+const CRATES: [&str; 5] = ["repo-format/src", "chunker/src", "toc/src", "store/src", "cli/src"];
 
 /// Circles of modules (by top-level module) allowed today: none. A doc comment's `crate::` link
 /// counts as a use.
@@ -17,7 +17,7 @@ const MAX_LINES: usize = 500;
 
 /// Files allowed to be longer today, with their ceiling; each may only shrink.
 const KNOWN_LONG: &[(&str, usize)] = &[
-    ("chunker/src/lib.rs", 544),
+    ("chunker/src/lib.rs", 543),
     ("repo-format/src/blob.rs", 783),
 ];
 

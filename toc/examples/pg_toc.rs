@@ -1,0 +1,34 @@
+//! Print the table of contents of a pg_dump plain dump read from standard input, one object a
+//! line, and the parser's speed on standard error: `cargo run --release -p dbvault-toc --example
+//! pg_toc < dump.sql`.
+
+use std::io::Read;
+use std::time::Instant;
+
+use toc::TocParser;
+
+fn main() -> std::io::Result<()> {
+    let mut parser: Box<dyn TocParser> = Box::new(toc::pg_plain::PgPlain::new([0; 32]));
+    let mut buf = vec![0u8; 4 << 20];
+    let (mut total, mut busy) = (0u64, std::time::Duration::ZERO);
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        let n = stdin.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let t = Instant::now();
+        parser.feed(&buf[..n]);
+        busy += t.elapsed();
+        total += n as u64;
+    }
+    let toc = parser.finish();
+    for o in &toc.objects {
+        println!("{:?}\t{}\t{}\t{}..{}\t{}", o.kind, o.schema.as_deref().unwrap_or("-"), o.name, o.range.start, o.range.end, o.rows.map_or("-".to_string(), |r| r.to_string()));
+    }
+    for r in &toc.not_understood {
+        println!("not understood: {}..{}", r.start, r.end);
+    }
+    eprintln!("{total} bytes, {} objects, parsed at {:.0} MB/s", toc.objects.len(), total as f64 / busy.as_secs_f64() / 1e6);
+    Ok(())
+}

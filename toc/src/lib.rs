@@ -1,0 +1,133 @@
+//! A table of contents of a database dump, built while the dump streams past: every object the
+//! dump holds (schemas, table definitions, table data, sequences, indexes, constraints, triggers,
+//! views, functions, grants, ...), with its kind, qualified name, byte range in the stream, a keyed
+//! digest of its bytes and, for table data, its row count.
+//!
+//! A parser is fed the stream in pieces of any size ([`TocParser::feed`]) and never looks back:
+//! no second pass over the dump, no temporary file. Its memory is bounded by the number of objects
+//! (a few hundred bytes each) and by [`MAX_LINE_HEAD`] bytes of the current line, whatever the
+//! length of the dump's lines. A dump it does not understand is never an error: the table of
+//! contents says which bytes were not understood.
+//!
+//! Formats: pg_dump's plain SQL ([`pg_plain`]). mysqldump, pg_dumpall and T-SQL scripts follow.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+pub mod pg_plain;
+pub mod sql;
+
+/// Bytes kept of each line, to recognise it (headers, `COPY`, `INSERT`, end-of-data markers).
+/// Longer lines are still counted and hashed, but their text beyond this is not looked at.
+pub const MAX_LINE_HEAD: usize = 8 << 10;
+
+/// What kind of object a part of a dump holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// What precedes the first object: the tool's banner and session settings.
+    Preamble,
+    /// A database (`CREATE DATABASE`, or a section of a multi-database dump).
+    Database,
+    /// A schema (namespace).
+    Schema,
+    /// An extension.
+    Extension,
+    /// A type or domain.
+    Type,
+    /// A table's definition.
+    Table,
+    /// A table's rows.
+    TableData,
+    /// A sequence's definition (and ownership).
+    Sequence,
+    /// A sequence's current value.
+    SequenceValue,
+    /// A column default.
+    Default,
+    /// An index.
+    Index,
+    /// A constraint (primary key, unique, check, exclusion).
+    Constraint,
+    /// A foreign key.
+    ForeignKey,
+    /// A trigger.
+    Trigger,
+    /// A view or materialized view.
+    View,
+    /// A function, procedure or aggregate.
+    Function,
+    /// Privileges (`GRANT`, `REVOKE`).
+    Grant,
+    /// A comment on an object.
+    Comment,
+    /// Another kind of object, named in [`Object::tool_kind`].
+    Other,
+    /// What follows the last object: the tool's completion marker.
+    Trailer,
+}
+
+/// Where in a dump an object lies: before the data, the data, or after it (indexes, constraints
+/// and triggers, which a restore creates once the rows are loaded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// Definitions.
+    PreData,
+    /// Rows and sequence values.
+    Data,
+    /// Indexes, constraints, triggers and what else needs the rows loaded.
+    PostData,
+}
+
+/// One object of a dump.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Object {
+    /// Its kind.
+    pub kind: Kind,
+    /// The kind as the dump tool names it (pg_dump: `TABLE DATA`, `FK CONSTRAINT`, ...).
+    pub tool_kind: String,
+    /// Its schema (PostgreSQL) or database (MySQL), if the dump names one.
+    pub schema: Option<String>,
+    /// Its name as the dump tool prints it (pg_dump: `orders`, or `orders orders_pkey` for a
+    /// table's constraint).
+    pub name: String,
+    /// Its owner, if the dump names one.
+    pub owner: Option<String>,
+    /// Its section.
+    pub section: Section,
+    /// Its bytes in the stream: from the comment that introduces it to the next object's.
+    pub range: Range<u64>,
+    /// For table data: the rows.
+    pub rows: Option<u64>,
+    /// BLAKE3 of its bytes, keyed with the key the parser was given: equal digests mean the object
+    /// did not change between two dumps.
+    pub digest: [u8; 32],
+}
+
+/// The table of contents of one dump.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Toc {
+    /// The objects, in stream order; their ranges cover the stream without gaps.
+    pub objects: Vec<Object>,
+    /// Byte ranges the parser did not understand (their objects may be incomplete).
+    pub not_understood: Vec<Range<u64>>,
+    /// The stream's length.
+    pub len: u64,
+}
+
+impl Toc {
+    /// The objects of `kind`.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Object> {
+        self.objects.iter().filter(move |o| o.kind == kind)
+    }
+}
+
+/// A parser that builds a table of contents from a stream fed to it in pieces.
+pub trait TocParser {
+    /// The next bytes of the stream.
+    fn feed(&mut self, data: &[u8]);
+    /// The stream has ended: the table of contents.
+    fn finish(self: Box<Self>) -> Toc;
+}

@@ -1,0 +1,210 @@
+//! Just enough SQL lexing to count the rows of `INSERT` statements as they stream past: quoted
+//! strings (with `''` and, in `E'...'` strings, backslash escapes), quoted identifiers, line
+//! comments and parentheses. A row is a parenthesised group at depth 0 after `VALUES`.
+
+/// Where the lexer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lex {
+    /// SQL text outside strings and comments.
+    Code,
+    /// Inside `'...'`.
+    Single,
+    /// Just after a `'` inside `'...'`: the string ends unless another `'` follows.
+    SingleQuote,
+    /// Inside `E'...'`, where a backslash escapes the next byte.
+    Escaped,
+    /// Just after a backslash inside `E'...'`.
+    EscapedNext,
+    /// Inside `"..."`.
+    Double,
+    /// Just after a `"` inside `"..."`.
+    DoubleQuote,
+    /// In a `--` comment, to the end of the line.
+    Comment,
+    /// Just after one `-` in code.
+    Dash,
+}
+
+/// Counts the rows of the `INSERT ... VALUES` statements fed to it, in pieces of any size.
+#[derive(Clone, Debug)]
+pub struct RowCounter {
+    lex: Lex,
+    depth: u32,
+    /// `VALUES` was seen in the current statement.
+    values: bool,
+    /// The word being read (upper-cased, at most 8 bytes; longer words are no keywords we need).
+    word: [u8; 8],
+    word_len: usize,
+    /// The last byte of code, to tell `E'` from `'`.
+    prev: u8,
+    /// Backslashes escape in every string (MySQL), not only in `E'...'` (PostgreSQL).
+    backslashes: bool,
+    rows: u64,
+}
+
+impl Default for RowCounter {
+    fn default() -> Self {
+        RowCounter { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', backslashes: false, rows: 0 }
+    }
+}
+
+impl RowCounter {
+    /// A counter for SQL whose strings all take backslash escapes (MySQL, MariaDB).
+    pub fn with_backslash_escapes() -> Self {
+        RowCounter { backslashes: true, ..RowCounter::default() }
+    }
+
+    /// Rows counted so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Whether the text so far ends outside any string, identifier, comment and parenthesis: a
+    /// line starting here is a line of SQL, not the inside of a value.
+    pub fn at_top_level(&self) -> bool {
+        matches!(self.lex, Lex::Code | Lex::Dash | Lex::SingleQuote | Lex::DoubleQuote) && self.depth == 0
+    }
+
+    /// The next bytes of the SQL text.
+    pub fn feed(&mut self, data: &[u8]) {
+        for &b in data {
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        match self.lex {
+            Lex::Single => {
+                if b == b'\'' {
+                    self.lex = Lex::SingleQuote;
+                }
+            }
+            Lex::SingleQuote => {
+                if b == b'\'' {
+                    self.lex = Lex::Single; // '' is a quote inside the string
+                } else {
+                    self.lex = Lex::Code;
+                    self.code(b);
+                }
+            }
+            Lex::Escaped => match b {
+                b'\\' => self.lex = Lex::EscapedNext,
+                b'\'' => self.lex = Lex::SingleQuote,
+                _ => {}
+            },
+            Lex::EscapedNext => self.lex = Lex::Escaped,
+            Lex::Double => {
+                if b == b'"' {
+                    self.lex = Lex::DoubleQuote;
+                }
+            }
+            Lex::DoubleQuote => {
+                if b == b'"' {
+                    self.lex = Lex::Double;
+                } else {
+                    self.lex = Lex::Code;
+                    self.code(b);
+                }
+            }
+            Lex::Comment => {
+                if b == b'\n' {
+                    self.lex = Lex::Code;
+                }
+            }
+            Lex::Dash => {
+                if b == b'-' {
+                    self.lex = Lex::Comment;
+                } else {
+                    self.lex = Lex::Code;
+                    self.code(b);
+                }
+            }
+            Lex::Code => self.code(b),
+        }
+    }
+
+    fn code(&mut self, b: u8) {
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            if self.word_len < self.word.len() {
+                self.word[self.word_len] = b.to_ascii_uppercase();
+            }
+            self.word_len += 1;
+            self.prev = b;
+            return;
+        }
+        self.end_word();
+        match b {
+            b'\'' if self.backslashes || matches!(self.prev, b'E' | b'e') => self.lex = Lex::Escaped,
+            b'\'' => self.lex = Lex::Single,
+            b'"' => self.lex = Lex::Double,
+            b'-' => self.lex = Lex::Dash,
+            b'(' => {
+                if self.depth == 0 && self.values {
+                    self.rows += 1;
+                }
+                self.depth += 1;
+            }
+            b')' => self.depth = self.depth.saturating_sub(1),
+            b';' if self.depth == 0 => self.values = false,
+            _ => {}
+        }
+        self.prev = b;
+    }
+
+    fn end_word(&mut self) {
+        match &self.word[..self.word_len.min(self.word.len())] {
+            _ if self.word_len > self.word.len() => {}
+            b"VALUES" => self.values = true,
+            b"INSERT" => self.values = false,
+            _ => {}
+        }
+        self.word_len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(sql: &str) -> u64 {
+        let mut c = RowCounter::default();
+        c.feed(sql.as_bytes());
+        c.rows()
+    }
+
+    #[test]
+    fn rows_are_counted_whatever_the_values_hold() {
+        assert_eq!(rows("INSERT INTO public.t VALUES (1, 'a');\nINSERT INTO public.t VALUES (2, 'b');\n"), 2);
+        assert_eq!(rows("INSERT INTO public.t (id, note) VALUES (1, 'x');\n"), 1, "a column list is no row");
+        assert_eq!(rows("INSERT INTO t VALUES\n\t(1, 'a'),\n\t(2, 'b'),\n\t(3, 'c');\n"), 3, "--rows-per-insert");
+        assert_eq!(rows("INSERT INTO t VALUES (1, 'it''s (not) a row; VALUES (9)');\n"), 1, "quotes, parentheses and ; in strings");
+        assert_eq!(rows("INSERT INTO t VALUES (1, E'a \\' (x)'), (2, 'b');\n"), 2, "E'' strings with backslash escapes");
+        assert_eq!(rows("INSERT INTO \"VALUES (\" VALUES (1, ROW(2, 3), ARRAY[(4)]);\n"), 1, "quoted identifiers, nested groups");
+        assert_eq!(rows("INSERT INTO t VALUES (1, 'a\n-- Name: x; Type: TABLE\n'); -- VALUES (5)\n"), 1, "newlines and comments");
+        let mut my = RowCounter::with_backslash_escapes();
+        my.feed(b"INSERT INTO `t` VALUES (1,'it\\'s (x)'),(2,'b');\n");
+        assert_eq!(my.rows(), 2, "mysqldump's extended inserts, backslash escapes");
+    }
+
+    #[test]
+    fn pieces_of_any_size_count_the_same() {
+        let sql = "INSERT INTO t VALUES (1, 'it''s'), (2, E'\\\\'), (3, \"q\"\"\");\nINSERT INTO t VALUES (4, 'x');\n";
+        for size in 1..sql.len() {
+            let mut c = RowCounter::default();
+            for piece in sql.as_bytes().chunks(size) {
+                c.feed(piece);
+            }
+            assert_eq!(c.rows(), 4, "pieces of {size}");
+            assert!(c.at_top_level());
+        }
+    }
+
+    #[test]
+    fn inside_a_string_is_not_top_level() {
+        let mut c = RowCounter::default();
+        c.feed(b"INSERT INTO t VALUES (1, 'open\n");
+        assert!(!c.at_top_level());
+        c.feed(b"closed');\n");
+        assert!(c.at_top_level());
+    }
+}
