@@ -59,6 +59,14 @@ fn stages(c: &mut Criterion) {
     });
     g.bench_function("hash_chunks", |b| b.iter(|| chunks.iter().map(|c| keys.chunk_id(c).0[0]).fold(0u8, |a, x| a ^ x)));
     g.bench_function("stream_digest", |b| b.iter(|| blake3::hash(black_box(&data))));
+    // The table of contents of a pg_dump plain dump, fed in 4 MiB batches as ingest reads them.
+    g.bench_function("toc_pg_plain", |b| {
+        b.iter(|| {
+            let mut p: Box<dyn toc::TocParser> = Box::new(toc::pg_plain::PgPlain::new([1; 32]));
+            data.chunks(4 << 20).for_each(|c| p.feed(c));
+            p.finish().objects.len()
+        })
+    });
     g.bench_function("compress_seal", |b| {
         b.iter(|| {
             chunks.iter().map(|c| blob::seal(&keys, BlobKind::Chunk, keys.chunk_id(c), c, 3).unwrap().bytes.len()).sum::<usize>()

@@ -23,14 +23,19 @@ use crate::sql::RowCounter;
 use crate::{Kind, MAX_LINE_HEAD, Object, Section, Toc, TocParser};
 
 /// What the current line is, as far as it has been seen.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum LineMode {
-    /// Its first byte or two: whether it starts with `--` is not known yet.
-    Undecided(Vec<u8>),
-    /// A comment line, kept whole until it ends.
-    Comment(Vec<u8>),
-    /// Any other line, streamed; its first bytes kept to recognise it.
-    Streamed { head: Vec<u8> },
+    /// Nothing of it yet, or too little to tell what it is (its bytes are in `PgPlain::line`).
+    Undecided,
+    /// A line that may open an object or start table data, kept whole (in `PgPlain::line`).
+    Kept,
+    /// Any other line, streamed into the current object as it comes; its first bytes are in
+    /// `PgPlain::line` (up to `HEAD`).
+    Streamed,
 }
+
+/// Bytes of an ordinary line kept to recognise it (the end of COPY rows is `\.`).
+const HEAD: usize = 4;
 
 /// An object whose end is not known yet.
 struct Open {
@@ -44,7 +49,6 @@ struct Open {
     copy_rows: Option<u64>,
     hasher: blake3::Hasher,
     inserts: RowCounter,
-    inserted: bool,
 }
 
 /// Builds the table of contents of a pg_dump plain-format dump (see the module documentation).
@@ -52,7 +56,9 @@ pub struct PgPlain {
     key: [u8; 32],
     pos: u64,
     line_start: u64,
-    line: LineMode,
+    mode: LineMode,
+    /// The current line's bytes as `mode` says (reused from line to line).
+    line: Vec<u8>,
     /// A `--` line that may open the next object's block: (its start, its bytes).
     held: Option<(u64, Vec<u8>)>,
     /// Inside a `COPY ... FROM stdin;` block.
@@ -68,104 +74,146 @@ impl PgPlain {
     /// A parser whose object digests are keyed with `key`.
     pub fn new(key: [u8; 32]) -> PgPlain {
         let current = Open::new(&key, Kind::Preamble, String::new(), None, String::new(), None, Section::PreData, 0);
-        PgPlain { key, pos: 0, line_start: 0, line: LineMode::Undecided(Vec::new()), held: None, in_copy: false, current, objects: Vec::new(), not_understood: Vec::new(), section: Section::PreData }
+        PgPlain {
+            key,
+            pos: 0,
+            line_start: 0,
+            mode: LineMode::Undecided,
+            line: Vec::new(),
+            held: None,
+            in_copy: false,
+            current,
+            objects: Vec::new(),
+            not_understood: Vec::new(),
+            section: Section::PreData,
+        }
     }
 
-    /// Stream `bytes` of a line that is not a comment into the current object.
+    /// Bytes that belong to the current object, in stream order.
     fn stream(&mut self, bytes: &[u8]) {
-        self.flush_held();
+        if let Some((_, held)) = self.held.take() {
+            self.absorb(&held);
+        }
+        self.absorb(bytes);
+    }
+
+    fn absorb(&mut self, bytes: &[u8]) {
         self.current.hasher.update(bytes);
         if self.current.kind == Kind::TableData && !self.in_copy {
-            self.current.inserted |= !bytes.is_empty();
             self.current.inserts.feed(bytes);
         }
     }
 
-    /// A held `--` line turned out not to open an object: it belongs to the current one.
-    fn flush_held(&mut self) {
-        if let Some((_, bytes)) = self.held.take() {
-            self.current.hasher.update(&bytes);
-            if self.current.kind == Kind::TableData && !self.in_copy {
-                self.current.inserts.feed(&bytes);
-            }
+    /// Whether a line starting with `first` (its first bytes, at least two unless the line is
+    /// shorter) is kept whole: a possible block line, or the `COPY` that starts table data.
+    fn keeps(&self, first: &[u8]) -> bool {
+        if self.in_copy {
+            return false;
+        }
+        let data = self.current.kind == Kind::TableData;
+        if first.starts_with(b"--") {
+            !data || self.current.inserts.at_top_level()
+        } else {
+            data && first.starts_with(b"CO") && self.current.inserts.at_top_level()
         }
     }
 
+    /// Rows of a COPY block, from a line start at `data[0]`: whole lines up to the line `\.` (not
+    /// included) or to the end of `data`. Returns the bytes consumed (whole lines only).
+    fn copy_rows(&mut self, data: &[u8]) -> usize {
+        if data.starts_with(b"\\") {
+            return 0; // perhaps the end: the line by line path decides
+        }
+        let upto = match memchr::memmem::find(data, b"\n\\.") {
+            Some(i) => i + 1,
+            None => memchr::memrchr(b'\n', data).map_or(0, |i| i + 1),
+        };
+        let rows = memchr::memchr_iter(b'\n', &data[..upto]).count() as u64;
+        if let Some(r) = &mut self.current.copy_rows {
+            *r += rows;
+        }
+        upto
+    }
+
+    /// Take `piece`, the rest of the current line or a part of it (`ends`: up to its newline).
     fn take(&mut self, piece: &[u8], ends: bool) {
         let mut piece = piece;
-        if let LineMode::Undecided(first) = &mut self.line {
-            let want = (2 - first.len()).min(piece.len());
-            first.extend_from_slice(&piece[..want]);
+        if self.mode == LineMode::Undecided {
+            let want = (2 - self.line.len()).min(piece.len());
+            self.line.extend_from_slice(&piece[..want]);
             piece = &piece[want..];
-            if first.len() < 2 && !ends {
+            if self.line.len() < 2 && !ends {
                 return;
             }
-            let first = std::mem::take(first);
-            if first.starts_with(b"--") && self.may_open_object() {
-                self.line = LineMode::Comment(first);
+            if self.keeps(&self.line) {
+                self.mode = LineMode::Kept;
             } else {
-                self.line = LineMode::Streamed { head: Vec::new() };
-                self.streamed(&first);
+                self.mode = LineMode::Streamed;
+                let first = std::mem::take(&mut self.line);
+                self.stream(&first);
+                self.line = first;
             }
         }
-        match &mut self.line {
-            LineMode::Comment(buf) => {
-                buf.extend_from_slice(piece);
-                if buf.len() > MAX_LINE_HEAD {
-                    // Too long for a block line: an ordinary one.
-                    let buf = std::mem::take(buf);
-                    self.line = LineMode::Streamed { head: Vec::new() };
-                    self.streamed(&buf);
+        match self.mode {
+            LineMode::Kept => {
+                self.line.extend_from_slice(piece);
+                if self.line.len() > MAX_LINE_HEAD {
+                    // Too long for a block line or a COPY line: an ordinary one.
+                    self.mode = LineMode::Streamed;
+                    let kept = std::mem::take(&mut self.line);
+                    self.stream(&kept);
+                    self.line = kept;
+                    self.line.truncate(HEAD);
                 }
             }
-            LineMode::Streamed { .. } => self.streamed(piece),
-            LineMode::Undecided(_) => unreachable!("decided above"),
+            LineMode::Streamed => {
+                let room = HEAD.saturating_sub(self.line.len()).min(piece.len());
+                self.line.extend_from_slice(&piece[..room]);
+                self.stream(piece);
+            }
+            LineMode::Undecided => unreachable!("decided above"),
         }
         if ends {
             self.end_line();
         }
     }
 
-    /// Whether a comment line starting here could open an object: not inside COPY rows or inside
-    /// a value of an `INSERT`.
-    fn may_open_object(&self) -> bool {
-        !self.in_copy && (self.current.kind != Kind::TableData || self.current.inserts.at_top_level())
-    }
-
-    fn streamed(&mut self, bytes: &[u8]) {
-        if let LineMode::Streamed { head } = &mut self.line {
-            let room = MAX_LINE_HEAD.saturating_sub(head.len()).min(bytes.len());
-            head.extend_from_slice(&bytes[..room]);
-        }
-        self.stream(bytes);
-    }
-
     fn end_line(&mut self) {
         let start = self.line_start;
-        match std::mem::replace(&mut self.line, LineMode::Undecided(Vec::new())) {
-            LineMode::Comment(buf) => self.comment_line(start, buf),
-            LineMode::Streamed { head } => {
-                let text = trim_eol(&head);
+        let mode = std::mem::replace(&mut self.mode, LineMode::Undecided);
+        let line = std::mem::take(&mut self.line);
+        match mode {
+            LineMode::Kept if line.starts_with(b"--") => self.comment_line(start, &line),
+            LineMode::Kept => {
+                let text = trim_eol(&line);
+                if text.starts_with(b"COPY ") && text.ends_with(b"FROM stdin;") {
+                    self.in_copy = true;
+                    self.current.copy_rows.get_or_insert(0);
+                }
+                self.stream(&line);
+            }
+            LineMode::Streamed => {
                 if self.in_copy {
-                    if text == b"\\." {
+                    if trim_eol(&line) == b"\\." {
                         self.in_copy = false;
                     } else if let Some(r) = &mut self.current.copy_rows {
                         *r += 1;
                     }
-                } else if self.current.kind == Kind::TableData && text.starts_with(b"COPY ") && text.ends_with(b"FROM stdin;") {
-                    self.in_copy = true;
-                    self.current.copy_rows.get_or_insert(0);
                 }
             }
-            LineMode::Undecided(_) => unreachable!("a line that ends is decided"),
+            LineMode::Undecided => unreachable!("a line that ends is decided"),
         }
+        self.line = line;
+        self.line.clear();
     }
 
-    fn comment_line(&mut self, start: u64, buf: Vec<u8>) {
-        let text = trim_eol(&buf);
+    fn comment_line(&mut self, start: u64, line: &[u8]) {
+        let text = trim_eol(line);
         if text == b"--" {
-            self.flush_held();
-            self.held = Some((start, buf));
+            if let Some((_, held)) = self.held.take() {
+                self.absorb(&held);
+            }
+            self.held = Some((start, line.to_vec()));
             return;
         }
         let opening = if let Some(fields) = text.strip_prefix(b"-- Name: ").or_else(|| text.strip_prefix(b"-- Data for Name: ")) {
@@ -176,8 +224,7 @@ impl PgPlain {
             None
         };
         let Some(h) = opening else {
-            self.flush_held();
-            self.current.hasher.update(&buf);
+            self.stream(line);
             return;
         };
         let begins = self.held.as_ref().map_or(start, |(s, _)| *s);
@@ -188,12 +235,13 @@ impl PgPlain {
             _ => self.section,
         };
         self.section = section;
+        let held = self.held.take();
         let next = Open::new(&self.key, h.kind, h.tool_kind, h.schema, h.name, h.owner, section, begins);
         self.close(begins, next);
-        if let Some((_, bytes)) = self.held.take() {
+        if let Some((_, bytes)) = held {
             self.current.hasher.update(&bytes);
         }
-        self.current.hasher.update(&buf);
+        self.current.hasher.update(line);
     }
 
     /// End the current object at `end` and make `next` the current one.
@@ -202,10 +250,9 @@ impl PgPlain {
         if o.start == end && o.kind == Kind::Preamble {
             return; // an empty preamble
         }
-        let rows = match (o.copy_rows, o.inserted) {
-            (Some(r), _) => Some(r),
-            (None, true) => Some(o.inserts.rows()),
-            (None, false) => (o.kind == Kind::TableData).then_some(0),
+        let rows = match o.copy_rows {
+            Some(r) => Some(r),
+            None => (o.kind == Kind::TableData).then(|| o.inserts.rows()),
         };
         self.objects.push(Object {
             kind: o.kind,
@@ -224,6 +271,17 @@ impl PgPlain {
 impl TocParser for PgPlain {
     fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
+            if self.in_copy && self.pos == self.line_start && self.held.is_none() {
+                // Rows, many lines at a time: counted and hashed in one go.
+                let n = self.copy_rows(data);
+                if n > 0 {
+                    self.absorb(&data[..n]);
+                    self.pos += n as u64;
+                    self.line_start = self.pos;
+                    data = &data[n..];
+                    continue;
+                }
+            }
             let (piece, ends) = match memchr::memchr(b'\n', data) {
                 Some(i) => (&data[..=i], true),
                 None => (data, false),
@@ -240,12 +298,17 @@ impl TocParser for PgPlain {
     fn finish(mut self: Box<Self>) -> Toc {
         if self.pos > self.line_start {
             // A last line without a newline.
-            if let LineMode::Undecided(first) = std::mem::replace(&mut self.line, LineMode::Streamed { head: Vec::new() }) {
-                self.streamed(&first);
+            if self.mode == LineMode::Undecided {
+                self.mode = LineMode::Streamed;
+                let first = std::mem::take(&mut self.line);
+                self.stream(&first);
+                self.line = first;
             }
             self.end_line();
         }
-        self.flush_held();
+        if let Some((_, held)) = self.held.take() {
+            self.absorb(&held);
+        }
         let end = self.pos;
         if self.in_copy || (self.current.kind == Kind::TableData && !self.current.inserts.at_top_level()) {
             // Cut short inside table data: its rows are not all there.
@@ -311,7 +374,7 @@ fn kind_of(tool_kind: &str) -> Kind {
 impl Open {
     #[allow(clippy::too_many_arguments)]
     fn new(key: &[u8; 32], kind: Kind, tool_kind: String, schema: Option<String>, name: String, owner: Option<String>, section: Section, start: u64) -> Open {
-        Open { kind, tool_kind, schema, name, owner, section, start, copy_rows: None, hasher: blake3::Hasher::new_keyed(key), inserts: RowCounter::default(), inserted: false }
+        Open { kind, tool_kind, schema, name, owner, section, start, copy_rows: None, hasher: blake3::Hasher::new_keyed(key), inserts: RowCounter::default() }
     }
 }
 

@@ -36,7 +36,12 @@ fn dump(rows: u32, note: &str) -> String {
     d += "COPY app.orders (id, note) FROM stdin;\n";
     for i in 0..rows {
         // A row whose text starts with `--` and holds a block line must not open an object.
-        d += &format!("{i}\t{}\n", if i == 1 { "-- Name: x; Type: TABLE; Schema: app; Owner: shop" } else { note });
+        d += &match i {
+            1 => format!("{i}\t-- Name: x; Type: TABLE; Schema: app; Owner: shop\n"),
+            // A NULL id starts the line with a backslash; an escaped `\.` is no end marker.
+            2 => "\\N\t\\\\.\n".to_string(),
+            _ => format!("{i}\t{note}\n"),
+        };
     }
     d += "\\.\n\n\n";
     d += &block("Order Items; v2", "TABLE DATA", "app", true);
