@@ -13,7 +13,9 @@
 //! `\.`, or `INSERT` statements (`--inserts`, `--column-inserts`, `--rows-per-insert`), counted by
 //! [`RowCounter`]. The dump ends with `-- PostgreSQL database dump complete`.
 //!
-//! Lines starting with `--` are kept whole (up to [`MAX_LINE_HEAD`] bytes) until they are known
+//! A block line opens an object only outside strings, dollar-quoted function bodies and
+//! statements ([`RowCounter`] lexes everything but COPY rows), so no text a user wrote can split
+//! an object. Lines starting with `--` are kept whole (up to [`MAX_LINE_HEAD`] bytes) until they are known
 //! to open an object or not; every other line streams into the current object's digest as it
 //! arrives, so no line of data is ever held in memory.
 
@@ -48,7 +50,7 @@ struct Open {
     start: u64,
     copy_rows: Option<u64>,
     hasher: blake3::Hasher,
-    inserts: RowCounter,
+    lexer: RowCounter,
 }
 
 /// Builds the table of contents of a pg_dump plain-format dump (see the module documentation).
@@ -99,23 +101,18 @@ impl PgPlain {
 
     fn absorb(&mut self, bytes: &[u8]) {
         self.current.hasher.update(bytes);
-        if self.current.kind == Kind::TableData && !self.in_copy {
-            self.current.inserts.feed(bytes);
+        if !self.in_copy {
+            self.current.lexer.feed(bytes);
         }
     }
 
     /// Whether a line starting with `first` (its first bytes, at least two unless the line is
     /// shorter) is kept whole: a possible block line, or the `COPY` that starts table data.
     fn keeps(&self, first: &[u8]) -> bool {
-        if self.in_copy {
+        if self.in_copy || !self.current.lexer.at_top_level() {
             return false;
         }
-        let data = self.current.kind == Kind::TableData;
-        if first.starts_with(b"--") {
-            !data || self.current.inserts.at_top_level()
-        } else {
-            data && first.starts_with(b"CO") && self.current.inserts.at_top_level()
-        }
+        first.starts_with(b"--") || (self.current.kind == Kind::TableData && first.starts_with(b"CO"))
     }
 
     /// Rows of a COPY block, from a line start at `data[0]`: whole lines up to the line `\.` (not
@@ -252,7 +249,7 @@ impl PgPlain {
         }
         let rows = match o.copy_rows {
             Some(r) => Some(r),
-            None => (o.kind == Kind::TableData).then(|| o.inserts.rows()),
+            None => (o.kind == Kind::TableData).then(|| o.lexer.rows()),
         };
         self.objects.push(Object {
             kind: o.kind,
@@ -310,8 +307,8 @@ impl TocParser for PgPlain {
             self.absorb(&held);
         }
         let end = self.pos;
-        if self.in_copy || (self.current.kind == Kind::TableData && !self.current.inserts.at_top_level()) {
-            // Cut short inside table data: its rows are not all there.
+        if self.in_copy || !self.current.lexer.at_top_level() {
+            // Cut short inside table data or a statement: the object is not all there.
             self.not_understood.push(self.current.start..end);
         }
         let key = self.key;
@@ -374,7 +371,7 @@ fn kind_of(tool_kind: &str) -> Kind {
 impl Open {
     #[allow(clippy::too_many_arguments)]
     fn new(key: &[u8; 32], kind: Kind, tool_kind: String, schema: Option<String>, name: String, owner: Option<String>, section: Section, start: u64) -> Open {
-        Open { kind, tool_kind, schema, name, owner, section, start, copy_rows: None, hasher: blake3::Hasher::new_keyed(key), inserts: RowCounter::default() }
+        Open { kind, tool_kind, schema, name, owner, section, start, copy_rows: None, hasher: blake3::Hasher::new_keyed(key), lexer: RowCounter::default() }
     }
 }
 

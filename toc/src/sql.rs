@@ -1,6 +1,8 @@
-//! Just enough SQL lexing to count the rows of `INSERT` statements as they stream past: quoted
-//! strings (with `''` and, in `E'...'` strings, backslash escapes), quoted identifiers, line
-//! comments and parentheses. A row is a parenthesised group at depth 0 after `VALUES`.
+//! Just enough SQL lexing to tell where statements are and to count the rows of `INSERT`
+//! statements as they stream past: quoted strings (with `''` and, in `E'...'` strings, backslash
+//! escapes), dollar-quoted strings (`$$...$$`, `$tag$...$tag$`: function bodies), quoted
+//! identifiers, line comments and parentheses. A row is a parenthesised group at depth 0 after
+//! `VALUES`.
 
 /// Where the lexer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,7 +25,16 @@ enum Lex {
     Comment,
     /// Just after one `-` in code.
     Dash,
+    /// After a `$` in code: reading what may be a dollar quote's tag.
+    DollarOpen,
+    /// Inside a dollar-quoted string.
+    Dollar,
+    /// Inside a dollar-quoted string, after a `$` and this many bytes of its tag.
+    DollarClose(u8),
 }
+
+/// Longest dollar-quote tag followed (PostgreSQL's identifiers are at most 63 bytes).
+const MAX_TAG: usize = 64;
 
 /// Counts the rows of the `INSERT ... VALUES` statements fed to it, in pieces of any size.
 #[derive(Clone, Debug)]
@@ -39,12 +50,15 @@ pub struct RowCounter {
     prev: u8,
     /// Backslashes escape in every string (MySQL), not only in `E'...'` (PostgreSQL).
     backslashes: bool,
+    /// The tag of the dollar quote being read or in.
+    tag: [u8; MAX_TAG],
+    tag_len: usize,
     rows: u64,
 }
 
 impl Default for RowCounter {
     fn default() -> Self {
-        RowCounter { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', backslashes: false, rows: 0 }
+        RowCounter { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', backslashes: false, tag: [0; MAX_TAG], tag_len: 0, rows: 0 }
     }
 }
 
@@ -119,6 +133,35 @@ impl RowCounter {
                     self.code(b);
                 }
             }
+            Lex::DollarOpen => {
+                if b == b'$' {
+                    self.lex = Lex::Dollar;
+                } else if (b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80) && !(self.tag_len == 0 && b.is_ascii_digit()) && self.tag_len < MAX_TAG {
+                    self.tag[self.tag_len] = b;
+                    self.tag_len += 1;
+                } else {
+                    // `$1`, or no tag after all: code.
+                    self.lex = Lex::Code;
+                    self.code(b);
+                }
+            }
+            Lex::Dollar => {
+                if b == b'$' {
+                    self.lex = Lex::DollarClose(0);
+                }
+            }
+            Lex::DollarClose(n) => {
+                let n = usize::from(n);
+                self.lex = if n == self.tag_len && b == b'$' {
+                    Lex::Code
+                } else if n < self.tag_len && b == self.tag[n] {
+                    Lex::DollarClose(n as u8 + 1)
+                } else if b == b'$' {
+                    Lex::DollarClose(0)
+                } else {
+                    Lex::Dollar
+                };
+            }
             Lex::Code => self.code(b),
         }
     }
@@ -138,6 +181,10 @@ impl RowCounter {
             b'\'' => self.lex = Lex::Single,
             b'"' => self.lex = Lex::Double,
             b'-' => self.lex = Lex::Dash,
+            b'$' if !(self.prev.is_ascii_alphanumeric() || self.prev == b'_' || self.prev == b'$') => {
+                self.tag_len = 0;
+                self.lex = Lex::DollarOpen;
+            }
             b'(' => {
                 if self.depth == 0 && self.values {
                     self.rows += 1;
@@ -197,6 +244,17 @@ mod tests {
             assert_eq!(c.rows(), 4, "pieces of {size}");
             assert!(c.at_top_level());
         }
+    }
+
+    #[test]
+    fn dollar_quotes_hide_what_they_hold() {
+        let mut c = RowCounter::default();
+        c.feed(b"CREATE FUNCTION f() RETURNS int AS $body$\n--\n-- Name: x; Type: TABLE\nSELECT '(';\n");
+        assert!(!c.at_top_level(), "inside $body$");
+        c.feed(b"$$ not the end $bod $body $body$;\n");
+        assert!(c.at_top_level());
+        c.feed(b"SELECT $1, $$ ' $$, a$b;\n");
+        assert!(c.at_top_level(), "$1 is a parameter, $$ an empty tag, a$b an identifier");
     }
 
     #[test]

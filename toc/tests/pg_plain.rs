@@ -21,9 +21,10 @@ fn dump(rows: u32, note: &str) -> String {
     d += &block("app", "SCHEMA", "-", false);
     d += "CREATE SCHEMA app;\n\n\nALTER SCHEMA app OWNER TO shop;\n\n";
     d += &block("touch()", "FUNCTION", "app", false);
-    d += "CREATE FUNCTION app.touch() RETURNS trigger\n    LANGUAGE plpgsql\n    AS $$ BEGIN NEW.at := now(); RETURN NEW; END $$;\n\n";
+    d += "CREATE FUNCTION app.touch() RETURNS trigger\n    LANGUAGE plpgsql\n    AS $fn$\n--\n-- Name: fake; Type: TABLE; Schema: app; Owner: shop\n--\nBEGIN NEW.at := now(); RETURN NEW; END $fn$;\n\n";
     d += &block("orders", "TABLE", "app", false);
     d += "CREATE TABLE app.orders (\n    id integer NOT NULL,\n    note text\n);\n\n";
+    d += "COMMENT ON TABLE app.orders IS 'one\n--\n-- Name: fake; Type: TABLE; Schema: app; Owner: shop\n--\ntwo';\n\n";
     d += &block("Order Items; v2", "TABLE", "app", false);
     d += "CREATE TABLE app.\"Order Items; v2\" (\n    id integer\n);\n\n";
     d += &block("orders_id_seq", "SEQUENCE", "app", false);
