@@ -17,7 +17,9 @@ fuzz_target!(|b: &[u8]| {
     let _ = Config::decode(b).map(|c| c.verify(&k));
     let _ = KeyFile::decode(b);
     let _ = pack::read_entries(&k, b);
-    let _ = pack::decode_entries("fuzz", b, u64::from(u32::MAX));
+    for v in repo_format::OLDEST_VERSION..=repo_format::FORMAT_VERSION {
+        let _ = pack::decode_entries("fuzz", b, None, u64::from(u32::MAX), v);
+    }
     let _ = IndexSegment::decode(&k, b);
     let _ = Manifest::decode(&k, b);
     let _ = Node::decode(b);

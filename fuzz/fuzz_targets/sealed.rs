@@ -15,7 +15,9 @@ fuzz_target!(|p: &[u8]| {
     k.seal_into(b"dbvindx\x01", p, &mut seg).unwrap();
     let _ = IndexSegment::decode(&k, &seg);
     let header = k.seal(b"dbvault pack header v1", p).unwrap();
-    let _ = pack::decode_header(&k, &header, 1 << 24);
+    for v in repo_format::OLDEST_VERSION..=repo_format::FORMAT_VERSION {
+        let _ = pack::decode_header(&k, &header, 1 << 24, v);
+    }
     let mut m = b"dbvsnap\x01".to_vec();
     k.seal_into(b"dbvsnap\x01", p, &mut m).unwrap();
     let _ = Manifest::decode(&k, &m);

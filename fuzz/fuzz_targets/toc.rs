@@ -1,0 +1,22 @@
+//! The table-of-contents parser on arbitrary bytes, fed in pieces whose sizes the input chooses:
+//! it never panics, and its objects cover the stream exactly.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use toc::TocParser;
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&split, data)) = input.split_first() else { return };
+    let piece = usize::from(split).max(1);
+    let mut parser: Box<dyn TocParser> = Box::new(toc::pg_plain::PgPlain::new([0; 32]));
+    for c in data.chunks(piece) {
+        parser.feed(c);
+    }
+    let toc = parser.finish();
+    let mut at = 0;
+    for o in &toc.objects {
+        assert_eq!(o.range.start, at);
+        at = o.range.end;
+    }
+    assert_eq!(at, data.len() as u64);
+});
