@@ -130,6 +130,16 @@ pub enum Command {
     Log(LogArgs),
     /// Every detail of one snapshot, and how much it shares with its parent.
     Show(ShowArgs),
+    /// What a snapshot's dump holds: its tables with their rows and bytes, and every other object
+    /// (schemas, sequences, indexes, constraints, triggers, views, functions, grants).
+    ///
+    /// Examples:
+    ///   dbvault ls latest --db shop
+    ///   dbvault ls 3fa2c1 --json | jq '.objects[] | select(.kind == "table_data") | {name, rows}'
+    /// For pg_dump plain dumps, so far. The snapshot is read back to list it (every chunk and the
+    /// whole stream verified, as a restore does).
+    #[command(verbatim_doc_comment)]
+    Ls(LsArgs),
     /// Compare two snapshots: chunks and bytes only in A, only in B, shared, and the changed
     /// byte ranges of B's stream.
     Diff(DiffArgs),
@@ -227,6 +237,16 @@ pub struct LogArgs {
 /// `show` options.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// Snapshot: full id, unique prefix, or `latest`.
+    pub snapshot: String,
+    /// Choose among this database's snapshots.
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+/// `ls` options.
+#[derive(Debug, Args)]
+pub struct LsArgs {
     /// Snapshot: full id, unique prefix, or `latest`.
     pub snapshot: String,
     /// Choose among this database's snapshots.

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use serde_json::Value;
 
 #[test]
 fn daily_loop_contract() {
@@ -260,4 +261,29 @@ fn help_teaches_the_daily_commands() {
     for must in ["--db", "dbvault ingest --db shop -- pg_dump", "--jobs", "--allow-incomplete", "defeat deduplication", "exit code 7"] {
         assert!(h.contains(must), "ingest --help lacks {must:?}: {h}");
     }
+}
+
+#[test]
+fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
+    let e = Env::new();
+    let d = dumps(3_000, 1);
+    e.ingest("shop", &d[0]);
+    let ls: Value = serde_json::from_slice(&e.ok(&["--json", "ls", "latest", "--db", "shop"], b"").stdout).unwrap();
+    let objects = ls["objects"].as_array().unwrap();
+    let data: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "table_data").collect();
+    assert_eq!(data.len(), 1, "{ls}");
+    assert_eq!((data[0]["schema"].as_str(), data[0]["name"].as_str(), data[0]["rows"].as_u64()), (Some("public"), Some("orders"), Some(3_000)));
+    // The objects cover the dump from its first byte to its last.
+    let total: u64 = objects.iter().map(|o| o["bytes"].as_u64().unwrap()).sum();
+    assert_eq!((objects[0]["offset"].as_u64(), total), (Some(0), d[0].len() as u64));
+    let text = String::from_utf8(e.ok(&["ls", "latest", "--db", "shop"], b"").stdout).unwrap();
+    assert!(text.contains("public.orders") && text.contains("3000"), "{text}");
+
+    // A dump of a format without a parser yet: a clear error, nothing else.
+    e.ingest("mysql", b"-- MySQL dump 10.13  Distrib 8.0.36\n-- Dump completed on 2026-12-07\n");
+    let o = e.run(&["ls", "latest", "--db", "mysql"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("mysqldump dump") && stderr(&o).contains("pg_dump-plain"), "{}", stderr(&o));
+    let o = e.run(&["ls", "nosuchid"], b"");
+    assert!(!o.status.success() && o.stdout.is_empty(), "{}", stderr(&o));
 }

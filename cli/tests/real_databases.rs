@@ -143,6 +143,22 @@ fn postgres_daily_loop_restores_every_snapshot_exactly() {
                     UPDATE products SET price = price + 1 WHERE id < 5;");
     let day1 = ingest(&e);
     let sums1 = pg.checksums("shop");
+    // `ls` finds every table of the dump with the rows the server counts.
+    for day in [&day0, &day1] {
+        let ls: Value = serde_json::from_slice(&e.ok(&["--json", "ls", day["id"].as_str().unwrap()], b"").stdout).unwrap();
+        let data: Vec<&Value> = ls["objects"].as_array().unwrap().iter().filter(|o| o["kind"] == "table_data").collect();
+        let mut names: Vec<&str> = data.iter().map(|o| o["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["customers", "order_items", "orders", "products"], "{ls}");
+        if std::ptr::eq(day, &day1) {
+            for o in data {
+                let counted = pg.sql("shop", &format!("SELECT count(*) FROM {}.{}", o["schema"].as_str().unwrap(), o["name"].as_str().unwrap()));
+                assert_eq!(o["rows"].as_u64().unwrap().to_string(), counted.trim(), "rows of {}", o["name"]);
+            }
+        }
+        assert!(ls["objects"].as_array().unwrap().iter().any(|o| o["kind"] == "foreign_key"), "{ls}");
+        assert!(ls["not_understood"].as_array().unwrap().is_empty());
+    }
     assert_ne!(sums0, sums1);
     assert_eq!(day1["parent"], day0["id"]);
     assert!(day1["added_bytes"].as_u64().unwrap() < day0["added_bytes"].as_u64().unwrap());

@@ -1,0 +1,59 @@
+//! A snapshot's table of contents: the objects its dump holds (tables with their rows, sequences,
+//! indexes, functions, ...), from the [`toc`] parser of its format.
+//!
+//! Tables of contents are not stored yet: one is built by reading the snapshot's stream back, every
+//! chunk and the whole stream verified as a restore verifies them, through the parser. Formats
+//! with a parser: pg_dump plain (`pg_dump-plain`).
+
+use std::io::Write;
+
+use toc::{Toc, TocParser};
+
+use crate::index::Index;
+use crate::repository::Repository;
+use crate::snapshot::Snapshot;
+use crate::{Result, StoreError};
+
+/// Formats whose snapshots have a table of contents.
+pub const FORMATS: &[&str] = &["pg_dump-plain"];
+
+/// The table of contents of `snap`, read from its stream (`progress` is told the bytes read).
+pub fn read(repo: &Repository, index: &Index, snap: &Snapshot, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<Toc> {
+    let format = snap.manifest.source.format.as_deref().unwrap_or("unrecognised");
+    let parser: Box<dyn TocParser> = match format {
+        "pg_dump-plain" => Box::new(toc::pg_plain::PgPlain::new(digest_key(repo))),
+        _ => {
+            return Err(StoreError::Invalid(format!(
+                "snapshot {} holds a {format} dump: tables of contents exist for {} dumps only, so far",
+                snap.id.short(),
+                FORMATS.join(", ")
+            )));
+        }
+    };
+    let mut sink = Sink(Some(parser));
+    crate::restore::restore(repo, index, snap, &mut sink, progress)?;
+    Ok(sink.0.take().expect("the parser is there until finished").finish())
+}
+
+/// The key of this repository's object digests: equal digests in two snapshots mean an object did
+/// not change, and the key keeps the digests from saying anything to those without the repository's
+/// keys.
+fn digest_key(repo: &Repository) -> [u8; 32] {
+    repo.keys().chunk_id(b"dbvault: the key of table-of-contents digests").0
+}
+
+/// Feeds what a restore writes to a parser.
+struct Sink(Option<Box<dyn TocParser>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(p) = &mut self.0 {
+            p.feed(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
