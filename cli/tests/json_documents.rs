@@ -240,6 +240,13 @@ fn every_document_of_a_healthy_repository() {
         "source.format: string", "source.producer: string", "source.server_version: string", "source.tool: string", "source.tool_version: string",
         "start: string", "tags: array", "tree: string", "version: number",
     ]);
+    let doc = json_out(&e, &["ls", "latest", "--db", "shop"], b"", 0);
+    keys.check("ls", &doc, &[
+        "db: string", "format: string", "not_understood: array", "objects: array", "objects[]: object", "objects[].bytes: number",
+        "objects[].kind: string", "objects[].name: string", "objects[].offset: number", "objects[].owner: null", "objects[].owner: string",
+        "objects[].rows: null", "objects[].rows: number", "objects[].schema: null", "objects[].schema: string", "objects[].section: string",
+        "objects[].tool_kind: string", "snapshot: string",
+    ]);
     let doc = json_out(&e, &["show", "latest", "--db", "shop"], b"", 0);
     keys.check("show (with a parent)", &doc, &[
         "added: object", "added.chunks: number", "added.delta_alone_bytes: number", "added.delta_chunks: number", "added.delta_raw_bytes: number",
