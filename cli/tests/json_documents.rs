@@ -242,7 +242,7 @@ fn every_document_of_a_healthy_repository() {
     ]);
     let doc = json_out(&e, &["ls", "latest", "--db", "shop"], b"", 0);
     keys.check("ls", &doc, &[
-        "db: string", "format: string", "not_understood: array", "objects: array", "objects[]: object", "objects[].bytes: number",
+        "db: string", "format: string", "incomplete: boolean", "not_understood: array", "objects: array", "objects[]: object", "objects[].bytes: number",
         "objects[].kind: string", "objects[].name: string", "objects[].offset: number", "objects[].owner: null", "objects[].owner: string",
         "objects[].rows: null", "objects[].rows: number", "objects[].schema: null", "objects[].schema: string", "objects[].section: string",
         "objects[].tool_kind: string", "snapshot: string",

@@ -19,12 +19,13 @@ pub const FORMATS: &[&str] = &["pg_dump-plain"];
 
 /// The table of contents of `snap`, read from its stream (`progress` is told the bytes read).
 pub fn read(repo: &Repository, index: &Index, snap: &Snapshot, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<Toc> {
-    let format = snap.manifest.source.format.as_deref().unwrap_or("unrecognised");
+    let format = snap.manifest.source.format.as_deref();
     let parser: Box<dyn TocParser> = match format {
-        "pg_dump-plain" => Box::new(toc::pg_plain::PgPlain::new(digest_key(repo))),
+        Some("pg_dump-plain") => Box::new(toc::pg_plain::PgPlain::new(digest_key(repo))),
         _ => {
+            let what = format.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"));
             return Err(StoreError::Invalid(format!(
-                "snapshot {} holds a {format} dump: tables of contents exist for {} dumps only, so far",
+                "snapshot {} holds {what}: tables of contents exist for {} dumps only, so far",
                 snap.id.short(),
                 FORMATS.join(", ")
             )));

@@ -18,9 +18,10 @@ use serde::Serialize;
 pub mod pg_plain;
 pub mod sql;
 
-/// Bytes kept of each line, to recognise it (headers, `COPY`, `INSERT`, end-of-data markers).
-/// Longer lines are still counted and hashed, but their text beyond this is not looked at.
-pub const MAX_LINE_HEAD: usize = 8 << 10;
+/// Longest line kept whole to recognise it (a block line naming a function of many arguments, a
+/// `COPY` of 1,600 long column names). Longer lines are still counted and hashed, but their text
+/// is not looked at beyond their first and last bytes.
+pub const MAX_LINE_HEAD: usize = 1 << 20;
 
 /// What kind of object a part of a dump holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -36,8 +36,9 @@ enum LineMode {
     Streamed,
 }
 
-/// Bytes of an ordinary line kept to recognise it (the end of COPY rows is `\.`).
-const HEAD: usize = 4;
+/// Bytes of an ordinary line kept from its start and from its end, to recognise it (a `COPY`
+/// statement starts with `COPY ` and ends with `FROM stdin;`; rows end at `\.`).
+const HEAD: usize = 16;
 
 /// An object whose end is not known yet.
 struct Open {
@@ -65,6 +66,12 @@ pub struct PgPlain {
     held: Option<(u64, Vec<u8>)>,
     /// Inside a `COPY ... FROM stdin;` block.
     in_copy: bool,
+    /// A `COPY` statement has begun (its table's name may hold a newline) and not yet ended.
+    copy_pending: bool,
+    /// The current line's last bytes (at most `HEAD`), and whether it began outside any string or
+    /// statement.
+    tail: Vec<u8>,
+    line_top: bool,
     current: Open,
     objects: Vec<Object>,
     not_understood: Vec<Range<u64>>,
@@ -84,6 +91,9 @@ impl PgPlain {
             line: Vec::new(),
             held: None,
             in_copy: false,
+            copy_pending: false,
+            tail: Vec::new(),
+            line_top: true,
             current,
             objects: Vec::new(),
             not_understood: Vec::new(),
@@ -109,10 +119,10 @@ impl PgPlain {
     /// Whether a line starting with `first` (its first bytes, at least two unless the line is
     /// shorter) is kept whole: a possible block line, or the `COPY` that starts table data.
     fn keeps(&self, first: &[u8]) -> bool {
-        if self.in_copy || !self.current.lexer.at_top_level() {
+        if self.in_copy || self.copy_pending || self.current.lexer.in_statement() {
             return false;
         }
-        first.starts_with(b"--") || (self.current.kind == Kind::TableData && first.starts_with(b"CO"))
+        first.starts_with(b"--") || first.starts_with(b"CO")
     }
 
     /// Rows of a COPY block, from a line start at `data[0]`: whole lines up to the line `\.` (not
@@ -134,6 +144,11 @@ impl PgPlain {
 
     /// Take `piece`, the rest of the current line or a part of it (`ends`: up to its newline).
     fn take(&mut self, piece: &[u8], ends: bool) {
+        if self.tail.len() + piece.len() > HEAD {
+            let keep = HEAD.saturating_sub(piece.len()).min(self.tail.len());
+            self.tail.drain(..self.tail.len() - keep);
+        }
+        self.tail.extend_from_slice(&piece[piece.len().saturating_sub(HEAD)..]);
         let mut piece = piece;
         if self.mode == LineMode::Undecided {
             let want = (2 - self.line.len()).min(piece.len());
@@ -142,6 +157,7 @@ impl PgPlain {
             if self.line.len() < 2 && !ends {
                 return;
             }
+            self.line_top = !self.in_copy && self.current.lexer.at_top_level();
             if self.keeps(&self.line) {
                 self.mode = LineMode::Kept;
             } else {
@@ -161,6 +177,7 @@ impl PgPlain {
                     self.stream(&kept);
                     self.line = kept;
                     self.line.truncate(HEAD);
+                    self.line.shrink_to(MAX_LINE_HEAD.min(64 << 10));
                 }
             }
             LineMode::Streamed => {
@@ -181,27 +198,36 @@ impl PgPlain {
         let line = std::mem::take(&mut self.line);
         match mode {
             LineMode::Kept if line.starts_with(b"--") => self.comment_line(start, &line),
-            LineMode::Kept => {
-                let text = trim_eol(&line);
-                if text.starts_with(b"COPY ") && text.ends_with(b"FROM stdin;") {
-                    self.in_copy = true;
-                    self.current.copy_rows.get_or_insert(0);
+            LineMode::Kept | LineMode::Streamed if !self.in_copy => {
+                if mode == LineMode::Kept {
+                    self.stream(&line);
                 }
-                self.stream(&line);
-            }
-            LineMode::Streamed => {
-                if self.in_copy {
-                    if trim_eol(&line) == b"\\." {
-                        self.in_copy = false;
-                    } else if let Some(r) = &mut self.current.copy_rows {
-                        *r += 1;
+                // Whatever the block said the object is: a name that fooled the block line must not
+                // make its rows be read as SQL.
+                if self.line_top && line.starts_with(b"COPY ") {
+                    self.copy_pending = true;
+                }
+                // The statement ends at a line end outside quotes (a table's name may hold one).
+                if self.copy_pending && self.current.lexer.at_top_level() {
+                    self.copy_pending = false;
+                    if trim_eol(&self.tail).ends_with(b"FROM stdin;") {
+                        self.in_copy = true;
+                        self.current.copy_rows.get_or_insert(0);
                     }
+                }
+            }
+            LineMode::Kept | LineMode::Streamed => {
+                if trim_eol(&line) == b"\\." {
+                    self.in_copy = false;
+                } else if let Some(r) = &mut self.current.copy_rows {
+                    *r += 1;
                 }
             }
             LineMode::Undecided => unreachable!("a line that ends is decided"),
         }
         self.line = line;
         self.line.clear();
+        self.tail.clear();
     }
 
     fn comment_line(&mut self, start: u64, line: &[u8]) {
@@ -213,8 +239,10 @@ impl PgPlain {
             self.held = Some((start, line.to_vec()));
             return;
         }
-        let opening = if let Some(fields) = text.strip_prefix(b"-- Name: ").or_else(|| text.strip_prefix(b"-- Data for Name: ")) {
-            Header::parse(&String::from_utf8_lossy(fields))
+        let opening = if let Some(fields) = text.strip_prefix(b"-- Name: ") {
+            Header::parse(&String::from_utf8_lossy(fields), None)
+        } else if let Some(fields) = text.strip_prefix(b"-- Data for Name: ") {
+            Header::parse(&String::from_utf8_lossy(fields), Some("TABLE DATA"))
         } else if text.starts_with(b"-- PostgreSQL database dump complete") {
             Some(Header { kind: Kind::Trailer, tool_kind: String::new(), schema: None, name: String::new(), owner: None })
         } else {
@@ -294,20 +322,27 @@ impl TocParser for PgPlain {
 
     fn finish(mut self: Box<Self>) -> Toc {
         if self.pos > self.line_start {
-            // A last line without a newline.
+            // A last line without a newline: a row cut short is not counted.
             if self.mode == LineMode::Undecided {
                 self.mode = LineMode::Streamed;
                 let first = std::mem::take(&mut self.line);
                 self.stream(&first);
                 self.line = first;
             }
-            self.end_line();
+            if self.in_copy {
+                if self.mode == LineMode::Kept {
+                    let line = std::mem::take(&mut self.line);
+                    self.stream(&line);
+                }
+            } else {
+                self.end_line();
+            }
         }
         if let Some((_, held)) = self.held.take() {
             self.absorb(&held);
         }
         let end = self.pos;
-        if self.in_copy || !self.current.lexer.at_top_level() {
+        if self.in_copy || self.copy_pending || self.current.lexer.in_statement() {
             // Cut short inside table data or a statement: the object is not all there.
             self.not_understood.push(self.current.start..end);
         }
@@ -332,13 +367,24 @@ struct Header {
 }
 
 impl Header {
-    /// Parse `NAME; Type: TYPE; Schema: SCHEMA; Owner: OWNER[; Tablespace: T]`, from the right (a
-    /// name may hold `; `); `-` means none.
-    fn parse(fields: &str) -> Option<Header> {
-        let fields = fields.rfind("; Tablespace: ").map_or(fields, |i| &fields[..i]);
-        let (rest, owner) = fields.rsplit_once("; Owner: ")?;
-        let (rest, schema) = rest.rsplit_once("; Schema: ")?;
-        let (name, tool_kind) = rest.rsplit_once("; Type: ")?;
+    /// Parse `NAME; Type: TYPE; Schema: SCHEMA; Owner: OWNER[; Tablespace: T]`; `-` means none.
+    /// pg_dump does not escape the names, which may hold `; Type: ` and the like, so the type is
+    /// found as pg_dump writes it (upper-case words) followed by `; Schema: `; the schema ends at
+    /// the first `; Owner: `, and a tablespace is split off the owner's end.
+    /// A `-- Data for Name:` line prefers the type `expected` where several would fit.
+    fn parse(fields: &str, expected: Option<&str>) -> Option<Header> {
+        let candidates: Vec<(&str, &str, &str)> = fields
+            .match_indices("; Type: ")
+            .filter_map(|(i, sep)| {
+                let after = &fields[i + sep.len()..];
+                let kind = &after[..after.find("; Schema: ")?];
+                (!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_uppercase() || b == b' ')).then_some((&fields[..i], kind, after))
+            })
+            .collect();
+        let (name, _, rest) = expected.and_then(|e| candidates.iter().find(|c| c.1 == e)).or(candidates.first()).copied()?;
+        let (tool_kind, rest) = rest.split_once("; Schema: ")?;
+        let (schema, owner) = rest.split_once("; Owner: ")?;
+        let owner = owner.rfind("; Tablespace: ").map_or(owner, |i| &owner[..i]);
         let none_if_dash = |s: &str| (s != "-").then(|| s.to_string());
         Some(Header { kind: kind_of(tool_kind), tool_kind: tool_kind.to_string(), schema: none_if_dash(schema), name: name.to_string(), owner: none_if_dash(owner) })
     }

@@ -23,8 +23,15 @@ enum Lex {
     DoubleQuote,
     /// In a `--` comment, to the end of the line.
     Comment,
+    /// In a psql meta-command (`\connect`, `\restrict`, ...: a backslash where a statement
+    /// starts), to the end of the line.
+    Meta,
     /// Just after one `-` in code.
     Dash,
+    /// Just after one `/` in code.
+    Slash,
+    /// In a `/* */` comment (they nest); the byte before was `*` or `/` when so marked.
+    Block { depth: u8, star: bool, slash: bool },
     /// After a `$` in code: reading what may be a dollar quote's tag.
     DollarOpen,
     /// Inside a dollar-quoted string.
@@ -50,6 +57,8 @@ pub struct RowCounter {
     prev: u8,
     /// Backslashes escape in every string (MySQL), not only in `E'...'` (PostgreSQL).
     backslashes: bool,
+    /// A statement has begun and not ended with `;`.
+    statement: bool,
     /// The tag of the dollar quote being read or in.
     tag: [u8; MAX_TAG],
     tag_len: usize,
@@ -58,7 +67,7 @@ pub struct RowCounter {
 
 impl Default for RowCounter {
     fn default() -> Self {
-        RowCounter { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', backslashes: false, tag: [0; MAX_TAG], tag_len: 0, rows: 0 }
+        RowCounter { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', backslashes: false, statement: false, tag: [0; MAX_TAG], tag_len: 0, rows: 0 }
     }
 }
 
@@ -76,7 +85,13 @@ impl RowCounter {
     /// Whether the text so far ends outside any string, identifier, comment and parenthesis: a
     /// line starting here is a line of SQL, not the inside of a value.
     pub fn at_top_level(&self) -> bool {
-        matches!(self.lex, Lex::Code | Lex::Dash | Lex::SingleQuote | Lex::DoubleQuote) && self.depth == 0
+        matches!(self.lex, Lex::Code | Lex::Dash | Lex::Slash | Lex::SingleQuote | Lex::DoubleQuote) && self.depth == 0
+    }
+
+    /// Whether a statement has begun and not ended (text cut short mid-statement, or a
+    /// statement that does not end with `;`).
+    pub fn in_statement(&self) -> bool {
+        self.statement || !self.at_top_level()
     }
 
     /// The next bytes of the SQL text.
@@ -120,7 +135,7 @@ impl RowCounter {
                     self.code(b);
                 }
             }
-            Lex::Comment => {
+            Lex::Comment | Lex::Meta => {
                 if b == b'\n' {
                     self.lex = Lex::Code;
                 }
@@ -130,8 +145,27 @@ impl RowCounter {
                     self.lex = Lex::Comment;
                 } else {
                     self.lex = Lex::Code;
+                    self.statement = true;
                     self.code(b);
                 }
+            }
+            Lex::Slash => {
+                if b == b'*' {
+                    self.lex = Lex::Block { depth: 1, star: false, slash: false };
+                } else {
+                    self.lex = Lex::Code;
+                    self.statement = true;
+                    self.code(b);
+                }
+            }
+            Lex::Block { depth, star, slash } => {
+                self.lex = if star && b == b'/' {
+                    if depth == 1 { Lex::Code } else { Lex::Block { depth: depth - 1, star: false, slash: false } }
+                } else if slash && b == b'*' {
+                    Lex::Block { depth: depth.saturating_add(1), star: false, slash: false }
+                } else {
+                    Lex::Block { depth, star: b == b'*', slash: b == b'/' }
+                };
             }
             Lex::DollarOpen => {
                 if b == b'$' {
@@ -168,6 +202,7 @@ impl RowCounter {
 
     fn code(&mut self, b: u8) {
         if b.is_ascii_alphanumeric() || b == b'_' {
+            self.statement = true;
             if self.word_len < self.word.len() {
                 self.word[self.word_len] = b.to_ascii_uppercase();
             }
@@ -176,11 +211,22 @@ impl RowCounter {
             return;
         }
         self.end_word();
+        if b == b'\\' && !self.statement && !self.backslashes {
+            self.lex = Lex::Meta;
+            return;
+        }
         match b {
             b'\'' if self.backslashes || matches!(self.prev, b'E' | b'e') => self.lex = Lex::Escaped,
             b'\'' => self.lex = Lex::Single,
             b'"' => self.lex = Lex::Double,
-            b'-' => self.lex = Lex::Dash,
+            b'-' => {
+                self.lex = Lex::Dash;
+                return; // a comment, or a minus: told by the next byte
+            }
+            b'/' => {
+                self.lex = Lex::Slash;
+                return;
+            }
             b'$' if !(self.prev.is_ascii_alphanumeric() || self.prev == b'_' || self.prev == b'$') => {
                 self.tag_len = 0;
                 self.lex = Lex::DollarOpen;
@@ -192,8 +238,16 @@ impl RowCounter {
                 self.depth += 1;
             }
             b')' => self.depth = self.depth.saturating_sub(1),
-            b';' if self.depth == 0 => self.values = false,
+            b';' if self.depth == 0 => {
+                self.values = false;
+                self.statement = false;
+                self.prev = b;
+                return;
+            }
             _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            self.statement = true;
         }
         self.prev = b;
     }
@@ -255,6 +309,15 @@ mod tests {
         assert!(c.at_top_level());
         c.feed(b"SELECT $1, $$ ' $$, a$b;\n");
         assert!(c.at_top_level(), "$1 is a parameter, $$ an empty tag, a$b an identifier");
+    }
+
+    #[test]
+    fn psql_meta_commands_end_at_their_line_end() {
+        let mut c = RowCounter::default();
+        c.feed(b"\\restrict abc\nSET x = 1;\n\\connect -reuse-previous=on \"dbname='a;b'\"\n");
+        assert!(!c.in_statement());
+        c.feed(b"SELECT 1");
+        assert!(c.in_statement(), "a statement without its ;");
     }
 
     #[test]

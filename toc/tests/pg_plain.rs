@@ -15,7 +15,7 @@ fn block(name: &str, kind: &str, schema: &str, data: bool) -> String {
 /// `rows` rows (COPY), `notes` two rows as INSERT statements, one spanning lines.
 fn dump(rows: u32, note: &str) -> String {
     let mut d = String::from(
-        "--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.8\n-- Dumped by pg_dump version 15.8\n\n\
+        "--\n-- PostgreSQL database dump\n--\n\n\\restrict X7k\n\n-- Dumped from database version 15.8\n-- Dumped by pg_dump version 15.8\n\n\
          SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\nSELECT pg_catalog.set_config('search_path', '', false);\n\n",
     );
     d += &block("app", "SCHEMA", "-", false);
@@ -60,7 +60,7 @@ fn dump(rows: u32, note: &str) -> String {
     d += "ALTER TABLE ONLY app.\"Order Items; v2\"\n    ADD CONSTRAINT items_order_fk FOREIGN KEY (id) REFERENCES app.orders(id);\n\n\n";
     d += &block("TABLE orders", "ACL", "app", false);
     d += "GRANT SELECT ON TABLE app.orders TO reporting;\n\n\n";
-    d += "--\n-- PostgreSQL database dump complete\n--\n\n";
+    d += "--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict X7k\n\n";
     d
 }
 
@@ -181,4 +181,84 @@ proptest! {
         }
         prop_assert_eq!(at, d.len() as u64);
     }
+}
+
+/// A dump of the tables `(name, COPY line, rows)`, each with its definition and data blocks.
+fn tables(list: &[(&str, String, u32)]) -> String {
+    let mut d = String::from("--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n");
+    // pg_dump writes a newline of a name as a space in its block lines.
+    for (name, _, _) in list {
+        d += &block(&name.replace('\n', " "), "TABLE", "public", false);
+        d += "CREATE TABLE public.t (v text);\n\n";
+    }
+    for (name, copy, rows) in list {
+        d += &block(&name.replace('\n', " "), "TABLE DATA", "public", true);
+        d += copy;
+        for i in 0..*rows {
+            d += &format!("{i}\n");
+        }
+        d += "\\.\n\n\n";
+    }
+    d + "--\n-- PostgreSQL database dump complete\n--\n\n"
+}
+
+fn rows_of(toc: &Toc) -> Vec<(String, Option<u64>)> {
+    toc.of_kind(Kind::TableData).map(|o| (o.name.clone(), o.rows)).collect()
+}
+
+#[test]
+fn wide_copy_lines_and_names_holding_newlines_still_start_table_data() {
+    let wide: Vec<String> = (0..300).map(|i| format!("customer_attribute_{i:03}_value_with_a_long_descriptive_name")).collect();
+    let d = tables(&[
+        ("crm_wide", format!("COPY public.crm_wide ({}) FROM stdin;\n", wide.join(", ")), 2),
+        ("a\nb", "COPY public.\"a\nb\" (v) FROM stdin;\n".into(), 3),
+        ("it's", "COPY public.\"it's\" (v) FROM stdin;\n".into(), 4),
+        ("orders", "COPY public.orders (v) FROM stdin;\n".into(), 5),
+    ]);
+    for piece in [1, 7, 4096, 1 << 20] {
+        let toc = parse(d.as_bytes(), piece);
+        assert_eq!(rows_of(&toc), [("crm_wide".into(), Some(2)), ("a b".into(), Some(3)), ("it's".into(), Some(4)), ("orders".into(), Some(5))], "pieces of {piece}");
+        assert!(toc.not_understood.is_empty(), "{:?}", toc.not_understood);
+    }
+}
+
+#[test]
+fn block_lines_are_read_however_the_names_are_spelled() {
+    let mut d = String::from("--\n-- PostgreSQL database dump\n--\n\n");
+    d += "--\n-- Name: y; Tablespace: z; Type: TABLE; Schema: public; Owner: shop\n--\n\nCREATE TABLE public.\"y; Tablespace: z\" (v int);\n\n";
+    d += "--\n-- Name: owned; Type: TABLE; Schema: public; Owner: evil; Owner: bob\n--\n\nCREATE TABLE public.owned (v int);\n\n";
+    d += "--\n-- Name: x; Type: y; Type: TABLE; Schema: public; Owner: shop; Tablespace: fast\n--\n\nCREATE TABLE public.\"x; Type: y\" (v int);\n\n";
+    // A name holding a whole block line: its data block is still table data, and its rows never
+    // swallow the next table's, whatever the block line made of it.
+    let fake = "x; Type: TABLE; Schema: public; Owner: shop";
+    d += &format!("--\n-- Data for Name: {fake}; Type: TABLE DATA; Schema: public; Owner: shop\n--\n\nCOPY public.\"{fake}\" (v) FROM stdin;\nit's\n(\n\\.\n\n");
+    d += "--\n-- Data for Name: after; Type: TABLE DATA; Schema: public; Owner: shop\n--\n\nCOPY public.after (v) FROM stdin;\n1\n2\n\\.\n\n";
+    let toc = parse(d.as_bytes(), 1 << 20);
+    type Seen<'a> = (Kind, &'a str, Option<&'a str>, Option<&'a str>, Option<u64>);
+    let got: Vec<Seen> = toc.objects[1..].iter().map(|o| (o.kind, o.name.as_str(), o.schema.as_deref(), o.owner.as_deref(), o.rows)).collect();
+    assert_eq!(got, [
+        (Kind::Table, "y; Tablespace: z", Some("public"), Some("shop"), None),
+        (Kind::Table, "owned", Some("public"), Some("evil; Owner: bob"), None),
+        (Kind::Table, "x; Type: y", Some("public"), Some("shop"), None),
+        (Kind::TableData, "x; Type: TABLE; Schema: public; Owner: shop", Some("public"), Some("shop"), Some(2)),
+        (Kind::TableData, "after", Some("public"), Some("shop"), Some(2)),
+    ]);
+    assert!(toc.not_understood.is_empty());
+}
+
+#[test]
+fn a_dump_cut_anywhere_inside_a_statement_or_a_row_says_so() {
+    let d = dump(40, "note");
+    // Cut inside a statement of the post-data section, and inside a COPY row.
+    let in_statement = d.find("ADD CONSTRAINT orders_pkey").unwrap() + 10;
+    let toc = parse(&d.as_bytes()[..in_statement], 333);
+    assert_eq!(toc.not_understood, std::slice::from_ref(&toc.objects.last().unwrap().range), "cut mid-statement");
+    let in_row = d.find("39\tnote").unwrap() + 4;
+    let toc = parse(&d.as_bytes()[..in_row], 333);
+    assert_eq!(toc.objects.last().unwrap().rows, Some(39), "the row cut short is not counted");
+    assert_eq!(toc.not_understood.len(), 1);
+    // A block comment holding a quote is a comment.
+    let commented = d.replacen("SET client_encoding", "/* it's a comment /* nested */ still */ SET client_encoding", 1);
+    let toc = parse(commented.as_bytes(), 333);
+    assert!(toc.not_understood.is_empty() && toc.objects.len() == parse(d.as_bytes(), 333).objects.len(), "{:?}", toc.not_understood);
 }

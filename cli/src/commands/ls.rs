@@ -19,6 +19,9 @@ struct LsDoc<'a> {
     db: &'a str,
     /// Its dump's format.
     format: Option<&'a str>,
+    /// Whether the dump was cut short (kept with --allow-incomplete): objects after the cut are
+    /// missing from the list.
+    incomplete: bool,
     /// The objects, in the order of the dump.
     objects: Vec<ObjectDoc<'a>>,
     /// Parts of the dump the parser did not understand (an object cut short, for one).
@@ -71,13 +74,17 @@ pub fn run(g: &Global, repo: &Repository, a: &LsArgs) -> Result<()> {
         b.finish_and_clear();
     }
     let toc = result?;
+    if s.manifest.incomplete {
+        crate::errln!("dbvault: warning: snapshot {} is incomplete (its dump was cut short): objects after the cut are missing from this list", s.id.short());
+    }
     for r in &toc.not_understood {
-        crate::errln!("dbvault: warning: bytes {}..{} of the dump were not understood (cut short?): the objects there may be incomplete", r.start, r.end);
+        crate::errln!("dbvault: warning: bytes {}..{} of the dump were not understood: the objects there may be incomplete", r.start, r.end);
     }
     if g.json {
         let objects = toc.objects.iter().map(object_doc).collect();
         let not_understood = toc.not_understood.iter().map(|r| Span { offset: r.start, bytes: r.end - r.start }).collect();
-        return output::json(&LsDoc { snapshot: s.id, db: &s.manifest.db, format: s.manifest.source.format.as_deref(), objects, not_understood });
+        let format = s.manifest.source.format.as_deref();
+        return output::json(&LsDoc { snapshot: s.id, db: &s.manifest.db, format, incomplete: s.manifest.incomplete, objects, not_understood });
     }
     if g.quiet {
         return Ok(());
@@ -91,7 +98,7 @@ pub fn run(g: &Global, repo: &Repository, a: &LsArgs) -> Result<()> {
                 Some(schema) => format!("{schema}.{}", o.name),
                 None => o.name.clone(),
             };
-            vec![o.tool_kind.to_lowercase(), output::printable(&name).into_owned(), o.rows.map_or(String::new(), |r| r.to_string()), output::size(o.range.end - o.range.start)]
+            vec![o.tool_kind.to_lowercase(), shorten(&output::printable(&name), NAME_WIDTH), o.rows.map_or(String::new(), |r| r.to_string()), output::size(o.range.end - o.range.start)]
         })
         .collect();
     output::table(&["KIND", "NAME", "ROWS", "SIZE"], &rows)?;
@@ -99,6 +106,17 @@ pub fn run(g: &Global, repo: &Repository, a: &LsArgs) -> Result<()> {
     let total: u64 = toc.of_kind(Kind::TableData).filter_map(|o| o.rows).sum();
     crate::outln!("{} object(s); {tables} table(s) with data, {total} row(s), in {} of dump", rows.len(), output::size(toc.len));
     Ok(())
+}
+
+/// Longest name shown in the text listing (`--json` has them whole).
+const NAME_WIDTH: usize = 100;
+
+/// `s` cut to `max` characters, marked with `…` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 fn object_doc(o: &Object) -> ObjectDoc<'_> {
