@@ -141,7 +141,12 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Ls(LsArgs),
     /// Compare two snapshots: chunks and bytes only in A, only in B, shared, and the changed
-    /// byte ranges of B's stream.
+    /// byte ranges of B's stream; with --objects, which tables, functions, views, ... changed.
+    ///
+    /// Examples:
+    ///   dbvault diff 3fa2c1 latest --db shop
+    ///   dbvault diff 3fa2c1 latest --db shop --objects    # which procedures changed yesterday?
+    #[command(verbatim_doc_comment)]
     Diff(DiffArgs),
     /// What each database costs: bytes ingested, unique, stored, dedup and compression ratios.
     Stats(StatsArgs),
@@ -264,6 +269,11 @@ pub struct DiffArgs {
     /// Resolve `latest` and prefixes among this database's snapshots.
     #[arg(long)]
     pub db: Option<String>,
+    /// Compare the dumps' objects instead: which tables, functions, views, indexes, ... were
+    /// added, removed or changed, with each table's rows before and after (pg_dump plain dumps;
+    /// both snapshots are read back to compare them).
+    #[arg(long)]
+    pub objects: bool,
 }
 
 /// `stats` options.

@@ -266,9 +266,14 @@ fn help_teaches_the_daily_commands() {
 #[test]
 fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     let e = Env::new();
-    let d = dumps(3_000, 1);
-    e.ingest("shop", &d[0]);
-    let ls: Value = serde_json::from_slice(&e.ok(&["--json", "ls", "latest", "--db", "shop"], b"").stdout).unwrap();
+    let d = dumps(3_000, 2);
+    let day0 = e.ingest("shop", &d[0]);
+    let day1 = e.ingest("shop", &d[1]);
+    let diff: Value = serde_json::from_slice(&e.ok(&["--json", "diff", day0["id"].as_str().unwrap(), day1["id"].as_str().unwrap(), "--objects"], b"").stdout).unwrap();
+    let changed: Vec<&str> = diff["changes"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(changed, ["orders"], "only the rows changed: {diff}");
+    assert!(diff["unchanged"].as_u64().unwrap() >= 1, "the table's definition: {diff}");
+    let ls: Value = serde_json::from_slice(&e.ok(&["--json", "ls", day0["id"].as_str().unwrap()], b"").stdout).unwrap();
     let objects = ls["objects"].as_array().unwrap();
     let data: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "table_data").collect();
     assert_eq!(data.len(), 1, "{ls}");
@@ -276,7 +281,7 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     // The objects cover the dump from its first byte to its last.
     let total: u64 = objects.iter().map(|o| o["bytes"].as_u64().unwrap()).sum();
     assert_eq!((objects[0]["offset"].as_u64(), total), (Some(0), d[0].len() as u64));
-    let text = String::from_utf8(e.ok(&["ls", "latest", "--db", "shop"], b"").stdout).unwrap();
+    let text = String::from_utf8(e.ok(&["ls", day0["id"].as_str().unwrap()], b"").stdout).unwrap();
     assert!(text.contains("public.orders") && text.contains("3000"), "{text}");
 
     // A dump of a format without a parser yet: a clear error, nothing else.

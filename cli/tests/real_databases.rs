@@ -159,6 +159,14 @@ fn postgres_daily_loop_restores_every_snapshot_exactly() {
         assert!(ls["objects"].as_array().unwrap().iter().any(|o| o["kind"] == "foreign_key"), "{ls}");
         assert!(ls["not_understood"].as_array().unwrap().is_empty());
     }
+    // `diff --objects` names exactly the tables the day changed (order_items by the cascade).
+    let (id0, id1) = (day0["id"].as_str().unwrap(), day1["id"].as_str().unwrap());
+    let d: Value = serde_json::from_slice(&e.ok(&["--json", "diff", id0, id1, "--objects"], b"").stdout).unwrap();
+    let mut changed: Vec<(&str, &str)> = d["changes"].as_array().unwrap().iter().map(|c| (c["status"].as_str().unwrap(), c["name"].as_str().unwrap())).collect();
+    changed.sort();
+    assert_eq!(changed, [("changed", "customers"), ("changed", "order_items"), ("changed", "orders"), ("changed", "products")], "{d}");
+    let orders = d["changes"].as_array().unwrap().iter().find(|c| c["name"] == "orders").unwrap();
+    assert_eq!((orders["rows_before"].as_u64(), orders["rows_after"].as_u64()), (Some(3000), Some(3000 - 12 + 50)), "{orders}");
     assert_ne!(sums0, sums1);
     assert_eq!(day1["parent"], day0["id"]);
     assert!(day1["added_bytes"].as_u64().unwrap() < day0["added_bytes"].as_u64().unwrap());

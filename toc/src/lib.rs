@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+pub mod compare;
 pub mod pg_plain;
 pub mod sql;
 

@@ -262,3 +262,24 @@ fn a_dump_cut_anywhere_inside_a_statement_or_a_row_says_so() {
     let toc = parse(commented.as_bytes(), 333);
     assert!(toc.not_understood.is_empty() && toc.objects.len() == parse(d.as_bytes(), 333).objects.len(), "{:?}", toc.not_understood);
 }
+
+#[test]
+fn comparing_two_days_names_what_changed_was_added_and_was_removed() {
+    use toc::compare::{Status, compare};
+    let a = dump(5, "a note");
+    let b = dump(6, "a note").replace("CREATE VIEW app.open_orders AS\n SELECT orders.id FROM app.orders;", "CREATE VIEW app.open_orders AS\n SELECT orders.id, orders.note FROM app.orders;");
+    let b = b.replacen(&block("orders_note_idx", "INDEX", "app", false), &block("orders_note_idx2", "INDEX", "app", false), 1);
+    let (ta, tb) = (parse(a.as_bytes(), 999), parse(b.as_bytes(), 999));
+    let changes = compare(&ta, &tb);
+    let not_unchanged: Vec<(Status, &str)> = changes.iter().filter(|c| c.status != Status::Unchanged).map(|c| (c.status, c.object().name.as_str())).collect();
+    assert_eq!(not_unchanged, [
+        (Status::Changed, "open_orders"),
+        (Status::Changed, "orders"),
+        (Status::Changed, "orders_id_seq"),
+        (Status::Added, "orders_note_idx2"),
+        (Status::Removed, "orders_note_idx"),
+    ]);
+    let orders = changes.iter().find(|c| c.object().kind == Kind::TableData && c.object().name == "orders").unwrap();
+    assert_eq!((orders.before.unwrap().rows, orders.after.unwrap().rows), (Some(5), Some(6)));
+    assert_eq!(changes.iter().filter(|c| c.status == Status::Unchanged).count(), 11);
+}

@@ -168,6 +168,9 @@ struct DiffDoc<'a> {
 }
 
 pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
+    if a.objects {
+        return super::contents::diff_objects(g, repo, a);
+    }
     let index = repo.index_reader()?;
     let sa = snapshot::resolve(repo, &index, &a.a, a.db.as_deref())?;
     let sb = snapshot::resolve(repo, &index, &a.b, a.db.as_deref())?;

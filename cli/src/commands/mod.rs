@@ -7,8 +7,8 @@ mod forget;
 mod ingest;
 mod init;
 mod jobs;
+mod contents;
 mod key;
-mod ls;
 mod repair;
 mod restore;
 pub(crate) mod snapshots;
@@ -31,7 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
         Command::Log(a) => with_repo(g, |repo| browse::log(g, repo, &a)),
         Command::Show(a) => with_repo(g, |repo| browse::show(g, repo, &a)),
-        Command::Ls(a) => with_repo(g, |repo| ls::run(g, repo, &a)),
+        Command::Ls(a) => with_repo(g, |repo| contents::ls(g, repo, &a)),
         Command::Diff(a) => with_repo(g, |repo| browse::diff(g, repo, &a)),
         Command::Stats(a) => with_repo(g, |repo| browse::stats(g, repo, &a)),
         Command::Forget(a) => with_repo(g, |repo| forget::run(g, repo, &a)),

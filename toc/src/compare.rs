@@ -1,0 +1,67 @@
+//! Which objects changed between two tables of contents of the same database: added, removed,
+//! changed (their digests differ) or unchanged. Objects are matched by kind, schema and name (and
+//! by order among objects that share all three); the preamble and trailer are no objects of the
+//! database and are left out.
+
+use serde::Serialize;
+
+use crate::{Kind, Object, Toc};
+
+/// What became of an object from the first table of contents to the second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Only in the second.
+    Added,
+    /// Only in the first.
+    Removed,
+    /// In both, with other bytes.
+    Changed,
+    /// In both, byte for byte.
+    Unchanged,
+}
+
+/// One object's fate.
+#[derive(Clone, Copy, Debug)]
+pub struct Change<'a> {
+    /// What became of it.
+    pub status: Status,
+    /// It in the first table of contents, if there.
+    pub before: Option<&'a Object>,
+    /// It in the second, if there.
+    pub after: Option<&'a Object>,
+}
+
+impl Change<'_> {
+    /// The object, as it is in the second table of contents if it is there.
+    pub fn object(&self) -> &Object {
+        self.after.or(self.before).expect("a change has an object on one side at least")
+    }
+}
+
+/// The objects of `a` and `b`, in `b`'s order, then those only in `a`.
+pub fn compare<'a>(a: &'a Toc, b: &'a Toc) -> Vec<Change<'a>> {
+    let key = |o: &Object| (o.kind, o.tool_kind.clone(), o.schema.clone(), o.name.clone());
+    let listed = |t: &'a Toc| t.objects.iter().filter(|o| !matches!(o.kind, Kind::Preamble | Kind::Trailer));
+    let mut before: std::collections::HashMap<_, std::collections::VecDeque<&Object>> = std::collections::HashMap::new();
+    for o in listed(a) {
+        before.entry(key(o)).or_default().push_back(o);
+    }
+    let mut out = Vec::new();
+    for o in listed(b) {
+        let old = before.get_mut(&key(o)).and_then(|q| q.pop_front());
+        let status = match old {
+            None => Status::Added,
+            Some(x) if x.digest == o.digest => Status::Unchanged,
+            Some(_) => Status::Changed,
+        };
+        out.push(Change { status, before: old, after: Some(o) });
+    }
+    for o in listed(a) {
+        if before.get_mut(&key(o)).is_some_and(|q| q.front().is_some_and(|x| std::ptr::eq(*x, o))) {
+            before.get_mut(&key(o)).expect("present").pop_front();
+            out.push(Change { status: Status::Removed, before: Some(o), after: None });
+        }
+    }
+    out
+}
