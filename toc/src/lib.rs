@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+pub mod blocks;
 pub mod compare;
 pub mod pg_plain;
 pub mod sql;
@@ -25,7 +26,7 @@ pub mod sql;
 pub const MAX_LINE_HEAD: usize = 1 << 20;
 
 /// What kind of object a part of a dump holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// What precedes the first object: the tool's banner and session settings.
@@ -65,6 +66,7 @@ pub enum Kind {
     /// A comment on an object.
     Comment,
     /// Another kind of object, named in [`Object::tool_kind`].
+    #[default]
     Other,
     /// What follows the last object: the tool's completion marker.
     Trailer,
