@@ -136,8 +136,8 @@ pub enum Command {
     /// Examples:
     ///   dbvault ls latest --db shop
     ///   dbvault ls 3fa2c1 --json | jq '.objects[] | select(.kind == "table_data") | {name, rows}'
-    /// For pg_dump plain dumps, so far. The snapshot is read back to list it (every chunk and the
-    /// whole stream verified, as a restore does).
+    /// For pg_dump plain, mysqldump and mariadb-dump dumps, so far. The snapshot is read back to
+    /// list it (every chunk and the whole stream verified, as a restore does).
     #[command(verbatim_doc_comment)]
     Ls(LsArgs),
     /// Compare two snapshots: chunks and bytes only in A, only in B, shared, and the changed
@@ -270,8 +270,8 @@ pub struct DiffArgs {
     #[arg(long)]
     pub db: Option<String>,
     /// Compare the dumps' objects instead: which tables, functions, views, indexes, ... were
-    /// added, removed or changed, with each table's rows before and after (pg_dump plain dumps;
-    /// both snapshots are read back to compare them).
+    /// added, removed or changed, with each table's rows before and after (pg_dump plain,
+    /// mysqldump and mariadb-dump dumps; both snapshots are read back to compare them).
     #[arg(long)]
     pub objects: bool,
 }

@@ -285,10 +285,10 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     assert!(text.contains("public.orders") && text.contains("3000"), "{text}");
 
     // A dump of a format without a parser yet: a clear error, nothing else.
-    e.ingest("mysql", b"-- MySQL dump 10.13  Distrib 8.0.36\n-- Dump completed on 2026-12-07\n");
-    let o = e.run(&["ls", "latest", "--db", "mysql"], b"");
+    e.ingest("tsql", "/****** Object:  Table [dbo].[t] ******/\r\nCREATE TABLE [dbo].[t] (x int)\r\nGO\r\n".as_bytes());
+    let o = e.run(&["ls", "latest", "--db", "tsql"], b"");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("mysqldump dump") && stderr(&o).contains("pg_dump-plain"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("t-sql dump") && stderr(&o).contains("pg_dump-plain, mysqldump"), "{}", stderr(&o));
     let o = e.run(&["ls", "nosuchid"], b"");
     assert!(!o.status.success() && o.stdout.is_empty(), "{}", stderr(&o));
 }

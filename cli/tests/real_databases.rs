@@ -339,6 +339,19 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
     let day1 = ingest(&e);
     let sums1 = m.checksums("shop");
     assert_ne!(sums0, sums1);
+    // `ls` finds every table with the rows the server counts; `diff --objects` the three changed.
+    let ls: Value = serde_json::from_slice(&e.ok(&["--json", "ls", day1["id"].as_str().unwrap()], b"").stdout).unwrap();
+    let data: Vec<&Value> = ls["objects"].as_array().unwrap().iter().filter(|o| o["kind"] == "table_data").collect();
+    assert_eq!(data.len(), 4, "{ls}");
+    for o in data {
+        assert_eq!(o["schema"], "shop");
+        let counted = m.sql("shop", &format!("SELECT count(*) FROM `{}`", o["name"].as_str().unwrap()));
+        assert_eq!(o["rows"].as_u64().unwrap().to_string(), counted.trim(), "rows of {}", o["name"]);
+    }
+    let d: Value = serde_json::from_slice(&e.ok(&["--json", "diff", day0["id"].as_str().unwrap(), day1["id"].as_str().unwrap(), "--objects"], b"").stdout).unwrap();
+    let mut changed: Vec<&str> = d["changes"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    changed.sort();
+    assert_eq!(changed, ["customers", "order_items", "orders"], "{d}");
     assert_eq!(day1["parent"], day0["id"]);
     assert!(day1["added_bytes"].as_u64().unwrap() < day0["added_bytes"].as_u64().unwrap());
 

@@ -3,7 +3,7 @@
 //!
 //! Tables of contents are not stored yet: one is built by reading the snapshot's stream back, every
 //! chunk and the whole stream verified as a restore verifies them, through the parser. Formats
-//! with a parser: pg_dump plain (`pg_dump-plain`).
+//! with a parser: pg_dump plain (`pg_dump-plain`), mysqldump and mariadb-dump (`mysqldump`).
 
 use std::io::Write;
 
@@ -15,13 +15,14 @@ use crate::snapshot::Snapshot;
 use crate::{Result, StoreError};
 
 /// Formats whose snapshots have a table of contents.
-pub const FORMATS: &[&str] = &["pg_dump-plain"];
+pub const FORMATS: &[&str] = &["pg_dump-plain", "mysqldump"];
 
 /// The table of contents of `snap`, read from its stream (`progress` is told the bytes read).
 pub fn read(repo: &Repository, index: &Index, snap: &Snapshot, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<Toc> {
     let format = snap.manifest.source.format.as_deref();
     let parser: Box<dyn TocParser> = match format {
         Some("pg_dump-plain") => Box::new(toc::pg_plain::PgPlain::new(digest_key(repo))),
+        Some("mysqldump") => Box::new(toc::mysql::MysqlDump::new(digest_key(repo))),
         _ => {
             let what = format.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"));
             return Err(StoreError::Invalid(format!(

@@ -9,7 +9,9 @@
 //! length of the dump's lines. A dump it does not understand is never an error: the table of
 //! contents says which bytes were not understood.
 //!
-//! Formats: pg_dump's plain SQL ([`pg_plain`]). mysqldump, pg_dumpall and T-SQL scripts follow.
+//! Formats: pg_dump's plain SQL ([`pg_plain`]), mysqldump's and mariadb-dump's ([`mysql`]), both
+//! on one engine for dumps laid out in comment blocks ([`blocks`]). pg_dumpall and T-SQL scripts
+//! follow.
 
 use std::ops::Range;
 
@@ -17,6 +19,7 @@ use serde::Serialize;
 
 pub mod blocks;
 pub mod compare;
+pub mod mysql;
 pub mod pg_plain;
 pub mod sql;
 

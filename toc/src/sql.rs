@@ -40,6 +40,18 @@ enum Lex {
     DollarClose(u8),
 }
 
+/// The bytes that matter in code inside parentheses.
+const IN_PARENS: [bool; 256] = {
+    let mut t = [false; 256];
+    let special = b"'\"()-/$;";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// Longest dollar-quote tag followed (PostgreSQL's identifiers are at most 63 bytes).
 const MAX_TAG: usize = 64;
 
@@ -96,8 +108,34 @@ impl RowCounter {
 
     /// The next bytes of the SQL text.
     pub fn feed(&mut self, data: &[u8]) {
-        for &b in data {
-            self.byte(b);
+        let mut i = 0;
+        while i < data.len() {
+            // Inside strings, identifiers and comments only a few bytes matter: jump to the next.
+            let skip = match self.lex {
+                Lex::Single if self.backslashes => memchr::memchr2(b'\'', b'\\', &data[i..]),
+                Lex::Single => memchr::memchr(b'\'', &data[i..]),
+                Lex::Escaped => memchr::memchr2(b'\'', b'\\', &data[i..]),
+                Lex::Double => memchr::memchr(b'"', &data[i..]),
+                Lex::Comment | Lex::Meta => memchr::memchr(b'\n', &data[i..]),
+                Lex::Dollar => memchr::memchr(b'$', &data[i..]),
+                // Inside a parenthesis (a row of VALUES) words do not matter: only what opens a
+                // string, identifier or comment, and parentheses.
+                Lex::Code if self.depth > 0 => {
+                    let n = data[i..].iter().position(|&b| IN_PARENS[usize::from(b)]);
+                    if let Some(n) = n.filter(|&n| n > 0) {
+                        self.prev = data[i + n - 1];
+                        self.word_len = 0;
+                    }
+                    n
+                }
+                _ => Some(0),
+            };
+            match skip {
+                Some(n) => i += n,
+                None => return,
+            }
+            self.byte(data[i]);
+            i += 1;
         }
     }
 

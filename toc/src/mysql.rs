@@ -1,0 +1,108 @@
+//! mysqldump's and mariadb-dump's format.
+//!
+//! Both introduce objects with comment blocks,
+//!
+//! ```text
+//! --
+//! -- Table structure for table `orders`
+//! --
+//! ```
+//!
+//! (`Dumping data for table`, `Temporary view structure for view`, `Final view structure for
+//! view`, `Current Database:`, `Dumping routines for database`, `Dumping events for database`).
+//! Table data is `INSERT ... VALUES` statements (extended inserts: many rows per statement);
+//! strings take backslash escapes. The dump ends with `-- Dump completed`. Objects are named within
+//! the database of the last `Current Database` block (`--databases`, `--all-databases`), or the
+//! one the banner's `Host:` line names.
+
+use crate::blocks::{BlockParser, Dialect, Header};
+use crate::sql::RowCounter;
+use crate::{Kind, Section};
+
+/// mysqldump's format, for [`BlockParser`].
+#[derive(Clone, Debug, Default)]
+pub struct MySql {
+    /// The database objects belong to.
+    database: Option<String>,
+}
+
+/// The table-of-contents parser of mysqldump and mariadb-dump dumps.
+pub type MysqlDump = BlockParser<MySql>;
+
+impl BlockParser<MySql> {
+    /// A parser whose object digests are keyed with `key`.
+    pub fn new(key: [u8; 32]) -> Self {
+        BlockParser::with_dialect(MySql::default(), key)
+    }
+}
+
+/// Block lines, the kind of object each opens, and mysqldump's name for it.
+const BLOCKS: &[(&str, Kind, &str)] = &[
+    ("-- Table structure for table ", Kind::Table, "TABLE"),
+    ("-- Dumping data for table ", Kind::TableData, "TABLE DATA"),
+    ("-- Temporary view structure for view ", Kind::View, "TEMPORARY VIEW"),
+    ("-- Temporary table structure for view ", Kind::View, "TEMPORARY VIEW"),
+    ("-- Final view structure for view ", Kind::View, "VIEW"),
+    ("-- View structure for view ", Kind::View, "VIEW"),
+    ("-- Dumping routines for database ", Kind::Function, "ROUTINES"),
+    ("-- Dumping events for database ", Kind::Other, "EVENTS"),
+    ("-- Current Database: ", Kind::Database, "DATABASE"),
+];
+
+impl Dialect for MySql {
+    fn opens(&mut self, text: &[u8]) -> Option<Header> {
+        let text = String::from_utf8_lossy(text);
+        if self.database.is_none()
+            && let Some(at) = text.find("Database: ").filter(|_| text.starts_with("-- Host: "))
+        {
+            // The banner's `-- Host: localhost    Database: shop` line: no object, but a name.
+            self.database = Some(text[at + "Database: ".len()..].trim().to_string()).filter(|d| !d.is_empty());
+            return None;
+        }
+        if text.starts_with("-- Dump completed") {
+            return Some(Header { kind: Kind::Trailer, ..Header::default() });
+        }
+        let (prefix, kind, tool_kind) = BLOCKS.iter().find(|(p, _, _)| text.starts_with(p))?;
+        let name = unquote(text[prefix.len()..].trim());
+        if *kind == Kind::Database {
+            self.database = Some(name.clone());
+            return Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), schema: None, name, owner: None });
+        }
+        let (schema, name) = match *kind {
+            // Routines and events are named by their database.
+            Kind::Function | Kind::Other => (Some(name.clone()), String::new()),
+            _ => (self.database.clone(), name),
+        };
+        Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), schema, name, owner: None })
+    }
+
+    fn section(&self, h: &Header, current: Section) -> Section {
+        match h.kind {
+            Kind::TableData => Section::Data,
+            Kind::Function | Kind::Trigger => Section::PostData,
+            Kind::View if h.tool_kind == "VIEW" => Section::PostData,
+            Kind::Database | Kind::Table => Section::PreData,
+            _ => current,
+        }
+    }
+
+    fn lexer(&self) -> RowCounter {
+        RowCounter::with_backslash_escapes()
+    }
+
+    fn copies(&self) -> bool {
+        false
+    }
+}
+
+/// A name as mysqldump prints it in a block line: `` `name` `` (backquotes doubled inside) or
+/// `'name'`.
+fn unquote(s: &str) -> String {
+    if let Some(inner) = s.strip_prefix('`').and_then(|r| r.strip_suffix('`')) {
+        inner.replace("``", "`")
+    } else if let Some(inner) = s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        inner.to_string()
+    } else {
+        s.to_string()
+    }
+}

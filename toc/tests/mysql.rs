@@ -1,0 +1,97 @@
+//! mysqldump and mariadb-dump dumps, as they write them, through the table-of-contents parser.
+
+use toc::mysql::MysqlDump;
+use toc::{Kind, Section, Toc, TocParser};
+
+fn parse(data: &[u8], piece: usize) -> Toc {
+    let mut p: Box<dyn TocParser> = Box::new(MysqlDump::new([3; 32]));
+    for c in data.chunks(piece.max(1)) {
+        p.feed(c);
+    }
+    p.finish()
+}
+
+fn block(line: &str) -> String {
+    format!("--\n-- {line}\n--\n\n")
+}
+
+/// `--databases shop crm`: two databases, tables with extended inserts, a view, routines.
+fn dump(orders: u32) -> String {
+    let mut d = String::from(
+        "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)\n--\n\
+         -- Host: localhost    Database: \n-- ------------------------------------------------------\n-- Server version\t10.11.19-MariaDB\n\n\
+         /*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n/*!40101 SET NAMES utf8mb4 */;\n\n",
+    );
+    d += &block("Current Database: `shop`");
+    d += "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET latin1 */;\n\nUSE `shop`;\n\n";
+    d += &block("Table structure for table `orders`");
+    d += "DROP TABLE IF EXISTS `orders`;\n/*!40101 SET @saved_cs_client     = @@character_set_client */;\nCREATE TABLE `orders` (\n  `id` bigint(20) NOT NULL,\n  `note` varchar(64) DEFAULT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB;\n/*!40101 SET character_set_client = @saved_cs_client */;\n\n";
+    d += &block("Dumping data for table `orders`");
+    d += "LOCK TABLES `orders` WRITE;\n/*!40000 ALTER TABLE `orders` DISABLE KEYS */;\nINSERT INTO `orders` VALUES ";
+    let rows: Vec<String> = (0..orders)
+        .map(|i| match i {
+            1 => "(1,'it\\'s \\\\ (a) row;\\n--\\n-- Table structure for table `fake`\\n--')".to_string(),
+            2 => "(2,'two\n--\n-- Dumping data for table `fake`\n--\nlines')".to_string(),
+            _ => format!("({i},'note {i}')"),
+        })
+        .collect();
+    d += &rows.join(",");
+    d += ";\n/*!40000 ALTER TABLE `orders` ENABLE KEYS */;\nUNLOCK TABLES;\n\n";
+    d += &block("Table structure for table `we``ird ta-ble`");
+    d += "CREATE TABLE `we``ird ta-ble` (`v` int);\n\n";
+    d += &block("Dumping data for table `we``ird ta-ble`");
+    d += "LOCK TABLES `we``ird ta-ble` WRITE;\nUNLOCK TABLES;\n\n";
+    d += &block("Temporary view structure for view `open_orders`");
+    d += "SET @saved_cs_client     = @@character_set_client;\n/*!50001 CREATE VIEW `open_orders` AS SELECT 1 AS `id` */;\n\n";
+    d += &block("Dumping routines for database 'shop'");
+    d += "DELIMITER ;;\nCREATE PROCEDURE `touch`()\nBEGIN\n  UPDATE orders SET note = 'x';\nEND ;;\nDELIMITER ;\n\n";
+    d += &block("Final view structure for view `open_orders`");
+    d += "/*!50001 DROP VIEW IF EXISTS `open_orders`*/;\n/*!50001 CREATE VIEW `open_orders` AS select `orders`.`id` AS `id` from `orders` */;\n\n";
+    d += &block("Current Database: `crm`");
+    d += "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `crm`;\n\nUSE `crm`;\n\n";
+    d += &block("Table structure for table `orders`");
+    d += "CREATE TABLE `orders` (`id` int);\n\n";
+    d += &block("Dumping data for table `orders`");
+    d += "LOCK TABLES `orders` WRITE;\nINSERT INTO `orders` VALUES (1),(2),(3);\nINSERT INTO `orders` VALUES (4);\nUNLOCK TABLES;\n\n";
+    d += "/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n\n-- Dump completed on 2026-12-07 10:00:50\n";
+    d
+}
+
+#[test]
+fn every_object_is_found_in_its_database_with_its_rows() {
+    let d = dump(6);
+    for piece in [1, 13, 4096, 1 << 20] {
+        let toc = parse(d.as_bytes(), piece);
+        assert!(toc.not_understood.is_empty(), "{:?}", toc.not_understood);
+        let got: Vec<(Kind, Option<&str>, &str, Option<u64>)> = toc.objects.iter().map(|o| (o.kind, o.schema.as_deref(), o.name.as_str(), o.rows)).collect();
+        assert_eq!(got, [
+            (Kind::Preamble, None, "", None),
+            (Kind::Database, None, "shop", None),
+            (Kind::Table, Some("shop"), "orders", None),
+            (Kind::TableData, Some("shop"), "orders", Some(6)),
+            (Kind::Table, Some("shop"), "we`ird ta-ble", None),
+            (Kind::TableData, Some("shop"), "we`ird ta-ble", Some(0)),
+            (Kind::View, Some("shop"), "open_orders", None),
+            (Kind::Function, Some("shop"), "", None),
+            (Kind::View, Some("shop"), "open_orders", None),
+            (Kind::Database, None, "crm", None),
+            (Kind::Table, Some("crm"), "orders", None),
+            (Kind::TableData, Some("crm"), "orders", Some(4)),
+            (Kind::Trailer, None, "", None),
+        ], "pieces of {piece}");
+        assert_eq!(toc.objects[3].section, Section::Data);
+        assert_eq!(toc.len, d.len() as u64);
+    }
+}
+
+#[test]
+fn the_banner_names_the_database_of_a_single_database_dump_and_a_cut_is_reported() {
+    let d = dump(3).replace("-- Host: localhost    Database: \n", "-- Host: localhost    Database: shop\n");
+    let d = d[d.find("--\n-- Table structure").unwrap()..].to_string();
+    let d = format!("-- MySQL dump 10.13  Distrib 8.0.36\n--\n-- Host: localhost    Database: shop\n\n{d}");
+    let toc = parse(d.as_bytes(), 100);
+    assert_eq!(toc.objects[1].schema.as_deref(), Some("shop"));
+    let cut = d.find("(2,'two").unwrap() + 5;
+    let toc = parse(&d.as_bytes()[..cut], 100);
+    assert_eq!(toc.not_understood.len(), 1, "cut inside a string of an INSERT");
+}
