@@ -289,6 +289,10 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     let o = e.run(&["ls", "latest", "--db", "tsql"], b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("t-sql dump") && stderr(&o).contains("pg_dump-plain, mysqldump"), "{}", stderr(&o));
+    // A dump whose objects have no comment blocks: an empty list, said out loud.
+    e.ingest("bare", b"-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE `t` (`v` int);\nINSERT INTO `t` VALUES (1),(2);\n-- Dump completed on 2026-12-07\n");
+    let o = e.run(&["ls", "latest", "--db", "bare"], b"");
+    assert!(o.status.success() && stderr(&o).contains("no objects were recognised"), "{}", stderr(&o));
     let o = e.run(&["ls", "nosuchid"], b"");
     assert!(!o.status.success() && o.stdout.is_empty(), "{}", stderr(&o));
 }

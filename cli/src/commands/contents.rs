@@ -78,6 +78,12 @@ fn read(g: &Global, repo: &Repository, index: &store::index::Index, s: &store::s
     if s.manifest.incomplete {
         crate::errln!("dbvault: warning: snapshot {} is incomplete (its dump was cut short): objects after the cut are missing", s.id.short());
     }
+    if toc.len > 0 && toc.objects.iter().all(|o| matches!(o.kind, Kind::Preamble | Kind::Trailer)) {
+        crate::errln!(
+            "dbvault: warning: no objects were recognised in snapshot {}'s dump: it holds no comment blocks naming them (mysqldump --compact or --skip-comments leaves them out)",
+            s.id.short()
+        );
+    }
     for r in &toc.not_understood {
         crate::errln!("dbvault: warning: bytes {}..{} of snapshot {}'s dump were not understood: the objects there may be incomplete", r.start, r.end, s.id.short());
     }
