@@ -273,6 +273,7 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     let changed: Vec<&str> = diff["changes"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(changed, ["orders"], "only the rows changed: {diff}");
     assert!(diff["unchanged"].as_u64().unwrap() >= 1, "the table's definition: {diff}");
+    assert_eq!(diff["complete"], true);
     let ls: Value = serde_json::from_slice(&e.ok(&["--json", "ls", day0["id"].as_str().unwrap()], b"").stdout).unwrap();
     let objects = ls["objects"].as_array().unwrap();
     let data: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "table_data").collect();

@@ -9,28 +9,27 @@
 enum Lex {
     /// SQL text outside strings and comments.
     Code,
-    /// Inside `'...'`.
-    Single,
-    /// Just after a `'` inside `'...'`: the string ends unless another `'` follows.
-    SingleQuote,
-    /// Inside `E'...'`, where a backslash escapes the next byte.
-    Escaped,
-    /// Just after a backslash inside `E'...'`.
-    EscapedNext,
-    /// Inside `"..."`.
-    Double,
-    /// Just after a `"` inside `"..."`.
-    DoubleQuote,
-    /// In a `--` comment, to the end of the line.
+    /// Inside text quoted with `q` (a string, or an identifier); with `escapes`, a backslash
+    /// escapes the next byte.
+    Quoted { q: u8, escapes: bool },
+    /// Just after a backslash inside such text.
+    QuotedBackslash { q: u8, escapes: bool },
+    /// Just after a `q` inside such text: it ends unless another `q` follows (a doubled quote).
+    QuotedEnd { q: u8, escapes: bool },
+    /// In a line comment, to the end of the line.
     Comment,
     /// In a psql meta-command (`\connect`, `\restrict`, ...: a backslash where a statement
     /// starts), to the end of the line.
     Meta,
     /// Just after one `-` in code.
     Dash,
+    /// Just after `--` in MySQL code: a comment only if a space or control character follows.
+    DashDash,
     /// Just after one `/` in code.
     Slash,
-    /// In a `/* */` comment (they nest); the byte before was `*` or `/` when so marked.
+    /// Just after `/*` in MySQL code: `/*!` is an executable comment, read as code.
+    SlashStar,
+    /// In a `/* */` comment (PostgreSQL's nest); the byte before was `*` or `/` when so marked.
     Block { depth: u8, star: bool, slash: bool },
     /// After a `$` in code: reading what may be a dollar quote's tag.
     DollarOpen,
@@ -43,7 +42,7 @@ enum Lex {
 /// The bytes that matter in code inside parentheses.
 const IN_PARENS: [bool; 256] = {
     let mut t = [false; 256];
-    let special = b"'\"()-/$;";
+    let special = b"'\"`#()-/$;";
     let mut i = 0;
     while i < special.len() {
         t[special[i] as usize] = true;
@@ -97,7 +96,7 @@ impl RowCounter {
     /// Whether the text so far ends outside any string, identifier, comment and parenthesis: a
     /// line starting here is a line of SQL, not the inside of a value.
     pub fn at_top_level(&self) -> bool {
-        matches!(self.lex, Lex::Code | Lex::Dash | Lex::Slash | Lex::SingleQuote | Lex::DoubleQuote) && self.depth == 0
+        matches!(self.lex, Lex::Code | Lex::Dash | Lex::DashDash | Lex::Slash | Lex::QuotedEnd { .. }) && self.depth == 0
     }
 
     /// Whether a statement has begun and not ended (text cut short mid-statement, or a
@@ -112,10 +111,8 @@ impl RowCounter {
         while i < data.len() {
             // Inside strings, identifiers and comments only a few bytes matter: jump to the next.
             let skip = match self.lex {
-                Lex::Single if self.backslashes => memchr::memchr2(b'\'', b'\\', &data[i..]),
-                Lex::Single => memchr::memchr(b'\'', &data[i..]),
-                Lex::Escaped => memchr::memchr2(b'\'', b'\\', &data[i..]),
-                Lex::Double => memchr::memchr(b'"', &data[i..]),
+                Lex::Quoted { q, escapes: true } => memchr::memchr2(q, b'\\', &data[i..]),
+                Lex::Quoted { q, escapes: false } => memchr::memchr(q, &data[i..]),
                 Lex::Comment | Lex::Meta => memchr::memchr(b'\n', &data[i..]),
                 Lex::Dollar => memchr::memchr(b'$', &data[i..]),
                 // Inside a parenthesis (a row of VALUES) words do not matter: only what opens a
@@ -140,34 +137,19 @@ impl RowCounter {
     }
 
     fn byte(&mut self, b: u8) {
+        let mysql = self.backslashes;
         match self.lex {
-            Lex::Single => {
-                if b == b'\'' {
-                    self.lex = Lex::SingleQuote;
+            Lex::Quoted { q, escapes } => {
+                if b == q {
+                    self.lex = Lex::QuotedEnd { q, escapes };
+                } else if escapes && b == b'\\' {
+                    self.lex = Lex::QuotedBackslash { q, escapes };
                 }
             }
-            Lex::SingleQuote => {
-                if b == b'\'' {
-                    self.lex = Lex::Single; // '' is a quote inside the string
-                } else {
-                    self.lex = Lex::Code;
-                    self.code(b);
-                }
-            }
-            Lex::Escaped => match b {
-                b'\\' => self.lex = Lex::EscapedNext,
-                b'\'' => self.lex = Lex::SingleQuote,
-                _ => {}
-            },
-            Lex::EscapedNext => self.lex = Lex::Escaped,
-            Lex::Double => {
-                if b == b'"' {
-                    self.lex = Lex::DoubleQuote;
-                }
-            }
-            Lex::DoubleQuote => {
-                if b == b'"' {
-                    self.lex = Lex::Double;
+            Lex::QuotedBackslash { q, escapes } => self.lex = Lex::Quoted { q, escapes },
+            Lex::QuotedEnd { q, escapes } => {
+                if b == q {
+                    self.lex = Lex::Quoted { q, escapes }; // a doubled quote inside the text
                 } else {
                     self.lex = Lex::Code;
                     self.code(b);
@@ -180,8 +162,20 @@ impl RowCounter {
             }
             Lex::Dash => {
                 if b == b'-' {
+                    self.lex = if mysql { Lex::DashDash } else { Lex::Comment };
+                } else {
+                    self.lex = Lex::Code;
+                    self.statement = true;
+                    self.code(b);
+                }
+            }
+            Lex::DashDash => {
+                if b == b'\n' {
+                    self.lex = Lex::Code;
+                } else if b <= b' ' {
                     self.lex = Lex::Comment;
                 } else {
+                    // Two minus signs, not a comment (MySQL wants a space after `--`).
                     self.lex = Lex::Code;
                     self.statement = true;
                     self.code(b);
@@ -189,17 +183,21 @@ impl RowCounter {
             }
             Lex::Slash => {
                 if b == b'*' {
-                    self.lex = Lex::Block { depth: 1, star: false, slash: false };
+                    self.lex = if mysql { Lex::SlashStar } else { Lex::Block { depth: 1, star: false, slash: false } };
                 } else {
                     self.lex = Lex::Code;
                     self.statement = true;
                     self.code(b);
                 }
             }
+            Lex::SlashStar => {
+                // `/*!...*/` runs as code in MySQL: read its text as code (its `*/` is harmless).
+                self.lex = if b == b'!' { Lex::Code } else { Lex::Block { depth: 1, star: b == b'*', slash: false } };
+            }
             Lex::Block { depth, star, slash } => {
                 self.lex = if star && b == b'/' {
                     if depth == 1 { Lex::Code } else { Lex::Block { depth: depth - 1, star: false, slash: false } }
-                } else if slash && b == b'*' {
+                } else if slash && b == b'*' && !mysql {
                     Lex::Block { depth: depth.saturating_add(1), star: false, slash: false }
                 } else {
                     Lex::Block { depth, star: b == b'*', slash: b == b'/' }
@@ -254,9 +252,14 @@ impl RowCounter {
             return;
         }
         match b {
-            b'\'' if self.backslashes || matches!(self.prev, b'E' | b'e') => self.lex = Lex::Escaped,
-            b'\'' => self.lex = Lex::Single,
-            b'"' => self.lex = Lex::Double,
+            b'\'' => self.lex = Lex::Quoted { q: b'\'', escapes: self.backslashes || matches!(self.prev, b'E' | b'e') },
+            // A string in MySQL, an identifier in PostgreSQL.
+            b'"' => self.lex = Lex::Quoted { q: b'"', escapes: self.backslashes },
+            b'`' if self.backslashes => self.lex = Lex::Quoted { q: b'`', escapes: false },
+            b'#' if self.backslashes => {
+                self.lex = Lex::Comment;
+                return;
+            }
             b'-' => {
                 self.lex = Lex::Dash;
                 return; // a comment, or a minus: told by the next byte
@@ -269,13 +272,14 @@ impl RowCounter {
                 self.tag_len = 0;
                 self.lex = Lex::DollarOpen;
             }
-            b'(' => {
-                if self.depth == 0 && self.values {
+            b'(' => self.depth += 1,
+            // A row counts once it is whole: a row cut short is not one.
+            b')' => {
+                if self.depth == 1 && self.values {
                     self.rows += 1;
                 }
-                self.depth += 1;
+                self.depth = self.depth.saturating_sub(1);
             }
-            b')' => self.depth = self.depth.saturating_sub(1),
             b';' if self.depth == 0 => {
                 self.values = false;
                 self.statement = false;

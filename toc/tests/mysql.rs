@@ -95,3 +95,30 @@ fn the_banner_names_the_database_of_a_single_database_dump_and_a_cut_is_reported
     let toc = parse(&d.as_bytes()[..cut], 100);
     assert_eq!(toc.not_understood.len(), 1, "cut inside a string of an INSERT");
 }
+
+#[test]
+fn identifiers_comments_and_strings_the_mysql_way_never_hide_or_invent_objects() {
+    let mut d = String::from("-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n--\n-- Host: localhost    Database: h\n\n");
+    // Names and a column that would open a string, a comment or a parenthesis elsewhere.
+    for (name, column) in [("cols", "`don't`"), ("a--b", "`v`"), ("dq\"x", "`v`"), ("it's", "`v`"), ("paren(", "`v`"), ("a/*b", "`v`")] {
+        d += &block(&format!("Table structure for table `{name}`"));
+        d += &format!("CREATE TABLE `{name}` (\n  {column} int\n);\n\n");
+        d += &block(&format!("Dumping data for table `{name}`"));
+        d += &format!("LOCK TABLES `{name}` WRITE;\nINSERT INTO `{name}` VALUES (1),(2);\nUNLOCK TABLES;\n\n");
+    }
+    // Routine bodies and triggers with `#` comments, `"..."` strings with \" and executable
+    // comments holding quotes, and `--` that is no comment.
+    d += &block("Dumping routines for database 'h'");
+    d += "DELIMITER ;;\nCREATE PROCEDURE `p`()\nBEGIN\n  # it's a comment\n  SELECT \"a\\\"b;\", 1--1;\n  SELECT 'x;\n--\n-- Dumping data for table `ghost`\n--\nINSERT INTO ghost VALUES (1),(2);\n';  # '\nEND ;;\nDELIMITER ;\n";
+    d += "/*!50003 CREATE*/ /*!50003 TRIGGER `t` BEFORE INSERT ON `cols` FOR EACH ROW SET @x = '/* x' */;;\n\n";
+    d += &block("Table structure for table `last`");
+    d += "CREATE TABLE `last` (`v` int);\n\n";
+    d += &block("Dumping data for table `last`");
+    d += "INSERT INTO `last` VALUES (1),(2),(3);\n\n-- Dump completed on 2026-12-07 10:00:50\n";
+    for piece in [1, 5, 4096] {
+        let toc = parse(d.as_bytes(), piece);
+        assert!(toc.not_understood.is_empty(), "{:?}", toc.not_understood);
+        let rows: Vec<(&str, Option<u64>)> = toc.of_kind(Kind::TableData).map(|o| (o.name.as_str(), o.rows)).collect();
+        assert_eq!(rows, [("cols", Some(2)), ("a--b", Some(2)), ("dq\"x", Some(2)), ("it's", Some(2)), ("paren(", Some(2)), ("a/*b", Some(2)), ("last", Some(3))], "pieces of {piece}");
+    }
+}

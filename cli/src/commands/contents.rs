@@ -159,6 +159,9 @@ struct ObjectsDiffDoc<'a> {
     changes: Vec<ChangeDoc<'a>>,
     /// How many objects are byte for byte the same.
     unchanged: usize,
+    /// Whether both dumps were whole and understood throughout; when not, objects after a cut or
+    /// inside a part not understood may be reported wrongly.
+    complete: bool,
 }
 
 /// One object that changed.
@@ -188,6 +191,7 @@ pub fn diff_objects(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
         crate::errln!("dbvault: warning: comparing snapshots of two databases ({} and {})", sa.manifest.db, sb.manifest.db);
     }
     let (ta, tb) = (read(g, repo, &index, &sa)?, read(g, repo, &index, &sb)?);
+    let complete = !sa.manifest.incomplete && !sb.manifest.incomplete && ta.not_understood.is_empty() && tb.not_understood.is_empty();
     let all = compare(&ta, &tb);
     let unchanged = all.iter().filter(|c| c.status == Status::Unchanged).count();
     let changes: Vec<ChangeDoc> = all
@@ -207,7 +211,7 @@ pub fn diff_objects(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
         })
         .collect();
     if g.json {
-        return output::json(&ObjectsDiffDoc { a: sa.id, b: sb.id, changes, unchanged });
+        return output::json(&ObjectsDiffDoc { a: sa.id, b: sb.id, changes, unchanged, complete });
     }
     if g.quiet {
         return Ok(());
