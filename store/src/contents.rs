@@ -32,9 +32,9 @@ pub fn read(repo: &Repository, index: &Index, snap: &Snapshot, progress: Option<
             )));
         }
     };
-    let mut sink = Sink(Some(parser));
+    let mut sink = Sink(parser);
     crate::restore::restore(repo, index, snap, &mut sink, progress)?;
-    Ok(sink.0.take().expect("the parser is there until finished").finish())
+    Ok(sink.0.finish())
 }
 
 /// The key of this repository's object digests: equal digests in two snapshots mean an object did
@@ -45,13 +45,11 @@ fn digest_key(repo: &Repository) -> [u8; 32] {
 }
 
 /// Feeds what a restore writes to a parser.
-struct Sink(Option<Box<dyn TocParser>>);
+struct Sink(Box<dyn TocParser>);
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Some(p) = &mut self.0 {
-            p.feed(buf);
-        }
+        self.0.feed(buf);
         Ok(buf.len())
     }
 

@@ -4,7 +4,7 @@
 //! the [`Dialect`]'s.
 //!
 //! A block line opens an object only outside strings, dollar-quoted function bodies and
-//! statements ([`RowCounter`] lexes everything but COPY rows), so no text a user wrote can split
+//! statements ([`Lexer`] lexes everything but COPY rows), so no text a user wrote can split
 //! an object. Lines starting with `--` are kept whole (up to [`MAX_LINE_HEAD`] bytes) until they
 //! are known to open an object or not; every other line streams into the current object's digest
 //! as it arrives, so no line of data is ever held in memory. Rows are `COPY` lines up to `\.`
@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use crate::sql::RowCounter;
+use crate::sql::Lexer;
 use crate::{Kind, MAX_LINE_HEAD, Object, Section, Toc, TocParser};
 
 /// What the current line is, as far as it has been seen.
@@ -33,16 +33,12 @@ const HEAD: usize = 16;
 
 /// An object whose end is not known yet.
 struct Open {
-    kind: Kind,
-    tool_kind: String,
-    schema: Option<String>,
-    name: String,
-    owner: Option<String>,
+    header: Header,
     section: Section,
     start: u64,
     copy_rows: Option<u64>,
     hasher: blake3::Hasher,
-    lexer: RowCounter,
+    lexer: Lexer,
 }
 
 /// What a block-structured dump format says of itself.
@@ -52,7 +48,7 @@ pub trait Dialect {
     /// The section of an object that `header` opens after an object of section `current`.
     fn section(&self, header: &Header, current: Section) -> Section;
     /// A lexer for the dump's SQL.
-    fn lexer(&self) -> RowCounter;
+    fn lexer(&self) -> Lexer;
     /// Whether the format holds `COPY ... FROM stdin;` blocks of rows.
     fn copies(&self) -> bool;
 }
@@ -197,7 +193,7 @@ impl<D: Dialect> BlockParser<D> {
                     self.stream(&kept);
                     self.line = kept;
                     self.line.truncate(HEAD);
-                    self.line.shrink_to(MAX_LINE_HEAD.min(64 << 10));
+                    self.line.shrink_to(64 << 10); // a long line's buffer is not kept
                 }
             }
             LineMode::Streamed => {
@@ -278,19 +274,20 @@ impl<D: Dialect> BlockParser<D> {
     /// End the current object at `end` and make `next` the current one.
     fn close(&mut self, end: u64, next: Open) {
         let o = std::mem::replace(&mut self.current, next);
-        if o.start == end && o.kind == Kind::Preamble {
+        let Header { kind, tool_kind, schema, name, owner } = o.header;
+        if o.start == end && kind == Kind::Preamble {
             return; // an empty preamble
         }
         let rows = match o.copy_rows {
             Some(r) => Some(r),
-            None => (o.kind == Kind::TableData).then(|| o.lexer.rows()),
+            None => (kind == Kind::TableData).then(|| o.lexer.rows()),
         };
         self.objects.push(Object {
-            kind: o.kind,
-            tool_kind: o.tool_kind,
-            schema: o.schema,
-            name: o.name,
-            owner: o.owner,
+            kind,
+            tool_kind,
+            schema,
+            name,
+            owner,
             section: o.section,
             range: o.start..end,
             rows,
@@ -335,12 +332,8 @@ impl<D: Dialect> TocParser for BlockParser<D> {
                 self.stream(&first);
                 self.line = first;
             }
-            if self.in_copy {
-                if self.mode == LineMode::Kept {
-                    let line = std::mem::take(&mut self.line);
-                    self.stream(&line);
-                }
-            } else {
+            // (Inside COPY rows a line is never kept, and its bytes are streamed already.)
+            if !self.in_copy {
                 self.end_line();
             }
         }
@@ -360,9 +353,8 @@ impl<D: Dialect> TocParser for BlockParser<D> {
 }
 
 impl Open {
-    fn new(key: &[u8; 32], lexer: RowCounter, h: Header, section: Section, start: u64) -> Open {
-        let Header { kind, tool_kind, schema, name, owner } = h;
-        Open { kind, tool_kind, schema, name, owner, section, start, copy_rows: None, hasher: blake3::Hasher::new_keyed(key), lexer }
+    fn new(key: &[u8; 32], lexer: Lexer, h: Header, section: Section, start: u64) -> Open {
+        Open { header: h, section, start, copy_rows: None, hasher: blake3::Hasher::new_keyed(key), lexer }
     }
 }
 

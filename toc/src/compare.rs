@@ -3,6 +3,8 @@
 //! by order among objects that share all three); the preamble and trailer are no objects of the
 //! database and are left out.
 
+use std::collections::{HashMap, VecDeque};
+
 use serde::Serialize;
 
 use crate::{Kind, Object, Toc};
@@ -41,15 +43,21 @@ impl Change<'_> {
 
 /// The objects of `a` and `b`, in `b`'s order, then those only in `a`.
 pub fn compare<'a>(a: &'a Toc, b: &'a Toc) -> Vec<Change<'a>> {
-    let key = |o: &Object| (o.kind, o.tool_kind.clone(), o.schema.clone(), o.name.clone());
+    let key = |o: &'a Object| (o.kind, o.tool_kind.as_str(), o.schema.as_deref(), o.name.as_str());
     let listed = |t: &'a Toc| t.objects.iter().filter(|o| !matches!(o.kind, Kind::Preamble | Kind::Trailer));
-    let mut before: std::collections::HashMap<_, std::collections::VecDeque<&Object>> = std::collections::HashMap::new();
-    for o in listed(a) {
-        before.entry(key(o)).or_default().push_back(o);
+    let olds: Vec<&Object> = listed(a).collect();
+    // Where each key's objects are in `a`, in order, until matched.
+    let mut unmatched: HashMap<_, VecDeque<usize>> = HashMap::new();
+    for (i, o) in olds.iter().enumerate() {
+        unmatched.entry(key(o)).or_default().push_back(i);
     }
+    let mut matched = vec![false; olds.len()];
     let mut out = Vec::new();
     for o in listed(b) {
-        let old = before.get_mut(&key(o)).and_then(|q| q.pop_front());
+        let old = unmatched.get_mut(&key(o)).and_then(VecDeque::pop_front).map(|i| {
+            matched[i] = true;
+            olds[i]
+        });
         let status = match old {
             None => Status::Added,
             Some(x) if x.digest == o.digest => Status::Unchanged,
@@ -57,11 +65,6 @@ pub fn compare<'a>(a: &'a Toc, b: &'a Toc) -> Vec<Change<'a>> {
         };
         out.push(Change { status, before: old, after: Some(o) });
     }
-    for o in listed(a) {
-        if before.get_mut(&key(o)).is_some_and(|q| q.front().is_some_and(|x| std::ptr::eq(*x, o))) {
-            before.get_mut(&key(o)).expect("present").pop_front();
-            out.push(Change { status: Status::Removed, before: Some(o), after: None });
-        }
-    }
+    out.extend(olds.iter().zip(&matched).filter(|(_, m)| !**m).map(|(o, _)| Change { status: Status::Removed, before: Some(*o), after: None }));
     out
 }

@@ -16,7 +16,7 @@
 //! one the banner's `Host:` line names.
 
 use crate::blocks::{BlockParser, Dialect, Header};
-use crate::sql::RowCounter;
+use crate::sql::Lexer;
 use crate::{Kind, Section};
 
 /// mysqldump's format, for [`BlockParser`].
@@ -86,8 +86,8 @@ impl Dialect for MySql {
         }
     }
 
-    fn lexer(&self) -> RowCounter {
-        RowCounter::with_backslash_escapes()
+    fn lexer(&self) -> Lexer {
+        Lexer::mysql()
     }
 
     fn copies(&self) -> bool {

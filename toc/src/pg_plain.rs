@@ -13,7 +13,7 @@
 //! `--rows-per-insert`). The dump ends with `-- PostgreSQL database dump complete`.
 
 use crate::blocks::{BlockParser, Dialect, Header};
-use crate::sql::RowCounter;
+use crate::sql::Lexer;
 use crate::{Kind, Section};
 
 /// pg_dump's plain format, for [`BlockParser`].
@@ -52,8 +52,8 @@ impl Dialect for Pg {
         }
     }
 
-    fn lexer(&self) -> RowCounter {
-        RowCounter::default()
+    fn lexer(&self) -> Lexer {
+        Lexer::default()
     }
 
     fn copies(&self) -> bool {

@@ -1,4 +1,4 @@
-//! Just enough SQL lexing to tell where statements are and to count the rows of `INSERT`
+//! Just enough SQL lexing (PostgreSQL's, or MySQL's with [`Lexer::mysql`]) to tell where statements are and to count the rows of `INSERT`
 //! statements as they stream past: quoted strings (with `''` and, in `E'...'` strings, backslash
 //! escapes), dollar-quoted strings (`$$...$$`, `$tag$...$tag$`: function bodies), quoted
 //! identifiers, line comments and parentheses. A row is a parenthesised group at depth 0 after
@@ -54,9 +54,10 @@ const IN_PARENS: [bool; 256] = {
 /// Longest dollar-quote tag followed (PostgreSQL's identifiers are at most 63 bytes).
 const MAX_TAG: usize = 64;
 
-/// Counts the rows of the `INSERT ... VALUES` statements fed to it, in pieces of any size.
+/// Lexes SQL fed to it in pieces of any size: tells whether the text so far ends inside a string,
+/// comment or statement, and counts the rows of its `INSERT ... VALUES` statements.
 #[derive(Clone, Debug)]
-pub struct RowCounter {
+pub struct Lexer {
     lex: Lex,
     depth: u32,
     /// `VALUES` was seen in the current statement.
@@ -66,8 +67,10 @@ pub struct RowCounter {
     word_len: usize,
     /// The last byte of code, to tell `E'` from `'`.
     prev: u8,
-    /// Backslashes escape in every string (MySQL), not only in `E'...'` (PostgreSQL).
-    backslashes: bool,
+    /// MySQL's lexical rules rather than PostgreSQL's: backslashes escape in every string (not
+    /// only in `E'...'`), `"..."` is a string and `` `...` `` an identifier, `#` starts a comment,
+    /// `--` only before a space, `/* */` does not nest, and there are no dollar quotes.
+    mysql: bool,
     /// A statement has begun and not ended with `;`.
     statement: bool,
     /// The tag of the dollar quote being read or in.
@@ -76,16 +79,16 @@ pub struct RowCounter {
     rows: u64,
 }
 
-impl Default for RowCounter {
+impl Default for Lexer {
     fn default() -> Self {
-        RowCounter { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', backslashes: false, statement: false, tag: [0; MAX_TAG], tag_len: 0, rows: 0 }
+        Lexer { lex: Lex::Code, depth: 0, values: false, word: [0; 8], word_len: 0, prev: b' ', mysql: false, statement: false, tag: [0; MAX_TAG], tag_len: 0, rows: 0 }
     }
 }
 
-impl RowCounter {
-    /// A counter for SQL whose strings all take backslash escapes (MySQL, MariaDB).
-    pub fn with_backslash_escapes() -> Self {
-        RowCounter { backslashes: true, ..RowCounter::default() }
+impl Lexer {
+    /// A lexer of MySQL's and MariaDB's SQL.
+    pub fn mysql() -> Self {
+        Lexer { mysql: true, ..Lexer::default() }
     }
 
     /// Rows counted so far.
@@ -137,7 +140,7 @@ impl RowCounter {
     }
 
     fn byte(&mut self, b: u8) {
-        let mysql = self.backslashes;
+        let mysql = self.mysql;
         match self.lex {
             Lex::Quoted { q, escapes } => {
                 if b == q {
@@ -247,16 +250,16 @@ impl RowCounter {
             return;
         }
         self.end_word();
-        if b == b'\\' && !self.statement && !self.backslashes {
+        if b == b'\\' && !self.statement && !self.mysql {
             self.lex = Lex::Meta;
             return;
         }
         match b {
-            b'\'' => self.lex = Lex::Quoted { q: b'\'', escapes: self.backslashes || matches!(self.prev, b'E' | b'e') },
+            b'\'' => self.lex = Lex::Quoted { q: b'\'', escapes: self.mysql || matches!(self.prev, b'E' | b'e') },
             // A string in MySQL, an identifier in PostgreSQL.
-            b'"' => self.lex = Lex::Quoted { q: b'"', escapes: self.backslashes },
-            b'`' if self.backslashes => self.lex = Lex::Quoted { q: b'`', escapes: false },
-            b'#' if self.backslashes => {
+            b'"' => self.lex = Lex::Quoted { q: b'"', escapes: self.mysql },
+            b'`' if self.mysql => self.lex = Lex::Quoted { q: b'`', escapes: false },
+            b'#' if self.mysql => {
                 self.lex = Lex::Comment;
                 return;
             }
@@ -268,7 +271,7 @@ impl RowCounter {
                 self.lex = Lex::Slash;
                 return;
             }
-            b'$' if !(self.prev.is_ascii_alphanumeric() || self.prev == b'_' || self.prev == b'$') => {
+            b'$' if !(self.mysql || self.prev.is_ascii_alphanumeric() || self.prev == b'_' || self.prev == b'$') => {
                 self.tag_len = 0;
                 self.lex = Lex::DollarOpen;
             }
@@ -310,7 +313,7 @@ mod tests {
     use super::*;
 
     fn rows(sql: &str) -> u64 {
-        let mut c = RowCounter::default();
+        let mut c = Lexer::default();
         c.feed(sql.as_bytes());
         c.rows()
     }
@@ -324,7 +327,7 @@ mod tests {
         assert_eq!(rows("INSERT INTO t VALUES (1, E'a \\' (x)'), (2, 'b');\n"), 2, "E'' strings with backslash escapes");
         assert_eq!(rows("INSERT INTO \"VALUES (\" VALUES (1, ROW(2, 3), ARRAY[(4)]);\n"), 1, "quoted identifiers, nested groups");
         assert_eq!(rows("INSERT INTO t VALUES (1, 'a\n-- Name: x; Type: TABLE\n'); -- VALUES (5)\n"), 1, "newlines and comments");
-        let mut my = RowCounter::with_backslash_escapes();
+        let mut my = Lexer::mysql();
         my.feed(b"INSERT INTO `t` VALUES (1,'it\\'s (x)'),(2,'b');\n");
         assert_eq!(my.rows(), 2, "mysqldump's extended inserts, backslash escapes");
     }
@@ -333,7 +336,7 @@ mod tests {
     fn pieces_of_any_size_count_the_same() {
         let sql = "INSERT INTO t VALUES (1, 'it''s'), (2, E'\\\\'), (3, \"q\"\"\");\nINSERT INTO t VALUES (4, 'x');\n";
         for size in 1..sql.len() {
-            let mut c = RowCounter::default();
+            let mut c = Lexer::default();
             for piece in sql.as_bytes().chunks(size) {
                 c.feed(piece);
             }
@@ -344,7 +347,7 @@ mod tests {
 
     #[test]
     fn dollar_quotes_hide_what_they_hold() {
-        let mut c = RowCounter::default();
+        let mut c = Lexer::default();
         c.feed(b"CREATE FUNCTION f() RETURNS int AS $body$\n--\n-- Name: x; Type: TABLE\nSELECT '(';\n");
         assert!(!c.at_top_level(), "inside $body$");
         c.feed(b"$$ not the end $bod $body $body$;\n");
@@ -355,7 +358,7 @@ mod tests {
 
     #[test]
     fn psql_meta_commands_end_at_their_line_end() {
-        let mut c = RowCounter::default();
+        let mut c = Lexer::default();
         c.feed(b"\\restrict abc\nSET x = 1;\n\\connect -reuse-previous=on \"dbname='a;b'\"\n");
         assert!(!c.in_statement());
         c.feed(b"SELECT 1");
@@ -364,7 +367,7 @@ mod tests {
 
     #[test]
     fn inside_a_string_is_not_top_level() {
-        let mut c = RowCounter::default();
+        let mut c = Lexer::default();
         c.feed(b"INSERT INTO t VALUES (1, 'open\n");
         assert!(!c.at_top_level());
         c.feed(b"closed');\n");

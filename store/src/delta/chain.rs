@@ -129,9 +129,10 @@ impl Chain {
     }
 }
 
-/// The error of delta `top` whose base chain `ids` (nearest first) cannot be read because member
-/// `failed` cannot, for `err`: each member above names the one below it.
-pub fn unreadable_chain(top: &Id, ids: &[Id], failed: usize, err: &dyn std::fmt::Display) -> StoreError {
+/// The error of delta `top`, whose base chain is `chain`, when member `failed` (0: the nearest
+/// base) cannot be read, for `err`: each member above names the one below it.
+pub fn unreadable_chain(top: &Id, chain: &Chain, failed: usize, err: &dyn std::fmt::Display) -> StoreError {
+    let ids = chain.ids();
     let above = |i: usize| if i == 0 { top } else { &ids[i - 1] };
     let mut e = unreadable_base(above(failed), &ids[failed], err);
     for i in (0..failed).rev() {
@@ -207,7 +208,7 @@ mod tests {
         assert!(located(50).1.unwrap().contains("deeper than"), "a loop ends at the depth limit");
         // A delta on 31 fails naming each member down to the one that is missing.
         let chain = Chain::under_patch(&index, id(31)).unwrap();
-        let e = unreadable_chain(&id(32), &chain.ids(), chain.members.len(), &chain.end.error().unwrap()).to_string();
+        let e = unreadable_chain(&id(32), &chain, chain.members.len(), &chain.end.error().unwrap()).to_string();
         let (top, first) = (e.find(&id(32).short()).unwrap(), e.find(&id(31).short()).unwrap());
         assert!(top < first && first < e.find(&id(30).short()).unwrap(), "{e}");
     }

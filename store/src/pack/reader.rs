@@ -163,9 +163,8 @@ impl<'r> PackReader<'r> {
             Ok(c) => c,
             Err(e) => return Err(unreadable_base(id, base, e)),
         };
-        let ids = chain.ids();
         if let Some(e) = chain.end.error() {
-            return Err(unreadable_chain(id, &ids, chain.members.len(), &e));
+            return Err(unreadable_chain(id, chain, chain.members.len(), &e));
         }
         SCRATCH.with(|s| {
             let (below, next) = &mut *s.borrow_mut();
@@ -177,14 +176,14 @@ impl<'r> PackReader<'r> {
                 }
                 let out = &mut next[..want];
                 let failed = match bases.opened.get(member).expect("every chain member was fetched") {
-                    Err(e) => return Err(unreadable_chain(id, &ids, j, e)),
+                    Err(e) => return Err(unreadable_chain(id, chain, j, e)),
                     Ok(Opened::Body { body, pack }) => body.decode_into(keys, IdCheck::Length, out).err().map(|e| StoreError::format(in_pack(member, pack), e)),
                     Ok(Opened::Patch { patch, raw_len, .. }) => blob::apply_patch_into(keys, member, *raw_len, patch, &below[..len], IdCheck::Length, out)
                         .err()
                         .map(|e| StoreError::format(format!("delta {}", member.short()), e)),
                 };
                 if let Some(e) = failed {
-                    return Err(unreadable_chain(id, &ids, j, &e));
+                    return Err(unreadable_chain(id, chain, j, &e));
                 }
                 std::mem::swap(below, next);
                 len = want;
