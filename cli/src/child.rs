@@ -89,14 +89,9 @@ impl Producer {
     /// (redacted, each line prefixed with `label`), and its last lines are kept.
     pub fn spawn(argv: &[String], label: &str) -> Result<(Producer, ChildStdout), StoreError> {
         let shown = store::redact::command(argv);
-        let mut child = command(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| not_started(&shown, &e))?;
-        let watched = interrupt::watch_process(child.id());
+        let (mut child, watched) =
+            interrupt::spawn_watched(|| command(&argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn())
+                .map_err(|e| not_started(&shown, &e))?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let tail = Arc::new(Mutex::new(VecDeque::new()));
@@ -161,12 +156,8 @@ impl Consumer {
     /// Start `argv` with a pipe to its standard input; its output goes to ours.
     pub fn spawn(argv: &[String]) -> Result<(Consumer, ChildStdin), CommandFailed> {
         let shown = store::redact::command(argv).join(" ");
-        let mut child = command(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::piped())
-            .spawn()
+        let (mut child, watched) = interrupt::spawn_watched(|| command(&argv[0]).args(&argv[1..]).stdin(Stdio::piped()).spawn())
             .map_err(|e| CommandFailed { command: shown.clone(), status: format!("could not be started: {e}") })?;
-        let watched = interrupt::watch_process(child.id());
         let stdin = child.stdin.take().expect("piped");
         Ok((Consumer { shown, child: Some(child), _watched: watched }, stdin))
     }

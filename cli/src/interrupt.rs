@@ -45,23 +45,29 @@ impl Drop for Guard {
     }
 }
 
-fn register(f: impl FnOnce(&mut Registry, u64)) -> Guard {
+/// Create something that must not survive an interruption and register it, in one step: the
+/// cleanup takes the same lock, so a signal arriving while it is created waits and then finds it
+/// registered (none is left behind by a signal between its creation and its registration).
+fn create_registered<T, E>(create: impl FnOnce() -> Result<T, E>, add: impl FnOnce(&mut Registry, u64, &T)) -> Result<(T, Guard), E> {
     install();
     let mut r = registry();
+    let made = create()?;
     r.next += 1;
     let token = r.next;
-    f(&mut r, token);
-    Guard(token)
+    add(&mut r, token, &made);
+    Ok((made, Guard(token)))
 }
 
-/// Kill process `pid` and its descendants if dbvault is interrupted while the guard lives.
-pub fn watch_process(pid: u32) -> Guard {
-    register(|r, t| r.children.push((t, pid)))
+/// Start a process with `spawn`; it and its descendants are killed if dbvault is interrupted while
+/// the guard lives.
+pub fn spawn_watched<E>(spawn: impl FnOnce() -> Result<std::process::Child, E>) -> Result<(std::process::Child, Guard), E> {
+    create_registered(spawn, |r, t, child| r.children.push((t, child.id())))
 }
 
-/// Remove `path` if dbvault is interrupted while the guard lives.
-pub fn watch_file(path: PathBuf) -> Guard {
-    register(|r, t| r.files.push((t, path)))
+/// Create a file with `create`; the file at `path(&it)` is removed if dbvault is interrupted while
+/// the guard lives.
+pub fn create_watched<T, E>(create: impl FnOnce() -> Result<T, E>, path: impl FnOnce(&T) -> PathBuf) -> Result<(T, Guard), E> {
+    create_registered(create, |r, t, made| r.files.push((t, path(made))))
 }
 
 /// Start handling signals (once): a thread waits for them. Called when a repository is opened

@@ -79,15 +79,10 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The first line of what `cmd` (run by `sh -c`) prints, as for a password file.
 fn from_command(cmd: &str) -> Result<String> {
-    let mut child = crate::child::command("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("running the password command")?;
-    let _watched = crate::interrupt::watch_process(child.id());
+    let (mut child, _watched) = crate::interrupt::spawn_watched(|| {
+        crate::child::command("sh").arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()
+    })
+    .context("running the password command")?;
     let mut stdout = child.stdout.take().expect("piped");
     let reading = std::thread::spawn(move || {
         let mut out = Vec::new();

@@ -188,12 +188,11 @@ fn restore_to_file(repo: &Repository, index: &store::index::Index, snap: &snapsh
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => ".".into(),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".dbvault-restore-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(&dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    let _watched = crate::interrupt::watch_file(tmp.path().to_path_buf());
+    let (tmp, _watched) = crate::interrupt::create_watched(
+        || tempfile::Builder::new().prefix(".dbvault-restore-").permissions(std::fs::Permissions::from_mode(0o666)).tempfile_in(&dir),
+        |tmp| tmp.path().to_path_buf(),
+    )
+    .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     if let Target::Replace(perms) = &target {
         tmp.as_file().set_permissions(perms.clone()).context("giving the restored file the replaced file's permissions")?;
     }
