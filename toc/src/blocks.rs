@@ -60,6 +60,8 @@ pub struct Header {
     pub kind: Kind,
     /// Its kind as the dump tool names it.
     pub tool_kind: String,
+    /// The database it belongs to, in a dump of several.
+    pub database: Option<String>,
     /// Its schema (database), if named.
     pub schema: Option<String>,
     /// Its name.
@@ -274,7 +276,7 @@ impl<D: Dialect> BlockParser<D> {
     /// End the current object at `end` and make `next` the current one.
     fn close(&mut self, end: u64, next: Open) {
         let o = std::mem::replace(&mut self.current, next);
-        let Header { kind, tool_kind, schema, name, owner } = o.header;
+        let Header { kind, tool_kind, database, schema, name, owner } = o.header;
         if o.start == end && kind == Kind::Preamble {
             return; // an empty preamble
         }
@@ -285,6 +287,7 @@ impl<D: Dialect> BlockParser<D> {
         self.objects.push(Object {
             kind,
             tool_kind,
+            database,
             schema,
             name,
             owner,

@@ -1,5 +1,5 @@
 //! Which objects changed between two tables of contents of the same database: added, removed,
-//! changed (their digests differ) or unchanged. Objects are matched by kind, schema and name (and
+//! changed (their digests differ) or unchanged. Objects are matched by kind, database, schema and name (and
 //! by order among objects that share all three); the preamble and trailer are no objects of the
 //! database and are left out.
 
@@ -43,7 +43,7 @@ impl Change<'_> {
 
 /// The objects of `a` and `b`, in `b`'s order, then those only in `a`.
 pub fn compare<'a>(a: &'a Toc, b: &'a Toc) -> Vec<Change<'a>> {
-    let key = |o: &'a Object| (o.kind, o.tool_kind.as_str(), o.schema.as_deref(), o.name.as_str());
+    let key = |o: &'a Object| (o.kind, o.tool_kind.as_str(), o.database.as_deref(), o.schema.as_deref(), o.name.as_str());
     let listed = |t: &'a Toc| t.objects.iter().filter(|o| !matches!(o.kind, Kind::Preamble | Kind::Trailer));
     let olds: Vec<&Object> = listed(a).collect();
     // Where each key's objects are in `a`, in order, until matched.

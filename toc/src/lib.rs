@@ -95,6 +95,9 @@ pub struct Object {
     pub kind: Kind,
     /// The kind as the dump tool names it (pg_dump: `TABLE DATA`, `FK CONSTRAINT`, ...).
     pub tool_kind: String,
+    /// The database it belongs to in a dump of several (pg_dumpall's `\connect` sections); `None`
+    /// in a dump of one database, and for what belongs to no database (roles, tablespaces).
+    pub database: Option<String>,
     /// Its schema (PostgreSQL) or database (MySQL), if the dump names one.
     pub schema: Option<String>,
     /// Its name as the dump tool prints it (pg_dump: `orders`, or `orders orders_pkey` for a

@@ -66,14 +66,14 @@ impl Dialect for MySql {
         let name = unquote(text[prefix.len()..].trim());
         if *kind == Kind::Database {
             self.database = Some(name.clone());
-            return Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), schema: None, name, owner: None });
+            return Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), database: None, schema: None, name, owner: None });
         }
         let (schema, name) = match *kind {
             // Routines and events are named by their database.
             Kind::Function | Kind::Other => (Some(name.clone()), String::new()),
             _ => (self.database.clone(), name),
         };
-        Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), schema, name, owner: None })
+        Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), database: None, schema, name, owner: None })
     }
 
     fn section(&self, h: &Header, current: Section) -> Section {

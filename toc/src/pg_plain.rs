@@ -84,7 +84,7 @@ fn parse(fields: &str, expected: Option<&str>) -> Option<Header> {
     let (schema, owner) = rest.split_once("; Owner: ")?;
     let owner = owner.rfind("; Tablespace: ").map_or(owner, |i| &owner[..i]);
     let none_if_dash = |s: &str| (s != "-").then(|| s.to_string());
-    Some(Header { kind: kind_of(tool_kind), tool_kind: tool_kind.to_string(), schema: none_if_dash(schema), name: name.to_string(), owner: none_if_dash(owner) })
+    Some(Header { kind: kind_of(tool_kind), tool_kind: tool_kind.to_string(), database: None, schema: none_if_dash(schema), name: name.to_string(), owner: none_if_dash(owner) })
 }
 
 /// Our kind for a pg_dump object type.
