@@ -25,6 +25,7 @@
 mod anchored;
 pub mod blob;
 pub mod config;
+pub mod contents;
 pub mod crypto;
 pub mod error;
 pub mod forget_record;

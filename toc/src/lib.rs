@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub mod blocks;
 pub mod compare;
@@ -29,7 +29,7 @@ pub mod sql;
 pub const MAX_LINE_HEAD: usize = 1 << 20;
 
 /// What kind of object a part of a dump holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// What precedes the first object: the tool's banner and session settings.
@@ -68,8 +68,10 @@ pub enum Kind {
     Grant,
     /// A comment on an object.
     Comment,
-    /// Another kind of object, named in [`Object::tool_kind`].
+    /// Another kind of object, named in [`Object::tool_kind`] (and any kind a later version names
+    /// that this one does not know).
     #[default]
+    #[serde(other)]
     Other,
     /// What follows the last object: the tool's completion marker.
     Trailer,
@@ -77,7 +79,7 @@ pub enum Kind {
 
 /// Where in a dump an object lies: before the data, the data, or after it (indexes, constraints
 /// and triggers, which a restore creates once the rows are loaded).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// Definitions.
