@@ -375,6 +375,18 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
                 examples: walker.examples.clone(),
             });
         }
+        if let Some(toc) = &s.manifest.toc {
+            let c = walker.node(&toc.tree, None, Some(toc.size));
+            if c.missing + c.unreadable > 0 {
+                report.problems.push(format!(
+                    "snapshot {} of db {}: its table of contents has {} missing and {} unreadable blob(s) (the dump is not affected; `ls` and `diff --objects` read the dump instead)",
+                    s.id.short(),
+                    s.manifest.db,
+                    c.missing,
+                    c.unreadable
+                ));
+            }
+        }
     }
     if report.unindexed_packs > 0 && report.damaged.iter().any(|d| d.missing > 0) {
         report.problems.push(unindexed_hint);

@@ -44,6 +44,24 @@ pub struct RestoreSummary {
 /// (lengths not multiples of its 1 KiB blocks) runs much slower.
 type Loaded = Result<(Vec<u8>, u64)>;
 
+/// One stream of a snapshot: its dump, or its table of contents.
+#[derive(Clone, Copy, Debug)]
+pub struct Stream {
+    /// Root of its chunk-list tree.
+    pub tree: Id,
+    /// Its length.
+    pub size: u64,
+    /// Plain BLAKE3 of its bytes.
+    pub digest: Id,
+}
+
+impl Stream {
+    /// The dump of `snap`.
+    pub fn dump(snap: &Snapshot) -> Stream {
+        Stream { tree: snap.manifest.tree, size: snap.manifest.size, digest: snap.manifest.digest }
+    }
+}
+
 /// Load one batch's chunks (in parallel, checked as `check` says), each decoded straight into its
 /// place in the batch's buffer.
 fn load_batch(reader: &PackReader, index: &Index, snap: &Snapshot, batch: &[StreamChunk], pool: &Pool, check: IdCheck) -> Loaded {
@@ -99,11 +117,12 @@ fn load_batches<'s>(
     reader: &'s PackReader,
     index: &'s Index,
     snap: &'s Snapshot,
+    tree: Id,
     pool: &'s Pool,
     tx: &SyncSender<Receiver<Loaded>>,
     scope: &rayon::Scope<'s>,
 ) {
-    let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
+    let mut walk = TreeWalk::new(reader, index, tree);
     // The first batches are smaller: the writer waits for the first one to load.
     let mut bytes = BATCH_BYTES / 8;
     loop {
@@ -136,15 +155,19 @@ fn load_batches<'s>(
 /// ([`PackReader::load_many_into`]) while this thread writes earlier batches in order and a
 /// hashing thread digests them.
 pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
+    restore_stream(repo, index, snap, Stream::dump(snap), out, progress)
+}
+
+/// Write `stream`, one of the streams of `snap`, to `out`, verified as [`restore`] verifies a dump.
+pub fn restore_stream(repo: &Repository, index: &Index, snap: &Snapshot, stream: Stream, out: &mut dyn Write, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<RestoreSummary> {
     let t0 = Instant::now();
     let reader = PackReader::new(repo);
-    let m = &snap.manifest;
     let (mut bytes, mut chunks) = (0u64, 0u64);
     let pool = Pool::default();
     let digest = std::thread::scope(|s| -> Result<blake3::Hash> {
         let (tx, rx) = sync_channel::<Receiver<Loaded>>(QUEUE_DEPTH);
         let (reader, pool) = (&reader, &pool);
-        s.spawn(move || rayon::in_place_scope(|scope| load_batches(reader, index, snap, pool, &tx, scope)));
+        s.spawn(move || rayon::in_place_scope(|scope| load_batches(reader, index, snap, stream.tree, pool, &tx, scope)));
         // The stream digest is computed on its own thread while this one writes the same batch.
         let (to_hash, hash_rx) = sync_channel::<Arc<Vec<u8>>>(QUEUE_DEPTH);
         let hashing = s.spawn(move || {
@@ -172,14 +195,14 @@ pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn 
     })?;
     out.flush().map_err(|e| StoreError::io("writing the restored stream", e))?;
     let actual = Id(*digest.as_bytes());
-    if actual != m.digest || bytes != m.size {
-        prove_chunks(&reader, index, snap)?;
+    if actual != stream.digest || bytes != stream.size {
+        prove_chunks(&reader, index, snap, stream.tree)?;
         return Err(StoreError::DigestMismatch(Box::new(DigestMismatch {
             snapshot: snap.id,
-            db: m.db.clone(),
-            expected: m.digest,
+            db: snap.manifest.db.clone(),
+            expected: stream.digest,
             actual,
-            expected_size: m.size,
+            expected_size: stream.size,
             actual_size: bytes,
         })));
     }
@@ -188,8 +211,8 @@ pub fn restore(repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn 
 
 /// Prove every chunk of `snap` against its id, a batch at a time: the first that fails is the error.
 /// Run when a restored stream does not match its digest, to say which chunk is wrong.
-fn prove_chunks(reader: &PackReader, index: &Index, snap: &Snapshot) -> Result<()> {
-    let mut walk = TreeWalk::new(reader, index, snap.manifest.tree);
+fn prove_chunks(reader: &PackReader, index: &Index, snap: &Snapshot, tree: Id) -> Result<()> {
+    let mut walk = TreeWalk::new(reader, index, tree);
     let pool = Pool::default();
     loop {
         let batch = next_batch(&mut walk, snap, BATCH_BYTES)?;

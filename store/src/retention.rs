@@ -156,6 +156,7 @@ mod tests {
                 incomplete,
                 client: "t".into(),
                 origin: None,
+                toc: None,
             },
         }
     }

@@ -68,13 +68,13 @@ pub enum Kind {
     Grant,
     /// A comment on an object.
     Comment,
+    /// What follows the last object: the tool's completion marker.
+    Trailer,
     /// Another kind of object, named in [`Object::tool_kind`] (and any kind a later version names
     /// that this one does not know).
     #[default]
     #[serde(other)]
     Other,
-    /// What follows the last object: the tool's completion marker.
-    Trailer,
 }
 
 /// Where in a dump an object lies: before the data, the data, or after it (indexes, constraints

@@ -37,6 +37,8 @@ struct ObjectDoc<'a> {
     kind: Kind,
     /// Its kind as the dump tool names it (`TABLE DATA`, `FK CONSTRAINT`, ...).
     tool_kind: &'a str,
+    /// The database it belongs to, in a dump of several databases.
+    database: Option<&'a str>,
     /// Its schema, if any.
     schema: Option<&'a str>,
     /// Its name as the dump tool prints it.
@@ -74,7 +76,18 @@ fn read(g: &Global, repo: &Repository, index: &store::index::Index, s: &store::s
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let toc = result?;
+    let (toc, provenance) = result?;
+    match provenance {
+        store::contents::Provenance::Stored => {}
+        store::contents::Provenance::Built => {
+            if !g.quiet {
+                crate::errln!("dbvault: note: snapshot {} was stored without a table of contents: read it from its dump", s.id.short());
+            }
+        }
+        store::contents::Provenance::Rebuilt(why) => {
+            crate::errln!("dbvault: warning: the stored table of contents of snapshot {} could not be read ({why}): read it from its dump instead", s.id.short());
+        }
+    }
     if s.manifest.incomplete {
         crate::errln!("dbvault: warning: snapshot {} is incomplete (its dump was cut short): objects after the cut are missing", s.id.short());
     }
@@ -138,6 +151,7 @@ fn object_doc(o: &Object) -> ObjectDoc<'_> {
     ObjectDoc {
         kind: o.kind,
         tool_kind: &o.tool_kind,
+        database: o.database.as_deref(),
         schema: o.schema.as_deref(),
         name: &o.name,
         owner: o.owner.as_deref(),

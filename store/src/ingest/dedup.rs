@@ -14,6 +14,7 @@ use repo_format::tree::{TreeBuilder, TreeEntry};
 
 use super::seal::seal_batch;
 use super::sink::{ToPacks, writer_gone};
+use crate::contents::Builder;
 use crate::delta::BaseFinder;
 use crate::index::Index;
 use crate::repository::Repository;
@@ -54,8 +55,11 @@ pub(super) struct Dedup<'r> {
     pub added: Added,
     /// Proposes delta bases; `None` when this run stores no deltas.
     bases: Option<BaseFinder<'r>>,
-    /// New chunk-list nodes, sealed, not yet handed to the pack writer.
+    /// New chunk-list nodes (and chunks of the table of contents), sealed, not yet handed to the
+    /// pack writer.
     pub nodes: Vec<SealedBlob>,
+    /// The table of contents, built as the stream passes.
+    pub contents: Option<Builder>,
     /// The digest of the stream so far. It is computed here, not on the reader thread: reading
     /// and chunking keep that thread busy while this one has time to spare
     /// (benches/log/2026-12-02-fresh-memory-runs-x-y-z.md).
@@ -65,7 +69,8 @@ pub(super) struct Dedup<'r> {
 impl<'r> Dedup<'r> {
     /// A deduplicator against `index`; `bases` proposes delta bases (`None`: no deltas).
     pub fn new(repo: &'r Repository, index: &'r Index, bases: Option<BaseFinder<'r>>) -> Self {
-        Dedup { repo, index, seen: RunSet::default(), added: Added::default(), bases, nodes: Vec::new(), digest: blake3::Hasher::new() }
+        let contents = Some(Builder::new(crate::contents::digest_key(repo)));
+        Dedup { repo, index, seen: RunSet::default(), added: Added::default(), bases, nodes: Vec::new(), contents, digest: blake3::Hasher::new() }
     }
 
     fn is_new(&self, id: &Id) -> Result<bool> {
@@ -74,11 +79,19 @@ impl<'r> Dedup<'r> {
 
     /// Store a chunk-list node unless it is stored already; its id.
     pub fn store_node(&mut self, plain: &[u8]) -> Result<Id> {
-        let keys = self.repo.keys();
-        let id = keys.tree_id(plain);
+        self.store_blob(BlobKind::TreeNode, self.repo.keys().tree_id(plain), plain)
+    }
+
+    /// Store a chunk that is no part of the stream (of its table of contents) unless it is stored
+    /// already, sealed on this thread; its id.
+    pub fn store_chunk(&mut self, plain: &[u8]) -> Result<Id> {
+        self.store_blob(BlobKind::Chunk, self.repo.keys().chunk_id(plain), plain)
+    }
+
+    fn store_blob(&mut self, kind: BlobKind, id: Id, plain: &[u8]) -> Result<Id> {
         if self.is_new(&id)? {
-            let sealed = blob::seal(keys, BlobKind::TreeNode, id, plain, self.repo.config().compression_level)
-                .map_err(|e| StoreError::format("chunk-list node", e))?;
+            let what = if kind == BlobKind::TreeNode { "chunk-list node" } else { "chunk" };
+            let sealed = blob::seal(self.repo.keys(), kind, id, plain, self.repo.config().compression_level).map_err(|e| StoreError::format(what, e))?;
             self.seen.insert(short_key(&id));
             self.nodes.push(sealed);
         }
@@ -100,6 +113,9 @@ impl<'r> Dedup<'r> {
     {
         let keys = self.repo.keys();
         self.digest.update(&batch.data);
+        if let Some(c) = &mut self.contents {
+            c.feed(&batch.data);
+        }
         let ids: Vec<Id> = batch.chunks.par_iter().map(|r| keys.chunk_id(&batch.data[r.clone()])).collect();
         let mut new = Vec::new();
         for (i, id) in ids.iter().enumerate() {

@@ -6,6 +6,8 @@
 //!   packs in stream order and writes index segments.
 //! - [`acceptance`]: whether the stream may become a snapshot (a failed producer, an empty or
 //!   truncated dump may not), decided before the commit point.
+//! - `contents`: the table of contents built as the stream passes (on the deduplicating thread),
+//!   stored under its own chunk-list tree once the stream is accepted.
 //! - [`options`]: what the caller asks for, including whose snapshot it makes ([`Lineage`]: a new
 //!   one, or a copy of another repository's).
 //!
@@ -34,6 +36,7 @@ use crate::tree::TreeWalk;
 use crate::{Result, StoreError};
 
 pub mod acceptance;
+mod contents;
 mod dedup;
 pub mod options;
 mod pipeline;
@@ -100,7 +103,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let name_tag = repo.keys().name_tag(&opts.db);
     let place = opts.lineage.place(started, || writer.latest_of(&name_tag))?;
     let manifest = Manifest {
-        version: 1,
+        version: repo_format::manifest::version_for(streamed.toc.as_ref()),
         db: opts.db,
         host: opts.host.unwrap_or_else(hostname),
         tags: opts.tags,
@@ -116,6 +119,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
         incomplete: streamed.incomplete,
         client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
         origin: place.origin,
+        toc: streamed.toc,
     };
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
     // Never commit a manifest that could not be read back (readers bound what they accept).

@@ -10,6 +10,7 @@ use std::sync::mpsc::sync_channel;
 
 use chunker::{Batch, Chunker, Input};
 use repo_format::Id;
+use repo_format::contents::TocRef;
 use repo_format::manifest::{Added, Source};
 use repo_format::tree::{TreeBuilder, TreeRoot};
 
@@ -41,6 +42,8 @@ pub(super) struct Streamed {
     pub incomplete: bool,
     /// The chunk list's root.
     pub root: TreeRoot,
+    /// The stored table of contents, if the stream's format has a parser.
+    pub toc: Option<TocRef>,
     /// What was added (chunks, bytes, deltas).
     pub added: Added,
     /// The new chunks' super-features, for the local index.
@@ -120,14 +123,15 @@ pub(super) fn run<R: std::io::Read + Send>(
             let info = dump::recognize(&edges.head, &edges.tail);
             let (source, incomplete) = lineage.describe(&info, len, producer.map(|p| p()), allow_incomplete)?;
             let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
+            let toc = super::contents::store(repo, &mut dedup)?;
             packs.send(ToPacks::Finish { nodes: std::mem::take(&mut dedup.nodes) }).map_err(|_| writer_gone())?;
-            Ok((len, source, incomplete, root))
+            Ok((len, source, incomplete, root, toc))
         });
         drop(packs);
         let written = sink_thread.join().expect("the pack sink does not panic");
         let opened = opening.map(|o| o.join().expect("opening the index does not panic"));
         // The sink's own error explains a "pack writer stopped" seen here.
-        let ((size, source, incomplete, root), written) = match (finished, written) {
+        let ((size, source, incomplete, root, toc), written) = match (finished, written) {
             (Ok(f), Ok(Some(w))) => (f, w),
             (_, Err(e)) | (Err(e), _) => return Err(e),
             (Ok(_), Ok(None)) => return Err(writer_gone()),
@@ -141,6 +145,6 @@ pub(super) fn run<R: std::io::Read + Send>(
         added.delta_stored_bytes = deltas.stored;
         added.delta_alone_bytes = deltas.alone;
         let digest = Id(*dedup.digest.finalize().as_bytes());
-        Ok(Streamed { digest, size, source, incomplete, root, added, features, segments, index_writer })
+        Ok(Streamed { digest, size, source, incomplete, root, toc, added, features, segments, index_writer })
     })
 }

@@ -16,9 +16,11 @@ use crate::repository::Repository;
 use crate::snapshot::Snapshot;
 use crate::{Result, StoreError};
 
-/// Mark every blob of `snap`'s tree; subtrees already marked (shared with another snapshot) are skipped.
+/// Mark every blob of `snap`'s trees (its dump's, and its table of contents'); subtrees already
+/// marked (shared with another snapshot) are skipped.
 pub(super) fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, missing: &mut HashSet<Id>) -> Result<()> {
     let mut stack = vec![snap.manifest.tree];
+    stack.extend(snap.manifest.toc.as_ref().map(|t| t.tree));
     while let Some(node_id) = stack.pop() {
         if marks.contains(&node_id)? {
             continue;
