@@ -97,8 +97,9 @@ pub struct Object {
     pub kind: Kind,
     /// The kind as the dump tool names it (pg_dump: `TABLE DATA`, `FK CONSTRAINT`, ...).
     pub tool_kind: String,
-    /// The database it belongs to in a dump of several (pg_dumpall's `\connect` sections); `None`
-    /// in a dump of one database, and for what belongs to no database (roles, tablespaces).
+    /// The database it belongs to in a dump of several (pg_dumpall's `Database "X" dump` sections,
+    /// mysqldump's `Current Database` blocks); `None` in a dump of one database that names none,
+    /// and for what belongs to no database (pg_dumpall's roles and tablespaces).
     pub database: Option<String>,
     /// Its schema (PostgreSQL) or database (MySQL), if the dump names one.
     pub schema: Option<String>,
