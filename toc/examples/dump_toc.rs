@@ -1,6 +1,6 @@
 //! Print the table of contents of a dump read from standard input, one object a line, and the
 //! parser's speed on standard error: `cargo run --release -p dbvault-toc --example dump_toc --
-//! [pg|mysql] < dump.sql` (pg_dump plain by default).
+//! [pg|pg_dumpall|mysql] < dump.sql` (pg_dump plain by default).
 
 use std::io::Read;
 use std::time::Instant;
@@ -10,6 +10,7 @@ use toc::TocParser;
 fn main() -> std::io::Result<()> {
     let mut parser: Box<dyn TocParser> = match std::env::args().nth(1).as_deref() {
         Some("mysql") => Box::new(toc::mysql::MysqlDump::new([0; 32])),
+        Some("pg_dumpall") => Box::new(toc::pg_dumpall::PgDumpall::new([0; 32])),
         _ => Box::new(toc::pg_plain::PgPlain::new([0; 32])),
     };
     let mut buf = vec![0u8; 4 << 20];
@@ -27,7 +28,7 @@ fn main() -> std::io::Result<()> {
     }
     let toc = parser.finish();
     for o in &toc.objects {
-        println!("{:?}\t{}\t{}\t{}..{}\t{}", o.kind, o.schema.as_deref().unwrap_or("-"), o.name, o.range.start, o.range.end, o.rows.map_or("-".to_string(), |r| r.to_string()));
+        println!("{:?}\t{}\t{}\t{}\t{}\t{}..{}\t{}", o.kind, o.tool_kind, o.database.as_deref().unwrap_or("-"), o.schema.as_deref().unwrap_or("-"), o.name, o.range.start, o.range.end, o.rows.map_or("-".to_string(), |r| r.to_string()));
     }
     for r in &toc.not_understood {
         println!("not understood: {}..{}", r.start, r.end);

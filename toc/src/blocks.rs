@@ -6,7 +6,8 @@
 //! A block line opens an object only outside strings, dollar-quoted function bodies and
 //! statements ([`Lexer`] lexes everything but COPY rows), so no text a user wrote can split
 //! an object. Lines starting with `--` are kept whole (up to [`MAX_LINE_HEAD`] bytes) until they
-//! are known to open an object or not; every other line streams into the current object's digest
+//! are known to open an object or not (as are `COPY` lines and psql meta-commands, to be read
+//! whole); every other line streams into the current object's digest
 //! as it arrives, so no line of data is ever held in memory. Rows are `COPY` lines up to `\.`
 //! (counted many lines at a time), or the rows of `INSERT ... VALUES` statements.
 
@@ -51,6 +52,18 @@ pub trait Dialect {
     fn lexer(&self) -> Lexer;
     /// Whether the format holds `COPY ... FROM stdin;` blocks of rows.
     fn copies(&self) -> bool;
+    /// Whether a dump that ends here is whole as far as its blocks tell (a format whose dumps
+    /// must end with a completion line says no before it): if not, the last object is reported
+    /// as not understood.
+    fn complete(&self) -> bool {
+        true
+    }
+    /// What of a line starting with a backslash outside statements (a psql meta-command) goes
+    /// into its object's digest: all of it, unless the dialect knows a part that differs in every
+    /// dump of the same data.
+    fn digested<'a>(&self, line: &'a [u8]) -> &'a [u8] {
+        line
+    }
 }
 
 /// What a block line says of the object it opens.
@@ -135,12 +148,26 @@ impl<D: Dialect> BlockParser<D> {
     }
 
     /// Whether a line starting with `first` (its first bytes, at least two unless the line is
-    /// shorter) is kept whole: a possible block line, or the `COPY` that starts table data.
+    /// shorter) is kept whole: a possible block line, the `COPY` that starts table data, or a
+    /// psql meta-command.
     fn keeps(&self, first: &[u8]) -> bool {
         if self.in_copy || self.copy_pending || self.current.lexer.in_statement() {
             return false;
         }
-        first.starts_with(b"--") || (self.dialect.copies() && first.starts_with(b"CO"))
+        first.starts_with(b"--") || (self.dialect.copies() && first.starts_with(b"CO")) || first.starts_with(b"\\")
+    }
+
+    /// A kept line that opens nothing, with only what the dialect digests of a meta-command.
+    fn stream_kept(&mut self, line: &[u8]) {
+        let digested = if line.starts_with(b"\\") { self.dialect.digested(line) } else { line };
+        if digested.len() == line.len() {
+            return self.stream(line);
+        }
+        if let Some((_, held)) = self.held.take() {
+            self.absorb(&held);
+        }
+        self.current.hasher.update(digested);
+        self.current.lexer.feed(line);
     }
 
     /// Rows of a COPY block, from a line start at `data[0]`: whole lines up to the line `\.` (not
@@ -218,7 +245,7 @@ impl<D: Dialect> BlockParser<D> {
             LineMode::Kept if line.starts_with(b"--") => self.comment_line(start, &line),
             LineMode::Kept | LineMode::Streamed if !self.in_copy => {
                 if mode == LineMode::Kept {
-                    self.stream(&line);
+                    self.stream_kept(&line);
                 }
                 // Whatever the block said the object is: a name that fooled the block line must not
                 // make its rows be read as SQL.
@@ -344,8 +371,10 @@ impl<D: Dialect> TocParser for BlockParser<D> {
             self.absorb(&held);
         }
         let end = self.pos;
-        if self.in_copy || self.copy_pending || self.current.lexer.in_statement() {
-            // Cut short inside table data or a statement: the object is not all there.
+        let whole = self.dialect.complete() || self.current.start == end;
+        if self.in_copy || self.copy_pending || self.current.lexer.in_statement() || !whole {
+            // Cut short inside table data or a statement, or before the dump's end: the object
+            // is not all there.
             self.not_understood.push(self.current.start..end);
         }
         let key = self.key;

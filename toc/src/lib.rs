@@ -9,8 +9,9 @@
 //! length of the dump's lines. A dump it does not understand is never an error: the table of
 //! contents says which bytes were not understood.
 //!
-//! Formats: pg_dump's plain SQL ([`pg_plain`]), mysqldump's and mariadb-dump's ([`mysql`]), both
-//! on one engine for dumps laid out in comment blocks ([`blocks`]). pg_dumpall and T-SQL scripts
+//! Formats: pg_dump's plain SQL ([`pg_plain`]), pg_dumpall's (a whole cluster: its globals, then
+//! every database's pg_dump plain dump, [`pg_dumpall`]), mysqldump's and mariadb-dump's
+//! ([`mysql`]), all on one engine for dumps laid out in comment blocks ([`blocks`]). T-SQL scripts
 //! follow.
 
 use std::ops::Range;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod blocks;
 pub mod compare;
 pub mod mysql;
+pub mod pg_dumpall;
 pub mod pg_plain;
 pub mod sql;
 
@@ -97,8 +99,9 @@ pub struct Object {
     pub kind: Kind,
     /// The kind as the dump tool names it (pg_dump: `TABLE DATA`, `FK CONSTRAINT`, ...).
     pub tool_kind: String,
-    /// The database it belongs to in a dump of several (pg_dumpall's `\connect` sections); `None`
-    /// in a dump of one database, and for what belongs to no database (roles, tablespaces).
+    /// The database it belongs to in a dump of several (pg_dumpall's `Database "X" dump` sections,
+    /// mysqldump's `Current Database` blocks); `None` in a dump of one database that names none,
+    /// and for what belongs to no database (pg_dumpall's roles and tablespaces).
     pub database: Option<String>,
     /// Its schema (PostgreSQL) or database (MySQL), if the dump names one.
     pub schema: Option<String>,
@@ -114,7 +117,8 @@ pub struct Object {
     /// For table data: the rows.
     pub rows: Option<u64>,
     /// BLAKE3 of its bytes, keyed with the key the parser was given: equal digests mean the object
-    /// did not change between two dumps.
+    /// did not change between two dumps. (A format may leave out what differs in every dump of the
+    /// same data: pg_dumpall's `\restrict` keys.)
     pub digest: [u8; 32],
 }
 

@@ -13,7 +13,8 @@
 //! Table data is `INSERT ... VALUES` statements (extended inserts: many rows per statement);
 //! strings take backslash escapes. The dump ends with `-- Dump completed`. Objects are named within
 //! the database of the last `Current Database` block (`--databases`, `--all-databases`), or the
-//! one the banner's `Host:` line names.
+//! one the banner's `Host:` line names. In a dump with `Current Database` blocks (of one database
+//! or several), objects also name theirs in [`Object::database`](crate::Object::database).
 
 use crate::blocks::{BlockParser, Dialect, Header};
 use crate::sql::Lexer;
@@ -24,6 +25,8 @@ use crate::{Kind, Section};
 pub struct MySql {
     /// The database objects belong to.
     database: Option<String>,
+    /// A `Current Database` block named it (not only the banner).
+    current: bool,
 }
 
 /// The table-of-contents parser of mysqldump and mariadb-dump dumps.
@@ -66,14 +69,16 @@ impl Dialect for MySql {
         let name = unquote(text[prefix.len()..].trim());
         if *kind == Kind::Database {
             self.database = Some(name.clone());
-            return Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), database: None, schema: None, name, owner: None });
+            self.current = true;
+            return Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), database: Some(name.clone()), schema: None, name, owner: None });
         }
+        let database = self.database.clone().filter(|_| self.current);
         let (schema, name) = match *kind {
             // Routines and events are named by their database.
             Kind::Function | Kind::Other => (Some(name.clone()), String::new()),
             _ => (self.database.clone(), name),
         };
-        Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), database: None, schema, name, owner: None })
+        Some(Header { kind: *kind, tool_kind: tool_kind.to_string(), database, schema, name, owner: None })
     }
 
     fn section(&self, h: &Header, current: Section) -> Section {

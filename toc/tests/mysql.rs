@@ -122,3 +122,71 @@ fn identifiers_comments_and_strings_the_mysql_way_never_hide_or_invent_objects()
         assert_eq!(rows, [("cols", Some(2)), ("a--b", Some(2)), ("dq\"x", Some(2)), ("it's", Some(2)), ("paren(", Some(2)), ("a/*b", Some(2)), ("last", Some(3))], "pieces of {piece}");
     }
 }
+
+/// `mariadb-dump --databases shop crm --routines --events` as 10.11.19 writes it (shortened): each
+/// database's tables, then a second round of `Current Database` blocks for the final views.
+fn databases(crm_rows: u32) -> String {
+    let mut d = String::from("/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)\n--\n-- Host: localhost    Database: shop\n-- ------------------------------------------------------\n-- Server version\t10.11.19-MariaDB-0+deb12u1\n\n/*!40101 SET NAMES utf8mb4 */;\n\n");
+    for (db, rows) in [("shop", 3), ("crm", crm_rows)] {
+        d += &block(&format!("Current Database: `{db}`"));
+        d += &format!("CREATE DATABASE /*!32312 IF NOT EXISTS*/ `{db}` /*!40100 DEFAULT CHARACTER SET latin1 COLLATE latin1_swedish_ci */;\n\nUSE `{db}`;\n\n");
+        d += &block("Table structure for table `orders`");
+        d += "DROP TABLE IF EXISTS `orders`;\nCREATE TABLE `orders` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB;\n\n";
+        d += &block("Dumping data for table `orders`");
+        let values: Vec<String> = (1..=rows).map(|i| format!("({i})")).collect();
+        d += &format!("LOCK TABLES `orders` WRITE;\n/*!40000 ALTER TABLE `orders` DISABLE KEYS */;\nINSERT INTO `orders` VALUES\n{};\n/*!40000 ALTER TABLE `orders` ENABLE KEYS */;\nUNLOCK TABLES;\n\n", values.join(",\n"));
+        if db == "shop" {
+            d += &block("Temporary table structure for view `v`");
+            d += "DROP TABLE IF EXISTS `v`;\n/*!50001 DROP VIEW IF EXISTS `v`*/;\n/*!50001 CREATE VIEW `v` AS SELECT\n NULL AS `id` */;\n\n";
+        }
+        d += &block(&format!("Dumping events for database '{db}'"));
+        d += &block(&format!("Dumping routines for database '{db}'"));
+    }
+    d += &block("Current Database: `shop`");
+    d += "USE `shop`;\n\n";
+    d += &block("Final view structure for view `v`");
+    d += "/*!50001 DROP VIEW IF EXISTS `v`*/;\n/*!50001 VIEW `v` AS select `orders`.`id` AS `id` from `orders` */;\n\n";
+    d += &block("Current Database: `crm`");
+    d += "USE `crm`;\n/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n\n-- Dump completed on 2026-12-07 12:25:59\n";
+    d
+}
+
+#[test]
+fn objects_of_a_dump_of_several_databases_name_theirs() {
+    let d = databases(5);
+    for piece in [1, 29, 1 << 20] {
+        let toc = parse(d.as_bytes(), piece);
+        assert!(toc.not_understood.is_empty(), "{:?}", toc.not_understood);
+        type Seen<'a> = (Kind, Option<&'a str>, Option<&'a str>, &'a str, Option<u64>);
+        let got: Vec<Seen> = toc.objects.iter().map(|o| (o.kind, o.database.as_deref(), o.schema.as_deref(), o.name.as_str(), o.rows)).collect();
+        let (shop, crm) = (Some("shop"), Some("crm"));
+        assert_eq!(got, [
+            (Kind::Preamble, None, None, "", None),
+            (Kind::Database, shop, None, "shop", None),
+            (Kind::Table, shop, shop, "orders", None),
+            (Kind::TableData, shop, shop, "orders", Some(3)),
+            (Kind::View, shop, shop, "v", None),
+            (Kind::Other, shop, shop, "", None),
+            (Kind::Function, shop, shop, "", None),
+            (Kind::Database, crm, None, "crm", None),
+            (Kind::Table, crm, crm, "orders", None),
+            (Kind::TableData, crm, crm, "orders", Some(5)),
+            (Kind::Other, crm, crm, "", None),
+            (Kind::Function, crm, crm, "", None),
+            (Kind::Database, shop, None, "shop", None),
+            (Kind::View, shop, shop, "v", None),
+            (Kind::Database, crm, None, "crm", None),
+            (Kind::Trailer, None, None, "", None),
+        ], "pieces of {piece}");
+    }
+    // The same table in two databases: a change in one is a change of that one only.
+    use toc::compare::{Status, compare};
+    let (a, b) = (parse(d.as_bytes(), 4096), parse(databases(6).as_bytes(), 4096));
+    let changes = compare(&a, &b);
+    let changed: Vec<(Option<&str>, Kind, &str)> = changes.iter().filter(|c| c.status != Status::Unchanged).map(|c| (c.object().database.as_deref(), c.object().kind, c.object().name.as_str())).collect();
+    assert_eq!(changed, [(Some("crm"), Kind::TableData, "orders")]);
+    // A dump of one database without `Current Database` blocks names none.
+    let one = d.replacen(&block("Current Database: `shop`"), "", 1);
+    let one = &one[..one.find(&block("Current Database: `crm`")).unwrap()];
+    assert!(parse(one.as_bytes(), 100).objects.iter().all(|o| o.database.is_none()));
+}
