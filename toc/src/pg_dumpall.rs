@@ -120,10 +120,7 @@ impl Dialect for PgAll {
     /// a random key in every dump, and pg_dumpall's objects hold them (a database's block, its
     /// `DATABASE` objects, the last global): the key is left out of their digests.
     fn digested<'a>(&self, line: &'a [u8]) -> &'a [u8] {
-        match line.iter().position(|&b| b == b' ') {
-            Some(end) if matches!(&line[..end], b"\\restrict" | b"\\unrestrict") => &line[..end],
-            _ => line,
-        }
+        crate::pg_plain::without_restrict_key(line)
     }
 }
 

@@ -136,6 +136,15 @@ fn digests_tell_which_objects_changed() {
 }
 
 #[test]
+fn the_random_restrict_key_of_each_dump_changes_no_digest() {
+    let a = dump(5, "same");
+    let b = a.replace("\\restrict X7k", "\\restrict Q9zLm2");
+    assert_ne!(a, b);
+    let digests = |d: &str| parse(d.as_bytes(), 7).objects.iter().map(|o| o.digest).collect::<Vec<_>>();
+    assert_eq!(digests(&a), digests(&b));
+}
+
+#[test]
 fn a_dump_cut_inside_table_data_says_so() {
     let d = dump(50, "note");
     let cut = d.find("\\.\n").unwrap() - 20;

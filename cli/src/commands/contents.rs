@@ -117,6 +117,7 @@ pub fn ls(g: &Global, repo: &Repository, a: &LsArgs) -> Result<()> {
     if g.quiet {
         return Ok(());
     }
+    let several = toc.objects.iter().any(|o| o.database.is_some());
     let rows: Vec<Vec<String>> = toc
         .objects
         .iter()
@@ -126,10 +127,15 @@ pub fn ls(g: &Global, repo: &Repository, a: &LsArgs) -> Result<()> {
                 Some(schema) => format!("{schema}.{}", o.name),
                 None => o.name.clone(),
             };
-            vec![o.tool_kind.to_lowercase(), shorten(&output::printable(&name), NAME_WIDTH), o.rows.map_or(String::new(), |r| r.to_string()), output::size(o.range.end - o.range.start)]
+            let mut row = vec![o.tool_kind.to_lowercase(), shorten(&output::printable(&name), NAME_WIDTH), o.rows.map_or(String::new(), |r| r.to_string()), output::size(o.range.end - o.range.start)];
+            if several {
+                row.insert(1, o.database.as_deref().map_or(String::new(), |d| shorten(&output::printable(d), NAME_WIDTH)));
+            }
+            row
         })
         .collect();
-    output::table(&["KIND", "NAME", "ROWS", "SIZE"], &rows)?;
+    let header: &[&str] = if several { &["KIND", "DATABASE", "NAME", "ROWS", "SIZE"] } else { &["KIND", "NAME", "ROWS", "SIZE"] };
+    output::table(header, &rows)?;
     let tables = toc.of_kind(Kind::TableData).count();
     let total: u64 = toc.of_kind(Kind::TableData).filter_map(|o| o.rows).sum();
     crate::outln!("{} object(s); {tables} table(s) with data, {total} row(s), in {} of dump", rows.len(), output::size(toc.len));
