@@ -456,6 +456,24 @@ pub struct RestoreArgs {
     /// Pipe the dump into this command instead (after `--`), e.g. `-- psql -d shop_restored`.
     #[arg(last = true, value_name = "CMD", conflicts_with = "output")]
     pub command: Vec<String>,
+    /// Restore only this table or view (repeat for more): NAME, or SCHEMA.NAME (MySQL:
+    /// DATABASE.NAME). The script holds the dump's preamble, the table's definition, the sequences
+    /// it owns, its rows, indexes, constraints, triggers, comments and grants; a foreign key to a
+    /// table not restored is left out with a comment. Only the chunks that hold these are read.
+    #[arg(long = "table", value_name = "NAME", help_heading = "Part of a dump")]
+    pub tables: Vec<String>,
+    /// Restore only the objects of this schema (PostgreSQL; repeat for more).
+    #[arg(long = "schema", value_name = "NAME", help_heading = "Part of a dump")]
+    pub schemas: Vec<String>,
+    /// Restore only the objects of this database of a pg_dumpall or multi-database mysqldump dump.
+    #[arg(long, value_name = "NAME", help_heading = "Part of a dump")]
+    pub database: Option<String>,
+    /// Definitions only: no rows, no sequence values.
+    #[arg(long, conflicts_with = "data_only", help_heading = "Part of a dump")]
+    pub schema_only: bool,
+    /// Rows and sequence values only.
+    #[arg(long, help_heading = "Part of a dump")]
+    pub data_only: bool,
 }
 
 /// `repair` subcommands.

@@ -238,12 +238,13 @@ fn every_document_of_a_healthy_repository() {
         "shared_with_parent: object", "shared_with_parent.parent: null", "shared_with_parent.shared_bytes: number",
         "shared_with_parent.shared_chunks: number", "size: number", "source: object", "source.completion_marker: boolean", "source.encoding: string",
         "source.format: string", "source.producer: string", "source.server_version: string", "source.tool: string", "source.tool_version: string",
-        "start: string", "tags: array", "tree: string", "version: number",
+        "start: string", "tags: array", "toc: object", "toc.digest: string", "toc.format: string", "toc.objects: number", "toc.size: number",
+        "toc.tree: string", "tree: string", "version: number",
     ]);
     let doc = json_out(&e, &["ls", "latest", "--db", "shop"], b"", 0);
     keys.check("ls", &doc, &[
         "db: string", "format: string", "incomplete: boolean", "not_understood: array", "objects: array", "objects[]: object", "objects[].bytes: number",
-        "objects[].kind: string", "objects[].name: string", "objects[].offset: number", "objects[].owner: null", "objects[].owner: string",
+        "objects[].database: null", "objects[].kind: string", "objects[].name: string", "objects[].offset: number", "objects[].owner: null", "objects[].owner: string",
         "objects[].rows: null", "objects[].rows: number", "objects[].schema: null", "objects[].schema: string", "objects[].section: string",
         "objects[].tool_kind: string", "snapshot: string",
     ]);
@@ -256,7 +257,8 @@ fn every_document_of_a_healthy_repository() {
         "source: object", "source.command: array", "source.command[]: string", "source.completion_marker: boolean", "source.encoding: string",
         "source.exit_status: number", "source.format: string", "source.producer: string", "source.server_version: string",
         "source.stderr_tail: array", "source.stderr_tail[]: string", "source.tool: string", "source.tool_version: string", "start: string",
-        "tags: array", "tags[]: string", "tree: string", "version: number",
+        "tags: array", "tags[]: string", "toc: object", "toc.digest: string", "toc.format: string", "toc.objects: number", "toc.size: number",
+        "toc.tree: string", "tree: string", "version: number",
     ]);
     let doc = json_out(&e, &["diff", &ids[0], &ids[1]], b"", 0);
     keys.check("diff", &doc, &[
@@ -304,7 +306,8 @@ fn every_document_of_a_healthy_repository() {
         "source.command: array", "source.command[]: string", "source.completion_marker: boolean", "source.encoding: string",
         "source.exit_status: number", "source.format: string", "source.producer: string", "source.server_version: string",
         "source.stderr_tail: array", "source.stderr_tail[]: string", "source.tool: string", "source.tool_version: string", "start: string",
-        "tags: array", "tags[]: string", "tree: string", "version: number",
+        "tags: array", "tags[]: string", "toc: object", "toc.digest: string", "toc.format: string", "toc.objects: number", "toc.size: number",
+        "toc.tree: string", "tree: string", "version: number",
     ]);
 
     let doc = json_out(&e, &["check"], b"", 0);

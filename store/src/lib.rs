@@ -23,6 +23,7 @@ pub mod contents;
 pub mod copy;
 pub mod delta;
 pub mod dump;
+pub mod extract;
 pub mod error;
 pub mod forgotten;
 pub mod index;

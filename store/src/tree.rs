@@ -22,6 +22,9 @@ pub struct TreeWalk<'a> {
     stack: Vec<(Vec<TreeEntry>, usize, u8)>,
     offset: u64,
     root: Option<Id>,
+    /// Chunks that end at or before this offset are passed over, and nodes beneath them never
+    /// loaded ([`TreeWalk::skip_to`]).
+    skip_before: u64,
 }
 
 /// A tree-walk failure: which node or chunk, at which stream offset.
@@ -38,7 +41,14 @@ pub struct WalkError {
 impl<'a> TreeWalk<'a> {
     /// A walk over the tree rooted at `root`.
     pub fn new(reader: &'a PackReader<'a>, index: &'a Index, root: Id) -> Self {
-        TreeWalk { reader, index, stack: Vec::new(), offset: 0, root: Some(root) }
+        TreeWalk { reader, index, stack: Vec::new(), offset: 0, root: Some(root), skip_before: 0 }
+    }
+
+    /// Pass over the chunks that end at or before `offset`: the next chunk returned is the one
+    /// that holds the byte at `offset` (or a later one, if the walk is already past it). Only the
+    /// nodes on the way to it are loaded.
+    pub fn skip_to(&mut self, offset: u64) {
+        self.skip_before = self.skip_before.max(offset);
     }
 
     fn load(&self, id: &Id, expect_level: Option<u8>, expect_len: Option<u64>) -> Result<Node> {
@@ -67,6 +77,10 @@ impl<'a> TreeWalk<'a> {
                 continue;
             };
             *pos += 1;
+            if self.offset + e.len <= self.skip_before && e.len > 0 {
+                self.offset += e.len;
+                continue;
+            }
             if *level == 0 {
                 let c = StreamChunk { id: e.id, len: e.len, offset: self.offset };
                 self.offset += e.len;

@@ -23,6 +23,7 @@ pub mod compare;
 pub mod mysql;
 pub mod pg_dumpall;
 pub mod pg_plain;
+pub mod select;
 pub mod sql;
 
 /// Longest line kept whole to recognise it (a block line naming a function of many arguments, a

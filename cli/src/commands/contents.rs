@@ -65,7 +65,7 @@ struct Span {
 }
 
 /// The table of contents of `s`, read with a progress bar; its warnings printed.
-fn read(g: &Global, repo: &Repository, index: &store::index::Index, s: &store::snapshot::Snapshot) -> Result<Toc> {
+pub(crate) fn read(g: &Global, repo: &Repository, index: &store::index::Index, s: &store::snapshot::Snapshot) -> Result<Toc> {
     let bar = output::progress(Some(s.manifest.size), g.quiet, &format!("reading {}", s.id.short()));
     let progress = |n: u64| {
         if let Some(b) = &bar {

@@ -11,6 +11,7 @@ mod contents;
 mod key;
 mod repair;
 mod restore;
+mod selection;
 pub(crate) mod snapshots;
 
 use std::time::Duration;

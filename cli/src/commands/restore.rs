@@ -72,6 +72,9 @@ struct RestoreDoc<'a> {
     output: Option<&'a Path>,
     /// Whether the dump is known to be cut short.
     incomplete: bool,
+    /// For a part of the dump (--table, --schema, ...): what was chosen and read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<super::selection::SelectionDoc<'a>>,
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
@@ -89,7 +92,13 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             snap.manifest.db
         );
     }
-    let bar = output::progress(Some(snap.manifest.size), g.quiet, &format!("restoring {}", snap.id.short()));
+    let selection = super::selection::request(a).map(|req| super::selection::plan(g, repo, &index, &snap, &req)).transpose()?;
+    let produce = |out: &mut dyn Write, progress: &(dyn Fn(u64) + Sync)| match &selection {
+        Some(sel) => sel.write(repo, &index, &snap, out, progress),
+        None => restore(repo, &index, &snap, out, Some(progress)),
+    };
+    let total = selection.as_ref().map_or(snap.manifest.size, |s| s.len());
+    let bar = output::progress(Some(total), g.quiet, &format!("restoring {}", snap.id.short()));
     let progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);
@@ -99,7 +108,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         (None, _) if !a.command.is_empty() => {
             let (consumer, stdin) = Consumer::spawn(&a.command)?;
             let mut out = BufWriter::with_capacity(1 << 20, stdin);
-            match restore(repo, &index, &snap, &mut out, Some(&progress)) {
+            match produce(&mut out, &progress) {
                 Ok(s) => {
                     drop(out); // end of input: the command may now finish
                     consumer.finish()?;
@@ -134,14 +143,14 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut out = BufWriter::with_capacity(1 << 20, stdout);
-            match restore(repo, &index, &snap, &mut out, Some(&progress)) {
+            match produce(&mut out, &progress) {
                 Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
                     Err(crate::exit::DumpNotDelivered("standard output was closed".into()).into())
                 }
                 r => r.map_err(anyhow::Error::from),
             }
         }
-        (Some(path), Some(target)) => restore_to_file(repo, &index, &snap, path, target, &progress),
+        (Some(path), Some(target)) => restore_to_file(path, target, &|out| produce(out, &progress)),
         (Some(_), None) => unreachable!("a target is checked for every -o"),
     };
     if let Some(b) = &bar {
@@ -158,6 +167,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             elapsed_secs: s.elapsed.as_secs_f64(),
             output,
             incomplete: snap.manifest.incomplete,
+            part: selection.as_ref().map(|s| s.doc()),
         };
         if output.is_some() || !a.command.is_empty() {
             output::json(&doc)?;
@@ -165,15 +175,33 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             crate::errln!("{}", output::json_text(&doc)?);
         }
     } else if !g.quiet && (output.is_some() || !a.command.is_empty()) {
-        crate::outln!(
-            "restored snapshot {} of db {}{}: {} in {:.1} s ({}), digest verified",
-            snap.id.short(),
-            snap.manifest.db,
-            if snap.manifest.incomplete { " (INCOMPLETE dump)" } else { "" },
-            output::size(s.bytes),
-            s.elapsed.as_secs_f64(),
-            output::rate(s.bytes, s.elapsed)
-        );
+        match &selection {
+            Some(sel) => {
+                let read = sel.read.get();
+                crate::outln!(
+                    "restored {} of snapshot {} of db {}{}: {} object(s), {} written in {:.2} s; read {} in {} chunk(s) of the {} dump, every chunk verified",
+                    if sel.plan.tables.is_empty() { "part".to_string() } else { sel.plan.tables.iter().map(|t| output::printable(t)).collect::<Vec<_>>().join(", ") },
+                    snap.id.short(),
+                    snap.manifest.db,
+                    if snap.manifest.incomplete { " (INCOMPLETE dump)" } else { "" },
+                    sel.plan.objects.len(),
+                    output::size(s.bytes),
+                    s.elapsed.as_secs_f64(),
+                    output::size(read.chunk_bytes),
+                    read.chunks,
+                    output::size(snap.manifest.size)
+                );
+            }
+            None => crate::outln!(
+                "restored snapshot {} of db {}{}: {} in {:.1} s ({}), digest verified",
+                snap.id.short(),
+                snap.manifest.db,
+                if snap.manifest.incomplete { " (INCOMPLETE dump)" } else { "" },
+                output::size(s.bytes),
+                s.elapsed.as_secs_f64(),
+                output::rate(s.bytes, s.elapsed)
+            ),
+        }
     }
     Ok(())
 }
@@ -183,7 +211,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
 /// (decrypted data) is removed on failure and on interruption. A new file gets the usual mode
 /// (0666 less the umask); a replaced one keeps its permissions. Without `--force` an existing
 /// file is never replaced, even one created while the restore ran.
-fn restore_to_file(repo: &Repository, index: &store::index::Index, snap: &snapshot::Snapshot, path: &Path, target: Target, progress: &(dyn Fn(u64) + Sync)) -> Result<RestoreSummary> {
+fn restore_to_file(path: &Path, target: Target, produce: &dyn Fn(&mut dyn Write) -> store::Result<RestoreSummary>) -> Result<RestoreSummary> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => ".".into(),
@@ -197,7 +225,7 @@ fn restore_to_file(repo: &Repository, index: &store::index::Index, snap: &snapsh
         tmp.as_file().set_permissions(perms.clone()).context("giving the restored file the replaced file's permissions")?;
     }
     let mut out = BufWriter::with_capacity(1 << 20, SmallWrites(EarlyWriteback::new(tmp)));
-    let s = restore(repo, index, snap, &mut out, Some(progress))?;
+    let s = produce(&mut out)?;
     let tmp = out.into_inner().map_err(|e| e.into_error()).context("writing the restored file")?.0.file;
     tmp.as_file().sync_all().context("syncing the restored file")?;
     // What is there now must still be what may be replaced (a link put there meanwhile is not).

@@ -1,0 +1,172 @@
+//! Choosing the objects that recreate some tables of a dump (`restore --table`).
+
+use toc::mysql::MysqlDump;
+use toc::pg_plain::PgPlain;
+use toc::select::{Dialect, Parts, Piece, Request, SelectError, plan};
+use toc::{Toc, TocParser};
+
+fn block(name: &str, kind: &str, schema: &str) -> String {
+    let prefix = if kind == "TABLE DATA" { "Data for Name" } else { "Name" };
+    format!("--\n-- {prefix}: {name}; Type: {kind}; Schema: {schema}; Owner: shop\n--\n\n")
+}
+
+/// A pg_dump of `app.orders` (owned sequence, default, index, trigger, comment, grant) and
+/// `app."Order Items"` whose foreign key references orders, and `other.orders` of the same name.
+fn pg_dump() -> String {
+    let mut d = String::from("--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n");
+    d += &block("app", "SCHEMA", "-");
+    d += "CREATE SCHEMA app;\n\n";
+    d += &block("orders", "TABLE", "app");
+    d += "CREATE TABLE app.orders (\n    id integer NOT NULL\n);\n\n";
+    d += &block("TABLE orders", "COMMENT", "app");
+    d += "COMMENT ON TABLE app.orders IS 'the orders';\n\n";
+    d += &block("orders_id_seq", "SEQUENCE", "app");
+    d += "CREATE SEQUENCE app.orders_id_seq\n    START WITH 1;\n\n";
+    d += &block("orders_id_seq", "SEQUENCE OWNED BY", "app");
+    d += "ALTER SEQUENCE app.orders_id_seq OWNED BY app.orders.id;\n\n";
+    d += &block("Order Items", "TABLE", "app");
+    d += "CREATE TABLE app.\"Order Items\" (\n    order_id integer\n);\n\n";
+    d += &block("orders", "TABLE", "other");
+    d += "CREATE TABLE other.orders (\n    id integer\n);\n\n";
+    d += &block("orders id", "DEFAULT", "app");
+    d += "ALTER TABLE ONLY app.orders ALTER COLUMN id SET DEFAULT nextval('app.orders_id_seq'::regclass);\n\n";
+    d += &block("orders", "TABLE DATA", "app");
+    d += "COPY app.orders (id) FROM stdin;\n1\n2\n\\.\n\n";
+    d += &block("Order Items", "TABLE DATA", "app");
+    d += "COPY app.\"Order Items\" (order_id) FROM stdin;\n1\n\\.\n\n";
+    d += &block("orders", "TABLE DATA", "other");
+    d += "COPY other.orders (id) FROM stdin;\n7\n\\.\n\n";
+    d += &block("orders_id_seq", "SEQUENCE SET", "app");
+    d += "SELECT pg_catalog.setval('app.orders_id_seq', 2, true);\n\n";
+    d += &block("orders orders_pkey", "CONSTRAINT", "app");
+    d += "ALTER TABLE ONLY app.orders\n    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);\n\n";
+    d += &block("orders_archive_idx", "INDEX", "app");
+    d += "CREATE INDEX orders_archive_idx ON app.orders_archive USING btree (id);\n\n";
+    d += &block("items_order_idx", "INDEX", "app");
+    d += "CREATE INDEX items_order_idx ON app.\"Order Items\" USING btree (order_id);\n\n";
+    d += &block("orders_id_idx", "INDEX", "app");
+    d += "CREATE INDEX orders_id_idx ON app.orders USING btree (id);\n\n";
+    d += &block("orders orders_touch", "TRIGGER", "app");
+    d += "CREATE TRIGGER orders_touch BEFORE UPDATE ON app.orders FOR EACH ROW EXECUTE FUNCTION app.touch();\n\n";
+    d += &block("Order Items items_order_fk", "FK CONSTRAINT", "app");
+    d += "ALTER TABLE ONLY app.\"Order Items\"\n    ADD CONSTRAINT items_order_fk FOREIGN KEY (order_id) REFERENCES app.orders(id);\n\n";
+    d += &block("TABLE orders", "ACL", "app");
+    d += "GRANT SELECT ON TABLE app.orders TO reader;\n\n";
+    d += "--\n-- PostgreSQL database dump complete\n--\n\n";
+    d
+}
+
+fn toc_of(parser: Box<dyn TocParser>, dump: &str) -> Toc {
+    let mut p = parser;
+    p.feed(dump.as_bytes());
+    p.finish()
+}
+
+/// The script `req` gives, as text.
+fn script(dump: &str, dialect: Dialect, req: &Request) -> Result<String, SelectError> {
+    let toc = if dialect == Dialect::Postgres { toc_of(Box::new(PgPlain::new([1; 32])), dump) } else { toc_of(Box::new(MysqlDump::new([1; 32])), dump) };
+    let mut read = |ranges: &[std::ops::Range<u64>]| Ok(ranges.iter().map(|r| dump.as_bytes()[r.start as usize..r.end as usize].to_vec()).collect());
+    let p = plan(&toc, dialect, req, &mut read)?;
+    Ok(p.pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Dump(r) => dump[r.start as usize..r.end as usize].to_string(),
+            Piece::Note(n) => n.clone(),
+        })
+        .collect())
+}
+
+fn tables(names: &[&str]) -> Request {
+    Request { tables: names.iter().map(|n| n.to_string()).collect(), ..Request::default() }
+}
+
+#[test]
+fn one_table_comes_with_its_sequence_default_rows_index_constraint_trigger_comment_and_grant() {
+    let out = script(&pg_dump(), Dialect::Postgres, &tables(&["app.orders"])).unwrap();
+    for wanted in [
+        "SET client_encoding",
+        "CREATE TABLE app.orders (",
+        "COMMENT ON TABLE app.orders",
+        "CREATE SEQUENCE app.orders_id_seq",
+        "OWNED BY app.orders.id",
+        "SET DEFAULT nextval",
+        "COPY app.orders (id) FROM stdin;\n1\n2\n\\.",
+        "setval('app.orders_id_seq'",
+        "orders_pkey PRIMARY KEY",
+        "CREATE INDEX orders_id_idx",
+        "CREATE TRIGGER orders_touch",
+        "GRANT SELECT ON TABLE app.orders",
+        "-- PostgreSQL database dump complete",
+    ] {
+        assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
+    }
+    for unwanted in ["Order Items", "other.orders", "orders_archive_idx", "CREATE SCHEMA"] {
+        assert!(!out.contains(unwanted), "{unwanted:?} should not be in\n{out}");
+    }
+}
+
+#[test]
+fn a_foreign_key_to_a_table_not_restored_is_left_out_with_a_note() {
+    let out = script(&pg_dump(), Dialect::Postgres, &tables(&["Order Items"])).unwrap();
+    assert!(out.contains("CREATE TABLE app.\"Order Items\""), "{out}");
+    assert!(out.contains("CREATE INDEX items_order_idx"), "an index on a quoted name is found: {out}");
+    assert!(!out.contains("ADD CONSTRAINT items_order_fk"), "{out}");
+    assert!(out.contains("-- dbvault: foreign key Order Items items_order_fk left out: it references app.orders, which is not restored"), "{out}");
+    let both = script(&pg_dump(), Dialect::Postgres, &tables(&["Order Items", "app.orders"])).unwrap();
+    assert!(both.contains("ADD CONSTRAINT items_order_fk"), "both tables restored: the key stays: {both}");
+}
+
+#[test]
+fn schema_only_and_data_only() {
+    let mut req = tables(&["app.orders"]);
+    req.parts = Parts::SchemaOnly;
+    let schema = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
+    assert!(schema.contains("CREATE TABLE app.orders") && schema.contains("orders_pkey"));
+    assert!(!schema.contains("COPY app.orders") && !schema.contains("setval"), "{schema}");
+    req.parts = Parts::DataOnly;
+    let data = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
+    assert!(data.contains("COPY app.orders") && data.contains("setval"));
+    assert!(!data.contains("CREATE TABLE") && !data.contains("CREATE INDEX"), "{data}");
+}
+
+#[test]
+fn a_typo_lists_the_close_names_and_a_shared_name_asks_to_qualify() {
+    match script(&pg_dump(), Dialect::Postgres, &tables(&["ordrs"])) {
+        Err(e @ SelectError::NoSuchTable { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("did you mean") && msg.contains("orders"), "{msg}");
+        }
+        other => panic!("expected NoSuchTable, got {other:?}"),
+    }
+    match script(&pg_dump(), Dialect::Postgres, &tables(&["orders"])) {
+        Err(SelectError::Ambiguous { candidates, .. }) => assert_eq!(candidates, vec!["app.orders", "other.orders"]),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    let other = script(&pg_dump(), Dialect::Postgres, &tables(&["other.orders"])).unwrap();
+    assert!(other.contains("COPY other.orders") && !other.contains("COPY app.orders"));
+}
+
+#[test]
+fn a_whole_schema() {
+    let req = Request { schemas: vec!["other".into()], ..Request::default() };
+    let out = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
+    assert!(out.contains("CREATE TABLE other.orders") && out.contains("COPY other.orders"));
+    assert!(!out.contains("app.orders"), "{out}");
+    let typo = script(&pg_dump(), Dialect::Postgres, &Request { schemas: vec!["othr".into()], ..Request::default() }).unwrap_err().to_string();
+    assert!(typo.contains("did you mean other"), "{typo}");
+}
+
+#[test]
+fn mysql_one_table_with_its_rows_and_the_session_settings() {
+    let d = "-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n--\n-- Host: localhost    Database: shop\n-- ------\n\
+             /*!40101 SET NAMES utf8mb4 */;\n\n\
+             --\n-- Table structure for table `customers`\n--\n\nCREATE TABLE `customers` (\n  `id` int NOT NULL\n);\n\n\
+             --\n-- Dumping data for table `customers`\n--\n\nINSERT INTO `customers` VALUES (1),(2);\n\n\
+             --\n-- Table structure for table `orders`\n--\n\nCREATE TABLE `orders` (\n  `id` int NOT NULL\n);\n\n\
+             --\n-- Dumping data for table `orders`\n--\n\nINSERT INTO `orders` VALUES (5);\n\n\
+             -- Dump completed on 2026-12-07 10:00:00\n";
+    let out = script(d, Dialect::MySql, &tables(&["orders"])).unwrap();
+    assert!(out.contains("SET NAMES utf8mb4") && out.contains("CREATE TABLE `orders`") && out.contains("INSERT INTO `orders` VALUES (5);"), "{out}");
+    assert!(!out.contains("customers"), "{out}");
+    assert!(out.contains("-- Dump completed"));
+}
