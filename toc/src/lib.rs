@@ -12,6 +12,9 @@
 //! Formats: pg_dump's plain SQL ([`pg_plain`]), mysqldump's and mariadb-dump's ([`mysql`]), both
 //! on one engine for dumps laid out in comment blocks ([`blocks`]). pg_dumpall and T-SQL scripts
 //! follow.
+//!
+//! [`rows`] reads the rows of one table out of its table data object and tells which rows are
+//! only in one of two snapshots of it (`dbvault diff A B --rows TABLE`).
 
 use std::ops::Range;
 
@@ -21,6 +24,7 @@ pub mod blocks;
 pub mod compare;
 pub mod mysql;
 pub mod pg_plain;
+pub mod rows;
 pub mod sql;
 
 /// Longest line kept whole to recognise it (a block line naming a function of many arguments, a
