@@ -21,6 +21,7 @@ use std::io;
 mod copy;
 mod def;
 mod diff;
+mod digest;
 mod input;
 mod lex;
 mod reader;

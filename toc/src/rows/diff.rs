@@ -1,7 +1,7 @@
 //! The rows only in A and only in B, as multisets, from 16-byte keyed digests of rows.
 //!
-//! 1. Each side is read once: a map from each row's digest to (its count in A) - (its count in B).
-//!    Rows whose counts cancel out are forgotten: what is left is small when few rows changed.
+//! 1. Each side is read once: each row's digest and position, sorted: a row that A holds n times
+//!    and B m < n times has A's first n - m copies only in A (and the other way round).
 //! 2. Without a primary key: A is read again and its first surplus copies of each row are printed
 //!    in A's order ([`Side::A`]), then B's likewise ([`Side::B`]).
 //! 3. With one: B is read again to list its surplus rows (position and key digest), then A: each
@@ -9,17 +9,18 @@
 //!    (an update; those rows are fetched from B in batches of bounded size, one more read of B
 //!    each). Last, B's surplus rows that no row of A took are printed in B's order.
 //!
-//! Memory: the map (24 bytes a distinct row), about 40 bytes a row only in B, and a batch of rows only
-//! in A with their partners ([`Options::batch_bytes`]).
+//! Memory: 24 bytes a row of A and B while they are sorted (a digest and a position), about 40
+//! bytes a row only in B, and B's rows only in B and a batch of A's with their partners, up to
+//! [`Options::batch_bytes`] each.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::io::{self, Read};
 
 use super::def::TableDef;
+use super::digest::{Digest, Digester, Map};
 use super::reader::RowReader;
 use super::render::Sink;
-use super::row::{Form, Row};
+use super::row::Row;
 use super::{Dialect, Error, Result, Side};
 
 /// Opens a fresh reader of one side's table data object.
@@ -97,83 +98,6 @@ pub struct Summary {
     pub updated: u64,
     /// The primary key's columns, when rows were paired by it.
     pub key: Option<Vec<String>>,
-}
-
-/// A 128-bit digest; hashed by its first half, which is random already.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Digest(u64, u64);
-
-impl Hash for Digest {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(self.0);
-    }
-}
-
-/// A hasher for [`Digest`]s: their bits as they are.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Map<V> = HashMap<Digest, V, BuildHasherDefault<Identity>>;
-
-/// Keyed digests of rows and keys.
-struct Digester {
-    key: [u8; 32],
-    buf: Vec<u8>,
-}
-
-impl Digester {
-    fn new() -> Self {
-        // A key no one can guess, so no rows can be made to collide: from the standard library's
-        // random hash seeds.
-        let mut key = [0u8; 32];
-        for (i, part) in key.chunks_mut(8).enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(i);
-            part.copy_from_slice(&h.finish().to_le_bytes());
-        }
-        Digester { key, buf: Vec::new() }
-    }
-
-    /// The digest of the fields of `row` at `positions` (all of them if `None`): equal for equal
-    /// values and NULLs, whatever their quoting; `None` if a position is past the row's end.
-    fn of(&mut self, row: &Row, positions: Option<&[usize]>) -> Option<Digest> {
-        self.buf.clear();
-        let mut add = |f: super::row::Field<'_>| {
-            self.buf.push(match f.form {
-                Form::Null => 0,
-                Form::Expr => 2,
-                _ => 1,
-            });
-            self.buf.extend_from_slice(&(f.bytes.len() as u64).to_le_bytes());
-            self.buf.extend_from_slice(f.bytes);
-        };
-        match positions {
-            Some(ps) => {
-                for &p in ps {
-                    add(row.get(p)?);
-                }
-            }
-            None => row.fields().for_each(add),
-        }
-        let h = blake3::keyed_hash(&self.key, &self.buf);
-        let b = h.as_bytes();
-        let half = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
-        Some(Digest(half(0), half(8)))
-    }
 }
 
 /// One side while the diff runs.
@@ -281,22 +205,21 @@ where
         }
     }
 
-    // 1. Counts.
+    // 1. Each row's digest and position; sorted, equal rows are side by side.
     let mut digester = Digester::new();
-    let mut counts: Map<i64> = Map::default();
     let (mut shape_a, mut shape_b) = (Shape::default(), Shape::default());
-    ra.scan(|_, row| {
+    let (mut digests_a, mut digests_b) = (Vec::new(), Vec::new());
+    ra.scan(|i, row| {
         shape_a.add(row.len());
-        *counts.entry(digester.of(row, None).unwrap_or(Digest(0, 0))).or_default() += 1;
+        digests_a.push((digester.of(row, None).unwrap_or_default(), i));
         Ok(true)
     })?;
-    rb.scan(|_, row| {
+    rb.scan(|i, row| {
         shape_b.add(row.len());
-        *counts.entry(digester.of(row, None).unwrap_or(Digest(0, 0))).or_default() -= 1;
+        digests_b.push((digester.of(row, None).unwrap_or_default(), i));
         Ok(true)
     })?;
-    counts.retain(|_, c| *c != 0);
-    counts.shrink_to_fit();
+    let (only_a, only_b) = surplus(digests_a, digests_b);
 
     let mut layout_a = shape_a.layout(names_a.as_deref());
     let mut layout_b = if rb.order.is_some() { shape_b.layout(names_a.as_deref()) } else { shape_b.layout(names_b.as_deref()) };
@@ -311,110 +234,151 @@ where
     }
     let table = table_b.or(table_a).or_else(|| b.def.name.clone()).or_else(|| a.def.name.clone()).unwrap_or_default();
     sink.begin(&Header { dialect, table: &table, a: &layout_a, b: &layout_b, key: key.as_deref() })?;
-    let mut summary = Summary { rows_a: shape_a.rows, rows_b: shape_b.rows, key: key.clone(), ..Summary::default() };
-    if counts.is_empty() {
-        sink.end()?;
-        return Ok(summary);
-    }
-
-    // Whether `row` is one of its side's surplus copies (`sign` 1 for A, -1 for B); takes it.
-    let mut take = |digester: &mut Digester, row: &Row, sign: i64| {
-        let d = digester.of(row, None).unwrap_or(Digest(0, 0));
-        match counts.get_mut(&d) {
-            Some(c) if *c * sign > 0 => {
-                *c -= sign;
-                true
-            }
-            _ => false,
-        }
-    };
+    let mut summary = Summary { rows_a: shape_a.rows, rows_b: shape_b.rows, only_a: only_a.len() as u64, only_b: only_b.len() as u64, updated: 0, key: key.clone() };
 
     let (Some(key_a), Some(key_b)) = (layout_a.key.clone(), layout_b.key.clone()) else {
         // 2. No key: A's surplus rows, then B's.
-        ra.scan(|_, row| {
-            if take(&mut digester, row, 1) {
-                summary.only_a += 1;
-                sink.row(Side::A, row)?;
-            }
-            Ok(true)
-        })?;
-        rb.scan(|_, row| {
-            if take(&mut digester, row, -1) {
-                summary.only_b += 1;
-                sink.row(Side::B, row)?;
-            }
-            Ok(true)
-        })?;
+        emit(&mut ra, &only_a, Side::A, sink)?;
+        emit(&mut rb, &only_b, Side::B, sink)?;
         sink.end()?;
         return Ok(summary);
     };
 
-    // 3. B's surplus rows: their positions and keys, and the ones sorted by key.
-    let mut only_b: Vec<(u64, Option<Digest>)> = Vec::new();
-    rb.scan(|i, row| {
-        if take(&mut digester, row, -1) {
-            only_b.push((i, digester.of(row, Some(&key_b))));
-        }
-        Ok(true)
-    })?;
-    summary.only_b = only_b.len() as u64;
-    let mut by_key: Vec<u32> = (0..only_b.len() as u32).filter(|&i| only_b[i as usize].1.is_some()).collect();
-    by_key.sort_unstable_by_key(|&i| (only_b[i as usize].1, only_b[i as usize].0));
+    // 3. B's surplus rows: their keys, and as many rows as the budget holds.
+    let mut keys_b: Vec<Option<Digest>> = Vec::with_capacity(only_b.len());
+    let mut stash: HashMap<u64, Row> = HashMap::new();
+    let mut stash_bytes = 0;
+    let mut next = 0;
+    if !only_b.is_empty() {
+        rb.scan(|i, row| {
+            if only_b.get(next) == Some(&i) {
+                keys_b.push(digester.of(row, Some(&key_b)));
+                if stash_bytes + size(row) <= options.batch_bytes {
+                    stash_bytes += size(row);
+                    stash.insert(i, row.clone());
+                }
+                next += 1;
+            }
+            Ok(next < only_b.len())
+        })?;
+    }
+    if keys_b.len() != only_b.len() {
+        return Err(Error::Mixed("B's rows changed between two reads".into()));
+    }
+    let mut by_key: Vec<u32> = (0..only_b.len() as u32).filter(|&i| keys_b[i as usize].is_some()).collect();
+    by_key.sort_unstable_by_key(|&i| (keys_b[i as usize], i));
     let mut taken: Map<u32> = Map::default();
     let mut paired = vec![false; only_b.len()];
 
     // A's surplus rows, each followed by the row of B with its key, if any.
     let mut batch: Vec<(Row, Option<u64>)> = Vec::new();
     let mut batch_bytes = 0usize;
-    ra.scan(|_, row| {
-        if !take(&mut digester, row, 1) {
-            return Ok(true);
-        }
-        summary.only_a += 1;
-        let partner = digester.of(row, Some(&key_a)).and_then(|k| {
-            let first = by_key.partition_point(|&i| only_b[i as usize].1 < Some(k));
-            let n = taken.get(&k).copied().unwrap_or(0);
-            let &j = by_key.get(first + n as usize)?;
-            (only_b[j as usize].1 == Some(k)).then(|| {
-                taken.insert(k, n + 1);
-                paired[j as usize] = true;
-                only_b[j as usize].0
-            })
-        });
-        if partner.is_none() && batch.is_empty() {
-            return sink.row(Side::A, row).map(|_| true);
-        }
-        summary.updated += u64::from(partner.is_some());
-        batch_bytes += row.bytes() * 2 + 64;
-        batch.push((row.clone(), partner));
-        if batch_bytes >= options.batch_bytes {
-            flush(&mut rb, &mut batch, sink)?;
-            batch_bytes = 0;
-        }
-        Ok(true)
-    })?;
-    flush(&mut rb, &mut batch, sink)?;
-
-    // B's surplus rows no row of A took.
     let mut next = 0;
-    if paired.iter().any(|p| !p) {
-        rb.scan(|i, row| {
-        if only_b.get(next).is_some_and(|&(at, _)| at == i) {
-            if !paired[next] {
-                sink.row(Side::B, row)?;
+    if !only_a.is_empty() {
+        ra.scan(|i, row| {
+            if only_a.get(next) != Some(&i) {
+                return Ok(true);
             }
             next += 1;
-        }
-            Ok(next < only_b.len())
+            let partner = digester.of(row, Some(&key_a)).and_then(|k| {
+                let first = by_key.partition_point(|&j| keys_b[j as usize] < Some(k));
+                let n = taken.get(&k).copied().unwrap_or(0);
+                let j = *by_key.get(first + n as usize)? as usize;
+                (keys_b[j] == Some(k)).then(|| {
+                    taken.insert(k, n + 1);
+                    paired[j] = true;
+                    only_b[j]
+                })
+            });
+            summary.updated += u64::from(partner.is_some());
+            match partner.map(|p| stash.get(&p)) {
+                None if batch.is_empty() => sink.row(Side::A, row)?,
+                Some(Some(b)) if batch.is_empty() => {
+                    sink.row(Side::A, row)?;
+                    sink.row(Side::B, b)?;
+                }
+                _ => {
+                    batch_bytes += size(row) * 2;
+                    batch.push((row.clone(), partner));
+                    if batch_bytes >= options.batch_bytes {
+                        flush(&mut rb, &mut batch, &stash, sink)?;
+                        batch_bytes = 0;
+                    }
+                }
+            }
+            Ok(next < only_a.len())
         })?;
+    }
+    flush(&mut rb, &mut batch, &stash, sink)?;
+
+    // B's surplus rows no row of A took.
+    let rest: Vec<u64> = only_b.iter().zip(&paired).filter(|(_, p)| !**p).map(|(i, _)| *i).collect();
+    if rest.iter().all(|i| stash.contains_key(i)) {
+        for i in &rest {
+            if let Some(row) = stash.get(i) {
+                sink.row(Side::B, row)?;
+            }
+        }
+    } else {
+        emit(&mut rb, &rest, Side::B, sink)?;
     }
     sink.end()?;
     Ok(summary)
 }
 
-/// Give `batch`'s rows of A to `sink`, each followed by its partner from B (read once).
-fn flush<S: Sink + ?Sized>(rb: &mut Reading<'_, '_>, batch: &mut Vec<(Row, Option<u64>)>, sink: &mut S) -> Result<()> {
-    let mut wanted: Vec<u64> = batch.iter().filter_map(|(_, p)| *p).collect();
+/// Bytes a row held in memory takes, about.
+fn size(row: &Row) -> usize {
+    row.bytes() + 16 * row.len() + 64
+}
+
+/// The positions of each side's surplus copies of rows: of a row A holds 3 times and B once, A's
+/// first 2 copies. Ascending.
+fn surplus(mut a: Vec<(Digest, u64)>, mut b: Vec<(Digest, u64)>) -> (Vec<u64>, Vec<u64>) {
+    a.sort_unstable();
+    b.sort_unstable();
+    let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let d = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.0.min(y.0),
+            (Some(x), None) => x.0,
+            (None, Some(y)) => y.0,
+            (None, None) => break,
+        };
+        let na = a[i..].iter().take_while(|x| x.0 == d).count();
+        let nb = b[j..].iter().take_while(|x| x.0 == d).count();
+        only_a.extend(a[i..i + na.saturating_sub(nb)].iter().map(|x| x.1));
+        only_b.extend(b[j..j + nb.saturating_sub(na)].iter().map(|x| x.1));
+        i += na;
+        j += nb;
+    }
+    only_a.sort_unstable();
+    only_b.sort_unstable();
+    (only_a, only_b)
+}
+
+/// Give the rows at `positions` (ascending) of one side to `sink`.
+fn emit<S: Sink + ?Sized>(r: &mut Reading<'_, '_>, positions: &[u64], side: Side, sink: &mut S) -> Result<()> {
+    let mut next = 0;
+    if !positions.is_empty() {
+        r.scan(|i, row| {
+            if positions.get(next) == Some(&i) {
+                sink.row(side, row)?;
+                next += 1;
+            }
+            Ok(next < positions.len())
+        })?;
+    }
+    if next < positions.len() {
+        return Err(Error::Mixed("rows changed between two reads".into()));
+    }
+    Ok(())
+}
+
+/// Give `batch`'s rows of A to `sink`, each followed by its partner from B (from `stash`, or
+/// read in one more read of B).
+fn flush<S: Sink + ?Sized>(rb: &mut Reading<'_, '_>, batch: &mut Vec<(Row, Option<u64>)>, stash: &HashMap<u64, Row>, sink: &mut S) -> Result<()> {
+    let mut wanted: Vec<u64> = batch.iter().filter_map(|(_, p)| *p).filter(|p| !stash.contains_key(p)).collect();
     wanted.sort_unstable();
     let mut found: HashMap<u64, Row> = HashMap::with_capacity(wanted.len());
     if let Some(&last) = wanted.last() {
@@ -428,7 +392,7 @@ fn flush<S: Sink + ?Sized>(rb: &mut Reading<'_, '_>, batch: &mut Vec<(Row, Optio
     for (row, partner) in batch.drain(..) {
         sink.row(Side::A, &row)?;
         if let Some(p) = partner {
-            let b = found.get(&p).ok_or_else(|| Error::Mixed("B's rows changed between two reads".into()))?;
+            let b = stash.get(&p).or_else(|| found.get(&p)).ok_or_else(|| Error::Mixed("B's rows changed between two reads".into()))?;
             sink.row(Side::B, b)?;
         }
     }
