@@ -99,6 +99,9 @@ fn pg_inserts_with_quotes_escapes_expressions_and_trailing_clauses() {
     ]);
     assert_eq!(forms(&rows[0]), [Form::Bare, Form::Text, Form::Expr]);
     assert_eq!(forms(&rows[3]), [Form::Bare, Form::Bits, Form::Bare]);
+    // A table of no columns.
+    let (rows, _, _) = read_all(Dialect::Postgres, b"INSERT INTO public.t DEFAULT VALUES;\nINSERT INTO public.t DEFAULT VALUES;\n").expect("rows");
+    assert_eq!(rows, [Row::default(), Row::default()]);
 }
 
 #[test]
@@ -140,6 +143,10 @@ fn primary_keys_are_found_in_definitions() {
     assert_eq!((def.columns, def.primary_key.unwrap()), (vec!["id".to_string(), "key".into()], vec!["id".to_string(), "key".into()]));
     let inline = TableDef::parse(Dialect::Postgres, &b"CREATE TABLE t (id int PRIMARY KEY, v text);"[..]).unwrap();
     assert_eq!(inline.primary_key.unwrap(), ["id"]);
+    let generated = "CREATE TABLE `t` (`id` int, `g` int GENERATED ALWAYS AS (`id` * 2) VIRTUAL, `h` int AS (1) STORED);";
+    assert_eq!(TableDef::parse(Dialect::MySql, generated.as_bytes()).unwrap().generated, ["g", "h"]);
+    let identity = "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY (START WITH 1), g int GENERATED ALWAYS AS (id * 2) STORED);";
+    assert_eq!(TableDef::parse(Dialect::Postgres, identity.as_bytes()).unwrap().generated, ["g"]);
     let none = TableDef::parse(Dialect::MySql, &b"CREATE TABLE `t` (`v` int);"[..]).unwrap();
     assert_eq!((none.columns, none.primary_key), (vec!["v".to_string()], None));
 }
@@ -214,9 +221,9 @@ fn tsv_json_and_sql_renderings_are_exact() {
     let mut pg = SqlWriter::new(Vec::new());
     render(Format::Copy, true, &mut pg);
     assert_eq!(String::from_utf8(pg.into_inner()).unwrap(), "DELETE FROM \"public\".\"t\" WHERE \"id\" = '2';\n\
-        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") VALUES ('2', 'it''s', E'y\\\\z');\n\
+        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") OVERRIDING SYSTEM VALUE VALUES ('2', 'it''s', E'y\\\\z');\n\
         DELETE FROM \"public\".\"t\" WHERE \"id\" = '3';\n\
-        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") VALUES ('4', 'new', NULL);\n");
+        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") OVERRIDING SYSTEM VALUE VALUES ('4', 'new', NULL);\n");
     let mut my = SqlWriter::new(Vec::new());
     render(Format::MySql, true, &mut my);
     assert_eq!(String::from_utf8(my.into_inner()).unwrap(), "DELETE FROM `t` WHERE `id` = 2;\n\
@@ -227,8 +234,8 @@ fn tsv_json_and_sql_renderings_are_exact() {
     render(Format::PgInsert, false, &mut nokey);
     assert_eq!(String::from_utf8(nokey.into_inner()).unwrap(), "DELETE FROM \"public\".\"t\" WHERE ctid = (SELECT ctid FROM \"public\".\"t\" WHERE \"id\" = 2 AND \"a\" = 'it''s' AND \"b\" = 'x' LIMIT 1);\n\
         DELETE FROM \"public\".\"t\" WHERE ctid = (SELECT ctid FROM \"public\".\"t\" WHERE \"id\" = 3 AND \"a\" = 'c' AND \"b\" = 'd' LIMIT 1);\n\
-        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") VALUES (2, 'it''s', E'y\\\\z');\n\
-        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") VALUES (4, 'new', NULL);\n");
+        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") OVERRIDING SYSTEM VALUE VALUES (2, 'it''s', E'y\\\\z');\n\
+        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") OVERRIDING SYSTEM VALUE VALUES (4, 'new', NULL);\n");
 }
 
 /// The SQL output of a diff of `a` and `b`, applied to `a`'s rows, gives `b`'s (as multisets).

@@ -18,6 +18,9 @@ pub struct TableDef {
     pub columns: Vec<String>,
     /// Its primary key's columns, if it has one.
     pub primary_key: Option<Vec<String>>,
+    /// Its generated columns (`GENERATED ALWAYS AS (...)`, MySQL's `AS (...)`), whose values the
+    /// database computes: an `INSERT` must not give them.
+    pub generated: Vec<String>,
 }
 
 /// A token of SQL text.
@@ -66,8 +69,9 @@ impl TableDef {
                 let (name, i) = qualified(st, i);
                 def.name = Some(name.clone());
                 if st.get(i) == Some(&Tok::Punct(b'(')) {
-                    let (columns, key) = elements(&st[i + 1..]);
+                    let (columns, key, generated) = elements(&st[i + 1..]);
                     def.columns = columns;
+                    def.generated = generated;
                     if let Some(k) = key {
                         keys.push((Some(name), k));
                     }
@@ -152,11 +156,13 @@ fn split_top(st: &[Tok]) -> (Vec<&[Tok]>, usize) {
 /// Words that start a table constraint or index rather than a column in `CREATE TABLE`.
 const NOT_COLUMNS: &[&str] = &["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE", "LIKE", "KEY", "INDEX", "FULLTEXT", "SPATIAL", "PERIOD"];
 
-/// The columns of `CREATE TABLE`'s elements (after its `(`), and its primary key if it names one.
-fn elements(st: &[Tok]) -> (Vec<String>, Option<Vec<String>>) {
+/// The columns of `CREATE TABLE`'s elements (after its `(`), its primary key if it names one,
+/// and its generated columns.
+fn elements(st: &[Tok]) -> (Vec<String>, Option<Vec<String>>, Vec<String>) {
     let (parts, _) = split_top(st);
     let mut columns = Vec::new();
     let mut key = None;
+    let mut generated = Vec::new();
     for part in parts {
         let Some(Tok::Word(name, quoted)) = part.first() else { continue };
         if !quoted && NOT_COLUMNS.iter().any(|k| name.eq_ignore_ascii_case(k)) {
@@ -166,12 +172,16 @@ fn elements(st: &[Tok]) -> (Vec<String>, Option<Vec<String>>) {
             continue;
         }
         columns.push(name.clone());
+        // `AS (expression)`; not `AS IDENTITY`, whose values an INSERT may give.
+        if part.windows(2).any(|w| w[0].is_kw("AS") && w[1] == Tok::Punct(b'(')) {
+            generated.push(name.clone());
+        }
         // A column's own `PRIMARY KEY`.
         if key.is_none() && part.windows(2).any(|w| w[0].is_kw("PRIMARY") && w[1].is_kw("KEY")) {
             key = Some(vec![name.clone()]);
         }
     }
-    (columns, key)
+    (columns, key, generated)
 }
 
 /// The tokens of `text`: comments and blanks left out, strings and numbers as literals.

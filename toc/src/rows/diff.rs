@@ -66,6 +66,8 @@ pub struct Layout {
     pub named: bool,
     /// The primary key's positions among `columns`, when rows are paired by it.
     pub key: Option<Vec<usize>>,
+    /// The positions of generated columns (computed by the database) among `columns`.
+    pub generated: Vec<usize>,
 }
 
 /// What a [`Sink`] is told before the rows.
@@ -159,19 +161,29 @@ impl Shape {
     /// The layout of a side whose rows had this shape and whose names are `names`.
     fn layout(&self, names: Option<&[String]>) -> Layout {
         match names {
-            Some(n) if self.rows == 0 || (self.min == n.len() && self.max == n.len()) => Layout { columns: n.to_vec(), named: true, key: None },
-            _ => Layout { columns: (1..=self.max).map(|i| format!("column{i}")).collect(), named: false, key: None },
+            Some(n) if self.rows == 0 || (self.min == n.len() && self.max == n.len()) => Layout { columns: n.to_vec(), named: true, ..Layout::default() },
+            _ => Layout { columns: (1..=self.max).map(|i| format!("column{i}")).collect(), ..Layout::default() },
         }
     }
 }
 
 /// Positions of `key` among `layout`'s columns, if it names them all.
 fn positions(dialect: Dialect, layout: &Layout, key: &[String]) -> Option<Vec<usize>> {
-    let same = |a: &String, b: &String| if dialect == Dialect::MySql { a.eq_ignore_ascii_case(b) } else { a == b };
     if !layout.named {
         return None;
     }
-    key.iter().map(|k| layout.columns.iter().position(|c| same(c, k))).collect()
+    key.iter().map(|k| layout.columns.iter().position(|c| same_name(dialect, c, k))).collect()
+}
+
+/// Whether two column names are one (MySQL's are case-insensitive).
+fn same_name(dialect: Dialect, a: &str, b: &str) -> bool {
+    if dialect == Dialect::MySql { a.eq_ignore_ascii_case(b) } else { a == b }
+}
+
+/// The positions among `layout`'s columns of those `names` names.
+fn positions_of(dialect: Dialect, layout: &Layout, names: &[String]) -> Vec<usize> {
+    let named = |c: &&String| layout.named && names.iter().any(|n| same_name(dialect, c, n));
+    layout.columns.iter().enumerate().filter(|(_, c)| named(c)).map(|(i, _)| i).collect()
 }
 
 /// The rows only in `a` and only in `b`, given to `sink` (see the module documentation for the
@@ -223,6 +235,8 @@ where
 
     let mut layout_a = shape_a.layout(names_a.as_deref());
     let mut layout_b = if rb.order.is_some() { shape_b.layout(names_a.as_deref()) } else { shape_b.layout(names_b.as_deref()) };
+    layout_a.generated = positions_of(dialect, &layout_a, &a.def.generated);
+    layout_b.generated = positions_of(dialect, &layout_b, &b.def.generated);
     let mut key = None;
     for k in [&b.def.primary_key, &a.def.primary_key].into_iter().flatten() {
         if let (Some(pa), Some(pb)) = (positions(dialect, &layout_a, k), positions(dialect, &layout_b, k)) {

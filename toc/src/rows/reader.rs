@@ -100,7 +100,11 @@ impl<R: Read> RowReader<R> {
                             let word = self.sql.read_word()?.to_ascii_uppercase();
                             match word.as_str() {
                                 "COPY" if pg => self.copy_header()?,
-                                "INSERT" | "REPLACE" => self.insert_header()?,
+                                "INSERT" | "REPLACE" => {
+                                    if self.insert_header()? {
+                                        return Ok(true);
+                                    }
+                                }
                                 _ => self.sql.skip_statement()?,
                             }
                         }
@@ -187,8 +191,9 @@ impl<R: Read> RowReader<R> {
         Ok(())
     }
 
-    /// `INSERT [IGNORE] [INTO] name [(columns)] [OVERRIDING ... VALUE] VALUES`, after `INSERT`.
-    fn insert_header(&mut self) -> Result<()> {
+    /// `INSERT [IGNORE] [INTO] name [(columns)] [OVERRIDING ... VALUE] VALUES`, after `INSERT`;
+    /// true if it was `DEFAULT VALUES`, a row of no fields (pg_dump's, of a table of no columns).
+    fn insert_header(&mut self) -> Result<bool> {
         let mut first = None;
         loop {
             self.sql.skip_blank()?;
@@ -218,12 +223,21 @@ impl<R: Read> RowReader<R> {
             self.sql.skip_blank()?;
             word = self.sql.read_word()?.to_ascii_uppercase();
         }
+        if word == "DEFAULT" {
+            self.sql.skip_blank()?;
+            if self.sql.read_word()?.eq_ignore_ascii_case("VALUES") {
+                self.statement(table, columns)?;
+                self.row.clear();
+                self.state = State::AfterRow;
+                return Ok(true);
+            }
+        }
         if word != "VALUES" && word != "VALUE" {
             return Err(self.sql.syntax("INSERT ... VALUES (other forms of INSERT are not read)"));
         }
         self.statement(table, columns)?;
         self.state = State::Values;
-        Ok(())
+        Ok(false)
     }
 
     /// A statement's column list, if one follows.

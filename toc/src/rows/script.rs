@@ -1,6 +1,7 @@
 //! SQL that turns A's rows into B's: `DELETE` for a row only in A (by its primary key, or by all
-//! its columns, one row at a time, when the table has none), `INSERT` for a row only in B. Names
-//! and values are quoted as the dialect quotes them.
+//! its columns, one row at a time, when the table has none), `INSERT` for a row only in B
+//! (PostgreSQL's with `OVERRIDING SYSTEM VALUE`, so identity columns take the row's values).
+//! Names and values are quoted as the dialect quotes them.
 
 use std::io::Write;
 
@@ -162,8 +163,9 @@ impl<W: Write> SqlWriter<W> {
         if let Some(key) = self.layouts[0].key.clone() {
             self.matching(0, row, &key);
         } else {
-            // No key: one row with these values, however many there are.
-            let all: Vec<usize> = (0..row.len()).collect();
+            // No key: one row with these values, however many there are (generated columns
+            // left out: they follow from the others).
+            let all: Vec<usize> = (0..row.len()).filter(|i| !self.layouts[0].generated.contains(i)).collect();
             if self.dialect == Dialect::Postgres {
                 self.buf.extend_from_slice(b"ctid = (SELECT ctid FROM ");
                 self.name()?;
@@ -183,22 +185,31 @@ impl<W: Write> SqlWriter<W> {
         self.buf.extend_from_slice(b"INSERT INTO ");
         self.name()?;
         let layout = &self.layouts[1];
-        if layout.named && row.len() <= layout.columns.len() {
+        // Generated columns are left out: the database computes them.
+        let named = layout.named && row.len() <= layout.columns.len();
+        let given = |i: &usize| !(named && layout.generated.contains(i));
+        if named {
             self.buf.extend_from_slice(b" (");
-            for (i, name) in layout.columns[..row.len()].iter().enumerate() {
-                if i > 0 {
+            for (n, i) in (0..row.len()).filter(given).enumerate() {
+                if n > 0 {
                     self.buf.extend_from_slice(b", ");
                 }
-                ident(self.dialect, name, &mut self.buf);
+                ident(self.dialect, &layout.columns[i], &mut self.buf);
             }
             self.buf.push(b')');
         }
+        if self.dialect == Dialect::Postgres {
+            // Values for identity columns too (`GENERATED ALWAYS AS IDENTITY`), as pg_dump does.
+            self.buf.extend_from_slice(b" OVERRIDING SYSTEM VALUE");
+        }
         self.buf.extend_from_slice(b" VALUES (");
-        for (i, f) in row.fields().enumerate() {
-            if i > 0 {
+        for (n, i) in (0..row.len()).filter(given).enumerate() {
+            if n > 0 {
                 self.buf.extend_from_slice(b", ");
             }
-            literal(self.dialect, f.form, f.bytes, &mut self.buf);
+            if let Some(f) = row.get(i) {
+                literal(self.dialect, f.form, f.bytes, &mut self.buf);
+            }
         }
         self.buf.extend_from_slice(b");\n");
         Ok(())
