@@ -13,6 +13,9 @@
 //! every database's pg_dump plain dump, [`pg_dumpall`]), mysqldump's and mariadb-dump's
 //! ([`mysql`]), all on one engine for dumps laid out in comment blocks ([`blocks`]). T-SQL scripts
 //! follow.
+//!
+//! [`rows`] reads the rows of one table out of its table data object and tells which rows are
+//! only in one of two snapshots of it (`dbvault diff A B --rows TABLE`).
 
 use std::ops::Range;
 
@@ -23,6 +26,7 @@ pub mod compare;
 pub mod mysql;
 pub mod pg_dumpall;
 pub mod pg_plain;
+pub mod rows;
 pub mod select;
 pub mod sql;
 

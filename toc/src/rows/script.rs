@@ -1,0 +1,243 @@
+//! SQL that turns A's rows into B's: `DELETE` for a row only in A (by its primary key, or by all
+//! its columns, one row at a time, when the table has none), `INSERT` for a row only in B
+//! (PostgreSQL's with `OVERRIDING SYSTEM VALUE`, so identity columns take the row's values).
+//! Names and values are quoted as the dialect quotes them.
+
+use std::io::Write;
+
+use super::diff::{Header, Layout};
+use super::render::Sink;
+use super::row::{Form, Row};
+use super::{Dialect, Error, Result, Side};
+
+/// Append the SQL literal of a value to `out`: strings quoted (PostgreSQL: `'...'` with `''`,
+/// `E'...'` when it holds a backslash; MySQL: `'...'` with backslash escapes), numbers and
+/// expressions as they were written, bit strings as `B'...'`, binary data as `X'...'`
+/// (PostgreSQL: a `bytea` string).
+pub(crate) fn literal(dialect: Dialect, form: Form, bytes: &[u8], out: &mut Vec<u8>) {
+    match (form, dialect) {
+        (Form::Null, _) => out.extend_from_slice(b"NULL"),
+        (Form::Bare | Form::Expr, _) => out.extend_from_slice(bytes),
+        (Form::Bits, _) => {
+            out.extend_from_slice(b"B'");
+            out.extend(bytes.iter().filter(|b| matches!(b, b'0' | b'1')));
+            out.push(b'\'');
+        }
+        (Form::Binary, Dialect::MySql) => {
+            out.extend_from_slice(b"X'");
+            hex(bytes, out);
+            out.push(b'\'');
+        }
+        (Form::Binary, Dialect::Postgres) => {
+            out.extend_from_slice(b"'\\x");
+            hex(bytes, out);
+            out.push(b'\'');
+        }
+        (Form::Text, Dialect::Postgres) => {
+            let escapes = bytes.contains(&b'\\');
+            if escapes {
+                out.push(b'E');
+            }
+            out.push(b'\'');
+            for &b in bytes {
+                match b {
+                    b'\'' => out.extend_from_slice(b"''"),
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    _ => out.push(b),
+                }
+            }
+            out.push(b'\'');
+        }
+        (Form::Text, Dialect::MySql) => {
+            out.push(b'\'');
+            for &b in bytes {
+                match b {
+                    0 => out.extend_from_slice(b"\\0"),
+                    b'\'' => out.extend_from_slice(b"\\'"),
+                    b'"' => out.extend_from_slice(b"\\\""),
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    26 => out.extend_from_slice(b"\\Z"),
+                    _ => out.push(b),
+                }
+            }
+            out.push(b'\'');
+        }
+    }
+}
+
+fn hex(bytes: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+    }
+}
+
+/// Append a quoted identifier: `"name"` (PostgreSQL), `` `name` `` (MySQL).
+pub(crate) fn ident(dialect: Dialect, name: &str, out: &mut Vec<u8>) {
+    let q = if dialect == Dialect::MySql { b'`' } else { b'"' };
+    out.push(q);
+    for &b in name.as_bytes() {
+        out.push(b);
+        if b == q {
+            out.push(q);
+        }
+    }
+    out.push(q);
+}
+
+/// Writes SQL statements that turn A's table into B's: for each row only in A a `DELETE`, for
+/// each row only in B an `INSERT`, in the order the diff gives them (an update's `DELETE` just
+/// before its `INSERT`).
+pub struct SqlWriter<W> {
+    out: W,
+    table: Option<Vec<String>>,
+    dialect: Dialect,
+    layouts: [Layout; 2],
+    buf: Vec<u8>,
+}
+
+impl<W: Write> SqlWriter<W> {
+    /// A writer to `out`; the statements name the table as the dump's statements named it.
+    pub fn new(out: W) -> Self {
+        SqlWriter { out, table: None, dialect: Dialect::Postgres, layouts: Default::default(), buf: Vec::new() }
+    }
+
+    /// Name the table `name` (its qualified name's parts, unquoted) instead.
+    pub fn table(mut self, name: Vec<String>) -> Self {
+        self.table = Some(name);
+        self
+    }
+
+    /// The output.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn name(&mut self) -> Result<()> {
+        let table = self.table.as_deref().filter(|t| !t.is_empty()).ok_or(Error::Unnamed("the table"))?;
+        for (i, part) in table.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b'.');
+            }
+            ident(self.dialect, part, &mut self.buf);
+        }
+        Ok(())
+    }
+
+    /// `"a" = 'x' AND "b" IS NULL` for the fields of `row` at `positions`.
+    fn matching(&mut self, layout: usize, row: &Row, positions: &[usize]) {
+        let mut first = true;
+        for &p in positions {
+            let Some(f) = row.get(p) else { continue };
+            if f.form == Form::Bare && f.bytes.eq_ignore_ascii_case(b"DEFAULT") {
+                continue; // a generated column: no value to match
+            }
+            if !first {
+                self.buf.extend_from_slice(b" AND ");
+            }
+            first = false;
+            let name = &self.layouts[layout].columns[p];
+            ident(self.dialect, name, &mut self.buf);
+            if f.is_null() {
+                self.buf.extend_from_slice(b" IS NULL");
+            } else {
+                self.buf.extend_from_slice(b" = ");
+                literal(self.dialect, f.form, f.bytes, &mut self.buf);
+            }
+        }
+        if first {
+            self.buf.extend_from_slice(b"1 = 1");
+        }
+    }
+
+    fn delete(&mut self, row: &Row) -> Result<()> {
+        let layout = &self.layouts[0];
+        if !layout.named || row.len() > layout.columns.len() {
+            return Err(Error::Unnamed("the table's columns: a row to delete cannot be matched"));
+        }
+        self.buf.extend_from_slice(b"DELETE FROM ");
+        self.name()?;
+        self.buf.extend_from_slice(b" WHERE ");
+        if let Some(key) = self.layouts[0].key.clone() {
+            self.matching(0, row, &key);
+        } else {
+            // No key: one row with these values, however many there are (generated columns
+            // left out: they follow from the others).
+            let all: Vec<usize> = (0..row.len()).filter(|i| !self.layouts[0].generated.contains(i)).collect();
+            if self.dialect == Dialect::Postgres {
+                self.buf.extend_from_slice(b"ctid = (SELECT ctid FROM ");
+                self.name()?;
+                self.buf.extend_from_slice(b" WHERE ");
+                self.matching(0, row, &all);
+                self.buf.extend_from_slice(b" LIMIT 1)");
+            } else {
+                self.matching(0, row, &all);
+                self.buf.extend_from_slice(b" LIMIT 1");
+            }
+        }
+        self.buf.extend_from_slice(b";\n");
+        Ok(())
+    }
+
+    fn insert(&mut self, row: &Row) -> Result<()> {
+        self.buf.extend_from_slice(b"INSERT INTO ");
+        self.name()?;
+        let layout = &self.layouts[1];
+        // Generated columns are left out: the database computes them.
+        let named = layout.named && row.len() <= layout.columns.len();
+        let given = |i: &usize| !(named && layout.generated.contains(i));
+        if named {
+            self.buf.extend_from_slice(b" (");
+            for (n, i) in (0..row.len()).filter(given).enumerate() {
+                if n > 0 {
+                    self.buf.extend_from_slice(b", ");
+                }
+                ident(self.dialect, &layout.columns[i], &mut self.buf);
+            }
+            self.buf.push(b')');
+        }
+        if self.dialect == Dialect::Postgres {
+            // Values for identity columns too (`GENERATED ALWAYS AS IDENTITY`), as pg_dump does.
+            self.buf.extend_from_slice(b" OVERRIDING SYSTEM VALUE");
+        }
+        self.buf.extend_from_slice(b" VALUES (");
+        for (n, i) in (0..row.len()).filter(given).enumerate() {
+            if n > 0 {
+                self.buf.extend_from_slice(b", ");
+            }
+            if let Some(f) = row.get(i) {
+                literal(self.dialect, f.form, f.bytes, &mut self.buf);
+            }
+        }
+        self.buf.extend_from_slice(b");\n");
+        Ok(())
+    }
+}
+
+impl<W: Write> Sink for SqlWriter<W> {
+    fn begin(&mut self, header: &Header<'_>) -> Result<()> {
+        self.dialect = header.dialect;
+        if self.table.is_none() {
+            self.table = Some(header.table.to_vec());
+        }
+        self.layouts = [header.a.clone(), header.b.clone()];
+        Ok(())
+    }
+
+    fn row(&mut self, side: Side, row: &Row) -> Result<()> {
+        self.buf.clear();
+        match side {
+            Side::A => self.delete(row)?,
+            Side::B => self.insert(row)?,
+        }
+        self.out.write_all(&self.buf)?;
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
