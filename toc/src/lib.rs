@@ -10,8 +10,8 @@
 //! contents says which bytes were not understood.
 //!
 //! Formats: pg_dump's plain SQL ([`pg_plain`]), mysqldump's and mariadb-dump's ([`mysql`]), both
-//! on one engine for dumps laid out in comment blocks ([`blocks`]). pg_dumpall and T-SQL scripts
-//! follow.
+//! on one engine for dumps laid out in comment blocks ([`blocks`]); T-SQL scripts as SQL Server
+//! Management Studio and sqlcmd keep them, in UTF-16 or UTF-8 ([`tsql`]). pg_dumpall follows.
 
 use std::ops::Range;
 
@@ -22,6 +22,7 @@ pub mod compare;
 pub mod mysql;
 pub mod pg_plain;
 pub mod sql;
+pub mod tsql;
 
 /// Longest line kept whole to recognise it (a block line naming a function of many arguments, a
 /// `COPY` of 1,600 long column names). Longer lines are still counted and hashed, but their text
