@@ -107,38 +107,101 @@ impl Lexer {
 
     /// The next narrow bytes of the script.
     pub(super) fn feed(&mut self, data: &[u8]) {
+        let base = self.line_len;
+        self.line_len += data.len();
         let mut i = 0;
         while i < data.len() {
             // Inside strings and comments only a few bytes matter: jump to the next.
-            let skip = match self.lex {
-                Lex::Quoted { close } => memchr::memchr(close, &data[i..]),
-                Lex::Comment => memchr::memchr(b'\n', &data[i..]),
-                Lex::Block { star: false, slash: false, .. } => memchr::memchr2(b'*', b'/', &data[i..]),
-                // Inside a parenthesis (a row of VALUES) words do not matter: only what opens a
-                // string, identifier or comment, and parentheses.
-                Lex::Code if self.depth > 0 && self.first_code.is_some() => {
-                    let n = data[i..].iter().position(|&b| IN_PARENS[usize::from(b)]);
-                    if n.is_some_and(|n| n > 0) {
-                        self.word_len = 0;
-                        self.after_row = false;
-                    }
-                    n
+            let (found, next) = match self.lex {
+                Lex::Quoted { close } => (find(close, &data[i..]), Lex::QuotedEnd { close }),
+                Lex::Comment => (memchr::memchr(b'\n', &data[i..]), Lex::Code),
+                Lex::Code => {
+                    i = self.code_run(data, i, base);
+                    continue;
                 }
-                _ => Some(0),
+                Lex::Block { star: false, slash: false, .. } => {
+                    let Some(n) = memchr::memchr2(b'*', b'/', &data[i..]) else { return };
+                    i += n;
+                    self.byte(data[i], base + i);
+                    i += 1;
+                    continue;
+                }
+                _ => {
+                    self.byte(data[i], base + i);
+                    i += 1;
+                    continue;
+                }
             };
-            let Some(n) = skip else {
-                self.line_len += data.len() - i;
-                return;
-            };
-            i += n;
-            self.line_len += n;
-            self.byte(data[i]);
-            self.line_len += 1;
-            i += 1;
+            let Some(n) = found else { return };
+            i += n + 1;
+            self.lex = next;
         }
     }
 
-    fn byte(&mut self, b: u8) {
+    /// Code from `data[i]` (at offset `base + i` of the line) until the code ends or the data
+    /// does; returns where it stopped. Strings, identifiers and `--` comments that end within
+    /// `data` are skipped here, without leaving code.
+    fn code_run(&mut self, data: &[u8], mut i: usize, base: usize) -> usize {
+        while i < data.len() {
+            if self.depth > 0 && self.first_code.is_some() {
+                // Inside a parenthesis (a row of VALUES) words do not matter: only what opens a
+                // string, identifier or comment, and parentheses.
+                let Some(n) = data[i..].iter().position(|&b| IN_PARENS[usize::from(b)]) else {
+                    self.word_len = 0;
+                    return data.len();
+                };
+                if n > 0 {
+                    self.word_len = 0;
+                    self.after_row = false;
+                }
+                i += n;
+            }
+            let b = data[i];
+            let close = match b {
+                b'\'' => b'\'',
+                b'[' => b']',
+                b'"' => b'"',
+                b'-' if data.get(i + 1) == Some(&b'-') => {
+                    self.end_word();
+                    let Some(n) = memchr::memchr(b'\n', &data[i..]) else {
+                        self.lex = Lex::Comment;
+                        return data.len();
+                    };
+                    i += n + 1;
+                    continue;
+                }
+                _ => {
+                    self.code(b, base + i);
+                    i += 1;
+                    if self.lex != Lex::Code {
+                        return i;
+                    }
+                    continue;
+                }
+            };
+            self.end_word();
+            self.seen(b, base + i);
+            i += 1;
+            loop {
+                let Some(n) = find(close, &data[i..]) else {
+                    self.lex = Lex::Quoted { close };
+                    return data.len();
+                };
+                i += n + 1;
+                match data.get(i) {
+                    Some(&x) if x == close => i += 1, // doubled inside the text
+                    Some(_) => break,
+                    None => {
+                        self.lex = Lex::QuotedEnd { close };
+                        return i;
+                    }
+                }
+            }
+        }
+        i
+    }
+
+    fn byte(&mut self, b: u8, at: usize) {
         match self.lex {
             Lex::Quoted { close } => {
                 if b == close {
@@ -150,7 +213,7 @@ impl Lexer {
                     self.lex = Lex::Quoted { close }; // doubled inside the text
                 } else {
                     self.lex = Lex::Code;
-                    self.code(b);
+                    self.code(b, at);
                 }
             }
             Lex::Comment => {
@@ -158,23 +221,14 @@ impl Lexer {
                     self.lex = Lex::Code;
                 }
             }
-            Lex::Dash => {
-                if b == b'-' {
-                    self.lex = Lex::Comment;
-                } else {
-                    self.lex = Lex::Code;
-                    self.plain(b'-', self.line_len.saturating_sub(1));
-                    self.code(b);
-                }
-            }
-            Lex::Slash => {
-                if b == b'*' {
-                    self.lex = Lex::Block { depth: 1, star: false, slash: false };
-                } else {
-                    self.lex = Lex::Code;
-                    self.plain(b'/', self.line_len.saturating_sub(1));
-                    self.code(b);
-                }
+            Lex::Dash if b == b'-' => self.lex = Lex::Comment,
+            Lex::Slash if b == b'*' => self.lex = Lex::Block { depth: 1, star: false, slash: false },
+            Lex::Dash | Lex::Slash => {
+                // A minus or a division after all.
+                let op = if self.lex == Lex::Dash { b'-' } else { b'/' };
+                self.lex = Lex::Code;
+                self.plain(op, at.saturating_sub(1));
+                self.code(b, at);
             }
             Lex::Block { depth, star, slash } => {
                 self.lex = if star && b == b'/' {
@@ -185,12 +239,13 @@ impl Lexer {
                     Lex::Block { depth, star: b == b'*', slash: b == b'/' }
                 };
             }
-            Lex::Code => self.code(b),
+            Lex::Code => self.code(b, at),
         }
     }
 
-    /// A byte of code.
-    fn code(&mut self, b: u8) {
+    /// A byte of code at offset `at` of the line.
+    #[inline]
+    fn code(&mut self, b: u8, at: usize) {
         let close = match b {
             b'\'' => b'\'',
             b'[' => b']',
@@ -200,14 +255,15 @@ impl Lexer {
                 self.lex = if b == b'-' { Lex::Dash } else { Lex::Slash }; // told by the next byte
                 return;
             }
-            _ => return self.plain(b, self.line_len),
+            _ => return self.plain(b, at),
         };
         self.end_word();
-        self.seen(b, self.line_len);
+        self.seen(b, at);
         self.lex = Lex::Quoted { close };
     }
 
     /// A byte of code that opens nothing, at offset `at` of the line.
+    #[inline]
     fn plain(&mut self, b: u8, at: usize) {
         if is_word(b) {
             if self.word_len == 0 {
@@ -263,6 +319,16 @@ impl Lexer {
             }
         }
         self.word_len = 0;
+    }
+}
+
+/// Where `b` is in `s`: a short look first (most strings and names are short), then memchr.
+fn find(b: u8, s: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    match s.iter().take(SHORT).position(|&x| x == b) {
+        Some(k) => Some(k),
+        None if s.len() <= SHORT => None,
+        None => memchr::memchr(b, &s[SHORT..]).map(|k| k + SHORT),
     }
 }
 

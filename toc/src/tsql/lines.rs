@@ -115,19 +115,25 @@ pub(super) fn classify(head: &Head, info: LineInfo, complete: bool) -> Line {
         return Line::Continuation;
     }
     let mut c = Cursor { s, i: at };
-    let word = c.word().to_ascii_uppercase();
+    let mut upper = [0; 8];
+    let word = c.word();
+    if word.len() <= upper.len() {
+        upper[..word.len()].copy_from_slice(word);
+    }
+    let word = &mut upper[..word.len().min(8)];
+    word.make_ascii_uppercase();
     c.ws();
-    match &word[..] {
+    match &*word {
         b"GO" if complete && s[..at].iter().all(u8::is_ascii_whitespace) && go_rest(&mut c) => Line::Go,
         b"INSERT" => {
             if c.keyword("INTO") {
                 c.ws();
             }
-            c.multipart().map_or(Line::Other, |(_, span)| Line::Insert(span))
+            c.span().map_or(Line::Other, Line::Insert)
         }
         b"SET" if c.keyword("IDENTITY_INSERT") => {
             c.ws();
-            let Some((_, span)) = c.multipart() else { return Line::Other };
+            let Some(span) = c.span() else { return Line::Other };
             c.ws();
             if c.keyword("ON") {
                 Line::IdentityInsert(span, true)
@@ -362,6 +368,20 @@ impl<'a> Cursor<'a> {
                 return Some(Part { inner: start..k, close: Some(close) });
             }
         }
+    }
+
+    /// The narrow range of a name of up to four parts separated by dots.
+    fn span(&mut self) -> Option<Range<usize>> {
+        let start = self.i;
+        self.part()?;
+        for _ in 1..4 {
+            if self.s.get(self.i) != Some(&b'.') {
+                break;
+            }
+            self.i += 1;
+            self.part()?;
+        }
+        Some(start..self.i)
     }
 
     /// A name of up to four parts separated by dots, and its narrow range.

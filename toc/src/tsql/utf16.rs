@@ -71,11 +71,38 @@ pub(super) fn detect(head: &[u8], at_end: bool) -> Option<(Encoding, usize)> {
 
 /// Append the narrow form of `orig` (whole UTF-16 code units) to `out`.
 pub(super) fn narrow_utf16(orig: &[u8], le: bool, out: &mut Vec<u8>) {
-    let narrow = |c: &[u8]| {
-        let (lo, hi) = if le { (c[0], c[1]) } else { (c[1], c[0]) };
-        if hi == 0 && lo < 0x80 { lo } else { 0x80 }
-    };
-    out.extend(orig.chunks_exact(2).map(narrow));
+    let start = out.len();
+    out.resize(start + orig.len() / 2, 0);
+    if le {
+        narrow_units::<0>(orig, &mut out[start..]);
+    } else {
+        narrow_units::<1>(orig, &mut out[start..]);
+    }
+}
+
+/// The narrow form of code units whose low byte is their byte `LOW` (0: little-endian).
+fn narrow_units<const LOW: usize>(orig: &[u8], out: &mut [u8]) {
+    let narrow = |c: &[u8]| if c[1 - LOW] == 0 && c[LOW] < 0x80 { c[LOW] } else { 0x80 };
+    // Eight code units at a time while they are all ASCII (their high bytes zero, their low
+    // bytes below 0x80): the low bytes are the narrow text.
+    let mask = u128::from_ne_bytes(std::array::from_fn(|i| if i % 2 == LOW { 0x80 } else { 0xff }));
+    let mut blocks = orig.chunks_exact(16);
+    let mut outs = out.chunks_exact_mut(8);
+    for (block, o) in (&mut blocks).zip(&mut outs) {
+        let units: [u8; 16] = block.try_into().expect("16 bytes");
+        if u128::from_ne_bytes(units) & mask == 0 {
+            for (k, x) in o.iter_mut().enumerate() {
+                *x = units[2 * k + LOW];
+            }
+        } else {
+            for (k, x) in o.iter_mut().enumerate() {
+                *x = narrow(&units[2 * k..2 * k + 2]);
+            }
+        }
+    }
+    for (c, x) in blocks.remainder().chunks_exact(2).zip(outs.into_remainder()) {
+        *x = narrow(c);
+    }
 }
 
 #[cfg(test)]
