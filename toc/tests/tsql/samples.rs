@@ -168,7 +168,8 @@ GO
 ALTER TABLE [dbo].[Orders] CHECK CONSTRAINT [CK_Orders_Qty]
 GO
 "),
-    // A procedure whose body holds a header, an INSERT and, in a comment, a line `GO`.
+    // A procedure whose body holds a header, an INSERT and, in nested comments, a line `GO` and an
+    // INSERT.
     ((Kind::Function, "StoredProcedure", SHOP, DBO, "Touch", POST, None), "/****** Object:  StoredProcedure [dbo].[Touch]    Script Date: 12/7/2026 10:00:00 AM ******/
 SET ANSI_NULLS ON
 GO
@@ -179,9 +180,10 @@ AS
 BEGIN
 /****** Object:  Table [dbo].[Fake]    Script Date: 12/7/2026 10:00:00 AM ******/
 \tINSERT [dbo].[Fake] ([Id]) VALUES (@id)
-\t/* a comment /* nested
+\t/* a comment /* nested */
 GO
-\t*/ still the comment */
+INSERT [dbo].[Fake] ([Id]) VALUES (0)
+\t still the comment */
 \tUPDATE [dbo].[Orders] SET [Note] = N'touched' WHERE [Id] = @id
 END
 GO
