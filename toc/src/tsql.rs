@@ -41,7 +41,8 @@
 //! [`Kind::Database`](crate::Kind::Database), with its `ALTER DATABASE` batches and `USE [Shop]`),
 //! and ends with `USE [master]` and `ALTER DATABASE [Shop] SET READ_WRITE`: a `USE` of a system
 //! database after the objects opens the trailer, that of another database a section of kind
-//! database.
+//! database, and that of the database the script is in already belongs to the next object, as
+//! the settings before it do (scripts of single tables put together, each from its `USE`).
 //!
 //! Scripts are UTF-16 (SSMS's "Unicode", little-endian with a byte-order mark; big-endian; without
 //! a mark) or UTF-8, with a mark or without ([`utf16`]): they are read as a stream of code units,

@@ -80,7 +80,9 @@ fn seen(toc: &Toc) -> Vec<Want> {
 /// script's own encoding), each digest the keyed hash of those bytes.
 #[test]
 fn every_object_is_exactly_its_batches_in_every_encoding() {
-    for (sample, pieces) in [("2019", SSMS_2019), ("2008", SSMS_2008), ("no headers", NO_HEADERS), ("script table as", SCRIPT_TABLE_AS)] {
+    let two_tables = [SCRIPT_TABLE_AS, NEXT_TABLE_AS].concat();
+    let samples = [("2019", SSMS_2019), ("2008", SSMS_2008), ("no headers", NO_HEADERS), ("script table as", SCRIPT_TABLE_AS), ("two tables", &two_tables)];
+    for (sample, pieces) in samples {
         for enc in ENCODINGS {
             let (data, ranges) = script(pieces, enc);
             for sizes in [&[1 << 20][..], &[1], &[3, 7, 1, 4096]] {

@@ -261,9 +261,17 @@ impl Engine {
                 }
             }
             Line::Use(db) if self.batch != Batch::Other => {
+                let before_objects = matches!(self.current.named.kind, Kind::Preamble | Kind::Database | Kind::Trailer);
+                if !before_objects && matches!(self.batch, Batch::Empty | Batch::Settings) && self.database.as_deref() == Some(&db) {
+                    // The database it is in already, after objects: like a setting, the next
+                    // object's (scripts of single tables put together, each from its `USE`).
+                    self.batch = Batch::Settings;
+                    self.sink(h.orig);
+                    return self.put_back(head, orig);
+                }
                 self.batch = Batch::Other;
                 self.current.awaiting = false;
-                if matches!(self.current.named.kind, Kind::Preamble | Kind::Database | Kind::Trailer) {
+                if before_objects {
                     self.flush_held();
                     self.sink(h.orig);
                 } else {
@@ -288,6 +296,11 @@ impl Engine {
                 self.statement(line);
             }
         }
+        self.put_back(head, orig);
+    }
+
+    /// The kept line's buffers, for the next line.
+    fn put_back(&mut self, head: Vec<u8>, orig: Vec<u8>) {
         (self.head, self.head_orig) = (head, orig);
     }
 

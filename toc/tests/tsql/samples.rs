@@ -39,6 +39,8 @@ ALTER DATABASE [Shop] SET QUERY_STORE = ON
 GO
 USE [Shop]
 GO
+USE [Shop]
+GO
 "),
     ((Kind::Other, "User", SHOP, None, "app", PRE, None), "/****** Object:  User [app]    Script Date: 12/7/2026 10:00:00 AM ******/
 CREATE USER [app] FOR LOGIN [app] WITH DEFAULT_SCHEMA=[dbo]
@@ -326,6 +328,18 @@ GO
 
 ALTER TABLE [dbo].[Orders] CHECK CONSTRAINT [FK_Orders_Customers]
 GO
-
 "),
 ];
+
+/// Another table's Script Table as, put after [`SCRIPT_TABLE_AS`]: its `USE` is its own.
+pub const NEXT_TABLE_AS: &[(Want, &str)] = &[((Kind::Table, "Table", SHOP, DBO, "Customers", PRE, None), "
+USE [Shop]
+GO
+
+/****** Object:  Table [dbo].[Customers]    Script Date: 12/7/2026 10:00:00 AM ******/
+SET ANSI_NULLS ON
+GO
+
+CREATE TABLE [dbo].[Customers]([Id] [int] NOT NULL) ON [PRIMARY]
+GO
+")];
