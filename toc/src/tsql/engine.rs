@@ -215,8 +215,8 @@ impl Engine {
         self.line_read = info.first_code.is_some_and(|(at, _)| at < self.head.len());
         let (head, orig) = (std::mem::take(&mut self.head), std::mem::take(&mut self.head_orig));
         let h = Head { narrow: &head, orig: if self.enc == Encoding::Utf8 { &head } else { &orig }, enc: self.enc };
-        let line = lines::classify(&h, info, complete);
-        match line {
+        let opens = self.batch != Batch::Other; // no line inside a procedure's body opens an object
+        match lines::classify(&h, info, complete) {
             Line::Go => {
                 self.sink(h.orig);
                 self.batch = Batch::Empty;
@@ -226,13 +226,11 @@ impl Engine {
                 }
             }
             Line::Blank => self.sink(h.orig),
-            Line::Header(named) if self.batch != Batch::Other => {
-                let c = &self.current;
-                if c.by_header && c.named == named {
+            Line::Header(named) if opens => {
+                if self.current.by_header && self.current.named == named {
                     // SSMS repeats a header before the CREATE that follows a DROP.
                     self.current.awaiting = true;
-                    self.flush_held();
-                    self.sink(h.orig);
+                    self.goes_on(&h);
                 } else {
                     self.open(named, true, &h);
                 }
@@ -242,51 +240,13 @@ impl Engine {
                 self.batch = Batch::Settings;
                 self.sink(h.orig);
             }
-            Line::Insert(ref span) | Line::IdentityInsert(ref span, _) if self.batch != Batch::Other => {
-                self.batch = Batch::Data;
-                self.current.awaiting = false;
-                let raw = h.raw(span.clone());
-                let same = self.current.named.kind == Kind::TableData
-                    && (self.current.table_raw == raw || {
-                        let (schema, name) = lines::schema_and_name(&h, span.clone());
-                        self.current.named.schema == schema && self.current.named.name == name
-                    });
-                if same || line == Line::IdentityInsert(span.clone(), false) {
-                    self.flush_held();
-                    self.sink(h.orig);
-                } else {
-                    let (schema, name) = lines::schema_and_name(&h, span.clone());
-                    self.open(Named { kind: Kind::TableData, tool_kind: "TableData".into(), schema, name }, false, &h);
-                    self.current.table_raw = raw.to_vec();
-                }
-            }
-            Line::Use(db) if self.batch != Batch::Other => {
-                let before_objects = matches!(self.current.named.kind, Kind::Preamble | Kind::Database | Kind::Trailer);
-                if !before_objects && matches!(self.batch, Batch::Empty | Batch::Settings) && self.database.as_deref() == Some(&db) {
-                    // The database it is in already, after objects: like a setting, the next
-                    // object's (scripts of single tables put together, each from its `USE`).
-                    self.batch = Batch::Settings;
-                    self.sink(h.orig);
-                    return self.put_back(head, orig);
-                }
-                self.batch = Batch::Other;
-                self.current.awaiting = false;
-                if before_objects {
-                    self.flush_held();
-                    self.sink(h.orig);
-                } else {
-                    // A database's section, or (`USE [master]`) the end of the script.
-                    const SYSTEM: [&str; 4] = ["master", "tempdb", "model", "msdb"];
-                    let kind = if SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(&db)) { Kind::Trailer } else { Kind::Database };
-                    self.open(Named { kind, tool_kind: "USE".into(), schema: None, name: db.clone() }, false, &h);
-                }
-                self.database = Some(db);
-            }
-            Line::Creates(named) if self.batch != Batch::Other => {
+            Line::Insert(table) if opens => self.data(&h, table, true),
+            Line::IdentityInsert(table, on) if opens => self.data(&h, table, on),
+            Line::Use(db) if opens => self.use_database(&h, db),
+            Line::Creates(named) if opens => {
                 self.batch = Batch::Other;
                 if std::mem::take(&mut self.current.awaiting) {
-                    self.flush_held();
-                    self.sink(h.orig);
+                    self.goes_on(&h); // the header's own CREATE
                 } else {
                     self.open(named, false, &h);
                 }
@@ -296,25 +256,68 @@ impl Engine {
                 self.statement(line);
             }
         }
-        self.put_back(head, orig);
+        (self.head, self.head_orig) = (head, orig);
     }
 
-    /// The kept line's buffers, for the next line.
-    fn put_back(&mut self, head: Vec<u8>, orig: Vec<u8>) {
-        (self.head, self.head_orig) = (head, orig);
+    /// A line of the current object, after what was held back.
+    fn goes_on(&mut self, h: &Head) {
+        self.flush_held();
+        self.sink(h.orig);
+    }
+
+    /// A line of table data into `table` (a narrow range of `h`); `opens`: it may open the
+    /// table's data (an `INSERT`, a `SET IDENTITY_INSERT ... ON`).
+    fn data(&mut self, h: &Head, table: Range<usize>, opens: bool) {
+        self.batch = Batch::Data;
+        self.current.awaiting = false;
+        let raw = h.raw(table.clone());
+        let c = &self.current;
+        let same = c.named.kind == Kind::TableData
+            && (c.table_raw == raw || {
+                let (schema, name) = lines::schema_and_name(h, table.clone());
+                c.named.schema == schema && c.named.name == name
+            });
+        if same || !opens {
+            return self.goes_on(h);
+        }
+        let (schema, name) = lines::schema_and_name(h, table);
+        self.open(Named { kind: Kind::TableData, tool_kind: "TableData".into(), schema, name }, false, h);
+        self.current.table_raw = raw.to_vec();
+    }
+
+    /// A `USE db` line.
+    fn use_database(&mut self, h: &Head, db: String) {
+        let before_objects = matches!(self.current.named.kind, Kind::Preamble | Kind::Database | Kind::Trailer);
+        if !before_objects && matches!(self.batch, Batch::Empty | Batch::Settings) && self.database.as_deref() == Some(&db) {
+            // The database it is in already, after objects: like a setting, the next object's
+            // (scripts of single tables put together, each from its `USE`).
+            self.batch = Batch::Settings;
+            return self.sink(h.orig);
+        }
+        self.batch = Batch::Other;
+        self.current.awaiting = false;
+        if before_objects {
+            self.goes_on(h);
+        } else {
+            // A database's section, or (`USE [master]`) the end of the script.
+            const SYSTEM: [&str; 4] = ["master", "tempdb", "model", "msdb"];
+            let kind = if SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(&db)) { Kind::Trailer } else { Kind::Database };
+            self.open(Named { kind, tool_kind: "USE".into(), schema: None, name: db.clone() }, false, h);
+        }
+        self.database = Some(db);
     }
 
     /// A line of code that opens no object (its bytes are sunk already).
     fn statement(&mut self, line: Line) {
-        if line == Line::Continuation && self.batch == Batch::Data {
-            return;
-        }
-        if line != Line::Settings || self.batch == Batch::Empty {
-            self.batch = Batch::Other;
-        }
-        if self.batch == Batch::Other {
-            self.current.awaiting = false;
-            self.flush_held();
+        match (line, self.batch) {
+            // More rows of a statement, or settings, inside table data.
+            (Line::Continuation | Line::Settings, Batch::Data) => {}
+            (Line::Settings, Batch::Other) => {}
+            _ => {
+                self.batch = Batch::Other;
+                self.current.awaiting = false;
+                self.flush_held();
+            }
         }
     }
 
