@@ -27,7 +27,8 @@
 //! [dbo].[Orders] WITH CHECK ADD CONSTRAINT [FK_x] FOREIGN KEY ...` batches (followed by `ALTER
 //! TABLE ... CHECK CONSTRAINT [FK_x]`): each opens an object, and so does a header-less `CREATE
 //! TABLE`, `CREATE VIEW`, `CREATE PROCEDURE`, ... at a batch's start (scripts written without
-//! descriptive headers). A header's own `CREATE` does not.
+//! descriptive headers, with the `SET ... ON` and `PRINT` batches before it). A header's own
+//! `CREATE` does not.
 //!
 //! Table data is one `INSERT [dbo].[Orders] ([Id], [Note]) VALUES (1, N'x')` statement per row,
 //! each its own batch (SSMS 2012 and later, after every table's definition) or many in one batch

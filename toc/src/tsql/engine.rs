@@ -166,6 +166,7 @@ impl Engine {
         Toc { objects: self.objects, not_understood: self.not_understood, len: end }
     }
 
+    /// A line begins: kept if it begins in code, where it may say what it is.
     fn begin_line(&mut self) {
         self.in_line = true;
         self.line_start = self.pos;
@@ -196,6 +197,7 @@ impl Engine {
         self.sink(&o[k * self.enc.unit()..]);
     }
 
+    /// The line ended (its line end included).
     fn end_line(&mut self) {
         if self.kept {
             self.decide(true);
@@ -368,6 +370,7 @@ impl Engine {
         }
     }
 
+    /// Hash the bytes held back into the current object, and keep their buffer small.
     fn held_bytes_to_current(&mut self) {
         let held = std::mem::take(&mut self.held_bytes);
         self.hash(&held);
@@ -416,6 +419,7 @@ impl Engine {
 }
 
 impl Open {
+    /// An object that begins at `start`, where the lexer had counted `rows_start` rows.
     fn new(key: &[u8; 32], named: Named, database: Option<String>, section: Section, start: u64, rows_start: u64, by_header: bool) -> Open {
         let hasher = blake3::Hasher::new_keyed(key);
         Open { named, database, section, start, rows_start, hasher, by_header, awaiting: by_header, table_raw: Vec::new() }

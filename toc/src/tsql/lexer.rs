@@ -201,6 +201,7 @@ impl Lexer {
         i
     }
 
+    /// One byte at offset `at` of the line, whatever the state.
     fn byte(&mut self, b: u8, at: usize) {
         match self.lex {
             Lex::Quoted { close } => {
@@ -307,6 +308,7 @@ impl Lexer {
         }
     }
 
+    /// The word being read ends: `VALUES` and `INSERT` at depth 0 start and end rows.
     fn end_word(&mut self) {
         if self.word_len == 0 {
             return;

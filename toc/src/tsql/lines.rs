@@ -55,7 +55,8 @@ pub(super) enum Line {
     Go,
     /// An SSMS object header, `/****** Object:  Table [dbo].[Orders]    Script Date: ... ******/`.
     Header(Named),
-    /// `SET` options `ON` (`SET ANSI_PADDING ON`), which SSMS puts before what they are for.
+    /// `SET` options `ON` (`SET ANSI_PADDING ON`), which SSMS puts before what they are for, or
+    /// `PRINT` (SSDT's `PRINT N'Creating Table [dbo].[Orders]...'` before it creates it).
     Settings,
     /// `INSERT [INTO] table ...`: the table's narrow range.
     Insert(Range<usize>),
@@ -144,6 +145,7 @@ pub(super) fn classify(head: &Head, info: LineInfo, complete: bool) -> Line {
             }
         }
         b"SET" if complete && settings_on(&mut c) => Line::Settings,
+        b"PRINT" => Line::Settings,
         b"USE" => c.part().map_or(Line::Other, |p| Line::Use(p.text(head))),
         b"CREATE" => create(head, &mut c).map_or(Line::Other, Line::Creates),
         b"ALTER" => alter_add(head, &mut c).map_or(Line::Other, Line::Creates),
@@ -158,6 +160,7 @@ pub(super) fn schema_and_name(head: &Head, span: Range<usize>) -> (Option<String
     split(head, &parts)
 }
 
+/// The schema (the next to last part) and the name (the last) of a name's `parts`.
 fn split(head: &Head, parts: &[Part]) -> (Option<String>, String) {
     match parts {
         [] => (None, String::new()),

@@ -274,12 +274,14 @@ GO
 "),
 ];
 
-/// Without descriptive headers (an SSMS option; sqlcmd users' scripts): objects open at their
-/// `CREATE`, with the `SET ... ON` batches before it; names that need brackets; multi-row
-/// `VALUES` and `GO` with a count.
+/// Without descriptive headers (an SSMS option; sqlcmd users' and SSDT's scripts): objects open
+/// at their `CREATE`, with the `SET ... ON` and `PRINT` batches before it; names that need
+/// brackets; multi-row `VALUES` and `GO` with a count.
 pub const NO_HEADERS: &[(Want, &str)] = &[
     ((Kind::Preamble, "", None, None, "", PRE, None), "-- Shop, without headers\nUSE [Shop]\nGO\n"),
-    ((Kind::Table, "Table", SHOP, DBO, "we]ird. näme 🦀", PRE, None), "SET ANSI_NULLS ON
+    ((Kind::Table, "Table", SHOP, DBO, "we]ird. näme 🦀", PRE, None), "PRINT N'Creating Table [dbo].[we]]ird. näme 🦀]...';
+GO
+SET ANSI_NULLS ON
 GO
 SET QUOTED_IDENTIFIER ON
 GO
