@@ -46,8 +46,9 @@
 //! the settings before it do (scripts of single tables put together, each from its `USE`).
 //!
 //! Scripts are UTF-16 (SSMS's "Unicode", little-endian with a byte-order mark; big-endian; without
-//! a mark) or UTF-8, with a mark or without ([`utf16`]): they are read as a stream of code units,
-//! and object ranges are byte ranges of the original encoding.
+//! a mark, told by the zero high bytes of its first 4 KiB) or UTF-8, with a mark or without: they
+//! are read as a stream of code units (one byte of ASCII, or a mark, each), and object ranges are
+//! byte ranges of the original encoding.
 
 mod engine;
 mod lexer;
