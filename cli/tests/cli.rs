@@ -289,7 +289,7 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     e.ingest("archive", b"PGDMP\x01\x0e\x00\x04\x08\x01\x01\x01 a pg_dump custom archive");
     let o = e.run(&["ls", "latest", "--db", "archive"], b"");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("pg_dump-custom dump") && stderr(&o).contains("pg_dump-plain, pg_dumpall, mysqldump"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pg_dump-custom dump") && stderr(&o).contains("pg_dump-plain, pg_dumpall, mysqldump, t-sql"), "{}", stderr(&o));
     // A dump whose objects have no comment blocks: an empty list, said out loud.
     e.ingest("bare", b"-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE `t` (`v` int);\nINSERT INTO `t` VALUES (1),(2);\n-- Dump completed on 2026-12-07\n");
     let o = e.run(&["ls", "latest", "--db", "bare"], b"");

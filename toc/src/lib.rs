@@ -11,11 +11,12 @@
 //!
 //! Formats: pg_dump's plain SQL ([`pg_plain`]), pg_dumpall's (a whole cluster: its globals, then
 //! every database's pg_dump plain dump, [`pg_dumpall`]), mysqldump's and mariadb-dump's
-//! ([`mysql`]), all on one engine for dumps laid out in comment blocks ([`blocks`]). T-SQL scripts
-//! follow.
+//! ([`mysql`]), all on one engine for dumps laid out in comment blocks ([`blocks`]); T-SQL scripts
+//! as SQL Server Management Studio and sqlcmd write them, in UTF-16 or UTF-8 ([`tsql`]).
 //!
-//! [`rows`] reads the rows of one table out of its table data object and tells which rows are
-//! only in one of two snapshots of it (`dbvault diff A B --rows TABLE`).
+//! [`select`] chooses the objects that recreate some tables (`dbvault restore --table`); [`rows`]
+//! reads the rows of one table out of its table data object and tells which rows are only in one
+//! of two snapshots of it (`dbvault diff A B --rows TABLE`).
 
 use std::ops::Range;
 
@@ -29,6 +30,7 @@ pub mod pg_plain;
 pub mod rows;
 pub mod select;
 pub mod sql;
+pub mod tsql;
 
 /// Longest line kept whole to recognise it (a block line naming a function of many arguments, a
 /// `COPY` of 1,600 long column names). Longer lines are still counted and hashed, but their text

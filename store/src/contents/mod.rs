@@ -22,7 +22,7 @@ mod builder;
 pub use builder::Builder;
 
 /// Formats whose snapshots have a table of contents.
-pub const FORMATS: &[&str] = &["pg_dump-plain", "pg_dumpall", "mysqldump"];
+pub const FORMATS: &[&str] = &["pg_dump-plain", "pg_dumpall", "mysqldump", "t-sql"];
 
 /// Where a table of contents came from.
 #[derive(Clone, Debug)]
@@ -78,6 +78,7 @@ pub(crate) fn parser_for(format: &str, key: [u8; 32]) -> Option<Box<dyn TocParse
         "pg_dump-plain" => Some(Box::new(toc::pg_plain::PgPlain::new(key))),
         "pg_dumpall" => Some(Box::new(toc::pg_dumpall::PgDumpall::new(key))),
         "mysqldump" => Some(Box::new(toc::mysql::MysqlDump::new(key))),
+        "t-sql" => Some(Box::new(toc::tsql::TsqlScript::new(key))),
         _ => None,
     }
 }

@@ -1,0 +1,138 @@
+//! The encodings SSMS and sqlcmd scripts come in, told from the stream's first bytes as dbvault's
+//! format recognition tells them: a byte-order mark (UTF-16 LE `FF FE`, UTF-16 BE `FE FF`, UTF-8
+//! `EF BB BF`), or else UTF-16 LE when (nearly) every odd byte of the first 4 KiB is zero, or else
+//! UTF-8.
+//!
+//! The parser reads a *narrow* form of the text: one byte per code unit (per byte in UTF-8), the
+//! unit itself when it is ASCII and `0x80` when it is not (surrogates, lone or paired, included).
+//! Everything T-SQL's structure depends on is ASCII, so the narrow text is lexed as the script
+//! is, and narrow offset `i` is original bytes `i * unit .. (i + 1) * unit`: byte ranges in the
+//! original encoding come for free. Names are decoded from the original bytes.
+
+/// How many first bytes decide between UTF-16 LE without a byte-order mark and UTF-8.
+pub(super) const SAMPLE: usize = 4096;
+
+/// A script's encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// UTF-8 (or anything that is not UTF-16: bytes are read as they are).
+    Utf8,
+    /// UTF-16, little-endian when `le`.
+    Utf16 {
+        /// Little-endian.
+        le: bool,
+    },
+}
+
+impl Encoding {
+    /// Original bytes per narrow byte.
+    pub(super) fn unit(self) -> usize {
+        match self {
+            Encoding::Utf8 => 1,
+            Encoding::Utf16 { .. } => 2,
+        }
+    }
+
+    /// `orig` (whole code units) as text; what cannot be decoded becomes U+FFFD.
+    pub(super) fn decode(self, orig: &[u8]) -> String {
+        match self {
+            Encoding::Utf8 => String::from_utf8_lossy(orig).into_owned(),
+            Encoding::Utf16 { le } => {
+                let units = orig.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
+                char::decode_utf16(units).map(|r| r.unwrap_or('\u{fffd}')).collect()
+            }
+        }
+    }
+}
+
+/// The encoding of a stream that starts with `head`, and the length of its byte-order mark; `None`
+/// while more bytes are needed to tell (`at_end`: there are no more).
+pub(super) fn detect(head: &[u8], at_end: bool) -> Option<(Encoding, usize)> {
+    if head.starts_with(b"\xff\xfe") {
+        return Some((Encoding::Utf16 { le: true }, 2));
+    }
+    if head.starts_with(b"\xfe\xff") {
+        return Some((Encoding::Utf16 { le: false }, 2));
+    }
+    if head.starts_with(b"\xef\xbb\xbf") {
+        return Some((Encoding::Utf8, 3));
+    }
+    if head.len() < SAMPLE && !at_end {
+        return None;
+    }
+    let sample = &head[..head.len().min(SAMPLE)];
+    let odd_zeros = sample.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    // ASCII-range text in UTF-16 LE without a byte-order mark: (nearly) every odd byte is zero.
+    if sample.len() >= 64 && odd_zeros * 10 >= (sample.len() / 2) * 8 {
+        return Some((Encoding::Utf16 { le: true }, 0));
+    }
+    Some((Encoding::Utf8, 0))
+}
+
+/// Append the narrow form of `orig` (whole UTF-16 code units) to `out`.
+pub(super) fn narrow_utf16(orig: &[u8], le: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + orig.len() / 2, 0);
+    if le {
+        narrow_units::<0>(orig, &mut out[start..]);
+    } else {
+        narrow_units::<1>(orig, &mut out[start..]);
+    }
+}
+
+/// The narrow form of code units whose low byte is their byte `LOW` (0: little-endian).
+fn narrow_units<const LOW: usize>(orig: &[u8], out: &mut [u8]) {
+    let narrow = |c: &[u8]| if c[1 - LOW] == 0 && c[LOW] < 0x80 { c[LOW] } else { 0x80 };
+    // Eight code units at a time while they are all ASCII (their high bytes zero, their low
+    // bytes below 0x80): the low bytes are the narrow text.
+    let mask = u128::from_ne_bytes(std::array::from_fn(|i| if i % 2 == LOW { 0x80 } else { 0xff }));
+    let mut blocks = orig.chunks_exact(16);
+    let mut outs = out.chunks_exact_mut(8);
+    for (block, o) in (&mut blocks).zip(&mut outs) {
+        let units: [u8; 16] = block.try_into().expect("16 bytes");
+        if u128::from_ne_bytes(units) & mask == 0 {
+            for (k, x) in o.iter_mut().enumerate() {
+                *x = units[2 * k + LOW];
+            }
+        } else {
+            for (k, x) in o.iter_mut().enumerate() {
+                *x = narrow(&units[2 * k..2 * k + 2]);
+            }
+        }
+    }
+    for (c, x) in blocks.remainder().chunks_exact(2).zip(outs.into_remainder()) {
+        *x = narrow(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str, le: bool) -> Vec<u8> {
+        s.encode_utf16().flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect()
+    }
+
+    #[test]
+    fn encodings_are_told_as_format_recognition_tells_them() {
+        let text = "USE [Shop]\r\nGO\r\n".repeat(10);
+        assert_eq!(detect(b"\xff\xfeU\0", false), Some((Encoding::Utf16 { le: true }, 2)));
+        assert_eq!(detect(b"\xfe\xff\0U", false), Some((Encoding::Utf16 { le: false }, 2)));
+        assert_eq!(detect(b"\xef\xbb\xbfUSE", false), Some((Encoding::Utf8, 3)));
+        assert_eq!(detect(&utf16(&text, true), false), None, "too few bytes to tell yet");
+        assert_eq!(detect(&utf16(&text, true), true), Some((Encoding::Utf16 { le: true }, 0)));
+        assert_eq!(detect(text.as_bytes(), true), Some((Encoding::Utf8, 0)));
+        assert_eq!(detect(b"", true), Some((Encoding::Utf8, 0)));
+    }
+
+    #[test]
+    fn narrow_text_keeps_ascii_and_marks_the_rest() {
+        let s = "[Zürich 🦀]\n";
+        let mut out = Vec::new();
+        narrow_utf16(&utf16(s, false), false, &mut out);
+        assert_eq!(out, b"[Z\x80rich \x80\x80]\n", "a surrogate pair is two code units");
+        let le = utf16(s, true);
+        assert_eq!(Encoding::Utf16 { le: true }.decode(&le), s);
+        assert_eq!(Encoding::Utf16 { le: true }.decode(&le[..le.len() - 6]), "[Zürich \u{fffd}", "a lone surrogate");
+    }
+}
