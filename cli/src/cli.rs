@@ -272,8 +272,28 @@ pub struct DiffArgs {
     /// Compare the dumps' objects instead: which tables, functions, views, indexes, ... were
     /// added, removed or changed, with each table's rows before and after (pg_dump plain,
     /// mysqldump and mariadb-dump dumps; both snapshots are read back to compare them).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rows")]
     pub objects: bool,
+    /// Compare the rows of this table instead: the rows only in A and only in B (an update shows
+    /// as its old row then its new one, paired by the primary key the dump's definition names).
+    /// NAME or SCHEMA.NAME; pg_dump plain and mysqldump dumps.
+    #[arg(long, value_name = "TABLE")]
+    pub rows: Option<String>,
+    /// How --rows prints them: `tsv` (a first column `-` for A, `+` for B, PostgreSQL text
+    /// escapes), `json` (JSON lines), or `sql` (statements that turn A's table into B's).
+    #[arg(long, value_enum, requires = "rows")]
+    pub format: Option<RowsFormat>,
+}
+
+/// How `diff --rows` prints rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RowsFormat {
+    /// Tab-separated values, a header line first.
+    Tsv,
+    /// One JSON object per line.
+    Json,
+    /// DELETE and INSERT statements.
+    Sql,
 }
 
 /// `stats` options.

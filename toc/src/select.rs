@@ -12,6 +12,7 @@
 use std::io;
 use std::ops::Range;
 
+pub use crate::rows::Dialect;
 use crate::{Kind, Object, Toc};
 
 /// Reads the bytes of the given ranges of the dump, one buffer per range.
@@ -19,15 +20,6 @@ pub type ReadRanges<'a> = dyn FnMut(&[Range<u64>]) -> io::Result<Vec<Vec<u8>>> +
 
 /// A table's database, schema and name.
 type TableKey = (Option<String>, Option<String>, String);
-
-/// The SQL dialect of the dump.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// PostgreSQL (pg_dump, pg_dumpall).
-    Postgres,
-    /// MySQL and MariaDB (mysqldump, mariadb-dump).
-    MySql,
-}
 
 /// Definitions, rows, or both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -168,6 +168,9 @@ struct DiffDoc<'a> {
 }
 
 pub fn diff(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
+    if let Some(table) = &a.rows {
+        return super::rows_diff::diff_rows(g, repo, a, table);
+    }
     if a.objects {
         return super::contents::diff_objects(g, repo, a);
     }

@@ -11,6 +11,7 @@ mod contents;
 mod key;
 mod repair;
 mod restore;
+mod rows_diff;
 mod selection;
 pub(crate) mod snapshots;
 
