@@ -197,6 +197,85 @@ fn postgres_daily_loop_restores_every_snapshot_exactly() {
     assert_eq!(pg.checksums("shop_fc"), sums1);
 }
 
+/// `SELECT count(*)` and an ordered checksum of one table.
+fn pg_table_sum(pg: &Postgres, db: &str, table: &str) -> String {
+    pg.sql(db, &format!("SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x"))
+}
+
+/// Feed `sql` to psql (stopping at the first error) in database `db`.
+fn pg_apply(pg: &Postgres, db: &str, sql: &[u8]) {
+    let c = pg.client("psql", db);
+    let mut cmd = Command::new(&c[0]);
+    cmd.args(&c[1..]).args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = run_piped(cmd, sql);
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn postgres_single_tables_restore_and_row_diffs_name_exactly_the_changed_rows() {
+    let pg = Postgres::start();
+    let e = Env::new();
+    pg.sql("postgres", "CREATE DATABASE shop");
+    pg.sql("shop", PG_SCHEMA);
+    pg.sql("shop", "CREATE TABLE events (id serial PRIMARY KEY, what text NOT NULL, at timestamptz);
+                    CREATE INDEX events_what_idx ON events (what);
+                    CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.at := '2026-01-01'; RETURN NEW; END$$;
+                    CREATE TRIGGER events_stamp BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION stamp();
+                    CREATE VIEW big_orders AS SELECT * FROM orders WHERE id > 2000;
+                    INSERT INTO events (what) SELECT 'event ' || g FROM generate_series(1, 300) g;");
+    let ingest = || -> String {
+        let mut a = vec!["--json".to_string(), "ingest".into(), "--db".into(), "shop".into(), "--".into()];
+        a.extend(pg.dump_cmd("shop"));
+        let v: Value = serde_json::from_slice(&e.ok(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"").stdout).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    };
+    let day0 = ingest();
+    // Each table alone into a fresh database: its rows exactly, its owned sequence, index and
+    // trigger (with the function it calls) along; foreign keys to tables left behind are left out.
+    for table in ["customers", "orders", "order_items", "events"] {
+        let target = format!("one_{table}");
+        pg.sql("postgres", &format!("CREATE DATABASE {target}"));
+        let mut psql = pg.client("psql", &target);
+        psql.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"].map(String::from));
+        let mut args = vec!["--json", "restore", &day0, "--table", table, "--"];
+        args.extend(psql.iter().map(String::as_str));
+        let doc: Value = serde_json::from_slice(&e.ok(&args, b"").stdout).unwrap();
+        assert_eq!(doc["part"]["tables"], serde_json::json!([format!("public.{table}")]), "{doc}");
+        assert_eq!(pg_table_sum(&pg, &target, table), pg_table_sum(&pg, "shop", table), "{table} restored alone");
+    }
+    assert_eq!(pg.sql("one_events", "SELECT count(*) FROM pg_indexes WHERE indexname = 'events_what_idx'").trim(), "1");
+    pg.sql("one_events", "INSERT INTO events (what) VALUES ('after')");
+    assert_eq!(pg.sql("one_events", "SELECT id, at FROM events WHERE what = 'after'").trim(), "301|2026-01-01 00:00:00+00", "sequence value and trigger restored");
+    // Definitions, then rows, as two scripts.
+    pg.sql("postgres", "CREATE DATABASE two_steps");
+    let mut psql = pg.client("psql", "two_steps");
+    psql.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"].map(String::from));
+    for part in ["--schema-only", "--data-only"] {
+        let mut args = vec!["restore", &day0, "--table", "customers", part, "--"];
+        args.extend(psql.iter().map(String::as_str));
+        e.ok(&args, b"");
+    }
+    assert_eq!(pg_table_sum(&pg, "two_steps", "customers"), pg_table_sum(&pg, "shop", "customers"));
+    // A mistyped name: the close names, and nothing written.
+    let o = e.run(&["restore", &day0, "--table", "ordrs"], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("did you mean") && stderr(&o).contains("orders"), "{}", stderr(&o));
+
+    // A day of updates, deletes and inserts: --rows names exactly those rows, and its SQL turns
+    // the old table into the new one.
+    pg.sql("shop", "UPDATE orders SET created = created + interval '1 day' WHERE id % 100 = 1;
+                    DELETE FROM orders WHERE id % 250 = 0;
+                    INSERT INTO orders SELECT g, 1 + g % 2000, '2026-06-01' FROM generate_series(3001, 3050) g;");
+    let day1 = ingest();
+    let lines = e.ok(&["diff", &day0, &day1, "--rows", "orders", "--format", "json"], b"").stdout;
+    let sides: Vec<String> = String::from_utf8(lines).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["side"].as_str().unwrap().to_string()).collect();
+    assert_eq!((sides.iter().filter(|s| *s == "a").count(), sides.iter().filter(|s| *s == "b").count()), (30 + 12, 30 + 50));
+    let sql = e.ok(&["diff", &day0, &day1, "--rows", "public.orders", "--format", "sql"], b"").stdout;
+    pg.sql("one_orders", "ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_customer_id_fkey");
+    pg_apply(&pg, "one_orders", &sql);
+    assert_eq!(pg_table_sum(&pg, "one_orders", "orders"), pg_table_sum(&pg, "shop", "orders"));
+}
+
 #[test]
 fn postgres_failed_or_cut_dumps_never_become_snapshots() {
     let pg = Postgres::start();
@@ -362,6 +441,30 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
         restore_into(&e, snap["id"].as_str().unwrap(), &client);
         assert_eq!(&m.checksums(target), sums, "restored {target} differs from the source at dump time");
     }
+
+    // One table alone into a fresh database equals the source's; --rows names exactly the rows
+    // the day changed, and its SQL turns day 0's table into day 1's.
+    let (id0, id1) = (day0["id"].as_str().unwrap(), day1["id"].as_str().unwrap());
+    let orders_sum = |db: &str| m.checksums(db).into_iter().find(|l| l.starts_with("orders ")).unwrap();
+    m.sql("mysql", "CREATE DATABASE one_orders");
+    let mut client = m.client("mariadb");
+    client.push("one_orders".into());
+    let mut args = vec!["restore", id1, "--table", "orders", "--"];
+    args.extend(client.iter().map(String::as_str));
+    e.ok(&args, b"");
+    let one = m.sql("one_orders", "SELECT COUNT(*) FROM orders");
+    assert_eq!(one.trim(), m.sql("shop", "SELECT COUNT(*) FROM orders").trim());
+    assert_eq!(m.sql("one_orders", "SHOW TABLES").trim(), "orders", "only the table asked for");
+    let lines = e.ok(&["diff", id0, id1, "--rows", "orders", "--format", "json"], b"").stdout;
+    let sides: Vec<String> = String::from_utf8(lines).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["side"].as_str().unwrap().to_string()).collect();
+    assert_eq!((sides.iter().filter(|s| *s == "a").count(), sides.iter().filter(|s| *s == "b").count()), (12, 50));
+    let sql = e.ok(&["diff", id0, id1, "--rows", "orders", "--format", "sql"], b"").stdout;
+    let c = m.client("mariadb");
+    let mut cmd = Command::new(&c[0]);
+    cmd.args(&c[1..]).arg("shop_r0").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = run_piped(cmd, &sql);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(orders_sum("shop_r0"), orders_sum("shop"));
 
     // A dump of a database that does not exist fails, and nothing is committed.
     let mut a = vec!["ingest".to_string(), "--db".into(), "ghost".into(), "--".into()];

@@ -221,8 +221,8 @@ fn belongs_by_name(o: &Object, t: &TableKey, dialect: Dialect) -> bool {
 }
 
 /// PostgreSQL objects whose text tells their table: owned sequences (with their values, comments
-/// and grants), indexes, and the targets of foreign keys (a key to a table not chosen becomes a
-/// note).
+/// and grants), indexes, the functions their triggers call, and the targets of foreign keys (a key
+/// to a table not chosen becomes a note).
 fn by_text(
     objects: &[Object],
     chosen: &[TableKey],
@@ -235,13 +235,15 @@ fn by_text(
         .iter()
         .enumerate()
         .filter(|(i, o)| {
-            same_schema(o) && (matches!(o.kind, Kind::Sequence | Kind::Index) || (o.kind == Kind::ForeignKey && keep[*i]))
+            same_schema(o) && (matches!(o.kind, Kind::Sequence | Kind::Index) || (matches!(o.kind, Kind::ForeignKey | Kind::Trigger) && keep[*i]))
         })
         .map(|(i, _)| i)
         .collect();
     let texts = read(&asked.iter().map(|&i| objects[i].range.clone()).collect::<Vec<_>>())?;
     let forms: Vec<Vec<String>> = chosen.iter().map(|t| sql_forms(t.1.as_deref(), &t.2)).collect();
     let mut sequences: Vec<TableKey> = Vec::new();
+    // Functions the chosen tables' triggers call, as `schema.name(`.
+    let mut functions: Vec<String> = Vec::new();
     for (&i, text) in asked.iter().zip(&texts) {
         let o = &objects[i];
         let text = String::from_utf8_lossy(text);
@@ -249,6 +251,10 @@ fn by_text(
         match o.kind {
             Kind::Sequence if ours(&["OWNED BY ", "ALTER TABLE ", "ALTER TABLE ONLY "]) => sequences.push((o.database.clone(), o.schema.clone(), o.name.clone())),
             Kind::Index if ours(&[" ON ", " ON ONLY "]) => keep[i] = true,
+            Kind::Trigger => {
+                let called = ["EXECUTE FUNCTION ", "EXECUTE PROCEDURE "].iter().find_map(|k| text.split_once(k)).map(|(_, f)| f.split('(').next().unwrap_or("").trim().to_string());
+                functions.extend(called.filter(|f| !f.is_empty()));
+            }
             Kind::ForeignKey => {
                 let target = text.split_once(" REFERENCES ").map(|(_, r)| r.split('(').next().unwrap_or("").trim().to_string()).unwrap_or_default();
                 if !forms.iter().flatten().any(|f| *f == target) {
@@ -268,7 +274,10 @@ fn by_text(
             _ => false,
         };
         let by_index = matches!(o.kind, Kind::Comment) && o.name.strip_prefix("INDEX ").is_some_and(|n| objects.iter().zip(keep.iter()).any(|(x, k)| *k && x.kind == Kind::Index && x.name == n && x.schema == o.schema));
-        keep[i] |= by_seq || by_index;
+        // pg_dump names a function `name(arguments)`; a trigger calls it as `schema.name(`.
+        let called = o.kind == Kind::Function
+            && o.name.split('(').next().is_some_and(|n| functions.iter().any(|f| sql_forms(o.schema.as_deref(), n).contains(f)));
+        keep[i] |= by_seq || by_index || called;
     }
     Ok(())
 }

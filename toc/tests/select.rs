@@ -16,6 +16,10 @@ fn pg_dump() -> String {
     let mut d = String::from("--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n");
     d += &block("app", "SCHEMA", "-");
     d += "CREATE SCHEMA app;\n\n";
+    d += &block("touch()", "FUNCTION", "app");
+    d += "CREATE FUNCTION app.touch() RETURNS trigger\n    LANGUAGE plpgsql\n    AS $$BEGIN RETURN NEW; END$$;\n\n";
+    d += &block("unrelated()", "FUNCTION", "app");
+    d += "CREATE FUNCTION app.unrelated() RETURNS int\n    LANGUAGE sql\n    AS $$SELECT 1$$;\n\n";
     d += &block("orders", "TABLE", "app");
     d += "CREATE TABLE app.orders (\n    id integer NOT NULL\n);\n\n";
     d += &block("TABLE orders", "COMMENT", "app");
@@ -95,12 +99,13 @@ fn one_table_comes_with_its_sequence_default_rows_index_constraint_trigger_comme
         "orders_pkey PRIMARY KEY",
         "CREATE INDEX orders_id_idx",
         "CREATE TRIGGER orders_touch",
+        "CREATE FUNCTION app.touch()",
         "GRANT SELECT ON TABLE app.orders",
         "-- PostgreSQL database dump complete",
     ] {
         assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
     }
-    for unwanted in ["Order Items", "other.orders", "orders_archive_idx", "CREATE SCHEMA"] {
+    for unwanted in ["Order Items", "other.orders", "orders_archive_idx", "CREATE SCHEMA", "unrelated"] {
         assert!(!out.contains(unwanted), "{unwanted:?} should not be in\n{out}");
     }
 }

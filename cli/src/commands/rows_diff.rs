@@ -20,7 +20,10 @@ use crate::cli::{DiffArgs, Global, RowsFormat};
 struct Side {
     def: TableDef,
     data: Range<u64>,
-    name: String,
+    /// The table as the SQL output names it: PostgreSQL's schema-qualified, as pg_dump writes it;
+    /// MySQL's bare, so that the statements apply to the session's database (a restored copy
+    /// under another name, not the database the dump came from).
+    sql_name: Vec<String>,
 }
 
 /// `dbvault diff A B --rows TABLE`.
@@ -62,7 +65,7 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
         let summary = match format {
             RowsFormat::Tsv => run(&mut TsvWriter::new(&mut out)),
             RowsFormat::Json => run(&mut JsonWriter::new(&mut out)),
-            RowsFormat::Sql => run(&mut SqlWriter::new(&mut out).table(side_b.name.split('.').map(str::to_string).collect())),
+            RowsFormat::Sql => run(&mut SqlWriter::new(&mut out).table(side_b.sql_name.clone())),
         };
         match summary {
             Err(toc::rows::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(crate::output::StdoutFailed(e).into()),
@@ -116,7 +119,11 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
         .iter()
         .find(|o| o.kind == Kind::TableData && o.schema == schema && o.name == bare)
         .map_or(0..0, |o| o.range.clone());
-    Ok(Side { def, data, name })
+    let sql_name = match (dialect, schema) {
+        (Dialect::Postgres, Some(s)) => vec![s, bare],
+        _ => vec![bare],
+    };
+    Ok(Side { def, data, sql_name })
 }
 
 /// A reader over the pieces a thread extracts.
