@@ -263,6 +263,40 @@ fn help_teaches_the_daily_commands() {
     }
 }
 
+/// A script in the layout SSMS's Generate Scripts writes, CRLF line ends.
+const SSMS_SCRIPT: &str = "USE [master]\r\nGO\r\n\
+/****** Object:  Database [Shop]    Script Date: 12/7/2026 10:00:00 AM ******/\r\nCREATE DATABASE [Shop]\r\nGO\r\nUSE [Shop]\r\nGO\r\n\
+/****** Object:  Table [dbo].[Customers]    Script Date: 12/7/2026 10:00:00 AM ******/\r\nSET ANSI_NULLS ON\r\nGO\r\nCREATE TABLE [dbo].[Customers](\r\n\t[Id] [int] NOT NULL\r\n) ON [PRIMARY]\r\nGO\r\n\
+/****** Object:  Table [dbo].[Orders]    Script Date: 12/7/2026 10:00:00 AM ******/\r\nSET ANSI_NULLS ON\r\nGO\r\nCREATE TABLE [dbo].[Orders](\r\n\t[Id] [int] NOT NULL,\r\n\t[Note] [nvarchar](50) NULL\r\n) ON [PRIMARY]\r\nGO\r\n\
+INSERT [dbo].[Customers] ([Id]) VALUES (1)\r\nGO\r\n\
+INSERT [dbo].[Orders] ([Id], [Note]) VALUES (10, N'caf\u{e9} GO')\r\nGO\r\nINSERT [dbo].[Orders] ([Id], [Note]) VALUES (11, N'x')\r\nGO\r\n\
+/****** Object:  Index [IX_Orders_Note]    Script Date: 12/7/2026 10:00:00 AM ******/\r\nCREATE NONCLUSTERED INDEX [IX_Orders_Note] ON [dbo].[Orders]\r\n(\r\n\t[Note] ASC\r\n)\r\nGO\r\n\
+ALTER TABLE [dbo].[Orders]  WITH CHECK ADD  CONSTRAINT [FK_Orders_Customers] FOREIGN KEY([Id])\r\nREFERENCES [dbo].[Customers] ([Id])\r\nGO\r\n\
+USE [master]\r\nGO\r\n";
+
+#[test]
+fn a_utf16_ssms_script_lists_its_tables_and_restores_one_in_its_own_encoding() {
+    let e = Env::new();
+    let utf16: Vec<u8> = [0xff, 0xfe].into_iter().chain(SSMS_SCRIPT.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    e.ingest("shop", &utf16);
+    let ls = e.json(&["ls", "latest", "--db", "shop"], b"");
+    let rows: Vec<(String, u64)> = ls["objects"].as_array().unwrap().iter().filter(|o| o["kind"] == "table_data").map(|o| (o["name"].as_str().unwrap().to_string(), o["rows"].as_u64().unwrap())).collect();
+    assert_eq!(rows, [("Customers".to_string(), 1), ("Orders".to_string(), 2)], "{ls}");
+    let out = e.dir.path().join("orders.sql");
+    e.ok(&["restore", "latest", "--db", "shop", "--table", "dbo.Orders", "-o", out.to_str().unwrap()], b"");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[..2], &[0xff, 0xfe], "UTF-16 LE with its byte order mark, like the dump");
+    let units: Vec<u16> = bytes[2..].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let text = String::from_utf16(&units).unwrap();
+    assert!(text.starts_with("USE [Shop]\nGO\n"), "{text}");
+    for wanted in ["CREATE TABLE [dbo].[Orders]", "VALUES (10, N'caf\u{e9} GO')", "VALUES (11, N'x')", "CREATE NONCLUSTERED INDEX [IX_Orders_Note]", "dbvault: foreign key Orders FK_Orders_Customers left out"] {
+        assert!(text.contains(wanted), "missing {wanted:?} in {text}");
+    }
+    for unwanted in ["[dbo].[Customers](", "VALUES (1)\r", "USE [master]", "CREATE DATABASE"] {
+        assert!(!text.contains(unwanted), "{unwanted:?} in {text}");
+    }
+}
+
 #[test]
 fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     let e = Env::new();

@@ -94,8 +94,7 @@ pub struct Source {
 /// A snapshot manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Manifest schema version: 2 with a table of contents ([`Manifest::toc`]), else 1 (what
-    /// builds before tables of contents read).
+    /// Manifest schema version (1).
     pub version: u32,
     /// Database name.
     pub db: String,
@@ -131,15 +130,10 @@ pub struct Manifest {
     /// For a snapshot made by `dbvault copy`: the snapshot it is a copy of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
-    /// The dump's table of contents (version 2).
+    /// The dump's table of contents: derived data, which builds that predate it ignore (their
+    /// prune may drop its blobs; readers then build it from the dump again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toc: Option<TocRef>,
-}
-
-/// The manifest version for a manifest with or without a table of contents: readers that predate
-/// tables of contents refuse version 2 rather than prune the blobs of one they cannot see.
-pub fn version_for(toc: Option<&TocRef>) -> u32 {
-    if toc.is_some() { 2 } else { 1 }
 }
 
 /// Where a copied snapshot came from.
@@ -160,11 +154,8 @@ impl Manifest {
     /// Open and parse stored bytes.
     pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<Manifest, FormatError> {
         let m: Manifest = crate::sealed_json::open(keys, KIND, MAGIC, bytes)?;
-        if !(1..=2).contains(&m.version) {
-            return Err(FormatError::UnsupportedVersion { kind: KIND, found: m.version, supported: 2 });
-        }
-        if m.version != version_for(m.toc.as_ref()) {
-            return Err(FormatError::malformed(KIND, format!("a version {} manifest {} a table of contents", m.version, if m.toc.is_some() { "with" } else { "without" })));
+        if m.version != 1 {
+            return Err(FormatError::UnsupportedVersion { kind: KIND, found: m.version, supported: 1 });
         }
         Ok(m)
     }
@@ -211,17 +202,17 @@ mod tests {
     }
 
     #[test]
-    fn a_table_of_contents_needs_version_2() {
+    fn a_table_of_contents_is_an_optional_field_older_readers_skip() {
         let keys = MasterKey::generate().unwrap().keys();
         let toc = TocRef { format: "pg_dump-plain".into(), tree: Id([3; 32]), size: 10, digest: Id([4; 32]), objects: 1, not_understood: vec![] };
-        let with = Manifest { version: 2, toc: Some(toc.clone()), ..sample() };
+        let with = Manifest { toc: Some(toc), ..sample() };
         assert_eq!(Manifest::decode(&keys, &with.encode(&keys).unwrap()).unwrap(), with);
-        for bad in [Manifest { version: 1, ..with.clone() }, Manifest { version: 2, toc: None, ..with.clone() }] {
-            let err = Manifest::decode(&keys, &bad.encode(&keys).unwrap()).unwrap_err().to_string();
-            assert!(err.contains("table of contents"), "{err}");
-        }
-        let later = Manifest { version: 3, ..with };
-        assert!(matches!(Manifest::decode(&keys, &later.encode(&keys).unwrap()), Err(FormatError::UnsupportedVersion { found: 3, .. })));
+        // What a build without the field reads: the same manifest, version 1, minus the field.
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["version"], 1);
+        let mut older = json.clone();
+        older.as_object_mut().unwrap().remove("toc");
+        assert_eq!(serde_json::from_value::<Manifest>(older).unwrap(), Manifest { toc: None, ..with });
     }
 
     #[test]

@@ -379,7 +379,7 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
             let c = walker.node(&toc.tree, None, Some(toc.size));
             if c.missing + c.unreadable > 0 {
                 report.problems.push(format!(
-                    "snapshot {} of db {}: its table of contents has {} missing and {} unreadable blob(s) (the dump is not affected; `ls` and `diff --objects` read the dump instead)",
+                    "snapshot {} of db {}: its table of contents has {} missing and {} unreadable blob(s) (the dump is not affected: a dbvault older than 2026-12-07 pruning this repository drops them; commands read the dump instead)",
                     s.id.short(),
                     s.manifest.db,
                     c.missing,

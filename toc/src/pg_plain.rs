@@ -81,8 +81,9 @@ const POST_DATA: &[&str] = &["RULE", "POLICY", "EVENT TRIGGER", "MATERIALIZED VI
 
 /// Parse `NAME; Type: TYPE; Schema: SCHEMA; Owner: OWNER[; Tablespace: T]`; `-` means none.
 /// pg_dump does not escape the names, which may hold `; Type: ` and the like, so the type is
-/// found as pg_dump writes it (upper-case words) followed by `; Schema: `; the schema ends at
-/// the first `; Owner: `, and a tablespace is split off the owner's end.
+/// found as pg_dump writes it (upper-case words) followed by `; Schema: ` (the last such, since
+/// the name comes first); the schema ends at the first `; Owner: `, and a tablespace is split off
+/// the owner's end.
 /// A `-- Data for Name:` line prefers the type `expected` where several would fit.
 fn parse(fields: &str, expected: Option<&str>) -> Option<Header> {
     let candidates: Vec<(&str, &str, &str)> = fields
@@ -93,7 +94,9 @@ fn parse(fields: &str, expected: Option<&str>) -> Option<Header> {
             (!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_uppercase() || b == b' ')).then_some((&fields[..i], kind, after))
         })
         .collect();
-    let (name, _, rest) = expected.and_then(|e| candidates.iter().find(|c| c.1 == e)).or(candidates.first()).copied()?;
+    // The last fitting field wins: a table's name is the user's to choose, and one holding
+    // `; Type: TABLE; Schema: evil` must not move the table to schema evil.
+    let (name, _, rest) = expected.and_then(|e| candidates.iter().rfind(|c| c.1 == e)).or(candidates.last()).copied()?;
     let (tool_kind, rest) = rest.split_once("; Schema: ")?;
     let (schema, owner) = rest.split_once("; Owner: ")?;
     let owner = owner.rfind("; Tablespace: ").map_or(owner, |i| &owner[..i]);

@@ -12,7 +12,6 @@
 use std::io;
 use std::ops::Range;
 
-pub use crate::rows::Dialect;
 use crate::{Kind, Object, Toc};
 
 /// Reads the bytes of the given ranges of the dump, one buffer per range.
@@ -20,6 +19,17 @@ pub type ReadRanges<'a> = dyn FnMut(&[Range<u64>]) -> io::Result<Vec<Vec<u8>>> +
 
 /// A table's database, schema and name.
 type TableKey = (Option<String>, Option<String>, String);
+
+/// The SQL dialect of the dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL (pg_dump, pg_dumpall).
+    Postgres,
+    /// MySQL and MariaDB (mysqldump, mariadb-dump).
+    MySql,
+    /// T-SQL (SQL Server Management Studio, sqlcmd).
+    TSql,
+}
 
 /// Definitions, rows, or both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,6 +74,8 @@ pub struct Plan {
     pub objects: Vec<usize>,
     /// The tables (or views) chosen, qualified.
     pub tables: Vec<String>,
+    /// The database they are in, when the dump names one.
+    pub database: Option<String>,
 }
 
 /// Why nothing could be chosen.
@@ -104,9 +116,12 @@ fn suggest(close: &[String]) -> String {
     if close.is_empty() { String::new() } else { format!("; did you mean {}?", close.join(", ")) }
 }
 
-/// Choose what `req` asks from the dump whose table of contents is `toc`. `read` returns the bytes
-/// of the given ranges (definitions only: sequences, indexes and foreign keys, to tell which table
-/// they belong to).
+/// Choose what `req` asks from the dump whose table of contents is `toc`. `read` returns the text
+/// of the given ranges as UTF-8 (definitions only: sequences, indexes, triggers and foreign keys,
+/// to tell which table they belong to).
+///
+/// A T-SQL script's preamble and trailer are left out (SSMS opens with `USE [master]` and closes
+/// with it); the caller starts the script with a `USE` of [`Plan::database`] instead.
 pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_>) -> Result<Plan, SelectError> {
     let objects = &toc.objects;
     let in_database = |o: &Object| req.database.as_deref().is_none_or(|d| o.database.as_deref() == Some(d));
@@ -125,7 +140,7 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
     let tables: Vec<&Object> = objects.iter().filter(|o| matches!(o.kind, Kind::Table | Kind::View) && in_database(o)).collect();
     let mut chosen: Vec<TableKey> = Vec::new();
     for want in &req.tables {
-        let found = find_table(&tables, want)?;
+        let found = find_table(&tables, want, dialect)?;
         for t in found {
             let key = (t.database.clone(), t.schema.clone(), t.name.clone());
             if !chosen.contains(&key) {
@@ -141,24 +156,38 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
         keep[i] = whole || chosen.iter().any(|t| belongs_by_name(o, t, dialect));
     }
     let mut notes: Vec<(usize, String)> = Vec::new();
-    if dialect == Dialect::Postgres && !chosen.is_empty() {
-        by_text(objects, &chosen, &mut keep, &mut notes, read)?;
+    if dialect != Dialect::MySql && !chosen.is_empty() {
+        by_text(dialect, objects, &chosen, &mut keep, &mut notes, read)?;
     }
-    // The preamble, trailer and (MySQL) the sections that choose the database always come along.
+    // The preamble (settings) and trailer come along, but never what would reach beyond the part
+    // asked for: a T-SQL script's `USE [master]`, a MySQL dump's `USE db` (the script goes to the
+    // database the client names), PostgreSQL's DROP statements (`--clean`) and `\restrict` keys.
     for (i, o) in objects.iter().enumerate() {
-        let frame = matches!(o.kind, Kind::Preamble | Kind::Trailer)
-            || (o.kind == Kind::Database && dialect == Dialect::MySql && chosen.iter().any(|t| t.0.is_some() && t.0 == o.database));
+        let frame = match dialect {
+            Dialect::Postgres => o.kind == Kind::Preamble,
+            Dialect::MySql => matches!(o.kind, Kind::Preamble | Kind::Trailer),
+            Dialect::TSql => false,
+        };
         let part = match req.parts {
             Parts::All => true,
             Parts::SchemaOnly => !matches!(o.kind, Kind::TableData | Kind::SequenceValue),
             Parts::DataOnly => matches!(o.kind, Kind::TableData | Kind::SequenceValue),
         };
-        keep[i] = frame || (keep[i] && part);
+        keep[i] = frame || (keep[i] && part && !(dialect == Dialect::Postgres && o.kind == Kind::Trailer));
     }
-    let mut plan = Plan { tables: chosen.iter().map(qualified).collect(), ..Plan::default() };
+    if dialect == Dialect::Postgres {
+        let preambles: Vec<usize> = (0..objects.len()).filter(|&i| keep[i] && objects[i].kind == Kind::Preamble).collect();
+        let texts = read(&preambles.iter().map(|&i| objects[i].range.clone()).collect::<Vec<_>>())?;
+        for (&i, text) in preambles.iter().zip(texts) {
+            keep[i] = false;
+            notes.push((i, only_settings(&String::from_utf8_lossy(&text))));
+        }
+    }
+    let database = chosen.iter().find_map(|t| t.0.clone()).or_else(|| req.database.clone());
+    let mut plan = Plan { tables: chosen.iter().map(qualified).collect(), database, ..Plan::default() };
     for (i, o) in objects.iter().enumerate() {
         if let Some((_, note)) = notes.iter().find(|(n, _)| *n == i) {
-            if req.parts != Parts::DataOnly {
+            if req.parts != Parts::DataOnly || objects[i].kind == Kind::Preamble {
                 plan.pieces.push(Piece::Note(note.clone()));
             }
             continue;
@@ -175,24 +204,82 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
     Ok(plan)
 }
 
-/// The tables or views `want` names: an exact name first (names may hold dots), then
-/// `schema.name`.
-fn find_table<'a>(tables: &[&'a Object], want: &str) -> Result<Vec<&'a Object>, SelectError> {
-    let exact: Vec<&Object> = tables.iter().copied().filter(|t| t.name == want).collect();
-    let found = if !exact.is_empty() {
-        exact
-    } else {
-        tables.iter().copied().filter(|t| want.split_once('.').is_some_and(|(s, n)| t.schema.as_deref() == Some(s) && t.name == n)).collect()
-    };
+/// The tables or views `want` names: `name`, `schema.name`, or either with quoted parts
+/// (`"Order Items"`, `public."a.b"`, T-SQL `[dbo].[a b]`, MySQL `` `a b` ``). An unquoted name with a
+/// dot may be a name holding a dot or `schema.name`: when both exist it is ambiguous.
+fn find_table<'a>(tables: &[&'a Object], want: &str, dialect: Dialect) -> Result<Vec<&'a Object>, SelectError> {
+    if want.trim().is_empty() {
+        return Err(SelectError::NoSuchTable { name: want.to_string(), close: Vec::new() });
+    }
+    let readings = identifier_readings(want, dialect);
+    let found: Vec<&Object> = tables
+        .iter()
+        .copied()
+        .filter(|t| readings.iter().any(|(s, n)| t.name == *n && s.as_ref().is_none_or(|s| t.schema.as_deref() == Some(s.as_str()))))
+        .collect();
     // A view pg_dump writes twice (mysqldump: a temporary table, then the view) is one object.
-    let distinct_names = distinct(found.iter().map(|t| qualified(&(t.database.clone(), t.schema.clone(), t.name.clone()))));
+    let distinct_names = distinct(found.iter().map(|t| shown(t)));
     match distinct_names.len() {
         0 => {
-            let names = distinct(tables.iter().flat_map(|t| [t.name.clone(), qualified(&(None, t.schema.clone(), t.name.clone()))]));
+            let names = distinct(tables.iter().flat_map(|t| [t.name.clone(), shown(t)]));
             Err(SelectError::NoSuchTable { name: want.to_string(), close: close_to(want, &names) })
         }
         1 => Ok(found),
         _ => Err(SelectError::Ambiguous { name: want.to_string(), candidates: distinct_names }),
+    }
+}
+
+/// `schema.name` as `--table` takes it (a part holding a dot or a quote quoted).
+fn shown(t: &Object) -> String {
+    let part = |p: &str| if p.contains('.') || p.contains('"') || p.trim() != p { format!("\"{}\"", p.replace('"', "\"\"")) } else { p.to_string() };
+    match &t.schema {
+        Some(s) => format!("{}.{}", part(s), part(&t.name)),
+        None => part(&t.name),
+    }
+}
+
+/// The (schema, name) pairs `want` may mean.
+fn identifier_readings(want: &str, dialect: Dialect) -> Vec<(Option<String>, String)> {
+    let (open, close) = match dialect {
+        Dialect::Postgres => ('"', '"'),
+        Dialect::MySql => ('`', '`'),
+        Dialect::TSql => ('[', ']'),
+    };
+    let quoted = want.contains(open) || want.contains('"');
+    if !quoted {
+        let mut out = vec![(None, want.to_string())];
+        if let Some((s, n)) = want.split_once('.') {
+            out.push((Some(s.to_string()), n.to_string()));
+        }
+        return out;
+    }
+    // Split on dots outside quotes; a part in quotes keeps its text (a doubled closing quote is one).
+    let mut parts = vec![String::new()];
+    let mut chars = want.chars().peekable();
+    let mut inside: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match inside {
+            Some(q) if c == q => {
+                if chars.peek() == Some(&q) {
+                    chars.next();
+                    parts.last_mut().expect("a part").push(q);
+                } else {
+                    inside = None;
+                }
+            }
+            Some(_) => parts.last_mut().expect("a part").push(c),
+            None if c == open || c == '"' => inside = Some(if c == open { close } else { '"' }),
+            None if c == '.' => parts.push(String::new()),
+            None => parts.last_mut().expect("a part").push(c),
+        }
+    }
+    match parts.len() {
+        1 => vec![(None, parts.remove(0))],
+        2 => {
+            let n = parts.pop().expect("two parts");
+            vec![(Some(parts.remove(0)), n)]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -204,17 +291,20 @@ fn belongs_by_name(o: &Object, t: &TableKey, dialect: Dialect) -> bool {
     let name = t.2.as_str();
     match dialect {
         Dialect::MySql => matches!(o.kind, Kind::Table | Kind::TableData | Kind::View) && o.name == name,
-        Dialect::Postgres => match o.kind {
+        Dialect::Postgres | Dialect::TSql => match o.kind {
             Kind::Table | Kind::TableData | Kind::View => o.name == name,
             // pg_dump names these after their table: `orders orders_pkey`, `orders id`.
             Kind::Default | Kind::Constraint | Kind::ForeignKey | Kind::Trigger => o.name.strip_prefix(name).is_some_and(|r| r.starts_with(' ')),
             Kind::Other if matches!(o.tool_kind.as_str(), "RULE" | "POLICY" | "ROW SECURITY") => o.name.strip_prefix(name).is_some_and(|r| r.starts_with(' ') || r.is_empty()),
-            Kind::Comment | Kind::Grant => {
+            // pg_dump quotes the name here when it needs quotes: `TABLE "Order Items"`.
+            Kind::Comment | Kind::Grant => sql_forms(dialect, None, name).iter().any(|name| {
                 let n = o.name.as_str();
-                n.strip_prefix("TABLE ").or_else(|| n.strip_prefix("VIEW ")) == Some(name)
-                    || n.strip_prefix("COLUMN ").is_some_and(|c| c.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
+                n.strip_prefix("TABLE ").or_else(|| n.strip_prefix("VIEW ")) == Some(name.as_str())
+                    || n.strip_prefix("COLUMN ").is_some_and(|c| c.strip_prefix(name.as_str()).is_some_and(|r| r.starts_with('.')))
                     || n.rsplit_once(" ON ").is_some_and(|(k, on)| on == name && (k.starts_with("CONSTRAINT ") || k.starts_with("TRIGGER ") || k.starts_with("RULE ") || k.starts_with("POLICY ")))
-            }
+            }),
+            // A partition's attachment to its parent.
+            Kind::Other if o.tool_kind == "TABLE ATTACH" => o.name == name,
             _ => false,
         },
     }
@@ -224,23 +314,28 @@ fn belongs_by_name(o: &Object, t: &TableKey, dialect: Dialect) -> bool {
 /// and grants), indexes, the functions their triggers call, and the targets of foreign keys (a key
 /// to a table not chosen becomes a note).
 fn by_text(
+    dialect: Dialect,
     objects: &[Object],
     chosen: &[TableKey],
     keep: &mut [bool],
     notes: &mut Vec<(usize, String)>,
     read: &mut ReadRanges<'_>,
 ) -> Result<(), SelectError> {
-    let same_schema = |o: &Object| chosen.iter().any(|t| t.0 == o.database && t.1 == o.schema);
+    // SSMS names an index or trigger without its table's schema: its text tells.
+    let same_schema = |o: &Object| chosen.iter().any(|t| t.0 == o.database && (t.1 == o.schema || dialect == Dialect::TSql));
     let asked: Vec<usize> = objects
         .iter()
         .enumerate()
         .filter(|(i, o)| {
-            same_schema(o) && (matches!(o.kind, Kind::Sequence | Kind::Index) || (matches!(o.kind, Kind::ForeignKey | Kind::Trigger) && keep[*i]))
+            same_schema(o)
+                && (matches!(o.kind, Kind::Sequence | Kind::Index)
+                    || (o.kind == Kind::ForeignKey && keep[*i])
+                    || (o.kind == Kind::Trigger && (keep[*i] || dialect == Dialect::TSql)))
         })
         .map(|(i, _)| i)
         .collect();
     let texts = read(&asked.iter().map(|&i| objects[i].range.clone()).collect::<Vec<_>>())?;
-    let forms: Vec<Vec<String>> = chosen.iter().map(|t| sql_forms(t.1.as_deref(), &t.2)).collect();
+    let forms: Vec<Vec<String>> = chosen.iter().map(|t| sql_forms(dialect, t.1.as_deref(), &t.2)).collect();
     let mut sequences: Vec<TableKey> = Vec::new();
     // Functions the chosen tables' triggers call, as `schema.name(`.
     let mut functions: Vec<String> = Vec::new();
@@ -251,6 +346,7 @@ fn by_text(
         match o.kind {
             Kind::Sequence if ours(&["OWNED BY ", "ALTER TABLE ", "ALTER TABLE ONLY "]) => sequences.push((o.database.clone(), o.schema.clone(), o.name.clone())),
             Kind::Index if ours(&[" ON ", " ON ONLY "]) => keep[i] = true,
+            Kind::Trigger if dialect == Dialect::TSql && !keep[i] => keep[i] = ours(&[" ON "]),
             Kind::Trigger => {
                 let called = ["EXECUTE FUNCTION ", "EXECUTE PROCEDURE "].iter().find_map(|k| text.split_once(k)).map(|(_, f)| f.split('(').next().unwrap_or("").trim().to_string());
                 functions.extend(called.filter(|f| !f.is_empty()));
@@ -276,17 +372,36 @@ fn by_text(
         let by_index = matches!(o.kind, Kind::Comment) && o.name.strip_prefix("INDEX ").is_some_and(|n| objects.iter().zip(keep.iter()).any(|(x, k)| *k && x.kind == Kind::Index && x.name == n && x.schema == o.schema));
         // pg_dump names a function `name(arguments)`; a trigger calls it as `schema.name(`.
         let called = o.kind == Kind::Function
-            && o.name.split('(').next().is_some_and(|n| functions.iter().any(|f| sql_forms(o.schema.as_deref(), n).contains(f)));
+            && o.name.split('(').next().is_some_and(|n| functions.iter().any(|f| sql_forms(dialect, o.schema.as_deref(), n).contains(f)));
         keep[i] |= by_seq || by_index || called;
     }
     Ok(())
 }
 
-/// The ways pg_dump may write `schema.name` in SQL: each part bare (if it can be) or quoted.
-fn sql_forms(schema: Option<&str>, name: &str) -> Vec<String> {
+/// A PostgreSQL preamble without its DROP statements (`pg_dump --clean`: they would drop every
+/// object of the dump, not only those restored) and psql's `\restrict` / `\unrestrict` lines (the
+/// matching line of another part would be refused); a comment says what was left out.
+fn only_settings(preamble: &str) -> String {
+    let dropping = |l: &str| l.starts_with("DROP ") || (l.starts_with("ALTER ") && l.contains(" DROP ")) || l.starts_with("\\restrict") || l.starts_with("\\unrestrict");
+    let dropped = preamble.lines().filter(|l| dropping(l)).count();
+    let mut out: String = preamble.split_inclusive('\n').filter(|l| !dropping(l)).collect();
+    if dropped > 0 {
+        out.push_str(&format!("-- dbvault: {dropped} line(s) of the dump's preamble that drop objects (pg_dump --clean) or set psql's restrict key were left out: this script only creates what it restores\n\n"));
+    }
+    out
+}
+
+/// The ways a dump may write `schema.name` in SQL: each part bare (if it can be) or quoted
+/// (PostgreSQL `"..."`, T-SQL `[...]`).
+fn sql_forms(dialect: Dialect, schema: Option<&str>, name: &str) -> Vec<String> {
     let parts = |p: &str| {
-        let quoted = format!("\"{}\"", p.replace('"', "\"\""));
-        let bare = p.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_') && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+        let (quoted, bare) = if dialect == Dialect::TSql {
+            let bare = p.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && p.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '@' | '#' | '$'));
+            (format!("[{}]", p.replace(']', "]]")), bare)
+        } else {
+            let bare = p.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_') && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+            (format!("\"{}\"", p.replace('"', "\"\"")), bare)
+        };
         if bare { vec![p.to_string(), quoted] } else { vec![quoted] }
     };
     let names = parts(name);
@@ -302,7 +417,8 @@ fn mentions(text: &str, what: &str) -> bool {
 }
 
 fn qualified(t: &TableKey) -> String {
-    [t.0.as_deref(), t.1.as_deref(), Some(t.2.as_str())].into_iter().flatten().collect::<Vec<_>>().join(".")
+    let database = t.0.as_deref().filter(|d| Some(*d) != t.1.as_deref());
+    [database, t.1.as_deref(), Some(t.2.as_str())].into_iter().flatten().collect::<Vec<_>>().join(".")
 }
 
 fn distinct(names: impl Iterator<Item = String>) -> Vec<String> {

@@ -232,6 +232,15 @@ fn wide_copy_lines_and_names_holding_newlines_still_start_table_data() {
 }
 
 #[test]
+fn a_name_holding_a_block_line_does_not_move_its_table_to_another_schema() {
+    let name = "x; Type: TABLE; Schema: evil; Owner: postgres";
+    let d = format!("--\n-- PostgreSQL database dump\n--\n\n--\n-- Name: {name}; Type: TABLE; Schema: public; Owner: shop\n--\n\nCREATE TABLE public.\"{name}\" (v int);\n\n");
+    let toc = parse(d.as_bytes(), 1 << 20);
+    let t = toc.of_kind(Kind::Table).next().unwrap();
+    assert_eq!((t.schema.as_deref(), t.name.as_str(), t.owner.as_deref()), (Some("public"), name, Some("shop")));
+}
+
+#[test]
 fn block_lines_are_read_however_the_names_are_spelled() {
     let mut d = String::from("--\n-- PostgreSQL database dump\n--\n\n");
     d += "--\n-- Name: y; Tablespace: z; Type: TABLE; Schema: public; Owner: shop\n--\n\nCREATE TABLE public.\"y; Tablespace: z\" (v int);\n\n";

@@ -101,7 +101,6 @@ fn one_table_comes_with_its_sequence_default_rows_index_constraint_trigger_comme
         "CREATE TRIGGER orders_touch",
         "CREATE FUNCTION app.touch()",
         "GRANT SELECT ON TABLE app.orders",
-        "-- PostgreSQL database dump complete",
     ] {
         assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
     }
@@ -165,6 +164,7 @@ fn a_whole_schema() {
 fn mysql_one_table_with_its_rows_and_the_session_settings() {
     let d = "-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n--\n-- Host: localhost    Database: shop\n-- ------\n\
              /*!40101 SET NAMES utf8mb4 */;\n\n\
+             --\n-- Current Database: `shop`\n--\n\nDROP DATABASE IF EXISTS `shop`;\nCREATE DATABASE `shop`;\n\nUSE `shop`;\n\n\
              --\n-- Table structure for table `customers`\n--\n\nCREATE TABLE `customers` (\n  `id` int NOT NULL\n);\n\n\
              --\n-- Dumping data for table `customers`\n--\n\nINSERT INTO `customers` VALUES (1),(2);\n\n\
              --\n-- Table structure for table `orders`\n--\n\nCREATE TABLE `orders` (\n  `id` int NOT NULL\n);\n\n\
@@ -173,5 +173,33 @@ fn mysql_one_table_with_its_rows_and_the_session_settings() {
     let out = script(d, Dialect::MySql, &tables(&["orders"])).unwrap();
     assert!(out.contains("SET NAMES utf8mb4") && out.contains("CREATE TABLE `orders`") && out.contains("INSERT INTO `orders` VALUES (5);"), "{out}");
     assert!(!out.contains("customers"), "{out}");
+    assert!(!out.contains("USE `shop`") && !out.contains("DROP DATABASE"), "the script goes to the database the client names: {out}");
     assert!(out.contains("-- Dump completed"));
+}
+
+#[test]
+fn a_clean_dumps_drop_statements_and_restrict_key_stay_behind() {
+    let d = pg_dump().replace(
+        "SET client_encoding = 'UTF8';\n",
+        "\\restrict K3y\nSET client_encoding = 'UTF8';\nALTER TABLE IF EXISTS ONLY app.\"Order Items\" DROP CONSTRAINT IF EXISTS items_order_fk;\nDROP TABLE IF EXISTS app.\"Order Items\";\nDROP TABLE IF EXISTS app.orders;\nDROP SCHEMA IF EXISTS app;\n",
+    ) + "\\unrestrict K3y\n";
+    let out = script(&d, Dialect::Postgres, &tables(&["app.orders"])).unwrap();
+    assert!(!out.contains("DROP ") && !out.contains("restrict K3y"), "{out}");
+    assert!(out.contains("SET client_encoding") && out.contains("5 line(s) of the dump's preamble that drop objects"), "{out}");
+}
+
+#[test]
+fn names_with_dots_quotes_and_spaces() {
+    let mut d = pg_dump();
+    d = d.replace("--\n-- PostgreSQL database dump complete", &format!("{}CREATE TABLE app.\"other.orders\" (x int);\n\n{}COMMENT ON TABLE app.\"Order Items\" IS 'items';\n\n--\n-- PostgreSQL database dump complete", block("other.orders", "TABLE", "app"), block("TABLE \"Order Items\"", "COMMENT", "app")));
+    // `other.orders` is both a table of schema other and a table of app whose name holds a dot.
+    match script(&d, Dialect::Postgres, &tables(&["other.orders"])) {
+        Err(SelectError::Ambiguous { candidates, .. }) => assert_eq!(candidates, vec!["app.\"other.orders\"", "other.orders"]),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    let quoted = script(&d, Dialect::Postgres, &tables(&["app.\"other.orders\""])).unwrap();
+    assert!(quoted.contains("CREATE TABLE app.\"other.orders\"") && !quoted.contains("CREATE TABLE other.orders"), "{quoted}");
+    let items = script(&d, Dialect::Postgres, &tables(&["\"Order Items\""])).unwrap();
+    assert!(items.contains("COMMENT ON TABLE app.\"Order Items\""), "a comment on a quoted name comes along: {items}");
+    assert!(script(&d, Dialect::Postgres, &tables(&[""])).is_err());
 }

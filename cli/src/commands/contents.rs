@@ -193,6 +193,9 @@ struct ChangeDoc<'a> {
     kind: Kind,
     /// Its kind as the dump tool names it.
     tool_kind: &'a str,
+    /// The database it belongs to, in a dump of several databases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'a str>,
     /// Its schema, if any.
     schema: Option<&'a str>,
     /// Its name.
@@ -223,6 +226,7 @@ pub fn diff_objects(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
                 status: c.status,
                 kind: o.kind,
                 tool_kind: &o.tool_kind,
+                database: o.database.as_deref(),
                 schema: o.schema.as_deref(),
                 name: &o.name,
                 rows_before: c.before.and_then(|x| x.rows),
@@ -241,6 +245,7 @@ pub fn diff_objects(g: &Global, repo: &Repository, a: &DiffArgs) -> Result<()> {
         .iter()
         .map(|c| {
             let name = c.schema.map_or(c.name.to_string(), |s| format!("{s}.{}", c.name));
+            let name = c.database.filter(|d| Some(*d) != c.schema).map_or(name.clone(), |d| format!("{d}: {name}"));
             let status = match c.status {
                 Status::Added => "added",
                 Status::Removed => "removed",

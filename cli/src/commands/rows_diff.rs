@@ -105,7 +105,11 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
     let toc: Toc = super::contents::read(g, repo, index, snap)?;
     let req = Request { tables: vec![table.to_string()], parts: Parts::SchemaOnly, ..Request::default() };
     let mut read = |ranges: &[Range<u64>]| store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other);
-    let plan = toc::select::plan(&toc, dialect, &req, &mut read).map_err(|e| crate::exit::usage(format!("snapshot {}: {e}", snap.id.short())))?;
+    let sql = match dialect {
+        Dialect::Postgres => toc::select::Dialect::Postgres,
+        Dialect::MySql => toc::select::Dialect::MySql,
+    };
+    let plan = toc::select::plan(&toc, sql, &req, &mut read).map_err(|e| crate::exit::usage(format!("snapshot {}: {e}", snap.id.short())))?;
     let name = plan.tables.first().cloned().unwrap_or_else(|| table.to_string());
     let defs: Vec<Range<u64>> = plan.objects.iter().map(|&i| &toc.objects[i]).filter(|o| matches!(o.kind, Kind::Table | Kind::Constraint)).map(|o| o.range.clone()).collect();
     let text: Vec<u8> = store::extract::read_ranges(repo, index, snap, &defs)?.concat();

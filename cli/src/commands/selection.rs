@@ -21,9 +21,9 @@ use crate::cli::{Global, RestoreArgs};
 pub struct Selection {
     /// Dump ranges to copy, in order.
     ranges: Vec<Range<u64>>,
-    /// Notes written before each range, and after the last.
-    notes_before: Vec<String>,
-    notes_after: String,
+    /// Notes written before each range, and after the last, in the dump's encoding.
+    notes_before: Vec<Vec<u8>>,
+    notes_after: Vec<u8>,
     /// What was chosen.
     pub plan: Plan,
     /// What reading it took, once written.
@@ -63,7 +63,7 @@ impl Selection {
         let io = |e| store::StoreError::io("writing the restored script", e);
         let summary = store::extract::ranges(repo, index, snap, &self.ranges, &mut |i, bytes| {
             while next <= i {
-                out.write_all(self.notes_before[next].as_bytes())?;
+                out.write_all(&self.notes_before[next])?;
                 written += self.notes_before[next].len() as u64;
                 next += 1;
             }
@@ -73,9 +73,9 @@ impl Selection {
             Ok(())
         })?;
         for n in &self.notes_before[next..] {
-            out.write_all(n.as_bytes()).map_err(io)?;
+            out.write_all(n).map_err(io)?;
         }
-        out.write_all(self.notes_after.as_bytes()).map_err(io)?;
+        out.write_all(&self.notes_after).map_err(io)?;
         out.flush().map_err(io)?;
         self.read.set(summary);
         Ok(RestoreSummary { bytes: self.len(), chunks: summary.chunks, elapsed: summary.elapsed })
@@ -100,10 +100,11 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
     let dialect = match snap.manifest.source.format.as_deref() {
         Some("pg_dump-plain" | "pg_dumpall") => Dialect::Postgres,
         Some("mysqldump") => Dialect::MySql,
+        Some("t-sql") => Dialect::TSql,
         other => {
             let what = other.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"));
             return Err(crate::exit::usage(format!(
-                "snapshot {} holds {what}: --table, --schema, --database, --schema-only and --data-only work on pg_dump plain, pg_dumpall and mysqldump dumps (restore the whole dump instead)",
+                "snapshot {} holds {what}: --table, --schema, --database, --schema-only and --data-only work on pg_dump plain, pg_dumpall, mysqldump and T-SQL dumps (restore the whole dump instead)",
                 snap.id.short()
             )));
         }
@@ -112,20 +113,79 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
     if !req.schemas.is_empty() && dialect == Dialect::MySql {
         return Err(crate::exit::usage("--schema is for PostgreSQL dumps; a MySQL database is chosen with --database, a table with --table DATABASE.NAME"));
     }
-    let mut read = |ranges: &[Range<u64>]| store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other);
+    let encoding = Encoding::of(snap);
+    let mut read = |ranges: &[Range<u64>]| {
+        let texts = store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other)?;
+        Ok(texts.into_iter().map(|t| encoding.decode(&t)).collect())
+    };
     let plan = toc::select::plan(&toc, dialect, req, &mut read).map_err(|e| match e {
         toc::select::SelectError::Read(io) => anyhow::anyhow!(io).context(format!("reading snapshot {}", snap.id.short())),
         e => crate::exit::usage(e.to_string()),
     })?;
-    let (mut ranges, mut notes_before, mut pending) = (Vec::new(), Vec::new(), String::new());
+    let (mut ranges, mut notes_before, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+    pending.extend_from_slice(encoding.bom());
+    if dialect == Dialect::TSql
+        && let Some(db) = &plan.database
+    {
+        // SSMS scripts open with `USE [master]`, left out: the part goes to its own database.
+        pending.extend(encoding.encode(&format!("USE [{}]\nGO\n", db.replace(']', "]]"))));
+    }
     for piece in &plan.pieces {
         match piece {
-            Piece::Note(n) => pending.push_str(n),
+            Piece::Note(n) => pending.extend(encoding.encode(n)),
             Piece::Dump(r) => {
-                ranges.push(r.clone());
+                // The dump's own byte order mark is written first, once.
+                let r = if r.start == 0 { encoding.bom().len() as u64..r.end.max(encoding.bom().len() as u64) } else { r.clone() };
+                ranges.push(r);
                 notes_before.push(std::mem::take(&mut pending));
             }
         }
     }
     Ok(Selection { ranges, notes_before, notes_after: pending, plan, read: Cell::new(ExtractSummary::default()) })
+}
+
+/// The text encoding of a dump (as ingest recognised it), for what the script adds to it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8 { bom: bool },
+    Utf16 { le: bool, bom: bool },
+}
+
+impl Encoding {
+    fn of(snap: &Snapshot) -> Encoding {
+        match snap.manifest.source.encoding.as_deref() {
+            Some("utf-16le") => Encoding::Utf16 { le: true, bom: true },
+            Some("utf-16le-nobom") => Encoding::Utf16 { le: true, bom: false },
+            Some("utf-16be") => Encoding::Utf16 { le: false, bom: true },
+            Some("utf-8-bom") => Encoding::Utf8 { bom: true },
+            _ => Encoding::Utf8 { bom: false },
+        }
+    }
+
+    fn bom(self) -> &'static [u8] {
+        match self {
+            Encoding::Utf8 { bom: true } => b"\xef\xbb\xbf",
+            Encoding::Utf16 { le: true, bom: true } => b"\xff\xfe",
+            Encoding::Utf16 { le: false, bom: true } => b"\xfe\xff",
+            _ => b"",
+        }
+    }
+
+    fn encode(self, text: &str) -> Vec<u8> {
+        match self {
+            Encoding::Utf8 { .. } => text.as_bytes().to_vec(),
+            Encoding::Utf16 { le, .. } => text.encode_utf16().flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect(),
+        }
+    }
+
+    /// `bytes` as UTF-8 (a byte order mark dropped, what is not text replaced).
+    fn decode(self, bytes: &[u8]) -> Vec<u8> {
+        match self {
+            Encoding::Utf8 { .. } => bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes).to_vec(),
+            Encoding::Utf16 { le, .. } => {
+                let units = bytes.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
+                char::decode_utf16(units).map(|r| r.unwrap_or('\u{fffd}')).collect::<String>().trim_start_matches('\u{feff}').as_bytes().to_vec()
+            }
+        }
+    }
 }

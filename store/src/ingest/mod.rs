@@ -103,7 +103,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let name_tag = repo.keys().name_tag(&opts.db);
     let place = opts.lineage.place(started, || writer.latest_of(&name_tag))?;
     let manifest = Manifest {
-        version: repo_format::manifest::version_for(streamed.toc.as_ref()),
+        version: 1,
         db: opts.db,
         host: opts.host.unwrap_or_else(hostname),
         tags: opts.tags,
