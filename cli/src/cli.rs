@@ -136,8 +136,9 @@ pub enum Command {
     /// Examples:
     ///   dbvault ls latest --db shop
     ///   dbvault ls 3fa2c1 --json | jq '.objects[] | select(.kind == "table_data") | {name, rows}'
-    /// For pg_dump plain, mysqldump and mariadb-dump dumps, so far. The snapshot is read back to
-    /// list it (every chunk and the whole stream verified, as a restore does).
+    /// For pg_dump plain, pg_dumpall, mysqldump / mariadb-dump and T-SQL (SSMS, sqlcmd; UTF-16 or
+    /// UTF-8) dumps. Ingest stores the table of contents with the snapshot; a snapshot stored
+    /// before that existed is read back to list it (every chunk and the whole stream verified).
     #[command(verbatim_doc_comment)]
     Ls(LsArgs),
     /// Compare two snapshots: chunks and bytes only in A, only in B, shared, and the changed
@@ -270,8 +271,8 @@ pub struct DiffArgs {
     #[arg(long)]
     pub db: Option<String>,
     /// Compare the dumps' objects instead: which tables, functions, views, indexes, ... were
-    /// added, removed or changed, with each table's rows before and after (pg_dump plain,
-    /// mysqldump and mariadb-dump dumps; both snapshots are read back to compare them).
+    /// added, removed or changed, with each table's rows before and after (from the snapshots'
+    /// tables of contents: pg_dump plain, pg_dumpall, mysqldump / mariadb-dump and T-SQL dumps).
     #[arg(long, conflicts_with = "rows")]
     pub objects: bool,
     /// Compare the rows of this table instead: the rows only in A and only in B (an update shows

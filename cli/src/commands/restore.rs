@@ -64,8 +64,10 @@ struct RestoreDoc<'a> {
     size: u64,
     /// Chunks read.
     chunks: u64,
-    /// The BLAKE3 digest the dump was checked against.
-    digest: Id,
+    /// The BLAKE3 digest the dump was checked against (a part of a dump is checked chunk by chunk
+    /// instead: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<Id>,
     /// Wall time of the restore, in seconds.
     elapsed_secs: f64,
     /// The file written with `-o` (none for standard output or a command).
@@ -163,7 +165,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             db: &snap.manifest.db,
             size: s.bytes,
             chunks: s.chunks,
-            digest: snap.manifest.digest,
+            digest: selection.is_none().then_some(snap.manifest.digest),
             elapsed_secs: s.elapsed.as_secs_f64(),
             output,
             incomplete: snap.manifest.incomplete,
