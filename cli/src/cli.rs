@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod reading;
+
+pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
+
 /// dbvault: deduplicating, encrypted backups of database dumps.
 ///
 /// Daily use:
@@ -250,53 +254,6 @@ pub struct ShowArgs {
     pub db: Option<String>,
 }
 
-/// `ls` options.
-#[derive(Debug, Args)]
-pub struct LsArgs {
-    /// Snapshot: full id, unique prefix, or `latest`.
-    pub snapshot: String,
-    /// Choose among this database's snapshots.
-    #[arg(long)]
-    pub db: Option<String>,
-}
-
-/// `diff` options.
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// The older snapshot.
-    pub a: String,
-    /// The newer snapshot.
-    pub b: String,
-    /// Resolve `latest` and prefixes among this database's snapshots.
-    #[arg(long)]
-    pub db: Option<String>,
-    /// Compare the dumps' objects instead: which tables, functions, views, indexes, ... were
-    /// added, removed or changed, with each table's rows before and after (from the snapshots'
-    /// tables of contents: pg_dump plain, pg_dumpall, mysqldump / mariadb-dump and T-SQL dumps).
-    #[arg(long, conflicts_with = "rows")]
-    pub objects: bool,
-    /// Compare the rows of this table instead: the rows only in A and only in B (an update shows
-    /// as its old row then its new one, paired by the primary key the dump's definition names).
-    /// NAME or SCHEMA.NAME; pg_dump plain and mysqldump dumps.
-    #[arg(long, value_name = "TABLE")]
-    pub rows: Option<String>,
-    /// How --rows prints them: `tsv` (a first column `-` for A, `+` for B, PostgreSQL text
-    /// escapes), `json` (JSON lines), or `sql` (statements that turn A's table into B's).
-    #[arg(long, value_enum, requires = "rows")]
-    pub format: Option<RowsFormat>,
-}
-
-/// How `diff --rows` prints rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum RowsFormat {
-    /// Tab-separated values, a header line first.
-    Tsv,
-    /// One JSON object per line.
-    Json,
-    /// DELETE and INSERT statements.
-    Sql,
-}
-
 /// `stats` options.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -457,44 +414,6 @@ pub struct SnapshotsArgs {
     /// Only this database's snapshots.
     #[arg(long)]
     pub db: Option<String>,
-}
-
-/// `restore` options.
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// Snapshot: full id, unique id prefix, or `latest`.
-    pub snapshot: String,
-    /// Choose among this database's snapshots (required for `latest` when there are several
-    /// databases).
-    #[arg(long)]
-    pub db: Option<String>,
-    /// Write to this file instead of standard output (`-` is standard output).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Replace FILE if it exists and is a regular file.
-    #[arg(long, requires = "output")]
-    pub force: bool,
-    /// Pipe the dump into this command instead (after `--`), e.g. `-- psql -d shop_restored`.
-    #[arg(last = true, value_name = "CMD", conflicts_with = "output")]
-    pub command: Vec<String>,
-    /// Restore only this table or view (repeat for more): NAME, or SCHEMA.NAME (MySQL:
-    /// DATABASE.NAME). The script holds the dump's preamble, the table's definition, the sequences
-    /// it owns, its rows, indexes, constraints, triggers, comments and grants; a foreign key to a
-    /// table not restored is left out with a comment. Only the chunks that hold these are read.
-    #[arg(long = "table", value_name = "NAME", help_heading = "Part of a dump")]
-    pub tables: Vec<String>,
-    /// Restore only the objects of this schema (PostgreSQL; repeat for more).
-    #[arg(long = "schema", value_name = "NAME", help_heading = "Part of a dump")]
-    pub schemas: Vec<String>,
-    /// Restore only the objects of this database of a pg_dumpall or multi-database mysqldump dump.
-    #[arg(long, value_name = "NAME", help_heading = "Part of a dump")]
-    pub database: Option<String>,
-    /// Definitions only: no rows, no sequence values.
-    #[arg(long, conflicts_with = "data_only", help_heading = "Part of a dump")]
-    pub schema_only: bool,
-    /// Rows and sequence values only.
-    #[arg(long, help_heading = "Part of a dump")]
-    pub data_only: bool,
 }
 
 /// `repair` subcommands.
