@@ -125,7 +125,7 @@ pub struct Object {
     pub rows: Option<u64>,
     /// BLAKE3 of its bytes, keyed with the key the parser was given: equal digests mean the object
     /// did not change between two dumps. (A format may leave out what differs in every dump of the
-    /// same data: pg_dumpall's `\restrict` keys.)
+    /// same data: pg_dumpall's `\restrict` keys, SSMS's script dates.)
     pub digest: [u8; 32],
 }
 

@@ -30,6 +30,11 @@
 //! descriptive headers, with the `SET ... ON` and `PRINT` batches before it). A header's own
 //! `CREATE` does not.
 //!
+//! A header's script date (` 12/7/2026 10:00:00 AM `, between `Script Date:` and the stars that
+//! close it) is the time of scripting: it is left out of the object's digest (its range keeps all
+//! its bytes), so the same objects scripted at another time have the same digests. A header
+//! inside a procedure's body or a value is their text, and its date is digested.
+//!
 //! Table data is one `INSERT [dbo].[Orders] ([Id], [Note]) VALUES (1, N'x')` statement per row,
 //! each its own batch (SSMS 2012 and later, after every table's definition) or many in one batch
 //! (SSMS 2008, right after the table's definition), with `SET IDENTITY_INSERT [dbo].[Orders] ON`

@@ -70,6 +70,26 @@ fn parse(data: &[u8], sizes: &[usize]) -> Toc {
     p.finish()
 }
 
+/// The dates SSMS wrote into the samples' headers (the headers inside a value and a procedure's
+/// body carry dates of their own, which are their text).
+const DATES: [&str; 2] = ["12/7/2026 10:00:00 AM", "05/29/2010 02:10:37"];
+
+/// `text` with every SSMS header's script date (what lies between `Script Date:` and the stars
+/// that close the header) made `date`.
+fn redate(text: &str, date: &str) -> String {
+    DATES.iter().fold(text.to_string(), |t, d| t.replace(&format!("Script Date: {d} ******/"), &format!("Script Date:{date}******/")))
+}
+
+/// `pieces` with their texts made by `f`.
+fn remade(pieces: &[(Want, &str)], f: impl Fn(usize, &str) -> String) -> Vec<(Want, String)> {
+    pieces.iter().enumerate().map(|(i, (w, t))| (*w, f(i, t))).collect()
+}
+
+/// Owned pieces borrowed, for [`script`].
+fn borrowed(pieces: &[(Want, String)]) -> Vec<(Want, &str)> {
+    pieces.iter().map(|(w, t)| (*w, t.as_str())).collect()
+}
+
 fn seen(toc: &Toc) -> Vec<Want> {
     let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
     let opt = |s: &Option<String>| s.as_deref().map(leak);
@@ -77,7 +97,7 @@ fn seen(toc: &Toc) -> Vec<Want> {
 }
 
 /// Every sample in every encoding: the same objects, each range exactly its piece's bytes (in the
-/// script's own encoding), each digest the keyed hash of those bytes.
+/// script's own encoding), each digest the keyed hash of those bytes but its header's script date.
 #[test]
 fn every_object_is_exactly_its_batches_in_every_encoding() {
     let two_tables = [SCRIPT_TABLE_AS, NEXT_TABLE_AS].concat();
@@ -92,10 +112,81 @@ fn every_object_is_exactly_its_batches_in_every_encoding() {
                 assert_eq!(toc.objects.iter().map(|o| o.range.clone()).collect::<Vec<_>>(), ranges, "{what}");
                 assert!(toc.not_understood.is_empty(), "{what}: {:?}", toc.not_understood);
                 assert_eq!(toc.len, data.len() as u64);
-                for o in &toc.objects {
+                for (i, (o, (_, text))) in toc.objects.iter().zip(pieces).enumerate() {
                     let mut keyed = blake3::Hasher::new_keyed(&KEY);
-                    keyed.update(&data[o.range.start as usize..o.range.end as usize]);
+                    keyed.update(if i == 0 { bom(enc) } else { b"" });
+                    keyed.update(&encode(&redate(text, ""), enc));
                     assert_eq!(o.digest, *keyed.finalize().as_bytes(), "{what}: {}", o.name);
+                }
+            }
+        }
+    }
+}
+
+/// Encodings in which SSMS saves scripts, each with and without a byte-order mark among them.
+const SAVED: [Enc; 3] = [Enc::Utf8, Enc::Utf16Le, Enc::Utf16Be];
+
+/// Piece sizes that split every header somewhere, and a whole script at once.
+const SIZES: [&[usize]; 4] = [&[1], &[3], &[7], &[1 << 20]];
+
+/// The same objects scripted at other times, in other locales' date formats: every object's
+/// digest is the same (and its range still all its bytes), in UTF-8 and UTF-16 LE and BE, fed in
+/// pieces of any size.
+#[test]
+fn script_dates_are_left_out_of_digests() {
+    let two_tables = [SCRIPT_TABLE_AS, NEXT_TABLE_AS].concat();
+    let samples = [("2019", SSMS_2019), ("2008", SSMS_2008), ("script table as", SCRIPT_TABLE_AS), ("two tables", &two_tables)];
+    for (sample, pieces) in samples {
+        for enc in SAVED {
+            let (data, _) = script(pieces, enc);
+            let digests = |toc: &Toc| toc.objects.iter().map(|o| o.digest).collect::<Vec<_>>();
+            let first = digests(&parse(&data, &[1 << 20]));
+            for later in [" 1/2/2027 3:04:05 PM ", " 2027/1/2 下午 03:04:05 ", " 02.01.2027 15:04:05 ", ""] {
+                let redated = remade(pieces, |_, t| redate(t, later));
+                let (other, ranges) = script(&borrowed(&redated), enc);
+                assert_ne!(data, other);
+                for sizes in SIZES {
+                    let what = format!("{sample} in {enc:?} dated {later:?}, pieces of {sizes:?}");
+                    assert_eq!(digests(&parse(&data, sizes)), first, "{what}");
+                    let toc = parse(&other, sizes);
+                    assert_eq!(digests(&toc), first, "{what}");
+                    assert_eq!(toc.objects.iter().map(|o| o.range.clone()).collect::<Vec<_>>(), ranges, "{what}");
+                }
+            }
+        }
+    }
+}
+
+/// What is not an SSMS header's script date still counts, dates changed or not: a column's type,
+/// a header's date inside a procedure's body or inside a value (their text), the header's own
+/// stars. Only the object changed has another digest.
+#[test]
+fn a_change_outside_the_script_date_changes_its_objects_digest() {
+    let changes = [
+        ("Orders", Kind::Table, "[Qty] [int]", "[Qty] [bigint]"),
+        ("Touch", Kind::Function, "2/2/2000 12:00:00 AM", "2/3/2000 12:00:00 AM"),
+        ("Customers", Kind::TableData, "1/1/2000 12:00:00 AM", "1/1/2000 12:00:01 AM"),
+        ("Total", Kind::Function, "AM ******/", "AM *****/"),
+    ];
+    for (name, kind, from, to) in changes {
+        let at = SSMS_2019.iter().position(|p| p.0.0 == kind && p.0.4 == name).expect(name);
+        assert!(SSMS_2019[at].1.contains(from), "{name}");
+        for later in [None, Some(" 1/2/2027 3:04:05 PM ")] {
+            let changed = remade(SSMS_2019, |i, t| {
+                let t = if i == at { t.replacen(from, to, 1) } else { t.to_string() };
+                later.map_or_else(|| t.clone(), |d| redate(&t, d))
+            });
+            for enc in SAVED {
+                let (a, _) = script(SSMS_2019, enc);
+                let (b, _) = script(&borrowed(&changed), enc);
+                let first = parse(&a, &[1 << 20]);
+                for sizes in SIZES {
+                    let toc = parse(&b, sizes);
+                    let what = format!("{name} in {enc:?}, dates {later:?}, pieces of {sizes:?}");
+                    assert_eq!(seen(&toc), seen(&first), "{what}");
+                    for (i, (x, y)) in first.objects.iter().zip(&toc.objects).enumerate() {
+                        assert_eq!(x.digest == y.digest, i != at, "{what}: object {i}, {}", x.name);
+                    }
                 }
             }
         }

@@ -228,16 +228,22 @@ impl Engine {
                 }
             }
             Line::Blank => self.sink(h.orig),
-            Line::Header(named) if opens => {
+            Line::Header(named, date) if opens => {
+                // The script date is left out of the digest (the same objects scripted at another
+                // time give the same digests); the line's bytes, and the range, stay whole.
+                let (before, after) = h.around(date);
                 if self.current.by_header && self.current.named == named {
                     // SSMS repeats a header before the CREATE that follows a DROP.
                     self.current.awaiting = true;
-                    self.goes_on(&h);
+                    self.flush_held();
+                    self.hash(before);
                 } else {
-                    self.open(named, true, &h);
+                    self.open(named, true, before);
                 }
+                self.hash(after);
             }
-            Line::Header(_) => self.sink(h.orig),
+            // A header inside a procedure's body is the procedure's text, its date included.
+            Line::Header(..) => self.sink(h.orig),
             Line::Settings if matches!(self.batch, Batch::Empty | Batch::Settings) => {
                 self.batch = Batch::Settings;
                 self.sink(h.orig);
@@ -250,7 +256,7 @@ impl Engine {
                 if std::mem::take(&mut self.current.awaiting) {
                     self.goes_on(&h); // the header's own CREATE
                 } else {
-                    self.open(named, false, &h);
+                    self.open(named, false, h.orig);
                 }
             }
             line => {
@@ -283,7 +289,7 @@ impl Engine {
             return self.goes_on(h);
         }
         let (schema, name) = lines::schema_and_name(h, table);
-        self.open(Named { kind: Kind::TableData, tool_kind: "TableData".into(), schema, name }, false, h);
+        self.open(Named { kind: Kind::TableData, tool_kind: "TableData".into(), schema, name }, false, h.orig);
         self.current.table_raw = raw.to_vec();
     }
 
@@ -304,7 +310,7 @@ impl Engine {
             // A database's section, or (`USE [master]`) the end of the script.
             const SYSTEM: [&str; 4] = ["master", "tempdb", "model", "msdb"];
             let kind = if SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(&db)) { Kind::Trailer } else { Kind::Database };
-            self.open(Named { kind, tool_kind: "USE".into(), schema: None, name: db.clone() }, false, h);
+            self.open(Named { kind, tool_kind: "USE".into(), schema: None, name: db.clone() }, false, h.orig);
         }
         self.database = Some(db);
     }
@@ -324,8 +330,8 @@ impl Engine {
     }
 
     /// Open `named` at the start of the bytes held back, or else at the current line's start;
-    /// the line's bytes `h` are its first.
-    fn open(&mut self, named: Named, by_header: bool, h: &Head) {
+    /// `line` (the line's original bytes, or what of them is digested first) are its first.
+    fn open(&mut self, named: Named, by_header: bool, line: &[u8]) {
         let (start, rows) = self.held.take().unwrap_or((self.line_start, self.line_rows));
         let section = match named.kind {
             Kind::TableData => {
@@ -347,7 +353,7 @@ impl Engine {
         let old = std::mem::replace(&mut self.current, next);
         self.close(old, start, rows);
         self.held_bytes_to_current();
-        self.hash(h.orig);
+        self.hash(line);
     }
 
     /// Bytes of the current line that belong to the bytes held back, if any, or else to the

@@ -27,6 +27,16 @@ impl Head<'_> {
         &self.orig[r.start * u..r.end * u]
     }
 
+    /// The original bytes of the line before narrow range `skip` and after it (all of them before
+    /// it if there is none): what of the line goes into its object's digest.
+    pub(super) fn around(&self, skip: Option<Range<usize>>) -> (&[u8], &[u8]) {
+        let u = self.enc.unit();
+        match skip {
+            Some(r) => (&self.orig[..r.start * u], &self.orig[r.end * u..]),
+            None => (self.orig, &[]),
+        }
+    }
+
     /// The text of narrow range `r`.
     fn text(&self, r: Range<usize>) -> String {
         self.enc.decode(self.raw(r))
@@ -53,8 +63,9 @@ pub(super) enum Line {
     Blank,
     /// `GO`, `GO 5`, `go -- comment`: the end of a batch.
     Go,
-    /// An SSMS object header, `/****** Object:  Table [dbo].[Orders]    Script Date: ... ******/`.
-    Header(Named),
+    /// An SSMS object header, `/****** Object:  Table [dbo].[Orders]    Script Date: ... ******/`,
+    /// and the narrow range of its script date, if it names one (see [`script_date`]).
+    Header(Named, Option<Range<usize>>),
     /// `SET` options `ON` (`SET ANSI_PADDING ON`), which SSMS puts before what they are for, or
     /// `PRINT` (SSDT's `PRINT N'Creating Table [dbo].[Orders]...'` before it creates it).
     Settings,
@@ -107,7 +118,7 @@ pub(super) fn classify(head: &Head, info: LineInfo, complete: bool) -> Line {
     let s = head.narrow;
     let Some((at, first)) = info.first_code.filter(|&(at, _)| at < s.len()) else {
         return match header(head, info, complete) {
-            Some(h) => Line::Header(h),
+            Some((h, date)) => Line::Header(h, date),
             None if info.first_code.is_none() => Line::Blank,
             None => Line::Other,
         };
@@ -169,8 +180,9 @@ fn split(head: &Head, parts: &[Part]) -> (Option<String>, String) {
     }
 }
 
-/// `/****** Object:  Type [schema].[name]    Script Date: ... ******/`, a line of comment only.
-fn header(head: &Head, info: LineInfo, complete: bool) -> Option<Named> {
+/// `/****** Object:  Type [schema].[name]    Script Date: ... ******/`, a line of comment only, and
+/// the narrow range of its script date.
+fn header(head: &Head, info: LineInfo, complete: bool) -> Option<(Named, Option<Range<usize>>)> {
     if !complete || !info.ends_in_code || info.first_code.is_some() {
         return None;
     }
@@ -187,7 +199,23 @@ fn header(head: &Head, info: LineInfo, complete: bool) -> Option<Named> {
     let (parts, _) = c.multipart()?;
     let kind = TYPES.iter().find(|t| t.0 == tool_kind).map_or(Kind::Other, |t| t.1);
     let (schema, name) = split(head, &parts);
-    (!tool_kind.is_empty()).then_some(Named { kind, tool_kind, schema, name })
+    let date = script_date(&mut c);
+    (!tool_kind.is_empty()).then_some((Named { kind, tool_kind, schema, name }, date))
+}
+
+/// The narrow range of a header's script date, its name read up to `c`: what lies between
+/// `Script Date:` (after white space only, so no name holding the words is taken for them) and
+/// the stars of the first `*/` after it, ` 12/7/2026 10:00:00 AM ` in
+/// `Script Date: 12/7/2026 10:00:00 AM ******/`. SSMS writes the time of scripting there, so it
+/// differs in every script of the same objects, and is left out of their digests.
+fn script_date(c: &mut Cursor) -> Option<Range<usize>> {
+    const LABEL: &[u8] = b"Script Date:";
+    c.ws();
+    c.s[c.i..].starts_with(LABEL).then_some(())?;
+    let start = c.i + LABEL.len();
+    let close = start + memchr::memmem::find(&c.s[start..], b"*/")?;
+    let stars = c.s[start..close].iter().rev().take_while(|&&b| b == b'*').count();
+    Some(start..close - stars)
 }
 
 /// After `GO`: an optional count, an optional `--` comment, nothing else.

@@ -123,14 +123,15 @@ CREATE VIEW [dbo].[OpenOrders] AS
 SELECT o.[Id], c.[Name] FROM [dbo].[Orders] o JOIN [dbo].[Customers] c ON c.[Id] = o.[CustomerId]
 GO
 "),
-    // A value holding a line `GO` and a header: no batch ends, no object opens.
+    // A value holding a line `GO` and a header: no batch ends, no object opens. (Headers inside
+    // values and bodies carry dates of their own, which are their text and count in digests.)
     ((Kind::TableData, "TableData", SHOP, DBO, "Customers", DATA, Some(2)), "SET IDENTITY_INSERT [dbo].[Customers] ON 
 GO
 INSERT [dbo].[Customers] ([Id], [Name]) VALUES (1, N'Zürich AG')
 GO
 INSERT [dbo].[Customers] ([Id], [Name]) VALUES (2, N'it''s
 GO
-/****** Object:  Table [dbo].[Fake]    Script Date: 12/7/2026 10:00:00 AM ******/
+/****** Object:  Table [dbo].[Fake]    Script Date: 1/1/2000 12:00:00 AM ******/
 INSERT [dbo].[Fake] ([Id]) VALUES (9)
 not the end')
 GO
@@ -180,7 +181,7 @@ GO
 CREATE PROCEDURE [dbo].[Touch] @id int
 AS
 BEGIN
-/****** Object:  Table [dbo].[Fake]    Script Date: 12/7/2026 10:00:00 AM ******/
+/****** Object:  Table [dbo].[Fake]    Script Date: 2/2/2000 12:00:00 AM ******/
 \tINSERT [dbo].[Fake] ([Id]) VALUES (@id)
 \t/* a comment /* nested */
 GO
