@@ -59,7 +59,14 @@ struct Line {
 /// The stream of lines of `toc`.
 pub fn encode(toc: &Toc) -> Vec<u8> {
     let mut out = Vec::with_capacity(toc.objects.len() * 160);
-    for o in &toc.objects {
+    encode_objects(&toc.objects, &mut out);
+    out
+}
+
+/// Append the lines of `objects` to `out` (a stream of lines is the lines of its objects, in
+/// order, however they are taken).
+pub fn encode_objects(objects: &[Object], out: &mut Vec<u8>) {
+    for o in objects {
         let line = Line {
             kind: o.kind,
             tool_kind: o.tool_kind.clone(),
@@ -72,10 +79,9 @@ pub fn encode(toc: &Toc) -> Vec<u8> {
             rows: o.rows,
             digest: Id(o.digest),
         };
-        serde_json::to_writer(&mut out, &line).expect("a line serialises");
+        serde_json::to_writer(&mut *out, &line).expect("a line serialises");
         out.push(b'\n');
     }
-    out
 }
 
 /// The not-understood ranges of `toc` as a manifest records them (at most [`MAX_NOT_UNDERSTOOD`]).

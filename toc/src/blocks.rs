@@ -327,6 +327,10 @@ impl<D: Dialect> BlockParser<D> {
 }
 
 impl<D: Dialect> TocParser for BlockParser<D> {
+    fn take_objects(&mut self) -> Vec<Object> {
+        std::mem::take(&mut self.objects)
+    }
+
     fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             if self.in_copy && self.pos == self.line_start && self.held.is_none() {

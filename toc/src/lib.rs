@@ -151,6 +151,10 @@ impl Toc {
 pub trait TocParser {
     /// The next bytes of the stream.
     fn feed(&mut self, data: &[u8]);
+    /// The objects completed since the last call, in stream order. A caller that stores them as
+    /// they come keeps memory bounded whatever the number of objects; [`TocParser::finish`] then
+    /// returns only those not taken.
+    fn take_objects(&mut self) -> Vec<Object>;
     /// The stream has ended: the table of contents.
     fn finish(self: Box<Self>) -> Toc;
 }

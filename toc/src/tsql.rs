@@ -63,7 +63,7 @@ mod utf16;
 use engine::Engine;
 use utf16::Encoding;
 
-use crate::{Toc, TocParser};
+use crate::{Object, Toc, TocParser};
 
 /// Original bytes narrowed at a time (UTF-16): the narrow text's buffer is half as big.
 const BLOCK: usize = 64 << 10;
@@ -124,6 +124,10 @@ impl TsqlScript {
 }
 
 impl TocParser for TsqlScript {
+    fn take_objects(&mut self) -> Vec<Object> {
+        self.engine.as_mut().map(Engine::take_objects).unwrap_or_default()
+    }
+
     fn feed(&mut self, data: &[u8]) {
         if self.engine.is_some() {
             return self.text(data);

@@ -53,7 +53,16 @@ impl Builder {
         }
     }
 
-    /// The stream has ended: its format and table of contents, if it has a parser.
+    /// The objects completed since the last call (none before the format is known).
+    pub fn take_objects(&mut self) -> Vec<toc::Object> {
+        match &mut self.state {
+            State::Parsing { parser, .. } => parser.take_objects(),
+            State::Deciding(_) | State::Off => Vec::new(),
+        }
+    }
+
+    /// The stream has ended: its format and the rest of its table of contents (the objects not
+    /// taken yet), if it has a parser.
     pub fn finish(mut self) -> Option<(&'static str, Toc)> {
         self.decide();
         match self.state {

@@ -14,7 +14,7 @@ use repo_format::tree::{TreeBuilder, TreeEntry};
 
 use super::seal::seal_batch;
 use super::sink::{ToPacks, writer_gone};
-use crate::contents::Builder;
+use super::contents::Contents;
 use crate::delta::BaseFinder;
 use crate::index::Index;
 use crate::repository::Repository;
@@ -58,8 +58,8 @@ pub(super) struct Dedup<'r> {
     /// New chunk-list nodes (and chunks of the table of contents), sealed, not yet handed to the
     /// pack writer.
     pub nodes: Vec<SealedBlob>,
-    /// The table of contents, built as the stream passes.
-    pub contents: Option<Builder>,
+    /// The table of contents, built and stored as the stream passes.
+    pub contents: Option<Contents>,
     /// The digest of the stream so far. It is computed here, not on the reader thread: reading
     /// and chunking keep that thread busy while this one has time to spare
     /// (benches/log/2026-12-02-fresh-memory-runs-x-y-z.md).
@@ -69,8 +69,7 @@ pub(super) struct Dedup<'r> {
 impl<'r> Dedup<'r> {
     /// A deduplicator against `index`; `bases` proposes delta bases (`None`: no deltas).
     pub fn new(repo: &'r Repository, index: &'r Index, bases: Option<BaseFinder<'r>>) -> Self {
-        let contents = Some(Builder::new(crate::contents::digest_key(repo)));
-        Dedup { repo, index, seen: RunSet::default(), added: Added::default(), bases, nodes: Vec::new(), contents, digest: blake3::Hasher::new() }
+        Dedup { repo, index, seen: RunSet::default(), added: Added::default(), bases, nodes: Vec::new(), contents: None, digest: blake3::Hasher::new() }
     }
 
     fn is_new(&self, id: &Id) -> Result<bool> {
@@ -113,8 +112,10 @@ impl<'r> Dedup<'r> {
     {
         let keys = self.repo.keys();
         self.digest.update(&batch.data);
-        if let Some(c) = &mut self.contents {
-            c.feed(&batch.data);
+        if let Some(mut c) = self.contents.take() {
+            let fed = c.feed(&batch.data, self);
+            self.contents = Some(c);
+            fed?;
         }
         let ids: Vec<Id> = batch.chunks.par_iter().map(|r| keys.chunk_id(&batch.data[r.clone()])).collect();
         let mut new = Vec::new();

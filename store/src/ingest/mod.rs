@@ -6,8 +6,8 @@
 //!   packs in stream order and writes index segments.
 //! - [`acceptance`]: whether the stream may become a snapshot (a failed producer, an empty or
 //!   truncated dump may not), decided before the commit point.
-//! - `contents`: the table of contents built as the stream passes (on the deduplicating thread),
-//!   stored under its own chunk-list tree once the stream is accepted.
+//! - `contents`: the table of contents, built as the stream passes (on the deduplicating thread)
+//!   and stored as its objects complete, under a chunk-list tree of its own.
 //! - [`options`]: what the caller asks for, including whose snapshot it makes ([`Lineage`]: a new
 //!   one, or a copy of another repository's).
 //!

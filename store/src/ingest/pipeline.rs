@@ -65,6 +65,7 @@ pub(super) fn run<R: std::io::Read + Send>(
 ) -> Result<Streamed> {
     let params = repo.chunker_params()?;
     let mut dedup = Dedup::new(repo, index, bases);
+    dedup.contents = Some(super::contents::Contents::new(repo)?);
     let mut tree = TreeBuilder::new();
     let (tx, rx) = sync_channel::<Batch>(QUEUE_DEPTH);
     let (packs, to_packs) = sync_channel::<ToPacks>(QUEUE_DEPTH);
@@ -123,7 +124,10 @@ pub(super) fn run<R: std::io::Read + Send>(
             let info = dump::recognize(&edges.head, &edges.tail);
             let (source, incomplete) = lineage.describe(&info, len, producer.map(|p| p()), allow_incomplete)?;
             let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
-            let toc = super::contents::store(repo, &mut dedup)?;
+            let toc = match dedup.contents.take() {
+                Some(c) => c.finish(&mut dedup)?,
+                None => None,
+            };
             packs.send(ToPacks::Finish { nodes: std::mem::take(&mut dedup.nodes) }).map_err(|_| writer_gone())?;
             Ok((len, source, incomplete, root, toc))
         });

@@ -145,6 +145,11 @@ impl Engine {
         }
     }
 
+    /// The objects completed since the last call.
+    pub(super) fn take_objects(&mut self) -> Vec<Object> {
+        std::mem::take(&mut self.objects)
+    }
+
     /// The stream has ended; `extra` are bytes that were no whole code unit.
     pub(super) fn finish(mut self, extra: &[u8]) -> Toc {
         if self.in_line {
