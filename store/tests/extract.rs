@@ -36,7 +36,7 @@ fn ranges_outside_the_dump_or_out_of_order_are_refused() {
     let s = t.ingest("x", &data).snapshot;
     let index = t.repo.index_reader().unwrap();
     let mut sink = |_: usize, _: &[u8]| Ok(());
-    assert!(extract::ranges(&t.repo, &index, &s, &[99_000..100_001], &mut sink).is_err());
+    assert!(extract::ranges(&t.repo, &index, &s, std::slice::from_ref(&(99_000..100_001)), &mut sink).is_err());
     assert!(extract::ranges(&t.repo, &index, &s, &[50..60, 10..20], &mut sink).is_err());
 }
 
@@ -51,7 +51,7 @@ fn a_damaged_chunk_is_an_error_naming_the_snapshot() {
         bytes[mid] ^= 1;
         std::fs::write(&pack, bytes).unwrap();
     }
-    let err = extract::read_ranges(&t.repo, &t.repo.index_reader().unwrap(), &s, &[0..400_000]).unwrap_err().to_string();
+    let err = extract::read_ranges(&t.repo, &t.repo.index_reader().unwrap(), &s, std::slice::from_ref(&(0..400_000))).unwrap_err().to_string();
     assert!(err.contains(&s.id.short()), "{err}");
 }
 
