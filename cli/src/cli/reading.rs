@@ -84,7 +84,8 @@ pub struct RestoreArgs {
     /// Definitions only: no rows, no sequence values.
     #[arg(long, conflicts_with = "data_only", help_heading = "Part of a dump")]
     pub schema_only: bool,
-    /// Rows and sequence values only.
+    /// Rows and sequence values only, in the dump's order (foreign keys are checked as rows
+    /// arrive: restore the tables a key references first, or together).
     #[arg(long, help_heading = "Part of a dump")]
     pub data_only: bool,
 }

@@ -110,6 +110,14 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
         }
     };
     let toc = super::contents::read(g, repo, index, snap)?;
+    if let Some(d) = &req.database
+        && toc.objects.iter().all(|o| o.database.is_none())
+    {
+        return Err(crate::exit::usage(format!(
+            "snapshot {} holds a dump of one database, so there is no database {d:?} to choose: --database chooses among the databases of a pg_dumpall or mysqldump --databases dump",
+            snap.id.short()
+        )));
+    }
     if !req.schemas.is_empty() && dialect == Dialect::MySql {
         return Err(crate::exit::usage("--schema is for PostgreSQL dumps; a MySQL database is chosen with --database, a table with --table DATABASE.NAME"));
     }
