@@ -32,6 +32,7 @@ enum LineMode {
 /// statement starts with `COPY ` and ends with `FROM stdin;`; rows end at `\.`).
 const HEAD: usize = 16;
 
+
 /// An object whose end is not known yet.
 struct Open {
     header: Header,
@@ -151,9 +152,11 @@ impl<D: Dialect> BlockParser<D> {
     /// shorter) is kept whole: a possible block line, the `COPY` that starts table data, or a
     /// psql meta-command.
     fn keeps(&self, first: &[u8]) -> bool {
-        if self.in_copy || self.copy_pending || self.current.lexer.in_statement() {
-            return false;
-        }
+        !(self.in_copy || self.copy_pending || self.current.lexer.in_statement()) && self.kept_head(first)
+    }
+
+    /// Whether a line starting with `first` is kept whole where a statement may start.
+    fn kept_head(&self, first: &[u8]) -> bool {
         first.starts_with(b"--") || (self.dialect.copies() && first.starts_with(b"CO")) || first.starts_with(b"\\")
     }
 
@@ -185,6 +188,40 @@ impl<D: Dialect> BlockParser<D> {
             *r += rows;
         }
         upto
+    }
+
+    /// Lines from a line start at `data[0]` that the line-by-line path would stream whole, as it
+    /// would: those that start inside a statement, or with none of what [`BlockParser::keeps`]
+    /// looks for. Whole lines up to the first that may be kept, or that starts with `COPY` (in a
+    /// dialect with COPY rows), or to the end of `data`, lexed and hashed; returns how many bytes.
+    fn streamed_lines(&mut self, data: &[u8]) -> usize {
+        let Some(last) = memchr::memrchr(b'\n', data) else { return 0 };
+        let mut lines = &data[..=last];
+        if self.dialect.copies() {
+            if lines.starts_with(b"COPY") {
+                return 0;
+            }
+            if let Some(at) = memchr::memmem::find(lines, b"\nCOPY") {
+                lines = &lines[..=at];
+            }
+        }
+        let mut at = 0;
+        while at < lines.len() {
+            if !self.current.lexer.in_statement() && self.kept_head(&lines[at..]) {
+                break;
+            }
+            let lexer = &mut self.current.lexer;
+            at += lexer.feed_statement(&lines[at..]);
+            if at < lines.len() && lines[at - 1] != b'\n' {
+                // The statement ended inside a line: the rest of it too.
+                let end = memchr::memchr(b'\n', &lines[at..]).map_or(lines.len(), |i| at + i + 1);
+                lexer.feed(&lines[at..end]);
+                at = end;
+            }
+        }
+        // In one update: the hasher's SIMD hashes many chunks at once.
+        self.current.hasher.update(&lines[..at]);
+        at
     }
 
     /// Take `piece`, the rest of the current line or a part of it (`ends`: up to its newline).
@@ -334,6 +371,16 @@ impl<D: Dialect> TocParser for BlockParser<D> {
                 let n = self.copy_rows(data);
                 if n > 0 {
                     self.absorb(&data[..n]);
+                    self.pos += n as u64;
+                    self.line_start = self.pos;
+                    data = &data[n..];
+                    continue;
+                }
+            }
+            if !self.in_copy && !self.copy_pending && self.pos == self.line_start && self.held.is_none() {
+                // Lines that open nothing, many at a time.
+                let n = self.streamed_lines(data);
+                if n > 0 {
                     self.pos += n as u64;
                     self.line_start = self.pos;
                     data = &data[n..];

@@ -4,6 +4,13 @@
 //! identifiers, line comments and parentheses. A row is a parenthesised group at depth 0 after
 //! `VALUES`.
 
+mod classify;
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod oracle;
+mod values;
+
 /// Where the lexer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lex {
@@ -110,6 +117,40 @@ impl Lexer {
 
     /// The next bytes of the SQL text.
     pub fn feed(&mut self, data: &[u8]) {
+        self.run(data, false);
+    }
+
+    /// The next bytes of the SQL text, up to the first after which the text is no longer inside
+    /// a statement ([`Lexer::in_statement`] is false): returns how many were fed (all of `data`
+    /// if the text stays inside a statement).
+    pub fn feed_statement(&mut self, data: &[u8]) -> usize {
+        self.run(data, true)
+    }
+
+    /// Lexes `data`, up to the end of a statement if `stop`; returns the bytes lexed.
+    fn run(&mut self, data: &[u8], stop: bool) -> usize {
+        if !self.mysql {
+            return self.bytes(data, stop, false);
+        }
+        let mut i = 0;
+        while i < data.len() {
+            // Rows of values, 64 bytes at a time while they hold only what mysqldump writes there.
+            i += self.rows_blocks(&data[i..]);
+            // Then byte by byte: the block the fast path left (or the last bytes), or up to where
+            // a row opens.
+            let end = if self.rows_ready() { data.len().min(i + values::BLOCK) } else { data.len() };
+            i += self.bytes(&data[i..end], stop, true);
+            if stop && !self.in_statement() {
+                return i;
+            }
+        }
+        data.len()
+    }
+
+    /// Lexes `data` byte by byte (but for jumps over what cannot change the state), up to the end
+    /// of a statement if `stop`, or just after a `(` that opens a row (in code, at depth 0) if
+    /// `row`; returns the bytes lexed.
+    fn bytes(&mut self, data: &[u8], stop: bool, row: bool) -> usize {
         let mut i = 0;
         while i < data.len() {
             // Inside strings, identifiers and comments only a few bytes matter: jump to the next.
@@ -121,9 +162,11 @@ impl Lexer {
                 // Inside a parenthesis (a row of VALUES) words do not matter: only what opens a
                 // string, identifier or comment, and parentheses.
                 Lex::Code if self.depth > 0 => {
-                    let n = data[i..].iter().position(|&b| IN_PARENS[usize::from(b)]);
-                    if let Some(n) = n.filter(|&n| n > 0) {
-                        self.prev = data[i + n - 1];
+                    let rest = &data[i..];
+                    let n = rest.iter().position(|&b| IN_PARENS[usize::from(b)]);
+                    // (Also when the text ends first: the next piece may start with a quote.)
+                    if let Some(last) = rest[..n.unwrap_or(rest.len())].last() {
+                        self.prev = *last;
                         self.word_len = 0;
                     }
                     n
@@ -132,11 +175,16 @@ impl Lexer {
             };
             match skip {
                 Some(n) => i += n,
-                None => return,
+                None => return data.len(),
             }
-            self.byte(data[i]);
+            let b = data[i];
+            self.byte(b);
             i += 1;
+            if (stop && !self.in_statement()) || (row && b == b'(' && self.depth == 1 && self.lex == Lex::Code) {
+                return i;
+            }
         }
+        data.len()
     }
 
     fn byte(&mut self, b: u8) {
@@ -275,7 +323,7 @@ impl Lexer {
                 self.tag_len = 0;
                 self.lex = Lex::DollarOpen;
             }
-            b'(' => self.depth += 1,
+            b'(' => self.depth = self.depth.saturating_add(1),
             // A row counts once it is whole: a row cut short is not one.
             b')' => {
                 if self.depth == 1 && self.values {
