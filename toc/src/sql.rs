@@ -135,7 +135,11 @@ impl Lexer {
         let mut i = 0;
         while i < data.len() {
             // Rows of values, 64 bytes at a time while they hold only what mysqldump writes there.
-            i += self.rows_blocks(&data[i..]);
+            let n = self.rows_blocks(&data[i..]);
+            i += n;
+            if n > 0 && stop && !self.in_statement() {
+                return i;
+            }
             // Then byte by byte: the block the fast path left (or the last bytes), or up to where
             // a row opens.
             let end = if self.rows_ready() { data.len().min(i + values::BLOCK) } else { data.len() };
@@ -153,6 +157,19 @@ impl Lexer {
     fn bytes(&mut self, data: &[u8], stop: bool, row: bool) -> usize {
         let mut i = 0;
         while i < data.len() {
+            if self.lex == Lex::Code && self.depth == 0 && is_word(data[i]) {
+                // A word (or its part in this piece), all at once.
+                let word = &data[i..];
+                let word = &word[..word.iter().position(|&b| !is_word(b)).unwrap_or(word.len())];
+                for (at, b) in word.iter().take(self.word.len().saturating_sub(self.word_len)).enumerate() {
+                    self.word[self.word_len + at] = b.to_ascii_uppercase();
+                }
+                self.word_len += word.len();
+                self.statement = true;
+                self.prev = word[word.len() - 1];
+                i += word.len();
+                continue;
+            }
             // Inside strings, identifiers and comments only a few bytes matter: jump to the next.
             let skip = match self.lex {
                 Lex::Quoted { q, escapes: true } => memchr::memchr2(q, b'\\', &data[i..]),
@@ -288,7 +305,7 @@ impl Lexer {
     }
 
     fn code(&mut self, b: u8) {
-        if b.is_ascii_alphanumeric() || b == b'_' {
+        if is_word(b) {
             self.statement = true;
             if self.word_len < self.word.len() {
                 self.word[self.word_len] = b.to_ascii_uppercase();
@@ -354,6 +371,11 @@ impl Lexer {
         }
         self.word_len = 0;
     }
+}
+
+/// Whether `b` is part of a word.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 #[cfg(test)]

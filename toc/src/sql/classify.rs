@@ -14,7 +14,8 @@ pub(super) struct Masks {
     pub open: u64,
     /// `,` and line feeds (what separates rows).
     pub comma: u64,
-    /// What else may open a string, identifier or comment in code: `"`, `` ` ``, `#`, `-` and `/`.
+    /// What else may open a string, identifier or comment in code (`"`, `` ` ``, `#`, `-` and
+    /// `/`), or end a statement (`;`).
     pub special: u64,
 }
 
@@ -40,6 +41,7 @@ fn sse2(block: &[u8; 64]) -> Masks {
         _mm_set1_epi8(b'`' as i8),
         _mm_set1_epi8(b'/' as i8),
     );
+    let semicolon = _mm_set1_epi8(b';' as i8);
     let (one, two) = (_mm_set1_epi8(1), _mm_set1_epi8(2));
     let (open, comma, line_feed) = (_mm_set1_epi8(b'(' as i8), _mm_set1_epi8(b',' as i8), _mm_set1_epi8(b'\n' as i8));
     let mut m = Masks { quote: 0, backslash: 0, paren: 0, open: 0, comma: 0, special: 0 };
@@ -56,7 +58,7 @@ fn sse2(block: &[u8; 64]) -> Masks {
         m.comma |= bits(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, line_feed))) << shift;
         let special = _mm_or_si128(
             _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(v, one), dq_hash), _mm_cmpeq_epi8(v, tick)),
-            _mm_cmpeq_epi8(_mm_or_si128(v, two), dash_slash),
+            _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(v, two), dash_slash), _mm_cmpeq_epi8(v, semicolon)),
         );
         m.special |= bits(special) << shift;
     }
@@ -82,7 +84,8 @@ pub(super) fn avx2(block: &[u8; 64]) -> Masks {
         m.paren |= bits(eq(or1, b')')) << shift;
         m.open |= bits(eq(v, b'(')) << shift;
         m.comma |= bits(_mm256_or_si256(eq(v, b','), eq(v, b'\n'))) << shift;
-        m.special |= bits(_mm256_or_si256(_mm256_or_si256(eq(or1, b'#'), eq(v, b'`')), eq(or2, b'/'))) << shift;
+        let special = _mm256_or_si256(_mm256_or_si256(eq(or1, b'#'), eq(v, b'`')), _mm256_or_si256(eq(or2, b'/'), eq(v, b';')));
+        m.special |= bits(special) << shift;
     }
     m
 }
@@ -125,7 +128,7 @@ pub(super) fn portable(block: &[u8; 64]) -> Masks {
             }
             b')' => m.paren |= bit,
             b',' | b'\n' => m.comma |= bit,
-            b'"' | b'#' | b'`' | b'-' | b'/' => m.special |= bit,
+            b'"' | b'#' | b'`' | b'-' | b'/' | b';' => m.special |= bit,
             _ => {}
         }
     }

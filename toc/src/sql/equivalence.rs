@@ -175,3 +175,20 @@ fn a_real_row_block_takes_the_fast_path() {
     lexer.feed(b"(2,'it\\'s'),(3,'x''y',-1);\n");
     assert_eq!((lexer.rows(), lexer.in_statement()), (66, false));
 }
+
+#[test]
+fn odd_fragments_read_the_same_wherever_they_fall_in_rows() {
+    let rows = "(1,14910,'new',88.10,'2026-01-01 00:00:07','c4ca4238a0b923820dcc509a6f75849b'),\n(2,-5,NULL,_binary 'a\\0\\'(b','it''s'),(3,'x'),\n(4,'y')";
+    let base = format!("INSERT INTO `t` VALUES\n{rows},{rows};\nINSERT INTO `t` VALUES {rows};\n");
+    let odd = ["-- ')(\n", "--x", "-", "\\", "'", "# ')\n", "/* ') */", ";", ";\n", "INSERT", "VALUES", "(", ")", "\"'\"", "`'`"];
+    for fragment in odd {
+        for at in 0..=base.len() {
+            let mut text = base.clone().into_bytes();
+            text.splice(at..at, fragment.bytes());
+            for pieces in [[text.len()], [at.max(1)]] {
+                check(true, &text, &pieces, false).unwrap();
+                check(true, &text, &pieces, true).unwrap();
+            }
+        }
+    }
+}

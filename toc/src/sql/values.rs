@@ -40,6 +40,7 @@ impl Lexer {
             escaped: matches!(self.lex, Lex::QuotedBackslash { .. }),
             closed: matches!(self.lex, Lex::QuotedEnd { .. }),
             dash: self.lex == Lex::Dash,
+            ended: false,
             depth: self.depth,
             rows: self.rows,
         };
@@ -53,6 +54,10 @@ impl Lexer {
                 Scan { dash: true, .. } => Lex::Dash,
                 _ => Lex::Code,
             };
+            if scan.ended {
+                self.statement = false;
+                self.values = false;
+            }
             self.depth = scan.depth;
             self.rows = scan.rows;
             self.word_len = 0;
@@ -71,17 +76,20 @@ struct Scan {
     escaped: bool,
     /// just after its end,
     closed: bool,
-    /// or after a `-` in code.
+    /// after a `-` in code,
     dash: bool,
+    /// or just after the `;` that ends the statement.
+    ended: bool,
     depth: u32,
     rows: u64,
 }
 
 impl Scan {
-    /// The state after `block` (of masks `m`) if it holds only what rows of values hold (rows
-    /// counted if `values`), or `None`.
+    /// The state after `block` (of masks `m`), or after its first bytes up to the `;` that ends
+    /// the statement, and how many bytes that is, if they hold only what rows of values hold
+    /// (rows counted if `values`); or `None`.
     #[inline(always)]
-    fn block(self, block: &[u8; BLOCK], m: Masks, values: bool, prefix_xor: impl Fn(u64) -> u64) -> Option<Scan> {
+    fn block(self, block: &[u8; BLOCK], m: Masks, values: bool, prefix_xor: impl Fn(u64) -> u64) -> Option<(Scan, usize)> {
         if self.dash && block[0] == b'-' {
             return None; // `--`
         }
@@ -90,36 +98,47 @@ impl Scan {
         // Bits inside strings, opening quotes included, closing ones not (a doubled quote closes
         // a string and opens another: the same to the lexer).
         let string = prefix_xor(quote) ^ if self.string { !0 } else { 0 };
-        if m.backslash & !string != 0 {
-            return None; // a backslash in code: no escape
-        }
         let code = !(string | quote);
         let mut special = m.special & code;
-        let mut dash = false;
+        let (mut dash, mut end) = (false, None);
         while special != 0 {
             let at = special.trailing_zeros() as usize;
             // A minus sign is code; `--` may start a comment, and anything else opens one.
             match (block[at], block.get(at + 1)) {
+                (b';', _) => {
+                    end = Some(at);
+                    break;
+                }
                 (b'-', None) => dash = true,
                 (b'-', Some(&next)) if next != b'-' => {}
                 _ => return None,
             }
             special &= special - 1;
         }
-        let paren = m.paren & code;
+        // What is up to the end of the statement (if it ends here), that `;` excepted.
+        let upto = end.map_or(!0, |at| (1 << at) - 1);
+        if m.backslash & upto & !string != 0 {
+            return None; // a backslash in code: no escape
+        }
+        let paren = m.paren & code & upto;
         // Rows one after the other, no parentheses in them: a `)` ends each one.
         let close = paren & !m.open;
-        let (depth, rows) = match (self.depth <= 1).then(|| alternating(paren, m.open & code, close, self.depth, &prefix_xor)).flatten() {
+        let (depth, rows) = match (self.depth <= 1).then(|| alternating(paren, m.open & paren, close, self.depth, &prefix_xor)).flatten() {
             Some((depth, outside)) => {
-                if outside & !m.comma != 0 && !ones_between_rows(block, outside & !m.comma) {
+                let odd = outside & upto & !m.comma;
+                if odd != 0 && !ones_between_rows(block, odd) {
                     return None;
                 }
                 (depth, self.rows + if values { u64::from(close.count_ones()) } else { 0 })
             }
-            None => nested(block, paren, self.depth, self.rows, values)?,
+            None => nested(&block[..end.unwrap_or(BLOCK)], paren, self.depth, self.rows, values)?,
         };
+        if let Some(at) = end {
+            // (A `;` inside parentheses is nothing, but mysqldump writes none there.)
+            return (depth == 0).then_some((Scan { string: false, escaped: false, closed: false, dash: false, ended: true, depth, rows }, at + 1));
+        }
         let last = 1 << (BLOCK - 1);
-        Some(Scan { string: string & last != 0, escaped: escapes_next, closed: quote & last != 0, dash, depth, rows })
+        Some((Scan { string: string & last != 0, escaped: escapes_next, closed: quote & last != 0, dash, ended: false, depth, rows }, BLOCK))
     }
 }
 
@@ -181,11 +200,11 @@ fn scan_blocks_with(mut scan: Scan, data: &[u8], values: bool, classify: impl Fn
     let mut done = 0;
     for block in data.chunks_exact(BLOCK) {
         let Ok(block) = block.try_into() else { break };
-        match scan.block(block, classify(block), values, prefix_xor) {
-            Some(next) => scan = next,
-            None => break,
+        let Some((next, n)) = scan.block(block, classify(block), values, prefix_xor) else { break };
+        (scan, done) = (next, done + n);
+        if scan.ended {
+            break;
         }
-        done += BLOCK;
     }
     (scan, done)
 }
@@ -200,10 +219,10 @@ fn alternating(paren: u64, open: u64, close: u64, depth: u32, prefix_xor: impl F
     (paren & odd == first).then_some((depth ^ (odd >> 63) as u32, outside & !paren))
 }
 
-/// The depth and rows after `paren` (the parentheses in code) from `depth`, if the text outside
-/// parentheses holds only what is between rows.
+/// The depth and rows after `paren` (the parentheses in code, in `block`) from `depth`, if the
+/// text outside parentheses holds only what is between rows.
 #[cold]
-fn nested(block: &[u8; BLOCK], mut paren: u64, mut depth: u32, mut rows: u64, values: bool) -> Option<(u32, u64)> {
+fn nested(block: &[u8], mut paren: u64, mut depth: u32, mut rows: u64, values: bool) -> Option<(u32, u64)> {
     // Where the text outside parentheses began (only `,` and white space may be there).
     let mut outside = (depth == 0).then_some(0);
     while paren != 0 {
