@@ -3,6 +3,12 @@
 //! escapes), dollar-quoted strings (`$$...$$`, `$tag$...$tag$`: function bodies), quoted
 //! identifiers, line comments and parentheses. A row is a parenthesised group at depth 0 after
 //! `VALUES`.
+//!
+//! The lexer is a state machine fed byte by byte, but for jumps over what cannot change its
+//! state. MySQL's rows of values (the bulk of a mysqldump dump) are lexed 64 bytes at a time with
+//! bit masks (SIMD where the CPU has it) as long as they hold only what mysqldump writes in rows;
+//! anything else is left to the state machine, so that both read any text the same way, whatever
+//! the pieces it comes in.
 
 mod classify;
 #[cfg(test)]
@@ -122,7 +128,7 @@ impl Lexer {
 
     /// The next bytes of the SQL text, up to the first after which the text is no longer inside
     /// a statement ([`Lexer::in_statement`] is false): returns how many were fed (all of `data`
-    /// if the text stays inside a statement).
+    /// if the text stays inside a statement; at least one unless `data` is empty).
     pub fn feed_statement(&mut self, data: &[u8]) -> usize {
         self.run(data, true)
     }

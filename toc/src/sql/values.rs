@@ -4,11 +4,12 @@
 //! words and `'...'` strings (with backslash escapes and doubled quotes); between rows only `,`
 //! and line ends. A block of such text is lexed with bit masks, as simdjson does with JSON
 //! strings: the bytes that backslashes escape follow from the runs of backslashes, the strings
-//! from the quotes that are not escaped, and only the parentheses outside strings are looked at one
-//! by one. A block that holds anything else (a backslash outside a string, `"`, `` ` ``, `#`,
-//! `/`, `--`, or any byte but `,` and white space between rows) is left to the byte-by-byte lexer,
-//! which reads every text the same way: the fast path takes a block only when its result is the
-//! byte-by-byte lexer's.
+//! from the quotes that are not escaped, and the rows from the parentheses outside strings (when
+//! they alternate, a prefix xor tells which text is outside them; nested ones are followed one by
+//! one). A `;` outside parentheses ends the statement: the block is lexed up to it. A block that
+//! holds anything else (a backslash outside a string, `"`, `` ` ``, `#`, `/`, `--`, or any byte
+//! but `,` and white space between rows) is left to the byte-by-byte lexer: the fast path takes a
+//! block only when its result is the byte-by-byte lexer's.
 
 use super::classify::{self, Masks};
 use super::{Lex, Lexer};
@@ -21,7 +22,8 @@ const EVEN: u64 = 0x5555_5555_5555_5555;
 
 impl Lexer {
     /// Whether the fast path may start here: a MySQL lexer inside a statement, in code (not in a
-    /// word, unless inside parentheses, where words do not matter) or in a `'...'` string.
+    /// word, unless inside parentheses, where the byte-by-byte lexer jumps over words too: none is
+    /// ever `VALUES` or `INSERT` there) or in a `'...'` string.
     pub(super) fn rows_ready(&self) -> bool {
         self.mysql
             && self.statement
@@ -60,6 +62,7 @@ impl Lexer {
             }
             self.depth = scan.depth;
             self.rows = scan.rows;
+            // (The byte before a quote matters only to PostgreSQL's lexer.)
             self.word_len = 0;
             self.prev = data[done - 1];
         }
@@ -80,7 +83,9 @@ struct Scan {
     dash: bool,
     /// or just after the `;` that ends the statement.
     ended: bool,
+    /// Parentheses open.
     depth: u32,
+    /// Rows counted.
     rows: u64,
 }
 
@@ -103,7 +108,8 @@ impl Scan {
         let (mut dash, mut end) = (false, None);
         while special != 0 {
             let at = special.trailing_zeros() as usize;
-            // A minus sign is code; `--` may start a comment, and anything else opens one.
+            // `;` ends the statement; a minus sign is code, but `--` may start a comment; anything
+            // else opens a string, identifier or comment.
             match (block[at], block.get(at + 1)) {
                 (b';', _) => {
                     end = Some(at);
