@@ -3,6 +3,19 @@
 //! escapes), dollar-quoted strings (`$$...$$`, `$tag$...$tag$`: function bodies), quoted
 //! identifiers, line comments and parentheses. A row is a parenthesised group at depth 0 after
 //! `VALUES`.
+//!
+//! The lexer is a state machine fed byte by byte, but for jumps over what cannot change its
+//! state. MySQL's rows of values (the bulk of a mysqldump dump) are lexed 64 bytes at a time with
+//! bit masks (SIMD where the CPU has it) as long as they hold only what mysqldump writes in rows;
+//! anything else is left to the state machine, so that both read any text the same way, whatever
+//! the pieces it comes in.
+
+mod classify;
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod oracle;
+mod values;
 
 /// Where the lexer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,8 +123,59 @@ impl Lexer {
 
     /// The next bytes of the SQL text.
     pub fn feed(&mut self, data: &[u8]) {
+        self.run(data, false);
+    }
+
+    /// The next bytes of the SQL text, up to the first after which the text is no longer inside
+    /// a statement ([`Lexer::in_statement`] is false): returns how many were fed (all of `data`
+    /// if the text stays inside a statement; at least one unless `data` is empty).
+    pub fn feed_statement(&mut self, data: &[u8]) -> usize {
+        self.run(data, true)
+    }
+
+    /// Lexes `data`, up to the end of a statement if `stop`; returns the bytes lexed.
+    fn run(&mut self, data: &[u8], stop: bool) -> usize {
+        if !self.mysql {
+            return self.bytes(data, stop, false);
+        }
         let mut i = 0;
         while i < data.len() {
+            // Rows of values, 64 bytes at a time while they hold only what mysqldump writes there.
+            let n = self.rows_blocks(&data[i..]);
+            i += n;
+            if n > 0 && stop && !self.in_statement() {
+                return i;
+            }
+            // Then byte by byte: the block the fast path left (or the last bytes), or up to where
+            // a row opens.
+            let end = if self.rows_ready() { data.len().min(i + values::BLOCK) } else { data.len() };
+            i += self.bytes(&data[i..end], stop, true);
+            if stop && !self.in_statement() {
+                return i;
+            }
+        }
+        data.len()
+    }
+
+    /// Lexes `data` byte by byte (but for jumps over what cannot change the state), up to the end
+    /// of a statement if `stop`, or just after a `(` that opens a row (in code, at depth 0) if
+    /// `row`; returns the bytes lexed.
+    fn bytes(&mut self, data: &[u8], stop: bool, row: bool) -> usize {
+        let mut i = 0;
+        while i < data.len() {
+            if self.lex == Lex::Code && self.depth == 0 && is_word(data[i]) {
+                // A word (or its part in this piece), all at once.
+                let word = &data[i..];
+                let word = &word[..word.iter().position(|&b| !is_word(b)).unwrap_or(word.len())];
+                for (at, b) in word.iter().take(self.word.len().saturating_sub(self.word_len)).enumerate() {
+                    self.word[self.word_len + at] = b.to_ascii_uppercase();
+                }
+                self.word_len += word.len();
+                self.statement = true;
+                self.prev = word[word.len() - 1];
+                i += word.len();
+                continue;
+            }
             // Inside strings, identifiers and comments only a few bytes matter: jump to the next.
             let skip = match self.lex {
                 Lex::Quoted { q, escapes: true } => memchr::memchr2(q, b'\\', &data[i..]),
@@ -121,9 +185,11 @@ impl Lexer {
                 // Inside a parenthesis (a row of VALUES) words do not matter: only what opens a
                 // string, identifier or comment, and parentheses.
                 Lex::Code if self.depth > 0 => {
-                    let n = data[i..].iter().position(|&b| IN_PARENS[usize::from(b)]);
-                    if let Some(n) = n.filter(|&n| n > 0) {
-                        self.prev = data[i + n - 1];
+                    let rest = &data[i..];
+                    let n = rest.iter().position(|&b| IN_PARENS[usize::from(b)]);
+                    // (Also when the text ends first: the next piece may start with a quote.)
+                    if let Some(last) = rest[..n.unwrap_or(rest.len())].last() {
+                        self.prev = *last;
                         self.word_len = 0;
                     }
                     n
@@ -132,11 +198,16 @@ impl Lexer {
             };
             match skip {
                 Some(n) => i += n,
-                None => return,
+                None => return data.len(),
             }
-            self.byte(data[i]);
+            let b = data[i];
+            self.byte(b);
             i += 1;
+            if (stop && !self.in_statement()) || (row && b == b'(' && self.depth == 1 && self.lex == Lex::Code) {
+                return i;
+            }
         }
+        data.len()
     }
 
     fn byte(&mut self, b: u8) {
@@ -240,7 +311,7 @@ impl Lexer {
     }
 
     fn code(&mut self, b: u8) {
-        if b.is_ascii_alphanumeric() || b == b'_' {
+        if is_word(b) {
             self.statement = true;
             if self.word_len < self.word.len() {
                 self.word[self.word_len] = b.to_ascii_uppercase();
@@ -275,7 +346,7 @@ impl Lexer {
                 self.tag_len = 0;
                 self.lex = Lex::DollarOpen;
             }
-            b'(' => self.depth += 1,
+            b'(' => self.depth = self.depth.saturating_add(1),
             // A row counts once it is whole: a row cut short is not one.
             b')' => {
                 if self.depth == 1 && self.values {
@@ -306,6 +377,11 @@ impl Lexer {
         }
         self.word_len = 0;
     }
+}
+
+/// Whether `b` is part of a word.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 #[cfg(test)]
