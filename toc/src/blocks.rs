@@ -444,12 +444,10 @@ impl Open {
 }
 
 #[cfg(test)]
-mod equivalence;
-
-#[cfg(test)]
 thread_local! {
-    /// Every line on its own in this test's thread, as before lines were taken many at a time.
-    static LINE_BY_LINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Every line on its own in this test's thread, as before lines were taken many at a time
+    /// (the equivalence test compares the two).
+    pub(crate) static LINE_BY_LINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether lines that open nothing are taken many at a time.

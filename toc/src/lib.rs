@@ -22,6 +22,8 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+mod block_equivalence;
 pub mod blocks;
 pub mod compare;
 pub mod mysql;

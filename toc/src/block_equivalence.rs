@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::LINE_BY_LINE;
+use crate::blocks::LINE_BY_LINE;
 use crate::{Toc, TocParser};
 
 /// What the text is made of: block lines of each format, statements, rows, COPY data,
