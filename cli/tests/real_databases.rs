@@ -274,6 +274,16 @@ fn postgres_single_tables_restore_and_row_diffs_name_exactly_the_changed_rows() 
     pg.sql("one_orders", "ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_customer_id_fkey");
     pg_apply(&pg, "one_orders", &sql);
     assert_eq!(pg_table_sum(&pg, "one_orders", "orders"), pg_table_sum(&pg, "shop", "orders"));
+    // Applied to the whole of day 0, updates stay updates: order_items (ON DELETE CASCADE) keeps
+    // the items of updated orders and loses only those of deleted ones, as the source did.
+    pg.sql("postgres", "CREATE DATABASE whole0");
+    let mut psql = pg.client("psql", "whole0");
+    psql.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"].map(String::from));
+    restore_into(&e, &day0, &psql);
+    pg_apply(&pg, "whole0", &sql);
+    for table in ["orders", "order_items"] {
+        assert_eq!(pg_table_sum(&pg, "whole0", table), pg_table_sum(&pg, "shop", table), "{table}");
+    }
 }
 
 #[test]

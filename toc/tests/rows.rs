@@ -220,14 +220,12 @@ fn tsv_json_and_sql_renderings_are_exact() {
     }
     let mut pg = SqlWriter::new(Vec::new());
     render(Format::Copy, true, &mut pg);
-    assert_eq!(String::from_utf8(pg.into_inner()).unwrap(), "DELETE FROM \"public\".\"t\" WHERE \"id\" = '2';\n\
-        INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") OVERRIDING SYSTEM VALUE VALUES ('2', 'it''s', E'y\\\\z');\n\
+    assert_eq!(String::from_utf8(pg.into_inner()).unwrap(), "UPDATE \"public\".\"t\" SET \"id\" = '2', \"a\" = 'it''s', \"b\" = E'y\\\\z' WHERE \"id\" = '2';\n\
         DELETE FROM \"public\".\"t\" WHERE \"id\" = '3';\n\
         INSERT INTO \"public\".\"t\" (\"id\", \"a\", \"b\") OVERRIDING SYSTEM VALUE VALUES ('4', 'new', NULL);\n");
     let mut my = SqlWriter::new(Vec::new());
     render(Format::MySql, true, &mut my);
-    assert_eq!(String::from_utf8(my.into_inner()).unwrap(), "DELETE FROM `t` WHERE `id` = 2;\n\
-        INSERT INTO `t` (`id`, `a`, `b`) VALUES (2, 'it\\'s', 'y\\\\z');\n\
+    assert_eq!(String::from_utf8(my.into_inner()).unwrap(), "UPDATE `t` SET `id` = 2, `a` = 'it\\'s', `b` = 'y\\\\z' WHERE `id` = 2;\n\
         DELETE FROM `t` WHERE `id` = 3;\n\
         INSERT INTO `t` (`id`, `a`, `b`) VALUES (4, 'new', NULL);\n");
     let mut nokey = SqlWriter::new(Vec::new());

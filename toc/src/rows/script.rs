@@ -88,20 +88,23 @@ pub(crate) fn ident(dialect: Dialect, name: &str, out: &mut Vec<u8>) {
 }
 
 /// Writes SQL statements that turn A's table into B's: for each row only in A a `DELETE`, for
-/// each row only in B an `INSERT`, in the order the diff gives them (an update's `DELETE` just
-/// before its `INSERT`).
+/// each row only in B an `INSERT`, and for an update (a row of A followed by the row of B with
+/// the same primary key) an `UPDATE` — never a delete and an insert, which would fire delete
+/// triggers and cascade to the rows that reference it.
 pub struct SqlWriter<W> {
     out: W,
     table: Option<Vec<String>>,
     dialect: Dialect,
     layouts: [Layout; 2],
     buf: Vec<u8>,
+    /// A row of A held back while the next row may be its update.
+    pending: Option<Row>,
 }
 
 impl<W: Write> SqlWriter<W> {
     /// A writer to `out`; the statements name the table as the dump's statements named it.
     pub fn new(out: W) -> Self {
-        SqlWriter { out, table: None, dialect: Dialect::Postgres, layouts: Default::default(), buf: Vec::new() }
+        SqlWriter { out, table: None, dialect: Dialect::Postgres, layouts: Default::default(), buf: Vec::new(), pending: None }
     }
 
     /// Name the table `name` (its qualified name's parts, unquoted) instead.
@@ -181,6 +184,53 @@ impl<W: Write> SqlWriter<W> {
         Ok(())
     }
 
+    /// Whether `b` (a row of B) has the primary key of `a` (a row of A).
+    fn same_key(&self, a: &Row, b: &Row) -> bool {
+        let (Some(ka), Some(kb)) = (&self.layouts[0].key, &self.layouts[1].key) else { return false };
+        ka.len() == kb.len()
+            && ka.iter().zip(kb).all(|(&i, &j)| match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) => x.is_null() == y.is_null() && x.bytes == y.bytes,
+                _ => false,
+            })
+    }
+
+    /// `UPDATE ... SET` every column of B's row but generated ones `WHERE` A's row's key.
+    fn update(&mut self, a: &Row, b: &Row) -> Result<()> {
+        let layout = self.layouts[1].clone();
+        if !layout.named || b.len() > layout.columns.len() {
+            return Err(Error::Unnamed("the table's columns: an update cannot name them"));
+        }
+        self.buf.extend_from_slice(b"UPDATE ");
+        self.name()?;
+        self.buf.extend_from_slice(b" SET ");
+        for (n, i) in (0..b.len()).filter(|i| !layout.generated.contains(i)).enumerate() {
+            if n > 0 {
+                self.buf.extend_from_slice(b", ");
+            }
+            ident(self.dialect, &layout.columns[i], &mut self.buf);
+            self.buf.extend_from_slice(b" = ");
+            match b.get(i) {
+                Some(f) if !f.is_null() => literal(self.dialect, f.form, f.bytes, &mut self.buf),
+                _ => self.buf.extend_from_slice(b"NULL"),
+            }
+        }
+        self.buf.extend_from_slice(b" WHERE ");
+        let key = self.layouts[0].key.clone().unwrap_or_default();
+        self.matching(0, a, &key);
+        self.buf.extend_from_slice(b";\n");
+        Ok(())
+    }
+
+    /// Write the held-back row of A as a `DELETE`.
+    fn flush_pending(&mut self) -> Result<()> {
+        if let Some(a) = self.pending.take() {
+            self.buf.clear();
+            self.delete(&a)?;
+            self.out.write_all(&self.buf)?;
+        }
+        Ok(())
+    }
+
     fn insert(&mut self, row: &Row) -> Result<()> {
         self.buf.extend_from_slice(b"INSERT INTO ");
         self.name()?;
@@ -227,16 +277,37 @@ impl<W: Write> Sink for SqlWriter<W> {
     }
 
     fn row(&mut self, side: Side, row: &Row) -> Result<()> {
-        self.buf.clear();
         match side {
-            Side::A => self.delete(row)?,
-            Side::B => self.insert(row)?,
+            // Held back while a key pairs rows: the next row may be its new version.
+            Side::A if self.layouts[0].key.is_some() && self.layouts[1].key.is_some() => {
+                self.flush_pending()?;
+                self.pending = Some(row.clone());
+                return Ok(());
+            }
+            Side::A => {
+                self.flush_pending()?;
+                self.buf.clear();
+                self.delete(row)?;
+            }
+            Side::B => {
+                let pending = self.pending.take();
+                self.buf.clear();
+                match pending {
+                    Some(a) if self.same_key(&a, row) => self.update(&a, row)?,
+                    Some(a) => {
+                        self.delete(&a)?;
+                        self.insert(row)?;
+                    }
+                    None => self.insert(row)?,
+                }
+            }
         }
         self.out.write_all(&self.buf)?;
         Ok(())
     }
 
     fn end(&mut self) -> Result<()> {
+        self.flush_pending()?;
         self.out.flush()?;
         Ok(())
     }

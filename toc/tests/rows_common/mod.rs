@@ -172,8 +172,32 @@ fn token_end(s: &[u8], mut i: usize, mysql: bool) -> usize {
     }
 }
 
+/// `"a" = 'x' AND "b" IS NULL` from `sql[j..]`: the conditions and where they end.
+fn conditions(dialect: Dialect, sql: &[u8], mut j: usize) -> (Vec<(String, Option<Vec<u8>>)>, usize) {
+    let mysql = dialect == Dialect::MySql;
+    let mut conds = Vec::new();
+    loop {
+        let end = token_end(sql, j, mysql);
+        let name = String::from_utf8_lossy(&sql[j + 1..end - 1]).into_owned();
+        if sql[end..].starts_with(b" IS NULL") {
+            conds.push((name, None));
+            j = end + 8;
+        } else {
+            let v = end + 3;
+            let vend = token_end(sql, v, mysql);
+            conds.push((name, decode(dialect, &sql[v..vend]).remove(0)));
+            j = vend;
+        }
+        if !sql[j..].starts_with(b" AND ") {
+            return (conds, j);
+        }
+        j += 5;
+    }
+}
+
 /// Apply the SQL writer's output to `rows` (of columns `cols`): each `DELETE` removes the rows
-/// its conditions match (one with `LIMIT 1`), each `INSERT` adds its row.
+/// its conditions match (one with `LIMIT 1`), each `UPDATE` sets the row its key matches, each
+/// `INSERT` adds its row.
 pub fn apply(dialect: Dialect, sql: &[u8], cols: &[&str], rows: &mut Vec<Values>) {
     let mysql = dialect == Dialect::MySql;
     let mut i = 0;
@@ -190,6 +214,29 @@ pub fn apply(dialect: Dialect, sql: &[u8], cols: &[&str], rows: &mut Vec<Values>
             rows.push(decode(dialect, &sql[start..j]));
             assert_eq!(&sql[j..j + 3], b");\n");
             i = j + 3;
+        } else if sql[i..].starts_with(b"UPDATE ") {
+            let mut j = i + sql[i..].windows(5).position(|w| w == b" SET ").expect("SET") + 5;
+            let mut sets: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+            loop {
+                let end = token_end(sql, j, mysql);
+                let name = String::from_utf8_lossy(&sql[j + 1..end - 1]).into_owned();
+                let v = end + 3;
+                let vend = token_end(sql, v, mysql);
+                sets.push((name, decode(dialect, &sql[v..vend]).remove(0)));
+                j = vend;
+                if !sql[j..].starts_with(b", ") {
+                    break;
+                }
+                j += 2;
+            }
+            assert!(sql[j..].starts_with(b" WHERE "), "{}", String::from_utf8_lossy(&sql[j..]));
+            let (conds, end) = conditions(dialect, sql, j + 7);
+            let matching: Vec<usize> = (0..rows.len()).filter(|&r| conds.iter().all(|(n, v)| rows[r][cols.iter().position(|c| c == n).expect("a column")] == *v)).collect();
+            assert_eq!(matching.len(), 1, "a key matches one row");
+            for (n, v) in sets {
+                rows[matching[0]][cols.iter().position(|c| *c == n).expect("a column")] = v;
+            }
+            i = end + sql[end..].iter().position(|&b| b == b'\n').expect("a line end") + 1;
         } else {
             assert!(sql[i..].starts_with(b"DELETE FROM "), "{}", String::from_utf8_lossy(&sql[i..]));
             let where_after = |j: usize| j + sql[j..].windows(7).position(|w| w == b" WHERE ").expect("WHERE") + 7;
@@ -197,24 +244,8 @@ pub fn apply(dialect: Dialect, sql: &[u8], cols: &[&str], rows: &mut Vec<Values>
             if sql[j..].starts_with(b"ctid = (") {
                 j = where_after(j);
             }
-            let mut conds: Vec<(String, Option<Vec<u8>>)> = Vec::new();
-            loop {
-                let end = token_end(sql, j, mysql);
-                let name = String::from_utf8_lossy(&sql[j + 1..end - 1]).into_owned();
-                if sql[end..].starts_with(b" IS NULL") {
-                    conds.push((name, None));
-                    j = end + 8;
-                } else {
-                    let v = end + 3;
-                    let vend = token_end(sql, v, mysql);
-                    conds.push((name, decode(dialect, &sql[v..vend]).remove(0)));
-                    j = vend;
-                }
-                if !sql[j..].starts_with(b" AND ") {
-                    break;
-                }
-                j += 5;
-            }
+            let (conds, end) = conditions(dialect, sql, j);
+            j = end;
             let limit = sql[j..].starts_with(b" LIMIT 1");
             let matches = |r: &Values| conds.iter().all(|(n, v)| r[cols.iter().position(|c| c == n).expect("a column")] == *v);
             if limit {
