@@ -217,8 +217,12 @@ fn find_table<'a>(tables: &[&'a Object], want: &str, dialect: Dialect) -> Result
         .copied()
         .filter(|t| readings.iter().any(|(s, n)| t.name == *n && s.as_ref().is_none_or(|s| t.schema.as_deref() == Some(s.as_str()))))
         .collect();
-    // A view pg_dump writes twice (mysqldump: a temporary table, then the view) is one object.
-    let distinct_names = distinct(found.iter().map(|t| shown(t)));
+    // A view pg_dump writes twice (mysqldump: a temporary table, then the view) is one object;
+    // tables of two databases (pg_dumpall) are two.
+    let distinct_names = distinct(found.iter().map(|t| match t.database.as_deref().filter(|d| Some(*d) != t.schema.as_deref()) {
+        Some(d) => format!("{} (--database {d})", shown(t)),
+        None => shown(t),
+    }));
     match distinct_names.len() {
         0 => {
             let names = distinct(tables.iter().flat_map(|t| [t.name.clone(), shown(t)]));
@@ -330,7 +334,8 @@ fn by_text(
             same_schema(o)
                 && (matches!(o.kind, Kind::Sequence | Kind::Index)
                     || (o.kind == Kind::ForeignKey && keep[*i])
-                    || (o.kind == Kind::Trigger && (keep[*i] || dialect == Dialect::TSql)))
+                    || (o.kind == Kind::Trigger && (keep[*i] || dialect == Dialect::TSql))
+                    || (o.tool_kind == "TABLE ATTACH" && keep[*i]))
         })
         .map(|(i, _)| i)
         .collect();
@@ -351,8 +356,17 @@ fn by_text(
                 let called = ["EXECUTE FUNCTION ", "EXECUTE PROCEDURE "].iter().find_map(|k| text.split_once(k)).map(|(_, f)| f.split('(').next().unwrap_or("").trim().to_string());
                 functions.extend(called.filter(|f| !f.is_empty()));
             }
+            Kind::Other if o.tool_kind == "TABLE ATTACH" && keep[i] => {
+                // `ALTER TABLE ONLY parent ATTACH PARTITION child ...`: left out, like a foreign
+                // key, when the parent is not restored.
+                let parent = text.split_once("ALTER TABLE ONLY ").map(|(_, r)| r.split(" ATTACH PARTITION").next().unwrap_or("").trim().to_string()).unwrap_or_default();
+                if !forms.iter().flatten().any(|f| *f == parent) {
+                    keep[i] = false;
+                    notes.push((i, format!("\n-- dbvault: {} is not attached as a partition of {parent}, which is not restored\n\n", o.name)));
+                }
+            }
             Kind::ForeignKey => {
-                let target = text.split_once(" REFERENCES ").map(|(_, r)| r.split('(').next().unwrap_or("").trim().to_string()).unwrap_or_default();
+                let target = text.split_once("REFERENCES ").map(|(_, r)| r.split('(').next().unwrap_or("").trim().to_string()).unwrap_or_default();
                 if !forms.iter().flatten().any(|f| *f == target) {
                     keep[i] = false;
                     let what = if target.is_empty() { "a table it does not name".to_string() } else { target };

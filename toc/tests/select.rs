@@ -1,6 +1,7 @@
 //! Choosing the objects that recreate some tables of a dump (`restore --table`).
 
 use toc::mysql::MysqlDump;
+use toc::pg_dumpall::PgDumpall;
 use toc::pg_plain::PgPlain;
 use toc::select::{Dialect, Parts, Piece, Request, SelectError, plan};
 use toc::{Toc, TocParser};
@@ -202,4 +203,28 @@ fn names_with_dots_quotes_and_spaces() {
     let items = script(&d, Dialect::Postgres, &tables(&["\"Order Items\""])).unwrap();
     assert!(items.contains("COMMENT ON TABLE app.\"Order Items\""), "a comment on a quoted name comes along: {items}");
     assert!(script(&d, Dialect::Postgres, &tables(&[""])).is_err());
+}
+
+#[test]
+fn a_table_in_two_databases_of_a_cluster_dump_asks_for_one() {
+    let db = |name: &str| format!("--\n-- Database \"{name}\" dump\n--\n\n--\n-- PostgreSQL database dump\n--\n\n{}CREATE TABLE public.t (x int);\n\n--\n-- PostgreSQL database dump complete\n--\n\n", block("t", "TABLE", "public"));
+    let d = format!("--\n-- PostgreSQL database cluster dump\n--\n\n{}{}--\n-- PostgreSQL database cluster dump complete\n--\n\n", db("a"), db("b"));
+    let toc = toc_of(Box::new(PgDumpall::new([1; 32])), &d);
+    let mut read = |ranges: &[std::ops::Range<u64>]| Ok(ranges.iter().map(|r| d.as_bytes()[r.start as usize..r.end as usize].to_vec()).collect());
+    match plan(&toc, Dialect::Postgres, &tables(&["t"]), &mut read) {
+        Err(SelectError::Ambiguous { candidates, .. }) => assert_eq!(candidates, vec!["public.t (--database a)", "public.t (--database b)"]),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    let one = plan(&toc, Dialect::Postgres, &Request { database: Some("b".into()), ..tables(&["t"]) }, &mut read).unwrap();
+    assert_eq!(one.tables, vec!["b.public.t"]);
+}
+
+#[test]
+fn a_partition_without_its_parent_is_not_attached() {
+    let mut d = pg_dump();
+    d = d.replace("--\n-- PostgreSQL database dump complete", &format!("{}CREATE TABLE app.orders_2026 (id integer NOT NULL);\n\n{}ALTER TABLE ONLY app.orders ATTACH PARTITION app.orders_2026 FOR VALUES FROM (1) TO (9);\n\n--\n-- PostgreSQL database dump complete", block("orders_2026", "TABLE", "app"), block("orders_2026", "TABLE ATTACH", "app")));
+    let alone = script(&d, Dialect::Postgres, &tables(&["app.orders_2026"])).unwrap();
+    assert!(!alone.contains("ATTACH PARTITION") && alone.contains("orders_2026 is not attached as a partition of app.orders"), "{alone}");
+    let both = script(&d, Dialect::Postgres, &tables(&["app.orders_2026", "app.orders"])).unwrap();
+    assert!(both.contains("ATTACH PARTITION app.orders_2026"), "{both}");
 }

@@ -38,6 +38,9 @@ pub struct DiffArgs {
     /// escapes), `json` (JSON lines), or `sql` (statements that turn A's table into B's).
     #[arg(long, value_enum, requires = "rows")]
     pub format: Option<RowsFormat>,
+    /// With --rows on a pg_dumpall or multi-database mysqldump snapshot: the database the table is in.
+    #[arg(long, value_name = "NAME", requires = "rows")]
+    pub database: Option<String>,
 }
 
 /// How `diff --rows` prints rows.

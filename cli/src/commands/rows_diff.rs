@@ -35,8 +35,8 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
     if dialect != self::dialect(&sb)? {
         return Err(crate::exit::usage("the two snapshots hold dumps of different tools; rows can only be compared between dumps of one"));
     }
-    let side_a = side(g, repo, &index, &sa, dialect, table)?;
-    let side_b = side(g, repo, &index, &sb, dialect, table)?;
+    let side_a = side(g, repo, &index, &sa, dialect, table, a.database.as_deref())?;
+    let side_b = side(g, repo, &index, &sb, dialect, table, a.database.as_deref())?;
     let format = a.format.unwrap_or(if g.json { RowsFormat::Json } else { RowsFormat::Tsv });
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout);
@@ -101,9 +101,9 @@ fn dialect(snap: &Snapshot) -> Result<Dialect> {
 }
 
 /// The definition and data of `table` in `snap`.
-fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: Dialect, table: &str) -> Result<Side> {
+fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: Dialect, table: &str, database: Option<&str>) -> Result<Side> {
     let toc: Toc = super::contents::read(g, repo, index, snap)?;
-    let req = Request { tables: vec![table.to_string()], parts: Parts::SchemaOnly, ..Request::default() };
+    let req = Request { tables: vec![table.to_string()], database: database.map(str::to_string), parts: Parts::SchemaOnly, ..Request::default() };
     let mut read = |ranges: &[Range<u64>]| store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other);
     let sql = match dialect {
         Dialect::Postgres => toc::select::Dialect::Postgres,
@@ -114,14 +114,14 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
     let defs: Vec<Range<u64>> = plan.objects.iter().map(|&i| &toc.objects[i]).filter(|o| matches!(o.kind, Kind::Table | Kind::Constraint)).map(|o| o.range.clone()).collect();
     let text: Vec<u8> = store::extract::read_ranges(repo, index, snap, &defs)?.concat();
     let def = TableDef::parse(dialect, text.as_slice()).with_context(|| format!("reading the definition of {name} in snapshot {}", snap.id.short()))?;
-    let (schema, bare) = match plan.objects.iter().map(|&i| &toc.objects[i]).find(|o| o.kind == Kind::Table) {
-        Some(o) => (o.schema.clone(), o.name.clone()),
+    let (db, schema, bare) = match plan.objects.iter().map(|&i| &toc.objects[i]).find(|o| o.kind == Kind::Table) {
+        Some(o) => (o.database.clone(), o.schema.clone(), o.name.clone()),
         None => return Err(crate::exit::usage(format!("{name} is a view in snapshot {}: it has no rows of its own", snap.id.short()))),
     };
     let data = toc
         .objects
         .iter()
-        .find(|o| o.kind == Kind::TableData && o.schema == schema && o.name == bare)
+        .find(|o| o.kind == Kind::TableData && o.database == db && o.schema == schema && o.name == bare)
         .map_or(0..0, |o| o.range.clone());
     let sql_name = match (dialect, schema) {
         (Dialect::Postgres, Some(s)) => vec![s, bare],
