@@ -312,12 +312,12 @@ fn every_document_of_a_healthy_repository() {
 
     let doc = json_out(&e, &["check"], b"", 0);
     keys.check("check", &doc, &[
-        "blobs_read: number", "damaged: array", "ok: boolean", "packs: number", "packs_read: number", "parents_gone: array", "problems: array",
+        "blobs_read: number", "damaged: array", "damaged_tables_of_contents: array", "ok: boolean", "packs: number", "packs_read: number", "parents_gone: array", "problems: array",
         "snapshots: number", "unindexed_packs: number", "unused_damaged_blobs: number",
     ]);
     let doc = json_out(&e, &["check", "--read-data"], b"", 0);
     keys.check("check --read-data", &doc, &[
-        "blobs_read: number", "damaged: array", "ok: boolean", "packs: number", "packs_read: number", "parents_gone: array", "problems: array",
+        "blobs_read: number", "damaged: array", "damaged_tables_of_contents: array", "ok: boolean", "packs: number", "packs_read: number", "parents_gone: array", "problems: array",
         "snapshots: number", "unindexed_packs: number", "unused_damaged_blobs: number",
     ]);
     let doc = json_out(&e, &["repair", "index"], b"", 0);
@@ -439,7 +439,7 @@ fn every_document_about_damage() {
     }
     let doc = json_out(&e, &["check"], b"", 5);
     keys.check("check (packs lost)", &doc, &[
-        "blobs_read: number", "damaged: array", "damaged[]: object", "damaged[].db: string", "damaged[].examples: array",
+        "blobs_read: number", "damaged: array", "damaged_tables_of_contents: array", "damaged_tables_of_contents[]: string", "damaged[]: object", "damaged[].db: string", "damaged[].examples: array",
         "damaged[].examples[]: string", "damaged[].missing: number", "damaged[].snapshot: string", "damaged[].unreadable: number", "ok: boolean",
         "packs: number", "packs_read: number", "parents_gone: array", "problems: array", "problems[]: string", "snapshots: number",
         "unindexed_packs: number", "unused_damaged_blobs: number",
@@ -466,7 +466,7 @@ fn every_document_about_damage() {
     std::fs::remove_file(manifest(&parent)).unwrap();
     let doc = json_out(&e, &["check"], b"", 5);
     keys.check("check (manifests damaged and gone)", &doc, &[
-        "blobs_read: number", "damaged: array", "damaged[]: object", "damaged[].db: string", "damaged[].examples: array",
+        "blobs_read: number", "damaged: array", "damaged_tables_of_contents: array", "damaged_tables_of_contents[]: string", "damaged[]: object", "damaged[].db: string", "damaged[].examples: array",
         "damaged[].examples[]: string", "damaged[].missing: number", "damaged[].snapshot: string", "damaged[].unreadable: number", "ok: boolean",
         "packs: number", "packs_read: number", "parents_gone: array", "parents_gone[]: array", "parents_gone[][]: string", "problems: array",
         "problems[]: string", "snapshots: number", "unindexed_packs: number", "unused_damaged_blobs: number",

@@ -91,6 +91,10 @@ pub struct CheckReport {
     pub damaged: Vec<SnapshotDamage>,
     /// Parents that snapshots name, gone without a forget record (with their database).
     pub parents_gone: Vec<(Id, String)>,
+    /// Snapshots whose stored table of contents has blobs missing or unreadable, each said in
+    /// words. Not a problem: the dump is intact and commands build the table of contents from it
+    /// (a dbvault older than tables of contents prunes their blobs).
+    pub damaged_tables_of_contents: Vec<String>,
 }
 
 impl CheckReport {
@@ -378,8 +382,8 @@ pub fn check(repo: &Repository, read_data: ReadData, progress: Option<&crate::Pr
         if let Some(toc) = &s.manifest.toc {
             let c = walker.node(&toc.tree, None, Some(toc.size));
             if c.missing + c.unreadable > 0 {
-                report.problems.push(format!(
-                    "snapshot {} of db {}: its table of contents has {} missing and {} unreadable blob(s) (the dump is not affected: a dbvault older than 2026-12-07 pruning this repository drops them; commands read the dump instead)",
+                report.damaged_tables_of_contents.push(format!(
+                    "snapshot {} of db {}: its table of contents has {} missing and {} unreadable blob(s); the dump is intact, and commands read it instead (a dbvault older than 2026-12-07 pruning this repository drops them)",
                     s.id.short(),
                     s.manifest.db,
                     c.missing,

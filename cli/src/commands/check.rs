@@ -73,6 +73,9 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
         for p in &r.problems {
             crate::outln!("problem: {p}");
         }
+        for t in &r.damaged_tables_of_contents {
+            crate::outln!("note: {t}");
+        }
         for d in &r.damaged {
             crate::outln!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable", d.snapshot.short(), d.db, d.missing, d.unreadable);
             for e in &d.examples {

@@ -17,10 +17,20 @@ use crate::snapshot::Snapshot;
 use crate::{Result, StoreError};
 
 /// Mark every blob of `snap`'s trees (its dump's, and its table of contents'); subtrees already
-/// marked (shared with another snapshot) are skipped.
+/// marked (shared with another snapshot) are skipped. Blobs of the dump's tree that are gone go to
+/// `missing`; those of a table of contents do not (it is derived data: readers build it from the
+/// dump again, and a build older than tables of contents may have pruned them).
 pub(super) fn mark(index: &Index, reader: &PackReader, marks: &Marks, snap: &Snapshot, missing: &mut HashSet<Id>) -> Result<()> {
-    let mut stack = vec![snap.manifest.tree];
-    stack.extend(snap.manifest.toc.as_ref().map(|t| t.tree));
+    mark_tree(index, reader, marks, snap.manifest.tree, missing)?;
+    match &snap.manifest.toc {
+        Some(t) => mark_tree(index, reader, marks, t.tree, &mut HashSet::new()),
+        None => Ok(()),
+    }
+}
+
+/// Mark every blob of the tree rooted at `root`.
+fn mark_tree(index: &Index, reader: &PackReader, marks: &Marks, root: Id, missing: &mut HashSet<Id>) -> Result<()> {
+    let mut stack = vec![root];
     while let Some(node_id) = stack.pop() {
         if marks.contains(&node_id)? {
             continue;
