@@ -172,8 +172,11 @@ fn token_end(s: &[u8], mut i: usize, mysql: bool) -> usize {
     }
 }
 
+/// Column names and the values they are set to or compared with (`None`: NULL).
+type Assignments = Vec<(String, Option<Vec<u8>>)>;
+
 /// `"a" = 'x' AND "b" IS NULL` from `sql[j..]`: the conditions and where they end.
-fn conditions(dialect: Dialect, sql: &[u8], mut j: usize) -> (Vec<(String, Option<Vec<u8>>)>, usize) {
+fn conditions(dialect: Dialect, sql: &[u8], mut j: usize) -> (Assignments, usize) {
     let mysql = dialect == Dialect::MySql;
     let mut conds = Vec::new();
     loop {
@@ -216,7 +219,7 @@ pub fn apply(dialect: Dialect, sql: &[u8], cols: &[&str], rows: &mut Vec<Values>
             i = j + 3;
         } else if sql[i..].starts_with(b"UPDATE ") {
             let mut j = i + sql[i..].windows(5).position(|w| w == b" SET ").expect("SET") + 5;
-            let mut sets: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+            let mut sets: Assignments = Vec::new();
             loop {
                 let end = token_end(sql, j, mysql);
                 let name = String::from_utf8_lossy(&sql[j + 1..end - 1]).into_owned();
