@@ -256,6 +256,16 @@ fn postgres_single_tables_restore_and_row_diffs_name_exactly_the_changed_rows() 
         e.ok(&args, b"");
     }
     assert_eq!(pg_table_sum(&pg, "two_steps", "customers"), pg_table_sum(&pg, "shop", "customers"));
+    // Next to the live table, under another name: its sequence, key and index renamed with it.
+    let mut psql = pg.client("psql", "shop");
+    psql.extend(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"].map(String::from));
+    let mut args = vec!["restore", &day0, "--table", "events", "--rename-to", "events_restored", "--"];
+    args.extend(psql.iter().map(String::as_str));
+    e.ok(&args, b"");
+    assert_eq!(pg_table_sum(&pg, "shop", "events_restored"), pg_table_sum(&pg, "shop", "events"));
+    pg.sql("shop", "INSERT INTO events_restored (what) VALUES ('after')");
+    assert_eq!(pg.sql("shop", "SELECT id FROM events_restored WHERE what = 'after'").trim(), "301", "its own sequence, at the dumped value");
+    assert_eq!(pg.sql("shop", "SELECT count(*) FROM events").trim(), "300", "the live table untouched");
     // A mistyped name: the close names, and nothing written.
     let o = e.run(&["restore", &day0, "--table", "ordrs"], b"");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -29,6 +29,7 @@ pub mod compare;
 pub mod mysql;
 pub mod pg_dumpall;
 pub mod pg_plain;
+pub mod rename;
 pub mod rows;
 pub mod select;
 pub mod sql;

@@ -228,3 +228,34 @@ fn a_partition_without_its_parent_is_not_attached() {
     let both = script(&d, Dialect::Postgres, &tables(&["app.orders_2026", "app.orders"])).unwrap();
     assert!(both.contains("ATTACH PARTITION app.orders_2026"), "{both}");
 }
+
+#[test]
+fn rename_to_creates_the_table_and_its_schema_wide_names_under_the_new_name() {
+    let req = Request { rename_to: Some("orders_old".into()), ..tables(&["app.orders"]) };
+    let out = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
+    for wanted in [
+        "CREATE TABLE app.orders_old (",
+        "CREATE SEQUENCE app.orders_old_id_seq",
+        "OWNED BY app.orders_old.id",
+        "nextval('app.orders_old_id_seq'::regclass)",
+        "ADD CONSTRAINT orders_old_pkey PRIMARY KEY",
+        "CREATE INDEX orders_old_id_idx ON app.orders_old USING",
+        "COPY app.orders_old (id) FROM stdin;\n1\n2\n\\.",
+        "setval('app.orders_old_id_seq', 2, true)",
+        "BEFORE UPDATE ON app.orders_old FOR EACH ROW",
+        "COMMENT ON TABLE app.orders_old IS",
+        "GRANT SELECT ON TABLE app.orders_old TO reader",
+    ] {
+        assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
+    }
+    for gone in ["app.orders ", "app.orders(", "app.orders;", "app.orders_id_seq", " orders_pkey", "orders_id_idx ", "CREATE FUNCTION"] {
+        assert!(!out.contains(gone), "{gone:?} left in\n{out}");
+    }
+    // Only PostgreSQL COPY data, one table, a new name.
+    let inserts = pg_dump().replace("COPY app.orders (id) FROM stdin;\n1\n2\n\\.\n", "INSERT INTO app.orders VALUES (1);\n");
+    assert!(matches!(script(&inserts, Dialect::Postgres, &req), Err(SelectError::Rename(m)) if m.contains("INSERT statements")));
+    let two = Request { rename_to: Some("x".into()), ..tables(&["app.orders", "other.orders"]) };
+    assert!(matches!(script(&pg_dump(), Dialect::Postgres, &two), Err(SelectError::Rename(_))));
+    let taken = Request { rename_to: Some("Order Items".into()), ..tables(&["app.orders"]) };
+    assert!(matches!(script(&pg_dump(), Dialect::Postgres, &taken), Err(SelectError::Rename(m)) if m.contains("already has")));
+}

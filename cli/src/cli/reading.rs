@@ -78,6 +78,11 @@ pub struct RestoreArgs {
     /// table not restored is left out with a comment. Only the chunks that hold these are read.
     #[arg(long = "table", value_name = "NAME", help_heading = "Part of a dump")]
     pub tables: Vec<String>,
+    /// Create the one table of --table under this name instead, next to the live one
+    /// (PostgreSQL, COPY data): its indexes, key constraints and owned sequences are renamed
+    /// with it (`orders_pkey` becomes `NEW_pkey`).
+    #[arg(long, value_name = "NEW", requires = "tables", help_heading = "Part of a dump")]
+    pub rename_to: Option<String>,
     /// Restore only the objects of this schema (PostgreSQL; repeat for more).
     #[arg(long = "schema", value_name = "NAME", help_heading = "Part of a dump")]
     pub schemas: Vec<String>,

@@ -92,7 +92,7 @@ pub fn request(a: &RestoreArgs) -> Option<Request> {
         Parts::All
     };
     let partial = !a.tables.is_empty() || !a.schemas.is_empty() || a.database.is_some() || parts != Parts::All;
-    partial.then(|| Request { tables: a.tables.clone(), schemas: a.schemas.clone(), database: a.database.clone(), parts })
+    partial.then(|| Request { tables: a.tables.clone(), schemas: a.schemas.clone(), database: a.database.clone(), parts, rename_to: a.rename_to.clone() })
 }
 
 /// Plan the part of `snap`'s dump that `req` asks for, from its table of contents.
