@@ -10,15 +10,19 @@
 use std::io;
 use std::ops::Range;
 
-use crate::select::{Piece, Plan, ReadRanges, SelectError};
+use crate::select::{Dialect, Piece, Plan, ReadRanges, SelectError};
 use crate::{Kind, Object, Toc};
 
 /// Longest `COPY ... FROM stdin;` line read to rewrite (a table of 1,600 long column names).
 const COPY_HEAD: u64 = 256 << 10;
 
-/// Rewrite `plan`, the script of the one table `toc.objects[table]`, to create it as `new_name`.
-pub fn rename(plan: &mut Plan, toc: &Toc, table: usize, new_name: &str, read: &mut ReadRanges<'_>) -> Result<(), SelectError> {
-    let t = &toc.objects[table];
+/// Rewrite `plan`, the script of one table of a `dialect` dump (PostgreSQL only, so far), to
+/// create that table as `new_name`.
+pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read: &mut ReadRanges<'_>) -> Result<(), SelectError> {
+    let table = plan.objects.iter().map(|&i| &toc.objects[i]).find(|o| matches!(o.kind, Kind::Table | Kind::TableData));
+    let (Dialect::Postgres, [_], Some(t)) = (dialect, plan.tables.as_slice(), table) else {
+        return Err(SelectError::Rename("--rename-to renames one table (--table, once) of a PostgreSQL dump".into()));
+    };
     let schema = t.schema.clone();
     let old = t.name.clone();
     if new_name.is_empty() || new_name == old {

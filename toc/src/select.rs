@@ -54,8 +54,6 @@ pub struct Request {
     pub database: Option<String>,
     /// Definitions, rows, or both.
     pub parts: Parts,
-    /// Create the one table asked for under this name instead ([`crate::rename`]; PostgreSQL).
-    pub rename_to: Option<String>,
 }
 
 /// One piece of the script to write.
@@ -205,16 +203,6 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
             Some(Piece::Dump(r)) if r.end == o.range.start => r.end = o.range.end,
             _ => plan.pieces.push(Piece::Dump(o.range.clone())),
         }
-    }
-    if let Some(new_name) = &req.rename_to {
-        let table = match (dialect, chosen.as_slice()) {
-            (Dialect::Postgres, [t]) => objects.iter().position(|o| o.kind == Kind::Table && o.database == t.0 && o.schema == t.1 && o.name == t.2),
-            _ => None,
-        };
-        let Some(table) = table else {
-            return Err(SelectError::Rename("--rename-to renames one table (--table, once) of a PostgreSQL dump".into()));
-        };
-        crate::rename::rename(&mut plan, toc, table, new_name, read)?;
     }
     Ok(plan)
 }

@@ -3,7 +3,7 @@
 use toc::mysql::MysqlDump;
 use toc::pg_dumpall::PgDumpall;
 use toc::pg_plain::PgPlain;
-use toc::select::{Dialect, Parts, Piece, Request, SelectError, plan};
+use toc::select::{Dialect, Parts, Piece, Plan, Request, SelectError, plan};
 use toc::{Toc, TocParser};
 
 fn block(name: &str, kind: &str, schema: &str) -> String {
@@ -67,11 +67,14 @@ fn toc_of(parser: Box<dyn TocParser>, dump: &str) -> Toc {
     p.finish()
 }
 
-/// The script `req` gives, as text.
-fn script(dump: &str, dialect: Dialect, req: &Request) -> Result<String, SelectError> {
+/// The script `req` gives, as text (with the table renamed to `rename`, if given).
+fn script_renamed(dump: &str, dialect: Dialect, req: &Request, rename: Option<&str>) -> Result<String, SelectError> {
     let toc = if dialect == Dialect::Postgres { toc_of(Box::new(PgPlain::new([1; 32])), dump) } else { toc_of(Box::new(MysqlDump::new([1; 32])), dump) };
     let mut read = |ranges: &[std::ops::Range<u64>]| Ok(ranges.iter().map(|r| dump.as_bytes()[r.start as usize..r.end as usize].to_vec()).collect());
-    let p = plan(&toc, dialect, req, &mut read)?;
+    let mut p: Plan = plan(&toc, dialect, req, &mut read)?;
+    if let Some(new_name) = rename {
+        toc::rename::rename(&mut p, &toc, dialect, new_name, &mut read)?;
+    }
     Ok(p.pieces
         .iter()
         .map(|piece| match piece {
@@ -79,6 +82,11 @@ fn script(dump: &str, dialect: Dialect, req: &Request) -> Result<String, SelectE
             Piece::Note(n) => n.clone(),
         })
         .collect())
+}
+
+/// The script `req` gives, as text.
+fn script(dump: &str, dialect: Dialect, req: &Request) -> Result<String, SelectError> {
+    script_renamed(dump, dialect, req, None)
 }
 
 fn tables(names: &[&str]) -> Request {
@@ -231,8 +239,8 @@ fn a_partition_without_its_parent_is_not_attached() {
 
 #[test]
 fn rename_to_creates_the_table_and_its_schema_wide_names_under_the_new_name() {
-    let req = Request { rename_to: Some("orders_old".into()), ..tables(&["app.orders"]) };
-    let out = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
+    let req = tables(&["app.orders"]);
+    let out = script_renamed(&pg_dump(), Dialect::Postgres, &req, Some("orders_old")).unwrap();
     for wanted in [
         "CREATE TABLE app.orders_old (",
         "CREATE SEQUENCE app.orders_old_id_seq",
@@ -253,9 +261,8 @@ fn rename_to_creates_the_table_and_its_schema_wide_names_under_the_new_name() {
     }
     // Only PostgreSQL COPY data, one table, a new name.
     let inserts = pg_dump().replace("COPY app.orders (id) FROM stdin;\n1\n2\n\\.\n", "INSERT INTO app.orders VALUES (1);\n");
-    assert!(matches!(script(&inserts, Dialect::Postgres, &req), Err(SelectError::Rename(m)) if m.contains("INSERT statements")));
-    let two = Request { rename_to: Some("x".into()), ..tables(&["app.orders", "other.orders"]) };
-    assert!(matches!(script(&pg_dump(), Dialect::Postgres, &two), Err(SelectError::Rename(_))));
-    let taken = Request { rename_to: Some("Order Items".into()), ..tables(&["app.orders"]) };
-    assert!(matches!(script(&pg_dump(), Dialect::Postgres, &taken), Err(SelectError::Rename(m)) if m.contains("already has")));
+    assert!(matches!(script_renamed(&inserts, Dialect::Postgres, &req, Some("orders_old")), Err(SelectError::Rename(m)) if m.contains("INSERT statements")));
+    let two = tables(&["app.orders", "other.orders"]);
+    assert!(matches!(script_renamed(&pg_dump(), Dialect::Postgres, &two, Some("x")), Err(SelectError::Rename(_))));
+    assert!(matches!(script_renamed(&pg_dump(), Dialect::Postgres, &req, Some("Order Items")), Err(SelectError::Rename(m)) if m.contains("already has")));
 }

@@ -94,7 +94,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
             snap.manifest.db
         );
     }
-    let selection = super::selection::request(a).map(|req| super::selection::plan(g, repo, &index, &snap, &req)).transpose()?;
+    let selection = super::selection::request(a).map(|req| super::selection::plan(g, repo, &index, &snap, &req, a.rename_to.as_deref())).transpose()?;
     let produce = |out: &mut dyn Write, progress: &(dyn Fn(u64) + Sync)| match &selection {
         Some(sel) => sel.write(repo, &index, &snap, out, progress),
         None => restore(repo, &index, &snap, out, Some(progress)),

@@ -92,11 +92,12 @@ pub fn request(a: &RestoreArgs) -> Option<Request> {
         Parts::All
     };
     let partial = !a.tables.is_empty() || !a.schemas.is_empty() || a.database.is_some() || parts != Parts::All;
-    partial.then(|| Request { tables: a.tables.clone(), schemas: a.schemas.clone(), database: a.database.clone(), parts, rename_to: a.rename_to.clone() })
+    partial.then(|| Request { tables: a.tables.clone(), schemas: a.schemas.clone(), database: a.database.clone(), parts })
 }
 
-/// Plan the part of `snap`'s dump that `req` asks for, from its table of contents.
-pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: &Request) -> Result<Selection> {
+/// Plan the part of `snap`'s dump that `req` asks for, from its table of contents (the one table
+/// asked for renamed to `rename_to`, if given).
+pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: &Request, rename_to: Option<&str>) -> Result<Selection> {
     let dialect = match snap.manifest.source.format.as_deref() {
         Some("pg_dump-plain" | "pg_dumpall") => Dialect::Postgres,
         Some("mysqldump") => Dialect::MySql,
@@ -126,10 +127,14 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
         let texts = store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other)?;
         Ok(texts.into_iter().map(|t| encoding.decode(&t)).collect())
     };
-    let plan = toc::select::plan(&toc, dialect, req, &mut read).map_err(|e| match e {
+    let failed = |e| match e {
         toc::select::SelectError::Read(io) => anyhow::anyhow!(io).context(format!("reading snapshot {}", snap.id.short())),
         e => crate::exit::usage(e.to_string()),
-    })?;
+    };
+    let mut plan = toc::select::plan(&toc, dialect, req, &mut read).map_err(failed)?;
+    if let Some(new_name) = rename_to {
+        toc::rename::rename(&mut plan, &toc, dialect, new_name, &mut read).map_err(failed)?;
+    }
     let (mut ranges, mut notes_before, mut pending) = (Vec::new(), Vec::new(), Vec::new());
     pending.extend_from_slice(encoding.bom());
     if dialect == Dialect::TSql
