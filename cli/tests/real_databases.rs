@@ -275,8 +275,17 @@ fn postgres_single_tables_restore_and_row_diffs_name_exactly_the_changed_rows() 
     // the old table into the new one.
     pg.sql("shop", "UPDATE orders SET created = created + interval '1 day' WHERE id % 100 = 1;
                     DELETE FROM orders WHERE id % 250 = 0;
-                    INSERT INTO orders SELECT g, 1 + g % 2000, '2026-06-01' FROM generate_series(3001, 3050) g;");
+                    INSERT INTO orders SELECT g, 1 + g % 2000, '2026-06-01' FROM generate_series(3001, 3050) g;
+                    CREATE TABLE newbie (id int PRIMARY KEY, v text); INSERT INTO newbie VALUES (1, 'a'), (2, NULL), (3, 'c');");
     let day1 = ingest();
+    // A table that day 0 did not have: all its rows are only in B.
+    let o = e.ok(&["diff", &day0, &day1, "--rows", "newbie", "--format", "json"], b"");
+    let sides: Vec<Value> = String::from_utf8(o.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(sides.iter().filter(|v| v["side"] == "b").count(), 3, "{sides:?}");
+    assert_eq!(sides.len(), 3);
+    assert!(stderr(&o).contains("not in snapshot"), "{}", stderr(&o));
+    let o = e.run(&["diff", &day0, &day1, "--rows", "nobody"], b"");
+    assert_eq!(o.status.code(), Some(2), "in neither snapshot: {}", stderr(&o));
     let lines = e.ok(&["diff", &day0, &day1, "--rows", "orders", "--format", "json"], b"").stdout;
     let sides: Vec<String> = String::from_utf8(lines).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["side"].as_str().unwrap().to_string()).collect();
     assert_eq!((sides.iter().filter(|s| *s == "a").count(), sides.iter().filter(|s| *s == "b").count()), (30 + 12, 30 + 50));

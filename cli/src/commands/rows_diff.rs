@@ -35,8 +35,20 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
     if dialect != self::dialect(&sb)? {
         return Err(crate::exit::usage("the two snapshots hold dumps of different tools; rows can only be compared between dumps of one"));
     }
-    let side_a = side(g, repo, &index, &sa, dialect, table, a.database.as_deref())?;
-    let side_b = side(g, repo, &index, &sb, dialect, table, a.database.as_deref())?;
+    // A table in one snapshot only: the other side has it empty (all its rows added or removed).
+    let (side_a, side_b) = match (side(g, repo, &index, &sa, dialect, table, a.database.as_deref())?, side(g, repo, &index, &sb, dialect, table, a.database.as_deref())?) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(_), Err(missing)) => return Err(crate::exit::usage(missing)),
+        (Ok(x), Err(_)) => {
+            crate::errln!("dbvault: note: {table} is not in snapshot {} (B): every row of A's is only in A", sb.id.short());
+            let empty = Side { def: x.def.clone(), data: 0..0, sql_name: x.sql_name.clone() };
+            (x, empty)
+        }
+        (Err(_), Ok(y)) => {
+            crate::errln!("dbvault: note: {table} is not in snapshot {} (A): every row of B's is only in B", sa.id.short());
+            (Side { def: y.def.clone(), data: 0..0, sql_name: y.sql_name.clone() }, y)
+        }
+    };
     let format = a.format.unwrap_or(if g.json { RowsFormat::Json } else { RowsFormat::Tsv });
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout);
@@ -100,8 +112,8 @@ fn dialect(snap: &Snapshot) -> Result<Dialect> {
     }
 }
 
-/// The definition and data of `table` in `snap`.
-fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: Dialect, table: &str, database: Option<&str>) -> Result<Side> {
+/// The definition and data of `table` in `snap`, or why `snap` has no such table.
+fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: Dialect, table: &str, database: Option<&str>) -> Result<std::result::Result<Side, String>> {
     let toc: Toc = super::contents::read(g, repo, index, snap)?;
     let req = Request { tables: vec![table.to_string()], database: database.map(str::to_string), parts: Parts::SchemaOnly, ..Request::default() };
     let mut read = |ranges: &[Range<u64>]| store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other);
@@ -109,7 +121,11 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
         Dialect::Postgres => toc::select::Dialect::Postgres,
         Dialect::MySql => toc::select::Dialect::MySql,
     };
-    let plan = toc::select::plan(&toc, sql, &req, &mut read).map_err(|e| crate::exit::usage(format!("snapshot {}: {e}", snap.id.short())))?;
+    let plan = match toc::select::plan(&toc, sql, &req, &mut read) {
+        Ok(p) => p,
+        Err(e @ toc::select::SelectError::NoSuchTable { .. }) => return Ok(Err(format!("snapshot {}: {e}", snap.id.short()))),
+        Err(e) => return Err(crate::exit::usage(format!("snapshot {}: {e}", snap.id.short()))),
+    };
     let name = plan.tables.first().cloned().unwrap_or_else(|| table.to_string());
     let defs: Vec<Range<u64>> = plan.objects.iter().map(|&i| &toc.objects[i]).filter(|o| matches!(o.kind, Kind::Table | Kind::Constraint)).map(|o| o.range.clone()).collect();
     let text: Vec<u8> = store::extract::read_ranges(repo, index, snap, &defs)?.concat();
@@ -127,7 +143,7 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
         (Dialect::Postgres, Some(s)) => vec![s, bare],
         _ => vec![bare],
     };
-    Ok(Side { def, data, sql_name })
+    Ok(Ok(Side { def, data, sql_name }))
 }
 
 /// A reader over the pieces a thread extracts.
