@@ -441,7 +441,8 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
     assert_eq!(day0["source"]["completion_marker"], true);
     assert!(day0["source"]["server_version"].as_str().unwrap().contains("MariaDB"));
 
-    m.sql("shop", "UPDATE customers SET email = CONCAT('new', id, '@example.org') WHERE id % 97 = 0;
+    m.sql("shop", "ALTER TABLE customers ADD COLUMN tier INT DEFAULT 1;
+                   UPDATE customers SET email = CONCAT('new', id, '@example.org') WHERE id % 97 = 0;
                    DELETE FROM orders WHERE id % 250 = 0;
                    INSERT INTO orders SELECT seq, 1 + seq % 2000, NOW() FROM seq_3001_to_3050;");
     let day1 = ingest(&e);
@@ -459,7 +460,8 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
     let d: Value = serde_json::from_slice(&e.ok(&["--json", "diff", day0["id"].as_str().unwrap(), day1["id"].as_str().unwrap(), "--objects"], b"").stdout).unwrap();
     let mut changed: Vec<&str> = d["changes"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     changed.sort();
-    assert_eq!(changed, ["customers", "order_items", "orders"], "{d}");
+    assert_eq!(changed, ["customers", "customers", "order_items", "orders"], "{d}");
+    assert!(d["changes"].as_array().unwrap().iter().any(|c| c["name"] == "customers" && c["kind"] == "table"), "the added column changed the definition: {d}");
     assert_eq!(day1["parent"], day0["id"]);
     assert!(day1["added_bytes"].as_u64().unwrap() < day0["added_bytes"].as_u64().unwrap());
 
@@ -487,6 +489,9 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
     let lines = e.ok(&["diff", id0, id1, "--rows", "orders", "--format", "json"], b"").stdout;
     let sides: Vec<String> = String::from_utf8(lines).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["side"].as_str().unwrap().to_string()).collect();
     assert_eq!((sides.iter().filter(|s| *s == "a").count(), sides.iter().filter(|s| *s == "b").count()), (12, 50));
+    // A column added between the days is said.
+    let o = e.ok(&["diff", id0, id1, "--rows", "customers"], b"");
+    assert!(stderr(&o).contains("columns of customers changed") && stderr(&o).contains("added: tier"), "{}", stderr(&o));
     let sql = e.ok(&["diff", id0, id1, "--rows", "orders", "--format", "sql"], b"").stdout;
     let c = m.client("mariadb");
     let mut cmd = Command::new(&c[0]);

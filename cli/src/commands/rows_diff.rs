@@ -49,6 +49,17 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
             (Side { def: y.def.clone(), data: 0..0, sql_name: y.sql_name.clone() }, y)
         }
     };
+    let (ca, cb) = (&side_a.def.columns, &side_b.def.columns);
+    if !ca.is_empty() && !cb.is_empty() && ca != cb {
+        let added: Vec<&str> = cb.iter().filter(|c| !ca.contains(c)).map(String::as_str).collect();
+        let dropped: Vec<&str> = ca.iter().filter(|c| !cb.contains(c)).map(String::as_str).collect();
+        crate::errln!(
+            "dbvault: warning: the columns of {table} changed between A and B (added: {}; dropped: {}{}): a column one side lacks shows as NULL there, and SQL output names B's columns",
+            if added.is_empty() { "none".to_string() } else { added.join(", ") },
+            if dropped.is_empty() { "none".to_string() } else { dropped.join(", ") },
+            if added.is_empty() && dropped.is_empty() { "; their order changed" } else { "" }
+        );
+    }
     let format = a.format.unwrap_or(if g.json { RowsFormat::Json } else { RowsFormat::Tsv });
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout);
