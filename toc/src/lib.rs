@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 mod block_equivalence;
 pub mod blocks;
 pub mod compare;
+pub mod load_order;
 pub mod mysql;
 pub mod pg_dumpall;
 pub mod pg_plain;

@@ -159,8 +159,9 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
         keep[i] = whole || chosen.iter().any(|t| belongs_by_name(o, t, dialect));
     }
     let mut notes: Vec<(usize, String)> = Vec::new();
+    let mut edges = Vec::new();
     if dialect != Dialect::MySql && !chosen.is_empty() {
-        by_text(dialect, objects, &chosen, &mut keep, &mut notes, read)?;
+        edges = by_text(dialect, objects, &chosen, &mut keep, &mut notes, read)?;
     }
     // The preamble (settings) and trailer come along, but never what would reach beyond the part
     // asked for: a T-SQL script's `USE [master]`, a MySQL dump's `USE db` (the script goes to the
@@ -188,7 +189,20 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
     }
     let database = chosen.iter().find_map(|t| t.0.clone()).or_else(|| req.database.clone());
     let mut plan = Plan { tables: chosen.iter().map(qualified).collect(), database, ..Plan::default() };
-    for (i, o) in objects.iter().enumerate() {
+    // Rows alone load into tables whose foreign keys exist: parents' rows first.
+    let mut order: Vec<usize> = (0..objects.len()).collect();
+    if req.parts == Parts::DataOnly && !edges.is_empty() {
+        let rank = crate::load_order::parents_first(chosen.len(), &edges);
+        let table_of = |o: &Object| chosen.iter().position(|t| o.kind == Kind::TableData && o.database == t.0 && o.schema == t.1 && o.name == t.2);
+        let slots: Vec<usize> = order.iter().copied().filter(|&i| keep[i] && table_of(&objects[i]).is_some()).collect();
+        let mut data = slots.clone();
+        data.sort_by_key(|&i| table_of(&objects[i]).and_then(|t| rank.iter().position(|&r| r == t)));
+        for (slot, i) in slots.into_iter().zip(data) {
+            order[slot] = i;
+        }
+    }
+    for i in order {
+        let o = &objects[i];
         if let Some((_, note)) = notes.iter().find(|(n, _)| *n == i) {
             if req.parts != Parts::DataOnly || objects[i].kind == Kind::Preamble {
                 plan.pieces.push(Piece::Note(note.clone()));
@@ -327,7 +341,9 @@ fn by_text(
     keep: &mut [bool],
     notes: &mut Vec<(usize, String)>,
     read: &mut ReadRanges<'_>,
-) -> Result<(), SelectError> {
+) -> Result<Vec<(usize, usize)>, SelectError> {
+    // Foreign keys between chosen tables, as (child, parent) positions in `chosen`.
+    let mut edges = Vec::new();
     // SSMS names an index or trigger without its table's schema: its text tells.
     let same_schema = |o: &Object| chosen.iter().any(|t| t.0 == o.database && (t.1 == o.schema || dialect == Dialect::TSql));
     let asked: Vec<usize> = objects
@@ -370,7 +386,12 @@ fn by_text(
             }
             Kind::ForeignKey => {
                 let target = text.split_once("REFERENCES ").map(|(_, r)| r.split('(').next().unwrap_or("").trim().to_string()).unwrap_or_default();
-                if !forms.iter().flatten().any(|f| *f == target) {
+                let parent = forms.iter().position(|f| f.contains(&target));
+                let child = chosen.iter().position(|t| belongs_by_name(o, t, dialect));
+                if let (Some(c), Some(p)) = (child, parent) {
+                    edges.push((c, p));
+                }
+                if parent.is_none() {
                     keep[i] = false;
                     let what = if target.is_empty() { "a table it does not name".to_string() } else { target };
                     notes.push((i, format!("\n-- dbvault: foreign key {} left out: it references {what}, which is not restored\n\n", o.name)));
@@ -392,7 +413,7 @@ fn by_text(
             && o.name.split('(').next().is_some_and(|n| functions.iter().any(|f| sql_forms(dialect, o.schema.as_deref(), n).contains(f)));
         keep[i] |= by_seq || by_index || called;
     }
-    Ok(())
+    Ok(edges)
 }
 
 /// A PostgreSQL preamble without its DROP statements (`pg_dump --clean`: they would drop every

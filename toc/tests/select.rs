@@ -266,3 +266,16 @@ fn rename_to_creates_the_table_and_its_schema_wide_names_under_the_new_name() {
     assert!(matches!(script_renamed(&pg_dump(), Dialect::Postgres, &two, Some("x")), Err(SelectError::Rename(_))));
     assert!(matches!(script_renamed(&pg_dump(), Dialect::Postgres, &req, Some("Order Items")), Err(SelectError::Rename(m)) if m.contains("already has")));
 }
+
+#[test]
+fn data_only_loads_the_referenced_table_first() {
+    // The dump has "Order Items" (which references orders) before orders' rows? Make it so.
+    let d = pg_dump();
+    let items = format!("{}COPY app.\"Order Items\" (order_id) FROM stdin;\n1\n\\.\n\n", block("Order Items", "TABLE DATA", "app"));
+    let d = d.replacen(&items, "", 1).replacen(&block("orders", "TABLE DATA", "app"), &format!("{items}{}", block("orders", "TABLE DATA", "app")), 1);
+    let req = Request { parts: Parts::DataOnly, ..tables(&["Order Items", "app.orders"]) };
+    let out = script(&d, Dialect::Postgres, &req).unwrap();
+    let (orders, items) = (out.find("COPY app.orders ").unwrap(), out.find("COPY app.\"Order Items\"").unwrap());
+    assert!(d.find("COPY app.\"Order Items\"").unwrap() < d.find("COPY app.orders ").unwrap(), "the dump has the child first");
+    assert!(orders < items, "the parent's rows first:\n{out}");
+}

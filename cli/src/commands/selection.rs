@@ -61,17 +61,29 @@ impl Selection {
         let mut written = 0u64;
         let mut next = 0usize;
         let io = |e| store::StoreError::io("writing the restored script", e);
-        let summary = store::extract::ranges(repo, index, snap, &self.ranges, &mut |i, bytes| {
-            while next <= i {
-                out.write_all(&self.notes_before[next])?;
-                written += self.notes_before[next].len() as u64;
-                next += 1;
-            }
-            out.write_all(bytes)?;
-            written += bytes.len() as u64;
-            progress(written);
-            Ok(())
-        })?;
+        let mut summary = ExtractSummary::default();
+        // The script's ranges, in runs that go forward through the dump (rows loaded parents
+        // first may go back): one extraction per run.
+        let mut start = 0;
+        while start < self.ranges.len() {
+            let run = 1 + self.ranges[start..].windows(2).take_while(|w| w[0].end <= w[1].start).count();
+            let part = store::extract::ranges(repo, index, snap, &self.ranges[start..start + run], &mut |i, bytes| {
+                while next <= start + i {
+                    out.write_all(&self.notes_before[next])?;
+                    written += self.notes_before[next].len() as u64;
+                    next += 1;
+                }
+                out.write_all(bytes)?;
+                written += bytes.len() as u64;
+                progress(written);
+                Ok(())
+            })?;
+            summary.bytes += part.bytes;
+            summary.chunks += part.chunks;
+            summary.chunk_bytes += part.chunk_bytes;
+            summary.elapsed += part.elapsed;
+            start += run;
+        }
         for n in &self.notes_before[next..] {
             out.write_all(n).map_err(io)?;
         }
