@@ -92,8 +92,9 @@ pub struct RestoreArgs {
     /// Definitions only: no rows, no sequence values.
     #[arg(long, conflicts_with = "data_only", help_heading = "Part of a dump")]
     pub schema_only: bool,
-    /// Rows and sequence values only, in the dump's order (foreign keys are checked as rows
-    /// arrive: restore the tables a key references first, or together).
+    /// Rows and sequence values only; the rows of a table come before those of the tables whose
+    /// foreign keys reference it (tables that reference each other in a cycle keep the dump's
+    /// order, and need their keys' checks deferred).
     #[arg(long, help_heading = "Part of a dump")]
     pub data_only: bool,
 }
