@@ -56,13 +56,6 @@ struct Line {
     digest: Id,
 }
 
-/// The stream of lines of `toc`.
-pub fn encode(toc: &Toc) -> Vec<u8> {
-    let mut out = Vec::with_capacity(toc.objects.len() * 160);
-    encode_objects(&toc.objects, &mut out);
-    out
-}
-
 /// Append the lines of `objects` to `out` (a stream of lines is the lines of its objects, in
 /// order, however they are taken).
 pub fn encode_objects(objects: &[Object], out: &mut Vec<u8>) {
@@ -139,6 +132,13 @@ pub fn decode(bytes: &[u8], r: &TocRef, stream_len: u64) -> Result<Toc, FormatEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stream of lines of `toc`.
+    fn encode(toc: &Toc) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_objects(&toc.objects, &mut out);
+        out
+    }
 
     fn object(kind: Kind, name: &str, range: Range<u64>, rows: Option<u64>) -> Object {
         Object {

@@ -58,17 +58,29 @@ pub fn ranges(
     // Chunks needed, in stream order, gathered into batches.
     let mut batch: Vec<StreamChunk> = Vec::new();
     let mut batch_bytes = 0u64;
+    let mut joined: Vec<u8> = Vec::new();
     let mut flush = |batch: &mut Vec<StreamChunk>, summary: &mut ExtractSummary| -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
         let ids: Vec<Id> = batch.iter().map(|c| c.id).collect();
-        let mut bufs: Vec<Vec<u8>> = batch.iter().map(|c| vec![0u8; c.len as usize]).collect();
-        let outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        // One buffer for the batch, each chunk decoded straight into its place.
+        joined.clear();
+        joined.resize(batch.iter().map(|c| c.len as usize).sum(), 0);
+        let mut outs = Vec::with_capacity(batch.len());
+        let mut rest = joined.as_mut_slice();
+        for c in batch.iter() {
+            let (out, after) = rest.split_at_mut(c.len as usize);
+            outs.push(out);
+            rest = after;
+        }
         for (r, c) in reader.load_many_into(index, &ids, IdCheck::Prove, outs).into_iter().zip(batch.iter()) {
             r.map_err(|e| snap.unreadable(c.id, c.offset, e))?;
         }
-        for (c, data) in batch.iter().zip(&bufs) {
+        let mut at = 0usize;
+        for c in batch.iter() {
+            let data = &joined[at..at + c.len as usize];
+            at += c.len as usize;
             summary.chunks += 1;
             summary.chunk_bytes += c.len;
             let chunk = c.offset..c.offset + c.len;
