@@ -429,6 +429,10 @@ CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL, created DATET
   FOREIGN KEY (customer_id) REFERENCES customers(id)) ENGINE=InnoDB;
 CREATE TABLE order_items (order_id INT, product_id INT, qty INT NOT NULL, PRIMARY KEY (order_id, product_id),
   FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE, FOREIGN KEY (product_id) REFERENCES products(id)) ENGINE=InnoDB;
+CREATE INDEX orders_created ON orders (created);
+CREATE TRIGGER orders_stamp BEFORE INSERT ON orders FOR EACH ROW SET NEW.created = COALESCE(NEW.created, '2026-01-01');
+CREATE VIEW recent_orders AS SELECT id, created FROM orders WHERE created > '2026-03-01';
+CREATE PROCEDURE count_orders() SELECT COUNT(*) FROM orders;
 INSERT INTO customers SELECT seq, CONCAT('customer ', seq), CONCAT('c', seq, '@example.org') FROM seq_1_to_2000;
 INSERT INTO products SELECT seq, CONCAT('product ', seq), (seq % 97) + 0.99 FROM seq_1_to_500;
 INSERT INTO orders SELECT seq, 1 + seq % 2000, '2026-01-01' + INTERVAL seq HOUR FROM seq_1_to_3000;
@@ -512,6 +516,36 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
     let out = run_piped(cmd, &sql);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(orders_sum("shop_r0"), orders_sum("shop"));
+
+    // --rename-to: next to the live table in its own database, its foreign key's and trigger's
+    // names (which a database holds once) renamed with it, the original untouched.
+    let live = orders_sum("shop");
+    let mut client = m.client("mariadb");
+    client.push("shop".into());
+    let mut args = vec!["restore", id1, "--table", "orders", "--rename-to", "orders_copy", "--"];
+    args.extend(client.iter().map(String::as_str));
+    e.ok(&args, b"");
+    let copy_sum = m.sql("shop", "CHECKSUM TABLE orders_copy");
+    assert_eq!(copy_sum.split_whitespace().last(), live.split_whitespace().last(), "{copy_sum} vs {live}");
+    assert_eq!(orders_sum("shop"), live, "the live table is untouched");
+    let triggers = m.sql("shop", "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop' ORDER BY 1");
+    assert_eq!(triggers.trim(), "orders\torders_stamp\norders_copy\torders_copy_stamp");
+    let fks = m.sql("shop", "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE TABLE_NAME = 'orders_copy'");
+    assert_eq!(fks.trim(), "orders_copy_ibfk_1");
+
+    // --schema-only then --data-only of two linked tables: the trigger comes with the definition,
+    // not again with the rows.
+    m.sql("mysql", "CREATE DATABASE two_steps");
+    let mut client = m.client("mariadb");
+    client.push("two_steps".into());
+    for part in ["--schema-only", "--data-only"] {
+        let mut args = vec!["restore", id1, "--table", "orders", "--table", "customers", part, "--"];
+        args.extend(client.iter().map(String::as_str));
+        e.ok(&args, b"");
+    }
+    assert_eq!(m.sql("two_steps", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'two_steps'").trim(), "orders_stamp");
+    let two = m.sql("two_steps", "CHECKSUM TABLE orders");
+    assert_eq!(two.split_whitespace().last(), live.split_whitespace().last(), "{two} vs {live}");
 
     // A dump of a database that does not exist fails, and nothing is committed.
     let mut a = vec!["ingest".to_string(), "--db".into(), "ghost".into(), "--".into()];

@@ -67,6 +67,16 @@ pub trait Dialect {
     fn digested<'a>(&self, line: &'a [u8]) -> &'a [u8] {
         line
     }
+    /// Whether a line starting with `first` (its first two bytes) outside statements may open an
+    /// object without a block of its own (see [`Dialect::opens_statement`]), and is kept whole.
+    fn keeps_statement(&self, _first: &[u8]) -> bool {
+        false
+    }
+    /// The object a line (without its line end) outside statements opens, after the object
+    /// `current` opened: mysqldump writes a table's triggers after its rows with no block line.
+    fn opens_statement(&mut self, _line: &[u8], _current: &Header) -> Option<Header> {
+        None
+    }
 }
 
 /// What a block line says of the object it opens.
@@ -159,7 +169,7 @@ impl<D: Dialect> BlockParser<D> {
 
     /// Whether a line starting with `first` is kept whole where a statement may start.
     fn kept_head(&self, first: &[u8]) -> bool {
-        first.starts_with(b"--") || (self.dialect.copies() && first.starts_with(b"CO")) || first.starts_with(b"\\")
+        first.starts_with(b"--") || (self.dialect.copies() && first.starts_with(b"CO")) || first.starts_with(b"\\") || self.dialect.keeps_statement(first)
     }
 
     /// A kept line that opens nothing, with only what the dialect digests of a meta-command.
@@ -284,6 +294,11 @@ impl<D: Dialect> BlockParser<D> {
             LineMode::Kept if line.starts_with(b"--") => self.comment_line(start, &line),
             LineMode::Kept | LineMode::Streamed if !self.in_copy => {
                 if mode == LineMode::Kept {
+                    if self.line_top
+                        && let Some(h) = self.dialect.opens_statement(trim_eol(&line), &self.current.header)
+                    {
+                        self.open_at(start, h);
+                    }
                     self.stream_kept(&line);
                 }
                 // Whatever the block said the object is: a name that fooled the block line must not
@@ -337,6 +352,18 @@ impl<D: Dialect> BlockParser<D> {
             self.current.hasher.update(&bytes);
         }
         self.current.hasher.update(line);
+    }
+
+    /// Open the object `h` at `start`, a line start outside statements (what a held `--` line
+    /// before it belongs to the object it ends).
+    fn open_at(&mut self, start: u64, h: Header) {
+        if let Some((_, held)) = self.held.take() {
+            self.absorb(&held);
+        }
+        let section = self.dialect.section(&h, self.section);
+        self.section = section;
+        let next = Open::new(&self.key, self.dialect.lexer(), h, section, start);
+        self.close(start, next);
     }
 
     /// End the current object at `end` and make `next` the current one.

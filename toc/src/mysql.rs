@@ -11,7 +11,9 @@
 //! (`Dumping data for table`, `Temporary view structure for view`, `Final view structure for
 //! view`, `Current Database:`, `Dumping routines for database`, `Dumping events for database`).
 //! Table data is `INSERT ... VALUES` statements (extended inserts: many rows per statement);
-//! strings take backslash escapes. The dump ends with `-- Dump completed`. Objects are named within
+//! strings take backslash escapes. A table's triggers follow its rows with no block line of their
+//! own: they are one object of kind trigger named after the table, from the first line of session
+//! settings mysqldump saves before each. The dump ends with `-- Dump completed`. Objects are named within
 //! the database of the last `Current Database` block (`--databases`, `--all-databases`), or the
 //! one the banner's `Host:` line names. In a dump with `Current Database` blocks (of one database
 //! or several), objects also name theirs in [`Object::database`](crate::Object::database).
@@ -98,7 +100,28 @@ impl Dialect for MySql {
     fn copies(&self) -> bool {
         false
     }
+
+    fn keeps_statement(&self, first: &[u8]) -> bool {
+        first.starts_with(b"/*")
+    }
+
+    /// A table's triggers, which follow its rows (or its definition, in a dump without data), each
+    /// opened by the session settings mysqldump saves first: one object named after the table.
+    fn opens_statement(&mut self, line: &[u8], current: &Header) -> Option<Header> {
+        let table = matches!(current.kind, Kind::Table | Kind::TableData);
+        (table && line.starts_with(TRIGGERS)).then(|| Header {
+            kind: Kind::Trigger,
+            tool_kind: "TRIGGERS".into(),
+            database: current.database.clone(),
+            schema: current.schema.clone(),
+            name: current.name.clone(),
+            owner: None,
+        })
+    }
 }
+
+/// The first line mysqldump writes before each trigger of a table (and nowhere else after a table).
+const TRIGGERS: &[u8] = b"/*!50003 SET @saved_cs_client ";
 
 /// A name as mysqldump prints it in a block line: `` `name` `` (backquotes doubled inside) or
 /// `'name'`.

@@ -1,28 +1,37 @@
-//! `restore --table T --rename-to NEW` (PostgreSQL): the script of one table, rewritten to create it
-//! under a new name next to the live one. The table's name becomes NEW wherever the definitions
-//! name it, and so do the names that would collide in its schema: its indexes, the constraints that
-//! make one (primary keys, unique constraints), and the sequences it owns (`orders_pkey` becomes
-//! `NEW_pkey`; a name that does not start with the table's gets `NEW_` before it). Rows are copied
-//! verbatim: only the `COPY` line that opens them is rewritten, so the table's data must be in
-//! pg_dump's default COPY format. The functions its triggers call are not created again: next to
-//! the live table they exist.
+//! `restore --table T --rename-to NEW`: the script of one table, rewritten to create it under a
+//! new name next to the live one. The table's name becomes NEW wherever the script names the table,
+//! and so do the names that would collide where it goes: those its schema (PostgreSQL) or database
+//! (MySQL) holds only once. A name that starts with the table's and `_` takes NEW's start instead
+//! (`orders_pkey` becomes `NEW_pkey`); any other gets `NEW_` before it. Rows are copied verbatim:
+//! only the statement that opens them is rewritten.
+//!
+//! PostgreSQL (here): the indexes, the constraints that make one (primary keys, unique
+//! constraints) and the sequences it owns are renamed; the functions its triggers call are not
+//! created again (next to the live table they exist). MySQL: [`mysql`].
 
 use std::io;
 use std::ops::Range;
 
 use crate::select::{Dialect, Piece, Plan, ReadRanges, SelectError};
+use crate::sql::Lexer;
 use crate::{Kind, Object, Toc};
+
+mod mysql;
+mod statements;
 
 /// Longest `COPY ... FROM stdin;` line read to rewrite (a table of 1,600 long column names).
 const COPY_HEAD: u64 = 256 << 10;
 
-/// Rewrite `plan`, the script of one table of a `dialect` dump (PostgreSQL only, so far), to
-/// create that table as `new_name`.
+/// Rewrite `plan`, the script of one table of a `dialect` dump (PostgreSQL or MySQL), to create
+/// that table as `new_name`.
 pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read: &mut ReadRanges<'_>) -> Result<(), SelectError> {
     let table = plan.objects.iter().map(|&i| &toc.objects[i]).find(|o| matches!(o.kind, Kind::Table | Kind::TableData));
-    let (Dialect::Postgres, [_], Some(t)) = (dialect, plan.tables.as_slice(), table) else {
-        return Err(SelectError::Rename("--rename-to renames one table (--table, once) of a PostgreSQL dump".into()));
+    let ([_], Some(t)) = (plan.tables.as_slice(), table) else {
+        return Err(SelectError::Rename("--rename-to renames one table (--table, once)".into()));
     };
+    if dialect == Dialect::TSql {
+        return Err(SelectError::Rename("--rename-to works on PostgreSQL and MySQL dumps; for a T-SQL script, restore the table and rename it with sp_rename".into()));
+    }
     let schema = t.schema.clone();
     let old = t.name.clone();
     if new_name.is_empty() || new_name == old {
@@ -30,6 +39,9 @@ pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read
     }
     if toc.objects.iter().any(|o| o.kind == Kind::Table && o.schema == schema && o.name == new_name && o.database == t.database) {
         return Err(SelectError::Rename(format!("the dump already has a table {new_name:?} in that schema; choose another name")));
+    }
+    if dialect == Dialect::MySql {
+        return mysql::rename(plan, toc, &old, new_name, read);
     }
     // Names in the schema that the restored table's objects would take again.
     let mut names: Vec<(String, String)> = vec![(old.clone(), new_name.to_string())];
@@ -41,11 +53,7 @@ pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read
             _ => None,
         };
         if let Some(n) = own.filter(|n| !names.iter().any(|(from, _)| from == n)) {
-            let renamed = match n.strip_prefix(old.as_str()) {
-                Some(rest) if rest.starts_with('_') => format!("{new_name}{rest}"),
-                _ => format!("{new_name}_{n}"),
-            };
-            names.push((n.to_string(), renamed));
+            names.push((n.to_string(), dependent(&old, new_name, n)));
         }
     }
     let mut pieces = Vec::new();
@@ -75,15 +83,22 @@ pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read
     Ok(())
 }
 
-/// A table's data as a rewritten `COPY` line and the rows after it, verbatim.
+/// The new name of `n`, a name of table `old`'s that its schema or database holds once.
+fn dependent(old: &str, new: &str, n: &str) -> String {
+    match n.strip_prefix(old) {
+        Some(rest) if rest.starts_with('_') => format!("{new}{rest}"),
+        _ => format!("{new}_{n}"),
+    }
+}
+
+/// A table's data as a rewritten `COPY` line and the rows after it, verbatim; or its `INSERT`
+/// statements (pg_dump --inserts) with their heads rewritten.
 fn copy_data(o: &Object, schema: Option<&str>, names: &[(String, String)], read: &mut ReadRanges<'_>) -> Result<Vec<Piece>, SelectError> {
     let head = one(read, o.range.start..o.range.end.min(o.range.start + COPY_HEAD))?;
     let text = String::from_utf8_lossy(&head);
     let Some(at) = text.find("\nCOPY ").map(|i| i + 1).or_else(|| text.starts_with("COPY ").then_some(0)) else {
-        return Err(SelectError::Rename(format!(
-            "the rows of {} are INSERT statements (pg_dump --inserts), which --rename-to does not rewrite: restore without it into another database",
-            o.name
-        )));
+        let mut edit = |head: &str| Ok(Some(rewrite(head, schema, names)).filter(|h| h != head));
+        return statements::rewrite_heads(o.range.clone(), Lexer::default(), read, &mut edit);
     };
     let Some(end) = text[at..].find(" FROM stdin;\n").map(|i| at + i + " FROM stdin;\n".len()) else {
         return Err(SelectError::Rename(format!("the COPY statement of {} is longer than dbvault rewrites", o.name)));

@@ -311,7 +311,8 @@ fn belongs_by_name(o: &Object, t: &TableKey, dialect: Dialect) -> bool {
     }
     let name = t.2.as_str();
     match dialect {
-        Dialect::MySql => matches!(o.kind, Kind::Table | Kind::TableData | Kind::View) && o.name == name,
+        // A table's triggers are one object named after it.
+        Dialect::MySql => matches!(o.kind, Kind::Table | Kind::TableData | Kind::View | Kind::Trigger) && o.name == name,
         Dialect::Postgres | Dialect::TSql => match o.kind {
             Kind::Table | Kind::TableData | Kind::View => o.name == name,
             // pg_dump names these after their table: `orders orders_pkey`, `orders id`.

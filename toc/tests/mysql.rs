@@ -84,6 +84,51 @@ fn every_object_is_found_in_its_database_with_its_rows() {
     }
 }
 
+/// A table's triggers as mariadb-dump 11 writes them, after its rows.
+fn triggers(table: &str, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "/*!50003 SET @saved_cs_client      = @@character_set_client */ ;\n/*!50003 SET character_set_client  = utf8mb3 */ ;\n\
+                 /*!50003 SET @saved_sql_mode       = @@sql_mode */ ;\nDELIMITER ;;\n\
+                 /*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER {n} BEFORE INSERT ON {table} FOR EACH ROW SET NEW.note = CONCAT('x\n/*!50003 SET @saved_cs_client ', NEW.note) \n*/;;\n\
+                 DELIMITER ;\n/*!50003 SET sql_mode              = @saved_sql_mode */ ;\n/*!50003 SET character_set_client  = @saved_cs_client */ ;\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_tables_triggers_after_its_rows_are_an_object_of_their_own() {
+    let d = dump(4);
+    let at = d.find("UNLOCK TABLES;\n\n").unwrap() + "UNLOCK TABLES;\n".len();
+    let d = format!("{}{}{}", &d[..at], triggers("orders", &["orders_a", "orders_b"]), &d[at..]);
+    // Without data (--no-data), they follow the definition.
+    let d = d.replace("CREATE TABLE `we``ird ta-ble` (`v` int);\n\n", &format!("CREATE TABLE `we``ird ta-ble` (`v` int);\n{}\n", triggers("`we``ird ta-ble`", &["w"])));
+    for piece in [1, 7, 1 << 20] {
+        let toc = parse(d.as_bytes(), piece);
+        assert!(toc.not_understood.is_empty(), "{:?}", toc.not_understood);
+        let got: Vec<(Kind, &str, Option<u64>)> = toc.objects.iter().map(|o| (o.kind, o.name.as_str(), o.rows)).take(9).collect();
+        assert_eq!(got, [
+            (Kind::Preamble, "", None),
+            (Kind::Database, "shop", None),
+            (Kind::Table, "orders", None),
+            (Kind::TableData, "orders", Some(4)),
+            (Kind::Trigger, "orders", None),
+            (Kind::Table, "we`ird ta-ble", None),
+            (Kind::Trigger, "we`ird ta-ble", None),
+            (Kind::TableData, "we`ird ta-ble", Some(0)),
+            (Kind::View, "open_orders", None),
+        ], "pieces of {piece}");
+        let trigger = &toc.objects[4];
+        assert_eq!((trigger.section, trigger.schema.as_deref(), trigger.database.as_deref()), (Section::PostData, Some("shop"), Some("shop")));
+        let text = &d[trigger.range.start as usize..trigger.range.end as usize];
+        assert!(text.starts_with("/*!50003 SET @saved_cs_client") && text.contains("TRIGGER orders_a") && text.contains("TRIGGER orders_b"), "{text}");
+        assert!(d[toc.objects[3].range.start as usize..toc.objects[3].range.end as usize].ends_with("UNLOCK TABLES;\n"));
+    }
+}
+
 #[test]
 fn the_banner_names_the_database_of_a_single_database_dump_and_a_cut_is_reported() {
     let d = dump(3).replace("-- Host: localhost    Database: \n", "-- Host: localhost    Database: shop\n");

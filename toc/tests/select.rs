@@ -259,9 +259,11 @@ fn rename_to_creates_the_table_and_its_schema_wide_names_under_the_new_name() {
     for gone in ["app.orders ", "app.orders(", "app.orders;", "app.orders_id_seq", " orders_pkey", "orders_id_idx ", "CREATE FUNCTION"] {
         assert!(!out.contains(gone), "{gone:?} left in\n{out}");
     }
-    // Only PostgreSQL COPY data, one table, a new name.
-    let inserts = pg_dump().replace("COPY app.orders (id) FROM stdin;\n1\n2\n\\.\n", "INSERT INTO app.orders VALUES (1);\n");
-    assert!(matches!(script_renamed(&inserts, Dialect::Postgres, &req, Some("orders_old")), Err(SelectError::Rename(m)) if m.contains("INSERT statements")));
+    // pg_dump --inserts: each statement's head, never a value that looks like one.
+    let inserts = pg_dump().replace("COPY app.orders (id) FROM stdin;\n1\n2\n\\.\n", "INSERT INTO app.orders VALUES (1, 'a\nINSERT INTO app.orders VALUES (2);');\nINSERT INTO app.orders (id) VALUES (3);\n");
+    let out = script_renamed(&inserts, Dialect::Postgres, &req, Some("orders_old")).unwrap();
+    assert!(out.contains("INSERT INTO app.orders_old VALUES (1, 'a\nINSERT INTO app.orders VALUES (2);');\nINSERT INTO app.orders_old (id) VALUES (3);\n"), "{out}");
+    // One table, a new name.
     let two = tables(&["app.orders", "other.orders"]);
     assert!(matches!(script_renamed(&pg_dump(), Dialect::Postgres, &two, Some("x")), Err(SelectError::Rename(_))));
     assert!(matches!(script_renamed(&pg_dump(), Dialect::Postgres, &req, Some("Order Items")), Err(SelectError::Rename(m)) if m.contains("already has")));
@@ -278,4 +280,26 @@ fn data_only_loads_the_referenced_table_first() {
     let (orders, items) = (out.find("COPY app.orders ").unwrap(), out.find("COPY app.\"Order Items\"").unwrap());
     assert!(d.find("COPY app.\"Order Items\"").unwrap() < d.find("COPY app.orders ").unwrap(), "the dump has the child first");
     assert!(orders < items, "the parent's rows first:\n{out}");
+}
+
+#[test]
+fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
+    let d = "-- MariaDB dump 10.19  Distrib 11.8.3-MariaDB\n--\n-- Host: localhost    Database: shop\n-- ------\n/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n\n\
+             --\n-- Table structure for table `orders`\n--\n\nDROP TABLE IF EXISTS `orders`;\nCREATE TABLE `orders` (\n  `id` int NOT NULL,\n  `orders` int,\n  PRIMARY KEY (`id`),\n  KEY `orders_c` (`orders`),\n  CONSTRAINT `orders_ibfk_1` FOREIGN KEY (`orders`) REFERENCES `customers` (`id`),\n  CONSTRAINT `self` FOREIGN KEY (`orders`) REFERENCES `orders` (`id`)\n);\n\n\
+             --\n-- Dumping data for table `orders`\n--\n\nLOCK TABLES `orders` WRITE;\n/*!40000 ALTER TABLE `orders` DISABLE KEYS */;\nINSERT INTO `orders` VALUES\n(1,NULL),\n(2,'INSERT INTO `orders` VALUES');\nINSERT INTO `orders` VALUES (3,'\\nLOCK TABLES `orders` WRITE;');\n/*!40000 ALTER TABLE `orders` ENABLE KEYS */;\nUNLOCK TABLES;\n\
+             /*!50003 SET @saved_cs_client      = @@character_set_client */ ;\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 trigger stamp before insert on orders for each row set NEW.orders = 1 */;;\nDELIMITER ;\n\n\
+             -- Dump completed on 2026-12-07 10:00:00\n";
+    let out = script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some("orders_old")).unwrap();
+    for wanted in [
+        "DROP TABLE IF EXISTS `orders_old`;\nCREATE TABLE `orders_old` (\n  `id` int NOT NULL,\n  `orders` int,",
+        "KEY `orders_c` (`orders`)",
+        "CONSTRAINT `orders_old_ibfk_1` FOREIGN KEY (`orders`) REFERENCES `customers` (`id`)",
+        "CONSTRAINT `orders_old_self` FOREIGN KEY (`orders`) REFERENCES `orders_old` (`id`)",
+        "LOCK TABLES `orders_old` WRITE;\n/*!40000 ALTER TABLE `orders_old` DISABLE KEYS */;\nINSERT INTO `orders_old` VALUES\n(1,NULL),\n(2,'INSERT INTO `orders` VALUES');\nINSERT INTO `orders_old` VALUES (3,'\\nLOCK TABLES `orders` WRITE;');",
+        "trigger `orders_old_stamp` before insert on `orders_old` for each row set NEW.orders = 1 */;;",
+        "-- Dump completed",
+    ] {
+        assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
+    }
+    assert!(matches!(script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some("orders")), Err(SelectError::Rename(_))));
 }

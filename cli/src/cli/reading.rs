@@ -79,8 +79,9 @@ pub struct RestoreArgs {
     #[arg(long = "table", value_name = "NAME", help_heading = "Part of a dump")]
     pub tables: Vec<String>,
     /// Create the one table of --table under this name instead, next to the live one
-    /// (PostgreSQL, COPY data): its indexes, key constraints and owned sequences are renamed
-    /// with it (`orders_pkey` becomes `NEW_pkey`).
+    /// (PostgreSQL, MySQL): the names its schema or database holds once are renamed with it
+    /// (PostgreSQL: indexes, key constraints, owned sequences; MySQL: constraints, triggers),
+    /// `orders_pkey` becoming `NEW_pkey`. Rows are copied verbatim.
     #[arg(long, value_name = "NEW", requires = "tables", help_heading = "Part of a dump")]
     pub rename_to: Option<String>,
     /// Restore only the objects of this schema (PostgreSQL; repeat for more).
