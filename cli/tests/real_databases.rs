@@ -279,6 +279,16 @@ fn postgres_single_tables_restore_and_row_diffs_name_exactly_the_changed_rows() 
     pg.sql("shop", "INSERT INTO events_restored (what) VALUES ('after')");
     assert_eq!(pg.sql("shop", "SELECT id FROM events_restored WHERE what = 'after'").trim(), "301", "its own sequence, at the dumped value");
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM events").trim(), "300", "the live table untouched");
+    // The same from a dump of INSERT statements (pg_dump --inserts): only their heads change.
+    let mut a = vec!["--json".to_string(), "ingest".into(), "--db".into(), "shop_inserts".into(), "--".into()];
+    let mut dump = pg.dump_cmd("shop");
+    dump.insert(1, "--inserts".into());
+    a.extend(dump);
+    let v: Value = serde_json::from_slice(&e.ok(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"").stdout).unwrap();
+    let mut args = vec!["restore", v["id"].as_str().unwrap(), "--table", "events", "--rename-to", "events_from_inserts", "--"];
+    args.extend(psql.iter().map(String::as_str));
+    e.ok(&args, b"");
+    assert_eq!(pg_table_sum(&pg, "shop", "events_from_inserts"), pg_table_sum(&pg, "shop", "events"));
     // A mistyped name: the close names, and nothing written.
     let o = e.run(&["restore", &day0, "--table", "ordrs"], b"");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
