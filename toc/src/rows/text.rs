@@ -1,6 +1,7 @@
 //! The text the row readers read: a dump's bytes as they are, or a T-SQL script's decoded from
 //! UTF-16 to UTF-8 as they stream past (memory: 64 KiB of each), its encoding given or told from
-//! its first bytes ([`Encoding::of_part`]). A byte-order mark that starts the bytes is left out.
+//! its first bytes ([`Encoding::of_part`]). A byte-order mark that starts the bytes is left out;
+//! a lone surrogate becomes U+FFFD, and a stream that ends inside a code unit is an error.
 
 use std::io::{self, Read};
 
@@ -116,6 +117,10 @@ impl<R: Read> Read for Text<R> {
                 }
                 return self.inner.read(buf);
             };
+            if self.eof && (self.raw.len() - self.at) % 2 == 1 {
+                self.at = self.raw.len();
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "the stream ends inside a UTF-16 code unit"));
+            }
             self.out.clear();
             self.given = 0;
             self.at += to_utf8(&self.raw[self.at..], le, self.eof, &mut self.out);

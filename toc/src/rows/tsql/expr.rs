@@ -19,8 +19,10 @@ enum Tok<'a> {
     Num(&'a [u8]),
     /// `0x` and hexadecimal digits: the digits.
     Hex(&'a [u8]),
-    /// A word or quoted identifier.
+    /// A word.
     Word(&'a [u8]),
+    /// A quoted identifier (`[...]`, `"..."`): a type's name, or a column's (no value).
+    Quoted,
     /// Any other byte.
     Punct(u8),
 }
@@ -112,7 +114,7 @@ fn tokens(text: &[u8]) -> Option<Vec<Tok<'_>>> {
         } else if b == b'[' || b == b'"' {
             let close = if b == b'[' { b']' } else { b'"' };
             let end = i + 1 + text[i + 1..].iter().position(|&c| c == close)?;
-            out.push(Tok::Word(&text[i + 1..end]));
+            out.push(Tok::Quoted);
             i = end + 1;
         } else if (b == b'-' && at(i + 1) == b'-') || (b == b'/' && at(i + 1) == b'*') {
             return None;
@@ -236,7 +238,7 @@ impl Parser<'_> {
                 Tok::Punct(c) if *c == end && depth == 0 => return Some(()),
                 Tok::Punct(b'(') => depth += 1,
                 Tok::Punct(b')') => depth = depth.checked_sub(1)?,
-                Tok::Word(_) | Tok::Num(_) | Tok::Punct(b',') => {}
+                Tok::Word(_) | Tok::Quoted | Tok::Num(_) | Tok::Punct(b',') => {}
                 _ => return None,
             }
             self.i += 1;
@@ -260,13 +262,14 @@ mod tests {
         assert_eq!(got("CAST(N'2024-01-02T03:04:05.000' AS DateTime)"), t("2024-01-02T03:04:05.000"));
         assert_eq!(got("CAST(12.50 AS Decimal(10, 2))"), bare("12.50"));
         assert_eq!(got("cast(-1.5E+07 as [float])"), bare("-1.5E+07"));
+        assert_eq!(got("CAST(N'x' AS [nvarchar](max))"), t("x"));
         assert_eq!(got("CONVERT(DateTime2(7), N'2024-01-02')"), t("2024-01-02"));
         assert_eq!(got("CAST(NULL AS int)"), Some((Form::Null, String::new())));
         assert_eq!(got("N'line1' + CHAR(13) + CHAR(10) + N'it''s' + NCHAR(129408)"), t("line1\r\nit's🦀"));
         assert_eq!(got("0x0A0B"), Some((Form::Binary, "\n\u{b}".to_string())));
         assert_eq!(got("0x"), Some((Form::Binary, String::new())));
         assert_eq!(got("DEFAULT"), bare("DEFAULT"));
-        for not in ["CONVERT(DateTime, '01/02/2024', 101)", "CHAR(200)", "1 + 2", "geography::Point(1, 2, 4326)", "0x0G", "N'x' /* c */", "CAST(1 AS", "GETDATE()"] {
+        for not in ["[x]", "CONVERT(DateTime, '01/02/2024', 101)", "CHAR(200)", "1 + 2", "geography::Point(1, 2, 4326)", "0x0G", "N'x' /* c */", "CAST(1 AS", "GETDATE()"] {
             assert_eq!(got(not), None, "{not}");
         }
         let deep = format!("{}1{}", "CAST(".repeat(20), " AS int)".repeat(20));
