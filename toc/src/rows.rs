@@ -2,10 +2,12 @@
 //! snapshots of it: the library side of `dbvault diff A B --rows TABLE`.
 //!
 //! - [`RowReader`] streams the rows of a table data object (pg_dump's `COPY ... FROM stdin;` or
-//!   `INSERT` statements, mysqldump's and mariadb-dump's extended `INSERT`s), one [`Row`] at a
-//!   time, with the column names when the dump names them. Its memory is one row, never the table.
+//!   `INSERT` statements, mysqldump's and mariadb-dump's extended `INSERT`s, the one-row `INSERT`s
+//!   of T-SQL scripts as SSMS writes them, in UTF-16 or UTF-8), one [`Row`] at a time, with the
+//!   column names when the dump names them. Its memory is one row, never the table.
 //! - [`TableDef`] reads a table's columns and primary key out of its definition objects
-//!   (`CREATE TABLE`, pg_dump's `ALTER TABLE ONLY ... ADD CONSTRAINT ... PRIMARY KEY (...)`).
+//!   (`CREATE TABLE`, pg_dump's `ALTER TABLE ONLY ... ADD CONSTRAINT ... PRIMARY KEY (...)`,
+//!   SSMS's `CONSTRAINT [PK_t] PRIMARY KEY CLUSTERED ([id] ASC)`).
 //! - [`diff`] finds the rows only in A and only in B (a multiset: a row twice in A and once in B is
 //!   once only in A), pairs an update by its primary key, and hands them to a [`Sink`] in a
 //!   deterministic order. It keeps 16-byte keyed digests of rows, not their text, and reads each
@@ -14,7 +16,9 @@
 //!
 //! Values are kept as the bytes they stand for (strings decoded, `\N` and `NULL` as [`Form::Null`]),
 //! with how they were written ([`Form`]), so that comparisons see values and SQL output can write
-//! numbers, bit strings and expressions back as the dump wrote them.
+//! numbers, bit strings and expressions back as the dump wrote them. T-SQL's `CAST(x AS T)` and
+//! `CONVERT(T, x)` are compared by their `x`, and written back as `x` alone (SQL Server converts
+//! it to the column's type).
 
 use std::io;
 
@@ -28,7 +32,11 @@ mod reader;
 mod render;
 mod row;
 mod script;
+mod text;
+mod tsql;
 mod values;
+
+pub use crate::tsql::Encoding;
 
 pub use def::TableDef;
 pub use diff::{Header, Layout, Options, Summary, Table, diff};
@@ -45,6 +53,9 @@ pub enum Dialect {
     Postgres,
     /// mysqldump's and mariadb-dump's: `INSERT` (or `REPLACE`) statements with backslash escapes.
     MySql,
+    /// T-SQL scripts as SSMS and sqlcmd write them: one `INSERT [dbo].[t] (...) VALUES (...)` a
+    /// row, `GO` lines, `[bracketed]` names, `N'...'` strings; in UTF-16 or UTF-8 ([`Encoding`]).
+    TSql,
 }
 
 /// Which snapshot a row is only in.

@@ -60,8 +60,10 @@ mod lexer;
 mod lines;
 mod utf16;
 
+pub(crate) use utf16::to_utf8;
+pub use utf16::Encoding;
+
 use engine::Engine;
-use utf16::Encoding;
 
 use crate::{Object, Toc, TocParser};
 

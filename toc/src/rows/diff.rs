@@ -21,7 +21,7 @@ use super::digest::{Digest, Digester, Map};
 use super::reader::RowReader;
 use super::render::Sink;
 use super::row::Row;
-use super::{Dialect, Error, Result, Side};
+use super::{Dialect, Encoding, Error, Result, Side};
 
 /// Opens a fresh reader of one side's table data object.
 pub type Opener<'a> = dyn FnMut() -> io::Result<Box<dyn Read>> + 'a;
@@ -33,12 +33,20 @@ pub struct Table<F> {
     pub open: F,
     /// The table's definition in this snapshot (its columns and primary key).
     pub def: TableDef,
+    /// The encoding of a T-SQL script's bytes; `None`: told from the object's first bytes.
+    pub encoding: Option<Encoding>,
 }
 
 impl<F: FnMut() -> io::Result<Box<dyn Read>>> Table<F> {
     /// A side whose data `open` reads and whose definition is `def`.
     pub fn new(def: TableDef, open: F) -> Self {
-        Table { open, def }
+        Table { open, def, encoding: None }
+    }
+
+    /// The same side, its bytes in `encoding` (the script's: [`Encoding::of_script`]).
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = Some(encoding);
+        self
     }
 }
 
@@ -68,6 +76,9 @@ pub struct Layout {
     pub key: Option<Vec<usize>>,
     /// The positions of generated columns (computed by the database) among `columns`.
     pub generated: Vec<usize>,
+    /// The positions of T-SQL's `IDENTITY` columns among `columns`; `None` when no definition
+    /// tells (no `CREATE TABLE` was read).
+    pub identity: Option<Vec<usize>>,
 }
 
 /// What a [`Sink`] is told before the rows.
@@ -106,6 +117,7 @@ pub struct Summary {
 struct Reading<'o, 'f> {
     open: &'o mut Opener<'f>,
     dialect: Dialect,
+    encoding: Option<Encoding>,
     /// B's fields taken in A's column order, when B names A's columns in another order.
     order: Option<Vec<usize>>,
     scratch: Row,
@@ -114,7 +126,7 @@ struct Reading<'o, 'f> {
 impl Reading<'_, '_> {
     /// Read every row (in A's column order), calling `f(position, row)` until it returns false.
     fn scan(&mut self, mut f: impl FnMut(u64, &Row) -> Result<bool>) -> Result<()> {
-        let mut reader = RowReader::new(self.dialect, (self.open)()?);
+        let mut reader = RowReader::with_encoding(self.dialect, self.encoding, (self.open)()?);
         let mut i = 0u64;
         while let Some(row) = reader.next_row()? {
             let row = match &self.order {
@@ -135,7 +147,7 @@ impl Reading<'_, '_> {
 
     /// The table and columns the first statement of rows names.
     fn probe(&mut self) -> Result<[Option<Vec<String>>; 2]> {
-        let mut reader = RowReader::new(self.dialect, (self.open)()?);
+        let mut reader = RowReader::with_encoding(self.dialect, self.encoding, (self.open)()?);
         reader.next_row()?;
         Ok([reader.table().map(<[String]>::to_vec), reader.columns().map(<[String]>::to_vec)])
     }
@@ -175,15 +187,23 @@ fn positions(dialect: Dialect, layout: &Layout, key: &[String]) -> Option<Vec<us
     key.iter().map(|k| layout.columns.iter().position(|c| same_name(dialect, c, k))).collect()
 }
 
-/// Whether two column names are one (MySQL's are case-insensitive).
+/// Whether two column names are one (MySQL's are case-insensitive, SQL Server's in its default
+/// collations).
 fn same_name(dialect: Dialect, a: &str, b: &str) -> bool {
-    if dialect == Dialect::MySql { a.eq_ignore_ascii_case(b) } else { a == b }
+    if dialect == Dialect::Postgres { a == b } else { a.eq_ignore_ascii_case(b) }
 }
 
 /// The positions among `layout`'s columns of those `names` names.
 fn positions_of(dialect: Dialect, layout: &Layout, names: &[String]) -> Vec<usize> {
     let named = |c: &&String| layout.named && names.iter().any(|n| same_name(dialect, c, n));
     layout.columns.iter().enumerate().filter(|(_, c)| named(c)).map(|(i, _)| i).collect()
+}
+
+/// The positions of `def`'s identity columns among `layout`'s, if the definition was read and the
+/// layout names them.
+fn identity(dialect: Dialect, layout: &Layout, def: &TableDef) -> Option<Vec<usize>> {
+    let unknown = def.name.is_none() || (!layout.named && !def.identity.is_empty());
+    (!unknown).then(|| positions_of(dialect, layout, &def.identity))
 }
 
 /// The rows only in `a` and only in `b`, given to `sink` (see the module documentation for the
@@ -196,8 +216,8 @@ where
     FB: FnMut() -> io::Result<Box<dyn Read>>,
     S: Sink + ?Sized,
 {
-    let mut ra = Reading { open: &mut a.open, dialect, order: None, scratch: Row::default() };
-    let mut rb = Reading { open: &mut b.open, dialect, order: None, scratch: Row::default() };
+    let mut ra = Reading { open: &mut a.open, dialect, encoding: a.encoding, order: None, scratch: Row::default() };
+    let mut rb = Reading { open: &mut b.open, dialect, encoding: b.encoding, order: None, scratch: Row::default() };
     let [table_a, cols_a] = ra.probe()?;
     let [table_b, cols_b] = rb.probe()?;
     let def_names = |d: &TableDef| (!d.columns.is_empty()).then(|| d.columns.clone());
@@ -237,6 +257,8 @@ where
     let mut layout_b = if rb.order.is_some() { shape_b.layout(names_a.as_deref()) } else { shape_b.layout(names_b.as_deref()) };
     layout_a.generated = positions_of(dialect, &layout_a, &a.def.generated);
     layout_b.generated = positions_of(dialect, &layout_b, &b.def.generated);
+    layout_a.identity = identity(dialect, &layout_a, &a.def);
+    layout_b.identity = identity(dialect, &layout_b, &b.def);
     let mut key = None;
     for k in [&b.def.primary_key, &a.def.primary_key].into_iter().flatten() {
         if let (Some(pa), Some(pb)) = (positions(dialect, &layout_a, k), positions(dialect, &layout_b, k)) {

@@ -1,12 +1,14 @@
 //! Just enough SQL, read from a stream, for the row readers: blanks and comments, words,
 //! identifiers and qualified names, quoted text copied as written, and statements skipped whole.
-//! PostgreSQL's rules (nested `/* */`, backslashes only in `E'...'`) or MySQL's (backslash escapes
-//! in `'...'` and `"..."`, backquoted identifiers, `#` comments).
+//! PostgreSQL's rules (nested `/* */`, backslashes only in `E'...'`), MySQL's (backslash escapes
+//! in `'...'` and `"..."`, backquoted identifiers, `#` comments) or T-SQL's (nested `/* */`, no
+//! backslash escapes, bracketed identifiers: see `tsql/lex.rs`).
 
 use std::io::Read;
 
 use super::input::Input;
-use super::{Dialect, Error, MAX_ROW, Result};
+use super::text::Text;
+use super::{Dialect, Encoding, Error, MAX_ROW, Result};
 
 /// The most fields a row may have (PostgreSQL allows 1,600 columns, MySQL 4,096).
 pub(crate) const MAX_FIELDS: usize = 1 << 16;
@@ -20,17 +22,27 @@ pub(crate) fn is_word_byte(b: u8) -> bool {
 
 /// A stream of SQL text.
 pub(crate) struct Sql<R> {
-    pub(crate) input: Input<R>,
+    pub(crate) input: Input<Text<R>>,
     pub(crate) dialect: Dialect,
 }
 
 impl<R: Read> Sql<R> {
-    pub(crate) fn new(dialect: Dialect, input: R) -> Self {
-        Sql { input: Input::new(input), dialect }
+    /// The SQL of `input`, in `encoding`; T-SQL's, when none is given, in the one its first
+    /// bytes tell, other dialects' as it is.
+    pub(crate) fn new(dialect: Dialect, encoding: Option<Encoding>, input: R) -> Self {
+        let text = match (dialect, encoding) {
+            (Dialect::TSql, _) | (_, Some(_)) => Text::decoded(input, encoding),
+            _ => Text::plain(input),
+        };
+        Sql { input: Input::new(text), dialect }
     }
 
     pub(crate) fn mysql(&self) -> bool {
         self.dialect == Dialect::MySql
+    }
+
+    pub(crate) fn tsql(&self) -> bool {
+        self.dialect == Dialect::TSql
     }
 
     pub(crate) fn syntax(&self, what: &'static str) -> Error {
@@ -105,8 +117,8 @@ impl<R: Read> Sql<R> {
         }
     }
 
-    /// Skip a `/* */` comment (PostgreSQL's nest), from its `/*`.
-    fn skip_block_comment(&mut self) -> Result<()> {
+    /// Skip a `/* */` comment (PostgreSQL's and T-SQL's nest), from its `/*`.
+    pub(crate) fn skip_block_comment(&mut self) -> Result<()> {
         self.input.consume(2);
         let mut depth = 1u32;
         loop {
@@ -127,8 +139,12 @@ impl<R: Read> Sql<R> {
         }
     }
 
-    /// Skip the rest of a statement, to its `;` outside strings, identifiers and comments.
+    /// Skip the rest of a statement, to its `;` outside strings, identifiers and comments (T-SQL's:
+    /// or its line end).
     pub(crate) fn skip_statement(&mut self) -> Result<()> {
+        if self.tsql() {
+            return self.skip_tsql_statement();
+        }
         let mut prev = b' ';
         loop {
             self.skip_blank()?;
@@ -136,7 +152,7 @@ impl<R: Read> Sql<R> {
             match b {
                 b';' => return Ok(()),
                 b'\'' | b'"' | b'`' => {
-                    let backslash = self.mysql() || (b == b'\'' && matches!(prev, b'E' | b'e'));
+                    let backslash = self.mysql() || (b == b'\'' && self.dialect == Dialect::Postgres && matches!(prev, b'E' | b'e'));
                     self.copy_quoted(b, backslash, None)?;
                 }
                 _ => {}
@@ -193,18 +209,19 @@ impl<R: Read> Sql<R> {
     fn fold(&self, word: String) -> String {
         match self.dialect {
             Dialect::Postgres => word.to_ascii_lowercase(),
-            Dialect::MySql => word,
+            Dialect::MySql | Dialect::TSql => word,
         }
     }
 
-    /// One identifier: quoted (`"..."`, MySQL's `` `...` ``) or a word, which `first` may
-    /// already hold.
+    /// One identifier: quoted (`"..."`, MySQL's `` `...` ``, T-SQL's `[...]`) or a word, which
+    /// `first` may already hold.
     pub(crate) fn read_ident(&mut self, first: Option<String>) -> Result<String> {
         if let Some(w) = first {
             return Ok(self.fold(w));
         }
         self.skip_blank()?;
         match self.peek()? {
+            Some(b'[') if self.tsql() => self.read_bracketed(),
             Some(q @ (b'"' | b'`')) if q == b'"' || self.mysql() => {
                 self.bump();
                 let mut out = Vec::new();
@@ -260,5 +277,4 @@ impl<R: Read> Sql<R> {
             }
         }
     }
-
 }

@@ -1,13 +1,14 @@
 //! The row reader: the rows of a table data object, one at a time, whichever statements hold
 //! them (`COPY ... FROM stdin;` and its lines, `INSERT`/`REPLACE ... VALUES (...), (...);`), with
-//! the statements around them skipped (`SET`, `LOCK TABLES`, `/*!40000 ALTER TABLE ... */`, ...).
+//! the statements around them skipped (`SET`, `LOCK TABLES`, `/*!40000 ALTER TABLE ... */`, ...;
+//! T-SQL's `SET IDENTITY_INSERT ... ON`, `GO` lines, ...).
 
 use std::io::Read;
 
 use super::copy::decode_line;
 use super::row::Row;
 use super::lex::{Sql, is_word_byte};
-use super::{Dialect, Error, MAX_ROW, Result};
+use super::{Dialect, Encoding, Error, MAX_ROW, Result};
 
 /// Where the reader is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,9 +40,18 @@ pub struct RowReader<R> {
 
 impl<R: Read> RowReader<R> {
     /// A reader of `input`, the bytes of a table data object of a dump in `dialect` (the whole
-    /// object, its comment block included, or only its statements).
+    /// object, its comment block included, or only its statements). A T-SQL script's bytes are in
+    /// the encoding their first bytes tell ([`Encoding::of_part`]).
     pub fn new(dialect: Dialect, input: R) -> Self {
-        RowReader { sql: Sql::new(dialect, input), state: State::Between, row: Row::default(), line: Vec::new(), columns: None, table: None, statements: 0, rows: 0 }
+        RowReader::with_encoding(dialect, None, input)
+    }
+
+    /// A reader of `input` in `encoding` (told from its first bytes if `None`, for T-SQL; read
+    /// as it is for other dialects): the values come out as UTF-8. A byte-order mark that starts
+    /// `input` is passed over. Error offsets count bytes of the text decoded to UTF-8.
+    pub fn with_encoding(dialect: Dialect, encoding: Option<Encoding>, input: R) -> Self {
+        let sql = Sql::new(dialect, encoding, input);
+        RowReader { sql, state: State::Between, row: Row::default(), line: Vec::new(), columns: None, table: None, statements: 0, rows: 0 }
     }
 
     /// The next row, or `None` at the end of the stream. An error (bytes that are no table data,
@@ -75,7 +85,7 @@ impl<R: Read> RowReader<R> {
         self.rows
     }
 
-    /// Bytes read so far.
+    /// Bytes read so far (of the text decoded to UTF-8, for a script in UTF-16).
     pub fn offset(&self) -> u64 {
         self.sql.input.offset()
     }
@@ -83,6 +93,7 @@ impl<R: Read> RowReader<R> {
     /// Move to the next row (in `self.row`); false at the end.
     fn advance(&mut self) -> Result<bool> {
         let pg = self.sql.dialect == Dialect::Postgres;
+        let tsql = self.sql.tsql();
         loop {
             match self.state {
                 State::Done => return Ok(false),
@@ -108,6 +119,7 @@ impl<R: Read> RowReader<R> {
                                 _ => self.sql.skip_statement()?,
                             }
                         }
+                        Some(b) if tsql && !Sql::<R>::starts_tsql_statement(b) => return Err(self.sql.syntax("a T-SQL statement")),
                         Some(_) => self.sql.skip_statement()?,
                     }
                 }
@@ -153,6 +165,8 @@ impl<R: Read> RowReader<R> {
                             self.sql.bump();
                             self.state = State::Between;
                         }
+                        // T-SQL's next statement, on the next line: no `;` ended this one.
+                        Some(_) if tsql => self.state = State::Between,
                         // `ON CONFLICT DO NOTHING`, `ON DUPLICATE KEY UPDATE ...`.
                         Some(_) => {
                             self.sql.skip_statement()?;

@@ -1,7 +1,8 @@
 //! SQL that turns A's rows into B's: `DELETE` for a row only in A (by its primary key, or by all
 //! its columns, one row at a time, when the table has none), `INSERT` for a row only in B
-//! (PostgreSQL's with `OVERRIDING SYSTEM VALUE`, so identity columns take the row's values).
-//! Names and values are quoted as the dialect quotes them.
+//! (PostgreSQL's with `OVERRIDING SYSTEM VALUE`, so identity columns take the row's values;
+//! T-SQL's between `SET IDENTITY_INSERT ... ON` and `OFF` when the table has an `IDENTITY`
+//! column, and ended by `GO`). Names and values are quoted as the dialect quotes them.
 
 use std::io::Write;
 
@@ -11,9 +12,10 @@ use super::row::{Form, Row};
 use super::{Dialect, Error, Result, Side};
 
 /// Append the SQL literal of a value to `out`: strings quoted (PostgreSQL: `'...'` with `''`,
-/// `E'...'` when it holds a backslash; MySQL: `'...'` with backslash escapes), numbers and
+/// `E'...'` when it holds a backslash; MySQL: `'...'` with backslash escapes; T-SQL: `N'...'`
+/// with `''`, control characters but tabs and line ends as `NCHAR(n)`), numbers and
 /// expressions as they were written, bit strings as `B'...'`, binary data as `X'...'`
-/// (PostgreSQL: a `bytea` string).
+/// (PostgreSQL: a `bytea` string; T-SQL: `0x...`).
 pub(crate) fn literal(dialect: Dialect, form: Form, bytes: &[u8], out: &mut Vec<u8>) {
     match (form, dialect) {
         (Form::Null, _) => out.extend_from_slice(b"NULL"),
@@ -31,6 +33,22 @@ pub(crate) fn literal(dialect: Dialect, form: Form, bytes: &[u8], out: &mut Vec<
         (Form::Binary, Dialect::Postgres) => {
             out.extend_from_slice(b"'\\x");
             hex(bytes, out);
+            out.push(b'\'');
+        }
+        (Form::Binary, Dialect::TSql) => {
+            out.extend_from_slice(b"0x");
+            hex(bytes, out);
+        }
+        (Form::Text, Dialect::TSql) => {
+            out.extend_from_slice(b"N'");
+            for &b in bytes {
+                match b {
+                    b'\'' => out.extend_from_slice(b"''"),
+                    b'\t' | b'\n' | b'\r' => out.push(b),
+                    0..0x20 => out.extend_from_slice(format!("' + NCHAR({b}) + N'").as_bytes()),
+                    _ => out.push(b),
+                }
+            }
             out.push(b'\'');
         }
         (Form::Text, Dialect::Postgres) => {
@@ -74,23 +92,28 @@ fn hex(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Append a quoted identifier: `"name"` (PostgreSQL), `` `name` `` (MySQL).
+/// Append a quoted identifier: `"name"` (PostgreSQL), `` `name` `` (MySQL), `[name]` (T-SQL).
 pub(crate) fn ident(dialect: Dialect, name: &str, out: &mut Vec<u8>) {
-    let q = if dialect == Dialect::MySql { b'`' } else { b'"' };
-    out.push(q);
+    let (open, close) = match dialect {
+        Dialect::Postgres => (b'"', b'"'),
+        Dialect::MySql => (b'`', b'`'),
+        Dialect::TSql => (b'[', b']'),
+    };
+    out.push(open);
     for &b in name.as_bytes() {
         out.push(b);
-        if b == q {
-            out.push(q);
+        if b == close {
+            out.push(close);
         }
     }
-    out.push(q);
+    out.push(close);
 }
 
 /// Writes SQL statements that turn A's table into B's: for each row only in A a `DELETE`, for
 /// each row only in B an `INSERT`, and for an update (a row of A followed by the row of B with
 /// the same primary key) an `UPDATE` — never a delete and an insert, which would fire delete
-/// triggers and cascade to the rows that reference it.
+/// triggers and cascade to the rows that reference it (but for T-SQL, where an `IDENTITY` column
+/// cannot be updated, when the update changes one).
 pub struct SqlWriter<W> {
     out: W,
     table: Option<Vec<String>>,
@@ -99,12 +122,16 @@ pub struct SqlWriter<W> {
     buf: Vec<u8>,
     /// A row of A held back while the next row may be its update.
     pending: Option<Row>,
+    /// T-SQL: `SET IDENTITY_INSERT ... ON` was written (`OFF` is due at the end), or a comment
+    /// that says it may be needed.
+    identity_said: bool,
+    identity_on: bool,
 }
 
 impl<W: Write> SqlWriter<W> {
     /// A writer to `out`; the statements name the table as the dump's statements named it.
     pub fn new(out: W) -> Self {
-        SqlWriter { out, table: None, dialect: Dialect::Postgres, layouts: Default::default(), buf: Vec::new(), pending: None }
+        SqlWriter { out, table: None, dialect: Dialect::Postgres, layouts: Default::default(), buf: Vec::new(), pending: None, identity_said: false, identity_on: false }
     }
 
     /// Name the table `name` (its qualified name's parts, unquoted) instead.
@@ -160,7 +187,8 @@ impl<W: Write> SqlWriter<W> {
         if !layout.named || row.len() > layout.columns.len() {
             return Err(Error::Unnamed("the table's columns: a row to delete cannot be matched"));
         }
-        self.buf.extend_from_slice(b"DELETE FROM ");
+        let top = self.dialect == Dialect::TSql && self.layouts[0].key.is_none();
+        self.buf.extend_from_slice(if top { b"DELETE TOP (1) FROM " } else { b"DELETE FROM " });
         self.name()?;
         self.buf.extend_from_slice(b" WHERE ");
         if let Some(key) = self.layouts[0].key.clone() {
@@ -169,15 +197,19 @@ impl<W: Write> SqlWriter<W> {
             // No key: one row with these values, however many there are (generated columns
             // left out: they follow from the others).
             let all: Vec<usize> = (0..row.len()).filter(|i| !self.layouts[0].generated.contains(i)).collect();
-            if self.dialect == Dialect::Postgres {
-                self.buf.extend_from_slice(b"ctid = (SELECT ctid FROM ");
-                self.name()?;
-                self.buf.extend_from_slice(b" WHERE ");
-                self.matching(0, row, &all);
-                self.buf.extend_from_slice(b" LIMIT 1)");
-            } else {
-                self.matching(0, row, &all);
-                self.buf.extend_from_slice(b" LIMIT 1");
+            match self.dialect {
+                Dialect::Postgres => {
+                    self.buf.extend_from_slice(b"ctid = (SELECT ctid FROM ");
+                    self.name()?;
+                    self.buf.extend_from_slice(b" WHERE ");
+                    self.matching(0, row, &all);
+                    self.buf.extend_from_slice(b" LIMIT 1)");
+                }
+                Dialect::MySql => {
+                    self.matching(0, row, &all);
+                    self.buf.extend_from_slice(b" LIMIT 1");
+                }
+                Dialect::TSql => self.matching(0, row, &all),
             }
         }
         self.buf.extend_from_slice(b";\n");
@@ -194,16 +226,32 @@ impl<W: Write> SqlWriter<W> {
             })
     }
 
-    /// `UPDATE ... SET` every column of B's row but generated ones `WHERE` A's row's key.
+    /// Whether `b` (a row of B) has another value than `a` (a row of A) in an identity column.
+    fn identity_changed(&self, a: &Row, b: &Row) -> bool {
+        let [la, lb] = &self.layouts;
+        lb.identity.iter().flatten().any(|&i| {
+            let j = la.columns.iter().position(|c| lb.columns.get(i) == Some(c));
+            j.and_then(|j| a.get(j)) != b.get(i)
+        })
+    }
+
+    /// `UPDATE ... SET` every column of B's row but generated (and T-SQL's identity) ones `WHERE`
+    /// A's row's key.
     fn update(&mut self, a: &Row, b: &Row) -> Result<()> {
         let layout = self.layouts[1].clone();
         if !layout.named || b.len() > layout.columns.len() {
             return Err(Error::Unnamed("the table's columns: an update cannot name them"));
         }
+        if self.dialect == Dialect::TSql && self.identity_changed(a, b) {
+            // SQL Server updates no identity column: the old row goes, the new one comes.
+            self.delete(a)?;
+            return self.insert(b);
+        }
+        let identity = if self.dialect == Dialect::TSql { layout.identity.clone().unwrap_or_default() } else { Vec::new() };
         self.buf.extend_from_slice(b"UPDATE ");
         self.name()?;
         self.buf.extend_from_slice(b" SET ");
-        for (n, i) in (0..b.len()).filter(|i| !layout.generated.contains(i)).enumerate() {
+        for (n, i) in (0..b.len()).filter(|i| !layout.generated.contains(i) && !identity.contains(i)).enumerate() {
             if n > 0 {
                 self.buf.extend_from_slice(b", ");
             }
@@ -231,8 +279,35 @@ impl<W: Write> SqlWriter<W> {
         Ok(())
     }
 
+    /// T-SQL, before the first `INSERT`: `SET IDENTITY_INSERT ... ON` if the table has an
+    /// identity column, or a comment if no definition tells whether it has.
+    fn identity_insert(&mut self) -> Result<()> {
+        if self.dialect != Dialect::TSql || self.identity_said {
+            return Ok(());
+        }
+        self.identity_said = true;
+        match &self.layouts[1].identity {
+            Some(ids) if ids.is_empty() => {}
+            Some(_) => {
+                self.identity_on = true;
+                self.buf.extend_from_slice(b"SET IDENTITY_INSERT ");
+                self.name()?;
+                self.buf.extend_from_slice(b" ON;\n");
+            }
+            None => {
+                self.buf.extend_from_slice(b"-- dbvault: no definition of ");
+                self.name()?;
+                self.buf.extend_from_slice(b" was read: if it has an IDENTITY column, run SET IDENTITY_INSERT ");
+                self.name()?;
+                self.buf.extend_from_slice(b" ON before these INSERTs and OFF after them.\n");
+            }
+        }
+        Ok(())
+    }
+
     fn insert(&mut self, row: &Row) -> Result<()> {
-        self.buf.extend_from_slice(b"INSERT INTO ");
+        self.identity_insert()?;
+        self.buf.extend_from_slice(if self.dialect == Dialect::TSql { b"INSERT " } else { b"INSERT INTO " });
         self.name()?;
         let layout = &self.layouts[1];
         // Generated columns are left out: the database computes them.
@@ -308,6 +383,16 @@ impl<W: Write> Sink for SqlWriter<W> {
 
     fn end(&mut self) -> Result<()> {
         self.flush_pending()?;
+        if self.identity_on {
+            self.buf.clear();
+            self.buf.extend_from_slice(b"SET IDENTITY_INSERT ");
+            self.name()?;
+            self.buf.extend_from_slice(b" OFF;\n");
+            self.out.write_all(&self.buf)?;
+        }
+        if self.dialect == Dialect::TSql {
+            self.out.write_all(b"GO\n")?;
+        }
         self.out.flush()?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use super::{Dialect, MAX_ROW, Result};
 
 /// How backslashes behave in a quoted string.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Esc {
+pub(crate) enum Esc {
     /// Not at all (PostgreSQL's standard strings, identifiers, bit strings).
     None,
     /// PostgreSQL's `E'...'` escapes.
@@ -51,6 +51,9 @@ impl<R: Read> Sql<R> {
 
     /// One value, appended to `row`.
     fn read_value(&mut self, row: &mut Row) -> Result<()> {
+        if self.tsql() {
+            return self.read_tsql_value(row);
+        }
         self.skip_ws()?;
         let start = row.field_start();
         let mysql = self.mysql();
@@ -149,7 +152,7 @@ impl<R: Read> Sql<R> {
     }
 
     /// A quoted string's value, from after its opening quote `q`, appended to `row`.
-    fn read_string(&mut self, q: u8, esc: Esc, row: &mut Row) -> Result<()> {
+    pub(crate) fn read_string(&mut self, q: u8, esc: Esc, row: &mut Row) -> Result<()> {
         loop {
             let chunk = self.input.chunk()?;
             if chunk.is_empty() {
@@ -247,7 +250,7 @@ impl<R: Read> Sql<R> {
     }
 
     /// The text of an expression, as written, up to the `,` or `)` that ends it (not taken).
-    fn read_expr(&mut self, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn read_expr(&mut self, out: &mut Vec<u8>) -> Result<()> {
         let mut depth = 0u32;
         let mysql = self.mysql();
         loop {
@@ -257,10 +260,14 @@ impl<R: Read> Sql<R> {
             }
             self.bump();
             match b {
+                b'[' if self.tsql() => {
+                    self.copy_bracketed(Some(out))?;
+                    continue;
+                }
                 b'(' | b'[' => depth += 1,
                 b')' | b']' => depth = depth.saturating_sub(1),
                 b'\'' | b'"' => {
-                    let backslash = mysql || (b == b'\'' && matches!(out.last(), Some(b'E' | b'e')));
+                    let backslash = mysql || (b == b'\'' && self.dialect == Dialect::Postgres && matches!(out.last(), Some(b'E' | b'e')));
                     self.copy_quoted(b, backslash, Some(out))?;
                     continue;
                 }
@@ -295,7 +302,7 @@ fn mysql_escape(e: u8, out: &mut Vec<u8>) {
 
 /// Hexadecimal digits as bytes, appended to `out` (an odd count has a leading 0); `None` if one
 /// is no digit.
-fn unhex(digits: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(crate) fn unhex(digits: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let (first, rest) = if digits.len() % 2 == 1 { (Some(digits[0]), &digits[1..]) } else { (None, digits) };
     if let Some(f) = first {

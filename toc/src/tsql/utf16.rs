@@ -8,13 +8,17 @@
 //! Everything T-SQL's structure depends on is ASCII, so the narrow text is lexed as the script
 //! is, and narrow offset `i` is original bytes `i * unit .. (i + 1) * unit`: byte ranges in the
 //! original encoding come for free. Names are decoded from the original bytes.
+//!
+//! The row reader needs the values themselves: it decodes UTF-16 to UTF-8 as a
+//! stream ([`to_utf8`]), and tells the encoding of a part of a script, which has no byte-order
+//! mark, from where its zero bytes are ([`Encoding::of_part`]).
 
 /// How many first bytes decide between UTF-16 LE without a byte-order mark and UTF-8.
 pub(super) const SAMPLE: usize = 4096;
 
 /// A script's encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Encoding {
+pub enum Encoding {
     /// UTF-8 (or anything that is not UTF-16: bytes are read as they are).
     Utf8,
     /// UTF-16, little-endian when `le`.
@@ -25,6 +29,44 @@ pub(super) enum Encoding {
 }
 
 impl Encoding {
+    /// The encoding of a whole script whose first bytes (4 KiB, or all if it is shorter) are
+    /// `head`, as the table-of-contents parser tells it.
+    pub fn of_script(head: &[u8]) -> Encoding {
+        detect(head, true).map_or(Encoding::Utf8, |(enc, _)| enc)
+    }
+
+    /// The encoding of a part of a script (an object's bytes: whole code units, no byte-order mark
+    /// unless it starts the script) whose first bytes are `sample` (4 KiB or so): its byte-order
+    /// mark, or else UTF-16 when zero bytes are frequent at one parity and rare at the other (LE:
+    /// the high bytes of ASCII text are the odd ones), or else UTF-8.
+    pub fn of_part(sample: &[u8]) -> Encoding {
+        if let Some((enc, bom)) = detect(sample, false)
+            && bom > 0
+        {
+            return enc;
+        }
+        let zeros = |parity: usize| sample.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+        let (even, odd) = (zeros(0), zeros(1));
+        let pairs = sample.len() / 2;
+        let frequent = |n: usize| n > 0 && n * 8 >= pairs;
+        if frequent(odd) && odd > even * 4 {
+            Encoding::Utf16 { le: true }
+        } else if frequent(even) && even > odd * 4 {
+            Encoding::Utf16 { le: false }
+        } else {
+            Encoding::Utf8
+        }
+    }
+
+    /// The byte-order mark that starts a script in this encoding (UTF-8's is optional).
+    pub fn bom(self) -> &'static [u8] {
+        match self {
+            Encoding::Utf8 => b"\xef\xbb\xbf",
+            Encoding::Utf16 { le: true } => b"\xff\xfe",
+            Encoding::Utf16 { le: false } => b"\xfe\xff",
+        }
+    }
+
     /// Original bytes per narrow byte.
     pub(super) fn unit(self) -> usize {
         match self {
@@ -67,6 +109,53 @@ pub(super) fn detect(head: &[u8], at_end: bool) -> Option<(Encoding, usize)> {
         return Some((Encoding::Utf16 { le: true }, 0));
     }
     Some((Encoding::Utf8, 0))
+}
+
+/// Append the UTF-8 of the UTF-16 code units of `orig` to `out` (U+FFFD for a lone surrogate);
+/// the number of bytes taken. Unless `end` (no more bytes follow), a last odd byte and a last high
+/// surrogate, whose other half may follow, are left for the next call.
+pub(crate) fn to_utf8(orig: &[u8], le: bool, end: bool, out: &mut Vec<u8>) -> usize {
+    if le { to_utf8_units::<0>(orig, end, out) } else { to_utf8_units::<1>(orig, end, out) }
+}
+
+/// [`to_utf8`] of code units whose low byte is their byte `LOW` (0: little-endian).
+fn to_utf8_units<const LOW: usize>(orig: &[u8], end: bool, out: &mut Vec<u8>) -> usize {
+    let unit = |i: usize| u16::from(orig[i + LOW]) | u16::from(orig[i + 1 - LOW]) << 8;
+    let mask = u128::from_ne_bytes(std::array::from_fn(|i| if i % 2 == LOW { 0x80 } else { 0xff }));
+    let mut i = 0;
+    while i + 1 < orig.len() {
+        // Eight ASCII code units at a time: their low bytes.
+        if let Some(block) = orig.get(i..i + 16)
+            && u128::from_ne_bytes(block.try_into().expect("16 bytes")) & mask == 0
+        {
+            out.extend(block.iter().skip(LOW).step_by(2));
+            i += 16;
+            continue;
+        }
+        let u = unit(i);
+        let c = match u {
+            0xD800..0xDC00 if i + 3 < orig.len() => {
+                let low = unit(i + 2);
+                if (0xDC00..0xE000).contains(&low) {
+                    i += 2;
+                    char::from_u32(0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(low) - 0xDC00))
+                } else {
+                    None
+                }
+            }
+            // A high surrogate at the end: its other half may be in the next bytes.
+            0xD800..0xDC00 if !end => return i,
+            _ => char::from_u32(u32::from(u)),
+        };
+        out.extend_from_slice(c.unwrap_or('\u{fffd}').encode_utf8(&mut [0; 4]).as_bytes());
+        i += 2;
+    }
+    if end && i < orig.len() {
+        // A last odd byte: half a code unit.
+        out.extend_from_slice("\u{fffd}".as_bytes());
+        i = orig.len();
+    }
+    i
 }
 
 /// Append the narrow form of `orig` (whole UTF-16 code units) to `out`.
@@ -134,5 +223,37 @@ mod tests {
         let le = utf16(s, true);
         assert_eq!(Encoding::Utf16 { le: true }.decode(&le), s);
         assert_eq!(Encoding::Utf16 { le: true }.decode(&le[..le.len() - 6]), "[Zürich \u{fffd}", "a lone surrogate");
+    }
+
+    #[test]
+    fn utf8_comes_out_of_utf16_in_pieces_of_any_size() {
+        let s = "INSERT [dbo].[t] ([x]) VALUES (N'Zoë 🦀 中文, a longer ASCII run of text')\r\n";
+        for le in [true, false] {
+            let orig = utf16(s, le);
+            for piece in 1..orig.len() {
+                let (mut out, mut pending) = (Vec::new(), Vec::new());
+                for chunk in orig.chunks(piece) {
+                    pending.extend_from_slice(chunk);
+                    let n = to_utf8(&pending, le, false, &mut out);
+                    pending.drain(..n);
+                }
+                to_utf8(&pending, le, true, &mut out);
+                assert_eq!(String::from_utf8(out).unwrap(), s, "pieces of {piece}");
+            }
+        }
+        let mut out = Vec::new();
+        assert_eq!(to_utf8(b"\x3d\xd8a", true, true, &mut out), 3);
+        assert_eq!(String::from_utf8(out).unwrap(), "\u{fffd}\u{fffd}", "a lone surrogate, half a unit");
+    }
+
+    #[test]
+    fn a_part_of_a_script_is_told_by_its_zero_bytes() {
+        let s = "INSERT [dbo].[t] ([x]) VALUES (N'中文中文中文中文中文中文')\r\nGO\r\n";
+        assert_eq!(Encoding::of_part(&utf16(s, true)), Encoding::Utf16 { le: true });
+        assert_eq!(Encoding::of_part(&utf16(s, false)), Encoding::Utf16 { le: false });
+        assert_eq!(Encoding::of_part(s.as_bytes()), Encoding::Utf8);
+        assert_eq!(Encoding::of_part(b"\xfe\xff"), Encoding::Utf16 { le: false });
+        assert_eq!(Encoding::of_part(b""), Encoding::Utf8);
+        assert_eq!(Encoding::of_script(&utf16(&"INSERT [t] VALUES (1)\r\nGO\r\n".repeat(200), true)), Encoding::Utf16 { le: true });
     }
 }
