@@ -103,7 +103,9 @@ impl Role {
 /// One field of the header or of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Field {
+    /// How it is written.
     pub enc: Enc,
+    /// What it is.
     pub role: Role,
 }
 
