@@ -1,6 +1,6 @@
 //! Print the table of contents of a dump read from standard input, one object a line, and the
 //! parser's speed on standard error: `cargo run --release -p dbvault-toc --example dump_toc --
-//! [pg|pg_dumpall|mysql|tsql] < dump.sql` (pg_dump plain by default).
+//! [pg|pg_dumpall|pg_custom|mysql|tsql] < dump.sql` (pg_dump plain by default).
 
 use std::io::Read;
 use std::time::Instant;
@@ -11,6 +11,7 @@ fn main() -> std::io::Result<()> {
     let mut parser: Box<dyn TocParser> = match std::env::args().nth(1).as_deref() {
         Some("mysql") => Box::new(toc::mysql::MysqlDump::new([0; 32])),
         Some("pg_dumpall") => Box::new(toc::pg_dumpall::PgDumpall::new([0; 32])),
+        Some("pg_custom") => Box::new(toc::pg_custom::PgCustom::new([0; 32])),
         Some("tsql") => Box::new(toc::tsql::TsqlScript::new([0; 32])),
         _ => Box::new(toc::pg_plain::PgPlain::new([0; 32])),
     };

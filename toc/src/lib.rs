@@ -12,7 +12,9 @@
 //! Formats: pg_dump's plain SQL ([`pg_plain`]), pg_dumpall's (a whole cluster: its globals, then
 //! every database's pg_dump plain dump, [`pg_dumpall`]), mysqldump's and mariadb-dump's
 //! ([`mysql`]), all on one engine for dumps laid out in comment blocks ([`blocks`]); T-SQL scripts
-//! as SQL Server Management Studio and sqlcmd write them, in UTF-16 or UTF-8 ([`tsql`]).
+//! as SQL Server Management Studio and sqlcmd write them, in UTF-16 or UTF-8 ([`tsql`]); pg_dump's
+//! custom format archives (`pg_dump -Fc`), read through their binary table of contents and data
+//! blocks ([`pg_custom`]).
 //!
 //! [`select`] chooses the objects that recreate some tables (`dbvault restore --table`); [`rows`]
 //! reads the rows of one table out of its table data object and tells which rows are only in one
@@ -29,6 +31,7 @@ pub mod compare;
 pub mod load_order;
 pub mod mysql;
 pub mod pg_dumpall;
+pub mod pg_custom;
 pub mod pg_plain;
 pub mod rename;
 pub mod rows;

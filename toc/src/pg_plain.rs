@@ -104,8 +104,9 @@ fn parse(fields: &str, expected: Option<&str>) -> Option<Header> {
     Some(Header { kind: kind_of(tool_kind), tool_kind: tool_kind.to_string(), database: None, schema: none_if_dash(schema), name: name.to_string(), owner: none_if_dash(owner) })
 }
 
-/// Our kind for a pg_dump object type.
-fn kind_of(tool_kind: &str) -> Kind {
+/// Our kind for a pg_dump object type (as the plain format names it in its block lines and the
+/// custom format in its entries' `desc`).
+pub(crate) fn kind_of(tool_kind: &str) -> Kind {
     match tool_kind {
         "TABLE" | "FOREIGN TABLE" => Kind::Table,
         "TABLE DATA" => Kind::TableData,
