@@ -278,7 +278,7 @@ USE [master]\r\nGO\r\n";
 fn a_utf16_ssms_script_lists_its_tables_and_restores_one_in_its_own_encoding() {
     let e = Env::new();
     let utf16: Vec<u8> = [0xff, 0xfe].into_iter().chain(SSMS_SCRIPT.encode_utf16().flat_map(u16::to_le_bytes)).collect();
-    e.ingest("shop", &utf16);
+    let day0 = e.ingest("shop", &utf16);
     let ls = e.json(&["ls", "latest", "--db", "shop"], b"");
     let rows: Vec<(String, u64)> = ls["objects"].as_array().unwrap().iter().filter(|o| o["kind"] == "table_data").map(|o| (o["name"].as_str().unwrap().to_string(), o["rows"].as_u64().unwrap())).collect();
     assert_eq!(rows, [("Customers".to_string(), 1), ("Orders".to_string(), 2)], "{ls}");
@@ -295,6 +295,19 @@ fn a_utf16_ssms_script_lists_its_tables_and_restores_one_in_its_own_encoding() {
     for unwanted in ["[dbo].[Customers](", "VALUES (1)\r", "USE [master]", "CREATE DATABASE"] {
         assert!(!text.contains(unwanted), "{unwanted:?} in {text}");
     }
+
+    // The next day's script, in UTF-8 this time: --rows reads both encodings, and without a
+    // primary key compares whole rows (one changed, one added).
+    let next = SSMS_SCRIPT.replace("VALUES (11, N'x')", "VALUES (11, N'y')\r\nGO\r\nINSERT [dbo].[Orders] ([Id], [Note]) VALUES (12, N'it''s')");
+    let day1 = e.ingest("shop", next.as_bytes());
+    let (a, b) = (day0["id"].as_str().unwrap(), day1["id"].as_str().unwrap());
+    let lines = String::from_utf8(e.ok(&["diff", a, b, "--rows", "dbo.Orders", "--format", "json"], b"").stdout).unwrap();
+    let rows: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3, "{lines}");
+    assert!(rows.iter().any(|r| r["side"] == "a" && r.to_string().contains("\"x\"")), "{lines}");
+    assert!(rows.iter().any(|r| r["side"] == "b" && r.to_string().contains("it's")), "{lines}");
+    let sql = String::from_utf8(e.ok(&["diff", a, b, "--rows", "Orders", "--format", "sql"], b"").stdout).unwrap();
+    assert!(sql.contains("INSERT [dbo].[Orders] ([Id], [Note]) VALUES (12, N'it''s');") && sql.contains("DELETE TOP (1) FROM [dbo].[Orders] WHERE"), "{sql}");
 }
 
 #[test]
@@ -320,10 +333,14 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     assert!(text.contains("public.orders") && text.contains("3000"), "{text}");
 
     // A dump of a format without a parser yet: a clear error, nothing else.
-    e.ingest("archive", b"PGDMP\x01\x0e\x00\x04\x08\x01\x01\x01 a pg_dump custom archive");
+    let mut tar = b"toc.dat".to_vec();
+    tar.resize(512, 0);
+    tar.extend_from_slice(b"PGDMP\x01\x0e\x00\x04\x08\x03 a pg_dump tar archive");
+    tar.resize(1024 + 1024, 0); // a member's block, then tar's end-of-archive blocks
+    e.ingest("archive", &tar);
     let o = e.run(&["ls", "latest", "--db", "archive"], b"");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("pg_dump-custom dump") && stderr(&o).contains("pg_dump-plain, pg_dumpall, mysqldump, t-sql"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pg_dump-tar dump") && stderr(&o).contains("pg_dump-plain, pg_dump-custom, pg_dumpall, mysqldump, t-sql"), "{}", stderr(&o));
     // A dump whose objects have no comment blocks: an empty list, said out loud.
     e.ingest("bare", b"-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE `t` (`v` int);\nINSERT INTO `t` VALUES (1),(2);\n-- Dump completed on 2026-12-07\n");
     let o = e.run(&["ls", "latest", "--db", "bare"], b"");

@@ -4,6 +4,7 @@ mod browse;
 mod check;
 mod copy;
 mod forget;
+mod handover;
 mod ingest;
 mod init;
 mod jobs;

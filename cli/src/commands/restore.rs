@@ -99,8 +99,9 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
         Some(sel) => sel.write(repo, &index, &snap, out, progress),
         None => restore(repo, &index, &snap, out, Some(progress)),
     };
-    let total = selection.as_ref().map_or(snap.manifest.size, |s| s.len());
-    let bar = output::progress(Some(total), g.quiet, &format!("restoring {}", snap.id.short()));
+    // (A custom archive's part has no length known before pg_restore wrote it.)
+    let total = selection.as_ref().map_or(Some(snap.manifest.size), |s| Some(s.len()).filter(|&n| n > 0));
+    let bar = output::progress(total, g.quiet, &format!("restoring {}", snap.id.short()));
     let progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use store::Repository;
 use store::index::Index;
 use store::snapshot::{self, Snapshot};
-use toc::rows::{Dialect, JsonWriter, Sink, SqlWriter, Summary, Table, TableDef, TsvWriter};
+use toc::rows::{Dialect, Encoding, JsonWriter, Sink, SqlWriter, Summary, Table, TableDef, TsvWriter};
 use toc::select::{Parts, Request};
 use toc::{Kind, Toc};
 
@@ -22,8 +22,10 @@ struct Side {
     data: Range<u64>,
     /// The table as the SQL output names it: PostgreSQL's schema-qualified, as pg_dump writes it;
     /// MySQL's bare, so that the statements apply to the session's database (a restored copy
-    /// under another name, not the database the dump came from).
+    /// under another name, not the database the dump came from); T-SQL's with its schema.
     sql_name: Vec<String>,
+    /// The text encoding of the dump (T-SQL scripts are often UTF-16).
+    encoding: Encoding,
 }
 
 /// `dbvault diff A B --rows TABLE`.
@@ -41,12 +43,12 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
         (Err(_), Err(missing)) => return Err(crate::exit::usage(missing)),
         (Ok(x), Err(_)) => {
             crate::errln!("dbvault: note: {table} is not in snapshot {} (B): every row of A's is only in A", sb.id.short());
-            let empty = Side { def: x.def.clone(), data: 0..0, sql_name: x.sql_name.clone() };
+            let empty = Side { def: x.def.clone(), data: 0..0, sql_name: x.sql_name.clone(), encoding: x.encoding };
             (x, empty)
         }
         (Err(_), Ok(y)) => {
             crate::errln!("dbvault: note: {table} is not in snapshot {} (A): every row of B's is only in B", sa.id.short());
-            (Side { def: y.def.clone(), data: 0..0, sql_name: y.sql_name.clone() }, y)
+            (Side { def: y.def.clone(), data: 0..0, sql_name: y.sql_name.clone(), encoding: y.encoding }, y)
         }
     };
     let (ca, cb) = (&side_a.def.columns, &side_b.def.columns);
@@ -81,8 +83,8 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
                 Ok(Box::new(Pieces { rx, piece: Vec::new(), at: 0 }))
             }
         };
-        let mut ta = Table::new(side_a.def, open(&sa, side_a.data));
-        let mut tb = Table::new(side_b.def, open(&sb, side_b.data));
+        let mut ta = Table::new(side_a.def, open(&sa, side_a.data)).encoding(side_a.encoding);
+        let mut tb = Table::new(side_b.def, open(&sb, side_b.data)).encoding(side_b.encoding);
         let options = toc::rows::Options::default();
         let mut run = |sink: &mut dyn Sink| toc::rows::diff(dialect, &mut ta, &mut tb, &options, sink);
         let summary = match format {
@@ -115,8 +117,9 @@ fn dialect(snap: &Snapshot) -> Result<Dialect> {
     match snap.manifest.source.format.as_deref() {
         Some("pg_dump-plain" | "pg_dumpall") => Ok(Dialect::Postgres),
         Some("mysqldump") => Ok(Dialect::MySql),
+        Some("t-sql") => Ok(Dialect::TSql),
         other => Err(crate::exit::usage(format!(
-            "snapshot {} holds {}: --rows reads pg_dump plain and mysqldump dumps",
+            "snapshot {} holds {}: --rows reads pg_dump plain, pg_dumpall, mysqldump and T-SQL dumps",
             snap.id.short(),
             other.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"))
         ))),
@@ -131,6 +134,12 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
     let sql = match dialect {
         Dialect::Postgres => toc::select::Dialect::Postgres,
         Dialect::MySql => toc::select::Dialect::MySql,
+        Dialect::TSql => toc::select::Dialect::TSql,
+    };
+    let encoding = match snap.manifest.source.encoding.as_deref() {
+        Some("utf-16le" | "utf-16le-nobom") => Encoding::Utf16 { le: true },
+        Some("utf-16be") => Encoding::Utf16 { le: false },
+        _ => Encoding::Utf8,
     };
     let plan = match toc::select::plan(&toc, sql, &req, &mut read) {
         Ok(p) => p,
@@ -140,7 +149,7 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
     let name = plan.tables.first().cloned().unwrap_or_else(|| table.to_string());
     let defs: Vec<Range<u64>> = plan.objects.iter().map(|&i| &toc.objects[i]).filter(|o| matches!(o.kind, Kind::Table | Kind::Constraint)).map(|o| o.range.clone()).collect();
     let text: Vec<u8> = store::extract::read_ranges(repo, index, snap, &defs)?.concat();
-    let def = TableDef::parse(dialect, text.as_slice()).with_context(|| format!("reading the definition of {name} in snapshot {}", snap.id.short()))?;
+    let def = TableDef::parse_with_encoding(dialect, Some(encoding), text.as_slice()).with_context(|| format!("reading the definition of {name} in snapshot {}", snap.id.short()))?;
     let (db, schema, bare) = match plan.objects.iter().map(|&i| &toc.objects[i]).find(|o| o.kind == Kind::Table) {
         Some(o) => (o.database.clone(), o.schema.clone(), o.name.clone()),
         None => return Err(crate::exit::usage(format!("{name} is a view in snapshot {}: it has no rows of its own", snap.id.short()))),
@@ -151,10 +160,10 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
         .find(|o| o.kind == Kind::TableData && o.database == db && o.schema == schema && o.name == bare)
         .map_or(0..0, |o| o.range.clone());
     let sql_name = match (dialect, schema) {
-        (Dialect::Postgres, Some(s)) => vec![s, bare],
+        (Dialect::Postgres | Dialect::TSql, Some(s)) => vec![s, bare],
         _ => vec![bare],
     };
-    Ok(Ok(Side { def, data, sql_name }))
+    Ok(Ok(Side { def, data, sql_name, encoding }))
 }
 
 /// A reader over the pieces a thread extracts.

@@ -28,6 +28,8 @@ pub struct Selection {
     pub plan: Plan,
     /// What reading it took, once written.
     pub read: Cell<ExtractSummary>,
+    /// A pg_dump custom archive's part, which pg_restore writes.
+    handover: Option<super::handover::Handover>,
 }
 
 /// What `restore --json` says of a partial restore.
@@ -51,13 +53,21 @@ impl Selection {
         SelectionDoc { tables: &self.plan.tables, objects: self.plan.objects.len(), bytes_read: r.chunk_bytes, chunks_read: r.chunks }
     }
 
-    /// Bytes the script will hold.
+    /// Bytes the script will hold (a custom archive's: the archive's, read whole).
     pub fn len(&self) -> u64 {
+        if self.handover.is_some() {
+            return 0;
+        }
         self.ranges.iter().map(|r| r.end - r.start).sum::<u64>() + self.notes_before.iter().map(|n| n.len() as u64).sum::<u64>() + self.notes_after.len() as u64
     }
 
     /// Write the script to `out`, every chunk it reads proven against its id.
     pub fn write(&self, repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn Write, progress: &(dyn Fn(u64) + Sync)) -> store::Result<RestoreSummary> {
+        if let Some(h) = &self.handover {
+            let s = h.write(repo, index, snap, out, progress)?;
+            self.read.set(ExtractSummary { bytes: s.bytes, chunks: s.chunks, chunk_bytes: snap.manifest.size, elapsed: s.elapsed });
+            return Ok(s);
+        }
         let mut written = 0u64;
         let mut next = 0usize;
         let io = |e| store::StoreError::io("writing the restored script", e);
@@ -111,13 +121,17 @@ pub fn request(a: &RestoreArgs) -> Option<Request> {
 /// asked for renamed to `rename_to`, if given).
 pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: &Request, rename_to: Option<&str>) -> Result<Selection> {
     let dialect = match snap.manifest.source.format.as_deref() {
+        Some("pg_dump-custom") => {
+            let (handover, plan) = super::handover::plan(g, repo, index, snap, req, rename_to)?;
+            return Ok(Selection { ranges: Vec::new(), notes_before: Vec::new(), notes_after: Vec::new(), plan, read: Cell::new(ExtractSummary::default()), handover: Some(handover) });
+        }
         Some("pg_dump-plain" | "pg_dumpall") => Dialect::Postgres,
         Some("mysqldump") => Dialect::MySql,
         Some("t-sql") => Dialect::TSql,
         other => {
             let what = other.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"));
             return Err(crate::exit::usage(format!(
-                "snapshot {} holds {what}: --table, --schema, --database, --schema-only and --data-only work on pg_dump plain, pg_dumpall, mysqldump and T-SQL dumps (restore the whole dump instead)",
+                "snapshot {} holds {what}: --table, --schema, --database, --schema-only and --data-only work on pg_dump plain and custom, pg_dumpall, mysqldump and T-SQL dumps (restore the whole dump instead)",
                 snap.id.short()
             )));
         }
@@ -166,7 +180,7 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
             }
         }
     }
-    Ok(Selection { ranges, notes_before, notes_after: pending, plan, read: Cell::new(ExtractSummary::default()) })
+    Ok(Selection { ranges, notes_before, notes_after: pending, plan, read: Cell::new(ExtractSummary::default()), handover: None })
 }
 
 /// The text encoding of a dump (as ingest recognised it), for what the script adds to it.

@@ -22,7 +22,7 @@ mod builder;
 pub use builder::Builder;
 
 /// Formats whose snapshots have a table of contents.
-pub const FORMATS: &[&str] = &["pg_dump-plain", "pg_dumpall", "mysqldump", "t-sql"];
+pub const FORMATS: &[&str] = &["pg_dump-plain", "pg_dump-custom", "pg_dumpall", "mysqldump", "t-sql"];
 
 /// Where a table of contents came from.
 #[derive(Clone, Debug)]
@@ -76,6 +76,7 @@ pub fn build(repo: &Repository, index: &Index, snap: &Snapshot, progress: Option
 pub(crate) fn parser_for(format: &str, key: [u8; 32]) -> Option<Box<dyn TocParser + Send>> {
     match format {
         "pg_dump-plain" => Some(Box::new(toc::pg_plain::PgPlain::new(key))),
+        "pg_dump-custom" => Some(Box::new(toc::pg_custom::PgCustom::new(key))),
         "pg_dumpall" => Some(Box::new(toc::pg_dumpall::PgDumpall::new(key))),
         "mysqldump" => Some(Box::new(toc::mysql::MysqlDump::new(key))),
         "t-sql" => Some(Box::new(toc::tsql::TsqlScript::new(key))),
