@@ -570,6 +570,12 @@ fn mariadb_daily_loop_restores_every_snapshot_exactly() {
     assert_eq!(triggers.trim(), "orders\torders_stamp\norders_copy\torders_copy_stamp");
     let fks = m.sql("shop", "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE TABLE_NAME = 'orders_copy'");
     assert_eq!(fks.trim(), "orders_copy_ibfk_1");
+    // Again, now that a table of that name exists: the script stops at it, never drops it.
+    m.sql("shop", "DELETE FROM orders_copy WHERE id > 10");
+    let kept = m.sql("shop", "CHECKSUM TABLE orders_copy");
+    let o = e.run(&args, b"");
+    assert!(!o.status.success(), "a second restore over a live table of the new name must fail");
+    assert_eq!(m.sql("shop", "CHECKSUM TABLE orders_copy"), kept, "the table of the new name is untouched");
 
     // --schema-only then --data-only of two linked tables: the trigger comes with the definition,
     // not again with the rows.

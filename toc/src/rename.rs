@@ -34,11 +34,15 @@ pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read
     }
     let schema = t.schema.clone();
     let old = t.name.clone();
-    if new_name.is_empty() || new_name == old {
-        return Err(SelectError::Rename(format!("--rename-to needs a name other than {old:?}")));
+    check_name(dialect, &old, new_name)?;
+    // MySQL compares names without regard to case where tables are files of a case-insensitive
+    // file system (lower_case_table_names), and foreign keys' names always.
+    let same = |a: &str, b: &str| if dialect == Dialect::MySql { a.eq_ignore_ascii_case(b) } else { a == b };
+    if same(&old, new_name) {
+        return Err(SelectError::Rename(format!("--rename-to needs a name other than {old:?}{}", if old == new_name { "" } else { " (MySQL may take names that differ only in case for the same)" })));
     }
-    if toc.objects.iter().any(|o| o.kind == Kind::Table && o.schema == schema && o.name == new_name && o.database == t.database) {
-        return Err(SelectError::Rename(format!("the dump already has a table {new_name:?} in that schema; choose another name")));
+    if let Some(o) = toc.objects.iter().find(|o| o.kind == Kind::Table && o.schema == schema && same(&o.name, new_name) && o.database == t.database) {
+        return Err(SelectError::Rename(format!("the dump already has a table {:?} in that schema; choose another name", o.name)));
     }
     if dialect == Dialect::MySql {
         return mysql::rename(plan, toc, &old, new_name, read);
@@ -81,6 +85,28 @@ pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read
         None => new_name.to_string(),
     }];
     Ok(())
+}
+
+/// Whether `new` can name a table next to `old` and lend its start to the names derived from it:
+/// one name (the table goes where the original is), within the engine's length for identifiers
+/// with room for a suffix (`NEW_pkey`, `NEW_ibfk_1`), not blank.
+fn check_name(dialect: Dialect, old: &str, new: &str) -> Result<(), SelectError> {
+    // PostgreSQL: 63 bytes; MySQL: 64 characters.
+    let (len, max) = if dialect == Dialect::MySql { (new.chars().count(), 64) } else { (new.len(), 63) };
+    let why = if new.trim().is_empty() {
+        "is blank".to_string()
+    } else if new != new.trim_end() && dialect == Dialect::MySql {
+        "ends with a space, which MySQL does not allow in a table's name".to_string()
+    } else if new.contains('.') {
+        format!("holds a dot: give the bare name (the table goes into the {} of {old:?})", if dialect == Dialect::MySql { "database" } else { "schema" })
+    } else if new.contains(['\0', '\n', '\r']) {
+        "holds a control character".to_string()
+    } else if len + 10 > max {
+        format!("is {len} characters long: its indexes' and constraints' names (NEW_pkey, NEW_ibfk_1) would pass the {max} a name may have; choose one of at most {}", max - 10)
+    } else {
+        return Ok(());
+    };
+    Err(SelectError::Rename(format!("--rename-to {new:?} {why}")))
 }
 
 /// The new name of `n`, a name of table `old`'s that its schema or database holds once.

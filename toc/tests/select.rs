@@ -291,7 +291,7 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
              -- Dump completed on 2026-12-07 10:00:00\n";
     let out = script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some("orders_old")).unwrap();
     for wanted in [
-        "DROP TABLE IF EXISTS `orders_old`;\nCREATE TABLE `orders_old` (\n  `id` int NOT NULL,\n  `orders` int,",
+        "CREATE TABLE `orders_old` (\n  `id` int NOT NULL,\n  `orders` int,",
         "KEY `orders_c` (`orders`)",
         "CONSTRAINT `orders_old_ibfk_1` FOREIGN KEY (`orders`) REFERENCES `customers` (`id`)",
         "CONSTRAINT `orders_old_self` FOREIGN KEY (`orders`) REFERENCES `orders_old` (`id`)",
@@ -301,5 +301,8 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
     ] {
         assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
     }
-    assert!(matches!(script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some("orders")), Err(SelectError::Rename(_))));
+    assert!(!out.lines().any(|l| l.starts_with("DROP TABLE")), "a table of the new name on the server must stop the script, not be dropped:\n{out}");
+    for bad in ["orders", "ORDERS", "", " ", "x ", "shop.x", &"x".repeat(60)] {
+        assert!(matches!(script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some(bad)), Err(SelectError::Rename(_))), "{bad:?} accepted");
+    }
 }

@@ -19,7 +19,6 @@ use crate::{Kind, Toc};
 const TABLE_AFTER: &[&str] = &[
     "CREATE TABLE ",
     "CREATE TABLE IF NOT EXISTS ",
-    "DROP TABLE IF EXISTS ",
     "REFERENCES ",
     "LOCK TABLES ",
     "ALTER TABLE ",
@@ -75,10 +74,19 @@ pub(super) fn rename(plan: &mut Plan, toc: &Toc, old: &str, new: &str, read: &mu
     Ok(())
 }
 
-/// `text` with the names changed where they stand as what they name.
+/// `text` with the names changed where they stand as what they name, and mysqldump's `DROP TABLE
+/// IF EXISTS` left out: next to the live tables, a table of the new name that exists already must
+/// stop the script, not be dropped.
 fn rewrite(text: &str, names: &Names) -> String {
     let (old, new) = &names.table;
-    let mut out = TABLE_AFTER.iter().fold(text.to_string(), |t, k| after_keyword(&t, k, old, new));
+    let kept: String = text
+        .split_inclusive('\n')
+        .map(|line| match line.strip_prefix("DROP TABLE IF EXISTS ") {
+            Some(_) => format!("-- dbvault: DROP TABLE IF EXISTS {} left out (--rename-to never drops a table)\n", quoted(new)),
+            None => line.to_string(),
+        })
+        .collect();
+    let mut out = TABLE_AFTER.iter().fold(kept, |t, k| after_keyword(&t, k, old, new));
     for (from, to) in &names.constraints {
         out = after_keyword(&out, "CONSTRAINT ", from, to);
     }
@@ -222,7 +230,7 @@ mod tests {
         let def = "DROP TABLE IF EXISTS `o`;\nCREATE TABLE `o` (\n  `o` int,\n  KEY `o_c_fk` (`o`),\n  CONSTRAINT `o_c_fk` FOREIGN KEY (`o`) REFERENCES `c` (`id`),\n  CONSTRAINT `o_self` FOREIGN KEY (`o`) REFERENCES `o` (`o`)\n);\n";
         assert_eq!(
             rewrite(def, &names()),
-            "DROP TABLE IF EXISTS `o2`;\nCREATE TABLE `o2` (\n  `o` int,\n  KEY `o_c_fk` (`o`),\n  CONSTRAINT `o2_c_fk` FOREIGN KEY (`o`) REFERENCES `c` (`id`),\n  CONSTRAINT `o_self` FOREIGN KEY (`o`) REFERENCES `o2` (`o`)\n);\n"
+            "-- dbvault: DROP TABLE IF EXISTS `o2` left out (--rename-to never drops a table)\nCREATE TABLE `o2` (\n  `o` int,\n  KEY `o_c_fk` (`o`),\n  CONSTRAINT `o2_c_fk` FOREIGN KEY (`o`) REFERENCES `c` (`id`),\n  CONSTRAINT `o_self` FOREIGN KEY (`o`) REFERENCES `o2` (`o`)\n);\n"
         );
         let trg = "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 trigger o_trg before insert on shop.o for each row follows audit update o set x = 1 where y on o */;;";
         assert_eq!(rewrite(trg, &names()), "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 trigger `o2_trg` before insert on shop.`o2` for each row follows `o2_audit` update o set x = 1 where y on o */;;");
