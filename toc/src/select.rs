@@ -14,6 +14,8 @@ use std::ops::Range;
 
 use crate::{Kind, Object, Toc};
 
+mod triggers;
+
 /// Reads the bytes of the given ranges of the dump, one buffer per range.
 pub type ReadRanges<'a> = dyn FnMut(&[Range<u64>]) -> io::Result<Vec<Vec<u8>>> + 'a;
 
@@ -76,6 +78,8 @@ pub struct Plan {
     pub tables: Vec<String>,
     /// The database they are in, when the dump names one.
     pub database: Option<String>,
+    /// What the user should know before loading the script (said on standard error).
+    pub warnings: Vec<String>,
 }
 
 /// Why nothing could be chosen.
@@ -217,6 +221,9 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
             Some(Piece::Dump(r)) if r.end == o.range.start => r.end = o.range.end,
             _ => plan.pieces.push(Piece::Dump(o.range.clone())),
         }
+    }
+    if req.parts == Parts::DataOnly {
+        triggers::quiet(&mut plan, toc, dialect);
     }
     Ok(plan)
 }

@@ -24,8 +24,11 @@ pub struct Handover {
     list: tempfile::NamedTempFile,
     /// pg_restore.
     program: PathBuf,
-    /// Comments dbvault adds before the script (a foreign key left out, ...).
+    /// Comments dbvault adds before the script (a foreign key left out, ...), and statements
+    /// (triggers turned off while rows load).
     notes: String,
+    /// What dbvault adds after it (triggers turned on again).
+    after: String,
 }
 
 /// Plan the part of `snap`'s archive that `req` asks for, and the list pg_restore is given.
@@ -58,9 +61,18 @@ pub fn plan(g: &crate::cli::Global, repo: &Repository, index: &Index, snap: &Sna
         writeln!(list, "{id}; {} {} {}", o.tool_kind, o.schema.as_deref().unwrap_or("-"), o.name.replace('\n', " "))?;
     }
     list.flush()?;
-    // dbvault's comments (the plain format's preamble, rewritten, has no place here).
-    let notes = plan.pieces.iter().filter_map(|p| if let Piece::Note(n) = p { Some(n.as_str()) } else { None }).filter(|n| n.trim_start().starts_with("-- dbvault:")).collect();
-    Ok((Handover { list, program, notes }, plan))
+    for w in &plan.warnings {
+        crate::errln!("dbvault: warning: {w}");
+    }
+    // dbvault's comments and statements (the plain format's preamble, rewritten, has no place
+    // here): those before the last of the dump's pieces go before pg_restore's script, the rest
+    // after it (triggers turned back on).
+    let last = plan.pieces.iter().rposition(|p| matches!(p, Piece::Dump(_))).unwrap_or(0);
+    let ours = |pieces: &[Piece]| -> String {
+        pieces.iter().filter_map(|p| if let Piece::Note(n) = p { Some(n.as_str()) } else { None }).filter(|n| n.trim_start().starts_with("-- dbvault:")).collect()
+    };
+    let (notes, after) = (ours(&plan.pieces[..last]), ours(&plan.pieces[last..]));
+    Ok((Handover { list, program, notes, after }, plan))
 }
 
 impl Handover {
@@ -117,8 +129,9 @@ impl Handover {
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
             Err(e) => return Err(e),
         };
+        out.write_all(self.after.as_bytes()).map_err(|e| io("writing the restored script", e))?;
         out.flush().map_err(|e| io("writing the restored script", e))?;
-        Ok(RestoreSummary { bytes: written + self.notes.len() as u64, chunks, elapsed: t0.elapsed() })
+        Ok(RestoreSummary { bytes: written + (self.notes.len() + self.after.len()) as u64, chunks, elapsed: t0.elapsed() })
     }
 }
 

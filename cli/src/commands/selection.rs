@@ -158,6 +158,9 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
         e => crate::exit::usage(e.to_string()),
     };
     let mut plan = toc::select::plan(&toc, dialect, req, &mut read).map_err(failed)?;
+    for w in &plan.warnings {
+        crate::errln!("dbvault: warning: {w}");
+    }
     if let Some(new_name) = rename_to {
         toc::rename::rename(&mut plan, &toc, dialect, new_name, &mut read).map_err(failed)?;
     }
