@@ -1,29 +1,18 @@
 //! The rows of table data objects as pg_dump and mysqldump write them, and the rows only in one
 //! of two snapshots of a table, printed as TSV, JSON lines and SQL.
 
+#[path = "rows_common/trickle.rs"]
+mod trickle;
 mod rows_common;
 
 use std::io::Read;
+
+use trickle::Trickle;
 
 use proptest::prelude::*;
 use rows_common::{Format, Values, apply, dump, opener, run, strs, values};
 use toc::rows::{Dialect, Error, Form, JsonWriter, Options, Row, RowReader, Side, Sink, SqlWriter, Table, TableDef, TsvWriter, diff};
 
-/// A reader that gives one byte a call: every byte is a piece boundary.
-struct Trickle<'a>(&'a [u8]);
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match (self.0.split_first(), buf.first_mut()) {
-            (Some((b, rest)), Some(out)) => {
-                *out = *b;
-                self.0 = rest;
-                Ok(1)
-            }
-            _ => Ok(0),
-        }
-    }
-}
 
 type Read3 = (Vec<Row>, Option<Vec<String>>, Option<Vec<String>>);
 

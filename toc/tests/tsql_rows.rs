@@ -4,8 +4,12 @@
 
 #[path = "tsql_rows/script.rs"]
 mod script;
+#[path = "rows_common/trickle.rs"]
+mod trickle;
 
 use std::io::Read;
+
+use trickle::Trickle;
 
 use proptest::prelude::*;
 use script::{COLUMNS, V, Values, apply, encode, objects, opener, parts, values};
@@ -15,21 +19,6 @@ const LE: Encoding = Encoding::Utf16 { le: true };
 const BE: Encoding = Encoding::Utf16 { le: false };
 const ENCODINGS: [Encoding; 3] = [LE, BE, Encoding::Utf8];
 
-/// A reader that gives one byte a call: every byte is a piece boundary (mid code unit, mid pair).
-struct Trickle<'a>(&'a [u8]);
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match (self.0.split_first(), buf.first_mut()) {
-            (Some((b, rest)), Some(out)) => {
-                *out = *b;
-                self.0 = rest;
-                Ok(1)
-            }
-            _ => Ok(0),
-        }
-    }
-}
 
 /// Every row of `bytes` and the columns named: read whole with the encoding told, a byte at a
 /// time, and with the encoding given, the same.
