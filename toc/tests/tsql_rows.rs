@@ -141,8 +141,8 @@ fn a_diff_of_scripts_in_different_encodings_pairs_the_update_by_key() {
         let mut tsv = TsvWriter::new(Vec::new());
         diff(Dialect::TSql, &mut Table::new(def_a.clone(), opener(data_a.clone())), &mut Table::new(def_b.clone(), opener(data_b.clone())), &Options::default(), &mut tsv).unwrap();
         assert_eq!(String::from_utf8(tsv.into_inner()).unwrap(), "diff\tId\tName\tCode\tPhoto\tBorn\tBalance\n\
-            -\t2\tit's\t\\N\t\u{2}\t2024-01-02T00:00:00.000\t1.00\n+\t2\tit''s\t\\N\t\u{2}\t2024-01-02T00:00:00.000\t1.00\n\
-            -\t3\t🦀\t\\N\t\u{3}\t2024-01-03T00:00:00.000\t1.00\n+\t4\tnew\t\\N\t\u{4}\t2024-01-04T00:00:00.000\t1.00\n");
+            -\t2\tit's\t\\N\t\\\\x02\t2024-01-02T00:00:00.000\t1.00\n+\t2\tit''s\t\\N\t\\\\x02\t2024-01-02T00:00:00.000\t1.00\n\
+            -\t3\t🦀\t\\N\t\\\\x03\t2024-01-03T00:00:00.000\t1.00\n+\t4\tnew\t\\N\t\\\\x04\t2024-01-04T00:00:00.000\t1.00\n");
 
         let mut sql = SqlWriter::new(Vec::new());
         diff(Dialect::TSql, &mut Table::new(def_a, opener(data_a)), &mut Table::new(def_b, opener(data_b)), &Options::default(), &mut sql).unwrap();

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::copy::encode;
 use super::diff::{Header, Layout};
-use super::row::{Field, Row};
+use super::row::{Field, Form, Row};
 use super::{Result, Side};
 
 /// Receives the rows a diff finds: `begin` once, `row` for each row only in A or only in B (an
@@ -35,14 +35,27 @@ impl Sink for Vec<(Side, Row)> {
     }
 }
 
-/// The value a field prints as: its bytes, or `None` for NULL.
-fn shown<'a>(f: Option<Field<'a>>) -> Option<&'a [u8]> {
-    f.and_then(|f| f.value())
+/// The value a field prints as: its bytes (binary data as PostgreSQL's hex text, `\x0aff`, so
+/// that no byte is lost to an encoding), or `None` for NULL.
+fn shown<'a>(f: Option<Field<'a>>) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let f = f?;
+    let v = f.value()?;
+    Some(match f.form {
+        Form::Binary => {
+            let mut hex = b"\\x".to_vec();
+            for b in v {
+                hex.extend_from_slice(format!("{b:02x}").as_bytes());
+            }
+            hex.into()
+        }
+        _ => v.into(),
+    })
 }
 
 /// Writes tab-separated values: a header line `diff` and the columns' names, then one line a row,
 /// `-` (only in A) or `+` (only in B) and its fields in COPY text format (`\N` for NULL,
-/// backslash escapes for tabs, line ends and backslashes). When A and B have different
+/// backslash escapes for tabs, line ends and backslashes; binary values in hex, as COPY writes a
+/// `bytea`: `\\x0aff`). When A and B have different
 /// columns, the header names them all (A's, then those only B has), and a row has `\N` for a
 /// column its side does not have.
 pub struct TsvWriter<W> {
@@ -87,7 +100,7 @@ impl<W: Write> Sink for TsvWriter<W> {
         let s = if side == Side::A { 0 } else { 1 };
         for c in &self.columns {
             self.buf.push(b'\t');
-            encode(shown(c[s].and_then(|p| row.get(p))), &mut self.buf);
+            encode(shown(c[s].and_then(|p| row.get(p))).as_deref(), &mut self.buf);
         }
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)?;
@@ -103,8 +116,9 @@ impl<W: Write> Sink for TsvWriter<W> {
 /// Writes JSON lines, one a row:
 /// `{"side":"a","key":{"id":"7"},"row":{"id":"7","note":null}}` — `side` `a` (only in A) or
 /// `b` (only in B), `key` the primary key's values (`null` when rows are compared whole), `row`
-/// the values by column. Values are strings or `null`; bytes that are not UTF-8 print as U+FFFD
-/// (TSV and SQL output keep them).
+/// the values by column. Values are strings or `null`; binary values (`0x...`, `_binary '...'`)
+/// print as `\x` and their bytes in hex, and other bytes that are not UTF-8 as U+FFFD (TSV and
+/// SQL output keep them).
 pub struct JsonWriter<W> {
     out: W,
     layouts: [Layout; 2],
@@ -158,7 +172,7 @@ fn json_object(layout: &Layout, row: &Row, positions: impl Iterator<Item = usize
         json_str(name.as_bytes(), out);
         out.push(b':');
         match shown(row.get(p)) {
-            Some(v) => json_str(v, out),
+            Some(v) => json_str(&v, out),
             None => out.extend_from_slice(b"null"),
         }
     }
