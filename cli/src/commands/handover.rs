@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -22,6 +22,7 @@ use toc::{Section, Toc};
 pub struct Handover {
     /// The list of entries to restore (`pg_restore -L`).
     list: tempfile::NamedTempFile,
+    _list_watched: crate::interrupt::Guard,
     /// pg_restore.
     program: PathBuf,
     /// Comments dbvault adds before the script (a foreign key left out, ...), and statements
@@ -53,7 +54,9 @@ pub fn plan(g: &crate::cli::Global, repo: &Repository, index: &Index, snap: &Sna
     chosen.sort_by_key(|&i| (section_rank(toc.objects[i].section), i));
     chosen.dedup();
     let heads = read(&chosen.iter().map(|&i| toc.objects[i].range.start..toc.objects[i].range.start + 2 + int_size).collect::<Vec<_>>())?;
-    let mut list = tempfile::Builder::new().prefix("dbvault-pg_restore-list.").tempfile().context("creating pg_restore's list")?;
+    // It names tables: removed if dbvault is interrupted, as files of decrypted data are.
+    let (mut list, list_watched) = crate::interrupt::create_watched(|| tempfile::Builder::new().prefix("dbvault-pg_restore-list.").tempfile(), |f| f.path().to_path_buf())
+        .context("creating pg_restore's list")?;
     writeln!(list, "; the entries dbvault chose from the archive of snapshot {}", snap.id.short())?;
     for (&i, head) in chosen.iter().zip(&heads) {
         let o = &toc.objects[i];
@@ -72,50 +75,45 @@ pub fn plan(g: &crate::cli::Global, repo: &Repository, index: &Index, snap: &Sna
         pieces.iter().filter_map(|p| if let Piece::Note(n) = p { Some(n.as_str()) } else { None }).filter(|n| n.trim_start().starts_with("-- dbvault:")).collect()
     };
     let (notes, after) = (ours(&plan.pieces[..last]), ours(&plan.pieces[last..]));
-    Ok((Handover { list, program, notes, after }, plan))
+    Ok((Handover { list, _list_watched: list_watched, program, notes, after }, plan))
 }
 
 impl Handover {
-    /// Restore the whole archive into pg_restore and write its script to `out`.
+    /// Restore the whole archive into pg_restore and write its script to `out`. pg_restore runs as
+    /// every command dbvault starts does: without dbvault's secrets in its environment, and killed
+    /// with its descendants if dbvault is interrupted.
     pub fn write(&self, repo: &Repository, index: &Index, snap: &Snapshot, out: &mut dyn Write, progress: &(dyn Fn(u64) + Sync)) -> store::Result<RestoreSummary> {
         let t0 = Instant::now();
         let io = |what: &str, e| StoreError::io(what.to_string(), e);
-        let mut child = Command::new(&self.program)
-            .args(["--exit-on-error", "-f", "-", "-L"])
-            .arg(self.list.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| io("starting pg_restore", e))?;
-        let (mut stdin, mut stdout, mut stderr) = (child.stdin.take(), child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
+        let spawn = || {
+            crate::child::command(&self.program.to_string_lossy())
+                .args(["--exit-on-error", "-f", "-", "-L"])
+                .arg(self.list.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        };
+        let (mut child, _watched) = crate::interrupt::spawn_watched(spawn).map_err(|e| io("starting pg_restore", e))?;
+        let pid = child.id();
+        let (stdin, stdout, mut stderr) = (child.stdin.take().expect("piped"), child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
         let (fed, written, errors) = std::thread::scope(|scope| {
             let feeder = scope.spawn(move || {
-                let mut input = std::io::BufWriter::with_capacity(1 << 20, stdin.take().expect("piped"));
-                let r = store::restore::restore(repo, index, snap, &mut input, None);
-                drop(input);
-                r
+                let mut input = std::io::BufWriter::with_capacity(1 << 20, stdin);
+                store::restore::restore(repo, index, snap, &mut input, None)
             });
             let errors = scope.spawn(move || {
-                let mut text = String::new();
-                let _ = stderr.read_to_string(&mut text);
-                text
+                // Its last words only: a failing script may make it say much.
+                let mut text = Vec::new();
+                let _ = stderr.read_to_end(&mut text);
+                String::from_utf8_lossy(&text[text.len().saturating_sub(ERRORS_KEPT)..]).into_owned()
             });
-            let copied = (|| -> std::io::Result<u64> {
-                out.write_all(self.notes.as_bytes())?;
-                let mut buf = vec![0u8; 1 << 16];
-                let mut n = 0u64;
-                loop {
-                    let k = stdout.read(&mut buf)?;
-                    if k == 0 {
-                        return Ok(n);
-                    }
-                    out.write_all(&buf[..k])?;
-                    n += k as u64;
-                    progress(n);
-                }
-            })();
-            (feeder.join().expect("the restore thread"), copied, errors.join().unwrap_or_default())
+            let written = copy_script(&self.notes, stdout, out, progress);
+            if written.is_err() {
+                // Nobody reads it any more: it must not hold the restore that feeds it.
+                crate::process_tree::kill_tree(pid);
+            }
+            (feeder.join().expect("the restore thread"), written, errors.join().unwrap_or_default())
         });
         let status = child.wait().map_err(|e| io("waiting for pg_restore", e))?;
         let written = written.map_err(|e| io("writing the restored script", e))?;
@@ -132,6 +130,26 @@ impl Handover {
         out.write_all(self.after.as_bytes()).map_err(|e| io("writing the restored script", e))?;
         out.flush().map_err(|e| io("writing the restored script", e))?;
         Ok(RestoreSummary { bytes: written + (self.notes.len() + self.after.len()) as u64, chunks, elapsed: t0.elapsed() })
+    }
+}
+
+/// Bytes of pg_restore's error output kept to report its failure.
+const ERRORS_KEPT: usize = 16 << 10;
+
+/// `notes`, then pg_restore's script from `script` (closed when this returns, so that pg_restore
+/// stops if nobody reads it), to `out`; the script's bytes.
+fn copy_script(notes: &str, mut script: impl Read, out: &mut dyn Write, progress: &(dyn Fn(u64) + Sync)) -> std::io::Result<u64> {
+    out.write_all(notes.as_bytes())?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = script.read(&mut buf)?;
+        if k == 0 {
+            return Ok(n);
+        }
+        out.write_all(&buf[..k])?;
+        n += k as u64;
+        progress(n);
     }
 }
 
