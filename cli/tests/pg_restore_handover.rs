@@ -97,3 +97,20 @@ fn a_reader_that_stops_reading_the_script_ends_the_restore_and_pg_restore() {
     };
     assert!(!status.success(), "the script was not delivered");
 }
+
+#[test]
+fn a_custom_archive_cut_short_in_a_pipe_is_refused_unless_kept_as_incomplete() {
+    let e = Env::new();
+    let whole = archive();
+    let doc = e.ingest("shop", &whole);
+    assert_eq!(doc["source"]["completion_marker"], true, "{doc}");
+    // Inside the header, the table of contents, a data block, and one byte short of the end.
+    for cut in [20, whole.len() / 3, whole.len() * 2 / 3, whole.len() - 1] {
+        let o = e.run(&["ingest", "--db", "cut"], &whole[..cut]);
+        assert_eq!(o.status.code(), Some(8), "cut at {cut} of {}: {}", whole.len(), stderr(&o));
+        assert!(stderr(&o).contains("pg_dump-custom dump is incomplete"), "{}", stderr(&o));
+    }
+    assert_eq!(e.run(&["snapshots", "--db", "cut"], b"").status.code(), Some(1), "nothing was committed");
+    let kept = e.json(&["ingest", "--db", "cut", "--allow-incomplete"], &whole[..whole.len() / 2]);
+    assert_eq!(kept["incomplete"], true, "{kept}");
+}

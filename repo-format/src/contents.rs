@@ -126,7 +126,7 @@ pub fn decode(bytes: &[u8], r: &TocRef, stream_len: u64) -> Result<Toc, FormatEr
     if not_understood.iter().any(|nu| nu.start > nu.end || nu.end > stream_len) {
         return Err(FormatError::malformed(KIND, "a not-understood range lies outside the dump"));
     }
-    Ok(Toc { objects, not_understood, len: stream_len })
+    Ok(Toc { objects, not_understood, len: stream_len, whole: None })
 }
 
 #[cfg(test)]
@@ -168,6 +168,7 @@ mod tests {
             ],
             not_understood: std::iter::once(900..1000).collect(),
             len: 1000,
+            whole: None,
         }
     }
 
@@ -188,7 +189,7 @@ mod tests {
         let bytes = encode(&toc);
         assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 3, "one line per object, newlines in names escaped");
         assert_eq!(decode(&bytes, &reference(&toc, &bytes), 1000).unwrap(), toc);
-        let empty = Toc { objects: vec![], not_understood: vec![], len: 0 };
+        let empty = Toc { objects: vec![], not_understood: vec![], len: 0, whole: None };
         assert_eq!(decode(&encode(&empty), &reference(&empty, b""), 0).unwrap(), empty);
     }
 
@@ -221,7 +222,7 @@ mod tests {
     #[test]
     fn a_kind_from_a_later_version_reads_as_other() {
         let line = br#"{"kind":"hologram","tool_kind":"HOLOGRAM","name":"x","section":"pre_data","len":3,"digest":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
-        let toc = Toc { objects: vec![object(Kind::Other, "x", 0..3, None)], not_understood: vec![], len: 3 };
+        let toc = Toc { objects: vec![object(Kind::Other, "x", 0..3, None)], not_understood: vec![], len: 3, whole: None };
         let got = decode(line, &reference(&toc, line), 3).unwrap();
         assert_eq!(got.objects[0].kind, Kind::Other);
         assert_eq!(got.objects[0].tool_kind, "HOLOGRAM");
@@ -229,7 +230,7 @@ mod tests {
 
     #[test]
     fn many_not_understood_ranges_are_capped() {
-        let toc = Toc { objects: vec![], not_understood: (0..100).map(|i| i * 10..i * 10 + 5).collect(), len: 2000 };
+        let toc = Toc { objects: vec![], not_understood: (0..100).map(|i| i * 10..i * 10 + 5).collect(), len: 2000, whole: None };
         let nu = not_understood(&toc);
         assert_eq!(nu.len(), MAX_NOT_UNDERSTOOD);
         assert_eq!(nu[MAX_NOT_UNDERSTOOD - 1], [630, 2000]);

@@ -62,6 +62,7 @@ impl DumpFormat {
     pub fn completion_marker(self) -> Option<&'static str> {
         match self {
             DumpFormat::PgDumpTar => Some("tar end-of-archive blocks"),
+            DumpFormat::PgDumpCustom => Some("the end of the last data block its table of contents announces"),
             f => f.marker_line(),
         }
     }

@@ -460,7 +460,7 @@ impl<D: Dialect> TocParser for BlockParser<D> {
         let key = self.key;
         let placeholder = Open::new(&key, self.dialect.lexer(), Header { kind: Kind::Trailer, ..Header::default() }, Section::PostData, end);
         self.close(end, placeholder);
-        Toc { objects: self.objects, not_understood: self.not_understood, len: end }
+        Toc { objects: self.objects, not_understood: self.not_understood, len: end, whole: None }
     }
 }
 

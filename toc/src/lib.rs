@@ -145,6 +145,11 @@ pub struct Toc {
     pub not_understood: Vec<Range<u64>>,
     /// The stream's length.
     pub len: u64,
+    /// Whether the stream ended where its format says a whole dump ends (`Some(false)`: cut
+    /// short), for a format whose parser can tell (a pg_dump custom archive: its table of contents
+    /// and every data block it announces read to their ends); `None` where it cannot (other formats
+    /// end with a completion line instead, and a damaged archive tells nothing).
+    pub whole: Option<bool>,
 }
 
 impl Toc {

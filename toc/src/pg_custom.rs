@@ -424,6 +424,12 @@ impl TocParser for PgCustom {
 
     fn finish(mut self: Box<Self>) -> Toc {
         let end = self.pos;
+        // At its end, or cut inside a header, entry or block; garbled bytes tell nothing.
+        let whole = match self.at {
+            At::End => Some(true),
+            At::Garbled => None,
+            _ => Some(false),
+        };
         if self.at != At::End {
             // Damaged, or cut short: inside a unit, or between two (then the last object is
             // what is known to be incomplete).
@@ -433,6 +439,6 @@ impl TocParser for PgCustom {
         let named = Named { kind: Kind::Trailer, tool_kind: String::new(), schema: None, name: String::new(), owner: None, section: Section::PostData };
         let placeholder = Open { named, start: end, hasher: blake3::Hasher::new(), rows: Rows::Uncounted };
         self.close(end, placeholder);
-        Toc { objects: self.objects, not_understood: self.not_understood, len: end }
+        Toc { objects: self.objects, not_understood: self.not_understood, len: end, whole }
     }
 }

@@ -68,21 +68,25 @@ impl Contents {
         Ok(())
     }
 
-    /// The stream has ended and is accepted: store the rest; the reference for the manifest, if the
-    /// stream had a parser.
-    pub fn finish(mut self, dedup: &mut Dedup) -> Result<Option<TocRef>> {
+    /// The stream has ended: store the rest; the reference for the manifest, if the stream had a
+    /// parser, and whether the parser saw the dump end whole ([`toc::Toc::whole`]).
+    pub fn finish(mut self, dedup: &mut Dedup) -> Result<Option<(TocRef, Option<bool>)>> {
         let Some((format, rest)) = std::mem::replace(&mut self.builder, Builder::new([0; 32])).finish() else { return Ok(None) };
         self.objects += rest.objects.len() as u64;
         contents::encode_objects(&rest.objects, &mut self.lines);
         self.store(dedup, true)?;
         let root = self.tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
-        Ok(Some(TocRef {
+        let whole = rest.whole;
+        Ok(Some((
+            TocRef {
             format: format.to_string(),
             tree: root.root,
             size: self.size,
             digest: Id(*self.hasher.finalize().as_bytes()),
             objects: self.objects,
             not_understood: contents::not_understood(&rest),
-        }))
+            },
+            whole,
+        )))
     }
 }

@@ -121,13 +121,19 @@ pub(super) fn run<R: std::io::Read + Send>(
             if let Some(source) = read_error {
                 return Err(StoreError::Input { offset: len, source });
             }
-            let info = dump::recognize(&edges.head, &edges.tail);
-            let (source, incomplete) = lineage.describe(&info, len, producer.map(|p| p()), allow_incomplete)?;
-            let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
             let toc = match dedup.contents.take() {
                 Some(c) => c.finish(&mut dedup)?,
                 None => None,
             };
+            let mut info = dump::recognize(&edges.head, &edges.tail);
+            // A format without a completion line (a pg_dump custom archive) is whole when its
+            // parser read every part it announces to the end.
+            if info.completion_marker.is_none() {
+                info.completion_marker = toc.as_ref().and_then(|(_, whole)| *whole);
+            }
+            let toc = toc.map(|(r, _)| r);
+            let (source, incomplete) = lineage.describe(&info, len, producer.map(|p| p()), allow_incomplete)?;
+            let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
             packs.send(ToPacks::Finish { nodes: std::mem::take(&mut dedup.nodes) }).map_err(|_| writer_gone())?;
             Ok((len, source, incomplete, root, toc))
         });

@@ -168,7 +168,7 @@ impl Engine {
         let trailer = Named { kind: Kind::Trailer, tool_kind: String::new(), schema: None, name: String::new() };
         let last = std::mem::replace(&mut self.current, Open::new(&self.key, trailer, None, Section::PostData, end, rows, false));
         self.close(last, end, rows);
-        Toc { objects: self.objects, not_understood: self.not_understood, len: end }
+        Toc { objects: self.objects, not_understood: self.not_understood, len: end, whole: None }
     }
 
     /// A line begins: kept if it begins in code, where it may say what it is.
