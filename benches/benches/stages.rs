@@ -77,6 +77,21 @@ fn stages(c: &mut Criterion) {
         b.iter(|| sealed.iter().map(|s| blob::open(&keys, s.kind, s.codec, &s.id, s.raw_len, &s.bytes).unwrap().len()).sum::<usize>())
     });
     g.finish();
+    // A post-data section (indexes, no COPY after them), 4 MiB fed at once: every line-taking
+    // step must not search the rest of the batch again.
+    let post: Vec<u8> = (0..30_000)
+        .flat_map(|i| format!("--\n-- Name: t{i}_idx; Type: INDEX; Schema: public; Owner: shop\n--\n\nCREATE INDEX t{i}_idx ON public.t{i} USING btree (id);\n\n\n").into_bytes())
+        .collect();
+    let mut t = c.benchmark_group("toc");
+    t.throughput(Throughput::Bytes(post.len() as u64));
+    t.bench_function("pg_post_data_4mib_batches", |b| {
+        b.iter(|| {
+            let mut p: Box<dyn toc::TocParser> = Box::new(toc::pg_plain::PgPlain::new([1; 32]));
+            post.chunks(4 << 20).for_each(|c| p.feed(c));
+            p.finish().objects.len()
+        })
+    });
+    t.finish();
     deltas(c, &keys);
 }
 

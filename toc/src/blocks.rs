@@ -79,6 +79,15 @@ pub trait Dialect {
     }
 }
 
+/// What is known of the stream's next `\nCOPY`.
+#[derive(Clone, Copy)]
+enum CopyAhead {
+    /// It starts at this offset.
+    At(u64),
+    /// None starts before this offset.
+    NoneBefore(u64),
+}
+
 /// What a block line says of the object it opens.
 #[derive(Clone, Debug, Default)]
 pub struct Header {
@@ -111,6 +120,9 @@ pub struct BlockParser<D> {
     in_copy: bool,
     /// A `COPY` statement has begun (its table's name may hold a newline) and not yet ended.
     copy_pending: bool,
+    /// Where the stream's next `\nCOPY` is, once found, or up to where none is (stream offsets):
+    /// each byte is searched once, however many times lines are taken from the same bytes.
+    copy_ahead: CopyAhead,
     /// The current line's last bytes (at most `HEAD`), and whether it began outside any string or
     /// statement.
     tail: Vec<u8>,
@@ -136,6 +148,7 @@ impl<D: Dialect> BlockParser<D> {
             held: None,
             in_copy: false,
             copy_pending: false,
+            copy_ahead: CopyAhead::NoneBefore(0),
             tail: Vec::new(),
             line_top: true,
             current,
@@ -213,7 +226,7 @@ impl<D: Dialect> BlockParser<D> {
             if lines.starts_with(b"COPY") {
                 return 0;
             }
-            if let Some(at) = memchr::memmem::find(lines, b"\nCOPY") {
+            if let Some(at) = self.next_copy(lines) {
                 lines = &lines[..=at];
             }
         }
@@ -234,6 +247,30 @@ impl<D: Dialect> BlockParser<D> {
         // In one update: the hasher's SIMD hashes many chunks at once.
         self.current.hasher.update(&lines[..at]);
         at
+    }
+
+    /// Where in `data` (which starts at the stream's current offset) the next `\nCOPY` starts, if
+    /// there is one in it.
+    fn next_copy(&mut self, data: &[u8]) -> Option<usize> {
+        const NEEDLE: &[u8] = b"\nCOPY";
+        let base = self.pos;
+        let end = base + data.len() as u64;
+        let from = match self.copy_ahead {
+            CopyAhead::At(at) if at >= base => return (at + NEEDLE.len() as u64 <= end).then(|| (at - base) as usize),
+            CopyAhead::NoneBefore(to) => to.max(base),
+            CopyAhead::At(_) => base,
+        };
+        match memchr::memmem::find(&data[(from - base) as usize..], NEEDLE) {
+            Some(i) => {
+                self.copy_ahead = CopyAhead::At(from + i as u64);
+                Some((from - base) as usize + i)
+            }
+            None => {
+                // A needle may begin in the last bytes and end in bytes not yet seen.
+                self.copy_ahead = CopyAhead::NoneBefore(end.saturating_sub(NEEDLE.len() as u64 - 1).max(from));
+                None
+            }
+        }
     }
 
     /// Take `piece`, the rest of the current line or a part of it (`ends`: up to its newline).
