@@ -68,8 +68,12 @@ pub fn build(repo: &Repository, index: &Index, snap: &Snapshot, progress: Option
         )));
     };
     let mut sink = Sink(parser);
-    crate::restore::restore(repo, index, snap, &mut sink, progress)?;
-    Ok(sink.0.finish())
+    let failed = || StoreError::Invalid(format!("the table-of-contents parser failed on the dump of snapshot {} (a bug: please report it); the dump itself is intact", snap.id.short()));
+    match crate::restore::restore(repo, index, snap, &mut sink, progress) {
+        Err(StoreError::Io { source, .. }) if source.get_ref().is_some_and(|e| e.is::<ParserFailed>()) => return Err(failed()),
+        r => r?,
+    };
+    builder::guarded(|| sink.0.finish()).ok_or_else(failed)
 }
 
 /// The parser of dumps in `format` (a name manifests record), if there is one.
@@ -94,9 +98,14 @@ pub(crate) fn digest_key(repo: &Repository) -> [u8; 32] {
 /// Feeds what a restore writes to a parser.
 struct Sink(Box<dyn TocParser + Send>);
 
+/// What [`Sink`] says when the parser panicked.
+#[derive(Debug, thiserror::Error)]
+#[error("the table-of-contents parser failed")]
+struct ParserFailed;
+
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.feed(buf);
+        builder::guarded(|| self.0.feed(buf)).ok_or_else(|| std::io::Error::other(ParserFailed))?;
         Ok(buf.len())
     }
 
