@@ -79,22 +79,31 @@ impl std::fmt::Display for Destination {
     }
 }
 
+/// The errors of `err`'s chain, and the one each I/O error carries (a store error passed through a
+/// reader or writer, a failed command's): what decides the exit code may travel as an I/O error.
+fn causes<'a>(err: &'a anyhow::Error) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    err.chain().flat_map(|e| {
+        let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn std::error::Error + 'static));
+        std::iter::once(e).chain(inner)
+    })
+}
+
 fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
-    err.chain().find_map(|e| e.downcast_ref::<StoreError>())
+    causes(err).find_map(|e| e.downcast_ref::<StoreError>())
 }
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<JobsFailed>()) {
+    if causes(err).any(|e| e.is::<JobsFailed>()) {
         return JOBS_FAILED;
     }
-    if err.chain().any(|e| e.is::<CheckFailed>()) {
+    if causes(err).any(|e| e.is::<CheckFailed>()) {
         return INTEGRITY;
     }
-    if err.chain().any(|e| e.is::<CommandFailed>() || e.is::<DumpNotDelivered>()) {
+    if causes(err).any(|e| e.is::<CommandFailed>() || e.is::<DumpNotDelivered>()) {
         return COMMAND_FAILED;
     }
-    if err.chain().any(|e| e.is::<Usage>()) {
+    if causes(err).any(|e| e.is::<Usage>()) {
         return USAGE;
     }
     match store_error(err) {

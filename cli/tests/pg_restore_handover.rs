@@ -64,7 +64,8 @@ fn a_failing_pg_restore_is_an_error_with_its_words_and_a_missing_one_is_named() 
     let bin = tempfile::tempdir().unwrap();
     let c = stand_in(&e, bin.path(), "cat > /dev/null; echo 'pg_restore: error: unsupported version (1.14) in file header' >&2; exit 1", &["restore", &id, "--table", "t"]);
     let o = e.run_with(c, b"");
-    assert!(!o.status.success() && stderr(&o).contains("unsupported version (1.14)"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(7), "a failed command, as a failed restore target: {}", stderr(&o));
+    assert!(stderr(&o).contains("pg_restore") && stderr(&o).contains("unsupported version (1.14)"), "{}", stderr(&o));
     let mut c = e.cmd(&["restore", &id, "--table", "t"]);
     c.env("PATH", bin.path().join("nowhere"));
     let o = e.run_with(c, b"");

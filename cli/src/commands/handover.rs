@@ -2,8 +2,8 @@
 //! chooses the archive's entries from its table of contents ([`toc::select`], as for a plain dump:
 //! a table with its sequences, indexes, constraints, triggers, comments and grants), and pg_restore,
 //! which alone decompresses the archive's data, writes them as a script: the archive is restored
-//! (every chunk verified) into `pg_restore -L LIST -f -`, and its script goes where the restore
-//! goes. (pg_restore's own `-t` leaves a table's indexes and constraints behind.)
+//! into `pg_restore -L LIST -f -` (its digest verified when pg_restore reads it to its end; it may
+//! stop once it has its entries), and its script goes where the restore goes. (pg_restore's own `-t` leaves a table's indexes and constraints behind.)
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -30,6 +30,8 @@ pub struct Handover {
     notes: String,
     /// What dbvault adds after it (triggers turned on again).
     after: String,
+    /// Whether the archive was read whole into pg_restore (and its digest verified), once written.
+    pub fed_whole: std::cell::Cell<bool>,
 }
 
 /// Plan the part of `snap`'s archive that `req` asks for, and the list pg_restore is given.
@@ -42,7 +44,7 @@ pub fn plan(g: &crate::cli::Global, repo: &Repository, index: &Index, snap: &Sna
     let program = program()?;
     let toc: Toc = super::contents::read(g, repo, index, snap)?;
     let mut read = |ranges: &[std::ops::Range<u64>]| store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other);
-    let plan = toc::select::plan(&toc, Dialect::Postgres, req, &mut read).map_err(|e| crate::exit::usage(e.to_string()))?;
+    let plan = toc::select::plan(&toc, Dialect::Postgres, req, &mut read).map_err(|e| super::selection::select_failed(snap, e))?;
     // Each chosen object's dump id: the first integer of its entry, or of its data block after
     // the block's type byte. Integers are a sign byte and the header's integer size in bytes.
     let int_size = read(std::slice::from_ref(&(0..12)))?.pop().and_then(|h| h.get(8).copied()).filter(|s| (1..=8).contains(s)).context("the archive's header is damaged")? as u64;
@@ -75,7 +77,7 @@ pub fn plan(g: &crate::cli::Global, repo: &Repository, index: &Index, snap: &Sna
         pieces.iter().filter_map(|p| if let Piece::Note(n) = p { Some(n.as_str()) } else { None }).filter(|n| n.trim_start().starts_with("-- dbvault:")).collect()
     };
     let (notes, after) = (ours(&plan.pieces[..last]), ours(&plan.pieces[last..]));
-    Ok((Handover { list, _list_watched: list_watched, program, notes, after }, plan))
+    Ok((Handover { list, _list_watched: list_watched, program, notes, after, fed_whole: std::cell::Cell::new(false) }, plan))
 }
 
 impl Handover {
@@ -116,17 +118,22 @@ impl Handover {
             (feeder.join().expect("the restore thread"), written, errors.join().unwrap_or_default())
         });
         let status = child.wait().map_err(|e| io("waiting for pg_restore", e))?;
-        let written = written.map_err(|e| io("writing the restored script", e))?;
-        if !status.success() {
-            let said = errors.trim();
-            return Err(io("pg_restore", std::io::Error::other(format!("{status}{}{said}", if said.is_empty() { "" } else { ": " }))));
-        }
-        // pg_restore stops reading once it has what it was asked for: a closed pipe is no failure.
+        // Damaged data first: pg_restore then only says its input ended early. pg_restore stops
+        // reading once it has what it was asked for: a closed pipe is no failure.
         let chunks = match fed {
-            Ok(s) => s.chunks,
+            Ok(s) => {
+                self.fed_whole.set(true);
+                s.chunks
+            }
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => 0,
             Err(e) => return Err(e),
         };
+        let written = written.map_err(|e| io("writing the restored script", e))?;
+        if let Some(how) = crate::child::describe(status) {
+            let said = errors.trim();
+            let failed = crate::exit::CommandFailed { command: "pg_restore".into(), status: format!("{how}{}{said}", if said.is_empty() { "" } else { ": " }) };
+            return Err(io("restoring a part of a custom archive", std::io::Error::other(failed)));
+        }
         out.write_all(self.after.as_bytes()).map_err(|e| io("writing the restored script", e))?;
         out.flush().map_err(|e| io("writing the restored script", e))?;
         Ok(RestoreSummary { bytes: written + (self.notes.len() + self.after.len()) as u64, chunks, elapsed: t0.elapsed() })

@@ -180,9 +180,8 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
     } else if !g.quiet && (output.is_some() || !a.command.is_empty()) {
         match &selection {
             Some(sel) => {
-                let read = sel.read.get();
                 crate::outln!(
-                    "restored {} of snapshot {} of db {}{}: {} object(s), {} written in {:.2} s; read {} in {} chunk(s) of the {} dump, every chunk verified",
+                    "restored {} of snapshot {} of db {}{}: {} object(s), {} written in {:.2} s; {}",
                     if sel.plan.tables.is_empty() { "part".to_string() } else { sel.plan.tables.iter().map(|t| output::printable(t)).collect::<Vec<_>>().join(", ") },
                     snap.id.short(),
                     snap.manifest.db,
@@ -190,9 +189,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
                     sel.plan.objects.len(),
                     output::size(s.bytes),
                     s.elapsed.as_secs_f64(),
-                    output::size(read.chunk_bytes),
-                    read.chunks,
-                    output::size(snap.manifest.size)
+                    sel.what_was_read(snap.manifest.size)
                 );
             }
             None => crate::outln!(

@@ -77,7 +77,7 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
                         tx.send(Ok(bytes.to_vec())).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader stopped"))
                     });
                     if let Err(e) = result {
-                        let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+                        let _ = tx.send(Err(std::io::Error::other(e)));
                     }
                 });
                 Ok(Box::new(Pieces { rx, piece: Vec::new(), at: 0 }))
@@ -144,7 +144,7 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
     let plan = match toc::select::plan(&toc, sql, &req, &mut read) {
         Ok(p) => p,
         Err(e @ toc::select::SelectError::NoSuchTable { .. }) => return Ok(Err(format!("snapshot {}: {e}", snap.id.short()))),
-        Err(e) => return Err(crate::exit::usage(format!("snapshot {}: {e}", snap.id.short()))),
+        Err(e) => return Err(super::selection::select_failed(snap, e)),
     };
     let name = plan.tables.first().cloned().unwrap_or_else(|| table.to_string());
     let defs: Vec<Range<u64>> = plan.objects.iter().map(|&i| &toc.objects[i]).filter(|o| matches!(o.kind, Kind::Table | Kind::Constraint)).map(|o| o.range.clone()).collect();

@@ -53,6 +53,18 @@ impl Selection {
         SelectionDoc { tables: &self.plan.tables, objects: self.plan.objects.len(), bytes_read: r.chunk_bytes, chunks_read: r.chunks }
     }
 
+    /// What was read to write it, and how it was verified.
+    pub fn what_was_read(&self, dump_size: u64) -> String {
+        match self.handover.as_ref().map(|h| h.fed_whole.get()) {
+            Some(true) => format!("read the {} archive whole into pg_restore, its digest verified", crate::output::size(dump_size)),
+            Some(false) => "pg_restore stopped reading the archive once it had its entries: what it read was authenticated, the whole archive's digest not checked".into(),
+            None => {
+                let read = self.read.get();
+                format!("read {} in {} chunk(s) of the {} dump, every chunk verified", crate::output::size(read.chunk_bytes), read.chunks, crate::output::size(dump_size))
+            }
+        }
+    }
+
     /// Bytes the script will hold (a custom archive's: the archive's, read whole).
     pub fn len(&self) -> u64 {
         if self.handover.is_some() {
@@ -117,6 +129,15 @@ pub fn request(a: &RestoreArgs) -> Option<Request> {
     partial.then(|| Request { tables: a.tables.clone(), schemas: a.schemas.clone(), database: a.database.clone(), parts })
 }
 
+/// What a failed choice of a part of `snap` is: a damaged or unreadable repository as itself, what
+/// the user asked for (no such table, ...) as a usage error.
+pub fn select_failed(snap: &Snapshot, e: toc::select::SelectError) -> anyhow::Error {
+    match e {
+        toc::select::SelectError::Read(io) => anyhow::anyhow!(io).context(format!("reading snapshot {}", snap.id.short())),
+        e => crate::exit::usage(e.to_string()),
+    }
+}
+
 /// Plan the part of `snap`'s dump that `req` asks for, from its table of contents (the one table
 /// asked for renamed to `rename_to`, if given).
 pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: &Request, rename_to: Option<&str>) -> Result<Selection> {
@@ -153,10 +174,7 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
         let texts = store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other)?;
         Ok(texts.into_iter().map(|t| encoding.decode(&t)).collect())
     };
-    let failed = |e| match e {
-        toc::select::SelectError::Read(io) => anyhow::anyhow!(io).context(format!("reading snapshot {}", snap.id.short())),
-        e => crate::exit::usage(e.to_string()),
-    };
+    let failed = |e| select_failed(snap, e);
     let mut plan = toc::select::plan(&toc, dialect, req, &mut read).map_err(failed)?;
     for w in &plan.warnings {
         crate::errln!("dbvault: warning: {w}");
