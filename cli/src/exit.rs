@@ -146,3 +146,18 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_carried_inside_an_io_error_decides_the_exit_code() {
+        let damaged = StoreError::format("pack 3fa2", repo_format::FormatError::BadMagic { kind: "pack" });
+        let through_a_reader = anyhow::Error::from(std::io::Error::other(damaged)).context("comparing the rows of orders");
+        assert_eq!(code_for(&through_a_reader), INTEGRITY);
+        let failed = CommandFailed { command: "pg_restore".into(), status: "exited with status 1".into() };
+        let through_a_pipe = anyhow::Error::from(StoreError::io("restoring", std::io::Error::other(failed)));
+        assert_eq!(code_for(&through_a_pipe), COMMAND_FAILED);
+    }
+}
