@@ -348,3 +348,15 @@ fn ls_lists_the_tables_of_a_pg_dump_and_says_which_formats_it_cannot_list() {
     let o = e.run(&["ls", "nosuchid"], b"");
     assert!(!o.status.success() && o.stdout.is_empty(), "{}", stderr(&o));
 }
+
+#[test]
+fn rename_to_copies_binary_rows_byte_for_byte() {
+    let e = Env::new();
+    let mut d = b"-- MariaDB dump 10.19  Distrib 11.8.3-MariaDB\n--\n-- Host: localhost    Database: shop\n-- ------\n\n--\n-- Table structure for table `t`\n--\n\nDROP TABLE IF EXISTS `t`;\nCREATE TABLE `t` (`id` int, `b` blob);\n\n--\n-- Dumping data for table `t`\n--\n\nLOCK TABLES `t` WRITE;\nINSERT INTO `t` VALUES (1,'\xff\xfe\x80 not utf-8'),(2,'ok');\nINSERT INTO `t` VALUES (3,'\xc3');\nUNLOCK TABLES;\n\n".to_vec();
+    d.extend_from_slice(b"-- Dump completed on 2026-12-07 10:00:00\n");
+    e.ingest("shop", &d);
+    let out = e.ok(&["restore", "latest", "--db", "shop", "--table", "t", "--rename-to", "t_copy"], b"").stdout;
+    let has = |needle: &[u8]| out.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"INSERT INTO `t_copy` VALUES (1,'\xff\xfe\x80 not utf-8'),(2,'ok');\nINSERT INTO `t_copy` VALUES (3,'\xc3');\nUNLOCK TABLES;"), "{}", String::from_utf8_lossy(&out));
+    assert!(has(b"LOCK TABLES `t_copy` WRITE;") && !has(b"`t`"), "{}", String::from_utf8_lossy(&out));
+}

@@ -13,6 +13,7 @@ mod key;
 mod repair;
 mod restore;
 mod rows_diff;
+mod script_encoding;
 mod selection;
 pub(crate) mod snapshots;
 

@@ -130,16 +130,13 @@ fn dialect(snap: &Snapshot) -> Result<Dialect> {
 fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: Dialect, table: &str, database: Option<&str>) -> Result<std::result::Result<Side, String>> {
     let toc: Toc = super::contents::read(g, repo, index, snap)?;
     let req = Request { tables: vec![table.to_string()], database: database.map(str::to_string), parts: Parts::SchemaOnly, ..Request::default() };
-    let mut read = |ranges: &[Range<u64>]| store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other);
+    let script = super::script_encoding::ScriptEncoding::of(snap);
+    let encoding = script.encoding;
+    let mut read = script.text_reader(repo, index, snap);
     let sql = match dialect {
         Dialect::Postgres => toc::select::Dialect::Postgres,
         Dialect::MySql => toc::select::Dialect::MySql,
         Dialect::TSql => toc::select::Dialect::TSql,
-    };
-    let encoding = match snap.manifest.source.encoding.as_deref() {
-        Some("utf-16le" | "utf-16le-nobom") => Encoding::Utf16 { le: true },
-        Some("utf-16be") => Encoding::Utf16 { le: false },
-        _ => Encoding::Utf8,
     };
     let plan = match toc::select::plan(&toc, sql, &req, &mut read) {
         Ok(p) => p,

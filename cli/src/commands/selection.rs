@@ -15,6 +15,7 @@ use store::restore::RestoreSummary;
 use store::snapshot::Snapshot;
 use toc::select::{Dialect, Parts, Piece, Plan, Request};
 
+use super::script_encoding::ScriptEncoding;
 use crate::cli::{Global, RestoreArgs};
 
 /// The part of a dump to restore, planned.
@@ -169,11 +170,8 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
     if !req.schemas.is_empty() && dialect == Dialect::MySql {
         return Err(crate::exit::usage("--schema is for PostgreSQL dumps; a MySQL database is chosen with --database, a table with --table DATABASE.NAME"));
     }
-    let encoding = Encoding::of(snap);
-    let mut read = |ranges: &[Range<u64>]| {
-        let texts = store::extract::read_ranges(repo, index, snap, ranges).map_err(std::io::Error::other)?;
-        Ok(texts.into_iter().map(|t| encoding.decode(&t)).collect())
-    };
+    let encoding = ScriptEncoding::of(snap);
+    let mut read = encoding.text_reader(repo, index, snap);
     let failed = |e| select_failed(snap, e);
     let mut plan = toc::select::plan(&toc, dialect, req, &mut read).map_err(failed)?;
     for w in &plan.warnings {
@@ -202,50 +200,4 @@ pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: 
         }
     }
     Ok(Selection { ranges, notes_before, notes_after: pending, plan, read: Cell::new(ExtractSummary::default()), handover: None })
-}
-
-/// The text encoding of a dump (as ingest recognised it), for what the script adds to it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    Utf8 { bom: bool },
-    Utf16 { le: bool, bom: bool },
-}
-
-impl Encoding {
-    fn of(snap: &Snapshot) -> Encoding {
-        match snap.manifest.source.encoding.as_deref() {
-            Some("utf-16le") => Encoding::Utf16 { le: true, bom: true },
-            Some("utf-16le-nobom") => Encoding::Utf16 { le: true, bom: false },
-            Some("utf-16be") => Encoding::Utf16 { le: false, bom: true },
-            Some("utf-8-bom") => Encoding::Utf8 { bom: true },
-            _ => Encoding::Utf8 { bom: false },
-        }
-    }
-
-    fn bom(self) -> &'static [u8] {
-        match self {
-            Encoding::Utf8 { bom: true } => b"\xef\xbb\xbf",
-            Encoding::Utf16 { le: true, bom: true } => b"\xff\xfe",
-            Encoding::Utf16 { le: false, bom: true } => b"\xfe\xff",
-            _ => b"",
-        }
-    }
-
-    fn encode(self, text: &str) -> Vec<u8> {
-        match self {
-            Encoding::Utf8 { .. } => text.as_bytes().to_vec(),
-            Encoding::Utf16 { le, .. } => text.encode_utf16().flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect(),
-        }
-    }
-
-    /// `bytes` as UTF-8 (a byte order mark dropped, what is not text replaced).
-    fn decode(self, bytes: &[u8]) -> Vec<u8> {
-        match self {
-            Encoding::Utf8 { .. } => bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes).to_vec(),
-            Encoding::Utf16 { le, .. } => {
-                let units = bytes.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
-                char::decode_utf16(units).map(|r| r.unwrap_or('\u{fffd}')).collect::<String>().trim_start_matches('\u{feff}').as_bytes().to_vec()
-            }
-        }
-    }
 }

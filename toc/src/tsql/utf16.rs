@@ -75,8 +75,16 @@ impl Encoding {
         }
     }
 
+    /// `text` in this encoding (without a byte-order mark).
+    pub fn encode(self, text: &str) -> Vec<u8> {
+        match self {
+            Encoding::Utf8 => text.as_bytes().to_vec(),
+            Encoding::Utf16 { le } => text.encode_utf16().flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect(),
+        }
+    }
+
     /// `orig` (whole code units) as text; what cannot be decoded becomes U+FFFD.
-    pub(super) fn decode(self, orig: &[u8]) -> String {
+    pub fn decode(self, orig: &[u8]) -> String {
         match self {
             Encoding::Utf8 => String::from_utf8_lossy(orig).into_owned(),
             Encoding::Utf16 { le } => {
