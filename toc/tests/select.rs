@@ -311,7 +311,7 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
 fn data_only_turns_the_tables_triggers_off_while_rows_load() {
     let req = Request { parts: Parts::DataOnly, ..tables(&["app.orders"]) };
     let out = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
-    let (off, copy, on) = (out.find("ALTER TABLE app.orders DISABLE TRIGGER USER;").unwrap(), out.find("COPY app.orders ").unwrap(), out.find("ALTER TABLE app.orders ENABLE TRIGGER USER;").unwrap());
+    let (off, copy, on) = (out.find("ALTER TABLE \"app\".\"orders\" DISABLE TRIGGER USER;").unwrap(), out.find("COPY app.orders ").unwrap(), out.find("ALTER TABLE \"app\".\"orders\" ENABLE TRIGGER USER;").unwrap());
     assert!(off < copy && copy < on, "{out}");
     assert!(out.find("SET client_encoding").unwrap() < off, "after the settings: {out}");
     // A table without triggers: nothing added.

@@ -31,13 +31,14 @@ pub(super) fn rewrite_heads(
     let mut at = range.start;
     while at < range.end {
         let starts = !lexer.in_statement();
-        let head = w.at(at, HEAD)?;
-        let line = memchr::memchr(b'\n', head).map(|i| &head[..=i]);
         let mut kept = 0;
         let mut whole = false;
         if starts {
-            let upper: Vec<u8> = head[..head.len().min(16)].to_ascii_uppercase();
-            let text = if upper.starts_with(b"INSERT") || upper.starts_with(b"REPLACE") {
+            let head = w.at(at, HEAD)?;
+            let head = &head[..head.len().min(HEAD)];
+            let line = memchr::memchr(b'\n', head).map(|i| &head[..=i]);
+            let opens = |word: &[u8]| head.get(..word.len()).is_some_and(|h| h.eq_ignore_ascii_case(word));
+            let text = if opens(b"INSERT") || opens(b"REPLACE") {
                 // Left as it is, it would load the rows into the live table.
                 let head = values_end(line.unwrap_or(head)).and_then(|end| std::str::from_utf8(&head[..end]).ok());
                 Some(head.ok_or_else(|| SelectError::Rename(format!("the INSERT statement at byte {at} of the dump is longer than dbvault rewrites (or not UTF-8)")))?)
@@ -78,10 +79,12 @@ pub(super) fn rewrite_heads(
 
 /// Where the `VALUES` keyword of an `INSERT` line ends, if the line has it.
 fn values_end(line: &[u8]) -> Option<usize> {
-    let upper = line.to_ascii_uppercase();
-    memchr::memmem::find_iter(&upper, b" VALUES")
-        .map(|i| i + " VALUES".len())
-        .find(|&e| upper.get(e).is_none_or(|c| matches!(c, b' ' | b'\n' | b'\r' | b'(')))
+    const KEY: &[u8] = b" VALUES";
+    line.windows(KEY.len())
+        .enumerate()
+        .filter(|(_, w)| w.eq_ignore_ascii_case(KEY))
+        .map(|(i, _)| i + KEY.len())
+        .find(|&e| line.get(e).is_none_or(|c| matches!(c, b' ' | b'\n' | b'\r' | b'(')))
 }
 
 /// The pieces written so far, consecutive dump ranges merged.

@@ -42,10 +42,9 @@ fn shown<'a>(f: Option<Field<'a>>) -> Option<std::borrow::Cow<'a, [u8]>> {
     let v = f.value()?;
     Some(match f.form {
         Form::Binary => {
-            let mut hex = b"\\x".to_vec();
-            for b in v {
-                hex.extend_from_slice(format!("{b:02x}").as_bytes());
-            }
+            let mut hex = Vec::with_capacity(2 + 2 * v.len());
+            hex.extend_from_slice(b"\\x");
+            super::script::hex(v, &mut hex);
             hex.into()
         }
         _ => v.into(),

@@ -48,18 +48,6 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of text values and NULLs (`None`).
-    pub fn from_values<'v>(values: impl IntoIterator<Item = Option<&'v [u8]>>) -> Row {
-        let mut row = Row::default();
-        for v in values {
-            match v {
-                Some(b) => row.push(Form::Text, b),
-                None => row.push(Form::Null, b""),
-            }
-        }
-        row
-    }
-
     /// Its number of fields.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -84,11 +72,6 @@ impl Row {
             let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
             Field { form, bytes: &self.data[start..end] }
         })
-    }
-
-    /// Its values as strings (`None` for NULL; bytes that are not UTF-8 replaced by U+FFFD).
-    pub fn to_strings(&self) -> Vec<Option<String>> {
-        self.fields().map(|f| f.value().map(|b| String::from_utf8_lossy(b).into_owned())).collect()
     }
 
     /// Append a field.

@@ -85,7 +85,8 @@ pub(crate) fn literal(dialect: Dialect, form: Form, bytes: &[u8], out: &mut Vec<
     }
 }
 
-fn hex(bytes: &[u8], out: &mut Vec<u8>) {
+/// Append `bytes` in lower-case hexadecimal digits.
+pub(crate) fn hex(bytes: &[u8], out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
         out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);

@@ -108,19 +108,28 @@ impl<R: Read> Sql<R> {
             self.bump();
         }
         let data = row.data_mut();
-        let token = data[start..].to_ascii_uppercase();
+        let raw = &data[start..];
         let mysql = self.dialect == Dialect::MySql;
+        let hex = mysql && raw.len() > 2 && raw[..2].eq_ignore_ascii_case(b"0x") && raw[2..].iter().all(u8::is_ascii_hexdigit);
+        // The words looked for are short: an upper-cased copy of at most 8 bytes, on the stack
+        // (this runs for every number of every row).
+        let mut up = [0u8; 8];
+        let n = if raw.len() <= up.len() { raw.len() } else { 0 };
+        up[..n].copy_from_slice(&raw[..n]);
+        up[..n].make_ascii_uppercase();
+        let token = &up[..n];
+        let introducer = mysql && raw.starts_with(b"_");
         if token == b"NULL" {
             data.truncate(start);
             return Ok(Form::Null);
         }
-        if mysql && token.len() > 2 && token.starts_with(b"0X") && token[2..].iter().all(u8::is_ascii_hexdigit) {
+        if hex {
             let digits = data.split_off(start + 2);
             data.truncate(start);
             unhex(&digits, data).ok_or_else(|| self.syntax("hexadecimal digits"))?;
             return Ok(Form::Binary);
         }
-        if mysql && token.starts_with(b"_") {
+        if introducer {
             // A character set introducer: `_binary '...'`, `_utf8mb4'...'`.
             self.skip_ws()?;
             if self.peek()? == Some(b'\'') {
@@ -134,7 +143,7 @@ impl<R: Read> Sql<R> {
         if self.peek()? != Some(b'\'') {
             return Ok(Form::Bare);
         }
-        let (esc, form) = match (token.as_slice(), mysql) {
+        let (esc, form) = match (token, mysql) {
             (b"E", false) => (Esc::Pg, Form::Text),
             (b"N", _) => (if mysql { Esc::MySql } else { Esc::None }, Form::Text),
             (b"B", _) => (Esc::None, Form::Bits),

@@ -50,12 +50,9 @@ pub(super) fn quiet(plan: &mut Plan, toc: &Toc, dialect: Dialect) {
     }
 }
 
-/// `schema.name` as PostgreSQL reads it, quoted where needed.
+/// `"schema"."name"`: always quoted, so that no name is read as a keyword (`user`, `order`).
 fn pg_name(t: &Object) -> String {
-    let part = |p: &str| {
-        let bare = p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if bare { p.to_string() } else { format!("\"{}\"", p.replace('"', "\"\"")) }
-    };
+    let part = |p: &str| format!("\"{}\"", p.replace('"', "\"\""));
     match &t.schema {
         Some(s) => format!("{}.{}", part(s), part(&t.name)),
         None => part(&t.name),
