@@ -119,7 +119,7 @@ pub enum Command {
     /// With `-- CMD`, a failing CMD is dbvault's failure (exit code 7).
     ///
     /// Every chunk is authenticated and re-hashed, and the whole stream is checked against
-    /// the digest recorded at ingest. With -o the file appears under its name only when
+    /// the digest recorded at ingest (a part of a dump, --table ...: every chunk it reads). With -o the file appears under its name only when
     /// the check passed; -o never writes to or replaces a device, FIFO, folder or symbolic
     /// link, and --force replaces only a regular file (keeping its permissions); -o - is
     /// standard output. `latest` needs --db when the repository holds several databases.
@@ -140,8 +140,8 @@ pub enum Command {
     /// Examples:
     ///   dbvault ls latest --db shop
     ///   dbvault ls 3fa2c1 --json | jq '.objects[] | select(.kind == "table_data") | {name, rows}'
-    /// For pg_dump plain, pg_dumpall, mysqldump / mariadb-dump and T-SQL (SSMS, sqlcmd; UTF-16 or
-    /// UTF-8) dumps. Ingest stores the table of contents with the snapshot; a snapshot stored
+    /// For pg_dump plain and custom (rows counted when uncompressed, -Z0), pg_dumpall,
+    /// mysqldump / mariadb-dump and T-SQL (SSMS, sqlcmd; UTF-16 or UTF-8) dumps. Ingest stores the table of contents with the snapshot; a snapshot stored
     /// before that existed is read back to list it (every chunk and the whole stream verified).
     #[command(verbatim_doc_comment)]
     Ls(LsArgs),

@@ -26,12 +26,14 @@ pub struct DiffArgs {
     pub db: Option<String>,
     /// Compare the dumps' objects instead: which tables, functions, views, indexes, ... were
     /// added, removed or changed, with each table's rows before and after (from the snapshots'
-    /// tables of contents: pg_dump plain, pg_dumpall, mysqldump / mariadb-dump and T-SQL dumps).
+    /// tables of contents: pg_dump plain and custom, pg_dumpall, mysqldump / mariadb-dump and
+    /// T-SQL dumps).
     #[arg(long, conflicts_with = "rows")]
     pub objects: bool,
     /// Compare the rows of this table instead: the rows only in A and only in B (an update shows
     /// as its old row then its new one, paired by the primary key the dump's definition names).
-    /// NAME or SCHEMA.NAME; pg_dump plain and mysqldump dumps.
+    /// NAME or SCHEMA.NAME; pg_dump plain, pg_dumpall, mysqldump / mariadb-dump and T-SQL dumps
+    /// (UTF-16 or UTF-8).
     #[arg(long, value_name = "TABLE")]
     pub rows: Option<String>,
     /// How --rows prints them: `tsv` (a first column `-` for A, `+` for B, PostgreSQL text
@@ -75,7 +77,9 @@ pub struct RestoreArgs {
     /// Restore only this table or view (repeat for more): NAME, or SCHEMA.NAME (MySQL:
     /// DATABASE.NAME). The script holds the dump's preamble, the table's definition, the sequences
     /// it owns, its rows, indexes, constraints, triggers, comments and grants; a foreign key to a
-    /// table not restored is left out with a comment. Only the chunks that hold these are read.
+    /// table not restored is left out with a comment. Only the chunks that hold these are read
+    /// (each verified), except from a pg_dump custom archive: it is read into pg_restore, which
+    /// writes the entries dbvault chose.
     #[arg(long = "table", value_name = "NAME", help_heading = "Part of a dump")]
     pub tables: Vec<String>,
     /// Create the one table of --table under this name instead, next to the live one
