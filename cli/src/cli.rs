@@ -140,9 +140,11 @@ pub enum Command {
     /// Examples:
     ///   dbvault ls latest --db shop
     ///   dbvault ls 3fa2c1 --json | jq '.objects[] | select(.kind == "table_data") | {name, rows}'
+    ///
     /// For pg_dump plain and custom (rows counted when uncompressed, -Z0), pg_dumpall,
-    /// mysqldump / mariadb-dump and T-SQL (SSMS, sqlcmd; UTF-16 or UTF-8) dumps. Ingest stores the table of contents with the snapshot; a snapshot stored
-    /// before that existed is read back to list it (every chunk and the whole stream verified).
+    /// mysqldump / mariadb-dump and T-SQL (SSMS, sqlcmd; UTF-16 or UTF-8) dumps. Ingest
+    /// stores the table of contents with the snapshot; a snapshot stored before that existed
+    /// is read back to list it (every chunk and the whole stream verified).
     #[command(verbatim_doc_comment)]
     Ls(LsArgs),
     /// Compare two snapshots: chunks and bytes only in A, only in B, shared, and the changed

@@ -138,7 +138,14 @@ pub fn ls(g: &Global, repo: &Repository, a: &LsArgs) -> Result<()> {
     output::table(header, &rows)?;
     let tables = toc.of_kind(Kind::TableData).count();
     let total: u64 = toc.of_kind(Kind::TableData).filter_map(|o| o.rows).sum();
-    crate::outln!("{} object(s); {tables} table(s) with data, {total} row(s), in {} of dump", rows.len(), output::size(toc.len));
+    let uncounted = toc.of_kind(Kind::TableData).filter(|o| o.rows.is_none()).count();
+    let counted = match uncounted {
+        0 => format!("{total} row(s)"),
+        // A compressed custom archive's rows are not read.
+        n if n == tables => "rows not counted (compressed data)".to_string(),
+        n => format!("{total} row(s) in the {} counted", tables - n),
+    };
+    crate::outln!("{} object(s); {tables} table(s) with data, {counted}, in {} of dump", rows.len(), output::size(toc.len));
     Ok(())
 }
 
