@@ -3,6 +3,7 @@
 //! unchanged since the day before gives the same line and the stream deduplicates. The manifest's
 //! `toc` field ([`TocRef`]) names the stream's chunk-list tree.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,9 @@ const KIND: &str = "table of contents";
 /// of the stream.
 pub const MAX_NOT_UNDERSTOOD: usize = 64;
 
-/// Longest line a reader accepts (a name of many kilobytes is possible; megabytes are not).
-pub const MAX_LINE: usize = 1 << 20;
+/// Longest line a reader accepts: parsers keep names of at most 1 MiB
+/// ([`toc::MAX_LINE_HEAD`]), and JSON's escapes can make a line of five such names this long.
+pub const MAX_LINE: usize = 64 << 20;
 
 /// The manifest's reference to a snapshot's table of contents.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,18 +39,18 @@ pub struct TocRef {
     pub not_understood: Vec<[u64; 2]>,
 }
 
-/// One line of the stream.
+/// One line of the stream (its names borrowed from the object it is written from).
 #[derive(Serialize, Deserialize)]
-struct Line {
+struct Line<'a> {
     kind: Kind,
-    tool_kind: String,
+    tool_kind: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    database: Option<String>,
+    database: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    schema: Option<String>,
-    name: String,
+    schema: Option<Cow<'a, str>>,
+    name: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    owner: Option<String>,
+    owner: Option<Cow<'a, str>>,
     section: Section,
     len: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,11 +64,11 @@ pub fn encode_objects(objects: &[Object], out: &mut Vec<u8>) {
     for o in objects {
         let line = Line {
             kind: o.kind,
-            tool_kind: o.tool_kind.clone(),
-            database: o.database.clone(),
-            schema: o.schema.clone(),
-            name: o.name.clone(),
-            owner: o.owner.clone(),
+            tool_kind: Cow::Borrowed(&o.tool_kind),
+            database: o.database.as_deref().map(Cow::Borrowed),
+            schema: o.schema.as_deref().map(Cow::Borrowed),
+            name: Cow::Borrowed(&o.name),
+            owner: o.owner.as_deref().map(Cow::Borrowed),
             section: o.section,
             len: o.range.end - o.range.start,
             rows: o.rows,
@@ -104,11 +106,11 @@ pub fn decode(bytes: &[u8], r: &TocRef, stream_len: u64) -> Result<Toc, FormatEr
         })?;
         objects.push(Object {
             kind: l.kind,
-            tool_kind: l.tool_kind,
-            database: l.database,
-            schema: l.schema,
-            name: l.name,
-            owner: l.owner,
+            tool_kind: l.tool_kind.into_owned(),
+            database: l.database.map(Cow::into_owned),
+            schema: l.schema.map(Cow::into_owned),
+            name: l.name.into_owned(),
+            owner: l.owner.map(Cow::into_owned),
             section: l.section,
             range: at..end,
             rows: l.rows,
@@ -121,6 +123,9 @@ pub fn decode(bytes: &[u8], r: &TocRef, stream_len: u64) -> Result<Toc, FormatEr
     }
     if at != stream_len && !objects.is_empty() {
         return Err(FormatError::malformed(KIND, format!("objects cover {at} bytes of the {stream_len}-byte dump")));
+    }
+    if r.not_understood.len() > MAX_NOT_UNDERSTOOD {
+        return Err(FormatError::malformed(KIND, format!("{} not-understood ranges, more than the {MAX_NOT_UNDERSTOOD} a manifest holds", r.not_understood.len())));
     }
     let not_understood: Vec<Range<u64>> = r.not_understood.iter().map(|[s, e]| *s..*e).collect();
     if not_understood.iter().any(|nu| nu.start > nu.end || nu.end > stream_len) {
@@ -216,7 +221,12 @@ mod tests {
         assert!(decode(&bytes, &TocRef { objects: 2, ..r.clone() }, 1000).is_err(), "object count");
         assert!(decode(b"{\"kind\":\"table\"}\n", &r, 1000).is_err(), "a line missing fields");
         assert!(decode(b"garbage\n", &r, 1000).is_err());
-        assert!(decode(&bytes, &TocRef { not_understood: vec![[5, 2000]], ..r }, 1000).is_err());
+        assert!(decode(&bytes, &TocRef { not_understood: vec![[5, 2000]], ..r.clone() }, 1000).is_err());
+        assert!(decode(&bytes, &TocRef { not_understood: vec![[5, 6]; MAX_NOT_UNDERSTOOD + 1], ..r.clone() }, 1000).is_err(), "more ranges than a manifest holds");
+        let unknown_section = String::from_utf8(bytes.clone()).unwrap().replacen("\"section\":\"pre_data\"", "\"section\":\"mid_data\"", 1);
+        assert!(decode(unknown_section.as_bytes(), &r, 1000).is_err(), "a section this reader does not know");
+        let later_key = String::from_utf8(bytes.clone()).unwrap().replacen("{", "{\"colour\":\"blue\",", 1);
+        assert_eq!(decode(later_key.as_bytes(), &r, 1000).unwrap(), toc, "a key this reader does not know is ignored");
     }
 
     #[test]
