@@ -59,6 +59,9 @@ pub fn ranges(
     let mut batch: Vec<StreamChunk> = Vec::new();
     let mut batch_bytes = 0u64;
     let mut joined: Vec<u8> = Vec::new();
+    // The first range that does not end before the chunk at hand (chunks come in stream order,
+    // so each range is passed once, however many there are).
+    let mut first = 0usize;
     let mut flush = |batch: &mut Vec<StreamChunk>, summary: &mut ExtractSummary| -> Result<()> {
         if batch.is_empty() {
             return Ok(());
@@ -84,7 +87,10 @@ pub fn ranges(
             summary.chunks += 1;
             summary.chunk_bytes += c.len;
             let chunk = c.offset..c.offset + c.len;
-            for (i, r) in ranges.iter().enumerate().filter(|(_, r)| r.start < chunk.end && chunk.start < r.end) {
+            while ranges.get(first).is_some_and(|r| r.end <= chunk.start) {
+                first += 1;
+            }
+            for (i, r) in ranges.iter().enumerate().skip(first).take_while(|(_, r)| r.start < chunk.end).filter(|(_, r)| chunk.start < r.end) {
                 let (from, to) = (r.start.max(chunk.start) - c.offset, r.end.min(chunk.end) - c.offset);
                 out(i, &data[from as usize..to as usize]).map_err(|e| StoreError::io("writing the extracted bytes", e))?;
                 summary.bytes += to - from;
@@ -137,7 +143,11 @@ pub fn read_ranges(repo: &Repository, index: &Index, snap: &Snapshot, wanted: &[
     Ok(wanted
         .iter()
         .map(|r| {
-            let m = merged.iter().position(|m| m.start <= r.start && r.end <= m.end).expect("every range lies in its union");
+            if r.is_empty() {
+                return Vec::new();
+            }
+            // The first union that ends after r starts holds it.
+            let m = merged.partition_point(|m| m.end <= r.start);
             let from = (r.start - merged[m].start) as usize;
             bufs[m][from..from + (r.end - r.start) as usize].to_vec()
         })

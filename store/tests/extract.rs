@@ -73,6 +73,8 @@ proptest! {
         let mut shuffled = ranges.clone();
         shuffled.reverse();
         shuffled.extend(ranges.iter().cloned());
+        // and reaching across others (unions of several).
+        shuffled.extend(ranges.windows(2).map(|w| w[0].start..w[1].end));
         let back = extract::read_ranges(&t.repo, &t.repo.index_reader().unwrap(), &s, &shuffled).unwrap();
         for (r, g) in shuffled.iter().zip(&back) {
             prop_assert_eq!(g.as_slice(), &data[r.start as usize..r.end as usize]);
