@@ -332,3 +332,13 @@ proptest! {
         while let Ok(Some(_)) = r.next_row() {}
     }
 }
+
+#[test]
+fn a_quoted_name_never_closed_is_an_error_at_its_limit() {
+    let mut text = b"INSERT INTO t (\"a".to_vec();
+    text.resize(text.len() + (4 << 20), b'x');
+    let mut r = RowReader::new(Dialect::Postgres, text.as_slice());
+    let err = r.next_row().unwrap_err().to_string();
+    assert!(err.contains("longer than 64 KiB"), "{err}");
+    assert!(r.offset() < 1 << 20, "it stopped at the limit, after {} bytes", r.offset());
+}

@@ -224,18 +224,21 @@ impl<R: Read> Sql<R> {
             Some(b'[') if self.tsql() => self.read_bracketed(),
             Some(q @ (b'"' | b'`')) if q == b'"' || self.mysql() => {
                 self.bump();
-                let mut out = Vec::new();
-                self.copy_quoted(q, false, Some(&mut out))?;
-                if out.len() > MAX_NAME {
-                    return Err(self.syntax("a name longer than 64 KiB"));
-                }
-                // Without its quotes, and doubled quotes made single.
-                let inner = &out[1..out.len() - 1];
-                let mut name = Vec::with_capacity(inner.len());
-                let mut i = 0;
-                while i < inner.len() {
-                    name.push(inner[i]);
-                    i += if inner[i] == q { 2 } else { 1 };
+                // Without its quotes, doubled quotes made single, never held beyond its limit (a
+                // quote that is never closed must not make it read the rest of the table).
+                let mut name = Vec::new();
+                loop {
+                    let b = self.next_in("a quoted name")?;
+                    if b == q {
+                        if self.peek()? != Some(q) {
+                            break;
+                        }
+                        self.bump();
+                    }
+                    name.push(b);
+                    if name.len() > MAX_NAME {
+                        return Err(self.syntax("a name longer than 64 KiB"));
+                    }
                 }
                 Ok(String::from_utf8_lossy(&name).into_owned())
             }
