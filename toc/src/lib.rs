@@ -44,6 +44,34 @@ pub mod tsql;
 /// is not looked at beyond their first and last bytes.
 pub const MAX_LINE_HEAD: usize = 1 << 20;
 
+/// Whose SQL a dump is written in: it decides the lexical rules (quotes, escapes, comments), which
+/// statements hold rows, and how names are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// PostgreSQL (pg_dump plain and custom, pg_dumpall): `COPY ... FROM stdin;` rows in text
+    /// format, or `INSERT` statements.
+    Postgres,
+    /// MySQL and MariaDB (mysqldump, mariadb-dump): `INSERT` (or `REPLACE`) statements with
+    /// backslash escapes.
+    MySql,
+    /// T-SQL scripts as SQL Server Management Studio and sqlcmd write them: one
+    /// `INSERT [dbo].[t] (...) VALUES (...)` a row, `GO` lines, `[bracketed]` names, `N'...'`
+    /// strings; in UTF-16 or UTF-8 ([`tsql::Encoding`]).
+    TSql,
+}
+
+impl Dialect {
+    /// The dialect of a dump in `format` (as manifests name formats), if dbvault reads its SQL.
+    pub fn of_format(format: &str) -> Option<Dialect> {
+        match format {
+            "pg_dump-plain" | "pg_dump-custom" | "pg_dumpall" => Some(Dialect::Postgres),
+            "mysqldump" => Some(Dialect::MySql),
+            "t-sql" => Some(Dialect::TSql),
+            _ => None,
+        }
+    }
+}
+
 /// What kind of object a part of a dump holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -45,18 +45,7 @@ pub use render::{JsonWriter, Sink, TsvWriter};
 pub use row::{Field, Form, Row};
 pub use script::SqlWriter;
 
-/// Whose SQL a dump is written in: it decides the lexical rules (quotes, escapes, comments) and
-/// which statements hold rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// pg_dump's plain format: `COPY ... FROM stdin;` rows in text format, or `INSERT` statements.
-    Postgres,
-    /// mysqldump's and mariadb-dump's: `INSERT` (or `REPLACE`) statements with backslash escapes.
-    MySql,
-    /// T-SQL scripts as SSMS and sqlcmd write them: one `INSERT [dbo].[t] (...) VALUES (...)` a
-    /// row, `GO` lines, `[bracketed]` names, `N'...'` strings; in UTF-16 or UTF-8 ([`Encoding`]).
-    TSql,
-}
+pub use crate::Dialect;
 
 /// Which snapshot a row is only in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

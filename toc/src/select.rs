@@ -22,16 +22,7 @@ pub type ReadRanges<'a> = dyn FnMut(&[Range<u64>]) -> io::Result<Vec<Vec<u8>>> +
 /// A table's database, schema and name.
 type TableKey = (Option<String>, Option<String>, String);
 
-/// The SQL dialect of the dump.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// PostgreSQL (pg_dump, pg_dumpall).
-    Postgres,
-    /// MySQL and MariaDB (mysqldump, mariadb-dump).
-    MySql,
-    /// T-SQL (SQL Server Management Studio, sqlcmd).
-    TSql,
-}
+pub use crate::Dialect;
 
 /// Definitions, rows, or both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

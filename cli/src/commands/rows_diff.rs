@@ -114,14 +114,13 @@ pub fn diff_rows(g: &Global, repo: &Repository, a: &DiffArgs, table: &str) -> Re
 
 /// The dialect of `snap`'s dump, if its rows can be read.
 fn dialect(snap: &Snapshot) -> Result<Dialect> {
-    match snap.manifest.source.format.as_deref() {
-        Some("pg_dump-plain" | "pg_dumpall") => Ok(Dialect::Postgres),
-        Some("mysqldump") => Ok(Dialect::MySql),
-        Some("t-sql") => Ok(Dialect::TSql),
-        other => Err(crate::exit::usage(format!(
+    // A custom archive's data is pg_restore's to read (it may be compressed).
+    match snap.manifest.source.format.as_deref().filter(|f| *f != "pg_dump-custom").and_then(Dialect::of_format) {
+        Some(d) => Ok(d),
+        None => Err(crate::exit::usage(format!(
             "snapshot {} holds {}: --rows reads pg_dump plain, pg_dumpall, mysqldump and T-SQL dumps",
             snap.id.short(),
-            other.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"))
+            snap.manifest.source.format.as_deref().map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"))
         ))),
     }
 }
@@ -133,12 +132,7 @@ fn side(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, dialect: 
     let script = super::script_encoding::ScriptEncoding::of(snap);
     let encoding = script.encoding;
     let mut read = script.text_reader(repo, index, snap);
-    let sql = match dialect {
-        Dialect::Postgres => toc::select::Dialect::Postgres,
-        Dialect::MySql => toc::select::Dialect::MySql,
-        Dialect::TSql => toc::select::Dialect::TSql,
-    };
-    let plan = match toc::select::plan(&toc, sql, &req, &mut read) {
+    let plan = match toc::select::plan(&toc, dialect, &req, &mut read) {
         Ok(p) => p,
         Err(e @ toc::select::SelectError::NoSuchTable { .. }) => return Ok(Err(format!("snapshot {}: {e}", snap.id.short()))),
         Err(e) => return Err(super::selection::select_failed(snap, e)),

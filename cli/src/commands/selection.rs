@@ -142,16 +142,15 @@ pub fn select_failed(snap: &Snapshot, e: toc::select::SelectError) -> anyhow::Er
 /// Plan the part of `snap`'s dump that `req` asks for, from its table of contents (the one table
 /// asked for renamed to `rename_to`, if given).
 pub fn plan(g: &Global, repo: &Repository, index: &Index, snap: &Snapshot, req: &Request, rename_to: Option<&str>) -> Result<Selection> {
-    let dialect = match snap.manifest.source.format.as_deref() {
-        Some("pg_dump-custom") => {
-            let (handover, plan) = super::handover::plan(g, repo, index, snap, req, rename_to)?;
-            return Ok(Selection { ranges: Vec::new(), notes_before: Vec::new(), notes_after: Vec::new(), plan, read: Cell::new(ExtractSummary::default()), handover: Some(handover) });
-        }
-        Some("pg_dump-plain" | "pg_dumpall") => Dialect::Postgres,
-        Some("mysqldump") => Dialect::MySql,
-        Some("t-sql") => Dialect::TSql,
-        other => {
-            let what = other.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"));
+    let format = snap.manifest.source.format.as_deref();
+    if format == Some("pg_dump-custom") {
+        let (handover, plan) = super::handover::plan(g, repo, index, snap, req, rename_to)?;
+        return Ok(Selection { ranges: Vec::new(), notes_before: Vec::new(), notes_after: Vec::new(), plan, read: Cell::new(ExtractSummary::default()), handover: Some(handover) });
+    }
+    let dialect = match format.and_then(Dialect::of_format) {
+        Some(d) => d,
+        None => {
+            let what = format.map_or("a stream not recognised as a dump".to_string(), |f| format!("a {f} dump"));
             return Err(crate::exit::usage(format!(
                 "snapshot {} holds {what}: --table, --schema, --database, --schema-only and --data-only work on pg_dump plain and custom, pg_dumpall, mysqldump and T-SQL dumps (restore the whole dump instead)",
                 snap.id.short()
