@@ -235,12 +235,12 @@ fn find_table<'a>(tables: &[&'a Object], want: &str, dialect: Dialect) -> Result
     // A view pg_dump writes twice (mysqldump: a temporary table, then the view) is one object;
     // tables of two databases (pg_dumpall) are two.
     let distinct_names = distinct(found.iter().map(|t| match t.database.as_deref().filter(|d| Some(*d) != t.schema.as_deref()) {
-        Some(d) => format!("{} (--database {d})", shown(t)),
-        None => shown(t),
+        Some(d) => format!("{} (--database {d})", shown(t, dialect)),
+        None => shown(t, dialect),
     }));
     match distinct_names.len() {
         0 => {
-            let names = distinct(tables.iter().flat_map(|t| [t.name.clone(), shown(t)]));
+            let names = distinct(tables.iter().flat_map(|t| [typed(&t.name, dialect), shown(t, dialect)]));
             Err(SelectError::NoSuchTable { name: want.to_string(), close: close_to(want, &names) })
         }
         1 => Ok(found),
@@ -248,13 +248,23 @@ fn find_table<'a>(tables: &[&'a Object], want: &str, dialect: Dialect) -> Result
     }
 }
 
-/// `schema.name` as `--table` takes it (a part holding a dot or a quote quoted).
-fn shown(t: &Object) -> String {
-    let part = |p: &str| if p.contains('.') || p.contains('"') || p.trim() != p { format!("\"{}\"", p.replace('"', "\"\"")) } else { p.to_string() };
+/// `schema.name` as `--table` takes it back (see [`typed`]).
+fn shown(t: &Object, dialect: Dialect) -> String {
     match &t.schema {
-        Some(s) => format!("{}.{}", part(s), part(&t.name)),
-        None => part(&t.name),
+        Some(s) => format!("{}.{}", typed(s, dialect), typed(&t.name, dialect)),
+        None => typed(&t.name, dialect),
     }
+}
+
+/// A name as `--table` reads it as that name: in double quotes (which every dialect's reading
+/// takes) when it holds a dot, a quote of any dialect's, or spaces at its ends.
+fn typed(p: &str, dialect: Dialect) -> String {
+    let quotes: &[char] = match dialect {
+        Dialect::Postgres => &['"'],
+        Dialect::MySql => &['"', '`'],
+        Dialect::TSql => &['"', '['],
+    };
+    if p.contains('.') || p.contains(quotes) || p.trim() != p || p.is_empty() { format!("\"{}\"", p.replace('"', "\"\"")) } else { p.to_string() }
 }
 
 /// The (schema, name) pairs `want` may mean.

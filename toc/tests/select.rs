@@ -157,6 +157,15 @@ fn a_typo_lists_the_close_names_and_a_shared_name_asks_to_qualify() {
     }
     let other = script(&pg_dump(), Dialect::Postgres, &tables(&["other.orders"])).unwrap();
     assert!(other.contains("COPY other.orders") && !other.contains("COPY app.orders"));
+    // A name holding a quote is suggested as --table reads it back.
+    let d = "-- MariaDB dump 10.19  Distrib 11.8.3-MariaDB\n--\n-- Host: localhost    Database: shop\n-- ------\n\n\
+             --\n-- Table structure for table `we``ird tab`\n--\n\nCREATE TABLE `we``ird tab` (`v` int);\n\n\
+             --\n-- Dumping data for table `we``ird tab`\n--\n\nINSERT INTO `we``ird tab` VALUES (1);\n\n-- Dump completed on 2026-12-07 10:00:00\n";
+    let Err(SelectError::NoSuchTable { close, .. }) = script(d, Dialect::MySql, &tables(&["we`ird tb"])) else { panic!("a typo") };
+    assert!(!close.is_empty() && close.iter().all(|c| c.contains("\"we`ird tab\"")), "{close:?}");
+    for suggested in &close {
+        assert!(script(d, Dialect::MySql, &tables(&[suggested])).unwrap().contains("VALUES (1)"), "{suggested} does not read back");
+    }
 }
 
 #[test]
