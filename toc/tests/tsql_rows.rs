@@ -212,6 +212,13 @@ fn what_is_no_table_data_is_an_error_not_a_panic() {
     // What holds no rows is no error.
     assert_eq!(read_all(b"SET IDENTITY_INSERT [t] ON\r\nGO\r\nSET IDENTITY_INSERT [t] OFF\r\nGO\r\n", Encoding::Utf8).unwrap().0.len(), 0);
     assert_eq!(read_all(b"", LE).unwrap().0.len(), 0);
+    // A table's rows whose range ends where another table's INSERT follows with no GO between
+    // them: the last statement ends with its row, at the end of the range (or of the script).
+    for tail in ["INSERT [dbo].[Od] ([O]) VALUES (1)\r\nINSERT [dbo].[Od] ([O]) VALUES (2)\r\n", "INSERT [dbo].[Od] ([O]) VALUES (1)\r\nINSERT [dbo].[Od] ([O]) VALUES (2)"] {
+        for enc in ENCODINGS {
+            assert_eq!(read_all(&encode(tail, enc, false), enc).unwrap().0.len(), 2, "{tail:?} in {enc:?}");
+        }
+    }
 }
 
 fn text() -> impl Strategy<Value = String> {

@@ -165,8 +165,10 @@ impl<R: Read> RowReader<R> {
                             self.sql.bump();
                             self.state = State::Between;
                         }
-                        // T-SQL's next statement, on the next line: no `;` ended this one.
-                        Some(_) if tsql => self.state = State::Between,
+                        // T-SQL's next statement, on the next line: no `;` ended this one; nor
+                        // does one end the last (an object's range ends with its last row's line,
+                        // whatever statement follows, a `GO` or another table's INSERT).
+                        Some(_) | None if tsql => self.state = State::Between,
                         // `ON CONFLICT DO NOTHING`, `ON DUPLICATE KEY UPDATE ...`.
                         Some(_) => {
                             self.sql.skip_statement()?;
