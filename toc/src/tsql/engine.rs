@@ -294,7 +294,7 @@ impl Engine {
             return self.goes_on(h);
         }
         let (schema, name) = lines::schema_and_name(h, table);
-        self.open(Named { kind: Kind::TableData, tool_kind: "TableData".into(), schema, name }, false, h.orig);
+        self.open(Named { kind: Kind::TableData, tool_kind: "Table Data".into(), schema, name }, false, h.orig);
         self.current.table_raw = raw.to_vec();
     }
 

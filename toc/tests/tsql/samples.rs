@@ -125,7 +125,7 @@ GO
 "),
     // A value holding a line `GO` and a header: no batch ends, no object opens. (Headers inside
     // values and bodies carry dates of their own, which are their text and count in digests.)
-    ((Kind::TableData, "TableData", SHOP, DBO, "Customers", DATA, Some(2)), "SET IDENTITY_INSERT [dbo].[Customers] ON 
+    ((Kind::TableData, "Table Data", SHOP, DBO, "Customers", DATA, Some(2)), "SET IDENTITY_INSERT [dbo].[Customers] ON 
 GO
 INSERT [dbo].[Customers] ([Id], [Name]) VALUES (1, N'Zürich AG')
 GO
@@ -138,14 +138,14 @@ GO
 SET IDENTITY_INSERT [dbo].[Customers] OFF
 GO
 "),
-    ((Kind::TableData, "TableData", SHOP, DBO, "Orders", DATA, Some(3)), "INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty], [Note], [CreatedAt]) VALUES (10, 1, 5, NULL, CAST(N'2026-12-07T10:00:00.0000000' AS DateTime2))
+    ((Kind::TableData, "Table Data", SHOP, DBO, "Orders", DATA, Some(3)), "INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty], [Note], [CreatedAt]) VALUES (10, 1, 5, NULL, CAST(N'2026-12-07T10:00:00.0000000' AS DateTime2))
 GO
 INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty], [Note], [CreatedAt]) VALUES (11, 2, 1, N'(urgent); -- call', CAST(N'2026-12-07T10:00:00.0000000' AS DateTime2))
 GO
 INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty], [Note], [CreatedAt]) VALUES (12, 2, 7, N'[x]]', CAST(N'2026-12-07T10:00:00.0000000' AS DateTime2))
 GO
 "),
-    ((Kind::TableData, "TableData", SHOP, Some("sales"), "Order Lines", DATA, Some(2)), "INSERT [sales].[Order Lines] ([OrderId], [Sku]) VALUES (10, 'A-1')
+    ((Kind::TableData, "Table Data", SHOP, Some("sales"), "Order Lines", DATA, Some(2)), "INSERT [sales].[Order Lines] ([OrderId], [Sku]) VALUES (10, 'A-1')
 GO
 INSERT [sales].[Order Lines] ([OrderId], [Sku]) VALUES (11, 'B-2')
 GO
@@ -235,7 +235,7 @@ GO
 SET ANSI_PADDING OFF
 GO
 "),
-    ((Kind::TableData, "TableData", SHOP, DBO, "Customers", DATA, Some(2)), "SET IDENTITY_INSERT [dbo].[Customers] ON
+    ((Kind::TableData, "Table Data", SHOP, DBO, "Customers", DATA, Some(2)), "SET IDENTITY_INSERT [dbo].[Customers] ON
 INSERT [dbo].[Customers] ([Id], [Code]) VALUES (1, 'A1')
 INSERT [dbo].[Customers] ([Id], [Code]) VALUES (2, 'B2')
 SET IDENTITY_INSERT [dbo].[Customers] OFF
@@ -252,7 +252,7 @@ CREATE TABLE [dbo].[Orders](
 ) ON [PRIMARY]
 GO
 "),
-    ((Kind::TableData, "TableData", SHOP, DBO, "Orders", DATA, Some(3)), "INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty]) VALUES (10, 1, 5)
+    ((Kind::TableData, "Table Data", SHOP, DBO, "Orders", DATA, Some(3)), "INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty]) VALUES (10, 1, 5)
 INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty]) VALUES (11, 2, 1)
 INSERT [dbo].[Orders] ([Id], [CustomerId], [Qty]) VALUES (12, 2, 7)
 "),
@@ -292,12 +292,12 @@ CREATE TABLE [dbo].[we]]ird. näme 🦀](
 GO
 "),
     ((Kind::View, "View", SHOP, DBO, "Totals", PRE, None), "SET ANSI_NULLS ON\nGO\nCREATE OR ALTER VIEW dbo.Totals AS SELECT 1 AS one\nGO\n"),
-    ((Kind::TableData, "TableData", SHOP, DBO, "we]ird. näme 🦀", DATA, Some(4)), "INSERT INTO [dbo].[we]]ird. näme 🦀] ([v]) VALUES (1), (2),
+    ((Kind::TableData, "Table Data", SHOP, DBO, "we]ird. näme 🦀", DATA, Some(4)), "INSERT INTO [dbo].[we]]ird. näme 🦀] ([v]) VALUES (1), (2),
 \t(3)
 INSERT INTO [dbo].[we]]ird. näme 🦀] ([v]) VALUES (4)
 go 2 -- twice
 "),
-    ((Kind::TableData, "TableData", SHOP, DBO, "Totals2", DATA, Some(1)), "INSERT INTO dbo.Totals2 VALUES (5)\nGO\n"),
+    ((Kind::TableData, "Table Data", SHOP, DBO, "Totals2", DATA, Some(1)), "INSERT INTO dbo.Totals2 VALUES (5)\nGO\n"),
     ((Kind::Index, "Index", SHOP, DBO, "IX weird", POST, None), "CREATE NONCLUSTERED INDEX [IX weird] ON [dbo].[we]]ird. näme 🦀] ([v])\nGO\n"),
 ];
 
