@@ -21,7 +21,8 @@ use crate::{Kind, MAX_LINE_HEAD, Object, Section, Toc, TocParser};
 
 mod dialect;
 
-pub use dialect::{Dialect, Header};
+pub use crate::Header;
+pub use dialect::Dialect;
 
 /// What the current line is, as far as it has been seen.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -90,7 +91,7 @@ pub struct BlockParser<D> {
 impl<D: Dialect> BlockParser<D> {
     /// A parser of `dialect` whose object digests are keyed with `key`.
     pub fn with_dialect(dialect: D, key: [u8; 32]) -> Self {
-        let current = Open::new(&key, dialect.lexer(), Header { kind: Kind::Preamble, ..Header::default() }, Section::PreData, 0);
+        let current = Open::new(&key, dialect.lexer(), Header::of(Kind::Preamble), Section::PreData, 0);
         BlockParser {
             dialect,
             key,
@@ -359,26 +360,14 @@ impl<D: Dialect> BlockParser<D> {
     /// End the current object at `end` and make `next` the current one.
     fn close(&mut self, end: u64, next: Open) {
         let o = std::mem::replace(&mut self.current, next);
-        let Header { kind, tool_kind, database, schema, name, owner } = o.header;
-        if o.start == end && kind == Kind::Preamble {
+        if o.start == end && o.header.kind == Kind::Preamble {
             return; // an empty preamble
         }
         let rows = match o.copy_rows {
             Some(r) => Some(r),
-            None => (kind == Kind::TableData).then(|| o.lexer.rows()),
+            None => (o.header.kind == Kind::TableData).then(|| o.lexer.rows()),
         };
-        self.objects.push(Object {
-            kind,
-            tool_kind,
-            database,
-            schema,
-            name,
-            owner,
-            section: o.section,
-            range: o.start..end,
-            rows,
-            digest: *o.hasher.finalize().as_bytes(),
-        });
+        self.objects.push(o.header.object(o.section, o.start..end, rows, *o.hasher.finalize().as_bytes()));
     }
 }
 
@@ -448,7 +437,7 @@ impl<D: Dialect> TocParser for BlockParser<D> {
             self.not_understood.push(self.current.start..end);
         }
         let key = self.key;
-        let placeholder = Open::new(&key, self.dialect.lexer(), Header { kind: Kind::Trailer, ..Header::default() }, Section::PostData, end);
+        let placeholder = Open::new(&key, self.dialect.lexer(), Header::of(Kind::Trailer), Section::PostData, end);
         self.close(end, placeholder);
         Toc { objects: self.objects, not_understood: self.not_understood, len: end, whole: None }
     }

@@ -164,6 +164,36 @@ pub struct Object {
     pub digest: [u8; 32],
 }
 
+/// What an object is, as a parser learns it before the object ends: an [`Object`] but where it
+/// lies and what its bytes hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its kind as the dump tool names it.
+    pub tool_kind: String,
+    /// The database it belongs to, in a dump of several.
+    pub database: Option<String>,
+    /// Its schema (MySQL: database), if named.
+    pub schema: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Its owner, if named.
+    pub owner: Option<String>,
+}
+
+impl Header {
+    /// A header of `kind` that names nothing (a preamble, a trailer).
+    pub fn of(kind: Kind) -> Header {
+        Header { kind, ..Header::default() }
+    }
+
+    /// The object it heads, in `section`, over `range` of the stream, with its `rows` and `digest`.
+    pub fn object(self, section: Section, range: Range<u64>, rows: Option<u64>, digest: [u8; 32]) -> Object {
+        Object { kind: self.kind, tool_kind: self.tool_kind, database: self.database, schema: self.schema, name: self.name, owner: self.owner, section, range, rows, digest }
+    }
+}
+
 /// The table of contents of one dump.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Toc {

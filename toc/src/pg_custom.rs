@@ -57,7 +57,7 @@ use data::{CopyRows, Rows};
 use format::{BLK_BLOBS, BLK_DATA, Enc, Field, Format, MAX_LEN, OFFSET_NO_DATA, PREFIX, Role};
 
 use crate::pg_plain::kind_of;
-use crate::{Kind, Object, Section, Toc, TocParser};
+use crate::{Header, Kind, Object, Section, Toc, TocParser};
 
 /// Longest text kept of an entry's name, kind, schema or owner; the rest is hashed, not kept.
 const KEEP: usize = 1 << 16;
@@ -85,19 +85,11 @@ enum At {
     Garbled,
 }
 
-/// What an object is.
-struct Named {
-    kind: Kind,
-    tool_kind: String,
-    schema: Option<String>,
-    name: String,
-    owner: Option<String>,
-    section: Section,
-}
 
 /// An object whose end is not known yet.
 struct Open {
-    named: Named,
+    named: Header,
+    section: Section,
     start: u64,
     hasher: blake3::Hasher,
     rows: Rows,
@@ -135,7 +127,7 @@ pub struct PgCustom {
     compressed: bool,
     entry: Entry,
     /// Entries whose data block has not come yet, by dump id, and whether their data is `COPY`.
-    pending: HashMap<i64, (Named, bool)>,
+    pending: HashMap<i64, ((Header, Section), bool)>,
     /// The block being read holds large objects.
     blobs: bool,
     /// The section of the last entry that had one of its own.
@@ -148,7 +140,7 @@ pub struct PgCustom {
 impl PgCustom {
     /// A parser whose object digests are keyed with `key`.
     pub fn new(key: [u8; 32]) -> Self {
-        let preamble = Named { kind: Kind::Preamble, tool_kind: String::new(), schema: None, name: String::new(), owner: None, section: Section::PreData };
+        let preamble = Header::of(Kind::Preamble);
         PgCustom {
             key,
             pos: 0,
@@ -165,7 +157,7 @@ impl PgCustom {
             pending: HashMap::new(),
             blobs: false,
             section: Section::PreData,
-            current: Open { named: preamble, start: 0, hasher: blake3::Hasher::new_keyed(&key), rows: Rows::Uncounted },
+            current: Open { named: preamble, section: Section::PreData, start: 0, hasher: blake3::Hasher::new_keyed(&key), rows: Rows::Uncounted },
             objects: Vec::new(),
             not_understood: Vec::new(),
         }
@@ -333,14 +325,14 @@ impl PgCustom {
         };
         self.section = section;
         let some = |s: String| (!s.is_empty()).then_some(s);
-        let named = Named { kind: kind_of(&desc), tool_kind: desc, schema: some(namespace), name: tag, owner: some(owner), section };
+        let named = (Header { kind: kind_of(&desc), tool_kind: desc, schema: some(namespace), name: tag, owner: some(owner), database: None }, section);
         let hasher = std::mem::replace(&mut e.hasher, blake3::Hasher::new_keyed(&self.key));
         if e.data {
             if self.pending.insert(e.dump_id, (named, e.copy)).is_some() {
                 self.garble(); // two entries of one dump id
             }
         } else {
-            let next = Open { named, start: self.unit, hasher, rows: Rows::Uncounted };
+            let next = Open { named: named.0, section: named.1, start: self.unit, hasher, rows: Rows::Uncounted };
             self.close(self.unit, next);
         }
     }
@@ -348,7 +340,7 @@ impl PgCustom {
     /// A block's type and dump id read whole: its entry's object starts.
     fn block(&mut self, format: Format, item: &[u8]) {
         let id = format.int(&item[1..]);
-        let Some((named, copy)) = id.and_then(|id| self.pending.remove(&id)).filter(|_| matches!(item[0], BLK_DATA | BLK_BLOBS)) else { return self.garble() };
+        let Some(((named, section), copy)) = id.and_then(|id| self.pending.remove(&id)).filter(|_| matches!(item[0], BLK_DATA | BLK_BLOBS)) else { return self.garble() };
         self.blobs = item[0] == BLK_BLOBS;
         let rows = if self.blobs || self.compressed || named.kind != Kind::TableData {
             Rows::Uncounted
@@ -357,7 +349,7 @@ impl PgCustom {
         } else {
             Rows::Inserts(Box::default())
         };
-        let next = Open { named, start: self.unit, hasher: blake3::Hasher::new_keyed(&self.key), rows };
+        let next = Open { named, section, start: self.unit, hasher: blake3::Hasher::new_keyed(&self.key), rows };
         self.close(self.unit, next);
         self.at = if self.blobs { At::BlobOid } else { At::ChunkLen };
     }
@@ -373,8 +365,7 @@ impl PgCustom {
         if o.start == end && o.named.kind == Kind::Preamble {
             return; // an empty stream's preamble
         }
-        let Named { kind, tool_kind, schema, name, owner, section } = o.named;
-        self.objects.push(Object { kind, tool_kind, database: None, schema, name, owner, section, range: o.start..end, rows: o.rows.count(), digest: *o.hasher.finalize().as_bytes() });
+        self.objects.push(o.named.object(o.section, o.start..end, o.rows.count(), *o.hasher.finalize().as_bytes()));
     }
 }
 
@@ -436,8 +427,7 @@ impl TocParser for PgCustom {
             let from = if self.unit < end { self.unit } else { self.current.start };
             self.not_understood.push(from..end);
         }
-        let named = Named { kind: Kind::Trailer, tool_kind: String::new(), schema: None, name: String::new(), owner: None, section: Section::PostData };
-        let placeholder = Open { named, start: end, hasher: blake3::Hasher::new(), rows: Rows::Uncounted };
+        let placeholder = Open { named: Header::of(Kind::Trailer), section: Section::PostData, start: end, hasher: blake3::Hasher::new(), rows: Rows::Uncounted };
         self.close(end, placeholder);
         Toc { objects: self.objects, not_understood: self.not_understood, len: end, whole }
     }

@@ -2,7 +2,7 @@
 //! which lines open objects and what they are, its sections, its lexer.
 
 use crate::sql::Lexer;
-use crate::{Kind, Section};
+use crate::{Header, Section};
 
 /// What a block-structured dump format says of itself.
 pub trait Dialect {
@@ -36,21 +36,4 @@ pub trait Dialect {
     fn opens_statement(&mut self, _line: &[u8], _current: &Header) -> Option<Header> {
         None
     }
-}
-
-/// What a block line says of the object it opens.
-#[derive(Clone, Debug, Default)]
-pub struct Header {
-    /// Its kind.
-    pub kind: Kind,
-    /// Its kind as the dump tool names it.
-    pub tool_kind: String,
-    /// The database it belongs to, in a dump of several.
-    pub database: Option<String>,
-    /// Its schema (database), if named.
-    pub schema: Option<String>,
-    /// Its name.
-    pub name: String,
-    /// Its owner, if named.
-    pub owner: Option<String>,
 }

@@ -11,9 +11,9 @@
 use std::ops::Range;
 
 use super::lexer::Lexer;
-use super::lines::{self, Head, Line, Named};
+use super::lines::{self, Head, Line};
 use super::utf16::Encoding;
-use crate::{Kind, Object, Section, Toc};
+use crate::{Header, Kind, Object, Section, Toc};
 
 /// Narrow bytes of a line kept to tell what it is: far more than a header or an `INSERT`'s
 /// table name takes (names are at most 128 characters).
@@ -41,7 +41,7 @@ enum Batch {
 
 /// An object whose end is not known yet.
 struct Open {
-    named: Named,
+    named: Header,
     database: Option<String>,
     section: Section,
     start: u64,
@@ -94,7 +94,7 @@ impl Engine {
     /// An engine for a script in `enc` whose digests are keyed with `key`; `bom` are the
     /// byte-order mark's bytes, the preamble's first.
     pub(super) fn new(key: [u8; 32], enc: Encoding, bom: &[u8]) -> Self {
-        let preamble = Named { kind: Kind::Preamble, tool_kind: String::new(), schema: None, name: String::new() };
+        let preamble = Header::of(Kind::Preamble);
         let mut current = Open::new(&key, preamble, None, Section::PreData, 0, 0, false);
         current.hasher.update(bom);
         let pos = bom.len() as u64;
@@ -165,7 +165,7 @@ impl Engine {
         }
         let rows = self.lexer.rows();
         self.hash_now();
-        let trailer = Named { kind: Kind::Trailer, tool_kind: String::new(), schema: None, name: String::new() };
+        let trailer = Header::of(Kind::Trailer);
         let last = std::mem::replace(&mut self.current, Open::new(&self.key, trailer, None, Section::PostData, end, rows, false));
         self.close(last, end, rows);
         Toc { objects: self.objects, not_understood: self.not_understood, len: end, whole: None }
@@ -294,7 +294,7 @@ impl Engine {
             return self.goes_on(h);
         }
         let (schema, name) = lines::schema_and_name(h, table);
-        self.open(Named { kind: Kind::TableData, tool_kind: "Table Data".into(), schema, name }, false, h.orig);
+        self.open(Header { kind: Kind::TableData, tool_kind: "Table Data".into(), schema, name, ..Header::default() }, false, h.orig);
         self.current.table_raw = raw.to_vec();
     }
 
@@ -315,7 +315,7 @@ impl Engine {
             // A database's section, or (`USE [master]`) the end of the script.
             const SYSTEM: [&str; 4] = ["master", "tempdb", "model", "msdb"];
             let kind = if SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(&db)) { Kind::Trailer } else { Kind::Database };
-            self.open(Named { kind, tool_kind: "USE".into(), schema: None, name: db.clone() }, false, h.orig);
+            self.open(Header { kind, tool_kind: "USE".into(), name: db.clone(), ..Header::default() }, false, h.orig);
         }
         self.database = Some(db);
     }
@@ -336,7 +336,7 @@ impl Engine {
 
     /// Open `named` at the start of the bytes held back, or else at the current line's start;
     /// `line` (the line's original bytes, or what of them is digested first) are its first.
-    fn open(&mut self, named: Named, by_header: bool, line: &[u8]) {
+    fn open(&mut self, named: Header, by_header: bool, line: &[u8]) {
         let (start, rows) = self.held.take().unwrap_or((self.line_start, self.line_rows));
         let section = match named.kind {
             Kind::TableData => {
@@ -413,25 +413,15 @@ impl Engine {
         if o.start == end && o.named.kind == Kind::Preamble {
             return; // an empty preamble
         }
-        let Named { kind, tool_kind, schema, name } = o.named;
-        self.objects.push(Object {
-            kind,
-            tool_kind,
-            database: o.database,
-            schema,
-            name,
-            owner: None,
-            section: o.section,
-            range: o.start..end,
-            rows: (kind == Kind::TableData).then(|| rows - o.rows_start),
-            digest: *o.hasher.finalize().as_bytes(),
-        });
+        let rows = (o.named.kind == Kind::TableData).then(|| rows - o.rows_start);
+        let named = Header { database: o.database, ..o.named };
+        self.objects.push(named.object(o.section, o.start..end, rows, *o.hasher.finalize().as_bytes()));
     }
 }
 
 impl Open {
     /// An object that begins at `start`, where the lexer had counted `rows_start` rows.
-    fn new(key: &[u8; 32], named: Named, database: Option<String>, section: Section, start: u64, rows_start: u64, by_header: bool) -> Open {
+    fn new(key: &[u8; 32], named: Header, database: Option<String>, section: Section, start: u64, rows_start: u64, by_header: bool) -> Open {
         let hasher = blake3::Hasher::new_keyed(key);
         Open { named, database, section, start, rows_start, hasher, by_header, awaiting: by_header, table_raw: Vec::new() }
     }

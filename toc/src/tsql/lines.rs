@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use super::lexer::{LineInfo, is_word};
 use super::utf16::Encoding;
-use crate::Kind;
+use crate::{Header, Kind};
 
 /// The first bytes of a line: narrow, and original (the same bytes in UTF-8).
 pub(super) struct Head<'a> {
@@ -43,18 +43,6 @@ impl Head<'_> {
     }
 }
 
-/// An object a line opens (or names).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Named {
-    /// Its kind.
-    pub kind: Kind,
-    /// SSMS's word for it.
-    pub tool_kind: String,
-    /// Its schema, if named.
-    pub schema: Option<String>,
-    /// Its name.
-    pub name: String,
-}
 
 /// What a line is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +53,7 @@ pub(super) enum Line {
     Go,
     /// An SSMS object header, `/****** Object:  Table [dbo].[Orders]    Script Date: ... ******/`,
     /// and the narrow range of its script date, if it names one (see [`script_date`]).
-    Header(Named, Option<Range<usize>>),
+    Header(Header, Option<Range<usize>>),
     /// `SET` options `ON` (`SET ANSI_PADDING ON`), which SSMS puts before what they are for, or
     /// `PRINT` (SSDT's `PRINT N'Creating Table [dbo].[Orders]...'` before it creates it).
     Settings,
@@ -76,7 +64,7 @@ pub(super) enum Line {
     /// `USE database`.
     Use(String),
     /// `CREATE [OR ALTER] kind name`, or `ALTER TABLE t ADD` a constraint or default.
-    Creates(Named),
+    Creates(Header),
     /// The rest of a statement begun on an earlier line (its first code is `(`, `)`, `,` or `;`).
     Continuation,
     /// Any other statement.
@@ -182,7 +170,7 @@ fn split(head: &Head, parts: &[Part]) -> (Option<String>, String) {
 
 /// `/****** Object:  Type [schema].[name]    Script Date: ... ******/`, a line of comment only, and
 /// the narrow range of its script date.
-fn header(head: &Head, info: LineInfo, complete: bool) -> Option<(Named, Option<Range<usize>>)> {
+fn header(head: &Head, info: LineInfo, complete: bool) -> Option<(Header, Option<Range<usize>>)> {
     if !complete || !info.ends_in_code || info.first_code.is_some() {
         return None;
     }
@@ -200,7 +188,7 @@ fn header(head: &Head, info: LineInfo, complete: bool) -> Option<(Named, Option<
     let kind = TYPES.iter().find(|t| t.0 == tool_kind).map_or(Kind::Other, |t| t.1);
     let (schema, name) = split(head, &parts);
     let date = script_date(&mut c);
-    (!tool_kind.is_empty()).then_some((Named { kind, tool_kind, schema, name }, date))
+    (!tool_kind.is_empty()).then_some((Header { kind, tool_kind, schema, name, ..Header::default() }, date))
 }
 
 /// The narrow range of a header's script date, its name read up to `c`: what lies between
@@ -250,7 +238,7 @@ fn settings_on(c: &mut Cursor) -> bool {
 }
 
 /// After `CREATE`: `[OR ALTER] kind name`, for the kinds SSMS writes headers for.
-fn create(head: &Head, c: &mut Cursor) -> Option<Named> {
+fn create(head: &Head, c: &mut Cursor) -> Option<Header> {
     if c.keyword("OR") {
         c.ws();
         c.keyword("ALTER").then_some(())?;
@@ -277,12 +265,12 @@ fn create(head: &Head, c: &mut Cursor) -> Option<Named> {
     if kind == Kind::Type && contains_words(&c.s[c.i..], b"AS TABLE") {
         tool_kind = "UserDefinedTableType";
     }
-    Some(Named { kind, tool_kind: tool_kind.to_string(), schema, name })
+    Some(Header { kind, tool_kind: tool_kind.to_string(), schema, name, ..Header::default() })
 }
 
 /// After `ALTER`: `TABLE t [WITH CHECK|NOCHECK] ADD [CONSTRAINT c] DEFAULT|FOREIGN KEY|CHECK|PRIMARY
 /// KEY|UNIQUE`, named `t c` (an unnamed default `t column`, another unnamed constraint `t`).
-fn alter_add(head: &Head, c: &mut Cursor) -> Option<Named> {
+fn alter_add(head: &Head, c: &mut Cursor) -> Option<Header> {
     c.keyword("TABLE").then_some(())?;
     c.ws();
     let (table, _) = c.multipart()?;
@@ -320,7 +308,7 @@ fn alter_add(head: &Head, c: &mut Cursor) -> Option<Named> {
         }
     }
     let name = constraint.map_or(table.clone(), |x| format!("{table} {x}"));
-    Some(Named { kind, tool_kind: tool_kind.to_string(), schema, name })
+    Some(Header { kind, tool_kind: tool_kind.to_string(), schema, name, ..Header::default() })
 }
 
 /// Whether `s` holds `words` (upper-case, single-spaced) as words, whatever their case and spaces.
