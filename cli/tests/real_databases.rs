@@ -279,6 +279,15 @@ fn postgres_single_tables_restore_and_row_diffs_name_exactly_the_changed_rows() 
     pg.sql("shop", "INSERT INTO events_restored (what) VALUES ('after')");
     assert_eq!(pg.sql("shop", "SELECT id FROM events_restored WHERE what = 'after'").trim(), "301", "its own sequence, at the dumped value");
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM events").trim(), "300", "the live table untouched");
+    // Again, into a psql not told to stop at errors: the script stops itself at the name taken,
+    // and nothing of it stays (the table, its sequence, its rows).
+    let before = pg_table_sum(&pg, "shop", "events_restored");
+    let mut args = vec!["restore", &day0, "--table", "events", "--rename-to", "events_restored", "--"];
+    let plain_psql = pg.client("psql", "shop");
+    args.extend(plain_psql.iter().map(String::as_str));
+    let o = e.run(&args, b"");
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(pg_table_sum(&pg, "shop", "events_restored"), before);
     // The same from a dump of INSERT statements (pg_dump --inserts): only their heads change.
     let mut a = vec!["--json".to_string(), "ingest".into(), "--db".into(), "shop_inserts".into(), "--".into()];
     let mut dump = pg.dump_cmd("shop");

@@ -79,6 +79,10 @@ pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read
             }
         }
     }
+    // Next to live tables, a name taken already must stop the script, not be written into: psql
+    // stops at the first error (even when not told to), and nothing of the script stays.
+    pieces.insert(0, Piece::Note("\\set ON_ERROR_STOP on\nBEGIN;\n".into()));
+    pieces.push(Piece::Note("\nCOMMIT;\n".into()));
     plan.pieces = pieces;
     plan.tables = vec![match &schema {
         Some(s) => format!("{s}.{new_name}"),

@@ -214,7 +214,7 @@ pub fn plan(toc: &Toc, dialect: Dialect, req: &Request, read: &mut ReadRanges<'_
         }
     }
     if req.parts == Parts::DataOnly {
-        triggers::quiet(&mut plan, toc, dialect);
+        triggers::quiet(&mut plan, toc, dialect, read)?;
     }
     Ok(plan)
 }

@@ -250,6 +250,7 @@ fn a_partition_without_its_parent_is_not_attached() {
 fn rename_to_creates_the_table_and_its_schema_wide_names_under_the_new_name() {
     let req = tables(&["app.orders"]);
     let out = script_renamed(&pg_dump(), Dialect::Postgres, &req, Some("orders_old")).unwrap();
+    assert!(out.starts_with("\\set ON_ERROR_STOP on\nBEGIN;\n") && out.ends_with("\nCOMMIT;\n"), "a name taken already stops it, and nothing stays:\n{out}");
     for wanted in [
         "CREATE TABLE app.orders_old (",
         "CREATE SEQUENCE app.orders_old_id_seq",
@@ -296,7 +297,7 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
     let d = "-- MariaDB dump 10.19  Distrib 11.8.3-MariaDB\n--\n-- Host: localhost    Database: shop\n-- ------\n/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n\n\
              --\n-- Table structure for table `orders`\n--\n\nDROP TABLE IF EXISTS `orders`;\nCREATE TABLE `orders` (\n  `id` int NOT NULL,\n  `orders` int,\n  PRIMARY KEY (`id`),\n  KEY `orders_c` (`orders`),\n  CONSTRAINT `orders_ibfk_1` FOREIGN KEY (`orders`) REFERENCES `customers` (`id`),\n  CONSTRAINT `self` FOREIGN KEY (`orders`) REFERENCES `orders` (`id`)\n);\n\n\
              --\n-- Dumping data for table `orders`\n--\n\nLOCK TABLES `orders` WRITE;\n/*!40000 ALTER TABLE `orders` DISABLE KEYS */;\nINSERT INTO `orders` VALUES\n(1,NULL),\n(2,'INSERT INTO `orders` VALUES');\nINSERT INTO `orders` VALUES (3,'\\nLOCK TABLES `orders` WRITE;');\n/*!40000 ALTER TABLE `orders` ENABLE KEYS */;\nUNLOCK TABLES;\n\
-             /*!50003 SET @saved_cs_client      = @@character_set_client */ ;\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 trigger stamp before insert on orders for each row set NEW.orders = 1 */;;\nDELIMITER ;\n\n\
+             /*!50003 SET @saved_cs_client      = @@character_set_client */ ;\n/*!50032 DROP TRIGGER IF EXISTS `stamp` */;\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 trigger stamp before insert on orders for each row set NEW.orders = 1 */;;\nDELIMITER ;\n\n\
              -- Dump completed on 2026-12-07 10:00:00\n";
     let out = script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some("orders_old")).unwrap();
     for wanted in [
@@ -310,6 +311,7 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
     ] {
         assert!(out.contains(wanted), "missing {wanted:?} in\n{out}");
     }
+    assert!(!out.lines().any(|l| l.trim_start_matches("/*!50032 ").starts_with("DROP TRIGGER")), "the original's trigger stays:\n{out}");
     assert!(!out.lines().any(|l| l.starts_with("DROP TABLE")), "a table of the new name on the server must stop the script, not be dropped:\n{out}");
     for bad in ["orders", "ORDERS", "", " ", "x ", "shop.x", &"x".repeat(60)] {
         assert!(matches!(script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some(bad)), Err(SelectError::Rename(_))), "{bad:?} accepted");
@@ -320,9 +322,16 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
 fn data_only_turns_the_tables_triggers_off_while_rows_load() {
     let req = Request { parts: Parts::DataOnly, ..tables(&["app.orders"]) };
     let out = script(&pg_dump(), Dialect::Postgres, &req).unwrap();
-    let (off, copy, on) = (out.find("ALTER TABLE \"app\".\"orders\" DISABLE TRIGGER USER;").unwrap(), out.find("COPY app.orders ").unwrap(), out.find("ALTER TABLE \"app\".\"orders\" ENABLE TRIGGER USER;").unwrap());
+    let off = out.find("ALTER TABLE \"app\".\"orders\" DISABLE TRIGGER \"orders_touch\";").unwrap();
+    let (copy, on) = (out.find("COPY app.orders ").unwrap(), out.find("ALTER TABLE \"app\".\"orders\" ENABLE TRIGGER \"orders_touch\";").unwrap());
     assert!(off < copy && copy < on, "{out}");
     assert!(out.find("SET client_encoding").unwrap() < off, "after the settings: {out}");
+    // As the dump leaves each: one it disables stays off, one it enables ALWAYS is so again.
+    let create = "CREATE TRIGGER orders_touch BEFORE UPDATE ON app.orders FOR EACH ROW EXECUTE FUNCTION app.touch();\n";
+    let disabled = pg_dump().replace(create, &format!("{create}\nALTER TABLE app.orders DISABLE TRIGGER orders_touch;\n"));
+    assert!(!script(&disabled, Dialect::Postgres, &req).unwrap().contains("orders_touch\";"), "a disabled trigger is not touched");
+    let always = pg_dump().replace(create, &format!("{create}\nALTER TABLE app.orders ENABLE ALWAYS TRIGGER orders_touch;\n"));
+    assert!(script(&always, Dialect::Postgres, &req).unwrap().contains("ALTER TABLE \"app\".\"orders\" ENABLE ALWAYS TRIGGER \"orders_touch\";"));
     // A table without triggers: nothing added.
     let req = Request { parts: Parts::DataOnly, ..tables(&["Order Items"]) };
     assert!(!script(&pg_dump(), Dialect::Postgres, &req).unwrap().contains("TRIGGER"));

@@ -85,7 +85,9 @@ pub struct RestoreArgs {
     /// Create the one table of --table under this name instead, next to the live one
     /// (PostgreSQL, MySQL): the names its schema or database holds once are renamed with it
     /// (PostgreSQL: indexes, key constraints, owned sequences; MySQL: constraints, triggers),
-    /// `orders_pkey` becoming `NEW_pkey`. Rows are copied verbatim.
+    /// `orders_pkey` becoming `NEW_pkey`. Rows are copied verbatim. Nothing is dropped: a name
+    /// taken already stops the script (PostgreSQL: one transaction, psql told to stop at the
+    /// first error; MySQL: the client stops, unless run with --force).
     #[arg(long, value_name = "NEW", requires = "tables", help_heading = "Part of a dump")]
     pub rename_to: Option<String>,
     /// Restore only the objects of this schema (PostgreSQL; repeat for more).

@@ -75,15 +75,21 @@ pub(super) fn rename(plan: &mut Plan, toc: &Toc, old: &str, new: &str, read: &mu
 }
 
 /// `text` with the names changed where they stand as what they name, and mysqldump's `DROP TABLE
-/// IF EXISTS` left out: next to the live tables, a table of the new name that exists already must
-/// stop the script, not be dropped.
+/// IF EXISTS` and `DROP TRIGGER IF EXISTS` (`--add-drop-trigger`) left out: next to the live
+/// tables, a table of the new name that exists already must stop the script, not be dropped, and
+/// the original's triggers stay.
 fn rewrite(text: &str, names: &Names) -> String {
     let (old, new) = &names.table;
     let kept: String = text
         .split_inclusive('\n')
-        .map(|line| match line.strip_prefix("DROP TABLE IF EXISTS ") {
-            Some(_) => format!("-- dbvault: DROP TABLE IF EXISTS {} left out (--rename-to never drops a table)\n", quoted(new)),
-            None => line.to_string(),
+        .map(|line| {
+            if line.starts_with("DROP TABLE IF EXISTS ") {
+                format!("-- dbvault: DROP TABLE IF EXISTS {} left out (--rename-to never drops a table)\n", quoted(new))
+            } else if line.trim_start_matches("/*!50032 ").starts_with("DROP TRIGGER ") {
+                "-- dbvault: a DROP TRIGGER left out (--rename-to never drops a trigger)\n".to_string()
+            } else {
+                line.to_string()
+            }
         })
         .collect();
     let mut out = TABLE_AFTER.iter().fold(kept, |t, k| after_keyword(&t, k, old, new));
