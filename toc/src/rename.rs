@@ -26,8 +26,10 @@ const COPY_HEAD: u64 = 256 << 10;
 /// that table as `new_name`.
 pub fn rename(plan: &mut Plan, toc: &Toc, dialect: Dialect, new_name: &str, read: &mut ReadRanges<'_>) -> Result<(), SelectError> {
     let table = plan.objects.iter().map(|&i| &toc.objects[i]).find(|o| matches!(o.kind, Kind::Table | Kind::TableData));
-    let ([_], Some(t)) = (plan.tables.as_slice(), table) else {
-        return Err(SelectError::Rename("--rename-to renames one table (--table, once)".into()));
+    let t = match (plan.tables.as_slice(), table) {
+        ([_], Some(t)) => t,
+        ([name], None) => return Err(SelectError::Rename(format!("--rename-to renames a table, and {name} is a view"))),
+        _ => return Err(SelectError::Rename("--rename-to renames one table (--table, once)".into())),
     };
     if dialect == Dialect::TSql {
         return Err(SelectError::Rename("--rename-to works on PostgreSQL and MySQL dumps; for a T-SQL script, restore the table and rename it with sp_rename".into()));

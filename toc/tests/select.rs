@@ -313,6 +313,8 @@ fn mysql_rename_to_renames_the_table_its_constraints_and_triggers_and_no_row() {
     }
     assert!(!out.lines().any(|l| l.trim_start_matches("/*!50032 ").starts_with("DROP TRIGGER")), "the original's trigger stays:\n{out}");
     assert!(!out.lines().any(|l| l.starts_with("DROP TABLE")), "a table of the new name on the server must stop the script, not be dropped:\n{out}");
+    let with_view = d.replace("-- Dump completed", "--\n-- Final view structure for view `v`\n--\n\n/*!50001 CREATE VIEW `v` AS select 1 AS `x` */;\n\n-- Dump completed");
+    assert!(matches!(script_renamed(&with_view, Dialect::MySql, &tables(&["v"]), Some("w")), Err(SelectError::Rename(m)) if m.contains("is a view")));
     for bad in ["orders", "ORDERS", "", " ", "x ", "shop.x", &"x".repeat(60)] {
         assert!(matches!(script_renamed(d, Dialect::MySql, &tables(&["orders"]), Some(bad)), Err(SelectError::Rename(_))), "{bad:?} accepted");
     }
