@@ -18,7 +18,8 @@ pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or no key, 4 repository busy,
 /// 5 damaged or missing data (also: check found problems), 6 reading the input stream failed,
 /// 7 the dump (or restore) command failed, or the dump's reader stopped before its end,
-/// 8 dump refused as empty or incomplete, 9 some jobs of --jobs failed,
+/// 8 dump refused as empty or incomplete, 9 some jobs of --jobs failed, 10 status: a backup
+/// older than --max-age,
 /// 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (commands dbvault ran were killed first).
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
@@ -109,6 +110,15 @@ pub enum Command {
     Ingest(IngestArgs),
     /// List snapshots, oldest first.
     Snapshots(SnapshotsArgs),
+    /// Each database's last snapshot and its age, and its last complete one when the last was
+    /// kept cut short; with --max-age, exit code 10 when one is older than allowed.
+    ///
+    /// Examples:
+    ///   dbvault status
+    ///   dbvault status --max-age 26h || notify "the nightly backup did not run"
+    ///   dbvault status --db shop --json
+    #[command(verbatim_doc_comment)]
+    Status(StatusArgs),
     /// Write a snapshot's dump, byte-identical, to standard output or a file.
     ///
     /// Examples:
@@ -408,6 +418,18 @@ pub struct IngestArgs {
     /// The dump command and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// `status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this database.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Fail (exit code 10) when a database's last complete snapshot is older than this (26h, 2d,
+    /// 1 week), or it has none: what a monitoring job runs after the nightly backup.
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
 }
 
 /// `snapshots` options.

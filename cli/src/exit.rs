@@ -23,6 +23,8 @@ pub const COMMAND_FAILED: u8 = 7;
 pub const REFUSED: u8 = 8;
 /// `ingest --jobs`: at least one job failed (the others' snapshots are saved).
 pub const JOBS_FAILED: u8 = 9;
+/// `status`: a database's last complete snapshot is older than `--max-age` (or it has none).
+pub const STALE: u8 = 10;
 
 // 130, 143 and 129: interrupted by SIGINT, SIGTERM or SIGHUP (dbvault dies of the signal after
 // cleaning up, so a shell reports 128 + the signal number; see `crate::interrupt`).
@@ -47,6 +49,16 @@ pub struct JobsFailed {
     pub failed: usize,
     /// Jobs run.
     pub total: usize,
+}
+
+/// `status` found databases whose backups are too old: exit code 10.
+#[derive(Debug, thiserror::Error)]
+#[error("{} database(s) without a complete snapshot within {max_age}: {}", .stale.len(), .stale.join(", "))]
+pub struct Stale {
+    /// Their names.
+    pub stale: Vec<String>,
+    /// The age allowed, as given.
+    pub max_age: String,
 }
 
 /// `check` found problems: exit code 5.
@@ -100,6 +112,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if causes(err).any(|e| e.is::<CheckFailed>()) {
         return INTEGRITY;
     }
+    if causes(err).any(|e| e.is::<Stale>()) {
+        return STALE;
+    }
     if causes(err).any(|e| e.is::<CommandFailed>() || e.is::<DumpNotDelivered>()) {
         return COMMAND_FAILED;
     }
@@ -121,7 +136,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 /// Whether the command already printed its JSON document, which reports this error (`ingest
 /// --jobs` with failed jobs, `check` with problems).
 pub fn reported_in_json(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<CheckFailed>())
+    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>())
 }
 
 /// A line of advice for errors where the next step is not obvious from the message.

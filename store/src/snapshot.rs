@@ -80,6 +80,11 @@ pub fn no_such_database(repo: &Repository, index: &Index, db: &str) -> StoreErro
     StoreError::NoSuchDatabase { db: db.to_string(), known: databases(repo, index).unwrap_or_default() }
 }
 
+/// The latest snapshot of `db` (one manifest read), if it has any.
+pub fn latest(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
+    latest_by_tag(repo, index, &repo.keys().name_tag(db))
+}
+
 fn latest_by_tag(repo: &Repository, index: &Index, tag: &[u8; 16]) -> Result<Option<Snapshot>> {
     let Some(id) = index.latest_of(tag)? else { return Ok(None) };
     Ok(index.snapshot(&id)?.and_then(|bytes| decode(repo, vec![(id, bytes)], None).pop()))

@@ -16,6 +16,7 @@ mod rows_diff;
 mod script_encoding;
 mod selection;
 pub(crate) mod snapshots;
+mod status;
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(a) => init::run(g, &a),
         Command::Ingest(a) => with_repo(g, |repo| ingest::run(g, repo, a)),
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
+        Command::Status(a) => with_repo(g, |repo| status::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
         Command::Log(a) => with_repo(g, |repo| browse::log(g, repo, &a)),
         Command::Show(a) => with_repo(g, |repo| browse::show(g, repo, &a)),

@@ -1,0 +1,113 @@
+//! `dbvault status`: is every database backed up recently enough? Each database's last snapshot
+//! (one manifest read per database, from the index), its age, and its last complete one when the
+//! last was kept cut short.
+
+use anyhow::Result;
+use jiff::{SignedDuration, Timestamp};
+use repo_format::Id;
+use serde::Serialize;
+use store::Repository;
+use store::snapshot::{self, Snapshot};
+
+use crate::cli::{Global, StatusArgs};
+use crate::output;
+
+/// A snapshot as `status --json` names it.
+#[derive(Serialize)]
+struct Brief {
+    id: Id,
+    time: Timestamp,
+    age_seconds: i64,
+    size: u64,
+    incomplete: bool,
+}
+
+impl Brief {
+    fn of(s: &Snapshot, now: Timestamp) -> Brief {
+        let m = &s.manifest;
+        Brief { id: s.id, time: m.end, age_seconds: now.duration_since(m.end).as_secs(), size: m.size, incomplete: m.incomplete }
+    }
+}
+
+/// One database's state.
+#[derive(Serialize)]
+struct DatabaseStatus {
+    db: String,
+    last: Brief,
+    /// The last snapshot that is not incomplete (the last itself, usually); none if every one is.
+    last_complete: Option<Brief>,
+    /// Older than `--max-age` allows (always false without it).
+    stale: bool,
+}
+
+/// `status --json`.
+#[derive(Serialize)]
+struct StatusDoc {
+    time: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_age_seconds: Option<i64>,
+    databases: Vec<DatabaseStatus>,
+    stale: Vec<String>,
+}
+
+pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
+    let max_age = a.max_age.as_deref().map(max_age).transpose()?;
+    let index = repo.index_reader()?;
+    let now = Timestamp::now();
+    let names = match &a.db {
+        Some(d) => vec![d.clone()],
+        None => snapshot::databases(repo, &index)?,
+    };
+    let mut databases = Vec::new();
+    for db in names {
+        let Some(last) = snapshot::latest(repo, &index, &db)? else {
+            return Err(snapshot::no_such_database(repo, &index, &db).into());
+        };
+        let last_complete = if last.manifest.incomplete { snapshot::list_of(repo, &index, &db)?.into_iter().rev().find(|s| !s.manifest.incomplete) } else { Some(last.clone()) };
+        let stale = max_age.is_some_and(|max| last_complete.as_ref().is_none_or(|s| now.duration_since(s.manifest.end) > max));
+        databases.push(DatabaseStatus { db, last: Brief::of(&last, now), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale });
+    }
+    let stale: Vec<String> = databases.iter().filter(|d| d.stale).map(|d| d.db.clone()).collect();
+    if g.json {
+        output::json(&StatusDoc { time: now, max_age_seconds: max_age.map(|m| m.as_secs()), databases, stale: stale.clone() })?;
+    } else if !g.quiet {
+        let rows: Vec<Vec<String>> = databases
+            .iter()
+            .map(|d| {
+                let complete = match &d.last_complete {
+                    Some(c) if c.id == d.last.id => "the last".to_string(),
+                    Some(c) => format!("{} ({} ago)", c.id.short(), age(c.age_seconds)),
+                    None => "none".to_string(),
+                };
+                let state = if d.stale { "STALE" } else if d.last.incomplete { "last INCOMPLETE" } else { "ok" };
+                vec![output::printable(&d.db).into_owned(), d.last.id.short(), output::local_time(d.last.time), age(d.last.age_seconds), output::size(d.last.size), complete, state.to_string()]
+            })
+            .collect();
+        output::table(&["DB", "LAST", "TIME", "AGE", "SIZE", "LAST COMPLETE", "STATE"], &rows)?;
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+    Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default() }.into())
+}
+
+/// `--max-age`: a positive duration (days count 24 hours).
+fn max_age(s: &str) -> Result<SignedDuration> {
+    let bad = |why: String| crate::exit::usage(format!("--max-age {s:?}: {why}; give a duration such as 26h, 2d or 1 week"));
+    let span = s.parse::<jiff::Span>().map_err(|e| bad(e.to_string()))?;
+    let d = SignedDuration::try_from(span).or_else(|_| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())).map_err(|e| bad(e.to_string()))?;
+    if d <= SignedDuration::ZERO {
+        return Err(bad("it is not positive".into()));
+    }
+    Ok(d)
+}
+
+/// An age in words: `3 h 05 min`, `2 d 4 h`.
+fn age(seconds: i64) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds % 86_400 / 3_600, seconds % 3_600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min"),
+        (0, _) => format!("{h} h {m:02} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}

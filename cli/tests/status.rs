@@ -1,0 +1,52 @@
+//! `dbvault status`: each database's last snapshot and its age; exit code 10 once one is older than
+//! `--max-age` allows.
+
+mod common;
+
+use common::{Env, stderr};
+
+const WHOLE: &[u8] = b"-- PostgreSQL database dump\n\nCREATE TABLE t (a int);\n\n-- PostgreSQL database dump complete\n\n";
+const CUT: &[u8] = b"-- PostgreSQL database dump\n\nCREATE TABLE t (a int);\n";
+
+#[test]
+fn a_database_whose_last_complete_backup_is_too_old_fails_the_status() {
+    let e = Env::new();
+    let shop = e.ingest("shop", WHOLE);
+    e.ok(&["ingest", "--db", "crm", "--allow-incomplete"], CUT);
+    let doc = e.json(&["status"], b"");
+    let dbs = doc["databases"].as_array().unwrap();
+    assert_eq!(dbs.iter().map(|d| d["db"].as_str().unwrap()).collect::<Vec<_>>(), ["crm", "shop"]);
+    assert_eq!(dbs[1]["last"]["id"], shop["id"]);
+    assert_eq!(dbs[1]["last_complete"]["id"], shop["id"]);
+    assert!(dbs[0]["last"]["incomplete"].as_bool().unwrap() && dbs[0]["last_complete"].is_null(), "{doc}");
+    assert!(dbs.iter().all(|d| d["stale"] == false), "no --max-age, nothing is stale: {doc}");
+
+    // Within a day: only crm, whose only snapshot is cut short, has no complete backup.
+    let o = e.run(&["status", "--max-age", "1d"], b"");
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("crm") && !stderr(&o).contains("shop"), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("STALE"));
+    assert_eq!(e.run(&["status", "--max-age", "1d", "--db", "shop"], b"").status.code(), Some(0));
+    // Once shop's backup is older than allowed, it is stale too (the JSON says which).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let o = e.run(&["--json", "status", "--max-age", "1s"], b"");
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["stale"], serde_json::json!(["crm", "shop"]));
+    assert_eq!(doc["max_age_seconds"], 1);
+    // A newer complete snapshot of crm: ok within a day.
+    e.ingest("crm", WHOLE);
+    assert_eq!(e.run(&["status", "--max-age", "1d"], b"").status.code(), Some(0));
+}
+
+#[test]
+fn a_bad_max_age_or_database_is_refused() {
+    let e = Env::new();
+    e.ingest("shop", WHOLE);
+    for bad in ["0s", "-2h", "soon", ""] {
+        let o = e.run(&["status", "--max-age", bad], b"");
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+    let o = e.run(&["status", "--db", "shpo"], b"");
+    assert!(!o.status.success() && stderr(&o).contains("shop"), "{}", stderr(&o));
+}
