@@ -67,6 +67,14 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// After the command, write Prometheus metrics of the repository to FILE for node_exporter's
+    /// textfile collector: each database's last complete backup's time, its dump's size, what it
+    /// added, how long it took, and its snapshot count. Derived from the repository (never
+    /// counted by this process), so every host and process writes the same; written to a
+    /// temporary file and renamed, so it is never seen half-written. A failure to write it warns.
+    #[arg(long, env = "DBVAULT_METRICS_FILE", global = true, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+
     /// Seconds to wait for another dbvault process's commit before giving up (exit code 4).
     #[arg(long, global = true, default_value_t = 600, value_name = "SECONDS")]
     pub lock_wait: u64,

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod exit;
 mod interrupt;
+mod metrics;
 mod output;
 mod password;
 mod process_tree;

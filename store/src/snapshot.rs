@@ -80,6 +80,11 @@ pub fn no_such_database(repo: &Repository, index: &Index, db: &str) -> StoreErro
     StoreError::NoSuchDatabase { db: db.to_string(), known: databases(repo, index).unwrap_or_default() }
 }
 
+/// How many snapshots `db` has (none read).
+pub fn count(repo: &Repository, index: &Index, db: &str) -> Result<usize> {
+    Ok(index.snapshots_of(&repo.keys().name_tag(db))?.len())
+}
+
 /// The latest snapshot of `db` (one manifest read), if it has any.
 pub fn latest(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
     latest_by_tag(repo, index, &repo.keys().name_tag(db))

@@ -85,5 +85,10 @@ fn with_repo(g: &Global, f: impl FnOnce(&Repository) -> Result<()>) -> Result<()
     let repo = open(g, &location, &password)?;
     let result = f(&repo);
     report_warnings(&repo);
+    if let Some(path) = &g.metrics_file
+        && let Err(e) = crate::metrics::write(&repo, path)
+    {
+        crate::errln!("dbvault: warning: the metrics file {} was not written: {}", path.display(), crate::output::error_chain(&e));
+    }
     result
 }
