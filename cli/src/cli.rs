@@ -417,6 +417,12 @@ pub struct IngestArgs {
     /// (a repository created with `init --no-deltas` never stores deltas).
     #[arg(long)]
     pub no_deltas: bool,
+    /// Tell a monitor (Healthchecks convention): URL/start when the ingest starts, URL once the
+    /// snapshot is saved, URL/fail with the error when it failed. An unreachable monitor warns,
+    /// and never fails or delays the backup by more than 10 s a ping. (In a jobs file: `ping =
+    /// "URL"` per job.)
+    #[arg(long, value_name = "URL", conflicts_with = "jobs")]
+    pub ping: Option<String>,
     /// Run the jobs listed in this TOML file, each as its own snapshot.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["db", "host", "tags", "command"])]
     pub jobs: Option<PathBuf>,

@@ -10,6 +10,7 @@ mod interrupt;
 mod metrics;
 mod output;
 mod password;
+mod ping;
 mod process_tree;
 
 use std::io::Write;

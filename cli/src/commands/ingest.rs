@@ -12,6 +12,7 @@ use super::snapshots::SnapshotDoc;
 use crate::child::Producer;
 use crate::cli::{Global, IngestArgs};
 use crate::output;
+use crate::ping::Ping;
 
 /// One dump to store.
 pub struct Spec {
@@ -20,6 +21,8 @@ pub struct Spec {
     pub tags: Vec<String>,
     pub allow_incomplete: bool,
     pub no_deltas: bool,
+    /// Where to ping when it starts, succeeds or fails.
+    pub ping: Option<Ping>,
     /// Empty: read standard input.
     pub command: Vec<String>,
 }
@@ -38,6 +41,7 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
         tags: a.tags,
         allow_incomplete: a.allow_incomplete,
         no_deltas: a.no_deltas,
+        ping: a.ping.as_deref().map(Ping::parse).transpose().map_err(crate::exit::usage)?,
         command: a.command,
     };
     if spec.command.is_empty() && std::io::stdin().is_terminal() {
@@ -69,9 +73,27 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
     printed.with_context(|| format!("snapshot {} of db {} was saved, but its summary could not be printed", s.snapshot.id.short(), s.snapshot.manifest.db))
 }
 
-/// Run one ingest: start the dump command (if any) and stream its output, or read stdin. The
-/// callers have checked the spec's labels, so a refused name never starts a dump command.
+/// Run one ingest, pinging its monitor (if it has one) as it starts and ends. The callers have
+/// checked the spec's labels, so a refused name never starts a dump command.
 pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<IngestSummary, StoreError> {
+    let Some(ping) = &spec.ping else { return ingest_unpinged(repo, spec, progress) };
+    ping.start();
+    let result = ingest_unpinged(repo, spec, progress);
+    match &result {
+        Ok(s) => ping.success(format!("snapshot {} of db {} saved: {} read, {} added", s.snapshot.id.short(), spec.db, output::size(s.snapshot.manifest.size), output::size(s.snapshot.manifest.added.stored_bytes))),
+        Err(e) => {
+            let mut why = format!("db {}: {e}", spec.db);
+            if let StoreError::ProducerFailed { stderr_tail, .. } = e {
+                why.extend(stderr_tail.iter().map(|l| format!("\n{l}")));
+            }
+            ping.fail(&why);
+        }
+    }
+    result
+}
+
+/// Run one ingest: start the dump command (if any) and stream its output, or read stdin.
+fn ingest_unpinged(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64) + Sync)>) -> Result<IngestSummary, StoreError> {
     let opts = |producer| IngestOptions {
         db: spec.db.clone(),
         host: spec.host.clone(),

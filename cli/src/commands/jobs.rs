@@ -28,6 +28,8 @@ struct Job {
     tags: Vec<String>,
     #[serde(default)]
     allow_incomplete: bool,
+    /// Where to ping (Healthchecks convention) as this job starts and ends.
+    ping: Option<String>,
 }
 
 /// `command = "pg_dump shop | sed ..."` (run by `sh -c`) or `command = ["pg_dump", "shop"]`.
@@ -56,7 +58,8 @@ fn load(file: &Path) -> Result<Vec<Spec>> {
             CommandSpec::Argv(v) if v.is_empty() => bail!("job {:?}: command is empty", j.db),
             CommandSpec::Argv(v) => v,
         };
-        specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, no_deltas: false, command });
+        let ping = j.ping.as_deref().map(crate::ping::Ping::parse).transpose().map_err(|e| anyhow::anyhow!("jobs file {}: job {:?}: {e}", file.display(), j.db))?;
+        specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, no_deltas: false, ping, command });
     }
     Ok(specs)
 }
