@@ -67,7 +67,7 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// After the command, write Prometheus metrics of the repository to FILE for node_exporter's
+    /// After a command that opens the repository, write Prometheus metrics of it to FILE for node_exporter's
     /// textfile collector: each database's last complete backup's time, its dump's size, what it
     /// added, how long it took, and its snapshot count. Derived from the repository (never
     /// counted by this process), so every host and process writes the same; written to a

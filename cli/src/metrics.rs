@@ -52,7 +52,7 @@ pub fn write(repo: &Repository, path: &Path) -> Result<()> {
 fn render(repo: &Repository) -> Result<String> {
     let index = repo.index_reader()?;
     let seconds = |t: Timestamp| t.as_millisecond() as f64 / 1000.0;
-    let mut last_success = Family { name: "dbvault_backup_last_success_timestamp_seconds", help: "When the database's last complete snapshot's dump ended (Unix time).", samples: Vec::new() };
+    let mut last_success = Family { name: "dbvault_backup_last_success_timestamp_seconds", help: "When the database's last complete snapshot's dump ended (Unix time; 0 if none is complete).", samples: Vec::new() };
     let mut last = Family { name: "dbvault_backup_last_timestamp_seconds", help: "When the database's last snapshot's dump ended, complete or not (Unix time).", samples: Vec::new() };
     let mut incomplete = Family { name: "dbvault_backup_last_incomplete", help: "1 if the database's last snapshot was cut short and kept with --allow-incomplete.", samples: Vec::new() };
     let mut dump = Family { name: "dbvault_backup_dump_bytes", help: "Size of the database's last dump.", samples: Vec::new() };
@@ -63,9 +63,9 @@ fn render(repo: &Repository) -> Result<String> {
         let Some(s) = snapshot::latest(repo, &index, &db)? else { continue };
         let m = &s.manifest;
         let complete: Option<Snapshot> = if m.incomplete { snapshot::list_of(repo, &index, &db)?.into_iter().rev().find(|s| !s.manifest.incomplete) } else { Some(s.clone()) };
-        if let Some(c) = complete {
-            last_success.samples.push((db.clone(), seconds(c.manifest.end)));
-        }
+        // A database none of whose snapshots is complete has never succeeded: 0 (1970), which any
+        // alert on the age of the last success fires for.
+        last_success.samples.push((db.clone(), complete.map_or(0.0, |c| seconds(c.manifest.end))));
         last.samples.push((db.clone(), seconds(m.end)));
         incomplete.samples.push((db.clone(), f64::from(u8::from(m.incomplete))));
         dump.samples.push((db.clone(), m.size as f64));

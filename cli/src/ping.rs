@@ -14,17 +14,17 @@ const BODY_MAX: usize = 10_000;
 /// Where to ping.
 #[derive(Clone, Debug)]
 pub struct Ping {
-    url: String,
+    url: reqwest::Url,
 }
 
 impl Ping {
     /// A ping URL, checked: `http://` or `https://`, with a host.
     pub fn parse(url: &str) -> Result<Ping, String> {
-        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(|| format!("ping URL {:?} must start with http:// or https://", shown(url)))?;
-        if rest.split('/').next().is_none_or(str::is_empty) {
-            return Err(format!("ping URL {:?} has no host", shown(url)));
+        let u = reqwest::Url::parse(url).map_err(|e| format!("ping URL {}: {e}", shown_text(url)))?;
+        if !matches!(u.scheme(), "http" | "https") || !u.has_host() {
+            return Err(format!("ping URL {} must be http:// or https:// with a host", shown_text(url)));
         }
-        Ok(Ping { url: url.trim_end_matches('/').to_string() })
+        Ok(Ping { url: u })
     }
 
     /// The backup starts.
@@ -47,7 +47,9 @@ impl Ping {
     }
 
     fn send(&self, suffix: &str, body: String) {
-        let url = format!("{}{suffix}", self.url);
+        // `/start` and `/fail` extend the path, before any query (`?create=1`) or fragment.
+        let mut url = self.url.clone();
+        url.set_path(&format!("{}{suffix}", self.url.path().trim_end_matches('/')));
         let deadline = Instant::now() + BUDGET;
         let mut last_error = String::new();
         for attempt in 0..3 {
@@ -65,7 +67,7 @@ impl Ping {
                     break;
                 }
             };
-            match client.post(&url).body(body.clone()).send() {
+            match client.post(url.clone()).body(body.clone()).send() {
                 Ok(r) if r.status().is_success() => return,
                 // The monitor answered: it will answer the same again.
                 Ok(r) if r.status().is_client_error() => {
@@ -80,11 +82,17 @@ impl Ping {
     }
 }
 
-/// A URL as warnings show it: scheme and host only (a ping URL's path is its secret).
-fn shown(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}/...", rest.split('/').next().unwrap_or("")),
-        None => "(not a URL)".into(),
+/// A URL as messages show it: scheme, host and port only (a ping URL's path is its secret, and so
+/// is a password in it).
+fn shown(url: &reqwest::Url) -> String {
+    format!("{}://{}{}/...", url.scheme(), url.host_str().unwrap_or(""), url.port().map_or(String::new(), |p| format!(":{p}")))
+}
+
+/// What was given as a URL, as messages show it (see [`shown`]).
+fn shown_text(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => shown(&u),
+        Err(_) => format!("{:?}", url.split(['/', '@', '?']).next().unwrap_or("")),
     }
 }
 

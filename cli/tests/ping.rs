@@ -58,6 +58,10 @@ fn a_backup_pings_its_start_and_its_success_or_failure_with_the_error() {
     let check = format!("{url}/b3f1-secret");
     e.ok(&["ingest", "--db", "shop", "--ping", &check], WHOLE);
     assert_eq!(paths(&seen), ["/b3f1-secret/start", "/b3f1-secret"]);
+    seen.lock().unwrap().clear();
+    // A query (Healthchecks' `?create=1` of slug URLs) stays after the path.
+    e.ok(&["ingest", "--db", "shop", "--ping", &format!("{url}/ping/key/slug?create=1")], WHOLE);
+    assert_eq!(paths(&seen), ["/ping/key/slug/start?create=1", "/ping/key/slug?create=1"]);
     assert!(seen.lock().unwrap()[1].1.contains("saved"), "{:?}", seen.lock().unwrap());
     seen.lock().unwrap().clear();
     // A dump command that fails: the failure ping carries its error lines.
@@ -74,6 +78,17 @@ fn a_backup_pings_its_start_and_its_success_or_failure_with_the_error() {
     let o = e.run(&["ingest", "--jobs", jobs.to_str().unwrap(), "--parallel", "1"], b"");
     assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
     assert_eq!(paths(&seen), ["/job-a/start", "/job-a", "/job-b/start", "/job-b/fail"]);
+    seen.lock().unwrap().clear();
+    // A repository that cannot be opened is a failed backup too.
+    let mut c = e.cmd(&["ingest", "--db", "shop", "--ping", &check]);
+    c.env("DBVAULT_PASSWORD", "wrong");
+    let o = e.run_with(c, WHOLE);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(paths(&seen), ["/b3f1-secret/start", "/b3f1-secret/fail"]);
+    // A mistyped monitor in a jobs file costs the pings, not the backup.
+    std::fs::write(&jobs, format!("[[job]]\ndb = \"a\"\ncommand = [\"cat\", {:?}]\nping = \"ftp://nowhere/x\"\n", dump.to_str().unwrap())).unwrap();
+    let o = e.run(&["ingest", "--jobs", jobs.to_str().unwrap()], b"");
+    assert!(o.status.success() && stderr(&o).contains("runs without pings"), "{}", stderr(&o));
 }
 
 #[test]
@@ -81,12 +96,12 @@ fn an_unreachable_monitor_only_warns_and_a_bad_url_is_refused() {
     let e = Env::new();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let t0 = Instant::now();
-    let o = e.run(&["ingest", "--db", "shop", "--ping", &format!("http://127.0.0.1:{port}/the-secret-part")], WHOLE);
+    let o = e.run(&["ingest", "--db", "shop", "--ping", &format!("http://bob:hunter2@127.0.0.1:{port}/the-secret-part")], WHOLE);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("ping http://127.0.0.1") && stderr(&o).contains("failed"), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("the-secret-part"), "a ping URL's path is not printed: {}", stderr(&o));
+    assert!(!stderr(&o).contains("the-secret-part") && !stderr(&o).contains("hunter2"), "a ping URL's path and password are not printed: {}", stderr(&o));
     assert!(t0.elapsed() < Duration::from_secs(25), "two pings of at most 10 s each");
-    for bad in ["hc-ping.com/x", "ftp://host/x", "https:///x"] {
+    for bad in ["hc-ping.com/x", "ftp://host/x", "http://", "http://ho st/x", "http://127.0.0.1:99999/x"] {
         let o = e.run(&["ingest", "--db", "shop", "--ping", bad], WHOLE);
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
     }

@@ -37,13 +37,24 @@ fn a_database_whose_last_complete_backup_is_too_old_fails_the_status() {
     // A newer complete snapshot of crm: ok within a day.
     e.ingest("crm", WHOLE);
     assert_eq!(e.run(&["status", "--max-age", "1d"], b"").status.code(), Some(0));
+    // A database asked for that has no snapshot (gone, or never backed up) is stale.
+    let o = e.run(&["--json", "status", "--db", "billing", "--max-age", "1d"], b"");
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no snapshots of db \"billing\""), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc["databases"][0]["last"].is_null() && doc["stale"] == serde_json::json!(["billing"]), "{doc}");
+    // Stale is the exit code even when the reader stopped reading (`| true`).
+    let mut c = e.cmd(&["status", "--db", "billing", "--max-age", "1d"]);
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(10));
 }
 
 #[test]
 fn a_bad_max_age_or_database_is_refused() {
     let e = Env::new();
     e.ingest("shop", WHOLE);
-    for bad in ["0s", "-2h", "soon", ""] {
+    for bad in ["0s", "-2h", "soon", "", "1 month", "99999y"] {
         let o = e.run(&["status", "--max-age", bad], b"");
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
     }

@@ -41,7 +41,8 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
         tags: a.tags,
         allow_incomplete: a.allow_incomplete,
         no_deltas: a.no_deltas,
-        ping: a.ping.as_deref().map(Ping::parse).transpose().map_err(crate::exit::usage)?,
+        // `--ping` wraps the whole command (crate::commands::run), opening the repository too.
+        ping: None,
         command: a.command,
     };
     if spec.command.is_empty() && std::io::stdin().is_terminal() {
@@ -81,13 +82,7 @@ pub fn ingest_one(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64)
     let result = ingest_unpinged(repo, spec, progress);
     match &result {
         Ok(s) => ping.success(format!("snapshot {} of db {} saved: {} read, {} added", s.snapshot.id.short(), spec.db, output::size(s.snapshot.manifest.size), output::size(s.snapshot.manifest.added.stored_bytes))),
-        Err(e) => {
-            let mut why = format!("db {}: {e}", spec.db);
-            if let StoreError::ProducerFailed { stderr_tail, .. } = e {
-                why.extend(stderr_tail.iter().map(|l| format!("\n{l}")));
-            }
-            ping.fail(&why);
-        }
+        Err(e) => ping.fail(&format!("db {}: {}", spec.db, output::error_chain(&anyhow::anyhow!(e.to_string())))),
     }
     result
 }

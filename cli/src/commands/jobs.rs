@@ -58,7 +58,15 @@ fn load(file: &Path) -> Result<Vec<Spec>> {
             CommandSpec::Argv(v) if v.is_empty() => bail!("job {:?}: command is empty", j.db),
             CommandSpec::Argv(v) => v,
         };
-        let ping = j.ping.as_deref().map(crate::ping::Ping::parse).transpose().map_err(|e| anyhow::anyhow!("jobs file {}: job {:?}: {e}", file.display(), j.db))?;
+        // A mistyped monitor must not cost the backups: the job runs unpinged (its monitor, hearing
+        // nothing, alerts) and the mistake is said.
+        let ping = j.ping.as_deref().and_then(|url| match crate::ping::Ping::parse(url) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                crate::errln!("dbvault: warning: jobs file {}: job {:?}: {e}; it runs without pings", file.display(), j.db);
+                None
+            }
+        });
         specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, no_deltas: false, ping, command });
     }
     Ok(specs)

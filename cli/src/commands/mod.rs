@@ -31,7 +31,22 @@ pub fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Init(a) => init::run(g, &a),
-        Command::Ingest(a) => with_repo(g, |repo| ingest::run(g, repo, a)),
+        Command::Ingest(a) => {
+            // Around the whole command: a repository that cannot be opened is a failed backup too.
+            let ping = a.ping.as_deref().map(crate::ping::Ping::parse).transpose().map_err(crate::exit::usage)?;
+            let what = a.db.clone().unwrap_or_default();
+            if let Some(p) = &ping {
+                p.start();
+            }
+            let result = with_repo(g, |repo| ingest::run(g, repo, a));
+            if let Some(p) = &ping {
+                match &result {
+                    Ok(()) => p.success(format!("db {what}: snapshot saved")),
+                    Err(e) => p.fail(&format!("db {what}: {}", crate::output::error_chain(e))),
+                }
+            }
+            result
+        }
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
         Command::Status(a) => with_repo(g, |repo| status::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),

@@ -33,7 +33,8 @@ impl Brief {
 #[derive(Serialize)]
 struct DatabaseStatus {
     db: String,
-    last: Brief,
+    /// None only for a database named with --db that has no snapshot.
+    last: Option<Brief>,
     /// The last snapshot that is not incomplete (the last itself, usually); none if every one is.
     last_complete: Option<Brief>,
     /// Older than `--max-age` allows (always false without it).
@@ -60,42 +61,63 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
     };
     let mut databases = Vec::new();
     for db in names {
-        let Some(last) = snapshot::latest(repo, &index, &db)? else {
+        let last = snapshot::latest(repo, &index, &db)?;
+        if last.is_none() && max_age.is_none() {
             return Err(snapshot::no_such_database(repo, &index, &db).into());
+        }
+        // With --max-age, a database asked for that has no snapshot is as stale as can be.
+        let last_complete = match &last {
+            Some(l) if l.manifest.incomplete => snapshot::list_of(repo, &index, &db)?.into_iter().rev().find(|s| !s.manifest.incomplete),
+            l => l.clone(),
         };
-        let last_complete = if last.manifest.incomplete { snapshot::list_of(repo, &index, &db)?.into_iter().rev().find(|s| !s.manifest.incomplete) } else { Some(last.clone()) };
         let stale = max_age.is_some_and(|max| last_complete.as_ref().is_none_or(|s| now.duration_since(s.manifest.end) > max));
-        databases.push(DatabaseStatus { db, last: Brief::of(&last, now), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale });
+        if last.is_none() {
+            crate::errln!("dbvault: {}", snapshot::no_such_database(repo, &index, &db));
+        }
+        databases.push(DatabaseStatus { db, last: last.map(|s| Brief::of(&s, now)), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale });
     }
     let stale: Vec<String> = databases.iter().filter(|d| d.stale).map(|d| d.db.clone()).collect();
+    let printed = print(g, now, max_age, databases, &stale);
+    // Stale is the news, whatever became of the output (a reader that stopped early).
+    if !stale.is_empty() {
+        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default() }.into());
+    }
+    printed
+}
+
+/// Print the states as a table, or as JSON.
+fn print(g: &Global, now: Timestamp, max_age: Option<SignedDuration>, databases: Vec<DatabaseStatus>, stale: &[String]) -> Result<()> {
     if g.json {
-        output::json(&StatusDoc { time: now, max_age_seconds: max_age.map(|m| m.as_secs()), databases, stale: stale.clone() })?;
+        output::json(&StatusDoc { time: now, max_age_seconds: max_age.map(|m| m.as_secs()), databases, stale: stale.to_vec() })?;
     } else if !g.quiet {
         let rows: Vec<Vec<String>> = databases
             .iter()
             .map(|d| {
+                let Some(last) = &d.last else {
+                    return vec![output::printable(&d.db).into_owned(), "-".into(), "-".into(), "-".into(), "-".into(), "none".into(), "STALE: no snapshot".into()];
+                };
                 let complete = match &d.last_complete {
-                    Some(c) if c.id == d.last.id => "the last".to_string(),
+                    Some(c) if c.id == last.id => "the last".to_string(),
                     Some(c) => format!("{} ({} ago)", c.id.short(), age(c.age_seconds)),
                     None => "none".to_string(),
                 };
-                let state = if d.stale { "STALE" } else if d.last.incomplete { "last INCOMPLETE" } else { "ok" };
-                vec![output::printable(&d.db).into_owned(), d.last.id.short(), output::local_time(d.last.time), age(d.last.age_seconds), output::size(d.last.size), complete, state.to_string()]
+                let state = if d.stale { "STALE" } else if last.incomplete { "last INCOMPLETE" } else { "ok" };
+                vec![output::printable(&d.db).into_owned(), last.id.short(), output::local_time(last.time), age(last.age_seconds), output::size(last.size), complete, state.to_string()]
             })
             .collect();
         output::table(&["DB", "LAST", "TIME", "AGE", "SIZE", "LAST COMPLETE", "STATE"], &rows)?;
     }
-    if stale.is_empty() {
-        return Ok(());
-    }
-    Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default() }.into())
+    Ok(())
 }
 
 /// `--max-age`: a positive duration (days count 24 hours).
 fn max_age(s: &str) -> Result<SignedDuration> {
     let bad = |why: String| crate::exit::usage(format!("--max-age {s:?}: {why}; give a duration such as 26h, 2d or 1 week"));
-    let span = s.parse::<jiff::Span>().map_err(|e| bad(e.to_string()))?;
-    let d = SignedDuration::try_from(span).or_else(|_| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())).map_err(|e| bad(e.to_string()))?;
+    let span = s.parse::<jiff::Span>().map_err(|_| bad("not a duration".into()))?;
+    if span.get_years() != 0 || span.get_months() != 0 {
+        return Err(bad("months and years have no fixed length: count in days or weeks".into()));
+    }
+    let d = SignedDuration::try_from(span).or_else(|_| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())).map_err(|_| bad("too long".into()))?;
     if d <= SignedDuration::ZERO {
         return Err(bad("it is not positive".into()));
     }
