@@ -118,8 +118,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// List snapshots, oldest first.
     Snapshots(SnapshotsArgs),
-    /// Each database's last snapshot and its age, and its last complete one when the last was
-    /// kept cut short; with --max-age, exit code 10 when one is older than allowed.
+    /// Each database's last snapshot and its age, its last complete one when the last was kept
+    /// cut short, and the last check (each `check` leaves a record); exit code 10 when one is
+    /// older than --max-age allows, or the last check found damage.
     ///
     /// Examples:
     ///   dbvault status

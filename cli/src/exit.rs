@@ -23,7 +23,8 @@ pub const COMMAND_FAILED: u8 = 7;
 pub const REFUSED: u8 = 8;
 /// `ingest --jobs`: at least one job failed (the others' snapshots are saved).
 pub const JOBS_FAILED: u8 = 9;
-/// `status`: a database's last complete snapshot is older than `--max-age` (or it has none).
+/// `status`: a database's last complete snapshot is older than `--max-age` (or it has none), or
+/// the last recorded check found damage.
 pub const STALE: u8 = 10;
 
 // 130, 143 and 129: interrupted by SIGINT, SIGTERM or SIGHUP (dbvault dies of the signal after
@@ -51,14 +52,28 @@ pub struct JobsFailed {
     pub total: usize,
 }
 
-/// `status` found databases whose backups are too old: exit code 10.
+/// `status` found databases whose backups are too old, or the last check found damage: exit
+/// code 10.
 #[derive(Debug, thiserror::Error)]
-#[error("{} database(s) without a complete snapshot within {max_age}: {}", .stale.len(), .stale.join(", "))]
+#[error("{}", stale_message(.stale, .max_age, .damage))]
 pub struct Stale {
-    /// Their names.
+    /// The stale databases' names.
     pub stale: Vec<String>,
     /// The age allowed, as given.
     pub max_age: String,
+    /// The problems the last check found, if it found any.
+    pub damage: Option<u64>,
+}
+
+fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>) -> String {
+    let mut parts = Vec::new();
+    if !stale.is_empty() {
+        parts.push(format!("{} database(s) without a complete snapshot within {max_age}: {}", stale.len(), stale.join(", ")));
+    }
+    if let Some(n) = damage {
+        parts.push(format!("the last check found {n} problem(s)"));
+    }
+    parts.join("; ")
 }
 
 /// `check` found problems: exit code 5.

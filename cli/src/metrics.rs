@@ -4,8 +4,9 @@
 //! written by concurrent dbvault processes, or on several hosts, all tell the same truth; it is
 //! written to a temporary file beside FILE and renamed over it, so a reader never sees half a file.
 //!
-//! Labels are the database and the repository's id (its first 8 hex digits), never snapshot ids or
-//! paths: their number stays that of the databases.
+//! Labels are the database (for what is a database's) and the repository's id (its first 8 hex
+//! digits), never snapshot ids or paths: their number stays that of the databases. The last check
+//! (SPEC.md section 9.4) is the repository's, labelled by its id alone.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -16,11 +17,12 @@ use jiff::Timestamp;
 use store::Repository;
 use store::snapshot::{self, Snapshot};
 
-/// One metric family: its name, help text and samples (a database's name, the value).
+/// One metric family: its name, help text and samples (a database's name, or none for the
+/// repository's own, and the value).
 struct Family {
     name: &'static str,
     help: &'static str,
-    samples: Vec<(String, f64)>,
+    samples: Vec<(Option<String>, f64)>,
 }
 
 /// Write the metrics of `repo` to `path`, atomically. Only a regular file is replaced: a link,
@@ -65,20 +67,32 @@ fn render(repo: &Repository) -> Result<String> {
         let complete: Option<Snapshot> = if m.incomplete { snapshot::list_of(repo, &index, &db)?.into_iter().rev().find(|s| !s.manifest.incomplete) } else { Some(s.clone()) };
         // A database none of whose snapshots is complete has never succeeded: 0 (1970), which any
         // alert on the age of the last success fires for.
-        last_success.samples.push((db.clone(), complete.map_or(0.0, |c| seconds(c.manifest.end))));
-        last.samples.push((db.clone(), seconds(m.end)));
-        incomplete.samples.push((db.clone(), f64::from(u8::from(m.incomplete))));
-        dump.samples.push((db.clone(), m.size as f64));
-        added.samples.push((db.clone(), m.added.stored_bytes as f64));
-        duration.samples.push((db.clone(), m.end.duration_since(m.start).as_secs_f64().max(0.0)));
-        count.samples.push((db.clone(), snapshot::count(repo, &index, &db)? as f64));
+        last_success.samples.push((Some(db.clone()), complete.map_or(0.0, |c| seconds(c.manifest.end))));
+        last.samples.push((Some(db.clone()), seconds(m.end)));
+        incomplete.samples.push((Some(db.clone()), f64::from(u8::from(m.incomplete))));
+        dump.samples.push((Some(db.clone()), m.size as f64));
+        added.samples.push((Some(db.clone()), m.added.stored_bytes as f64));
+        duration.samples.push((Some(db.clone()), m.end.duration_since(m.start).as_secs_f64().max(0.0)));
+        count.samples.push((Some(db.clone()), snapshot::count(repo, &index, &db)? as f64));
     }
+    let check = store::check_records::latest(repo)?;
+    let check_time = Family {
+        name: "dbvault_check_last_timestamp_seconds",
+        help: "When the repository's last recorded check ended (Unix time; 0 if none was recorded).",
+        samples: vec![(None, check.as_ref().map_or(0.0, |c| seconds(c.time)))],
+    };
+    let check_ok = Family {
+        name: "dbvault_check_success",
+        help: "1 if the repository's last recorded check found no problem (0 if it found some, or none was recorded).",
+        samples: vec![(None, f64::from(u8::from(check.as_ref().is_some_and(|c| c.problems == 0))))],
+    };
     let repository = repo.config().id.short();
     let mut out = String::new();
-    for f in [last_success, last, incomplete, dump, added, duration, count] {
+    for f in [last_success, last, incomplete, dump, added, duration, count, check_time, check_ok] {
         let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", f.name, f.help, f.name);
         for (db, v) in f.samples {
-            let _ = writeln!(out, "{}{{database=\"{}\",repository=\"{repository}\"}} {v}", f.name, label(&db));
+            let db = db.map_or(String::new(), |db| format!("database=\"{}\",", label(&db)));
+            let _ = writeln!(out, "{}{{{db}repository=\"{repository}\"}} {v}", f.name);
         }
     }
     Ok(out)

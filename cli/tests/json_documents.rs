@@ -222,13 +222,15 @@ fn every_document_of_a_healthy_repository() {
         "[].source.tool_version: string", "[].start: string", "[].tags: array", "[].tags[]: string", "[].time: string",
     ]);
     let ids: Vec<String> = doc.as_array().unwrap().iter().filter(|s| s["db"] == "shop").map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    json_out(&e, &["check"], b"", 0);
     let doc = json_out(&e, &["status", "--max-age", "1d"], b"", 0);
     keys.check("status", &doc, &[
         "databases: array", "databases[]: object", "databases[].db: string", "databases[].last: object", "databases[].last.age_seconds: number",
         "databases[].last.id: string", "databases[].last.incomplete: boolean", "databases[].last.size: number", "databases[].last.time: string",
         "databases[].last_complete: object", "databases[].last_complete.age_seconds: number", "databases[].last_complete.id: string",
         "databases[].last_complete.incomplete: boolean", "databases[].last_complete.size: number", "databases[].last_complete.time: string",
-        "databases[].stale: boolean", "max_age_seconds: number", "stale: array", "time: string",
+        "databases[].stale: boolean", "last_check: object", "last_check.age_seconds: number", "last_check.host: string", "last_check.ok: boolean",
+        "last_check.problems: number", "last_check.read_data: string", "last_check.time: string", "max_age_seconds: number", "stale: array", "time: string",
     ]);
     let doc = json_out(&e, &["log", "--db", "shop"], b"", 0);
     keys.check("log", &doc, &[

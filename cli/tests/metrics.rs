@@ -22,10 +22,11 @@ fn samples(path: &Path, repository: &str) -> BTreeMap<(String, String), f64> {
     for s in scrape.samples {
         let mut labels: Vec<&String> = s.labels.keys().collect();
         labels.sort();
-        assert_eq!(labels, ["database", "repository"], "{}: only bounded labels", s.metric);
+        let repository_wide = s.metric.starts_with("dbvault_check_");
+        assert_eq!(labels, if repository_wide { vec!["repository"] } else { vec!["database", "repository"] }, "{}: only bounded labels", s.metric);
         assert_eq!(s.labels.get("repository"), Some(repository));
         let Value::Gauge(v) = s.value else { panic!("{} is no gauge: {:?}", s.metric, s.value) };
-        out.insert((s.metric.clone(), s.labels.get("database").unwrap().to_string()), v);
+        out.insert((s.metric.clone(), s.labels.get("database").unwrap_or("").to_string()), v);
     }
     assert!(scrape.docs.contains_key("dbvault_backup_last_success_timestamp_seconds"), "HELP lines: {:?}", scrape.docs);
     out
@@ -56,6 +57,12 @@ fn the_metrics_file_holds_what_the_repository_holds() {
     assert_eq!(v("dbvault_backup_last_success_timestamp_seconds", "crm"), Some(0.0));
     assert_eq!(v("dbvault_backup_last_incomplete", "crm"), Some(1.0));
     assert!(v("dbvault_backup_duration_seconds", "crm").is_some_and(|d| d >= 0.0));
+    // No check recorded yet: not a success; after one, its time and result.
+    assert_eq!((v("dbvault_check_success", ""), v("dbvault_check_last_timestamp_seconds", "")), (Some(0.0), Some(0.0)));
+    e.ok(&["check", "--metrics-file", metrics], b"");
+    let got = samples(&file, repository);
+    assert_eq!(got.get(&("dbvault_check_success".to_string(), String::new())), Some(&1.0));
+    assert!(got.get(&("dbvault_check_last_timestamp_seconds".to_string(), String::new())).is_some_and(|t| *t > end.as_millisecond() as f64 / 1000.0));
     // Written by any command that opens the repository, from its state: the same again.
     let before = std::fs::read_to_string(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
@@ -76,7 +83,7 @@ fn writers_at_once_leave_a_whole_file_and_a_device_is_never_replaced() {
             assert!(c.wait_with_output().unwrap().status.success());
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(text.matches("# TYPE ").count(), 7, "every family, whole:\n{text}");
+        assert_eq!(text.matches("# TYPE ").count(), 9, "every family, whole:\n{text}");
         assert!(text.ends_with('\n'));
     }
     let left: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();

@@ -51,6 +51,42 @@ fn a_database_whose_last_complete_backup_is_too_old_fails_the_status() {
 }
 
 #[test]
+fn the_last_check_is_shown_and_damage_it_found_fails_the_status() {
+    let e = Env::new();
+    e.ingest("shop", WHOLE);
+    assert!(e.json(&["status"], b"")["last_check"].is_null());
+    assert!(String::from_utf8_lossy(&e.ok(&["status"], b"").stdout).contains("last check: none recorded"));
+    e.ok(&["check"], b"");
+    let doc = e.json(&["status"], b"");
+    assert_eq!((doc["last_check"]["ok"].as_bool(), doc["last_check"]["read_data"].as_str()), (Some(true), Some("none")), "{doc}");
+    // Damage: a pack's bit flipped; check --read-data finds it, and status says so until a
+    // check finds the repository whole again.
+    let pack = walk(&e.repo().join("packs")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&pack, &bytes).unwrap();
+    assert_eq!(e.run(&["check", "--read-data"], b"").status.code(), Some(5));
+    let o = e.run(&["--json", "status"], b"");
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the last check found"), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["last_check"]["ok"], false, "{doc}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
 fn a_bad_max_age_or_database_is_refused() {
     let e = Env::new();
     e.ingest("shop", WHOLE);

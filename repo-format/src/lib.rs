@@ -24,6 +24,7 @@
 
 mod anchored;
 pub mod blob;
+pub mod check_record;
 pub mod config;
 pub mod contents;
 pub mod crypto;

@@ -15,6 +15,8 @@ pub const INDEX: &str = "index";
 pub const SNAPSHOTS: &str = "snapshots";
 /// Folder of forget records.
 pub const FORGOTTEN: &str = "forgotten";
+/// Folder of check records.
+pub const CHECKS: &str = "checks";
 /// Folder of leases (S3 repositories); named `locks` on disk, they are not `flock` locks.
 pub const LEASES: &str = "locks";
 
@@ -42,6 +44,11 @@ pub fn snapshot(id: &Id) -> String {
 /// `forgotten/<id>`.
 pub fn forget_record(id: &Id) -> String {
     format!("{FORGOTTEN}/{id}")
+}
+
+/// `checks/<id>`: the record of a `check` run.
+pub fn check_record(id: &Id) -> String {
+    format!("{CHECKS}/{id}")
 }
 
 /// `locks/<id>`: a lease.

@@ -19,6 +19,7 @@
 pub mod backend;
 pub mod browse;
 pub mod check;
+pub mod check_records;
 pub mod contents;
 pub mod copy;
 pub mod delta;

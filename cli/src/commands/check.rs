@@ -3,6 +3,7 @@
 use anyhow::Result;
 use serde::Serialize;
 use store::Repository;
+use repo_format::check_record::CheckRecord;
 use store::check::{CheckReport, ReadData, check};
 
 use crate::cli::{CheckArgs, Global};
@@ -52,6 +53,23 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
     }
     let r = result?;
     let problems = r.problems.len() + r.damaged.len();
+    // What `status` and the metrics file tell of the last check (SPEC.md section 9.4).
+    let record = CheckRecord {
+        time: jiff::Timestamp::now(),
+        host: store::repository::hostname(),
+        read_data: match read {
+            ReadData::No => "none",
+            ReadData::All => "all",
+            _ => "subset",
+        }
+        .into(),
+        problems: problems as u64,
+        damaged_snapshots: r.damaged.len() as u64,
+        client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
+    };
+    if let Err(e) = store::check_records::record(repo, &record) {
+        crate::errln!("dbvault: warning: this check's result was not recorded in the repository ({e}); `status` will not show it");
+    }
     if g.json {
         output::json(&CheckDoc { report: &r, ok: r.ok() })?;
     } else if !g.quiet || !r.ok() {

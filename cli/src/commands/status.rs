@@ -41,6 +41,17 @@ struct DatabaseStatus {
     stale: bool,
 }
 
+/// The last `check` (SPEC.md section 9.4).
+#[derive(Serialize)]
+struct LastCheck {
+    time: Timestamp,
+    age_seconds: i64,
+    host: String,
+    read_data: String,
+    problems: u64,
+    ok: bool,
+}
+
 /// `status --json`.
 #[derive(Serialize)]
 struct StatusDoc {
@@ -49,6 +60,8 @@ struct StatusDoc {
     max_age_seconds: Option<i64>,
     databases: Vec<DatabaseStatus>,
     stale: Vec<String>,
+    /// None when no check was ever recorded.
+    last_check: Option<LastCheck>,
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
@@ -77,18 +90,30 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
         databases.push(DatabaseStatus { db, last: last.map(|s| Brief::of(&s, now)), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale });
     }
     let stale: Vec<String> = databases.iter().filter(|d| d.stale).map(|d| d.db.clone()).collect();
-    let printed = print(g, now, max_age, databases, &stale);
-    // Stale is the news, whatever became of the output (a reader that stopped early).
-    if !stale.is_empty() {
-        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default() }.into());
+    let last_check = store::check_records::latest(repo)?.map(|c| LastCheck {
+        age_seconds: now.duration_since(c.time).as_secs(),
+        time: c.time,
+        host: c.host,
+        read_data: c.read_data,
+        ok: c.problems == 0,
+        problems: c.problems,
+    });
+    let damage = last_check.as_ref().filter(|c| !c.ok).map(|c| c.problems);
+    let doc = StatusDoc { time: now, max_age_seconds: max_age.map(|m| m.as_secs()), databases, stale: stale.clone(), last_check };
+    let printed = print(g, &doc);
+    // Stale backups or damage are the news, whatever became of the output (a reader that stopped
+    // early).
+    if !stale.is_empty() || damage.is_some() {
+        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default(), damage }.into());
     }
     printed
 }
 
 /// Print the states as a table, or as JSON.
-fn print(g: &Global, now: Timestamp, max_age: Option<SignedDuration>, databases: Vec<DatabaseStatus>, stale: &[String]) -> Result<()> {
+fn print(g: &Global, doc: &StatusDoc) -> Result<()> {
+    let databases = &doc.databases;
     if g.json {
-        output::json(&StatusDoc { time: now, max_age_seconds: max_age.map(|m| m.as_secs()), databases, stale: stale.to_vec() })?;
+        output::json(doc)?;
     } else if !g.quiet {
         let rows: Vec<Vec<String>> = databases
             .iter()
@@ -106,6 +131,16 @@ fn print(g: &Global, now: Timestamp, max_age: Option<SignedDuration>, databases:
             })
             .collect();
         output::table(&["DB", "LAST", "TIME", "AGE", "SIZE", "LAST COMPLETE", "STATE"], &rows)?;
+        match &doc.last_check {
+            Some(c) => crate::outln!(
+                "last check: {} ago on {} (data read: {}): {}",
+                age(c.age_seconds),
+                c.host,
+                c.read_data,
+                if c.ok { "no problems".to_string() } else { format!("{} PROBLEM(S): run `dbvault check` to see them", c.problems) }
+            ),
+            None => crate::outln!("last check: none recorded (run `dbvault check`, with --read-data-subset now and then)"),
+        }
     }
     Ok(())
 }
