@@ -7,11 +7,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::Keys;
-use crate::{FormatError, Id};
+use crate::sealed_json::SealedRecord;
 
-const KIND: &str = "check record";
-const MAGIC: &[u8; 8] = b"dbvchck\x01";
 
 /// One `check` run: when, where, how deep, and what it found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,22 +28,15 @@ pub struct CheckRecord {
     pub client: String,
 }
 
-impl CheckRecord {
-    /// Seal into the stored bytes; returns them with their id (the object name).
-    pub fn encode(&self, keys: &Keys) -> Result<(Id, Vec<u8>), FormatError> {
-        let out = crate::sealed_json::seal(keys, KIND, MAGIC, self)?;
-        Ok((Id::of_bytes(&out), out))
-    }
-
-    /// Open and parse stored bytes.
-    pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<CheckRecord, FormatError> {
-        crate::sealed_json::open(keys, KIND, MAGIC, bytes)
-    }
+impl SealedRecord for CheckRecord {
+    const KIND: &'static str = "check record";
+    const MAGIC: &'static [u8; 8] = b"dbvchck\x01";
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Id;
     use crate::crypto::MasterKey;
 
     #[test]

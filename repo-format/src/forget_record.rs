@@ -8,11 +8,9 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::Keys;
-use crate::{FormatError, Id};
+use crate::Id;
+use crate::sealed_json::SealedRecord;
 
-const KIND: &str = "forget record";
-const MAGIC: &[u8; 8] = b"dbvforg\x01";
 
 /// One forgotten snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,17 +36,9 @@ pub struct ForgetRecord {
     pub snapshots: Vec<Forgotten>,
 }
 
-impl ForgetRecord {
-    /// Seal into the stored bytes; returns them with their id (the object name).
-    pub fn encode(&self, keys: &Keys) -> Result<(Id, Vec<u8>), FormatError> {
-        let out = crate::sealed_json::seal(keys, KIND, MAGIC, self)?;
-        Ok((Id::of_bytes(&out), out))
-    }
-
-    /// Open and parse stored bytes.
-    pub fn decode(keys: &Keys, bytes: &[u8]) -> Result<ForgetRecord, FormatError> {
-        crate::sealed_json::open(keys, KIND, MAGIC, bytes)
-    }
+impl SealedRecord for ForgetRecord {
+    const KIND: &'static str = "forget record";
+    const MAGIC: &'static [u8; 8] = b"dbvforg\x01";
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub mod pack;
 mod sealed_json;
 pub mod tree;
 
+pub use sealed_json::SealedRecord;
+
 pub use error::FormatError;
 pub use id::{Id, ParseIdError};
 

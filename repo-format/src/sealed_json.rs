@@ -1,13 +1,33 @@
-//! The layout shared by snapshot manifests and forget records: `magic (8) || envelope(zstd(JSON))`,
-//! with the magic as associated data, and decompressed JSON capped (16 MiB) against hostile input.
+//! The layout shared by snapshot manifests and records (forgets, checks): `magic (8) ||
+//! envelope(zstd(JSON))`, with the magic as associated data, and decompressed JSON capped (16 MiB)
+//! against hostile input.
 
 use std::io::Read;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::FormatError;
 use crate::crypto::Keys;
+use crate::{FormatError, Id};
+
+/// A record stored in this layout and named by the BLAKE3 hash of its bytes.
+pub trait SealedRecord: Serialize + DeserializeOwned {
+    /// What it is, for errors.
+    const KIND: &'static str;
+    /// Its magic.
+    const MAGIC: &'static [u8; 8];
+
+    /// Seal into the stored bytes; returns them with their id (the object name).
+    fn encode(&self, keys: &Keys) -> Result<(Id, Vec<u8>), FormatError> {
+        let out = seal(keys, Self::KIND, Self::MAGIC, self)?;
+        Ok((Id::of_bytes(&out), out))
+    }
+
+    /// Open and parse stored bytes.
+    fn decode(keys: &Keys, bytes: &[u8]) -> Result<Self, FormatError> {
+        open(keys, Self::KIND, Self::MAGIC, bytes)
+    }
+}
 
 /// Decompressed JSON larger than this is refused as hostile.
 const MAX_JSON: u64 = 16 << 20;

@@ -2,7 +2,7 @@
 //! `status` and the metrics file can say when the repository was last checked and what was found.
 
 use repo_format::check_record::CheckRecord;
-use repo_format::object_key;
+use repo_format::{SealedRecord, object_key};
 
 use crate::repository::Repository;
 use crate::{Result, StoreError};

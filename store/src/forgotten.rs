@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use repo_format::object_key;
-use repo_format::Id;
+use repo_format::{Id, SealedRecord};
 use repo_format::crypto::Keys;
 use repo_format::forget_record::{ForgetRecord, Forgotten};
 
