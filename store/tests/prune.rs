@@ -128,8 +128,11 @@ fn assert_late_ingest_survived(t: &TestRepo, r: &PruneReport, s: &IngestSummary,
     assert_eq!(s.snapshot.manifest.added.chunks, 0, "the late ingest did not deduplicate against the forgotten day's chunks");
     assert!(!r.spared.is_empty(), "no pack was spared for the late snapshot: {r:?}");
     assert_eq!(r.packs_spared, r.spared.len());
-    assert!(r.spared.iter().all(|p| r.plan.delete.contains(p)), "spared packs the plan did not delete: {r:?}");
+    // Spared: packs the plan would delete, or rewrite (a pack whose few used blobs it would move:
+    // a table of contents' chunk two days share lands in one or another pack as the packer's
+    // threads go).
     let doomed = doomed_by(&r.plan);
+    assert!(r.spared.iter().all(|p| doomed.contains(p)), "spared packs the plan neither deleted nor rewrote: {r:?}");
     let deleted: BTreeSet<Id> = r.deleted.iter().copied().collect();
     assert_eq!(deleted.len() + r.spared.len() + r.left_alone.len(), doomed.len(), "a planned pack is neither deleted, spared nor left alone: {r:?}");
     let on_disk = pack_ids(t);
