@@ -28,6 +28,7 @@ pub mod check_record;
 pub mod config;
 pub mod contents;
 pub mod crypto;
+pub mod drill_record;
 pub mod error;
 pub mod forget_record;
 pub mod id;

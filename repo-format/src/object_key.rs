@@ -17,6 +17,8 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub const FORGOTTEN: &str = "forgotten";
 /// Folder of check records.
 pub const CHECKS: &str = "checks";
+/// Folder of drill records.
+pub const DRILLS: &str = "drills";
 /// Folder of leases (S3 repositories); named `locks` on disk, they are not `flock` locks.
 pub const LEASES: &str = "locks";
 
@@ -51,6 +53,11 @@ pub fn check_record(id: &Id) -> String {
     format!("{CHECKS}/{id}")
 }
 
+/// `drills/<id>`: the record of a restore drill.
+pub fn drill_record(id: &Id) -> String {
+    format!("{DRILLS}/{id}")
+}
+
 /// `locks/<id>`: a lease.
 pub fn lease(id: &Id) -> String {
     format!("{LEASES}/{id}")
@@ -75,6 +82,8 @@ mod tests {
         assert_eq!(key(&id), format!("keys/{hex}"));
         assert_eq!(forget_record(&id), format!("forgotten/{hex}"));
         assert_eq!(lease(&id), format!("locks/{hex}"));
+        assert_eq!(check_record(&id), format!("checks/{hex}"));
+        assert_eq!(drill_record(&id), format!("drills/{hex}"));
         assert_eq!(id_of(&pack(&id)), Some(id));
         assert_eq!(id_of("config"), None);
     }

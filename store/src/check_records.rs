@@ -17,16 +17,5 @@ pub fn record(repo: &Repository, record: &CheckRecord) -> Result<()> {
 /// The latest check record, if any check was recorded; a damaged record is reported as a warning
 /// of `repo` and skipped.
 pub fn latest(repo: &Repository) -> Result<Option<CheckRecord>> {
-    let backend = repo.backend();
-    let mut latest: Option<CheckRecord> = None;
-    for key in backend.list(object_key::CHECKS)? {
-        match crate::object::get_decoded(backend.as_ref(), &key, |b| CheckRecord::decode(repo.keys(), b)) {
-            Ok(r) if latest.as_ref().is_none_or(|l| r.time > l.time) => latest = Some(r),
-            Ok(_) => {}
-            // An unreachable store is no damage.
-            Err(e @ StoreError::Backend(crate::backend::BackendError::Remote { .. })) => return Err(e),
-            Err(e) => repo.warn(format!("damaged check record: {e}")),
-        }
-    }
-    Ok(latest)
+    Ok(crate::records::read_all::<CheckRecord>(repo, object_key::CHECKS)?.into_iter().map(|(_, r)| r).max_by_key(|r| r.time))
 }

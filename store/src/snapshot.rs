@@ -105,7 +105,8 @@ pub fn list_some(repo: &Repository, index: &Index, db: Option<&str>) -> Result<V
 
 /// Remove snapshots: record the forget (`forgotten/<id>`, so a lineage pointing at them is not
 /// mistaken for a lost snapshot), then delete their manifests and unlist them (under the writer
-/// role). Their data stays until `prune`. `reason` is informational (`policy`, `by id`).
+/// role), then remove their drill records. Their data stays until `prune`. `reason` is
+/// informational (`policy`, `by id`).
 pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result<()> {
     if snapshots.is_empty() {
         return Ok(());
@@ -118,7 +119,13 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
         repo.backend().delete(&object_key::snapshot(&s.id))?;
         writer.remove_snapshot(&s.id, &repo.keys().name_tag(&s.manifest.db), s.manifest.end.as_nanosecond())?;
     }
-    repo.record_stamp_after_change(&writer, stamp)
+    repo.record_stamp_after_change(&writer, stamp)?;
+    // Their drills go with them (SPEC.md section 9.5); left behind, the next forget removes them.
+    let ids = snapshots.iter().map(|s| s.id).collect();
+    if let Err(e) = crate::drill_records::forget(repo, &ids) {
+        repo.warn(format!("the drill records of the forgotten snapshots were not all removed ({e}); the next forget removes them"));
+    }
+    Ok(())
 }
 
 /// A file under `snapshots/` that holds no readable manifest.
