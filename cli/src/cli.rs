@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod monitoring;
 mod reading;
 
+pub use monitoring::{DrillArgs, StatusArgs};
 pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
 
 /// dbvault: deduplicating, encrypted backups of database dumps.
@@ -119,15 +121,35 @@ pub enum Command {
     /// List snapshots, oldest first.
     Snapshots(SnapshotsArgs),
     /// Each database's last snapshot and its age, its last complete one when the last was kept
-    /// cut short, and the last check (each `check` leaves a record); exit code 10 when one is
-    /// older than --max-age allows, or the last check found damage.
+    /// cut short, its last drill, and the last check (each `check` and `drill` leaves a record);
+    /// exit code 10 when one is older than --max-age allows, its last drill failed or is older
+    /// than --max-drill-age, or the last check found damage.
     ///
     /// Examples:
     ///   dbvault status
-    ///   dbvault status --max-age 26h || notify "the nightly backup did not run"
+    ///   dbvault status --max-age 26h --max-drill-age 8d || notify "backups need attention"
     ///   dbvault status --db shop --json
     #[command(verbatim_doc_comment)]
     Status(StatusArgs),
+    /// Prove a snapshot restores: load its dump into a throwaway database server and check it.
+    ///
+    /// Examples:
+    ///   dbvault drill latest --db shop
+    ///   dbvault drill latest --db shop --assert shop-checks.sql
+    ///   dbvault drill 3fa2c1 --server postgresql://drill@db-test.example.net/postgres
+    /// dbvault starts a private PostgreSQL or MariaDB server from the locally installed
+    /// binaries (the version that fits the dump), in a temporary folder, on a Unix socket with
+    /// no TCP listener, and removes it afterwards, also on Ctrl-C. As root, the server runs as
+    /// the `postgres` / `mysql` account. With --server, a uniquely named scratch database is
+    /// created on that server and dropped afterwards.
+    /// Checked: the load's exit status and every error line; each table's rows against the
+    /// dump's own count; amcheck on every B-tree index (PostgreSQL) or CHECK TABLE (MariaDB);
+    /// and the queries of --assert, each of which must return true.
+    /// Every drill leaves a record in the repository: `log`, `show`, `snapshots` and `status`
+    /// show when a snapshot was last proven restorable. A failed drill exits with code 11; a
+    /// drill that could not start its server exits with code 1 and records nothing.
+    #[command(verbatim_doc_comment)]
+    Drill(DrillArgs),
     /// Write a snapshot's dump, byte-identical, to standard output or a file.
     ///
     /// Examples:
@@ -433,18 +455,6 @@ pub struct IngestArgs {
     /// The dump command and its arguments, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
-}
-
-/// `status` options.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Only this database.
-    #[arg(long)]
-    pub db: Option<String>,
-    /// Fail (exit code 10) when a database's last complete snapshot is older than this (26h, 2d,
-    /// 1 week), or it has none: what a monitoring job runs after the nightly backup.
-    #[arg(long, value_name = "DURATION")]
-    pub max_age: Option<String>,
 }
 
 /// `snapshots` options.

@@ -23,9 +23,12 @@ pub const COMMAND_FAILED: u8 = 7;
 pub const REFUSED: u8 = 8;
 /// `ingest --jobs`: at least one job failed (the others' snapshots are saved).
 pub const JOBS_FAILED: u8 = 9;
-/// `status`: a database's last complete snapshot is older than `--max-age` (or it has none), or
-/// the last recorded check found damage.
+/// `status`: a database's last complete snapshot is older than `--max-age` (or it has none), its
+/// last drill failed or is older than `--max-drill-age`, or the last recorded check found damage.
 pub const STALE: u8 = 10;
+/// `drill`: the dump did not load cleanly, or a check of the loaded database failed (a drill that
+/// could not start its server is an error, code 1).
+pub const DRILL_FAILED: u8 = 11;
 
 // 130, 143 and 129: interrupted by SIGINT, SIGTERM or SIGHUP (dbvault dies of the signal after
 // cleaning up, so a shell reports 128 + the signal number; see `crate::interrupt`).
@@ -55,7 +58,7 @@ pub struct JobsFailed {
 /// `status` found databases whose backups are too old, or the last check found damage: exit
 /// code 10.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", stale_message(.stale, .max_age, .damage))]
+#[error("{}", stale_message(.stale, .max_age, .damage, .drills))]
 pub struct Stale {
     /// The stale databases' names.
     pub stale: Vec<String>,
@@ -63,9 +66,11 @@ pub struct Stale {
     pub max_age: String,
     /// The problems the last check found, if it found any.
     pub damage: Option<u64>,
+    /// Databases whose last drill failed or is too old, with why.
+    pub drills: Vec<String>,
 }
 
-fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>) -> String {
+fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>, drills: &[String]) -> String {
     let mut parts = Vec::new();
     if !stale.is_empty() {
         parts.push(format!("{} database(s) without a complete snapshot within {max_age}: {}", stale.len(), stale.join(", ")));
@@ -73,7 +78,18 @@ fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>) -> Strin
     if let Some(n) = damage {
         parts.push(format!("the last check found {n} problem(s)"));
     }
+    parts.extend(drills.iter().cloned());
     parts.join("; ")
+}
+
+/// A drill failed: exit code 11.
+#[derive(Debug, thiserror::Error)]
+#[error("the drill of snapshot {snapshot} FAILED: {failures} problem(s); see above")]
+pub struct DrillFailed {
+    /// The snapshot's short id.
+    pub snapshot: String,
+    /// Problems found.
+    pub failures: usize,
 }
 
 /// `check` found problems: exit code 5.
@@ -130,6 +146,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if causes(err).any(|e| e.is::<Stale>()) {
         return STALE;
     }
+    if causes(err).any(|e| e.is::<DrillFailed>()) {
+        return DRILL_FAILED;
+    }
     if causes(err).any(|e| e.is::<CommandFailed>() || e.is::<DumpNotDelivered>()) {
         return COMMAND_FAILED;
     }
@@ -151,7 +170,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 /// Whether the command already printed its JSON document, which reports this error (`ingest
 /// --jobs` with failed jobs, `check` with problems).
 pub fn reported_in_json(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>())
+    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>() || e.is::<DrillFailed>())
 }
 
 /// A line of advice for errors where the next step is not obvious from the message.

@@ -2,7 +2,9 @@
 //! - every process it runs (a dump command, the command a restore feeds) is killed with its
 //!   descendants while its pipes are still open, so a restore's command never sees a clean end
 //!   of input and a dump command never outlives dbvault as an orphan;
-//! - temporary files that hold decrypted data (a restore into `-o FILE`) are removed.
+//! - temporary files that hold decrypted data (a restore into `-o FILE`) are removed, and so are
+//!   temporary folders (a drill's throwaway database server, killed first);
+//! - registered clean-ups run (a drill's scratch database on an existing server is dropped).
 //!
 //! Then dbvault dies of the same signal, so its parent sees it interrupted (exit status 130 for
 //! SIGINT, 143 for SIGTERM, 129 for SIGHUP in a shell). What was being written to the repository is
@@ -23,9 +25,11 @@ struct Registry {
     next: u64,
     children: Vec<(u64, u32)>,
     files: Vec<(u64, PathBuf)>,
+    dirs: Vec<(u64, PathBuf)>,
+    cleanups: Vec<(u64, Box<dyn Fn() + Send>)>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { next: 0, children: Vec::new(), files: Vec::new() });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { next: 0, children: Vec::new(), files: Vec::new(), dirs: Vec::new(), cleanups: Vec::new() });
 static INSTALL: Once = Once::new();
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -42,6 +46,8 @@ impl Drop for Guard {
         let mut r = registry();
         r.children.retain(|(t, _)| *t != self.0);
         r.files.retain(|(t, _)| *t != self.0);
+        r.dirs.retain(|(t, _)| *t != self.0);
+        r.cleanups.retain(|(t, _)| *t != self.0);
     }
 }
 
@@ -68,6 +74,21 @@ pub fn spawn_watched<E>(spawn: impl FnOnce() -> Result<std::process::Child, E>) 
 /// the guard lives.
 pub fn create_watched<T, E>(create: impl FnOnce() -> Result<T, E>, path: impl FnOnce(&T) -> PathBuf) -> Result<(T, Guard), E> {
     create_registered(create, |r, t, made| r.files.push((t, path(made))))
+}
+
+/// Create a folder with `create`; the folder at `path(&it)` is removed with everything in it if
+/// dbvault is interrupted while the guard lives (after every watched process was killed).
+pub fn create_watched_dir<T, E>(create: impl FnOnce() -> Result<T, E>, path: impl FnOnce(&T) -> PathBuf) -> Result<(T, Guard), E> {
+    create_registered(create, |r, t, made| r.dirs.push((t, path(made))))
+}
+
+/// Run `cleanup` if dbvault is interrupted while the guard lives (after every watched process was
+/// killed). It must end on its own, soon.
+pub fn on_interrupt(cleanup: impl Fn() + Send + 'static) -> Guard {
+    let registered: Result<((), Guard), std::convert::Infallible> = create_registered(|| Ok(()), |r, t, _| r.cleanups.push((t, Box::new(cleanup))));
+    match registered {
+        Ok(((), guard)) => guard,
+    }
 }
 
 /// Start handling signals (once): a thread waits for them. Called when a repository is opened
@@ -118,8 +139,14 @@ fn clean_up() -> MutexGuard<'static, Registry> {
             libc::waitpid(*pid as libc::pid_t, std::ptr::null_mut(), 0);
         }
     }
+    for (_, cleanup) in &r.cleanups {
+        cleanup();
+    }
     for (_, path) in &r.files {
         let _ = std::fs::remove_file(path);
+    }
+    for (_, path) in &r.dirs {
+        let _ = std::fs::remove_dir_all(path);
     }
     r
 }

@@ -5,6 +5,7 @@
 mod child;
 mod cli;
 mod commands;
+mod drill;
 mod exit;
 mod interrupt;
 mod metrics;

@@ -6,7 +6,8 @@
 //!
 //! Labels are the database (for what is a database's) and the repository's id (its first 8 hex
 //! digits), never snapshot ids or paths: their number stays that of the databases. The last check
-//! (SPEC.md section 9.4) is the repository's, labelled by its id alone.
+//! (SPEC.md section 9.4) and the stored bytes are the repository's, labelled by its id alone; the
+//! last drills (section 9.5) are each database's.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -61,6 +62,15 @@ fn render(repo: &Repository) -> Result<String> {
     let mut added = Family { name: "dbvault_backup_added_bytes", help: "Bytes the database's last snapshot added to the repository.", samples: Vec::new() };
     let mut duration = Family { name: "dbvault_backup_duration_seconds", help: "How long the database's last ingest read its dump.", samples: Vec::new() };
     let mut count = Family { name: "dbvault_snapshots", help: "Snapshots of the database in the repository.", samples: Vec::new() };
+    let mut drill_success = Family {
+        name: "dbvault_drill_last_success_timestamp_seconds",
+        help: "When the last drill of the database that passed ended (Unix time; 0 if none passed).",
+        samples: Vec::new(),
+    };
+    let mut drill_passed = Family { name: "dbvault_drill_last_passed", help: "1 if the database's last drill passed (0 if it failed, or it was never drilled).", samples: Vec::new() };
+    // Drills of snapshots still there, oldest first.
+    let present: std::collections::HashSet<_> = index.snapshot_ids()?.into_iter().collect();
+    let drills: Vec<_> = store::drill_records::all(repo)?.into_iter().map(|(_, r)| r).filter(|r| present.contains(&r.snapshot)).collect();
     for db in snapshot::databases(repo, &index)? {
         let Some(s) = snapshot::latest(repo, &index, &db)? else { continue };
         let m = &s.manifest;
@@ -74,6 +84,9 @@ fn render(repo: &Repository) -> Result<String> {
         added.samples.push((Some(db.clone()), m.added.stored_bytes as f64));
         duration.samples.push((Some(db.clone()), m.end.duration_since(m.start).as_secs_f64().max(0.0)));
         count.samples.push((Some(db.clone()), snapshot::count(repo, &index, &db)? as f64));
+        let mine = || drills.iter().filter(|r| r.db == db);
+        drill_success.samples.push((Some(db.clone()), mine().rfind(|r| r.passed).map_or(0.0, |r| seconds(r.end))));
+        drill_passed.samples.push((Some(db.clone()), f64::from(u8::from(mine().next_back().is_some_and(|r| r.passed)))));
     }
     let check = store::check_records::latest(repo)?;
     let check_time = Family {
@@ -86,9 +99,14 @@ fn render(repo: &Repository) -> Result<String> {
         help: "1 if the repository's last recorded check found no problem (0 if it found some, or none was recorded).",
         samples: vec![(None, f64::from(u8::from(check.as_ref().is_some_and(|c| c.problems == 0))))],
     };
+    let stored = Family {
+        name: "dbvault_repository_stored_bytes",
+        help: "Bytes of the repository's packs (what its storage holds, before prune frees unused data).",
+        samples: vec![(None, index.packs()?.iter().map(|(_, len, _)| *len as f64).sum())],
+    };
     let repository = repo.config().id.short();
     let mut out = String::new();
-    for f in [last_success, last, incomplete, dump, added, duration, count, check_time, check_ok] {
+    for f in [last_success, last, incomplete, dump, added, duration, count, drill_success, drill_passed, check_time, check_ok, stored] {
         let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", f.name, f.help, f.name);
         for (db, v) in f.samples {
             let db = db.map_or(String::new(), |db| format!("database=\"{}\",", label(&db)));

@@ -173,7 +173,7 @@ fn every_document_of_a_healthy_repository() {
     keys.check("ingest (first, stdin)", &doc, &[
         "added_bytes: number", "bytes_per_sec: number", "chunks: number", "db: string", "delta_chunks: number", "delta_raw_bytes: number",
         "delta_saved_bytes: number", "delta_stored_bytes: number", "digest: string", "elapsed_secs: number", "host: string", "id: string",
-        "incomplete: boolean", "new_chunks: number", "new_raw_bytes: number", "parent: null", "short_id: string", "size: number", "source: object",
+        "incomplete: boolean", "last_drill: null", "new_chunks: number", "new_raw_bytes: number", "parent: null", "short_id: string", "size: number", "source: object",
         "source.completion_marker: boolean", "source.encoding: string", "source.format: string", "source.producer: string",
         "source.server_version: string", "source.tool: string", "source.tool_version: string", "start: string", "tags: array", "time: string",
     ]);
@@ -183,7 +183,7 @@ fn every_document_of_a_healthy_repository() {
     keys.check("ingest (second, command)", &doc, &[
         "added_bytes: number", "bytes_per_sec: number", "chunks: number", "db: string", "delta_chunks: number", "delta_raw_bytes: number",
         "delta_saved_bytes: number", "delta_stored_bytes: number", "digest: string", "elapsed_secs: number", "host: string", "id: string",
-        "incomplete: boolean", "new_chunks: number", "new_raw_bytes: number", "parent: string", "short_id: string", "size: number", "source: object",
+        "incomplete: boolean", "last_drill: null", "new_chunks: number", "new_raw_bytes: number", "parent: string", "short_id: string", "size: number", "source: object",
         "source.command: array", "source.command[]: string", "source.completion_marker: boolean", "source.encoding: string",
         "source.exit_status: number", "source.format: string", "source.producer: string", "source.server_version: string",
         "source.stderr_tail: array", "source.stderr_tail[]: string", "source.tool: string", "source.tool_version: string", "start: string",
@@ -203,7 +203,7 @@ fn every_document_of_a_healthy_repository() {
     keys.check("ingest --jobs: a saved job", &job(true), &[
         "added_bytes: number", "bytes_per_sec: number", "chunks: number", "db: string", "delta_chunks: number", "delta_raw_bytes: number",
         "delta_saved_bytes: number", "delta_stored_bytes: number", "digest: string", "elapsed_secs: number", "host: string", "id: string",
-        "incomplete: boolean", "new_chunks: number", "new_raw_bytes: number", "ok: boolean", "parent: null", "short_id: string", "size: number",
+        "incomplete: boolean", "last_drill: null", "new_chunks: number", "new_raw_bytes: number", "ok: boolean", "parent: null", "short_id: string", "size: number",
         "source: object", "source.command: array", "source.command[]: string", "source.completion_marker: boolean", "source.encoding: string",
         "source.exit_status: number", "source.format: string", "source.producer: string", "source.server_version: string", "source.tool: string",
         "source.tool_version: string", "start: string", "tags: array", "time: string",
@@ -215,7 +215,7 @@ fn every_document_of_a_healthy_repository() {
     let doc = json_out(&e, &["snapshots"], b"", 0);
     keys.check("snapshots", &doc, &[
         "[]: object", "[].added_bytes: number", "[].chunks: number", "[].db: string", "[].digest: string", "[].host: string", "[].id: string",
-        "[].incomplete: boolean", "[].new_chunks: number", "[].parent: null", "[].parent: string", "[].short_id: string", "[].size: number",
+        "[].incomplete: boolean", "[].last_drill: null", "[].new_chunks: number", "[].parent: null", "[].parent: string", "[].short_id: string", "[].size: number",
         "[].source: object", "[].source.command: array", "[].source.command[]: string", "[].source.completion_marker: boolean",
         "[].source.encoding: string", "[].source.exit_status: number", "[].source.format: string", "[].source.producer: string",
         "[].source.server_version: string", "[].source.stderr_tail: array", "[].source.stderr_tail[]: string", "[].source.tool: string",
@@ -227,15 +227,16 @@ fn every_document_of_a_healthy_repository() {
     keys.check("status", &doc, &[
         "databases: array", "databases[]: object", "databases[].db: string", "databases[].last: object", "databases[].last.age_seconds: number",
         "databases[].last.id: string", "databases[].last.incomplete: boolean", "databases[].last.size: number", "databases[].last.time: string",
-        "databases[].last_complete: object", "databases[].last_complete.age_seconds: number", "databases[].last_complete.id: string",
+        "databases[].drill_problem: null", "databases[].last_drill: null", "databases[].last_complete: object", "databases[].last_complete.age_seconds: number", "databases[].last_complete.id: string",
         "databases[].last_complete.incomplete: boolean", "databases[].last_complete.size: number", "databases[].last_complete.time: string",
         "databases[].stale: boolean", "last_check: object", "last_check.age_seconds: number", "last_check.host: string", "last_check.ok: boolean",
         "last_check.problems: number", "last_check.read_data: string", "last_check.time: string", "max_age_seconds: number", "stale: array", "time: string",
+        "drill_problems: array",
     ]);
     let doc = json_out(&e, &["log", "--db", "shop"], b"", 0);
     keys.check("log", &doc, &[
         "[]: object", "[].added_bytes: number", "[].chunks: number", "[].db: string", "[].dedup: number", "[].digest: string", "[].host: string",
-        "[].id: string", "[].incomplete: boolean", "[].new_chunks: number", "[].parent: null", "[].parent: string", "[].short_id: string",
+        "[].id: string", "[].incomplete: boolean", "[].last_drill: null", "[].new_chunks: number", "[].parent: null", "[].parent: string", "[].short_id: string",
         "[].size: number", "[].source: object", "[].source.command: array", "[].source.command[]: string", "[].source.completion_marker: boolean",
         "[].source.encoding: string", "[].source.exit_status: number", "[].source.format: string", "[].source.producer: string",
         "[].source.server_version: string", "[].source.stderr_tail: array", "[].source.stderr_tail[]: string", "[].source.tool: string",
@@ -244,7 +245,7 @@ fn every_document_of_a_healthy_repository() {
     let doc = json_out(&e, &["show", &ids[0]], b"", 0);
     keys.check("show (first of its database)", &doc, &[
         "added: object", "added.chunks: number", "added.raw_bytes: number", "added.stored_bytes: number", "chunks: number", "client: string",
-        "db: string", "digest: string", "end: string", "host: string", "id: string", "incomplete: boolean", "parent: null",
+        "db: string", "digest: string", "end: string", "host: string", "id: string", "incomplete: boolean", "last_drill: null", "parent: null",
         "shared_with_parent: object", "shared_with_parent.parent: null", "shared_with_parent.shared_bytes: number",
         "shared_with_parent.shared_chunks: number", "size: number", "source: object", "source.completion_marker: boolean", "source.encoding: string",
         "source.format: string", "source.producer: string", "source.server_version: string", "source.tool: string", "source.tool_version: string",
@@ -262,7 +263,7 @@ fn every_document_of_a_healthy_repository() {
     keys.check("show (with a parent)", &doc, &[
         "added: object", "added.chunks: number", "added.delta_alone_bytes: number", "added.delta_chunks: number", "added.delta_raw_bytes: number",
         "added.delta_stored_bytes: number", "added.raw_bytes: number", "added.stored_bytes: number", "chunks: number", "client: string", "db: string",
-        "digest: string", "end: string", "host: string", "id: string", "incomplete: boolean", "parent: string", "shared_with_parent: object",
+        "digest: string", "end: string", "host: string", "id: string", "incomplete: boolean", "last_drill: null", "parent: string", "shared_with_parent: object",
         "shared_with_parent.parent: string", "shared_with_parent.shared_bytes: number", "shared_with_parent.shared_chunks: number", "size: number",
         "source: object", "source.command: array", "source.command[]: string", "source.completion_marker: boolean", "source.encoding: string",
         "source.exit_status: number", "source.format: string", "source.producer: string", "source.server_version: string",
@@ -304,13 +305,13 @@ fn every_document_of_a_healthy_repository() {
     e.ok(&["--repo", path_str(&dest), "init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"], b"");
     let doc = json_out(&e, &["copy", "--to", path_str(&dest), "--db", "shop"], b"", 0);
     keys.check("copy", &doc, &[
-        "[]: object", "[].db: string", "[].existed: boolean", "[].size: number", "[].source: string", "[].stored_bytes: number", "[].target: string",
+        "[]: object", "[].db: string", "[].drills: number", "[].existed: boolean", "[].size: number", "[].source: string", "[].stored_bytes: number", "[].target: string",
     ]);
     let doc = json_out(&e, &["--repo", path_str(&dest), "show", "latest", "--db", "shop"], b"", 0);
     keys.check("show (a copy)", &doc, &[
         "added: object", "added.chunks: number", "added.delta_alone_bytes: number", "added.delta_chunks: number", "added.delta_raw_bytes: number",
         "added.delta_stored_bytes: number", "added.raw_bytes: number", "added.stored_bytes: number", "chunks: number", "client: string", "db: string",
-        "digest: string", "end: string", "host: string", "id: string", "incomplete: boolean", "origin: object", "origin.repository: string",
+        "digest: string", "end: string", "host: string", "id: string", "incomplete: boolean", "last_drill: null", "origin: object", "origin.repository: string",
         "origin.snapshot: string", "parent: string", "shared_with_parent: object", "shared_with_parent.parent: string",
         "shared_with_parent.shared_bytes: number", "shared_with_parent.shared_chunks: number", "size: number", "source: object",
         "source.command: array", "source.command[]: string", "source.completion_marker: boolean", "source.encoding: string",

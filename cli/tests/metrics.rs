@@ -22,7 +22,7 @@ fn samples(path: &Path, repository: &str) -> BTreeMap<(String, String), f64> {
     for s in scrape.samples {
         let mut labels: Vec<&String> = s.labels.keys().collect();
         labels.sort();
-        let repository_wide = s.metric.starts_with("dbvault_check_");
+        let repository_wide = s.metric.starts_with("dbvault_check_") || s.metric == "dbvault_repository_stored_bytes";
         assert_eq!(labels, if repository_wide { vec!["repository"] } else { vec!["database", "repository"] }, "{}: only bounded labels", s.metric);
         assert_eq!(s.labels.get("repository"), Some(repository));
         let Value::Gauge(v) = s.value else { panic!("{} is no gauge: {:?}", s.metric, s.value) };
@@ -57,6 +57,11 @@ fn the_metrics_file_holds_what_the_repository_holds() {
     assert_eq!(v("dbvault_backup_last_success_timestamp_seconds", "crm"), Some(0.0));
     assert_eq!(v("dbvault_backup_last_incomplete", "crm"), Some(1.0));
     assert!(v("dbvault_backup_duration_seconds", "crm").is_some_and(|d| d >= 0.0));
+    // Never drilled: no success (0, which an age alert fires for), not passed.
+    assert_eq!((v("dbvault_drill_last_success_timestamp_seconds", "shop"), v("dbvault_drill_last_passed", "shop")), (Some(0.0), Some(0.0)));
+    // What the packs hold, as `stats` counts it.
+    let stats = e.json(&["stats"], b"");
+    assert_eq!(v("dbvault_repository_stored_bytes", ""), Some(stats["repository_pack_bytes"].as_u64().unwrap() as f64));
     // No check recorded yet: not a success; after one, its time and result.
     assert_eq!((v("dbvault_check_success", ""), v("dbvault_check_last_timestamp_seconds", "")), (Some(0.0), Some(0.0)));
     e.ok(&["check", "--metrics-file", metrics], b"");
@@ -83,7 +88,7 @@ fn writers_at_once_leave_a_whole_file_and_a_device_is_never_replaced() {
             assert!(c.wait_with_output().unwrap().status.success());
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(text.matches("# TYPE ").count(), 9, "every family, whole:\n{text}");
+        assert_eq!(text.matches("# TYPE ").count(), 12, "every family, whole:\n{text}");
         assert!(text.ends_with('\n'));
     }
     let left: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();

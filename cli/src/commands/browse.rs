@@ -8,7 +8,7 @@ use store::Repository;
 use store::browse::{self, Diff, ParentShare, Stats};
 use store::snapshot::{self, Snapshot};
 
-use super::snapshots::SnapshotDoc;
+use super::snapshots::{DrillBrief, SnapshotDoc};
 use crate::cli::{DiffArgs, Global, LogArgs, ShowArgs, StatsArgs};
 use crate::output;
 
@@ -47,8 +47,9 @@ pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let mut list = snapshot::list_of(repo, &index, &a.db)?;
     list.reverse();
+    let drills = DrillBrief::all(repo)?;
     if g.json {
-        output::json(&list.iter().map(|s| LogEntry { snapshot: SnapshotDoc::of(s), dedup: dedup(s) }).collect::<Vec<_>>())?;
+        output::json(&list.iter().map(|s| LogEntry { snapshot: SnapshotDoc::with_drill(s, &drills), dedup: dedup(s) }).collect::<Vec<_>>())?;
         return Ok(());
     }
     if !g.quiet {
@@ -64,12 +65,13 @@ pub fn log(g: &Global, repo: &Repository, a: &LogArgs) -> Result<()> {
                     format!("{:.1}%", 100.0 * dedup(s)),
                     tool(s),
                     completeness(s).into(),
+                    DrillBrief::column(drills.get(&s.id)),
                     m.parent.map(|p| p.short()).unwrap_or_else(|| "-".into()),
                     m.tags.join(","),
                 ]
             })
             .collect();
-        output::table(&["ID", "TIME", "SIZE", "ADDED", "DEDUP", "TOOL", "STATE", "PARENT", "TAGS"], &rows)?;
+        output::table(&["ID", "TIME", "SIZE", "ADDED", "DEDUP", "TOOL", "STATE", "LAST DRILL", "PARENT", "TAGS"], &rows)?;
     }
     Ok(())
 }
@@ -85,6 +87,8 @@ struct ShowDoc<'a> {
     id: Id,
     /// Chunks and bytes shared with the parent.
     shared_with_parent: &'a ParentShare,
+    /// Its last drill (none: never drilled).
+    last_drill: Option<DrillBrief>,
 }
 
 pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
@@ -92,11 +96,12 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     let s = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
     drop(index);
     let share = browse::share_with_parent(repo, &s)?;
+    let last_drill = DrillBrief::all(repo)?.remove(&s.id);
     let mut m = s.manifest.clone();
     m.source = store::redact::source(&m.source);
     let m = &m;
     if g.json {
-        return output::json(&ShowDoc { manifest: m, id: s.id, shared_with_parent: &share });
+        return output::json(&ShowDoc { manifest: m, id: s.id, shared_with_parent: &share, last_drill });
     }
     if g.quiet {
         return Ok(());
@@ -124,6 +129,10 @@ pub fn show(g: &Global, repo: &Repository, a: &ShowArgs) -> Result<()> {
     }
     if !m.tags.is_empty() {
         crate::outln!("tags       {}", m.tags.join(", "));
+    }
+    match &last_drill {
+        Some(d) => crate::outln!("drilled    {} ({} {})", DrillBrief::column(Some(d)), d.engine, d.server_version),
+        None => crate::outln!("drilled    never (`dbvault drill {} --db {}` proves it restores)", s.id.short(), m.db),
     }
     let src = &m.source;
     let field = |name: &str, v: Option<String>| -> Result<()> {

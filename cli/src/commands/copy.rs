@@ -38,6 +38,8 @@ struct CopiedDoc<'a> {
     existed: bool,
     /// Bytes the copy added to the destination.
     stored_bytes: u64,
+    /// Drill records copied with it (SPEC.md section 9.5).
+    drills: usize,
 }
 
 fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Location, a: &CopyArgs) -> Result<()> {
@@ -63,6 +65,9 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
         let _ = output::line(format_args!("{} {} {} -> {}: {what}", c.source.id.short(), m.db, output::local_time(m.end), c.target.id.short()));
     };
     let copied = copy(src, &index, dst, &snapshots, &mut print).with_context(|| format!("copying to {to}"))?;
+    // The proof that a snapshot restored travels with it.
+    let pairs = copied.iter().map(|c| (c.source.id, c.target.id)).collect();
+    let drills = store::drill_records::copy(src, dst, &pairs).with_context(|| format!("copying drill records to {to}"))?;
     if json {
         let rows: Vec<_> = copied
             .iter()
@@ -73,6 +78,7 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
                 size: c.source.manifest.size,
                 existed: c.existed,
                 stored_bytes: if c.existed { 0 } else { c.target.manifest.added.stored_bytes },
+                drills: drills.get(&c.source.id).copied().unwrap_or(0),
             })
             .collect();
         output::json(&rows)?;
@@ -80,6 +86,10 @@ fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Loca
         let new = copied.iter().filter(|c| !c.existed).count();
         let stored: u64 = copied.iter().filter(|c| !c.existed).map(|c| c.target.manifest.added.stored_bytes).sum();
         crate::outln!("copied {new} snapshot(s) to {to} ({} stored), {} already there", output::size(stored), copied.len() - new);
+        let n: usize = drills.values().sum();
+        if n > 0 {
+            crate::outln!("copied {n} drill record(s) with them");
+        }
     }
     Ok(())
 }

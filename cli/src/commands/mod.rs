@@ -3,6 +3,7 @@
 mod browse;
 mod check;
 mod copy;
+mod drill;
 mod forget;
 mod handover;
 mod ingest;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
         Command::Status(a) => with_repo(g, |repo| status::run(g, repo, &a)),
+        Command::Drill(a) => with_repo(g, |repo| drill::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
         Command::Log(a) => with_repo(g, |repo| browse::log(g, repo, &a)),
         Command::Show(a) => with_repo(g, |repo| browse::show(g, repo, &a)),

@@ -1,5 +1,7 @@
 //! `dbvault snapshots`.
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use jiff::Timestamp;
 use repo_format::Id;
@@ -45,6 +47,36 @@ pub struct SnapshotDoc<'a> {
     pub incomplete: bool,
     /// Where the dump came from, its command line and error lines redacted.
     pub source: Source,
+    /// When the snapshot was last drilled, and how it went (none: never).
+    pub last_drill: Option<DrillBrief>,
+}
+
+/// A snapshot's last drill (SPEC.md section 9.5), as `snapshots`, `log` and `show` print it.
+#[derive(Clone, Serialize)]
+pub struct DrillBrief {
+    /// When it ended.
+    pub time: Timestamp,
+    /// Whether every check passed.
+    pub passed: bool,
+    /// `postgresql` or `mariadb`.
+    pub engine: String,
+    /// The server's version.
+    pub server_version: String,
+}
+
+impl DrillBrief {
+    /// The last drill of each snapshot.
+    pub fn all(repo: &Repository) -> Result<HashMap<Id, DrillBrief>> {
+        Ok(store::drill_records::last_by_snapshot(repo)?
+            .into_iter()
+            .map(|(id, r)| (id, DrillBrief { time: r.end, passed: r.passed, engine: r.engine, server_version: r.server_version }))
+            .collect())
+    }
+
+    /// In a table's column: `passed 2026-12-07 03:10`, `FAILED ...`, `-` for none.
+    pub fn column(d: Option<&DrillBrief>) -> String {
+        d.map_or_else(|| "-".into(), |d| format!("{} {}", if d.passed { "passed" } else { "FAILED" }, output::local_time(d.time)))
+    }
 }
 
 impl<'a> SnapshotDoc<'a> {
@@ -67,15 +99,22 @@ impl<'a> SnapshotDoc<'a> {
             added_bytes: m.added.stored_bytes,
             incomplete: m.incomplete,
             source: store::redact::source(&m.source),
+            last_drill: None,
         }
+    }
+
+    /// The document of `s` with its last drill from `drills` ([`DrillBrief::all`]).
+    pub fn with_drill(s: &'a Snapshot, drills: &HashMap<Id, DrillBrief>) -> Self {
+        SnapshotDoc { last_drill: drills.get(&s.id).cloned(), ..Self::of(s) }
     }
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &SnapshotsArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let list = snapshot::list_some(repo, &index, a.db.as_deref())?;
+    let drills = DrillBrief::all(repo)?;
     if g.json {
-        output::json(&list.iter().map(SnapshotDoc::of).collect::<Vec<_>>())?;
+        output::json(&list.iter().map(|s| SnapshotDoc::with_drill(s, &drills)).collect::<Vec<_>>())?;
         return Ok(());
     }
     if g.quiet {
@@ -89,10 +128,11 @@ pub fn run(g: &Global, repo: &Repository, a: &SnapshotsArgs) -> Result<()> {
             if m.incomplete {
                 tags = format!("INCOMPLETE {tags}");
             }
-            vec![s.id.short(), output::local_time(m.end), m.db.clone(), m.host.clone(), output::size(m.size), output::size(m.added.stored_bytes), tags]
+            let drill = DrillBrief::column(drills.get(&s.id));
+            vec![s.id.short(), output::local_time(m.end), m.db.clone(), m.host.clone(), output::size(m.size), output::size(m.added.stored_bytes), drill, tags]
         })
         .collect();
-    output::table(&["ID", "TIME", "DB", "HOST", "SIZE", "ADDED", "TAGS"], &rows)?;
+    output::table(&["ID", "TIME", "DB", "HOST", "SIZE", "ADDED", "LAST DRILL", "TAGS"], &rows)?;
     crate::outln!("{} snapshot(s)", list.len());
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! `dbvault status`: is every database backed up recently enough? Each database's last snapshot
-//! (one manifest read per database, from the index), its age, and its last complete one when the
-//! last was kept cut short.
+//! `dbvault status`: is every database backed up recently enough, and proven restorable? Each
+//! database's last snapshot (one manifest read per database, from the index), its age, its last
+//! complete one when the last was kept cut short, and its last drill.
 
 use anyhow::Result;
 use jiff::{SignedDuration, Timestamp};
@@ -39,6 +39,20 @@ struct DatabaseStatus {
     last_complete: Option<Brief>,
     /// Older than `--max-age` allows (always false without it).
     stale: bool,
+    /// The last drill of any of its snapshots (none: never drilled).
+    last_drill: Option<LastDrill>,
+    /// Its last drill failed, or it is older than `--max-drill-age` allows (or there is none).
+    drill_problem: Option<String>,
+}
+
+/// A database's last drill (SPEC.md section 9.5).
+#[derive(Serialize)]
+struct LastDrill {
+    snapshot: Id,
+    time: Timestamp,
+    age_seconds: i64,
+    passed: bool,
+    failures: usize,
 }
 
 /// The last `check` (SPEC.md section 9.4).
@@ -58,24 +72,37 @@ struct StatusDoc {
     time: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_age_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_drill_age_seconds: Option<i64>,
     databases: Vec<DatabaseStatus>,
     stale: Vec<String>,
+    /// Databases whose last drill failed or is too old, with why.
+    drill_problems: Vec<String>,
     /// None when no check was ever recorded.
     last_check: Option<LastCheck>,
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
-    let max_age = a.max_age.as_deref().map(max_age).transpose()?;
+    let max_age = a.max_age.as_deref().map(|s| duration("--max-age", s)).transpose()?;
+    let max_drill_age = a.max_drill_age.as_deref().map(|s| duration("--max-drill-age", s)).transpose()?;
     let index = repo.index_reader()?;
     let now = Timestamp::now();
     let names = match &a.db {
         Some(d) => vec![d.clone()],
         None => snapshot::databases(repo, &index)?,
     };
+    // Each database's last drill: of a snapshot still there.
+    let mut drills: std::collections::HashMap<String, repo_format::drill_record::DrillRecord> = std::collections::HashMap::new();
+    let present: std::collections::HashSet<Id> = index.snapshot_ids()?.into_iter().collect();
+    for (_, r) in store::drill_records::all(repo)? {
+        if present.contains(&r.snapshot) {
+            drills.insert(r.db.clone(), r);
+        }
+    }
     let mut databases = Vec::new();
     for db in names {
         let last = snapshot::latest(repo, &index, &db)?;
-        if last.is_none() && max_age.is_none() {
+        if last.is_none() && max_age.is_none() && max_drill_age.is_none() {
             return Err(snapshot::no_such_database(repo, &index, &db).into());
         }
         // With --max-age, a database asked for that has no snapshot is as stale as can be.
@@ -87,9 +114,18 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
         if last.is_none() {
             crate::errln!("dbvault: {}", snapshot::no_such_database(repo, &index, &db));
         }
-        databases.push(DatabaseStatus { db, last: last.map(|s| Brief::of(&s, now)), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale });
+        let drill = drills.remove(&db);
+        let drill_problem = match (&drill, max_drill_age) {
+            (Some(d), _) if !d.passed => Some(format!("{db}: its last drill FAILED ({})", d.failures.first().map_or("", |f| f.as_str()))),
+            (Some(d), Some(max)) if now.duration_since(d.end) > max => Some(format!("{db}: last drilled {} ago", age(now.duration_since(d.end).as_secs()))),
+            (None, Some(_)) => Some(format!("{db}: never drilled")),
+            _ => None,
+        };
+        let last_drill = drill.map(|d| LastDrill { snapshot: d.snapshot, age_seconds: now.duration_since(d.end).as_secs(), time: d.end, passed: d.passed, failures: d.failures.len() });
+        databases.push(DatabaseStatus { db, last: last.map(|s| Brief::of(&s, now)), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale, last_drill, drill_problem });
     }
     let stale: Vec<String> = databases.iter().filter(|d| d.stale).map(|d| d.db.clone()).collect();
+    let drill_problems: Vec<String> = databases.iter().filter_map(|d| d.drill_problem.clone()).collect();
     let last_check = store::check_records::latest(repo)?.map(|c| LastCheck {
         age_seconds: now.duration_since(c.time).as_secs(),
         time: c.time,
@@ -99,12 +135,20 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
         problems: c.problems,
     });
     let damage = last_check.as_ref().filter(|c| !c.ok).map(|c| c.problems);
-    let doc = StatusDoc { time: now, max_age_seconds: max_age.map(|m| m.as_secs()), databases, stale: stale.clone(), last_check };
+    let doc = StatusDoc {
+        time: now,
+        max_age_seconds: max_age.map(|m| m.as_secs()),
+        max_drill_age_seconds: max_drill_age.map(|m| m.as_secs()),
+        databases,
+        stale: stale.clone(),
+        drill_problems: drill_problems.clone(),
+        last_check,
+    };
     let printed = print(g, &doc);
     // Stale backups or damage are the news, whatever became of the output (a reader that stopped
     // early).
-    if !stale.is_empty() || damage.is_some() {
-        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default(), damage }.into());
+    if !stale.is_empty() || damage.is_some() || !drill_problems.is_empty() {
+        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default(), damage, drills: drill_problems }.into());
     }
     printed
 }
@@ -119,18 +163,29 @@ fn print(g: &Global, doc: &StatusDoc) -> Result<()> {
             .iter()
             .map(|d| {
                 let Some(last) = &d.last else {
-                    return vec![output::printable(&d.db).into_owned(), "-".into(), "-".into(), "-".into(), "-".into(), "none".into(), "STALE: no snapshot".into()];
+                    return vec![output::printable(&d.db).into_owned(), "-".into(), "-".into(), "-".into(), "-".into(), "none".into(), "-".into(), "STALE: no snapshot".into()];
                 };
                 let complete = match &d.last_complete {
                     Some(c) if c.id == last.id => "the last".to_string(),
                     Some(c) => format!("{} ({} ago)", c.id.short(), age(c.age_seconds)),
                     None => "none".to_string(),
                 };
-                let state = if d.stale { "STALE" } else if last.incomplete { "last INCOMPLETE" } else { "ok" };
-                vec![output::printable(&d.db).into_owned(), last.id.short(), output::local_time(last.time), age(last.age_seconds), output::size(last.size), complete, state.to_string()]
+                let state = if d.stale {
+                    "STALE"
+                } else if last.incomplete {
+                    "last INCOMPLETE"
+                } else if d.last_drill.as_ref().is_some_and(|l| !l.passed) {
+                    "DRILL FAILED"
+                } else if d.drill_problem.is_some() {
+                    "DRILL DUE"
+                } else {
+                    "ok"
+                };
+                let drill = d.last_drill.as_ref().map_or_else(|| "never".into(), |l| format!("{} {} ago", if l.passed { "passed" } else { "FAILED" }, age(l.age_seconds)));
+                vec![output::printable(&d.db).into_owned(), last.id.short(), output::local_time(last.time), age(last.age_seconds), output::size(last.size), complete, drill, state.to_string()]
             })
             .collect();
-        output::table(&["DB", "LAST", "TIME", "AGE", "SIZE", "LAST COMPLETE", "STATE"], &rows)?;
+        output::table(&["DB", "LAST", "TIME", "AGE", "SIZE", "LAST COMPLETE", "LAST DRILL", "STATE"], &rows)?;
         match &doc.last_check {
             Some(c) => crate::outln!(
                 "last check: {} ago on {} (data read: {}): {}",
@@ -145,9 +200,9 @@ fn print(g: &Global, doc: &StatusDoc) -> Result<()> {
     Ok(())
 }
 
-/// `--max-age`: a positive duration (days count 24 hours).
-fn max_age(s: &str) -> Result<SignedDuration> {
-    let bad = |why: String| crate::exit::usage(format!("--max-age {s:?}: {why}; give a duration such as 26h, 2d or 1 week"));
+/// `--max-age`, `--max-drill-age`: a positive duration (days count 24 hours).
+fn duration(option: &str, s: &str) -> Result<SignedDuration> {
+    let bad = |why: String| crate::exit::usage(format!("{option} {s:?}: {why}; give a duration such as 26h, 2d or 1 week"));
     let span = s.parse::<jiff::Span>().map_err(|_| bad("not a duration".into()))?;
     if span.get_years() != 0 || span.get_months() != 0 {
         return Err(bad("months and years have no fixed length: count in days or weeks".into()));
