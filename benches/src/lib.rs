@@ -6,5 +6,6 @@
 //! ([`seaweed`]).
 
 pub mod dumpgen;
+pub mod many;
 pub mod positional;
 pub mod seaweed;

@@ -6,20 +6,9 @@
 //! repository's password is `DBVAULT_PASSWORD` (default `bench`), with a cheap key derivation.
 //! `benches/scale.sh` then times the commands users run against it.
 
-use std::time::Instant;
-
+use dbvault_benches::many::build;
 use repo_format::keyfile::KdfParams;
-use store::ingest::{IngestOptions, ingest};
 use store::{InitOptions, Repository};
-
-fn dump(db: &str, n: u64) -> Vec<u8> {
-    let mut s = format!("-- dump of {db}\nCREATE TABLE t (id int, v text);\n");
-    for row in 0..60 {
-        s += &format!("INSERT INTO t VALUES ({row}, 'a row of {db} that does not change from one snapshot to the next');\n");
-    }
-    s += &format!("INSERT INTO t VALUES (-1, 'snapshot {n}');\n");
-    s.into_bytes()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -36,16 +25,6 @@ fn main() {
         let kdf = KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
         Repository::init(path, password.as_bytes(), InitOptions { kdf, ..InitOptions::default() }).expect("init")
     };
-    let start = Instant::now();
-    let mut last = Instant::now();
-    for n in 0..snapshots {
-        let db = format!("db{}", n % databases);
-        let opts = IngestOptions { db: db.clone(), host: Some("bench".into()), ..IngestOptions::default() };
-        ingest(&repo, dump(&db, n).as_slice(), opts).expect("ingest");
-        if last.elapsed().as_secs() >= 30 {
-            eprintln!("{} snapshots in {:.0} s", n + 1, start.elapsed().as_secs_f64());
-            last = Instant::now();
-        }
-    }
-    println!("{snapshots} snapshots of {databases} databases in {:.1} s", start.elapsed().as_secs_f64());
+    let took = build(&repo, snapshots, databases);
+    println!("{snapshots} snapshots of {databases} databases in {:.1} s", took.as_secs_f64());
 }
