@@ -92,6 +92,17 @@ fn a_backup_pings_its_start_and_its_success_or_failure_with_the_error() {
 }
 
 #[test]
+fn a_drill_that_cannot_run_pings_its_failure_with_why() {
+    let e = Env::new();
+    let (url, seen) = monitor();
+    e.ingest("mssql", b"USE [master]\r\nGO\r\nCREATE TABLE [dbo].[T]([Id] [int] NOT NULL)\r\nGO\r\n");
+    let o = e.run(&["drill", "latest", "--db", "mssql", "--ping", &format!("{url}/drills")], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(paths(&seen), ["/drills/start", "/drills/fail"]);
+    assert!(seen.lock().unwrap()[1].1.contains("T-SQL"), "{:?}", seen.lock().unwrap());
+}
+
+#[test]
 fn an_unreachable_monitor_only_warns_and_a_bad_url_is_refused() {
     let e = Env::new();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -45,6 +45,10 @@ pub struct DrillArgs {
     /// grantees the dump names exist (PostgreSQL, throwaway server only).
     #[arg(long, value_name = "DB", conflicts_with = "server")]
     pub globals: Option<String>,
+    /// Tell a monitor (Healthchecks convention): URL/start when the drill starts, URL when it
+    /// passed, URL/fail with why when it failed or could not run. An unreachable monitor warns.
+    #[arg(long, value_name = "URL")]
+    pub ping: Option<String>,
     /// The engine for a dump dbvault did not recognise: postgresql or mariadb.
     #[arg(long, value_name = "ENGINE", value_parser = ["postgresql", "mariadb"])]
     pub engine: Option<String>,

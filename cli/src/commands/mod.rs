@@ -33,24 +33,15 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(a) => init::run(g, &a),
         Command::Ingest(a) => {
-            // Around the whole command: a repository that cannot be opened is a failed backup too.
-            let ping = a.ping.as_deref().map(crate::ping::Ping::parse).transpose().map_err(crate::exit::usage)?;
-            let what = a.db.clone().unwrap_or_default();
-            if let Some(p) = &ping {
-                p.start();
-            }
-            let result = with_repo(g, |repo| ingest::run(g, repo, a));
-            if let Some(p) = &ping {
-                match &result {
-                    Ok(()) => p.success(format!("db {what}: snapshot saved")),
-                    Err(e) => p.fail(&format!("db {what}: {}", crate::output::error_chain(e))),
-                }
-            }
-            result
+            let what = format!("db {}", a.db.as_deref().unwrap_or_default());
+            pinged(a.ping.clone(), &what, "snapshot saved", || with_repo(g, |repo| ingest::run(g, repo, a)))
+        }
+        Command::Drill(a) => {
+            let what = format!("drill of {} of db {}", a.snapshot, a.db.as_deref().unwrap_or("?"));
+            pinged(a.ping.clone(), &what, "passed", || with_repo(g, |repo| drill::run(g, repo, &a)))
         }
         Command::Snapshots(a) => with_repo(g, |repo| snapshots::run(g, repo, &a)),
         Command::Status(a) => with_repo(g, |repo| status::run(g, repo, &a)),
-        Command::Drill(a) => with_repo(g, |repo| drill::run(g, repo, &a)),
         Command::Restore(a) => with_repo(g, |repo| restore::run(g, repo, &a)),
         Command::Log(a) => with_repo(g, |repo| browse::log(g, repo, &a)),
         Command::Show(a) => with_repo(g, |repo| browse::show(g, repo, &a)),
@@ -66,6 +57,23 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Repair(RepairCommand::Snapshots { forget }) => with_repo(g, |repo| repair::snapshots(g, repo, forget)),
         Command::Repair(RepairCommand::Config) => repair::config(g),
     }
+}
+
+/// Run `f` between pings of `url`, if given (Healthchecks convention): around the whole command, so
+/// a repository that cannot be opened is a failure too.
+fn pinged(url: Option<String>, what: &str, done: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let ping = url.as_deref().map(crate::ping::Ping::parse).transpose().map_err(crate::exit::usage)?;
+    if let Some(p) = &ping {
+        p.start();
+    }
+    let result = f();
+    if let Some(p) = &ping {
+        match &result {
+            Ok(()) => p.success(format!("{what}: {done}")),
+            Err(e) => p.fail(&format!("{what}: {}", crate::output::error_chain(e))),
+        }
+    }
+    result
 }
 
 /// The repository from `--repo` / `DBVAULT_REPOSITORY`.
