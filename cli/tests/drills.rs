@@ -370,3 +370,31 @@ fn a_hostile_mysql_dump_runs_no_client_command() {
     assert!(left.is_empty(), "client commands ran: {left:?} ({doc})");
     assert_eq!(code, 11, "{doc}");
 }
+
+#[test]
+fn a_damaged_snapshot_fails_its_drill_with_exit_code_5_and_the_failure_is_recorded() {
+    let pg = Postgres::start();
+    pg.sql("postgres", "CREATE DATABASE shop");
+    pg.sql("shop", SHOP);
+    let d = Drills::new();
+    ingest(&d.e, "shop", &pg.dump_cmd("shop"));
+    // Flip a byte in the middle of every pack: the dump cannot be read back.
+    let mut packs = Vec::new();
+    for sub in std::fs::read_dir(d.e.repo().join("packs")).unwrap() {
+        packs.extend(std::fs::read_dir(sub.unwrap().path()).unwrap().map(|f| f.unwrap().path()));
+    }
+    assert!(!packs.is_empty());
+    for p in packs {
+        let mut bytes = std::fs::read(&p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(&p, bytes).unwrap();
+    }
+    let out = d.run(&["drill", "latest", "--db", "shop"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("FAILED"), "{}", stderr(&out));
+    let status = d.e.run(&["--json", "status"], b"");
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["databases"][0]["last_drill"]["passed"], false, "{doc}");
+    assert_eq!(d.leftovers(), Vec::<String>::new());
+}

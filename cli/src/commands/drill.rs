@@ -66,9 +66,11 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
     }
     .context("the drill could not start (nothing was recorded)")?;
     let scratch = format!("dbvault_drill_{}", Id::of_bytes(format!("{} {} {}", std::process::id(), start, snap.id).as_bytes()).short());
+    // On an existing server, the scratch database goes whatever happens (registered before it
+    // exists: an interruption in between drops nothing that is there).
+    let _drop = (server.kind == "existing" && created.is_empty()).then(|| DropOnExit { server: &server, db: &scratch, _on_interrupt: server.drop_on_interrupt(&scratch) });
     // A dump that creates its databases is loaded from the maintenance database.
     let load_db = if created.is_empty() { server.create_database(&scratch)?; scratch.clone() } else { server.maintenance_db().to_string() };
-    let _drop = (server.kind == "existing" && created.is_empty()).then(|| DropOnExit { server: &server, db: &scratch, _on_interrupt: server.drop_on_interrupt(&scratch) });
     let mut failures = Vec::new();
     let bar = output::progress(Some(snap.manifest.size), g.quiet, &format!("drilling {}", snap.id.short()));
     let progress = |n: u64| {
@@ -87,7 +89,20 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let loaded = loaded?;
+    // A dump that cannot be read back whole is not restorable: a failed drill, recorded, with the
+    // damage's own exit code.
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) if crate::exit::code_for(&e) == crate::exit::INTEGRITY => {
+            failures.push(format!("the dump could not be read back whole: {}", output::error_chain(&e)));
+            let record = record_of(&snap, &server, start, globals.as_ref(), Findings { failures, ..Findings::default() });
+            drop(_drop);
+            drop(server);
+            store_record(repo, &record);
+            return Err(e.context(format!("the drill of snapshot {} FAILED", snap.id.short())));
+        }
+        Err(e) => return Err(e),
+    };
     failures.extend(loaded.failure.iter().cloned());
     failures.extend(loaded.errors.iter().map(|l| format!("load: {l}")));
     if loaded.error_count > loaded.errors.len() {
@@ -101,7 +116,30 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
         Some(q) => verify::run_assertions(&server, &primary, q, &mut failures)?,
         None => Vec::new(),
     };
-    let record = DrillRecord {
+    let record = record_of(&snap, &server, start, globals.as_ref(), Findings { tables, engine_checks, assertions: asserted, failures });
+    drop(_drop);
+    drop(server);
+    let id = store_record(repo, &record);
+    let printed = print(g, &snap, &record, id, loaded.bytes);
+    if !record.passed {
+        return Err(crate::exit::DrillFailed { snapshot: snap.id.short(), failures: record.failures.len() }.into());
+    }
+    printed
+}
+
+/// What a drill found.
+#[derive(Default)]
+struct Findings {
+    tables: Vec<repo_format::drill_record::TableCount>,
+    engine_checks: EngineChecks,
+    assertions: Vec<repo_format::drill_record::Assertion>,
+    failures: Vec<String>,
+}
+
+/// The record of a drill of `snap` on `server` that started at `start` and ends now.
+fn record_of(snap: &Snapshot, server: &Server, start: Timestamp, globals: Option<&Snapshot>, found: Findings) -> DrillRecord {
+    let Findings { tables, engine_checks, assertions, failures } = found;
+    DrillRecord {
         snapshot: snap.id,
         db: snap.manifest.db.clone(),
         start,
@@ -110,29 +148,26 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
         engine: server.engine.name().into(),
         server_version: server.version.clone(),
         server: server.kind.into(),
-        globals: globals.as_ref().map(|s| s.id),
+        globals: globals.map(|s| s.id),
         passed: failures.is_empty(),
         tables,
         engine_checks,
-        assertions: asserted,
+        assertions,
         failures,
         client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
         origin: None,
-    };
-    drop(_drop);
-    drop(server);
-    let id = match store::drill_records::record(repo, &record) {
+    }
+}
+
+/// Store `record`; a repository that cannot take it (read-only) only warns.
+fn store_record(repo: &Repository, record: &DrillRecord) -> Option<Id> {
+    match store::drill_records::record(repo, record) {
         Ok(id) => Some(id),
         Err(e) => {
             crate::errln!("dbvault: warning: this drill was not recorded in the repository ({e}); `status` will not show it");
             None
         }
-    };
-    let printed = print(g, &snap, &record, id, loaded.bytes);
-    if !record.passed {
-        return Err(crate::exit::DrillFailed { snapshot: snap.id.short(), failures: record.failures.len() }.into());
     }
-    printed
 }
 
 /// Drops the scratch database on an existing server when the drill ends (error or not).
