@@ -139,9 +139,9 @@ pub enum Command {
     ///   dbvault drill 3fa2c1 --server postgresql://drill@db-test.example.net/postgres
     /// dbvault starts a private PostgreSQL or MariaDB server from the locally installed
     /// binaries (the version that fits the dump), in a temporary folder, on a Unix socket with
-    /// no TCP listener, and removes it afterwards, also on Ctrl-C. As root, the server runs as
-    /// the `postgres` / `mysql` account. With --server, a uniquely named scratch database is
-    /// created on that server and dropped afterwards.
+    /// no TCP listener, and removes it afterwards, also on Ctrl-C. As root, the server and its
+    /// clients run as `nobody`, without network. With --server, a uniquely named scratch
+    /// database is created on that server and dropped afterwards.
     /// Checked: the load's exit status and every error line; each table's rows against the
     /// dump's own count; amcheck on every B-tree index (PostgreSQL) or CHECK TABLE (MariaDB);
     /// and the queries of --assert, each of which must return true.

@@ -139,6 +139,8 @@ fn clean_up() -> MutexGuard<'static, Registry> {
             libc::waitpid(*pid as libc::pid_t, std::ptr::null_mut(), 0);
         }
     }
+    // What they left running, re-parented to dbvault (a subreaper): a drill's server's daemons.
+    process_tree::kill_descendants();
     for (_, cleanup) in &r.cleanups {
         cleanup();
     }

@@ -49,6 +49,25 @@ pub fn descendants(root: u32) -> Vec<u32> {
     out
 }
 
+/// SIGKILL every descendant of this process (what a command left running, re-parented to us as
+/// the subreaper), and reap those that are ours.
+pub fn kill_descendants() {
+    let me = std::process::id();
+    let below = descendants(me);
+    for &pid in &below {
+        // SAFETY: kill only sends a signal.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+    for pid in below {
+        // SAFETY: waitpid on a specific pid; ECHILD when not our child.
+        unsafe {
+            libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
 /// SIGKILL `root` and all its descendants (found first, so none escapes by being re-parented).
 /// Processes already gone are skipped. `root` is not reaped: its owner waits for it.
 pub fn kill_tree(root: u32) {

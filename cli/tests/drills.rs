@@ -302,10 +302,30 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
         tick = m("tick"),
         midline = m("midline")
     );
+    // A quote left open must not swallow the restriction; another server (this test's own, on its
+    // socket, trusting anyone) must stay out of reach; a daemon the server starts must not
+    // outlive the drill; and (as root) the server has no network.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let extra = format!(
+        "{extra}\\connect 'postgres\n\\! touch {quote}\n\\connect shop postgres {other}\nCREATE TABLE public.escaped_to_other (i int);\n\
+         CREATE TABLE public.daemon (line text);\nCOPY public.daemon FROM PROGRAM 'setsid nohup sleep 7777 >/dev/null 2>&1 & echo started';\n\
+         CREATE TABLE public.net (v text);\nCOPY public.net FROM PROGRAM 'python3 -c \"import socket; socket.create_connection((''127.0.0.1'', {port}), 2)\" 2>/dev/null && echo reached || echo unreachable';\n",
+        quote = m("quote"),
+        other = pg.sock()
+    );
     d.e.ingest("shop", &doctored_pg_dump(&pg, &extra));
     let asserts = d.tmp.path().join("env.sql");
     let expected_user = if is_root() { "nobody" } else { "" };
-    std::fs::write(&asserts, format!("SELECT count(*) = 0 FROM seen_env WHERE line LIKE '%DBVAULT%' OR line LIKE '%AWS%';\nSELECT '{expected_user}' = '' OR name = '{expected_user}' FROM seen_user;\n")).unwrap();
+    let network = if is_root() { "unreachable" } else { "" };
+    std::fs::write(
+        &asserts,
+        format!(
+            "SELECT count(*) = 0 FROM seen_env WHERE line LIKE '%DBVAULT%' OR line LIKE '%AWS%';\nSELECT '{expected_user}' = '' OR name = '{expected_user}' FROM seen_user;\n\
+             SELECT line = 'started' FROM public.daemon;\nSELECT '{network}' = '' OR v = '{network}' FROM public.net;\n"
+        ),
+    )
+    .unwrap();
     let mut c = d.cmd(&["--json", "drill", "latest", "--db", "shop", "--assert", asserts.to_str().unwrap()]);
     c.env("AWS_SECRET_ACCESS_KEY", "not-for-the-dump");
     let out = run_piped(c, b"");
@@ -316,6 +336,10 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
     assert!(failures(&doc).contains("backslash commands are restricted"), "{doc}");
     // The server's environment holds no secret, and it runs as nobody (as root).
     assert!(doc["assertions"].as_array().unwrap().iter().all(|a| a["passed"] == true), "{doc}");
+    assert_eq!(pg.sql("shop", "SELECT count(*) FROM pg_class WHERE relname = 'escaped_to_other'").trim(), "0", "the dump reached another server");
+    let daemons: Vec<String> = processes_under(Path::new("sleep 7777"));
+    assert_eq!(daemons, Vec::<String>::new(), "a daemon the dump started outlived the drill");
+    drop(listener);
     // Rows still load and count as the dump holds them.
     assert!(doc["tables"].as_array().unwrap().iter().any(|t| t["name"] == "orders" && t["found"] == 1000), "{doc}");
 }

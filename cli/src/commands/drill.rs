@@ -36,7 +36,7 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
     let plan = drilling::plan(&snap, a.engine.as_deref())?;
     let assertions = a.assert.as_deref().map(read_assertions).transpose()?;
     let url = a.server.as_deref().map(|u| server_url(u, plan.engine)).transpose()?;
-    let globals = a.globals.as_deref().map(|db| globals_snapshot(repo, &index, db, plan.engine)).transpose()?;
+    let globals = a.globals.as_deref().map(|db| globals_snapshot(repo, &index, db, &plan)).transpose()?;
     if snap.manifest.incomplete {
         crate::errln!("dbvault: warning: snapshot {} is INCOMPLETE (its dump was cut short): expect the drill to fail", snap.id.short());
     }
@@ -65,6 +65,15 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
         (None, Engine::MariaDb) => mariadb::throwaway(g.quiet),
     }
     .context("the drill could not start (nothing was recorded)")?;
+    if server.kind == "existing" {
+        let left = server.scratch_databases()?;
+        if !left.is_empty() {
+            crate::errln!(
+                "dbvault: warning: the server holds scratch databases of other drills ({}): running ones', or left by a drill that was killed outright; drop those no drill runs in",
+                left.join(", ")
+            );
+        }
+    }
     let scratch = format!("dbvault_drill_{}", Id::of_bytes(format!("{} {} {}", std::process::id(), start, snap.id).as_bytes()).short());
     // On an existing server, the scratch database goes whatever happens (registered before it
     // exists: an interruption in between drops nothing that is there).
@@ -198,9 +207,12 @@ fn read_assertions(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 /// `--globals DB`: that database's latest snapshot, which must be a pg_dumpall dump.
-fn globals_snapshot(repo: &Repository, index: &store::index::Index, db: &str, engine: Engine) -> Result<Snapshot> {
-    if engine != Engine::Postgres {
+fn globals_snapshot(repo: &Repository, index: &store::index::Index, db: &str, plan: &drilling::Plan) -> Result<Snapshot> {
+    if plan.engine != Engine::Postgres {
         return Err(crate::exit::usage("--globals loads PostgreSQL roles; this snapshot's dump is not a PostgreSQL one"));
+    }
+    if plan.format == "pg_dumpall" {
+        return Err(crate::exit::usage("--globals: this snapshot is a pg_dumpall dump, which holds its roles already; leave out --globals"));
     }
     let s = snapshot::latest(repo, index, db)?.ok_or_else(|| snapshot::no_such_database(repo, index, db))?;
     if s.manifest.source.format.as_deref() != Some("pg_dumpall") {

@@ -10,7 +10,7 @@ use repo_format::drill_record::EngineChecks;
 
 use super::postgres::decode;
 use super::server::{Engine, Server};
-use super::throwaway::{Account, Throwaway};
+use super::throwaway::{Account, Confinement, Throwaway};
 
 /// The server program, if installed.
 fn server_program() -> Option<PathBuf> {
@@ -68,6 +68,7 @@ pub fn throwaway(quiet: bool) -> Result<Server> {
         uri: None,
         env: Vec::new(),
         maintenance_db: "mysql".into(),
+        confinement: t.confinement().clone(),
         throwaway: None,
     };
     t.wait_ready("MariaDB", || s.accepts())?;
@@ -109,7 +110,7 @@ pub fn existing(url: &reqwest::Url, quiet: bool) -> Result<Server> {
         }
     }
     let env = url.password().map(|p| vec![("MYSQL_PWD".to_string(), decode(p))]).unwrap_or_default();
-    let mut s = Server { engine: Engine::MariaDb, kind: "existing", version: String::new(), bin: None, conn, uri: None, env, maintenance_db: "mysql".into(), throwaway: None };
+    let mut s = Server { engine: Engine::MariaDb, kind: "existing", version: String::new(), bin: None, conn, uri: None, env, maintenance_db: "mysql".into(), confinement: Confinement::default(), throwaway: None };
     s.version = s.value("mysql", "SELECT VERSION()").context("connecting to the --server")?;
     let grants = s.value("mysql", "SHOW GRANTS")?;
     if !quiet && grants.lines().any(|g| g.contains(" ON *.* ") && !g.starts_with("GRANT USAGE ON")) {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use repo_format::drill_record::EngineChecks;
 
 use super::server::{Engine, Server};
-use super::throwaway::{Account, Throwaway};
+use super::throwaway::{Account, Confinement, Throwaway};
 
 /// Where Debian installs each major version's server.
 const ROOT: &str = "/usr/lib/postgresql";
@@ -81,6 +81,7 @@ pub fn throwaway(bin: &Path, quiet: bool) -> Result<Server> {
         uri: None,
         env: Vec::new(),
         maintenance_db: "postgres".into(),
+        confinement: t.confinement().clone(),
         throwaway: None,
     };
     t.wait_ready("PostgreSQL", || s.accepts())?;
@@ -107,6 +108,7 @@ pub fn existing(url: &reqwest::Url, quiet: bool) -> Result<Server> {
         uri: Some(uri),
         env,
         maintenance_db: if db.is_empty() { "postgres".into() } else { decode(db) },
+        confinement: Confinement::default(),
         throwaway: None,
     };
     let db = s.maintenance_db.clone();

@@ -5,11 +5,15 @@
 //! first line with a key the dump cannot know, and this filter rewrites the stream so that only
 //! what pg_dump itself writes still works:
 //! - pg_dump's own `\restrict` and `\unrestrict` lines become empty lines (dbvault restricts);
-//! - a `\connect` line (pg_dumpall, pg_dump --create), when allowed, becomes one line that leaves
-//!   restricted mode, connects, and enters it again with a fresh key; its arguments may hold no
-//!   backslash (a second command) and no backquote (a shell command).
+//! - a `\connect` line as pg_dumpall and pg_dump --create write it, when allowed, leaves
+//!   restricted mode and connects on its line, and the next line enters restricted mode again with
+//!   a fresh key. Only a database's name is accepted as its argument, in pg_dump's two forms
+//!   (`\connect shop`, `\connect -reuse-previous=on "dbname='shop'"`): no other server, user or
+//!   connection string, no quote left open (which would swallow what follows on the line), no
+//!   backslash (a second command), no backquote (a shell command).
 //!
-//! Lines keep their numbers, so psql's error lines name the dump's lines. The filter reads the
+//! Lines keep their numbers (but one more after each `\connect`), so psql's error lines name the
+//! dump's lines. The filter reads the
 //! stream as psql would only to find those lines; where it errs (a `COPY` block it does not
 //! recognise), psql still refuses every other backslash command, so an error costs the drill,
 //! never the host.
@@ -86,15 +90,31 @@ impl<W: Write> ScriptGuard<W> {
             return self.out.write_all(end);
         } else if self.allow_connect
             && let Some(args) = command_args(t, "connect").or_else(|| command_args(t, "c"))
-            && !args.contains(['\\', '`'])
+            && database_only(args)
         {
             let next = new_key();
-            let rewritten = format!("\\unrestrict {} \\connect {args} \\restrict {next}", self.key);
+            let rewritten = format!("\\unrestrict {} \\connect {args}\n\\restrict {next}", self.key);
             self.key = next;
             return self.out.write_all(&[rewritten.as_bytes(), end].concat());
         }
         self.out.write_all(&[line, end].concat())
     }
+}
+
+/// Whether `\connect`'s arguments name just a database, as pg_dump writes them: a plain name
+/// (letters, digits, `_`, `$`), a double-quoted one, or `-reuse-previous=on "dbname='NAME'"`;
+/// NAME holds no quote, backslash, backquote, `=` or control character, so nothing but the
+/// database can change and no quote stays open.
+fn database_only(args: &str) -> bool {
+    let plain = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    let safe = |n: &str| !n.is_empty() && !n.contains(['"', '\'', '\\', '`', '=', ':']) && !n.chars().any(char::is_control) && n.trim() == n;
+    if let Some(q) = args.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+        return safe(q);
+    }
+    if let Some(n) = args.strip_prefix("-reuse-previous=on \"dbname='").and_then(|a| a.strip_suffix("'\"")) {
+        return safe(n);
+    }
+    plain(args)
 }
 
 /// Whether `line` is the backslash command `name` with one argument and nothing else.
@@ -174,17 +194,37 @@ mod tests {
             assert_eq!(shape(&g), shape(&whole), "split {split}");
         }
         let lines: Vec<&str> = whole.lines().collect();
-        assert_eq!(lines.len(), DUMP.split(|&b| b == b'\n').count() - 1, "one line out for each line in");
+        assert_eq!(lines.len(), DUMP.split(|&b| b == b'\n').count(), "one line out for each line in, and one more after \\connect");
         assert_eq!(lines[2], "", "pg_dump's \\restrict is dbvault's to give");
-        assert!(lines[5].starts_with("\\unrestrict K0 \\connect shop \\restrict "), "{}", lines[5]);
-        assert_eq!(lines[8], "\\restrict inside data", "COPY data is data");
-        assert_eq!(lines[9], "\\connect data");
-        assert_eq!(lines[12], "");
+        assert_eq!(lines[5], "\\unrestrict K0 \\connect shop");
+        assert!(lines[6].starts_with("\\restrict ") && lines[6].len() > 20, "restricted again on a line of its own: {}", lines[6]);
+        assert_eq!(lines[9], "\\restrict inside data", "COPY data is data");
+        assert_eq!(lines[10], "\\connect data");
+        assert_eq!(lines[13], "");
     }
 
     #[test]
     fn hostile_lines_reach_psql_unchanged_so_restricted_mode_refuses_them() {
-        for line in ["\\! id", "\\o /etc/passwd", "\\copy t to '/tmp/x'", "\\connect shop \\! id", "\\connect `id`", "\\restrict", "\\i /etc/shadow", "  \\! id"] {
+        for line in [
+            "\\! id",
+            "\\o /etc/passwd",
+            "\\copy t to '/tmp/x'",
+            "\\connect shop \\! id",
+            "\\connect `id`",
+            "\\restrict",
+            "\\i /etc/shadow",
+            "  \\! id",
+            // A quote left open would swallow the `\\restrict` that follows on its line.
+            "\\connect 'postgres",
+            "\\c \"postgres",
+            // Another server, user or connection string.
+            "\\connect \"host=/run/postgresql dbname=shop\"",
+            "\\connect shop postgres /run/postgresql",
+            "\\connect postgresql://evil/shop",
+            "\\connect -reuse-previous=on \"dbname='shop' host=evil\"",
+            "\\connect -reuse-previous=on \"dbname='sh'op'\"",
+            "\\connect \"shop\" \"other\"",
+        ] {
             let out = guard(format!("{line}\n").as_bytes(), true, 3);
             assert_eq!(out, format!("{line}\n"), "{line}");
         }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::throwaway::Throwaway;
+use super::throwaway::{Confinement, Throwaway};
 
 /// A database engine drills know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,9 @@ pub struct Server {
     pub(super) env: Vec<(String, String)>,
     /// The database clients connect to when none is named.
     pub(super) maintenance_db: String,
+    /// How its clients are confined: as the throwaway server's account, without network (none
+    /// but the parent-death signal for `--server`).
+    pub(super) confinement: Confinement,
     /// The server dbvault started (none with `--server`); dropped last.
     pub(super) throwaway: Option<Throwaway>,
 }
@@ -85,6 +88,12 @@ impl Server {
     pub fn tool(&self, program: &str, db: &str) -> Command {
         let path = self.bin.as_ref().map_or_else(|| program.to_string(), |b| b.join(program).display().to_string());
         let mut c = crate::child::command(&path);
+        if self.kind == "throwaway" {
+            // A client of a throwaway server needs nothing of dbvault's environment or folder.
+            self.confinement.clean_env(&mut c);
+            c.current_dir("/");
+        }
+        self.confinement.apply(&mut c);
         match (self.engine, &self.uri) {
             (Engine::Postgres, Some(uri)) => {
                 let mut uri = uri.clone();
@@ -159,6 +168,16 @@ impl Server {
     /// The database clients connect to for server-wide statements.
     pub fn maintenance_db(&self) -> &str {
         &self.maintenance_db
+    }
+
+    /// Scratch databases of drills that are there now (left by a drill killed outright, or
+    /// another drill's, running).
+    pub fn scratch_databases(&self) -> Result<Vec<String>> {
+        let q = match self.engine {
+            Engine::Postgres => "SELECT datname FROM pg_database WHERE datname LIKE 'dbvault\\_drill\\_%' ORDER BY 1",
+            Engine::MariaDb => "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'dbvault\\_drill\\_%' ORDER BY 1",
+        };
+        Ok(self.value(&self.maintenance_db, q)?.lines().filter(|l| !l.is_empty()).map(String::from).collect())
     }
 
     /// Create an empty database.

@@ -77,6 +77,68 @@ impl Account {
     }
 }
 
+/// How the processes of a drill are confined: as an account (none: dbvault's own), without network
+/// (a network namespace of their own, holding only a loopback that is down: a Unix socket in the
+/// drill's folder is all they reach), and killed by the kernel when dbvault dies.
+#[derive(Clone, Debug, Default)]
+pub struct Confinement {
+    account: Option<Account>,
+    no_network: bool,
+}
+
+impl Confinement {
+    /// An empty environment but `PATH` and the C locale.
+    pub fn clean_env(&self, c: &mut Command) {
+        c.env_clear().env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").env("LC_ALL", "C");
+    }
+
+    /// Confine `c` when it starts.
+    pub fn apply(&self, c: &mut Command) {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        let ids = self.account.as_ref().map(|a| (a.uid, a.gid));
+        let no_network = self.no_network;
+        // SAFETY: only async-signal-safe system calls. The network namespace first (it needs
+        // root), then the account (supplementary groups dropped), then the parent-death signal
+        // (a change of user clears it); a parent already gone by then is caught by the check.
+        unsafe {
+            c.pre_exec(move || {
+                if no_network && libc::unshare(libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some((uid, gid)) = ids
+                    && (libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0)
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+                    return Err(std::io::Error::other("dbvault ended"));
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Whether processes can be given a network namespace of their own (as root, where the kernel
+/// allows it); asked once.
+fn network_namespaces() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return false;
+        }
+        let mut c = Command::new("/bin/true");
+        Confinement { account: None, no_network: true }.apply(&mut c);
+        let ok = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !ok {
+            crate::errln!("dbvault: note: this kernel refuses dbvault a network namespace: the drill's server and clients keep the host's network");
+        }
+        ok
+    })
+}
+
 /// Throwaway folders' names begin so.
 const PREFIX: &str = "dbvault-drill-";
 /// The file in a throwaway folder naming the dbvault process it belongs to.
@@ -125,6 +187,7 @@ fn lookup(name: &str) -> Option<Account> {
 pub struct Throwaway {
     dir: PathBuf,
     account: Option<Account>,
+    confinement: Confinement,
     child: Option<Child>,
     stop_signal: i32,
     log: PathBuf,
@@ -138,6 +201,9 @@ impl Throwaway {
     /// `account` and reachable by it alone (and root): its socket accepts anyone who reaches it.
     pub fn create(account: Option<Account>) -> Result<Throwaway> {
         let base = base_dir();
+        if !base.is_dir() {
+            bail!("the temporary folder {} does not exist or is no folder: set TMPDIR to one (such as /tmp)", base.display());
+        }
         if let Some(a) = account.as_ref().filter(|a| !a.reaches(&base.join("x"))) {
             bail!("the temporary folder {} is not reachable by the `{}` account the server runs as: set TMPDIR to a folder it can reach (such as /tmp)", base.display(), a.name);
         }
@@ -150,7 +216,8 @@ impl Throwaway {
         let (dir, guard) = interrupt::create_watched_dir(|| tempfile::Builder::new().prefix(PREFIX).permissions(private).tempdir_in(&base).map(|d| d.keep()), |d: &PathBuf| d.clone())
             .with_context(|| format!("creating a temporary folder for the drill's server in {}", base.display()))?;
         std::fs::write(dir.join(OWNER), std::process::id().to_string())?;
-        let t = Throwaway { log: dir.join("server.log"), dir, account, child: None, stop_signal: libc::SIGTERM, _child_guard: None, _dir_guard: guard };
+        let confinement = Confinement { account: account.clone(), no_network: network_namespaces() };
+        let t = Throwaway { log: dir.join("server.log"), dir, account, confinement, child: None, stop_signal: libc::SIGTERM, _child_guard: None, _dir_guard: guard };
         if let Some(a) = &t.account {
             a.own(&t.dir)?;
         }
@@ -162,27 +229,18 @@ impl Throwaway {
         self.account.as_ref()
     }
 
-    /// A command for `program` as the server's account, in the folder, with an empty environment
-    /// (but `PATH`, `TMPDIR` the folder, and the C locale), ended by the kernel if dbvault dies.
+    /// How the server's processes (and its clients) are confined.
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// A command for `program` as the server's account, confined ([`Confinement`]), in the folder,
+    /// with an empty environment (but `PATH`, `TMPDIR` the folder, and the C locale).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        use std::os::unix::process::CommandExt;
         let mut c = Command::new(program);
-        c.env_clear().env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").env("LC_ALL", "C").env("TMPDIR", &self.dir).current_dir(&self.dir);
-        if let Some(a) = &self.account {
-            // std drops root's supplementary groups when it changes the user id.
-            c.uid(a.uid).gid(a.gid);
-        }
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: prctl and getppid are async-signal-safe. Set after the user id changed (a change
-        // clears it); a parent already gone by then is caught by the check that follows.
-        unsafe {
-            c.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
-                    return Err(std::io::Error::other("dbvault ended"));
-                }
-                Ok(())
-            });
-        }
+        self.confinement.clean_env(&mut c);
+        c.env("TMPDIR", &self.dir).current_dir(&self.dir);
+        self.confinement.apply(&mut c);
         c
     }
 
@@ -257,6 +315,9 @@ impl Drop for Throwaway {
             crate::process_tree::kill_tree(c.id());
             let _ = c.wait();
         }
+        // What the server started and left behind (`COPY ... TO PROGRAM 'setsid daemon &'`) was
+        // re-parented to dbvault, a subreaper: nothing else of dbvault's runs now.
+        crate::process_tree::kill_descendants();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
