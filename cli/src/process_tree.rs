@@ -50,22 +50,34 @@ pub fn descendants(root: u32) -> Vec<u32> {
 }
 
 /// SIGKILL every descendant of this process (what a command left running, re-parented to us as
-/// the subreaper), and reap those that are ours.
+/// the subreaper), and reap those that are ours; again while any is left, since one may fork
+/// between a look and its kill (at most 200 rounds).
 pub fn kill_descendants() {
     let me = std::process::id();
-    let below = descendants(me);
-    for &pid in &below {
-        // SAFETY: kill only sends a signal.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    for _ in 0..200 {
+        // A zombie is dead already: reaped below if it is ours, else once its parent is.
+        let below: Vec<u32> = descendants(me).into_iter().filter(|&p| !is_zombie(p)).collect();
+        if below.is_empty() {
+            return;
+        }
+        for &pid in &below {
+            // SAFETY: kill only sends a signal.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        for pid in below {
+            // SAFETY: waitpid on a specific pid; ECHILD when not our child.
+            unsafe {
+                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
+            }
         }
     }
-    for pid in below {
-        // SAFETY: waitpid on a specific pid; ECHILD when not our child.
-        unsafe {
-            libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
-        }
-    }
+}
+
+/// Whether `pid` has exited and waits to be reaped.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| stat.rfind(')').is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z')))
 }
 
 /// SIGKILL `root` and all its descendants (found first, so none escapes by being re-parented).

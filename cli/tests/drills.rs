@@ -96,12 +96,22 @@ fn postgres_drill_passes_is_recorded_shown_copied_and_forgotten_with_its_snapsho
     assert_eq!(doc["assertions"].as_array().unwrap().len(), 2);
     assert!(d.leftovers().iter().all(|f| f == "checks.sql"), "the drill left {:?}", d.leftovers());
 
+    // A whole cluster (pg_dumpall: roles, \\connect to each database, all let through) drills too,
+    // its tables counted in the databases it created.
+    let mut dumpall = pg.dump_cmd("shop");
+    dumpall[0] = pg.bin.join("pg_dumpall").display().to_string();
+    dumpall.pop();
+    ingest(&d.e, "cluster", &dumpall);
+    let (code, cluster) = d.drill(&["latest", "--db", "cluster"]);
+    assert_eq!(code, 0, "{cluster}");
+    assert!(cluster["tables"].as_array().unwrap().iter().any(|t| t["database"] == "shop" && t["name"] == "orders" && t["found"] == 1000), "{cluster}");
+
     // Shown where snapshots are shown, and in status and the metrics.
-    let snaps = d.e.json(&["snapshots"], b"");
+    let snaps = d.e.json(&["snapshots", "--db", "shop"], b"");
     assert_eq!(snaps[0]["last_drill"]["passed"], true);
     assert_eq!(d.e.json(&["log", "--db", "shop"], b"")[0]["last_drill"]["passed"], true);
     assert_eq!(d.e.json(&["show", "latest", "--db", "shop"], b"")["last_drill"]["engine"], "postgresql");
-    let status = d.e.json(&["status", "--max-drill-age", "1h"], b"");
+    let status = d.e.json(&["status", "--db", "shop", "--max-drill-age", "1h"], b"");
     assert_eq!(status["databases"][0]["last_drill"]["passed"], true);
     let metrics = d.tmp.path().join("dbvault.prom");
     d.e.ok(&["--metrics-file", metrics.to_str().unwrap(), "status"], b"");
@@ -110,19 +120,20 @@ fn postgres_drill_passes_is_recorded_shown_copied_and_forgotten_with_its_snapsho
     let t: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((jiff::Timestamp::now().as_second() as f64 - t).abs() < 600.0, "{line}");
     std::thread::sleep(Duration::from_millis(1100));
-    let stale = d.e.run(&["status", "--max-drill-age", "1s"], b"");
+    let stale = d.e.run(&["status", "--db", "shop", "--max-drill-age", "1s"], b"");
     assert_eq!(stale.status.code(), Some(10), "a drill older than allowed fails status: {}", stderr(&stale));
     assert!(stderr(&stale).contains("shop: last drilled"), "{}", stderr(&stale));
 
     // Copied with its snapshot; forgotten with it.
     let other = Env::new();
-    let copied = d.e.json(&["copy", "--to", other.repo().to_str().unwrap()], b"");
+    let copied = d.e.json(&["copy", "--to", other.repo().to_str().unwrap(), "--db", "shop"], b"");
     assert_eq!(copied[0]["drills"], 1);
     assert_eq!(other.json(&["snapshots"], b"")[0]["last_drill"]["passed"], true);
-    assert_eq!(d.e.json(&["copy", "--to", other.repo().to_str().unwrap()], b"")[0]["drills"], 0, "a drill is copied once");
+    assert_eq!(d.e.json(&["copy", "--to", other.repo().to_str().unwrap(), "--db", "shop"], b"")[0]["drills"], 0, "a drill is copied once");
     let id = snaps[0]["id"].as_str().unwrap();
+    assert_eq!(count_files(&d.e.repo().join("drills")), 2);
     d.e.ok(&["forget", id], b"");
-    assert_eq!(count_files(&d.e.repo().join("drills")), 0, "forget removes the snapshot's drills");
+    assert_eq!(count_files(&d.e.repo().join("drills")), 1, "forget removes the snapshot's drills, and only them");
 }
 
 #[test]
@@ -310,9 +321,11 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
     let extra = format!(
         "{extra}\\connect 'postgres\n\\! touch {quote}\n\\connect shop postgres {other}\nCREATE TABLE public.escaped_to_other (i int);\n\
          CREATE TABLE public.daemon (line text);\nCOPY public.daemon FROM PROGRAM 'setsid nohup sleep 7777 >/dev/null 2>&1 & echo started';\n\
-         CREATE TABLE public.net (v text);\nCOPY public.net FROM PROGRAM 'python3 -c \"import socket; socket.create_connection((''127.0.0.1'', {port}), 2)\" 2>/dev/null && echo reached || echo unreachable';\n",
+         CREATE TABLE public.net (v text);\nCOPY public.net FROM PROGRAM 'python3 -c \"import socket; socket.create_connection((''127.0.0.1'', {port}), 2)\" 2>/dev/null && echo reached || echo unreachable';\n\
+         CREATE TABLE public.other (v text);\nCOPY public.other FROM PROGRAM '{psql} -X -h {other} -U postgres -d shop -Atc \"select 1\" 2>/dev/null || echo unreachable';\n",
         quote = m("quote"),
-        other = pg.sock()
+        other = pg.sock(),
+        psql = pg.bin.join("psql").display()
     );
     d.e.ingest("shop", &doctored_pg_dump(&pg, &extra));
     let asserts = d.tmp.path().join("env.sql");
@@ -322,7 +335,8 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
         &asserts,
         format!(
             "SELECT count(*) = 0 FROM seen_env WHERE line LIKE '%DBVAULT%' OR line LIKE '%AWS%';\nSELECT '{expected_user}' = '' OR name = '{expected_user}' FROM seen_user;\n\
-             SELECT line = 'started' FROM public.daemon;\nSELECT '{network}' = '' OR v = '{network}' FROM public.net;\n"
+             SELECT line = 'started' FROM public.daemon;\nSELECT '{network}' = '' OR v = '{network}' FROM public.net;\n\
+             SELECT '{network}' = '' OR v = '{network}' FROM public.other;\n"
         ),
     )
     .unwrap();
@@ -387,12 +401,14 @@ fn a_hostile_mysql_dump_runs_no_client_command() {
     let m3 = marks.path().join("tee").display().to_string();
     // Without the sandbox line newer mariadb-dump releases write first.
     let hostile: String = text.lines().filter(|l| !l.contains("enable the sandbox mode")).map(|l| format!("{l}\n")).collect::<String>()
-        + &format!("system touch {m1}\n\\! touch {m2}\ntee {m3}\nSELECT 1;\n");
+        + &format!("system touch {m1}\n\\! touch {m2}\ntee {m3}\nSELECT 1;\nINSTALL SONAME 'ha_federatedx';\n");
     d.e.ingest("shop", hostile.as_bytes());
     let (code, doc) = d.drill(&["latest", "--db", "shop"]);
     let left: Vec<_> = std::fs::read_dir(marks.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "client commands ran: {left:?} ({doc})");
     assert_eq!(code, 11, "{doc}");
+    // No plugin can be installed (FederatedX would reach other servers).
+    assert!(failures(&doc).contains("ha_federatedx"), "{doc}");
 }
 
 #[test]

@@ -38,6 +38,9 @@ pub fn throwaway(quiet: bool) -> Result<Server> {
     if let Some(a) = t.account() {
         a.own(&files)?;
     }
+    // No plugin can be installed (`INSTALL SONAME 'ha_federatedx'` would reach other servers).
+    let plugins = dir.join("plugins");
+    std::fs::create_dir(&plugins)?;
     let data = dir.join("data");
     let mut install = t.command("mariadb-install-db");
     install
@@ -57,6 +60,7 @@ pub fn throwaway(quiet: bool) -> Result<Server> {
         .arg(format!("--secure-file-priv={}", files.display()))
         .arg(format!("--user={user}"))
         .arg(format!("--tmpdir={}", dir.display()))
+        .arg(format!("--plugin-dir={}", plugins.display()))
         .args(["--skip-networking", "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin", "--max-allowed-packet=1G"]);
     t.start(server, libc::SIGTERM)?;
     let mut s = Server {

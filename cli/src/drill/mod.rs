@@ -2,6 +2,7 @@
 //! (or a scratch database on `--server`), then checked. The record of each drill is the
 //! repository's (SPEC.md section 9.5, [`store::drill_records`]).
 
+pub mod confinement;
 pub mod load;
 pub mod mariadb;
 pub mod postgres;

@@ -69,7 +69,8 @@ impl<W: Write> ScriptGuard<W> {
         if self.in_copy {
             may_be(b"\\.")
         } else {
-            may_be(b"\\") || may_be(b"COPY ")
+            // psql reads `COPY` in any case.
+            may_be(b"\\") || may_be(b"COPY ") || may_be(b"copy ") || start.get(..5).is_some_and(|w| w.eq_ignore_ascii_case(b"copy "))
         }
     }
 
@@ -84,7 +85,7 @@ impl<W: Write> ScriptGuard<W> {
             }
             return self.out.write_all(&[line, end].concat());
         }
-        if t.starts_with("COPY ") && t.ends_with("FROM stdin;") {
+        if starts_copy(t) {
             self.in_copy = true;
         } else if is_command(t, "restrict") || is_command(t, "unrestrict") {
             return self.out.write_all(end);
@@ -115,6 +116,12 @@ fn database_only(args: &str) -> bool {
         return safe(n);
     }
     plain(args)
+}
+
+/// Whether `line` starts a `COPY ... FROM stdin` block (psql reads keywords in any case).
+fn starts_copy(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    l.starts_with("copy ") && l.trim_end().trim_end_matches(';').trim_end().ends_with("from stdin")
 }
 
 /// Whether `line` is the backslash command `name` with one argument and nothing else.
@@ -232,6 +239,14 @@ mod tests {
         assert_eq!(guard(b"\\connect other\n", false, 5), "\\connect other\n");
         // A line that never ends is flushed as it is.
         assert_eq!(guard(b"SELECT 1;\n\\! id", true, 4), "SELECT 1;\n\\! id");
+    }
+
+    #[test]
+    fn copy_blocks_are_data_in_any_case() {
+        let g = guard(b"copy public.leak (l) from stdin;\n\\connect template1\n\\.\n\\connect template1\n", true, 3);
+        let lines: Vec<&str> = g.lines().collect();
+        assert_eq!(lines[1], "\\connect template1", "inside a lower-case COPY block: data, no key in it");
+        assert!(lines[3].starts_with("\\unrestrict K0 \\connect template1"), "{g}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+pub use super::confinement::{Account, Confinement};
 use crate::interrupt;
 
 /// How long a server may take to accept connections.
@@ -24,120 +25,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a server may take to stop before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The account a throwaway server runs as: `None` for dbvault's own.
-#[derive(Clone, Debug)]
-pub struct Account {
-    /// Its name.
-    pub name: String,
-    uid: u32,
-    gid: u32,
-}
-
-impl Account {
-    /// The account to run a server as: dbvault's own, unless that is root; then `candidates`' first
-    /// that exists (`None` when root may run it and none exists).
-    pub fn for_server(candidates: &[&str], root_allowed: bool) -> Result<Option<Account>> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Ok(None);
-        }
-        for name in candidates {
-            if let Some(a) = lookup(name) {
-                return Ok(Some(a));
-            }
-        }
-        if root_allowed {
-            return Ok(None);
-        }
-        bail!(
-            "dbvault runs as root, and the server refuses to: it runs as the `{}` account, which does not exist here (it comes with the server's package; or run dbvault as another user)",
-            candidates.join("` or `")
-        )
-    }
-
-    /// Give `path` to this account.
-    pub fn own(&self, path: &Path) -> Result<()> {
-        std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid)).with_context(|| format!("giving {} to the `{}` account", path.display(), self.name))
-    }
-
-    /// Whether this account may pass through every folder above `path` (by their permission bits).
-    fn reaches(&self, path: &Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        path.ancestors().skip(1).all(|dir| {
-            let Ok(m) = std::fs::metadata(dir) else { return false };
-            let bit = if m.uid() == self.uid {
-                0o100
-            } else if m.gid() == self.gid {
-                0o010
-            } else {
-                0o001
-            };
-            m.mode() & bit != 0
-        })
-    }
-}
-
-/// How the processes of a drill are confined: as an account (none: dbvault's own), without network
-/// (a network namespace of their own, holding only a loopback that is down: a Unix socket in the
-/// drill's folder is all they reach), and killed by the kernel when dbvault dies.
-#[derive(Clone, Debug, Default)]
-pub struct Confinement {
-    account: Option<Account>,
-    no_network: bool,
-}
-
-impl Confinement {
-    /// An empty environment but `PATH` and the C locale.
-    pub fn clean_env(&self, c: &mut Command) {
-        c.env_clear().env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").env("LC_ALL", "C");
-    }
-
-    /// Confine `c` when it starts.
-    pub fn apply(&self, c: &mut Command) {
-        use std::os::unix::process::CommandExt;
-        let parent = std::process::id() as libc::pid_t;
-        let ids = self.account.as_ref().map(|a| (a.uid, a.gid));
-        let no_network = self.no_network;
-        // SAFETY: only async-signal-safe system calls. The network namespace first (it needs
-        // root), then the account (supplementary groups dropped), then the parent-death signal
-        // (a change of user clears it); a parent already gone by then is caught by the check.
-        unsafe {
-            c.pre_exec(move || {
-                if no_network && libc::unshare(libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if let Some((uid, gid)) = ids
-                    && (libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0)
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
-                    return Err(std::io::Error::other("dbvault ended"));
-                }
-                Ok(())
-            });
-        }
-    }
-}
-
-/// Whether processes can be given a network namespace of their own (as root, where the kernel
-/// allows it); asked once.
-fn network_namespaces() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return false;
-        }
-        let mut c = Command::new("/bin/true");
-        Confinement { account: None, no_network: true }.apply(&mut c);
-        let ok = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-        if !ok {
-            crate::errln!("dbvault: note: this kernel refuses dbvault a network namespace: the drill's server and clients keep the host's network");
-        }
-        ok
-    })
-}
 
 /// Throwaway folders' names begin so.
 const PREFIX: &str = "dbvault-drill-";
@@ -168,18 +55,6 @@ fn reap(base: &Path) {
     }
 }
 
-/// The account named `name`, if it exists.
-fn lookup(name: &str) -> Option<Account> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getpwnam reads the account database; the pointer is used before any other call.
-    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
-    if pw.is_null() {
-        return None;
-    }
-    // SAFETY: non-null result of getpwnam.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    Some(Account { name: name.to_string(), uid, gid })
-}
 
 /// A temporary folder and the server running in it. Dropped, it stops the server (`stop_signal`,
 /// then SIGKILL after [`STOP_TIMEOUT`]) and removes the folder; interrupted, dbvault kills it
@@ -216,7 +91,7 @@ impl Throwaway {
         let (dir, guard) = interrupt::create_watched_dir(|| tempfile::Builder::new().prefix(PREFIX).permissions(private).tempdir_in(&base).map(|d| d.keep()), |d: &PathBuf| d.clone())
             .with_context(|| format!("creating a temporary folder for the drill's server in {}", base.display()))?;
         std::fs::write(dir.join(OWNER), std::process::id().to_string())?;
-        let confinement = Confinement { account: account.clone(), no_network: network_namespaces() };
+        let confinement = Confinement::for_server(account.clone(), &dir);
         let t = Throwaway { log: dir.join("server.log"), dir, account, confinement, child: None, stop_signal: libc::SIGTERM, _child_guard: None, _dir_guard: guard };
         if let Some(a) = &t.account {
             a.own(&t.dir)?;
