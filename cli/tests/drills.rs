@@ -57,6 +57,14 @@ impl Drills {
     }
 }
 
+/// A PostgreSQL server holding the `shop` database, and a repository to drill in.
+fn shop_on_postgres() -> (Postgres, Drills) {
+    let pg = Postgres::start();
+    pg.sql("postgres", "CREATE DATABASE shop");
+    pg.sql("shop", SHOP);
+    (pg, Drills::new())
+}
+
 fn ingest(e: &Env, db: &str, cmd: &[String]) {
     let mut a = vec!["ingest", "--db", db, "--"];
     a.extend(cmd.iter().map(String::as_str));
@@ -69,10 +77,7 @@ fn failures(doc: &Value) -> String {
 
 #[test]
 fn postgres_drill_passes_is_recorded_shown_copied_and_forgotten_with_its_snapshot() {
-    let pg = Postgres::start();
-    pg.sql("postgres", "CREATE DATABASE shop");
-    pg.sql("shop", SHOP);
-    let d = Drills::new();
+    let (pg, d) = shop_on_postgres();
     ingest(&d.e, "shop", &pg.dump_cmd("shop"));
     let asserts = d.tmp.path().join("checks.sql");
     std::fs::write(&asserts, "-- orders of the year\nSELECT count(*) = 1000 FROM orders\n  WHERE created >= '2026-01-01';\nSELECT true;\n").unwrap();
@@ -224,10 +229,7 @@ fn interrupt_when(d: &Drills, what: &str, at: impl Fn(&Path) -> bool) {
 
 #[test]
 fn drill_interrupted_with_sigint_leaves_no_server_and_no_folder() {
-    let pg = Postgres::start();
-    pg.sql("postgres", "CREATE DATABASE shop");
-    pg.sql("shop", SHOP);
-    let d = Drills::new();
+    let (pg, d) = shop_on_postgres();
     ingest(&d.e, "shop", &pg.dump_cmd("shop"));
     interrupt_when(&d, "while initdb runs", |dir| dir.join("data").exists());
     interrupt_when(&d, "while the server listens", |dir| dir.join(".s.PGSQL.5432").exists());
@@ -297,10 +299,7 @@ fn doctored_pg_dump(pg: &Postgres, extra: &str) -> Vec<u8> {
 
 #[test]
 fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secret() {
-    let pg = Postgres::start();
-    pg.sql("postgres", "CREATE DATABASE shop");
-    pg.sql("shop", SHOP);
-    let d = Drills::new();
+    let (pg, d) = shop_on_postgres();
     let marks = tempfile::tempdir().unwrap();
     let m = |n: &str| marks.path().join(n).display().to_string();
     let extra = format!(
@@ -360,10 +359,7 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
 
 #[test]
 fn on_an_existing_server_the_drill_stays_in_its_scratch_database_and_drops_it_even_when_interrupted() {
-    let pg = Postgres::start();
-    pg.sql("postgres", "CREATE DATABASE shop");
-    pg.sql("shop", SHOP);
-    let d = Drills::new();
+    let (pg, d) = shop_on_postgres();
     let server = format!("postgresql:///postgres?host={}&user=postgres", pg.sock());
     let scratch = || pg.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbvault_drill_%'").trim().to_string();
     // A dump that switches databases is refused there (restricted mode), and escapes nothing.
@@ -413,10 +409,7 @@ fn a_hostile_mysql_dump_runs_no_client_command() {
 
 #[test]
 fn a_damaged_snapshot_fails_its_drill_with_exit_code_5_and_the_failure_is_recorded() {
-    let pg = Postgres::start();
-    pg.sql("postgres", "CREATE DATABASE shop");
-    pg.sql("shop", SHOP);
-    let d = Drills::new();
+    let (pg, d) = shop_on_postgres();
     ingest(&d.e, "shop", &pg.dump_cmd("shop"));
     // Flip a byte in the middle of every pack: the dump cannot be read back.
     let mut packs = Vec::new();
