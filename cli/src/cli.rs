@@ -140,7 +140,7 @@ pub enum Command {
     /// dbvault starts a private PostgreSQL or MariaDB server from the locally installed
     /// binaries (the version that fits the dump), in a temporary folder, on a Unix socket with
     /// no TCP listener, and removes it afterwards, also on Ctrl-C. As root, the server and its
-    /// clients run as `nobody`, without network. With --server, a uniquely named scratch
+    /// clients run as an account of the drill alone, without network. With --server, a uniquely named scratch
     /// database is created on that server and dropped afterwards.
     /// Checked: the load's exit status and every error line; each table's rows against the
     /// dump's own count; amcheck on every B-tree index (PostgreSQL) or CHECK TABLE (MariaDB);

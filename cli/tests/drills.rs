@@ -328,7 +328,8 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
     );
     d.e.ingest("shop", &doctored_pg_dump(&pg, &extra));
     let asserts = d.tmp.path().join("env.sql");
-    let expected_user = if is_root() { "nobody" } else { "" };
+    // As root: an account of the drill alone (a user id no other process has).
+    let expected_user = if is_root() { "dbvault-drill" } else { "" };
     let network = if is_root() { "unreachable" } else { "" };
     std::fs::write(
         &asserts,
@@ -347,7 +348,7 @@ fn a_hostile_postgres_dump_runs_no_shell_command_writes_no_file_and_sees_no_secr
     let left: Vec<_> = std::fs::read_dir(marks.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "backslash commands ran: {left:?}");
     assert!(failures(&doc).contains("backslash commands are restricted"), "{doc}");
-    // The server's environment holds no secret, and it runs as nobody (as root).
+    // The server's environment holds no secret, and it runs as the drill's own account (as root).
     assert!(doc["assertions"].as_array().unwrap().iter().all(|a| a["passed"] == true), "{doc}");
     assert_eq!(pg.sql("shop", "SELECT count(*) FROM pg_class WHERE relname = 'escaped_to_other'").trim(), "0", "the dump reached another server");
     let daemons: Vec<String> = processes_under(Path::new("sleep 7777"));

@@ -1,7 +1,8 @@
 //! Who and where a drill's processes run (its throwaway server, the server's setup programs and
-//! its clients): as an unprivileged account when dbvault runs as root (`nobody`, rather than
-//! `postgres` or `mysql`, which own the host's own databases), and, where the kernel allows it,
-//! in namespaces of their own: a network namespace (no network at all: a Unix socket is all they
+//! its clients): when dbvault runs as root, as an account of the drill alone (a user id no other
+//! process or file has; not `postgres` or `mysql`, which own the host's own databases, nor
+//! `nobody`, which other services and drills share), and, where the kernel allows it, in
+//! namespaces of their own: a network namespace (no network at all: a Unix socket is all they
 //! reach) and a mount namespace in which `/tmp`, `/var/tmp`, `/dev/shm` and `/run` are empty
 //! (so no other server's socket, and nothing shared with the host, is within reach) but for the
 //! drill's own folder. All of them are killed by the kernel when dbvault dies.
@@ -45,6 +46,22 @@ impl Account {
         )
     }
 
+    /// An account of this drill alone, for a process in a drill's mount namespace (where
+    /// `/etc/passwd` and `/etc/group` name it; see [`Confinement::for_server`]): a user and group
+    /// id no account and no group of the host has, so nothing else runs as it.
+    fn ephemeral() -> Account {
+        loop {
+            let mut bytes = [0u8; 4];
+            getrandom::fill(&mut bytes).expect("the system's random numbers");
+            let id = 0x4000_0000 + u32::from_le_bytes(bytes) % 0x3000_0000;
+            // SAFETY: lookups in the account databases; only null is tested.
+            let free = unsafe { libc::getpwuid(id).is_null() && libc::getgrgid(id).is_null() };
+            if free {
+                return Account { name: EPHEMERAL.into(), uid: id, gid: id };
+            }
+        }
+    }
+
     /// Give `path` to this account.
     pub fn own(&self, path: &Path) -> Result<()> {
         std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid)).with_context(|| format!("giving {} to the `{}` account", path.display(), self.name))
@@ -85,31 +102,38 @@ struct Namespaces {
     /// The folders to make in an emptied folder, outermost first, so that the folder's path exists
     /// again (none when the folder is not below one).
     path_to_folder: Vec<CString>,
+    /// Files bound over others once the folder is back (`/etc/passwd` naming the drill's account).
+    files: Vec<(CString, CString)>,
 }
+
+/// The name of a drill's own account ([`Account::ephemeral`]).
+const EPHEMERAL: &str = "dbvault-drill";
 
 /// Folders emptied in a drill's mount namespace.
 const EMPTIED: [&str; 4] = ["/run", "/tmp", "/var/tmp", "/dev/shm"];
 
 impl Confinement {
-    /// The confinement of a throwaway server with its folder `dir`, as `account`: namespaces too
-    /// when dbvault is root and the kernel allows them (tried once with `/bin/true`; refused, a
-    /// note says so and the processes keep the host's network and folders).
-    pub fn for_server(account: Option<Account>, dir: &Path) -> Confinement {
+    /// The confinement of a throwaway server with its folder `dir`, and the account it runs as.
+    /// As root, where the kernel allows namespaces (tried with `/bin/true`): an account of this
+    /// drill alone ([`Account::ephemeral`], named in the namespace's own `/etc/passwd` and
+    /// `/etc/group`, files in `dir`), so no other process, drill or service shares its rights.
+    /// Otherwise `fallback` (`nobody`, ...) without namespaces, and a note says so.
+    pub fn for_server(fallback: Option<Account>, dir: &Path) -> (Confinement, Option<Account>) {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            return Confinement { account, namespaces: None };
+            return (Confinement { account: None, namespaces: None }, None);
         }
-        let with = match Namespaces::prepare(dir) {
-            Ok(n) => Confinement { account: account.clone(), namespaces: Some(Arc::new(n)) },
-            Err(_) => return Confinement { account, namespaces: None },
-        };
-        let mut probe = Command::new("/bin/true");
-        with.apply(&mut probe);
-        if probe.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
-            return with;
+        let own = Account::ephemeral();
+        if let Ok(n) = Namespaces::prepare(dir, &own) {
+            let with = Confinement { account: Some(own.clone()), namespaces: Some(Arc::new(n)) };
+            let mut probe = Command::new("/bin/true");
+            with.apply(&mut probe);
+            if probe.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+                return (with, Some(own));
+            }
         }
         crate::errln!("dbvault: note: this kernel refuses dbvault namespaces: the drill's server and clients keep the host's network and folders");
-        Confinement { account, namespaces: None }
+        (Confinement { account: fallback.clone(), namespaces: None }, fallback)
     }
 
     /// An empty environment but `PATH` and the C locale.
@@ -147,8 +171,9 @@ impl Confinement {
 }
 
 impl Namespaces {
-    /// Everything [`Namespaces::enter`] needs for `dir`.
-    fn prepare(dir: &Path) -> Result<Namespaces> {
+    /// Everything [`Namespaces::enter`] needs for `dir`, with `account` named in the namespace's
+    /// account files (written into `dir`).
+    fn prepare(dir: &Path, account: &Account) -> Result<Namespaces> {
         let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).context("a path with a NUL byte");
         let emptied: Vec<&Path> = EMPTIED.iter().map(Path::new).filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())).collect();
         let below = emptied.iter().find(|e| dir.starts_with(e));
@@ -156,14 +181,22 @@ impl Namespaces {
             Some(e) => dir.ancestors().filter(|a| a.starts_with(e) && a != e).collect::<Vec<_>>().into_iter().rev().map(c).collect::<Result<_>>()?,
             None => Vec::new(),
         };
-        if dir.as_os_str().as_bytes().contains(&0) {
-            bail!("a path with a NUL byte");
+        let mut files = Vec::new();
+        for (host, line) in [
+            ("/etc/passwd", format!("{EPHEMERAL}:x:{}:{}:dbvault drill:/nonexistent:/usr/sbin/nologin\n", account.uid, account.gid)),
+            ("/etc/group", format!("{EPHEMERAL}:x:{}:\n", account.gid)),
+        ] {
+            let mut text = std::fs::read_to_string(host).with_context(|| format!("reading {host}"))?;
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&line);
+            let copy = dir.join(&host[5..]);
+            std::fs::write(&copy, text).with_context(|| format!("writing {}", copy.display()))?;
+            std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+            files.push((c(&copy)?, c(Path::new(host))?));
         }
-        Ok(Namespaces {
-            folder_path: c(dir)?,
-            emptied: emptied.iter().map(|p| c(p)).collect::<Result<_>>()?,
-            path_to_folder,
-        })
+        Ok(Namespaces { folder_path: c(dir)?, emptied: emptied.iter().map(|p| c(p)).collect::<Result<_>>()?, path_to_folder, files })
     }
 
     /// Enter a network and a mount namespace of their own: no mount event reaches the host's,
@@ -195,6 +228,9 @@ impl Namespaces {
                 check(libc::mount(source.as_ptr().cast(), self.folder_path.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()))?;
             }
             libc::close(folder);
+            for (from, to) in &self.files {
+                check(libc::mount(from.as_ptr(), to.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()))?;
+            }
         }
         Ok(())
     }

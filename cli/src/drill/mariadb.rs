@@ -23,12 +23,11 @@ pub fn throwaway(quiet: bool) -> Result<Server> {
     let Some(program) = server_program() else {
         bail!("no MariaDB server is installed here (no mariadbd in /usr/sbin): install the mariadb-server package, or drill into an existing server with --server");
     };
-    let account = Account::for_server(&["nobody", "mysql"], true)?;
-    if let (Some(a), false) = (&account, quiet) {
+    let mut t = Throwaway::create(Account::for_server(&["nobody", "mysql"], true)?)?;
+    if let (Some(a), false) = (t.account(), quiet) {
         crate::errln!("dbvault: the throwaway MariaDB server runs as the unprivileged `{}` account", a.name);
     }
-    let user = account.as_ref().map_or_else(current_user, |a| a.name.clone());
-    let mut t = Throwaway::create(account)?;
+    let user = t.account().map_or_else(current_user, |a| a.name.clone());
     let dir = t.dir().to_path_buf();
     if dir.to_string_lossy().contains(char::is_whitespace) {
         bail!("the temporary folder {} has a space in its path, which mariadb-install-db cannot handle: set TMPDIR to another folder (such as /tmp)", dir.display());

@@ -56,11 +56,10 @@ pub fn binaries(needed: Option<u32>) -> Result<(u32, PathBuf)> {
 /// Start a throwaway cluster of `bin`'s version. Says on standard error which account it runs as
 /// when that is not dbvault's own.
 pub fn throwaway(bin: &Path, quiet: bool) -> Result<Server> {
-    let account = Account::for_server(&["nobody", "postgres"], false)?;
-    if let (Some(a), false) = (&account, quiet) {
+    let mut t = Throwaway::create(Account::for_server(&["nobody", "postgres"], false)?)?;
+    if let (Some(a), false) = (t.account(), quiet) {
         crate::errln!("dbvault: the throwaway PostgreSQL server runs as the unprivileged `{}` account (PostgreSQL refuses to run as root)", a.name);
     }
-    let mut t = Throwaway::create(account)?;
     let dir = t.dir().to_path_buf();
     let data = dir.join("data");
     let mut init = t.command(bin.join("initdb"));

@@ -3,12 +3,11 @@
 //! Ctrl-C, SIGTERM), the process stopped and the folder removed.
 //!
 //! PostgreSQL refuses to run as root, so when dbvault runs as root (cron) the server runs as an
-//! unprivileged account that owns the folder: `nobody`, rather than `postgres` or `mysql`, which own
-//! the host's own databases (SQL such as `COPY ... TO PROGRAM` runs as the server's account). The
-//! folder is reachable by that account alone (and root), and so is the socket in it. The server and
-//! its setup programs get an empty environment (no secret of dbvault's reaches them), and die with
-//! dbvault even when it is killed outright (SIGKILL); folders such a death left behind are removed
-//! by the next drill.
+//! unprivileged account that owns the folder ([`Confinement`]: the drill's own, or `nobody`). The
+//! folder is reachable by that account alone (and root), and so is the socket in it. The server
+//! and its setup programs get an empty environment (no secret of dbvault's reaches them), and die
+//! with dbvault even when it is killed outright (SIGKILL); folders such a death left behind are
+//! removed by the next drill.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -74,7 +73,10 @@ pub struct Throwaway {
 impl Throwaway {
     /// A new empty folder (`dbvault-drill-XXXXXX` in the temporary folder, `TMPDIR`), owned by
     /// `account` and reachable by it alone (and root): its socket accepts anyone who reaches it.
-    pub fn create(account: Option<Account>) -> Result<Throwaway> {
+    /// As root the server runs as an account of the drill alone where the kernel allows
+    /// namespaces, else as `fallback` ([`Confinement::for_server`]).
+    pub fn create(fallback: Option<Account>) -> Result<Throwaway> {
+        let account = fallback;
         let base = base_dir();
         if !base.is_dir() {
             bail!("the temporary folder {} does not exist or is no folder: set TMPDIR to one (such as /tmp)", base.display());
@@ -91,7 +93,7 @@ impl Throwaway {
         let (dir, guard) = interrupt::create_watched_dir(|| tempfile::Builder::new().prefix(PREFIX).permissions(private).tempdir_in(&base).map(|d| d.keep()), |d: &PathBuf| d.clone())
             .with_context(|| format!("creating a temporary folder for the drill's server in {}", base.display()))?;
         std::fs::write(dir.join(OWNER), std::process::id().to_string())?;
-        let confinement = Confinement::for_server(account.clone(), &dir);
+        let (confinement, account) = Confinement::for_server(account, &dir);
         let t = Throwaway { log: dir.join("server.log"), dir, account, confinement, child: None, stop_signal: libc::SIGTERM, _child_guard: None, _dir_guard: guard };
         if let Some(a) = &t.account {
             a.own(&t.dir)?;
