@@ -4,11 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod install;
 mod monitoring;
 mod reading;
+mod repair;
 
+pub use install::{CompletionsArgs, ManArgs};
 pub use monitoring::{DrillArgs, StatusArgs};
 pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
+pub use repair::RepairCommand;
 
 /// dbvault: deduplicating, encrypted backups of database dumps.
 ///
@@ -252,6 +256,10 @@ pub enum Command {
     ///   dbvault repair snapshots             # what is still damaged; --forget removes it
     #[command(subcommand, verbatim_doc_comment)]
     Repair(RepairCommand),
+    /// Print a completion script: dbvault completions bash > /etc/bash_completion.d/dbvault
+    Completions(CompletionsArgs),
+    /// Write a man page for dbvault and each of its commands into a folder.
+    Man(ManArgs),
 }
 
 impl Command {
@@ -463,30 +471,6 @@ pub struct SnapshotsArgs {
     /// Only this database's snapshots.
     #[arg(long)]
     pub db: Option<String>,
-}
-
-/// `repair` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum RepairCommand {
-    /// Rebuild the local index from the repository's index segments and pack headers, and drop
-    /// from the index what is lost: blobs of packs that are missing, truncated or have an
-    /// unreadable header (with --read-data also blobs that fail authentication), and deltas
-    /// whose bases are lost. The next ingest of a dump holding those chunks stores them again,
-    /// which makes every snapshot that needs only them whole again.
-    Index {
-        /// Also read every pack and drop the blobs that fail authentication.
-        #[arg(long)]
-        read_data: bool,
-    },
-    /// List the snapshots that need data the repository does not have; --forget removes them.
-    Snapshots {
-        /// Forget the damaged snapshots (recorded as forgotten by `repair snapshots`).
-        #[arg(long)]
-        forget: bool,
-    },
-    /// Write the repository's config again (when it is missing or damaged) from the copy sealed in
-    /// the key files, or reconstructed when no key file holds one.
-    Config,
 }
 
 /// A percentage from 0 to 100, with or without a `%` sign.

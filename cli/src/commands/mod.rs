@@ -56,6 +56,21 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Repair(RepairCommand::Index { read_data }) => with_repo(g, |repo| repair::index(g, repo, read_data)),
         Command::Repair(RepairCommand::Snapshots { forget }) => with_repo(g, |repo| repair::snapshots(g, repo, forget)),
         Command::Repair(RepairCommand::Config) => repair::config(g),
+        Command::Completions(a) => {
+            // Generated whole first: the generator panics on a failed write (`| head -1`).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut <Cli as clap::CommandFactory>::command(), "dbvault", &mut script);
+            crate::outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
+        Command::Man(a) => {
+            std::fs::create_dir_all(&a.out_dir).with_context(|| format!("creating {}", a.out_dir.display()))?;
+            clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &a.out_dir).with_context(|| format!("writing man pages into {}", a.out_dir.display()))?;
+            if !g.quiet {
+                crate::outln!("man pages written into {}", a.out_dir.display());
+            }
+            Ok(())
+        }
     }
 }
 
