@@ -432,3 +432,18 @@ fn a_damaged_snapshot_fails_its_drill_with_exit_code_5_and_the_failure_is_record
     assert_eq!(doc["databases"][0]["last_drill"]["passed"], false, "{doc}");
     assert_eq!(d.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn a_drill_that_hangs_is_killed_at_its_timeout_and_fails() {
+    let (pg, d) = shop_on_postgres();
+    d.e.ingest("slow", &doctored_pg_dump(&pg, "SELECT pg_sleep(600);\n"));
+    let started = Instant::now();
+    let (code, doc) = d.drill(&["latest", "--db", "slow", "--timeout", "3s"]);
+    assert_eq!(code, 11, "{doc}");
+    assert!(started.elapsed() < Duration::from_secs(60), "the timeout ended the drill: {:?}", started.elapsed());
+    assert!(failures(&doc).starts_with("the drill timed out after 3s"), "{doc}");
+    assert_eq!(processes_under(d.tmp.path()), Vec::<String>::new());
+    assert_eq!(d.leftovers(), Vec::<String>::new());
+    let out = d.run(&["drill", "latest", "--db", "slow", "--timeout", "0s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

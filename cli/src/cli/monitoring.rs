@@ -45,6 +45,10 @@ pub struct DrillArgs {
     /// grantees the dump names exist (PostgreSQL, throwaway server only).
     #[arg(long, value_name = "DB", conflicts_with = "server")]
     pub globals: Option<String>,
+    /// Give up after this long (30m, 2h): the server and the load are killed and the drill fails
+    /// (exit code 11), so a dump that hangs never blocks the next night's job.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// Tell a monitor (Healthchecks convention): URL/start when the drill starts, URL when it
     /// passed, URL/fail with why when it failed or could not run. An unreachable monitor warns.
     #[arg(long, value_name = "URL")]

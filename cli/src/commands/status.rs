@@ -200,8 +200,8 @@ fn print(g: &Global, doc: &StatusDoc) -> Result<()> {
     Ok(())
 }
 
-/// `--max-age`, `--max-drill-age`: a positive duration (days count 24 hours).
-fn duration(option: &str, s: &str) -> Result<SignedDuration> {
+/// `--max-age`, `--max-drill-age`, `drill --timeout`: a positive duration (days count 24 hours).
+pub(crate) fn duration(option: &str, s: &str) -> Result<SignedDuration> {
     let bad = |why: String| crate::exit::usage(format!("{option} {s:?}: {why}; give a duration such as 26h, 2d or 1 week"));
     let span = s.parse::<jiff::Span>().map_err(|_| bad("not a duration".into()))?;
     if span.get_years() != 0 || span.get_months() != 0 {

@@ -186,7 +186,8 @@ impl Drop for Throwaway {
                 libc::kill(c.id() as libc::pid_t, self.stop_signal);
             }
             let start = Instant::now();
-            while c.try_wait().ok().flatten().is_none() && start.elapsed() < STOP_TIMEOUT {
+            // (An error: reaped already, by a drill's timeout.)
+            while matches!(c.try_wait(), Ok(None)) && start.elapsed() < STOP_TIMEOUT {
                 std::thread::sleep(Duration::from_millis(50));
             }
             crate::process_tree::kill_tree(c.id());
