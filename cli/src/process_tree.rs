@@ -50,28 +50,23 @@ pub fn descendants(root: u32) -> Vec<u32> {
 }
 
 /// SIGKILL every descendant of this process (what a command left running, re-parented to us as
-/// the subreaper), and reap those that are ours; again while any is left, since one may fork
-/// between a look and its kill (at most 200 rounds).
+/// the subreaper); again while any is alive, since one may fork between a look and its kill (at
+/// most 200 rounds). Nothing is reaped here: a child's owner waits for it (and a zombie no one
+/// waits for is gone with dbvault).
 pub fn kill_descendants() {
     let me = std::process::id();
     for _ in 0..200 {
-        // A zombie is dead already: reaped below if it is ours, else once its parent is.
-        let below: Vec<u32> = descendants(me).into_iter().filter(|&p| !is_zombie(p)).collect();
-        if below.is_empty() {
+        let alive: Vec<u32> = descendants(me).into_iter().filter(|&p| !is_zombie(p)).collect();
+        if alive.is_empty() {
             return;
         }
-        for &pid in &below {
+        for pid in alive {
             // SAFETY: kill only sends a signal.
             unsafe {
                 libc::kill(pid as libc::pid_t, libc::SIGKILL);
             }
         }
-        for pid in below {
-            // SAFETY: waitpid on a specific pid; ECHILD when not our child.
-            unsafe {
-                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
-            }
-        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
