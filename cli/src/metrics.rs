@@ -70,7 +70,15 @@ fn render(repo: &Repository) -> Result<String> {
     let mut drill_passed = Family { name: "dbvault_drill_last_passed", help: "1 if the database's last drill passed (0 if it failed, or it was never drilled).", samples: Vec::new() };
     // Drills of snapshots still there, oldest first.
     let present: std::collections::HashSet<_> = index.snapshot_ids()?.into_iter().collect();
-    let drills: Vec<_> = store::drill_records::all(repo)?.into_iter().map(|(_, r)| r).filter(|r| present.contains(&r.snapshot)).collect();
+    // Per database, oldest first: the end of its last passed drill, and whether its last passed.
+    let mut drills: std::collections::HashMap<String, (Option<Timestamp>, bool)> = std::collections::HashMap::new();
+    for (_, r) in store::drill_records::all(repo)?.into_iter().filter(|(_, r)| present.contains(&r.snapshot)) {
+        let d = drills.entry(r.db).or_default();
+        d.1 = r.passed;
+        if r.passed {
+            d.0 = Some(r.end);
+        }
+    }
     for db in snapshot::databases(repo, &index)? {
         let Some(s) = snapshot::latest(repo, &index, &db)? else { continue };
         let m = &s.manifest;
@@ -84,9 +92,9 @@ fn render(repo: &Repository) -> Result<String> {
         added.samples.push((Some(db.clone()), m.added.stored_bytes as f64));
         duration.samples.push((Some(db.clone()), m.end.duration_since(m.start).as_secs_f64().max(0.0)));
         count.samples.push((Some(db.clone()), snapshot::count(repo, &index, &db)? as f64));
-        let mine = || drills.iter().filter(|r| r.db == db);
-        drill_success.samples.push((Some(db.clone()), mine().rfind(|r| r.passed).map_or(0.0, |r| seconds(r.end))));
-        drill_passed.samples.push((Some(db.clone()), f64::from(u8::from(mine().next_back().is_some_and(|r| r.passed)))));
+        let (passed_at, last_passed) = drills.get(&db).copied().unwrap_or_default();
+        drill_success.samples.push((Some(db.clone()), passed_at.map_or(0.0, seconds)));
+        drill_passed.samples.push((Some(db.clone()), f64::from(u8::from(last_passed))));
     }
     let check = store::check_records::latest(repo)?;
     let check_time = Family {

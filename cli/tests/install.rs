@@ -59,4 +59,10 @@ fn a_man_page_for_every_command_says_what_help_says() {
     std::fs::write(&file, b"x").unwrap();
     let out = run(&["man", "--out-dir", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A full disk on standard output is an error, said once.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(BIN).args(["completions", "bash"]).env_clear().stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No space left"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -64,6 +64,9 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Man(a) => {
+            if a.out_dir.exists() && !a.out_dir.is_dir() {
+                anyhow::bail!("{} exists and is not a folder: give a folder for the man pages", a.out_dir.display());
+            }
             std::fs::create_dir_all(&a.out_dir).with_context(|| format!("creating {}", a.out_dir.display()))?;
             clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &a.out_dir).with_context(|| format!("writing man pages into {}", a.out_dir.display()))?;
             if !g.quiet {

@@ -7,7 +7,12 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use repo_format::drill_record::{Assertion, TableCount};
 
+use store::ingest::shorten;
+
 use super::server::{Engine, Server};
+
+/// Bytes of a query or of what it returned shown in a failure.
+const SHOWN: usize = 200;
 
 /// A table whose rows the dump counts, and the database it was loaded into.
 pub struct Expected {
@@ -116,23 +121,15 @@ pub fn run_assertions(server: &Server, db: &str, queries: &[String], failures: &
         let returned = match &run.out[..] {
             [] => "no row".to_string(),
             [one] if one.is_empty() || one == "NULL" => "NULL".to_string(),
-            rows => shorten(&rows.join(" | ")),
+            rows => shorten(rows.join(" | "), SHOWN),
         };
         let detail = (!passed).then(|| if errors.is_empty() { format!("returned {returned}") } else { errors.iter().map(|e| e.as_str()).collect::<Vec<_>>().join("; ") });
         if let Some(d) = &detail {
-            failures.push(format!("assertion failed: {}: {d}", shorten(&q.replace('\n', " "))));
+            failures.push(format!("assertion failed: {}: {d}", shorten(q.replace('\n', " "), SHOWN)));
         }
         out.push(Assertion { query: q.clone(), passed, detail });
     }
     Ok(out)
-}
-
-/// At most 200 characters of `s`.
-fn shorten(s: &str) -> String {
-    match s.char_indices().nth(200) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 #[cfg(test)]
