@@ -87,10 +87,10 @@ pub struct Producer {
 impl Producer {
     /// Start `argv`; its standard output is the returned stream. Its error output passes through
     /// (redacted, each line prefixed with `label`), and its last lines are kept.
-    pub fn spawn(argv: &[String], label: &str) -> Result<(Producer, ChildStdout), StoreError> {
+    pub fn spawn(argv: &[String], env: &[(String, String)], label: &str) -> Result<(Producer, ChildStdout), StoreError> {
         let shown = store::redact::command(argv);
         let (mut child, watched) =
-            interrupt::spawn_watched(|| command(&argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn())
+            interrupt::spawn_watched(|| command(&argv[0]).args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn())
                 .map_err(|e| not_started(&shown, &e))?;
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");

@@ -8,11 +8,13 @@ mod install;
 mod monitoring;
 mod reading;
 mod repair;
+mod routine;
 
 pub use install::{CompletionsArgs, ManArgs};
 pub use monitoring::{DrillArgs, StatusArgs};
 pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
 pub use repair::RepairCommand;
+pub use routine::RunArgs;
 
 /// dbvault: deduplicating, encrypted backups of database dumps.
 ///
@@ -24,8 +26,8 @@ pub use repair::RepairCommand;
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 wrong password or no key, 4 repository busy,
 /// 5 damaged or missing data (also: check found problems), 6 reading the input stream failed,
 /// 7 the dump (or restore) command failed, or the dump's reader stopped before its end,
-/// 8 dump refused as empty or incomplete, 9 some jobs of --jobs failed, 10 status: a backup
-/// older than --max-age,
+/// 8 dump refused as empty or incomplete, 9 some jobs of --jobs or steps of run failed,
+/// 10 status: a backup older than --max-age, 11 a drill failed,
 /// 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (commands dbvault ran were killed first).
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
@@ -37,7 +39,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Global {
     /// Repository: a folder, or an S3 bucket as s3:http://HOST:PORT/BUCKET/PREFIX (an
     /// S3-compatible server, path-style) or s3://BUCKET/PREFIX (Amazon S3). S3 credentials and
@@ -260,6 +262,7 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write a man page for dbvault and each of its commands into a folder.
     Man(ManArgs),
+    Run(RunArgs),
 }
 
 impl Command {

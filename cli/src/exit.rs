@@ -21,7 +21,8 @@ pub const INPUT: u8 = 6;
 pub const COMMAND_FAILED: u8 = 7;
 /// The dump was refused: empty, or its completion marker is missing (truncated).
 pub const REFUSED: u8 = 8;
-/// `ingest --jobs`: at least one job failed (the others' snapshots are saved).
+/// `ingest --jobs`: at least one job failed (the others' snapshots are saved); `run`: at least one
+/// step failed (the others ran).
 pub const JOBS_FAILED: u8 = 9;
 /// `status`: a database's last complete snapshot is older than `--max-age` (or it has none), its
 /// last drill failed or is older than `--max-drill-age`, or the last recorded check found damage.
@@ -52,6 +53,16 @@ pub struct JobsFailed {
     /// Jobs that failed.
     pub failed: usize,
     /// Jobs run.
+    pub total: usize,
+}
+
+/// Some steps of `run` failed: exit code 9.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} steps FAILED; see the summary")]
+pub struct StepsFailed {
+    /// Steps that failed.
+    pub failed: usize,
+    /// Steps run.
     pub total: usize,
 }
 
@@ -137,7 +148,7 @@ fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> u8 {
-    if causes(err).any(|e| e.is::<JobsFailed>()) {
+    if causes(err).any(|e| e.is::<JobsFailed>() || e.is::<StepsFailed>()) {
         return JOBS_FAILED;
     }
     if causes(err).any(|e| e.is::<CheckFailed>()) {
@@ -170,7 +181,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 /// Whether the command already printed its JSON document, which reports this error (`ingest
 /// --jobs` with failed jobs, `check` with problems).
 pub fn reported_in_json(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>() || e.is::<DrillFailed>())
+    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<StepsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>() || e.is::<DrillFailed>())
 }
 
 /// A line of advice for errors where the next step is not obvious from the message.

@@ -13,6 +13,7 @@ mod output;
 mod password;
 mod ping;
 mod process_tree;
+mod routine;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     tune_allocator();
+    diagnostics();
     let json_asked = std::env::args_os().any(|a| a == "--json");
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
@@ -76,6 +78,15 @@ fn main() -> ExitCode {
 /// Keep chunk-sized buffers in glibc's heap: by default a buffer above 128 KiB (most chunks and
 /// every batch) is a fresh mmap, whose page faults and clearing slow restores
 /// (benches/log/2026-11-21-cheaper-deltas.md).
+/// `RUST_LOG=dbvault=debug`: what each step does and how long it took, on standard error (never
+/// in a `--json` document, which goes to standard output).
+fn diagnostics() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).try_init();
+    }
+}
+
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.

@@ -73,6 +73,17 @@ pub fn for_destination(file: Option<&std::path::Path>, source: &str) -> Result<S
     non_empty(pw, "destination password")
 }
 
+/// A password from a file or a command (as `--password-file` / `--password-command`), if either
+/// is given; `what` names it in errors.
+pub fn from_source(file: Option<&std::path::Path>, command: Option<&str>, what: &str) -> Result<Option<String>> {
+    let pw = match (file, command) {
+        (Some(f), _) => from_file(f, what)?,
+        (None, Some(c)) => from_command(c).with_context(|| format!("the {what}"))?,
+        (None, None) => return Ok(None),
+    };
+    non_empty(pw, what).map(Some)
+}
+
 /// How long a password command may take (a command waiting for input nobody gives must not
 /// hang a nightly job).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);

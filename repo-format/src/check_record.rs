@@ -20,6 +20,10 @@ pub struct CheckRecord {
     /// How much stored data it read: `none` (structure only), `subset` (`--read-data-subset`) or
     /// `all` (`--read-data`).
     pub read_data: String,
+    /// With `subset` read as part N of M (`dbvault run`'s rotating check): `[N, M]`. Absent in
+    /// records of other checks and of versions before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_data_part: Option<[u64; 2]>,
     /// Problems found (0: the repository was whole as far as it looked).
     pub problems: u64,
     /// Snapshots found damaged.
@@ -42,7 +46,7 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_tampering_and_other_records() {
         let keys = MasterKey::generate().unwrap().keys();
-        let r = CheckRecord { time: Timestamp::now(), host: "db1".into(), read_data: "subset".into(), problems: 2, damaged_snapshots: 1, client: "dbvault 0.1.0".into() };
+        let r = CheckRecord { time: Timestamp::now(), host: "db1".into(), read_data: "subset".into(), read_data_part: Some([2, 7]), problems: 2, damaged_snapshots: 1, client: "dbvault 0.1.0".into() };
         let (id, mut bytes) = r.encode(&keys).unwrap();
         assert_eq!(id, Id::of_bytes(&bytes));
         assert_eq!(CheckRecord::decode(&keys, &bytes).unwrap(), r);

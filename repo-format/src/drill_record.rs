@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(id, Id::of_bytes(&bytes));
         assert_eq!(DrillRecord::decode(&keys, &bytes).unwrap(), r);
         assert!(DrillRecord::decode(&MasterKey::generate().unwrap().keys(), &bytes).is_err(), "another key does not open it");
-        let check = crate::check_record::CheckRecord { time: Timestamp::now(), host: "h".into(), read_data: "none".into(), problems: 0, damaged_snapshots: 0, client: "c".into() };
+        let check = crate::check_record::CheckRecord { time: Timestamp::now(), host: "h".into(), read_data: "none".into(), read_data_part: None, problems: 0, damaged_snapshots: 0, client: "c".into() };
         assert!(DrillRecord::decode(&keys, &check.encode(&keys).unwrap().1).is_err(), "a check record is no drill record");
         let last = bytes.len() - 1;
         bytes[last] ^= 1;

@@ -14,6 +14,14 @@ pub fn record(repo: &Repository, record: &CheckRecord) -> Result<()> {
     Ok(())
 }
 
+/// Every check record, oldest first; a damaged record is reported as a warning of `repo` and
+/// skipped.
+pub fn all(repo: &Repository) -> Result<Vec<CheckRecord>> {
+    let mut records: Vec<CheckRecord> = crate::records::read_all::<CheckRecord>(repo, object_key::CHECKS)?.into_iter().map(|(_, r)| r).collect();
+    records.sort_by_key(|r| r.time);
+    Ok(records)
+}
+
 /// The latest check record, if any check was recorded; a damaged record is reported as a warning
 /// of `repo` and skipped.
 pub fn latest(repo: &Repository) -> Result<Option<CheckRecord>> {

@@ -108,7 +108,7 @@ fn main() {
         store::drill_records::record(&repo, &record).expect("drill record");
     }
     for _ in 0..checks {
-        let r = CheckRecord { time: Timestamp::now(), host: "bench".into(), read_data: "none".into(), problems: 0, damaged_snapshots: 0, client: "bench".into() };
+        let r = CheckRecord { time: Timestamp::now(), host: "bench".into(), read_data: "none".into(), read_data_part: None, problems: 0, damaged_snapshots: 0, client: "bench".into() };
         store::check_records::record(&repo, &r).expect("check record");
     }
     drop(index);

@@ -29,6 +29,40 @@ fn parse_subset(s: &str) -> Result<ReadData> {
     Ok(ReadData::Part { n, m })
 }
 
+/// Check the repository, reading `read` of its data, and leave the check's record (SPEC.md
+/// section 9.4), which `status` and the metrics file tell of.
+pub(crate) fn check_and_record(repo: &Repository, read: ReadData, quiet: bool) -> Result<CheckReport> {
+    let bar = output::progress(Some(0), quiet, "checking");
+    let progress = output::phase_progress(&bar);
+    let result = check(repo, read, Some(&progress));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let r = result?;
+    let problems = r.problems.len() + r.damaged.len();
+    let record = CheckRecord {
+        time: jiff::Timestamp::now(),
+        host: store::repository::hostname(),
+        read_data: match read {
+            ReadData::No => "none",
+            ReadData::All => "all",
+            _ => "subset",
+        }
+        .into(),
+        read_data_part: match read {
+            ReadData::Part { n, m } => Some([n, m]),
+            _ => None,
+        },
+        problems: problems as u64,
+        damaged_snapshots: r.damaged.len() as u64,
+        client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
+    };
+    if let Err(e) = store::check_records::record(repo, &record) {
+        crate::errln!("dbvault: warning: this check's result was not recorded in the repository ({e}); `status` will not show it");
+    }
+    Ok(r)
+}
+
 /// What `check --json` prints: the report, and whether it found nothing wrong.
 #[derive(Serialize)]
 struct CheckDoc<'a> {
@@ -45,31 +79,8 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
         (None, true) => ReadData::All,
         (None, false) => ReadData::No,
     };
-    let bar = output::progress(Some(0), g.quiet, "checking");
-    let progress = output::phase_progress(&bar);
-    let result = check(repo, read, Some(&progress));
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let r = result?;
+    let r = check_and_record(repo, read, g.quiet)?;
     let problems = r.problems.len() + r.damaged.len();
-    // What `status` and the metrics file tell of the last check (SPEC.md section 9.4).
-    let record = CheckRecord {
-        time: jiff::Timestamp::now(),
-        host: store::repository::hostname(),
-        read_data: match read {
-            ReadData::No => "none",
-            ReadData::All => "all",
-            _ => "subset",
-        }
-        .into(),
-        problems: problems as u64,
-        damaged_snapshots: r.damaged.len() as u64,
-        client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
-    };
-    if let Err(e) = store::check_records::record(repo, &record) {
-        crate::errln!("dbvault: warning: this check's result was not recorded in the repository ({e}); `status` will not show it");
-    }
     if g.json {
         output::json(&CheckDoc { report: &r, ok: r.ok() })?;
     } else if !g.quiet || !r.ok() {

@@ -25,6 +25,8 @@ pub struct Spec {
     pub ping: Option<Ping>,
     /// Empty: read standard input.
     pub command: Vec<String>,
+    /// Variables set for the command (connection settings such as PGHOST).
+    pub env: Vec<(String, String)>,
 }
 
 pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
@@ -44,6 +46,7 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
         // `--ping` wraps the whole command (crate::commands::run), opening the repository too.
         ping: None,
         command: a.command,
+        env: Vec::new(),
     };
     if spec.command.is_empty() && std::io::stdin().is_terminal() {
         return Err(crate::exit::usage(format!(
@@ -105,7 +108,7 @@ fn ingest_unpinged(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64
         }
         return ingest(repo, std::io::stdin(), opts(None));
     }
-    let (producer, stdout) = Producer::spawn(&spec.command, &spec.command[0])?;
+    let (producer, stdout) = Producer::spawn(&spec.command, &spec.env, &spec.command[0])?;
     // If the ingest fails before the stream ends, the closure is dropped with the producer in it,
     // which kills and reaps the command.
     ingest(repo, stdout, opts(Some(Box::new(move || producer.finish()))))

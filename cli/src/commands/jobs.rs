@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use store::Repository;
+use store::ingest::IngestSummary;
 
 use super::ingest::{IngestDoc, Spec, ingest_one, warn};
 use crate::cli::Global;
@@ -18,10 +19,12 @@ struct JobsFile {
     job: Vec<Job>,
 }
 
+/// One `[[job]]`: a dump command and the lineage it feeds (also in `dbvault run`'s configuration).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Job {
-    db: String,
+pub struct Job {
+    /// The lineage.
+    pub db: String,
     command: CommandSpec,
     host: Option<String>,
     #[serde(default)]
@@ -30,6 +33,28 @@ struct Job {
     allow_incomplete: bool,
     /// Where to ping (Healthchecks convention) as this job starts and ends.
     ping: Option<String>,
+}
+
+impl Job {
+    /// The ingest this job asks for; `origin` names the file in messages.
+    pub fn spec(&self, origin: &Path) -> Result<Spec> {
+        store::names::check_labels(&self.db, self.host.as_deref(), &self.tags).with_context(|| format!("{}: job {:?}", origin.display(), self.db))?;
+        let command = match &self.command {
+            CommandSpec::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
+            CommandSpec::Argv(v) if v.is_empty() => bail!("{}: job {:?}: command is empty", origin.display(), self.db),
+            CommandSpec::Argv(v) => v.clone(),
+        };
+        // A mistyped monitor must not cost the backups: the job runs unpinged (its monitor, hearing
+        // nothing, alerts) and the mistake is said.
+        let ping = self.ping.as_deref().and_then(|url| match crate::ping::Ping::parse(url) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                crate::errln!("dbvault: warning: {}: job {:?}: {e}; it runs without pings", origin.display(), self.db);
+                None
+            }
+        });
+        Ok(Spec { db: self.db.clone(), host: self.host.clone(), tags: self.tags.clone(), allow_incomplete: self.allow_incomplete, no_deltas: false, ping, command, env: Vec::new() })
+    }
 }
 
 /// `command = "pg_dump shop | sed ..."` (run by `sh -c`) or `command = ["pg_dump", "shop"]`.
@@ -52,22 +77,7 @@ fn load(file: &Path) -> Result<Vec<Spec>> {
         if !seen.insert(j.db.clone()) {
             bail!("jobs file {} lists db {:?} twice; one run makes one snapshot per database", file.display(), j.db);
         }
-        store::names::check_labels(&j.db, j.host.as_deref(), &j.tags).with_context(|| format!("jobs file {}", file.display()))?;
-        let command = match j.command {
-            CommandSpec::Shell(s) => vec!["sh".into(), "-c".into(), s],
-            CommandSpec::Argv(v) if v.is_empty() => bail!("job {:?}: command is empty", j.db),
-            CommandSpec::Argv(v) => v,
-        };
-        // A mistyped monitor must not cost the backups: the job runs unpinged (its monitor, hearing
-        // nothing, alerts) and the mistake is said.
-        let ping = j.ping.as_deref().and_then(|url| match crate::ping::Ping::parse(url) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                crate::errln!("dbvault: warning: jobs file {}: job {:?}: {e}; it runs without pings", file.display(), j.db);
-                None
-            }
-        });
-        specs.push(Spec { db: j.db, host: j.host, tags: j.tags, allow_incomplete: j.allow_incomplete, no_deltas: false, ping, command });
+        specs.push(j.spec(file)?);
     }
     Ok(specs)
 }
@@ -116,19 +126,21 @@ struct FailedJob<'a> {
     exit_code: u8,
 }
 
-pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Result<()> {
-    let specs = load(file)?;
-    let results: Mutex<Vec<Option<Result<store::ingest::IngestSummary, anyhow::Error>>>> =
-        Mutex::new((0..specs.len()).map(|_| None).collect());
+/// Run `specs`, `parallel` at a time; their outcomes in their order. Each is said on standard
+/// error as it ends unless `quiet`.
+pub fn ingest_all(repo: &Repository, specs: &[Spec], parallel: usize, quiet: bool) -> Vec<Result<IngestSummary>> {
+    let results: Mutex<Vec<Option<Result<IngestSummary>>>> = Mutex::new((0..specs.len()).map(|_| None).collect());
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for _ in 0..parallel.min(specs.len()) {
+        for _ in 0..parallel.clamp(1, specs.len().max(1)) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(spec) = specs.get(i) else { break };
+                    let started = std::time::Instant::now();
                     let r = ingest_one(repo, spec, None).map_err(anyhow::Error::from);
-                    if !g.quiet {
+                    tracing::debug!(db = %spec.db, ok = r.is_ok(), seconds = started.elapsed().as_secs_f64(), "ingest ended");
+                    if !quiet {
                         match &r {
                             Ok(s) => crate::errln!("dbvault: {}: snapshot {} saved", spec.db, s.snapshot.id.short()),
                             Err(e) => crate::errln!("dbvault: {}: FAILED: {}", spec.db, output::error_chain(e)),
@@ -139,7 +151,12 @@ pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Resul
             });
         }
     });
-    let results: Vec<_> = results.into_inner().expect("not poisoned").into_iter().map(|r| r.expect("every job ran")).collect();
+    results.into_inner().expect("not poisoned").into_iter().map(|r| r.expect("every job ran")).collect()
+}
+
+pub fn run(g: &Global, repo: &Repository, file: &Path, parallel: usize) -> Result<()> {
+    let specs = load(file)?;
+    let results = ingest_all(repo, &specs, parallel, g.quiet);
     let failed = results.iter().filter(|r| r.is_err()).count();
     for s in results.iter().flatten() {
         warn(s);

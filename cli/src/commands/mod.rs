@@ -1,14 +1,14 @@
 //! One module per command. Each builds options, calls the library, and prints the result.
 
 mod browse;
-mod check;
-mod copy;
-mod drill;
-mod forget;
+pub(crate) mod check;
+pub(crate) mod copy;
+pub(crate) mod drill;
+pub(crate) mod forget;
 mod handover;
-mod ingest;
+pub(crate) mod ingest;
 mod init;
-mod jobs;
+pub(crate) mod jobs;
 mod contents;
 mod key;
 mod repair;
@@ -17,7 +17,7 @@ mod rows_diff;
 mod script_encoding;
 mod selection;
 pub(crate) mod snapshots;
-mod status;
+pub(crate) mod status;
 
 use std::time::Duration;
 
@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Repair(RepairCommand::Index { read_data }) => with_repo(g, |repo| repair::index(g, repo, read_data)),
         Command::Repair(RepairCommand::Snapshots { forget }) => with_repo(g, |repo| repair::snapshots(g, repo, forget)),
         Command::Repair(RepairCommand::Config) => repair::config(g),
+        Command::Run(a) => crate::routine::run(g, &a),
         Command::Completions(a) => {
             // Generated whole first: the generator panics on a failed write (`| head -1`).
             let mut script = Vec::new();
@@ -107,7 +108,7 @@ fn access(g: &Global) -> Access {
 
 /// Open and unlock the repository at `location` with `password`; from here on signals clean up
 /// before ending dbvault ([`crate::interrupt`]).
-fn open(g: &Global, location: &Location, password: &str) -> Result<Repository> {
+pub(crate) fn open(g: &Global, location: &Location, password: &str) -> Result<Repository> {
     crate::interrupt::install();
     let mut repo = Repository::open_at(location, password.as_bytes(), &access(g)).with_context(|| format!("opening repository {location}"))?;
     repo.set_lock_wait(Duration::from_secs(g.lock_wait));
@@ -115,10 +116,17 @@ fn open(g: &Global, location: &Location, password: &str) -> Result<Repository> {
 }
 
 /// Print (and drain) the non-fatal problems `repo` met.
-fn report_warnings(repo: &Repository) {
+pub(crate) fn report_warnings(repo: &Repository) {
     for w in repo.take_warnings() {
         crate::errln!("dbvault: warning: {w}");
     }
+}
+
+/// Open and unlock the repository the global options name, with their password.
+pub(crate) fn open_configured(g: &Global) -> Result<Repository> {
+    let location = location(g)?;
+    let password = crate::password::get(g)?;
+    open(g, &location, &password)
 }
 
 /// Open and unlock the repository, run `f`, then report any non-fatal problems met.

@@ -1,0 +1,236 @@
+//! The steps of `dbvault run` after the backups: retention, prune, the drill in rotation, the
+//! rotating check, the offsite copies; and `--dry-run`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use store::Repository;
+use store::check::ReadData;
+use store::prune::{self, PruneOptions};
+use store::snapshot::{self, Snapshot};
+
+use super::config::{CheckSettings, Config, CopyTarget, Databases, DrillSettings, PruneWhen, matches_any};
+use super::sources::{Kind, Server};
+use super::summary::{Outcome, Step, Steps};
+use super::Backed;
+use crate::cli::{DrillArgs, Global};
+use crate::output;
+
+/// How long a drill may take unless the configuration says.
+const DRILL_TIMEOUT: &str = "1h";
+
+/// Every snapshot of the repository.
+pub fn snapshots(repo: &Repository) -> Result<Vec<Snapshot>> {
+    let index = repo.index_reader()?;
+    Ok(snapshot::list(repo, &index, None)?)
+}
+
+/// Forget, per database this configuration backs up, what its keep rules do not keep.
+pub fn retention(c: &Config, repo: &Repository, all: &[Snapshot], covered: &BTreeSet<String>) -> Result<(Outcome, String)> {
+    let mut by_db: BTreeMap<&str, Vec<Snapshot>> = BTreeMap::new();
+    for s in all.iter().filter(|s| covered.contains(&s.manifest.db)) {
+        by_db.entry(&s.manifest.db).or_default().push(s.clone());
+    }
+    let (now, tz) = (Timestamp::now(), TimeZone::system());
+    let (mut remove, mut refused, mut unruled) = (Vec::new(), Vec::new(), 0);
+    for (db, snaps) in &by_db {
+        let Some((_, keep)) = c.retention_for(db) else {
+            unruled += 1;
+            continue;
+        };
+        let policy = keep.policy().map_err(anyhow::Error::msg)?;
+        let decisions = store::retention::apply(&policy, snaps, now, &tz);
+        if decisions.iter().all(|d| !d.keep) {
+            refused.push(*db);
+            continue;
+        }
+        remove.extend(decisions.into_iter().filter(|d| !d.keep).map(|d| d.snapshot));
+    }
+    snapshot::forget(repo, &remove, "policy (dbvault run)")?;
+    let databases = remove.iter().map(|s| &s.manifest.db).collect::<BTreeSet<_>>().len();
+    let mut detail = format!("removed {} snapshot(s) of {databases} database(s)", remove.len());
+    if unruled > 0 {
+        detail += &format!("; {unruled} database(s) match no rule and keep everything");
+    }
+    if !refused.is_empty() {
+        anyhow::bail!("{detail}; refused to remove every snapshot of {} (their rules keep none: check keep_tag)", refused.join(", "));
+    }
+    Ok((Outcome::Ok, detail))
+}
+
+/// Prune when due: on the weekday, or when unused data passes the share.
+pub fn prune(p: &PruneWhen, repo: &Repository, quiet: bool) -> Result<(Outcome, String)> {
+    let today = Timestamp::now().to_zoned(TimeZone::system()).weekday();
+    let on_day = p.weekday.as_deref().map(super::config::weekday).transpose()?.is_some_and(|d| d == today);
+    let share = p.max_unused.as_deref().map(super::config::percentage).transpose()?;
+    let bar = output::progress(Some(0), quiet, "pruning");
+    let progress = output::phase_progress(&bar);
+    let opts = PruneOptions { max_unused: share.unwrap_or(0.10) };
+    let plan = prune::plan(repo, &opts, Some(&progress))?;
+    let stored: u64 = repo.index_reader()?.packs()?.iter().map(|(_, len, _)| *len).sum();
+    let unused = plan.bytes_freed_estimate + plan.unused_bytes_kept;
+    let unused_share = if stored == 0 { 0.0 } else { unused as f64 / stored as f64 };
+    let over = share.is_some_and(|s| unused_share > s);
+    if !on_day && !over {
+        let why = match (&p.weekday, share) {
+            (Some(d), Some(s)) => format!("not {d}, and unused data is {:.1}% (prune above {:.1}%)", unused_share * 100.0, s * 100.0),
+            (Some(d), None) => format!("not {d}"),
+            (None, s) => format!("unused data is {:.1}% (prune above {:.1}%)", unused_share * 100.0, s.unwrap_or(0.0) * 100.0),
+        };
+        return Ok((Outcome::Skipped, why));
+    }
+    let r = prune::execute(repo, plan, Some(&progress));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let r = r?;
+    Ok((Outcome::Ok, format!("deleted {} pack(s), wrote {}, freed {}", r.packs_deleted, r.packs_written, output::size(r.bytes_freed))))
+}
+
+/// Check the repository, reading the next part of the rotation (SPEC.md section 9.4).
+pub fn check(c: &CheckSettings, repo: &Repository, quiet: bool) -> Result<(Outcome, String)> {
+    let read = match c.read_data_cycle {
+        None => ReadData::No,
+        Some(1) => ReadData::All,
+        Some(m) => {
+            // The part after the last one read of the same cycle, whichever host read it.
+            let last = store::check_records::all(repo)?.into_iter().rev().find_map(|r| r.read_data_part.filter(|p| p[1] == m));
+            ReadData::Part { n: last.map_or(1, |p| p[0] % m + 1), m }
+        }
+    };
+    let r = crate::commands::check::check_and_record(repo, read, quiet)?;
+    let what = match read {
+        ReadData::No => "structure only".to_string(),
+        ReadData::All => format!("read all {} pack(s)", r.packs_read),
+        ReadData::Part { n, m } => format!("read part {n}/{m}: {} pack(s)", r.packs_read),
+        ReadData::Fraction(_) => unreachable!("not chosen here"),
+    };
+    let problems = r.problems.len() + r.damaged.len();
+    if problems > 0 {
+        return Err(anyhow::Error::from(crate::exit::CheckFailed(problems)).context(format!("{} snapshot(s), {what}; first: {}", r.snapshots, r.problems.first().cloned().unwrap_or_default())));
+    }
+    Ok((Outcome::Ok, format!("{} snapshot(s), {what}, no problems", r.snapshots)))
+}
+
+/// Copy every snapshot (and their drill records) to `t`.
+pub fn copy(g: &Global, t: &CopyTarget, repo: &Repository) -> Result<(Outcome, String)> {
+    let to = store::Location::parse(&t.to)?;
+    let password = match crate::password::from_source(t.password_file.as_deref(), t.password_command.as_deref(), "destination password")? {
+        Some(p) => p,
+        None => crate::password::get(g)?,
+    };
+    let dst = crate::commands::open(g, &to, &password).context(crate::exit::Destination)?;
+    let index = repo.index_reader()?;
+    let all = snapshot::list(repo, &index, None)?;
+    let copied = store::copy::copy(repo, &index, &dst, &all, &mut |_| {}).with_context(|| format!("copying to {to}"))?;
+    let pairs = copied.iter().map(|c| (c.source.id, c.target.id)).collect();
+    let drills: usize = store::drill_records::copy(repo, &dst, &pairs).with_context(|| format!("copying drill records to {to}"))?.values().sum();
+    crate::commands::report_warnings(&dst);
+    let new: Vec<_> = copied.iter().filter(|c| !c.existed).collect();
+    let stored: u64 = new.iter().map(|c| c.target.manifest.added.stored_bytes).sum();
+    Ok((Outcome::Ok, format!("{} new snapshot(s) ({} stored), {} already there, {drills} drill record(s)", new.len(), output::size(stored), copied.len() - new.len())))
+}
+
+/// Drill the database whose last drill is oldest (never drilled first) among those backed up
+/// tonight: tonight's snapshot is what is proven.
+pub fn drill(g: &Global, d: &DrillSettings, repo: &Repository, backed_up: &BTreeMap<String, Backed>, servers: &[Server], steps: &mut Steps) {
+    let started = Instant::now();
+    let in_rotation: Vec<&String> = backed_up
+        .keys()
+        .filter(|db| match &d.databases {
+            Databases::All => true,
+            Databases::Listed(l) => l.contains(db),
+        })
+        .filter(|db| !matches_any(&d.exclude, db))
+        // Roles and grants alone are drilled with the databases that need them.
+        .filter(|db| !servers.iter().any(|s| s.globals_lineage() == **db))
+        .collect();
+    let last: HashMap<String, Timestamp> = match store::drill_records::all(repo) {
+        Ok(records) => records.into_iter().fold(HashMap::new(), |mut m, (_, r)| {
+            let t = m.entry(r.db).or_insert(r.end);
+            *t = (*t).max(r.end);
+            m
+        }),
+        Err(e) => return steps.push(Step::failed("drill", "rotation", &anyhow::Error::from(e).context("reading the drill records"), started)),
+    };
+    let Some(db) = in_rotation.into_iter().min_by_key(|db| (last.get(*db).copied(), (*db).clone())) else {
+        return steps.push(Step { step: "drill", target: "rotation".into(), result: Outcome::Skipped, detail: "no database backed up tonight is in the rotation".into(), snapshot: None, exit_code: None, seconds: 0.0 });
+    };
+    // A PostgreSQL database is loaded after its server's roles, so that its owners exist.
+    let (id, source) = (&backed_up[db].id, backed_up[db].source.as_deref());
+    let globals = servers.iter().find(|s| s.kind == Kind::Postgres && Some(s.name()) == source).map(Server::globals_lineage).filter(|g| backed_up.contains_key(g));
+    let args = DrillArgs {
+        snapshot: id.to_string(),
+        db: Some(db.clone()),
+        assert: None,
+        server: None,
+        globals,
+        timeout: Some(d.timeout.clone().unwrap_or_else(|| DRILL_TIMEOUT.into())),
+        ping: None,
+        engine: None,
+    };
+    let quiet = Global { quiet: true, json: false, metrics_file: None, ..g.clone() };
+    steps.run("drill", db, || {
+        crate::commands::drill::run(&quiet, repo, &args)?;
+        Ok((Outcome::Ok, format!("snapshot {} loaded and checked{}", id.short(), if args.globals.is_some() { " after its server's roles" } else { "" })))
+    });
+}
+
+/// `--dry-run`: what would run, with the databases the servers have now.
+pub fn dry_run(g: &Global, c: &Config, file: &Path) -> Result<()> {
+    let mut out = vec![format!("configuration {} is valid", file.display())];
+    out.push(format!("repository: {}", g.repo.as_deref().unwrap_or("(none given: the run would fail)")));
+    let servers: Vec<Server> = c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
+    let mut failed = false;
+    for s in &servers {
+        match s.discover() {
+            Ok(found) => {
+                out.push(format!("{} {}: would back up {} database(s) and the {}", s.kind.section(), s.name(), found.selected.len(), if s.kind == Kind::Postgres { "roles" } else { "users and grants" }));
+                out.push(format!("  {} <- {}", s.globals_lineage(), store::redact::command(&s.globals_spec().command).join(" ")));
+                for db in &found.selected {
+                    out.push(format!("  {} <- {}", s.lineage(db), store::redact::command(&s.database_spec(db).command).join(" ")));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                out.push(format!("{} {}: FAILED to list its databases: {}", s.kind.section(), s.name(), output::error_chain(&e)));
+            }
+        }
+    }
+    for j in &c.job {
+        let spec = j.spec(file)?;
+        out.push(format!("job {} <- {}", spec.db, store::redact::command(&spec.command).join(" ")));
+    }
+    if !c.retention.is_empty() {
+        out.push(format!("retention: {} rule set(s) for the databases above", c.retention.len()));
+    }
+    if let Some(p) = &c.prune {
+        out.push(format!("prune: {}", [p.weekday.as_ref().map(|d| format!("on {d}")), p.max_unused.as_ref().map(|m| format!("when unused data passes {m}"))].into_iter().flatten().collect::<Vec<_>>().join(", or ")));
+    }
+    if c.drill.is_some() {
+        out.push("drill: the database drilled longest ago, of those backed up".into());
+    }
+    if let Some(ch) = &c.check {
+        out.push(match ch.read_data_cycle {
+            None => "check: structure only".into(),
+            Some(n) => format!("check: reading 1/{n} of the data (every byte once per {n} runs)"),
+        });
+    }
+    for t in &c.copy {
+        out.push(format!("copy to {}", t.to));
+    }
+    out.push("dry run: nothing was run".into());
+    if !g.quiet || failed {
+        for l in out {
+            crate::outln!("{l}");
+        }
+    }
+    if failed {
+        anyhow::bail!("a server's databases could not be listed (see above)");
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! `dbvault run CONFIG.toml`: the nightly routine from one checked file. Every database of the
+//! configured servers (discovered each run) and every job is backed up into its own lineage, then
+//! retention, prune, a drill, the check and the offsite copies run, each even when an earlier one
+//! failed; the summary lists every step and the exit code says whether all succeeded.
+
+pub mod config;
+mod maintenance;
+mod sources;
+mod summary;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use jiff::Timestamp;
+use store::Repository;
+use store::snapshot::Snapshot;
+
+use crate::cli::{Global, RunArgs};
+use crate::commands::ingest::Spec;
+use crate::output;
+use config::Config;
+use sources::{Kind, Server};
+use summary::{Outcome, RunDoc, Step, Steps};
+
+/// A lineage backed up tonight.
+pub struct Backed {
+    /// The snapshot saved.
+    pub id: repo_format::Id,
+    /// The source (server) it came from; none for jobs.
+    pub source: Option<String>,
+}
+
+/// Run the routine `a.config` describes.
+pub fn run(g: &Global, a: &RunArgs) -> Result<()> {
+    let config = config::load(&a.config)?;
+    let g = &settings(g, &config)?;
+    if a.dry_run {
+        return maintenance::dry_run(g, &config, &a.config);
+    }
+    let ping = config.ping.as_deref().map(crate::ping::Ping::parse).transpose().map_err(crate::exit::usage)?;
+    if let Some(p) = &ping {
+        p.start();
+    }
+    let started = (Timestamp::now(), Instant::now());
+    let mut steps = Steps::new(g.quiet);
+    let opened = crate::commands::open_configured(g);
+    let result = match &opened {
+        Ok(repo) => {
+            nightly(g, &config, &a.config, repo, &mut steps);
+            crate::commands::report_warnings(repo);
+            if let Some(path) = &g.metrics_file
+                && let Err(e) = crate::metrics::write(repo, path)
+            {
+                steps.push(Step::failed("metrics", &path.display().to_string(), &e, Instant::now()));
+            }
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("{}", output::error_chain(e))),
+    };
+    let seconds = started.1.elapsed().as_secs_f64();
+    let failed = steps.failed();
+    if let Some(p) = &ping {
+        match (&result, failed) {
+            (Ok(()), 0) => p.success(format!("dbvault run: {} step(s) succeeded in {seconds:.0} s", steps.list.len())),
+            (Ok(()), _) => {
+                let lines: Vec<String> = steps.list.iter().filter(|s| s.result == Outcome::Failed).map(|s| format!("{} {}: {}", s.step, s.target, s.detail)).collect();
+                p.fail(&format!("dbvault run: {failed} step(s) FAILED\n{}", lines.join("\n")));
+            }
+            (Err(e), _) => p.fail(&format!("dbvault run: {e}")),
+        }
+    }
+    // The repository could not be opened: nothing ran, and the error says why (its own code).
+    opened?;
+    if g.json {
+        output::json(&RunDoc { ok: failed == 0, started: started.0, seconds, failed, steps: &steps.list })?;
+    } else if !g.quiet || failed > 0 {
+        summary::print(&steps.list, seconds)?;
+    }
+    if failed > 0 {
+        return Err(crate::exit::StepsFailed { failed, total: steps.list.len() }.into());
+    }
+    Ok(())
+}
+
+/// The global options with the configuration's repository, password source and metrics file.
+fn settings(g: &Global, c: &Config) -> Result<Global> {
+    let mut g = g.clone();
+    if let Some(r) = &c.repository {
+        if g.repo.as_ref().is_some_and(|given| given != r) && std::env::var("DBVAULT_REPOSITORY").ok().as_ref() != g.repo.as_ref() {
+            return Err(crate::exit::usage(format!("--repo names another repository than the configuration's repository ({r}): leave one out")));
+        }
+        g.repo = Some(r.clone());
+    }
+    if c.password_file.is_some() || c.password_command.is_some() {
+        g.password_file = c.password_file.clone();
+        g.password_command = c.password_command.clone();
+    }
+    if c.metrics_file.is_some() {
+        g.metrics_file = c.metrics_file.clone();
+    }
+    Ok(g)
+}
+
+/// Every step, in order, on the opened repository.
+fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut Steps) {
+    let servers: Vec<Server> =
+        c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
+    let mut specs: Vec<Spec> = Vec::new();
+    // Per source that could list its databases: those it has now (to tell the vanished).
+    let mut present: Vec<(&Server, BTreeSet<String>)> = Vec::new();
+    for server in &servers {
+        let started = Instant::now();
+        match server.discover() {
+            Ok(found) => {
+                steps.push(Step {
+                    step: "discover",
+                    target: server.name().into(),
+                    result: Outcome::Ok,
+                    detail: format!("{} database(s) to back up of {} on the server", found.selected.len(), found.present.len()),
+                    snapshot: None,
+                    exit_code: None,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+                specs.push(server.globals_spec());
+                specs.extend(found.selected.iter().map(|db| server.database_spec(db)));
+                present.push((server, found.present.into_iter().map(|d| server.lineage(&d)).collect()));
+            }
+            Err(e) => steps.push(Step::failed("discover", server.name(), &e.context("its databases were not backed up"), started)),
+        }
+    }
+    for job in &c.job {
+        match job.spec(file) {
+            Ok(s) => specs.push(s),
+            Err(e) => steps.push(Step::failed("backup", &job.db, &e, Instant::now())),
+        }
+    }
+    let backed_up = backups(g, c, repo, specs, steps);
+    let all = maintenance::snapshots(repo);
+    if let Ok(all) = &all {
+        vanished(all, &present, steps);
+    }
+    let covered: BTreeSet<String> = backed_up.keys().cloned().collect();
+    if !c.retention.is_empty() {
+        steps.run("retention", "policies", || maintenance::retention(c, repo, all.as_ref().map_err(clone_error)?, &covered));
+    }
+    if let Some(p) = &c.prune {
+        steps.run("prune", "repository", || maintenance::prune(p, repo, g.quiet));
+    }
+    if let Some(d) = &c.drill {
+        maintenance::drill(g, d, repo, &backed_up, &servers, steps);
+    }
+    if let Some(ch) = &c.check {
+        steps.run("check", "repository", || maintenance::check(ch, repo, g.quiet));
+    }
+    for target in &c.copy {
+        steps.run("copy", &target.to, || maintenance::copy(g, target, repo));
+    }
+}
+
+fn clone_error(e: &anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!("listing the snapshots: {}", output::error_chain(e))
+}
+
+/// Back up every spec, `parallel` at a time; refuse a lineage two sources feed. The lineages whose
+/// snapshot was saved tonight.
+fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<Spec>, steps: &mut Steps) -> BTreeMap<String, Backed> {
+    let mut seen = BTreeSet::new();
+    let mut run = Vec::new();
+    for s in specs {
+        if let Err(e) = store::names::check_db(&s.db) {
+            steps.push(Step::failed("backup", &s.db, &anyhow::Error::from(e).context("this database's name cannot name a lineage"), Instant::now()));
+        } else if !seen.insert(s.db.clone()) {
+            let e = anyhow::anyhow!("another source backs up a database of this name tonight; give one source a prefix");
+            steps.push(Step::failed("backup", &s.db, &e, Instant::now()));
+        } else {
+            run.push(s);
+        }
+    }
+    let results = crate::commands::jobs::ingest_all(repo, &run, c.parallel as usize, g.quiet);
+    let mut saved = BTreeMap::new();
+    for (spec, r) in run.iter().zip(results) {
+        match r {
+            Ok(s) => {
+                crate::commands::ingest::warn(&s);
+                let m = &s.snapshot.manifest;
+                let warnings = if m.source.warnings.is_empty() { String::new() } else { format!("; {} warning(s), see above", m.source.warnings.len()) };
+                steps.push(Step {
+                    step: "backup",
+                    target: spec.db.clone(),
+                    result: if m.source.warnings.is_empty() { Outcome::Ok } else { Outcome::Warning },
+                    detail: format!("snapshot {}: {}, {} added{warnings}", s.snapshot.id.short(), output::size(m.size), output::size(m.added.stored_bytes)),
+                    snapshot: Some(s.snapshot.id),
+                    exit_code: None,
+                    seconds: s.elapsed.as_secs_f64(),
+                });
+                saved.insert(spec.db.clone(), Backed { id: s.snapshot.id, source: spec.tags.iter().find_map(|t| t.strip_prefix("source:")).map(String::from) });
+            }
+            Err(e) => {
+                let mut step = Step::failed("backup", &spec.db, &e, Instant::now());
+                step.seconds = 0.0;
+                steps.push(step);
+            }
+        }
+    }
+    saved
+}
+
+/// Databases a source backed up before that its server no longer has: reported, snapshots kept.
+fn vanished(all: &[Snapshot], present: &[(&Server, BTreeSet<String>)], steps: &mut Steps) {
+    for (server, now) in present {
+        let tag = server.tag();
+        let globals = server.globals_lineage();
+        let mut gone: BTreeMap<&str, (usize, Timestamp)> = BTreeMap::new();
+        for s in all.iter().filter(|s| s.manifest.tags.contains(&tag) && s.manifest.db != globals && !now.contains(&s.manifest.db)) {
+            let e = gone.entry(&s.manifest.db).or_insert((0, s.manifest.end));
+            e.0 += 1;
+            e.1 = e.1.max(s.manifest.end);
+        }
+        for (db, (n, last)) in gone {
+            steps.push(Step {
+                step: "missing",
+                target: db.to_string(),
+                result: Outcome::Warning,
+                detail: format!("no longer on {} (last backed up {}); its {n} snapshot(s) are kept", server.name(), output::local_time(last)),
+                snapshot: None,
+                exit_code: None,
+                seconds: 0.0,
+            });
+        }
+    }
+}
