@@ -74,12 +74,46 @@ pub fn unindexed(repo: &Repository, indexed: impl Fn(&Id) -> Result<bool>) -> Re
     Ok(out)
 }
 
+/// A temporary pack in `tmp_dir`, locked: the lock, held until the file is closed, tells
+/// [`clean_orphans`] that it is still being written. It is created under a name the sweep leaves
+/// alone and renamed once locked: created and locked in two steps under the swept name, another
+/// ingest's sweep could take it for an orphan in between and delete it (seen with parallel jobs).
+pub(crate) fn new_temporary(tmp_dir: &std::path::Path) -> Result<(File, tempfile::TempPath)> {
+    let creating = tempfile::Builder::new().prefix(CREATING).tempfile_in(tmp_dir).map_err(|e| StoreError::io("creating a temporary pack", e))?;
+    let (file, path) = creating.into_parts();
+    file.lock().map_err(|e| StoreError::io("locking a temporary pack", e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(CREATING)).unwrap_or_default().to_string();
+    let locked = tmp_dir.join(format!("{TEMPORARY}{name}"));
+    std::fs::rename(&path, &locked).map_err(|e| StoreError::io("naming a temporary pack", e))?;
+    let _ = path.keep();
+    let locked = tempfile::TempPath::try_from_path(locked).map_err(|e| StoreError::io("naming a temporary pack", e))?;
+    Ok((file, locked))
+}
+
+/// The name prefix of temporary packs being written (or left by a writer that died).
+const TEMPORARY: &str = ".tmp-pack-";
+
+/// The name prefix of a temporary pack before it is locked: swept only when older than
+/// [`CREATING_GRACE`] (left by a writer that died between creating and renaming it).
+const CREATING: &str = ".tmp-new-pack-";
+
+/// How old an unrenamed temporary pack must be to be taken for an orphan.
+const CREATING_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Delete temporary packs whose writer has died (their lock is free); return how many.
 pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
     let mut removed = 0;
     let entries = std::fs::read_dir(tmp_dir).map_err(|e| StoreError::io(format!("listing {}", tmp_dir.display()), e))?;
     for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(".tmp-pack-") {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(CREATING) {
+            let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > CREATING_GRACE);
+            if old && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
+        if !name.starts_with(TEMPORARY) {
             continue;
         }
         let Ok(f) = File::open(entry.path()) else { continue };
@@ -88,4 +122,39 @@ pub fn clean_orphans(tmp_dir: &std::path::Path) -> Result<usize> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One ingest creating temporary packs while another sweeps orphans (parallel jobs): no pack
+    /// being written is ever taken for an orphan.
+    #[test]
+    fn a_sweep_never_deletes_a_temporary_pack_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    clean_orphans(dir.path()).unwrap();
+                }
+            });
+            let vanished = (0..3000).filter(|_| {
+                let (file, path) = new_temporary(dir.path()).unwrap();
+                let gone = !path.exists();
+                drop(file);
+                gone
+            });
+            let vanished = vanished.count();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(vanished, 0, "temporary packs vanished while they were written");
+        });
+        // A writer that died: its file is unlocked, and swept.
+        let (file, path) = new_temporary(dir.path()).unwrap();
+        let path = path.keep().unwrap();
+        drop(file);
+        assert_eq!(clean_orphans(dir.path()).unwrap(), 1);
+        assert!(!path.exists());
+    }
 }

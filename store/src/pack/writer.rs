@@ -65,13 +65,7 @@ impl<'r> PackWriter<'r> {
             self.close_pack()?;
         }
         if self.current.is_none() {
-            let tmp = tempfile::Builder::new()
-                .prefix(".tmp-pack-")
-                .tempfile_in(self.repo.tmp_dir()?)
-                .map_err(|e| StoreError::io("creating a temporary pack", e))?;
-            let (file, path) = tmp.into_parts();
-            // Held until the file is closed: tells `clean_orphans` this pack is still being written.
-            file.lock().map_err(|e| StoreError::io("locking a temporary pack", e))?;
+            let (file, path) = super::new_temporary(&self.repo.tmp_dir()?)?;
             let mut p = OpenPack { file: BufWriter::with_capacity(1 << 20, file), path, hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 };
             Self::write(&mut p, &fmt::magic(self.repo.config().version))?;
             self.current = Some(p);
