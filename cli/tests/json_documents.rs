@@ -212,6 +212,15 @@ fn every_document_of_a_healthy_repository() {
         "db: string", "error: string", "exit_code: number", "ok: boolean",
     ]);
 
+    let config = format!("{}\n[check]\nread_data_cycle = 3\n", std::fs::read_to_string(&jobs).unwrap());
+    let config = write(&e, "dbvault.toml", config.as_bytes());
+    let doc = json_out(&e, &["run", path_str(&config)], b"", 9);
+    keys.check("run", &doc, &[
+        "failed: number", "ok: boolean", "seconds: number", "started: string", "steps: array", "steps[]: object", "steps[].detail: string",
+        "steps[].exit_code: number", "steps[].result: string", "steps[].seconds: number", "steps[].snapshot: string", "steps[].step: string",
+        "steps[].target: string",
+    ]);
+
     let doc = json_out(&e, &["snapshots"], b"", 0);
     keys.check("snapshots", &doc, &[
         "[]: object", "[].added_bytes: number", "[].chunks: number", "[].db: string", "[].digest: string", "[].host: string", "[].id: string",

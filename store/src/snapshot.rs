@@ -67,12 +67,28 @@ pub fn list_of(repo: &Repository, index: &Index, db: &str) -> Result<Vec<Snapsho
 pub fn databases(repo: &Repository, index: &Index) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for tag in index.db_tags()? {
-        if let Some(s) = latest_by_tag(repo, index, &tag)? {
+        if let Some(name) = repo.known_name(&tag) {
+            names.push(name);
+        } else if let Some(s) = latest_by_tag(repo, index, &tag)? {
+            repo.remember_name(tag, &s.manifest.db);
             names.push(s.manifest.db);
         }
     }
     names.sort();
     Ok(names)
+}
+
+/// The latest snapshot of every database, by name.
+pub fn latest_of_each(repo: &Repository, index: &Index) -> Result<Vec<Snapshot>> {
+    let mut latest = Vec::new();
+    for tag in index.db_tags()? {
+        if let Some(s) = latest_by_tag(repo, index, &tag)? {
+            repo.remember_name(tag, &s.manifest.db);
+            latest.push(s);
+        }
+    }
+    latest.sort_by(|a, b| a.manifest.db.cmp(&b.manifest.db));
+    Ok(latest)
 }
 
 /// The error for a database that has no snapshots, naming those that do.

@@ -401,3 +401,43 @@ impl Config {
             .map(|(k, v)| (k.as_str(), v))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The folder of this package's sources, from cargo at run time (a binary built by another
+    /// checkout sharing the build folder must read this checkout's files).
+    fn package_dir() -> PathBuf {
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
+    }
+
+    #[test]
+    fn the_shipped_example_and_the_readme_example_are_valid() {
+        let example = package_dir().join("../packaging/dbvault.example.toml");
+        let c = load(&example).unwrap_or_else(|e| panic!("{}: {e:#}", example.display()));
+        assert_eq!(c.postgres.len(), 1);
+        let readme = std::fs::read_to_string(package_dir().join("../README.md")).unwrap();
+        let block = readme.split("# /etc/dbvault/dbvault.toml\n").nth(1).and_then(|b| b.split("```").next()).expect("the README's configuration");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), block).unwrap();
+        let c = load(file.path()).unwrap_or_else(|e| panic!("README example: {e:#}"));
+        assert_eq!((c.postgres.len(), c.mariadb.len(), c.job.len(), c.copy.len()), (1, 1, 1, 1));
+        assert_eq!(c.retention_for("shop").unwrap().0, "shop");
+        assert_eq!(c.retention_for("crm").unwrap().0, "default");
+    }
+
+    #[test]
+    fn the_most_specific_pattern_wins_and_errors_name_the_line_without_quoting_it() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let text = "[[job]]\ndb = \"x\"\ncommand = \"true\"\n[retention]\ndefault = { keep_last = 1 }\n\"shop_*\" = { keep_last = 2 }\n\"shop_eu_*\" = { keep_last = 3 }\n";
+        std::fs::write(file.path(), text).unwrap();
+        let c = load(file.path()).unwrap();
+        assert_eq!(c.retention_for("shop_eu_1").unwrap().0, "shop_eu_*");
+        assert_eq!(c.retention_for("shop_us").unwrap().0, "shop_*");
+        assert_eq!(c.retention_for("crm").unwrap().0, "default");
+        std::fs::write(file.path(), "[[job]]\ndb = \"x\"\ncommand = \"true\"\n\n[[postgres]]\nuser = \"postgres\"\npassword = \"s3cret-value\"\n").unwrap();
+        let e = format!("{:#}", load(file.path()).unwrap_err());
+        assert!(e.contains(":7:") && e.contains("password_file") && !e.contains("s3cret"), "{e}");
+    }
+}

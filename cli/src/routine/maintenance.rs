@@ -23,18 +23,15 @@ use crate::output;
 /// How long a drill may take unless the configuration says.
 const DRILL_TIMEOUT: &str = "1h";
 
-/// Every snapshot of the repository.
-pub fn snapshots(repo: &Repository) -> Result<Vec<Snapshot>> {
+/// Forget, per database backed up tonight, what its keep rules do not keep (the lineages of
+/// databases that failed or vanished tonight are left alone).
+pub fn retention(c: &Config, repo: &Repository, backed_up: &BTreeMap<String, Backed>) -> Result<(Outcome, String)> {
     let index = repo.index_reader()?;
-    Ok(snapshot::list(repo, &index, None)?)
-}
-
-/// Forget, per database this configuration backs up, what its keep rules do not keep.
-pub fn retention(c: &Config, repo: &Repository, all: &[Snapshot], covered: &BTreeSet<String>) -> Result<(Outcome, String)> {
     let mut by_db: BTreeMap<&str, Vec<Snapshot>> = BTreeMap::new();
-    for s in all.iter().filter(|s| covered.contains(&s.manifest.db)) {
-        by_db.entry(&s.manifest.db).or_default().push(s.clone());
+    for db in backed_up.keys() {
+        by_db.insert(db, snapshot::list(repo, &index, Some(db))?);
     }
+    drop(index);
     let (now, tz) = (Timestamp::now(), TimeZone::system());
     let (mut remove, mut refused, mut unruled) = (Vec::new(), Vec::new(), 0);
     for (db, snaps) in &by_db {

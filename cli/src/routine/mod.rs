@@ -137,13 +137,16 @@ fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut S
         }
     }
     let backed_up = backups(g, c, repo, specs, steps);
-    let all = maintenance::snapshots(repo);
-    if let Ok(all) = &all {
-        vanished(all, &present, steps);
+    if !present.is_empty() {
+        // One manifest per lineage: the cost does not grow with the snapshots kept.
+        let started = Instant::now();
+        match repo.index_reader().map_err(anyhow::Error::from).and_then(|index| Ok(store::snapshot::latest_of_each(repo, &index)?)) {
+            Ok(latest) => vanished(&latest, &present, steps),
+            Err(e) => steps.push(Step::failed("missing", "databases", &e.context("finding databases that vanished"), started)),
+        }
     }
-    let covered: BTreeSet<String> = backed_up.keys().cloned().collect();
     if !c.retention.is_empty() {
-        steps.run("retention", "policies", || maintenance::retention(c, repo, all.as_ref().map_err(clone_error)?, &covered));
+        steps.run("retention", "policies", || maintenance::retention(c, repo, &backed_up));
     }
     if let Some(p) = &c.prune {
         steps.run("prune", "repository", || maintenance::prune(p, repo, g.quiet));
@@ -157,10 +160,6 @@ fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut S
     for target in &c.copy {
         steps.run("copy", &target.to, || maintenance::copy(g, target, repo));
     }
-}
-
-fn clone_error(e: &anyhow::Error) -> anyhow::Error {
-    anyhow::anyhow!("listing the snapshots: {}", output::error_chain(e))
 }
 
 /// Back up every spec, `parallel` at a time; refuse a lineage two sources feed. The lineages whose
@@ -207,23 +206,23 @@ fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<Spec>, steps: &
     saved
 }
 
-/// Databases a source backed up before that its server no longer has: reported, snapshots kept.
-fn vanished(all: &[Snapshot], present: &[(&Server, BTreeSet<String>)], steps: &mut Steps) {
+/// Databases a source backed up before that its server no longer has (`latest`: each lineage's
+/// latest snapshot): reported, snapshots kept.
+fn vanished(latest: &[Snapshot], present: &[(&Server, BTreeSet<String>)], steps: &mut Steps) {
     for (server, now) in present {
         let tag = server.tag();
         let globals = server.globals_lineage();
-        let mut gone: BTreeMap<&str, (usize, Timestamp)> = BTreeMap::new();
-        for s in all.iter().filter(|s| s.manifest.tags.contains(&tag) && s.manifest.db != globals && !now.contains(&s.manifest.db)) {
-            let e = gone.entry(&s.manifest.db).or_insert((0, s.manifest.end));
-            e.0 += 1;
-            e.1 = e.1.max(s.manifest.end);
-        }
-        for (db, (n, last)) in gone {
+        for s in latest.iter().filter(|s| s.manifest.tags.contains(&tag) && s.manifest.db != globals && !now.contains(&s.manifest.db)) {
+            let db = &s.manifest.db;
             steps.push(Step {
                 step: "missing",
                 target: db.to_string(),
                 result: Outcome::Warning,
-                detail: format!("no longer on {} (last backed up {}); its {n} snapshot(s) are kept", server.name(), output::local_time(last)),
+                detail: format!(
+                    "no longer on {} (last backed up {}); its snapshots are kept (`dbvault forget --db {db} ...` ends this report)",
+                    server.name(),
+                    output::local_time(s.manifest.end)
+                ),
                 snapshot: None,
                 exit_code: None,
                 seconds: 0.0,

@@ -56,6 +56,9 @@ pub struct Repository {
     local_dir: PathBuf,
     lock_wait: Duration,
     warnings: Mutex<Vec<String>>,
+    /// Database names by name tag, as read from manifests ([`crate::snapshot::databases`]): a tag
+    /// names one database for ever, so each lineage's manifest is decoded once per process.
+    names: Mutex<std::collections::HashMap<[u8; 16], String>>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -255,6 +258,7 @@ impl Repository {
             local_dir,
             lock_wait: Duration::from_secs(600),
             warnings: Mutex::new(Vec::new()),
+            names: Mutex::default(),
         }
     }
 
@@ -306,6 +310,16 @@ impl Repository {
     /// Non-fatal problems met so far (damaged key files or index segments); drains them.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().expect("not poisoned"))
+    }
+
+    /// The database name tag `tag` stands for, if this process has read it.
+    pub(crate) fn known_name(&self, tag: &[u8; 16]) -> Option<String> {
+        self.names.lock().expect("not poisoned").get(tag).cloned()
+    }
+
+    /// Remember that `tag` stands for database `name`.
+    pub(crate) fn remember_name(&self, tag: [u8; 16], name: &str) {
+        self.names.lock().expect("not poisoned").insert(tag, name.to_string());
     }
 
     /// Record a non-fatal problem for [`Repository::take_warnings`].
