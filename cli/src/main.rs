@@ -13,7 +13,6 @@ mod output;
 mod password;
 mod ping;
 mod process_tree;
-mod routine;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -13,6 +13,7 @@ mod contents;
 mod key;
 mod repair;
 mod restore;
+mod routine;
 mod rows_diff;
 mod script_encoding;
 mod selection;
@@ -56,7 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Repair(RepairCommand::Index { read_data }) => with_repo(g, |repo| repair::index(g, repo, read_data)),
         Command::Repair(RepairCommand::Snapshots { forget }) => with_repo(g, |repo| repair::snapshots(g, repo, forget)),
         Command::Repair(RepairCommand::Config) => repair::config(g),
-        Command::Run(a) => crate::routine::run(g, &a),
+        Command::Run(a) => routine::run(g, &a),
         Command::Completions(a) => {
             // Generated whole first: the generator panics on a failed write (`| head -1`).
             let mut script = Vec::new();

@@ -56,8 +56,7 @@ pub struct Repository {
     local_dir: PathBuf,
     lock_wait: Duration,
     warnings: Mutex<Vec<String>>,
-    /// Database names by name tag, as read from manifests ([`crate::snapshot::databases`]): a tag
-    /// names one database for ever, so each lineage's manifest is decoded once per process.
+    /// Database names by name tag, as read from manifests: a tag names one database for ever.
     names: Mutex<std::collections::HashMap<[u8; 16], String>>,
 }
 
