@@ -117,3 +117,30 @@ fn an_unreachable_monitor_only_warns_and_a_bad_url_is_refused() {
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn a_run_pings_its_start_and_its_failed_steps_and_logs_only_on_stderr() {
+    let e = Env::new();
+    let (url, seen) = monitor();
+    let dump = e.dir.path().join("a.sql");
+    std::fs::write(&dump, WHOLE).unwrap();
+    let config = e.dir.path().join("dbvault.toml");
+    let jobs = format!("[[job]]\ndb = \"a\"\ncommand = [\"cat\", {:?}]\n", dump.to_str().unwrap());
+    std::fs::write(&config, format!("ping = \"{url}/nightly\"\n{jobs}")).unwrap();
+    e.ok(&["run", config.to_str().unwrap()], b"");
+    assert_eq!(paths(&seen), ["/nightly/start", "/nightly"]);
+    assert!(seen.lock().unwrap()[1].1.contains("succeeded"), "{:?}", seen.lock().unwrap());
+    seen.lock().unwrap().clear();
+    std::fs::write(&config, format!("ping = \"{url}/nightly\"\n{jobs}\n[[job]]\ndb = \"b\"\ncommand = \"echo 'mariadb-dump: Got error: 1045' >&2; exit 2\"\n")).unwrap();
+    // Diagnostics go to standard error; standard output stays one JSON document.
+    let mut c = e.cmd(&["--json", "run", config.to_str().unwrap()]);
+    c.env("RUST_LOG", "dbvault=debug");
+    let o = common::run_piped(c, b"");
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("standard output is only the JSON document");
+    assert_eq!(doc["failed"], 1);
+    assert!(stderr(&o).contains("ingest starts") && stderr(&o).contains("ingest ended") && stderr(&o).contains("seconds="), "{}", stderr(&o));
+    assert_eq!(paths(&seen), ["/nightly/start", "/nightly/fail"]);
+    let body = seen.lock().unwrap()[1].1.clone();
+    assert!(body.contains("backup b") && body.contains("1 step(s) FAILED"), "{body}");
+}

@@ -138,6 +138,7 @@ pub fn ingest_all(repo: &Repository, specs: &[Spec], parallel: usize, quiet: boo
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(spec) = specs.get(i) else { break };
                     let started = std::time::Instant::now();
+                    tracing::debug!(db = %spec.db, command = %store::redact::command(&spec.command).join(" "), "ingest starts");
                     let r = ingest_one(repo, spec, None).map_err(anyhow::Error::from);
                     tracing::debug!(db = %spec.db, ok = r.is_ok(), seconds = started.elapsed().as_secs_f64(), "ingest ended");
                     if !quiet {
