@@ -185,3 +185,42 @@ impl Drop for Consumer {
         }
     }
 }
+
+/// What a bounded command printed, and how it ended.
+pub struct Finished {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error, when piped (else empty).
+    pub stderr: Vec<u8>,
+}
+
+/// Run `command` (standard output piped; standard error piped or not) and wait for it at most
+/// `timeout`: past that it is killed with its descendants and `None` returned. Killed too if
+/// dbvault is interrupted meanwhile.
+pub fn output_within(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Finished>> {
+    let (mut child, _watched) = crate::interrupt::spawn_watched(|| command.spawn())?;
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            pipe.map(|mut p| p.read_to_end(&mut out)).transpose().map(|_| out)
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            crate::process_tree::kill_tree(child.id());
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let joined = |t: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| t.join().map_err(|_| std::io::Error::other("a reader thread panicked"))?;
+    Ok(Some(Finished { status, stdout: joined(stdout)?, stderr: joined(stderr)? }))
+}

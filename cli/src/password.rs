@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -90,32 +90,16 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The first line of what `cmd` (run by `sh -c`) prints, as for a password file.
 fn from_command(cmd: &str) -> Result<String> {
-    let (mut child, _watched) = crate::interrupt::spawn_watched(|| {
-        crate::child::command("sh").arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()
-    })
-    .context("running the password command")?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let reading = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for the password command")? {
-            break status;
-        }
-        if start.elapsed() > COMMAND_TIMEOUT {
-            crate::process_tree::kill_tree(child.id());
-            let _ = child.wait();
-            bail!("the password command did not finish within {} s; it was stopped", COMMAND_TIMEOUT.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let mut command = crate::child::command("sh");
+    command.arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let Some(done) = crate::child::output_within(&mut command, COMMAND_TIMEOUT).context("running the password command")? else {
+        bail!("the password command did not finish within {} s; it was stopped", COMMAND_TIMEOUT.as_secs());
     };
+    let (status, out) = (done.status, done.stdout);
     if !status.success() {
         // The command itself is not shown: it may hold the secret (`echo ...`).
         bail!("the password command failed ({status})");
     }
-    let out = reading.join().map_err(|_| anyhow::anyhow!("reading the password command's output failed"))?.context("reading the password command's output")?;
     let text = String::from_utf8(out).context("password command printed non-UTF-8 output")?;
     Ok(text.lines().next().unwrap_or_default().to_string())
 }

@@ -204,34 +204,13 @@ impl Server<'_> {
 fn listed(argv: &[String], env: &[(String, String)], separator: u8) -> Result<Vec<String>> {
     let shown = store::redact::command(argv).join(" ");
     tracing::debug!(command = %shown, "listing databases");
-    let (mut child, _watched) = crate::interrupt::spawn_watched(|| {
-        crate::child::command(&argv[0]).args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
-    })
-    .with_context(|| format!("running `{shown}`"))?;
-    let (mut out, mut err) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
-    let reading = std::thread::spawn(move || {
-        let mut o = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut o).map(|_| o)
-    });
-    let errors = std::thread::spawn(move || {
-        let mut e = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err, &mut e);
-        e
-    });
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if start.elapsed() > LIST_TIMEOUT {
-            crate::process_tree::kill_tree(child.id());
-            let _ = child.wait();
-            bail!("`{shown}` did not answer within {} s; it was stopped", LIST_TIMEOUT.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    let mut command = crate::child::command(&argv[0]);
+    command.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let Some(done) = crate::child::output_within(&mut command, LIST_TIMEOUT).with_context(|| format!("running `{shown}`"))? else {
+        bail!("`{shown}` did not answer within {} s; it was stopped", LIST_TIMEOUT.as_secs());
     };
-    let out = reading.join().map_err(|_| anyhow::anyhow!("reading `{shown}`"))??;
-    let err = String::from_utf8_lossy(&errors.join().unwrap_or_default()).trim().to_string();
+    let (status, out) = (done.status, done.stdout);
+    let err = String::from_utf8_lossy(&done.stderr).trim().to_string();
     if !status.success() {
         bail!("`{shown}` failed ({status}): {}", store::redact::text(&err));
     }
