@@ -201,11 +201,15 @@ pub struct Finished {
 /// dbvault is interrupted meanwhile.
 pub fn output_within(command: &mut Command, timeout: Duration) -> std::io::Result<Option<Finished>> {
     let (mut child, _watched) = crate::interrupt::spawn_watched(|| command.spawn())?;
+    // Read on threads of their own: a process the command left in the background may keep a pipe
+    // open after the command ended, and must not hold us past the timeout.
     let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        let (sent, got) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut out = Vec::new();
-            pipe.map(|mut p| p.read_to_end(&mut out)).transpose().map(|_| out)
-        })
+            let _ = sent.send(pipe.map(|mut p| p.read_to_end(&mut out)).transpose().map(|_| out));
+        });
+        got
     };
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
@@ -221,6 +225,30 @@ pub fn output_within(command: &mut Command, timeout: Duration) -> std::io::Resul
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let joined = |t: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| t.join().map_err(|_| std::io::Error::other("a reader thread panicked"))?;
-    Ok(Some(Finished { status, stdout: joined(stdout)?, stderr: joined(stderr)? }))
+    let deadline = start + timeout;
+    let collect = |got: Receiver<std::io::Result<Vec<u8>>>| match got.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+        Ok(r) => r.map(Some),
+        Err(_) => Ok(None),
+    };
+    match (collect(stdout)?, collect(stderr)?) {
+        (Some(stdout), Some(stderr)) => Ok(Some(Finished { status, stdout, stderr })),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_leaves_a_process_holding_its_output_still_times_out() {
+        let start = std::time::Instant::now();
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo pw; sleep 30 &"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        assert!(output_within(&mut c, Duration::from_secs(1)).unwrap().is_none());
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo pw"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        assert_eq!(output_within(&mut c, Duration::from_secs(5)).unwrap().unwrap().stdout, b"pw\n");
+    }
 }

@@ -144,3 +144,22 @@ fn a_run_pings_its_start_and_its_failed_steps_and_logs_only_on_stderr() {
     let body = seen.lock().unwrap()[1].1.clone();
     assert!(body.contains("backup b") && body.contains("1 step(s) FAILED"), "{body}");
 }
+
+#[test]
+fn an_interrupted_run_pings_its_failure() {
+    let e = Env::new();
+    let (url, seen) = monitor();
+    let config = e.dir.path().join("dbvault.toml");
+    std::fs::write(&config, format!("ping = \"{url}/nightly\"\n[[job]]\ndb = \"slow\"\ncommand = \"sleep 30\"\n")).unwrap();
+    let mut child = e.cmd(&["run", config.to_str().unwrap()]).spawn().unwrap();
+    let start = Instant::now();
+    while paths(&seen).is_empty() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGTERM), "{status:?}");
+    assert_eq!(paths(&seen), ["/nightly/start", "/nightly/fail"]);
+    assert!(seen.lock().unwrap()[1].1.contains("interrupted"), "{:?}", seen.lock().unwrap());
+}

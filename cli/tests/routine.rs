@@ -142,6 +142,16 @@ default = {{ keep_last = 5 }}
     mariadb(&dump);
     assert_eq!(fresh.sql("blog", "SELECT title FROM posts").trim(), "hello");
     assert!(fresh.sql("mysql", "SHOW GRANTS FOR 'editor'@'localhost'").contains("`blog`.*"));
+
+    // Another server's database of the same name never joins the PostgreSQL lineage.
+    maria.sql("mysql", "CREATE DATABASE shop");
+    let shops = lineages(&e).into_iter().find(|(db, _)| db == "shop").unwrap().1;
+    let other = write(e.dir.path(), "other.toml", &format!("[[mariadb]]\nsocket = \"{}\"\nuser = \"root\"\ndatabases = [\"shop\"]\n", maria.sock()));
+    let (code, doc, _) = run(&e, &other, &[]);
+    assert_eq!(code, 9);
+    let shop = steps(&doc, "backup").into_iter().find(|(t, _)| *t == "shop").unwrap().1;
+    assert!(shop["detail"].as_str().unwrap().contains("holds the snapshots of source \"postgres\""), "{shop:#}");
+    assert_eq!(lineages(&e).into_iter().find(|(db, _)| db == "shop").unwrap().1, shops, "nothing was added to the PostgreSQL lineage");
 }
 
 #[test]
@@ -202,6 +212,8 @@ fn run_refuses_an_invalid_configuration_before_anything_runs_and_never_echoes_a_
         (format!("{job}\n[checks]\nread_data_cycle = 7\n"), "checks", ":5:"),
         (format!("{job}\n[[copy]]\nto = \"ftp://x\"\n"), "[[copy]] to", ""),
         ("parallel = 2\n".to_string(), "nothing to back up", ""),
+        (format!("{job}\n[[postgres]]\ndatabases = [\"crm\"]\nglobals = \"crm\"\n"), "would be backed up by both", ""),
+        (format!("{job}\n[[postgres]]\ndatabases = [\"x\"]\n"), "would be backed up by both", ""),
     ];
     for (text, want, line) in cases {
         let config = write(e.dir.path(), "bad.toml", &text);
@@ -212,6 +224,44 @@ fn run_refuses_an_invalid_configuration_before_anything_runs_and_never_echoes_a_
         assert!(!err.contains("hunter2"), "a secret was echoed: {err}");
         assert!(!marker.exists(), "nothing runs before the file is valid");
     }
+    // A device or a FIFO as the file: refused, not read for ever.
+    let out = e.run(&["run", "/dev/zero"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_failed_run_exits_9_even_when_nobody_reads_its_summary() {
+    let e = Env::new();
+    let config = write(e.dir.path(), "dbvault.toml", "[[job]]\ndb = \"broken\"\ncommand = \"exit 3\"\n");
+    for json in [false, true] {
+        let mut c = e.cmd(&[if json { "--json" } else { "--lock-wait=600" }, "run", config.to_str().unwrap()]);
+        let mut child = c.spawn().unwrap();
+        drop(child.stdout.take());
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(9), "json {json}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn the_drill_takes_what_retention_left_when_it_removed_tonights_snapshot() {
+    let e = Env::new();
+    let whole = b"--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int);\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+    let dump = e.dir.path().join("inc.sql");
+    std::fs::write(&dump, whole).unwrap();
+    let config = write(
+        e.dir.path(),
+        "dbvault.toml",
+        &format!("[[job]]\ndb = \"inc\"\nallow_incomplete = true\ncommand = [\"cat\", \"{}\"]\n[retention]\ndefault = {{ keep_last = 1 }}\n[drill]\n", dump.display()),
+    );
+    let (code, _, out) = run(&e, &config, &[]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    // Tonight's dump is cut short: kept as incomplete, then removed by keep_last = 1.
+    std::fs::write(&dump, &whole[..40]).unwrap();
+    let (code, doc, out) = run(&e, &config, &[]);
+    assert_eq!(code, 0, "{doc:#} {}", stderr(&out));
+    assert_eq!(result(&doc, "drill", "inc"), "ok", "{doc:#}");
 }
 
 #[test]
@@ -226,6 +276,10 @@ fn run_with_a_wrong_password_source_says_so_and_pings_nothing_as_success() {
     let out = e.run(&["run", config.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/nonexistent/pw"), "{}", stderr(&out));
+    // --dry-run says so too, instead of calling the file fine.
+    let out = e.run(&["run", "--dry-run", config.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/pw"), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]

@@ -116,10 +116,11 @@ fn mask_embedded(s: &str) -> String {
 }
 
 /// Whether `s` begins with something that can follow a URL's user information: a host (name,
-/// IPv4, `[IPv6]`, optional port) ending where the URL or the word ends.
+/// IPv4, `[IPv6]`, optional port) ending where the URL or the word ends, or no host before the
+/// path or query (`postgresql://user:x@/db?host=/run/postgresql`: libpq's socket form).
 fn host_follows(s: &str) -> bool {
     let end = s.find(|c: char| matches!(c, '/' | '?' | '#' | ',' | ')' | '\'' | '"') || c.is_whitespace()).unwrap_or(s.len());
-    end > 0 && s[..end].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%'))
+    (end > 0 || s.starts_with(['/', '?'])) && s[..end].chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']' | '%'))
 }
 
 /// `scheme://user:SECRET@host` -> `scheme://user:***@host`. A password may hold any character
@@ -409,5 +410,14 @@ mod tests {
         );
         assert_eq!(text("mysqldump: Got error: 1045: Access denied for user 'u'@'h' (using password: YES)"), "mysqldump: Got error: 1045: Access denied for user 'u'@'h' (using password: YES)");
         assert_eq!(text("nothing here = 3"), "nothing here = 3");
+    }
+
+    #[test]
+    fn a_url_password_before_an_empty_host_is_masked() {
+        assert_eq!(
+            command(&["pg_dump".into(), "--dbname=postgresql://postgres:hunter2-SECRET@/crm?host=/tmp/pg".into()]),
+            ["pg_dump", "--dbname=postgresql://postgres:***@/crm?host=/tmp/pg"]
+        );
+        assert_eq!(text("postgresql://u:p4ss@?host=/run/postgresql&dbname=x"), "postgresql://u:***@?host=/run/postgresql&dbname=x");
     }
 }

@@ -221,10 +221,28 @@ pub struct DrillSettings {
 
 /// Read and check the configuration file.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::exit::usage(format!("reading the configuration {}: {e}", path.display())))?;
+    let text = read(path).map_err(|e| crate::exit::usage(format!("reading the configuration {}: {e}", path.display())))?;
     let config: Config = toml::from_str(&text).map_err(|e| crate::exit::usage(located(path, &text, &e)))?;
     config.validate().map_err(|e| crate::exit::usage(format!("{}: {e}", path.display())))?;
     Ok(config)
+}
+
+/// The largest configuration file read (a thousand databases' jobs take a tenth of it).
+const MAX_SIZE: u64 = 1 << 20;
+
+/// The file's text: a regular file (not a FIFO or a device that never ends) of at most [`MAX_SIZE`].
+fn read(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_SIZE + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SIZE {
+        return Err(std::io::Error::other(format!("larger than {} MiB; is it the right file?", MAX_SIZE >> 20)));
+    }
+    Ok(text)
 }
 
 /// `FILE:LINE:COLUMN: message`, without the line's text (it may hold a secret).
@@ -274,11 +292,31 @@ impl Config {
                 s.validate(kind)?;
             }
         }
-        let mut jobs = BTreeSet::new();
-        for j in &self.job {
-            if !jobs.insert(j.db.as_str()) {
-                bail!("[[job]] db {:?} is listed twice", j.db);
+        // Lineages the file names: one source each (discovered names are checked at run time).
+        let mut lineages: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |lineage: String, by: String| match lineages.get(&lineage) {
+            Some(first) => Err(anyhow::anyhow!("lineage {lineage:?} would be backed up by both {first} and {by}: give one a prefix or another name")),
+            None => {
+                lineages.insert(lineage, by);
+                Ok(())
             }
+        };
+        for (kind, list) in [("postgres", &self.postgres), ("mariadb", &self.mariadb)] {
+            for s in list {
+                let name = s.name(kind);
+                claim(s.globals_lineage(kind), format!("[[{kind}]] {name}'s roles (globals)"))?;
+                if let Databases::Listed(dbs) = &s.databases {
+                    for db in dbs {
+                        claim(format!("{}{db}", s.prefix), format!("[[{kind}]] {name}'s database {db:?}"))?;
+                    }
+                }
+            }
+        }
+        for j in &self.job {
+            claim(j.db.clone(), format!("[[job]] {:?}", j.db))?;
+        }
+        if self.metrics_file.as_ref().is_some_and(|m| m.as_os_str().is_empty()) {
+            bail!("metrics_file is empty: name a file, or leave the key out");
         }
         for (pattern, keep) in &self.retention {
             if pattern != "default" {
@@ -302,6 +340,9 @@ impl Config {
             bail!("[check] read_data_cycle = 0: give the number of runs over which every byte is read once (1: every run)");
         }
         for c in &self.copy {
+            if c.to.trim().is_empty() {
+                bail!("[[copy]] to is empty: name the offsite repository");
+            }
             if c.to.contains("://") && !c.to.starts_with("s3:") {
                 bail!("[[copy]] to = {:?}: expected a folder or an s3: URL", c.to);
             }

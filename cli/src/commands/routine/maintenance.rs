@@ -154,11 +154,19 @@ pub fn drill(g: &Global, d: &DrillSettings, repo: &Repository, backed_up: &BTree
         }),
         Err(e) => return steps.push(Step::failed("drill", "rotation", &anyhow::Error::from(e).context("reading the drill records"), started)),
     };
-    let Some(db) = in_rotation.into_iter().min_by_key(|db| (last.get(*db).copied(), (*db).clone())) else {
-        return steps.push(Step { step: "drill", target: "rotation".into(), result: Outcome::Skipped, detail: "no database backed up tonight is in the rotation".into(), snapshot: None, exit_code: None, seconds: 0.0 });
+    let mut in_rotation = in_rotation;
+    in_rotation.sort_by_key(|db| (last.get(*db).copied(), (*db).clone()));
+    // Its latest snapshot now: retention (or another run) may have removed tonight's.
+    let latest = |db: &str| repo.index_reader().ok().and_then(|index| snapshot::resolve(repo, &index, "latest", Some(db)).ok());
+    let Some((db, snap)) = in_rotation.into_iter().find_map(|db| latest(db).map(|s| (db, s))) else {
+        let (result, detail) = match &d.databases {
+            Databases::Listed(l) => (Outcome::Warning, format!("none of the databases listed in [drill] ({}) was backed up tonight", l.join(", "))),
+            Databases::All => (Outcome::Skipped, "no database backed up tonight is in the rotation".to_string()),
+        };
+        return steps.push(Step { step: "drill", target: "rotation".into(), result, detail, snapshot: None, exit_code: None, seconds: 0.0 });
     };
-    // A PostgreSQL database is loaded after its server's roles, so that its owners exist.
-    let (id, source) = (&backed_up[db].id, backed_up[db].source.as_deref());
+    let id = snap.id;
+    let source = backed_up[db].source.as_deref();
     let globals = servers.iter().find(|s| s.kind == Kind::Postgres && Some(s.name()) == source).map(Server::globals_lineage).filter(|g| backed_up.contains_key(g));
     let args = DrillArgs {
         snapshot: id.to_string(),
@@ -179,17 +187,39 @@ pub fn drill(g: &Global, d: &DrillSettings, repo: &Repository, backed_up: &BTree
 
 /// `--dry-run`: what would run, with the databases the servers have now.
 pub fn dry_run(g: &Global, c: &Config, file: &Path) -> Result<()> {
+    if g.json {
+        return Err(crate::exit::usage("--dry-run prints text for people; leave out --json"));
+    }
     let mut out = vec![format!("configuration {} is valid", file.display())];
-    out.push(format!("repository: {}", g.repo.as_deref().unwrap_or("(none given: the run would fail)")));
-    let servers: Vec<Server> = c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
     let mut failed = false;
+    // What the run needs before its first step: a repository that exists, a password it can read.
+    match g.repo.as_deref().map(store::Location::parse) {
+        None => {
+            failed = true;
+            out.push("repository: none given (repository = ... in the file, or --repo): the run would fail".into());
+        }
+        Some(Err(e)) => {
+            failed = true;
+            out.push(format!("repository: {e}"));
+        }
+        Some(Ok(store::Location::Local(path))) if !path.join("config").is_file() => {
+            failed = true;
+            out.push(format!("repository: {} is not a dbvault repository (create it with `dbvault init`): the run would fail", path.display()));
+        }
+        Some(Ok(l)) => out.push(format!("repository: {l}")),
+    }
+    if let Err(e) = crate::password::get(g) {
+        failed = true;
+        out.push(format!("password: {}: the run would fail", output::error_chain(&e)));
+    }
+    let servers: Vec<Server> = c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
     for s in &servers {
         match s.discover() {
             Ok(found) => {
                 out.push(format!("{} {}: would back up {} database(s) and the {}", s.kind.section(), s.name(), found.selected.len(), if s.kind == Kind::Postgres { "roles" } else { "users and grants" }));
-                out.push(format!("  {} <- {}", s.globals_lineage(), store::redact::command(&s.globals_spec().command).join(" ")));
+                out.push(format!("  {} <- {}", output::printable(&s.globals_lineage()), output::printable(&store::redact::command(&s.globals_spec().command).join(" "))));
                 for db in &found.selected {
-                    out.push(format!("  {} <- {}", s.lineage(db), store::redact::command(&s.database_spec(db).command).join(" ")));
+                    out.push(format!("  {} <- {}", output::printable(&s.lineage(db)), output::printable(&store::redact::command(&s.database_spec(db).command).join(" "))));
                 }
             }
             Err(e) => {
@@ -200,7 +230,7 @@ pub fn dry_run(g: &Global, c: &Config, file: &Path) -> Result<()> {
     }
     for j in &c.job {
         let spec = j.spec(file)?;
-        out.push(format!("job {} <- {}", spec.db, store::redact::command(&spec.command).join(" ")));
+        out.push(format!("job {} <- {}", output::printable(&spec.db), output::printable(&store::redact::command(&spec.command).join(" "))));
     }
     if !c.retention.is_empty() {
         out.push(format!("retention: {} rule set(s) for the databases above", c.retention.len()));
@@ -227,7 +257,7 @@ pub fn dry_run(g: &Global, c: &Config, file: &Path) -> Result<()> {
         }
     }
     if failed {
-        anyhow::bail!("a server's databases could not be listed (see above)");
+        anyhow::bail!("the run would fail (see above)");
     }
     Ok(())
 }

@@ -26,8 +26,6 @@ use summary::{Outcome, RunDoc, Step, Steps};
 
 /// A lineage backed up tonight.
 pub struct Backed {
-    /// The snapshot saved.
-    pub id: repo_format::Id,
     /// The source (server) it came from; none for jobs.
     pub source: Option<String>,
 }
@@ -43,6 +41,8 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<()> {
     if let Some(p) = &ping {
         p.start();
     }
+    // Interrupted (Ctrl-C, SIGTERM from systemd's stop or timeout): the monitor hears it at once.
+    let _told = ping.clone().map(|p| crate::interrupt::on_interrupt(move || p.fail("dbvault run was interrupted by a signal: its remaining steps did not run")));
     let started = (Timestamp::now(), Instant::now());
     let mut steps = Steps::new(g.quiet);
     let opened = crate::commands::open_configured(g);
@@ -73,15 +73,18 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<()> {
     }
     // The repository could not be opened: nothing ran, and the error says why (its own code).
     opened?;
-    if g.json {
-        output::json(&RunDoc { ok: failed == 0, started: started.0, seconds, failed, steps: &steps.list })?;
+    let printed = if g.json {
+        output::json(&RunDoc { ok: failed == 0, started: started.0, seconds, failed, steps: &steps.list })
     } else if !g.quiet || failed > 0 {
-        summary::print(&steps.list, seconds)?;
-    }
+        summary::print(&steps.list, seconds)
+    } else {
+        Ok(())
+    };
+    // A summary nobody reads (`| head -1`) must not turn failed steps into success.
     if failed > 0 {
         return Err(crate::exit::StepsFailed { failed, total: steps.list.len() }.into());
     }
-    Ok(())
+    printed
 }
 
 /// The global options with the configuration's repository, password source and metrics file.
@@ -107,44 +110,60 @@ fn settings(g: &Global, c: &Config) -> Result<Global> {
 fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut Steps) {
     let servers: Vec<Server> =
         c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
-    let mut specs: Vec<Spec> = Vec::new();
+    // Each lineage's latest snapshot before tonight: one manifest per lineage, so the cost does not
+    // grow with the snapshots kept. Tells vanished databases and lineages of another source.
+    let before = if servers.is_empty() {
+        Ok(Vec::new())
+    } else {
+        repo.index_reader().map_err(anyhow::Error::from).and_then(|index| Ok(store::snapshot::latest_of_each(repo, &index)?))
+    };
+    // Databases first: a roles lineage that shares a database's name loses, not the database.
+    let mut specs: Vec<(Spec, String)> = Vec::new();
+    let mut globals = Vec::new();
     // Per source that could list its databases: those it has now (to tell the vanished).
     let mut present: Vec<(&Server, BTreeSet<String>)> = Vec::new();
     for server in &servers {
         let started = Instant::now();
         match server.discover() {
             Ok(found) => {
+                let (result, note) = if found.selected.is_empty() {
+                    (Outcome::Warning, "; nothing but the roles: check databases and exclude")
+                } else {
+                    (Outcome::Ok, "")
+                };
                 steps.push(Step {
                     step: "discover",
                     target: server.name().into(),
-                    result: Outcome::Ok,
-                    detail: format!("{} database(s) to back up of {} on the server", found.selected.len(), found.present.len()),
+                    result,
+                    detail: format!("{} database(s) to back up; the server has {}{note}", found.selected.len(), found.present.len()),
                     snapshot: None,
                     exit_code: None,
                     seconds: started.elapsed().as_secs_f64(),
                 });
-                specs.push(server.globals_spec());
-                specs.extend(found.selected.iter().map(|db| server.database_spec(db)));
+                let origin = format!("[[{}]] {}", server.kind.section(), server.name());
+                globals.push((server.globals_spec(), format!("{origin} (its roles)")));
+                specs.extend(found.selected.iter().map(|db| (server.database_spec(db), format!("{origin} (database {db})"))));
                 present.push((server, found.present.into_iter().map(|d| server.lineage(&d)).collect()));
             }
             Err(e) => steps.push(Step::failed("discover", server.name(), &e.context("its databases were not backed up"), started)),
         }
     }
+    specs.extend(globals);
     for job in &c.job {
         match job.spec(file) {
-            Ok(s) => specs.push(s),
+            Ok(s) => specs.push((s, format!("[[job]] {}", job.db))),
             Err(e) => steps.push(Step::failed("backup", &job.db, &e, Instant::now())),
         }
     }
-    let backed_up = backups(g, c, repo, specs, steps);
-    if !present.is_empty() {
-        // One manifest per lineage: the cost does not grow with the snapshots kept.
-        let started = Instant::now();
-        match repo.index_reader().map_err(anyhow::Error::from).and_then(|index| Ok(store::snapshot::latest_of_each(repo, &index)?)) {
-            Ok(latest) => vanished(&latest, &present, steps),
-            Err(e) => steps.push(Step::failed("missing", "databases", &e.context("finding databases that vanished"), started)),
+    let latest = match &before {
+        Ok(latest) => latest.as_slice(),
+        Err(e) => {
+            steps.push(Step::failed("missing", "databases", &anyhow::anyhow!("{}", output::error_chain(e)).context("reading each database's latest snapshot"), Instant::now()));
+            &[]
         }
-    }
+    };
+    let backed_up = backups(g, c, repo, specs, latest, &servers, steps);
+    vanished(latest, &present, steps);
     if !c.retention.is_empty() {
         steps.run("retention", "policies", || maintenance::retention(c, repo, &backed_up));
     }
@@ -162,18 +181,37 @@ fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut S
     }
 }
 
-/// Back up every spec, `parallel` at a time; refuse a lineage two sources feed. The lineages whose
-/// snapshot was saved tonight.
-fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<Spec>, steps: &mut Steps) -> BTreeMap<String, Backed> {
-    let mut seen = BTreeSet::new();
+/// Back up every spec (with where it comes from), `parallel` at a time: refuse a lineage two
+/// sources feed tonight, or that holds another configured source's snapshots (`latest`: each
+/// lineage's latest snapshot before tonight). The lineages whose snapshot was saved tonight.
+fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<(Spec, String)>, latest: &[Snapshot], servers: &[Server], steps: &mut Steps) -> BTreeMap<String, Backed> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut run = Vec::new();
-    for s in specs {
+    let source_of = |tags: &[String]| tags.iter().find_map(|t| t.strip_prefix("source:")).map(String::from);
+    for (s, origin) in specs {
+        let previous = latest.iter().find(|l| l.manifest.db == s.db);
+        let holder = previous.and_then(|l| source_of(&l.manifest.tags));
+        let mine = source_of(&s.tags);
+        // Another server's lineage: its source is configured too, or its dumps are another engine's
+        // (a source renamed keeps its lineages).
+        let foreign = |h: &str| {
+            let engine = previous.and_then(|l| l.manifest.source.tool.as_deref()).map(|t| if t.starts_with("pg_dump") { Kind::Postgres } else { Kind::MariaDb });
+            let kind = servers.iter().find(|sv| Some(sv.name()) == mine.as_deref()).map(|sv| sv.kind);
+            servers.iter().any(|sv| sv.name() == h) || (engine.is_some() && kind.is_some() && engine != kind)
+        };
         if let Err(e) = store::names::check_db(&s.db) {
-            steps.push(Step::failed("backup", &s.db, &anyhow::Error::from(e).context("this database's name cannot name a lineage"), Instant::now()));
-        } else if !seen.insert(s.db.clone()) {
-            let e = anyhow::anyhow!("another source backs up a database of this name tonight; give one source a prefix");
+            steps.push(Step::failed("backup", &s.db, &anyhow::Error::from(e).context(format!("{origin}: this name cannot name a lineage")), Instant::now()));
+        } else if let Some(first) = seen.get(&s.db) {
+            let e = anyhow::anyhow!("{origin} was not backed up: lineage {:?} is {first}'s tonight; give one source a prefix (or globals = another name)", s.db);
+            steps.push(Step::failed("backup", &s.db, &e, Instant::now()));
+        } else if let (Some(h), Some(m)) = (&holder, &mine)
+            && h != m
+            && foreign(h)
+        {
+            let e = anyhow::anyhow!("{origin} was not backed up: lineage {:?} holds the snapshots of source {h:?}, and mixing two servers' dumps in one lineage would restore the other one's; give one source a prefix", s.db);
             steps.push(Step::failed("backup", &s.db, &e, Instant::now()));
         } else {
+            seen.insert(s.db.clone(), origin);
             run.push(s);
         }
     }
@@ -194,7 +232,7 @@ fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<Spec>, steps: &
                     exit_code: None,
                     seconds: s.elapsed.as_secs_f64(),
                 });
-                saved.insert(spec.db.clone(), Backed { id: s.snapshot.id, source: spec.tags.iter().find_map(|t| t.strip_prefix("source:")).map(String::from) });
+                saved.insert(spec.db.clone(), Backed { source: spec.tags.iter().find_map(|t| t.strip_prefix("source:")).map(String::from) });
             }
             Err(e) => {
                 let mut step = Step::failed("backup", &spec.db, &e, Instant::now());

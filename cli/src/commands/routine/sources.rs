@@ -32,6 +32,9 @@ impl Kind {
 /// MariaDB's own schemas: never backed up as databases (users and grants go to the globals).
 const MARIADB_SYSTEM: [&str; 4] = ["information_schema", "performance_schema", "mysql", "sys"];
 
+/// How long pg_dump waits for a table's lock before failing the database's dump.
+const PG_LOCK_WAIT: &str = "15min";
+
 /// How long listing a server's databases may take (an unreachable server must not hang the run).
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -154,7 +157,9 @@ impl Server<'_> {
     pub fn database_spec(&self, db: &str) -> Spec {
         let (command, env) = match self.kind {
             Kind::Postgres => {
-                let mut argv = vec![self.program(&["pg_dump"]), "--format=plain".into()];
+                // A lock held on a table (a long migration) fails this dump after a while instead of
+                // holding up the whole night; dump_options can say otherwise.
+                let mut argv = vec![self.program(&["pg_dump"]), "--format=plain".into(), format!("--lock-wait-timeout={PG_LOCK_WAIT}")];
                 argv.extend(self.source.dump_options.iter().cloned());
                 // The name goes in a variable: as an argument, `a=b` or `postgresql://...` would be
                 // read as connection settings.
