@@ -222,7 +222,7 @@ fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<(Spec, String)>
             Ok(s) => {
                 crate::commands::ingest::warn(&s);
                 let m = &s.snapshot.manifest;
-                let warnings = if m.source.warnings.is_empty() { String::new() } else { format!("; {} warning(s), see above", m.source.warnings.len()) };
+                let warnings: String = m.source.warnings.iter().map(|w| format!("; WARNING: {w}")).collect();
                 steps.push(Step {
                     step: "backup",
                     target: spec.db.clone(),
