@@ -71,7 +71,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Print nothing but errors (no summary, no progress).
+    /// Print nothing but errors (no summary, no progress; `run` prints its summary only when a
+    /// step failed, as cron wants).
     #[arg(short, long, global = true)]
     pub quiet: bool,
 

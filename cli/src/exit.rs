@@ -105,7 +105,7 @@ pub struct DrillFailed {
 
 /// `check` found problems: exit code 5.
 #[derive(Debug, thiserror::Error)]
-#[error("check found {0} problem(s); see above")]
+#[error("check found {0} problem(s)")]
 pub struct CheckFailed(pub usize);
 
 /// The dump's reader (standard output, or the command fed) stopped before its end: exit code 7.

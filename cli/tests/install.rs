@@ -54,6 +54,10 @@ fn a_man_page_for_every_command_says_what_help_says() {
     }
     let ingest = std::fs::read_to_string(out_dir.join("dbvault-ingest.1")).unwrap();
     assert!(ingest.contains("allow\\-incomplete"), "the page holds ingest's options");
+    // Examples are printed as written (no-fill), not filled and justified into paragraphs.
+    let run_page = std::fs::read_to_string(out_dir.join("dbvault-run.1")).unwrap();
+    let example = run_page.find("  repository = ").expect("run's page holds the example configuration");
+    assert!(run_page[..example].rfind(".nf\n") > run_page[..example].rfind(".fi\n"), "the example is in a no-fill block");
     // A file where the folder should be is an error, not a panic.
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();

@@ -311,3 +311,31 @@ fn the_rotating_check_reads_every_pack_exactly_once_over_a_full_cycle() {
     assert_eq!(parts, ["1", "2", "3", "1"], "the parts rotate");
     assert_eq!(read, packs, "parts 1..3 read every pack exactly once (the runs added no pack: the dump is unchanged)");
 }
+
+#[test]
+fn a_damaged_pack_is_named_by_the_runs_check() {
+    let e = Env::new();
+    let dump = e.dir.path().join("a.sql");
+    std::fs::write(&dump, &dumps(2000, 1)[0]).unwrap();
+    let config = write(e.dir.path(), "dbvault.toml", &format!("[[job]]\ndb = \"shop\"\ncommand = [\"cat\", \"{}\"]\n[check]\nread_data_cycle = 1\n", dump.display()));
+    let (code, _, out) = run(&e, &config, &[]);
+    assert_eq!(code, 0, "{}", stderr(&out));
+    let pack = walk(&e.repo().join("packs")).into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&pack, bytes).unwrap();
+    let (code, doc, out) = run(&e, &config, &[]);
+    assert_eq!(code, 9, "{}", stderr(&out));
+    let check = steps(&doc, "check")[0].1;
+    assert_eq!(check["exit_code"], 5, "{check:#}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.contains("db shop") && detail.contains("dbvault check"), "the check says what is damaged: {detail}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir).unwrap().flat_map(|e| {
+        let p = e.unwrap().path();
+        if p.is_dir() { walk(&p) } else { vec![p] }
+    }).collect()
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use jiff::Timestamp;
 use repo_format::Id;
 use repo_format::drill_record::{DrillRecord, EngineChecks};
@@ -66,7 +66,11 @@ pub fn run(g: &Global, repo: &Repository, a: &DrillArgs) -> Result<()> {
         (None, Engine::Postgres) => postgres::binaries(plan.pg_major).and_then(|(_, bin)| postgres::throwaway(&bin, g.quiet)),
         (None, Engine::MariaDb) => mariadb::throwaway(g.quiet),
     }
-    .context("the drill could not start (nothing was recorded)")?;
+    .map_err(|e| match watchdog.as_ref().filter(|w| w.fired()) {
+        // The timeout killed the server as it started: that is what to say, not what initdb printed.
+        Some(w) => anyhow::anyhow!("the drill timed out after {} while its server was starting (nothing was recorded)", w.after),
+        None => e.context("the drill could not start (nothing was recorded)"),
+    })?;
     if server.kind == "existing" {
         let left = server.scratch_databases()?;
         if !left.is_empty() {

@@ -71,12 +71,39 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             std::fs::create_dir_all(&a.out_dir).with_context(|| format!("creating {}", a.out_dir.display()))?;
             clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &a.out_dir).with_context(|| format!("writing man pages into {}", a.out_dir.display()))?;
+            keep_examples_verbatim(&a.out_dir).with_context(|| format!("writing man pages into {}", a.out_dir.display()))?;
             if !g.quiet {
                 crate::outln!("man pages written into {}", a.out_dir.display());
             }
             Ok(())
         }
     }
+}
+
+/// In the man pages, indented lines (examples: commands, a configuration) are printed as written,
+/// not filled into paragraphs (clap_mangen fills every line of a long help).
+fn keep_examples_verbatim(dir: &std::path::Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("dbvault")) || path.extension().is_none_or(|e| e != "1") {
+            continue;
+        }
+        let (mut out, mut verbatim) = (String::new(), false);
+        for line in std::fs::read_to_string(&path)?.lines() {
+            let indented = line.starts_with("  ");
+            if indented != verbatim {
+                out += if indented { ".nf\n" } else { ".fi\n" };
+                verbatim = indented;
+            }
+            out += line;
+            out.push('\n');
+        }
+        if verbatim {
+            out += ".fi\n";
+        }
+        std::fs::write(&path, out)?;
+    }
+    Ok(())
 }
 
 /// Run `f` between pings of `url`, if given (Healthchecks convention): around the whole command, so

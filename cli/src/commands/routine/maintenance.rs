@@ -108,7 +108,15 @@ pub fn check(c: &CheckSettings, repo: &Repository, quiet: bool) -> Result<(Outco
     };
     let problems = r.problems.len() + r.damaged.len();
     if problems > 0 {
-        return Err(anyhow::Error::from(crate::exit::CheckFailed(problems)).context(format!("{} snapshot(s), {what}; first: {}", r.snapshots, r.problems.first().cloned().unwrap_or_default())));
+        let found: Vec<String> = r
+            .problems
+            .iter()
+            .cloned()
+            .chain(r.damaged.iter().map(|d| format!("snapshot {} of db {}: {} chunk(s) missing, {} unreadable{}", d.snapshot.short(), d.db, d.missing, d.unreadable, d.examples.first().map(|x| format!(" ({x})")).unwrap_or_default())))
+            .take(3)
+            .collect();
+        let e = anyhow::Error::from(crate::exit::CheckFailed(problems));
+        return Err(e.context(format!("{} snapshot(s), {what}: {}; `dbvault check` lists every problem", r.snapshots, found.join("; "))));
     }
     Ok((Outcome::Ok, format!("{} snapshot(s), {what}, no problems", r.snapshots)))
 }
@@ -120,7 +128,7 @@ pub fn copy(g: &Global, t: &CopyTarget, repo: &Repository) -> Result<(Outcome, S
         Some(p) => p,
         None => crate::password::get(g)?,
     };
-    let dst = crate::commands::open(g, &to, &password).context(crate::exit::Destination)?;
+    let dst = crate::commands::open(g, &to, &password).context("opening the offsite repository")?;
     let index = repo.index_reader()?;
     let all = snapshot::list(repo, &index, None)?;
     let copied = store::copy::copy(repo, &index, &dst, &all, &mut |_| {}).with_context(|| format!("copying to {to}"))?;

@@ -55,7 +55,11 @@ impl Steps {
     }
 
     /// Record a step that ended.
-    pub fn push(&mut self, step: Step) {
+    pub fn push(&mut self, mut step: Step) {
+        // One line per step: a command's multi-line error output is joined.
+        if step.detail.contains(['\n', '\r']) {
+            step.detail = step.detail.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ");
+        }
         tracing::info!(step = step.step, target = %step.target, result = ?step.result, seconds = step.seconds, "{}", step.detail);
         if !self.quiet && step.step != "backup" {
             let mark = match step.result {
@@ -116,6 +120,9 @@ pub struct RunDoc<'a> {
     pub steps: &'a [Step],
 }
 
+/// The longest detail the table shows (the whole of a failure's is printed below it).
+const DETAIL_WIDTH: usize = 100;
+
 /// The summary as a table.
 pub fn print(steps: &[Step], seconds: f64) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = steps
@@ -127,10 +134,15 @@ pub fn print(steps: &[Step], seconds: f64) -> anyhow::Result<()> {
                 Outcome::Warning => "WARNING",
                 Outcome::Skipped => "skipped",
             };
-            vec![s.step.to_string(), output::printable(&s.target).into_owned(), result.into(), output::printable(&s.detail).into_owned(), format!("{:.1} s", s.seconds)]
+            let detail = store::ingest::shorten(s.detail.clone(), DETAIL_WIDTH);
+            vec![s.step.to_string(), output::printable(&s.target).into_owned(), result.into(), output::printable(&detail).into_owned(), format!("{:.1} s", s.seconds)]
         })
         .collect();
     output::table(&["STEP", "TARGET", "RESULT", "DETAIL", "TIME"], &rows)?;
+    // What the table shortened, whole, for what needs attention.
+    for s in steps.iter().filter(|s| matches!(s.result, Outcome::Failed | Outcome::Warning) && s.detail.len() > DETAIL_WIDTH) {
+        crate::outln!("{} {} {}: {}", if s.result == Outcome::Failed { "FAILED" } else { "WARNING" }, s.step, output::printable(&s.target), output::printable(&s.detail));
+    }
     let failed = steps.iter().filter(|s| s.result == Outcome::Failed).count();
     let warned = steps.iter().filter(|s| s.result == Outcome::Warning).count();
     crate::outln!(
