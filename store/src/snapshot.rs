@@ -106,6 +106,22 @@ pub fn latest(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snaps
     latest_by_tag(repo, index, &repo.keys().name_tag(db))
 }
 
+/// The newest snapshot of `db` that is complete (its dump was not cut short), reading manifests
+/// newest first until one is: what a new snapshot deltas against, at a cost that does not grow
+/// with the database's snapshots.
+pub fn latest_complete(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
+    for id in index.snapshot_ids_newest_first(&repo.keys().name_tag(db)) {
+        let id = id?;
+        let Some(bytes) = index.snapshot(&id)? else { continue };
+        if let Some(s) = decode(repo, vec![(id, bytes)], Some(db)).pop()
+            && !s.manifest.incomplete
+        {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
 fn latest_by_tag(repo: &Repository, index: &Index, tag: &[u8; 16]) -> Result<Option<Snapshot>> {
     let Some(id) = index.latest_of(tag)? else { return Ok(None) };
     Ok(index.snapshot(&id)?.and_then(|bytes| decode(repo, vec![(id, bytes)], None).pop()))

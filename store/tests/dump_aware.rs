@@ -97,3 +97,22 @@ fn utf16_tsql_round_trips_byte_identical_and_gzip_draws_a_warning() {
     assert_eq!(s.snapshot.manifest.source.compression.as_deref(), Some("gzip"));
     assert!(s.snapshot.manifest.source.warnings.iter().any(|w| w.contains("deduplication")));
 }
+
+#[test]
+fn the_latest_complete_snapshot_skips_the_cut_short_ones_newest_first() {
+    let t = TestRepo::new(fast_init());
+    let dump = DumpSeries::new(3_000, 3).dump();
+    let good = t.ingest("shop", &dump);
+    let cut = &dump[..dump.len() / 2];
+    for _ in 0..2 {
+        ingest(&t.repo, cut, IngestOptions { db: "shop".into(), allow_incomplete: true, ..Default::default() }).unwrap();
+    }
+    let idx = t.repo.index_reader().unwrap();
+    assert_eq!(snapshot::latest_complete(&t.repo, &idx, "shop").unwrap().unwrap().id, good.snapshot.id);
+    assert!(snapshot::latest_complete(&t.repo, &idx, "crm").unwrap().is_none());
+    drop(idx);
+    let newer = t.ingest("shop", &dump);
+    let idx = t.repo.index_reader().unwrap();
+    assert_eq!(snapshot::latest_complete(&t.repo, &idx, "shop").unwrap().unwrap().id, newer.snapshot.id);
+    assert!(newer.snapshot.manifest.parent.is_some());
+}

@@ -87,6 +87,21 @@ impl Index {
         Ok(out)
     }
 
+    /// The ids of the snapshots of the database with this name tag, newest first, read lazily from
+    /// `by_db` (no manifest is read): to find the newest one that passes a test.
+    pub fn snapshot_ids_newest_first(&self, name_tag: &[u8; 16]) -> impl Iterator<Item = Result<Id>> + '_ {
+        let mut upper = name_tag.to_vec();
+        upper.extend_from_slice(&[0xff; 41]);
+        let tag = *name_tag;
+        self.db
+            .iterator_cf(self.cf(CF_BY_DB), IteratorMode::From(&upper, rocksdb::Direction::Reverse))
+            .map_while(move |item| match item {
+                Ok((k, _)) if k.len() == 56 && k[..16] == tag[..] => Some(Ok(Id::from_slice(&k[24..]).expect("32 bytes"))),
+                Ok(_) => None,
+                Err(e) => Some(Err(self.err(e))),
+            })
+    }
+
     /// The name tags of the databases that have snapshots, one seek per database.
     pub fn db_tags(&self) -> Result<Vec<[u8; 16]>> {
         let mut out = Vec::new();

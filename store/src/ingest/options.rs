@@ -95,7 +95,7 @@ impl Lineage {
     /// snapshot, or for a copy the copy of its parent.
     pub(super) fn delta_parent(&self, repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
         match self {
-            Lineage::New => Ok(crate::snapshot::list(repo, index, Some(db))?.into_iter().rev().find(|s| !s.manifest.incomplete)),
+            Lineage::New => crate::snapshot::latest_complete(repo, index, db),
             Lineage::Copy(c) => Ok(c.parent.clone()),
         }
     }
