@@ -331,6 +331,15 @@ fn a_damaged_pack_is_named_by_the_runs_check() {
     assert_eq!(check["exit_code"], 5, "{check:#}");
     let detail = check["detail"].as_str().unwrap();
     assert!(detail.contains("db shop") && detail.contains("dbvault check"), "the check says what is damaged: {detail}");
+    // `check` itself: damage is exit 5 even when nobody reads its report.
+    for json in [false, true] {
+        let args: &[&str] = if json { &["--json", "check", "--read-data"] } else { &["check", "--read-data"] };
+        let mut child = e.cmd(args).spawn().unwrap();
+        drop(child.stdout.take());
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(5), "json {json}: {}", stderr(&out));
+    }
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

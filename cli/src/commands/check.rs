@@ -81,8 +81,18 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
     };
     let r = check_and_record(repo, read, g.quiet)?;
     let problems = r.problems.len() + r.damaged.len();
+    let printed = print(g, &r, read);
+    // Damage is the news, whatever became of the output (a reader that stopped early).
+    if problems > 0 {
+        return Err(crate::exit::CheckFailed(problems).into());
+    }
+    printed
+}
+
+/// The report as text, or as JSON.
+fn print(g: &Global, r: &CheckReport, read: ReadData) -> Result<()> {
     if g.json {
-        output::json(&CheckDoc { report: &r, ok: r.ok() })?;
+        output::json(&CheckDoc { report: r, ok: r.ok() })?;
     } else if !g.quiet || !r.ok() {
         crate::outln!(
             "checked {} snapshot(s), {} pack(s){}",
@@ -114,9 +124,6 @@ pub fn run(g: &Global, repo: &Repository, a: &CheckArgs) -> Result<()> {
         if r.ok() {
             crate::outln!("no problems found");
         }
-    }
-    if problems > 0 {
-        return Err(crate::exit::CheckFailed(problems).into());
     }
     Ok(())
 }

@@ -171,7 +171,7 @@ pub fn drill(g: &Global, d: &DrillSettings, repo: &Repository, backed_up: &BTree
             Databases::Listed(l) => (Outcome::Warning, format!("none of the databases listed in [drill] ({}) was backed up tonight", l.join(", "))),
             Databases::All => (Outcome::Skipped, "no database backed up tonight is in the rotation".to_string()),
         };
-        return steps.push(Step { step: "drill", target: "rotation".into(), result, detail, snapshot: None, exit_code: None, seconds: 0.0 });
+        return steps.push(Step::new("drill", "rotation", result, detail, 0.0));
     };
     let id = snap.id;
     let source = backed_up[db].source.as_deref();
@@ -220,7 +220,7 @@ pub fn dry_run(g: &Global, c: &Config, file: &Path) -> Result<()> {
         failed = true;
         out.push(format!("password: {}: the run would fail", output::error_chain(&e)));
     }
-    let servers: Vec<Server> = c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
+    let servers = super::sources::servers(c);
     for s in &servers {
         match s.discover() {
             Ok(found) => {

@@ -108,8 +108,7 @@ fn settings(g: &Global, c: &Config) -> Result<Global> {
 
 /// Every step, in order, on the opened repository.
 fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut Steps) {
-    let servers: Vec<Server> =
-        c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source }).chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect();
+    let servers = sources::servers(c);
     // Each lineage's latest snapshot before tonight: one manifest per lineage, so the cost does not
     // grow with the snapshots kept. Tells vanished databases and lineages of another source.
     let before = if servers.is_empty() {
@@ -131,15 +130,8 @@ fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut S
                 } else {
                     (Outcome::Ok, "")
                 };
-                steps.push(Step {
-                    step: "discover",
-                    target: server.name().into(),
-                    result,
-                    detail: format!("{} database(s) to back up; the server has {}{note}", found.selected.len(), found.present.len()),
-                    snapshot: None,
-                    exit_code: None,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+                let detail = format!("{} database(s) to back up; the server has {}{note}", found.selected.len(), found.present.len());
+                steps.push(Step::new("discover", server.name(), result, detail, started.elapsed().as_secs_f64()));
                 let origin = format!("[[{}]] {}", server.kind.section(), server.name());
                 globals.push((server.globals_spec(), format!("{origin} (its roles)")));
                 specs.extend(found.selected.iter().map(|db| (server.database_spec(db), format!("{origin} (database {db})"))));
@@ -186,10 +178,11 @@ fn nightly(g: &Global, c: &Config, file: &Path, repo: &Repository, steps: &mut S
 /// lineage's latest snapshot before tonight). The lineages whose snapshot was saved tonight.
 fn backups(g: &Global, c: &Config, repo: &Repository, specs: Vec<(Spec, String)>, latest: &[Snapshot], servers: &[Server], steps: &mut Steps) -> BTreeMap<String, Backed> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let latest: std::collections::HashMap<&str, &Snapshot> = latest.iter().map(|l| (l.manifest.db.as_str(), l)).collect();
     let mut run = Vec::new();
     let source_of = |tags: &[String]| tags.iter().find_map(|t| t.strip_prefix("source:")).map(String::from);
     for (s, origin) in specs {
-        let previous = latest.iter().find(|l| l.manifest.db == s.db);
+        let previous = latest.get(s.db.as_str()).copied();
         let holder = previous.and_then(|l| source_of(&l.manifest.tags));
         let mine = source_of(&s.tags);
         // Another server's lineage: its source is configured too, or its dumps are another engine's
@@ -252,19 +245,12 @@ fn vanished(latest: &[Snapshot], present: &[(&Server, BTreeSet<String>)], steps:
         let globals = server.globals_lineage();
         for s in latest.iter().filter(|s| s.manifest.tags.contains(&tag) && s.manifest.db != globals && !now.contains(&s.manifest.db)) {
             let db = &s.manifest.db;
-            steps.push(Step {
-                step: "missing",
-                target: db.to_string(),
-                result: Outcome::Warning,
-                detail: format!(
-                    "no longer on {} (last backed up {}); its snapshots are kept (`dbvault forget --db {db} ...` ends this report)",
-                    server.name(),
-                    output::local_time(s.manifest.end)
-                ),
-                snapshot: None,
-                exit_code: None,
-                seconds: 0.0,
-            });
+            let detail = format!(
+                "no longer on {} (last backed up {}); its snapshots are kept (`dbvault forget --db {db} ...` ends this report)",
+                server.name(),
+                output::local_time(s.manifest.end)
+            );
+            steps.push(Step::new("missing", db, Outcome::Warning, detail, 0.0));
         }
     }
 }

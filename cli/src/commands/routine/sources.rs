@@ -44,6 +44,12 @@ pub struct Server<'a> {
     pub source: &'a ServerSource,
 }
 
+/// The servers of a configuration, PostgreSQL ones first.
+pub fn servers(c: &super::config::Config) -> Vec<Server<'_>> {
+    let postgres = c.postgres.iter().map(|source| Server { kind: Kind::Postgres, source });
+    postgres.chain(c.mariadb.iter().map(|source| Server { kind: Kind::MariaDb, source })).collect()
+}
+
 /// What discovery found on a server.
 pub struct Found {
     /// Every database the server has (before exclusion), system ones aside.

@@ -78,7 +78,7 @@ impl Steps {
         let started = Instant::now();
         tracing::debug!(step, target, "step starts");
         let s = match f() {
-            Ok((result, detail)) => Step { step, target: target.into(), result, detail, snapshot: None, exit_code: None, seconds: started.elapsed().as_secs_f64() },
+            Ok((result, detail)) => Step::new(step, target, result, detail, started.elapsed().as_secs_f64()),
             Err(e) => Step::failed(step, target, &e, started),
         };
         self.push(s);
@@ -91,6 +91,11 @@ impl Steps {
 }
 
 impl Step {
+    /// A step that ended with `result` (no snapshot, no failure's exit code).
+    pub fn new(step: &'static str, target: &str, result: Outcome, detail: String, seconds: f64) -> Step {
+        Step { step, target: target.into(), result, detail, snapshot: None, exit_code: None, seconds }
+    }
+
     /// A step that failed with `e`.
     pub fn failed(step: &'static str, target: &str, e: &anyhow::Error, started: Instant) -> Step {
         Step {
