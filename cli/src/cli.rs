@@ -9,12 +9,14 @@ mod monitoring;
 mod reading;
 mod repair;
 mod routine;
+mod wal;
 
 pub use install::{CompletionsArgs, ManArgs};
 pub use monitoring::{DrillArgs, StatusArgs};
 pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
 pub use repair::RepairCommand;
 pub use routine::RunArgs;
+pub use wal::{WalCommand, WalFetchArgs, WalListArgs, WalPushArgs};
 
 /// dbvault: deduplicating, encrypted backups of database dumps.
 ///
@@ -27,7 +29,7 @@ pub use routine::RunArgs;
 /// 5 damaged or missing data (also: check found problems), 6 reading the input stream failed,
 /// 7 the dump (or restore) command failed, or the dump's reader stopped before its end,
 /// 8 dump refused as empty or incomplete, 9 some jobs of --jobs or steps of run failed,
-/// 10 status: a backup older than --max-age, 11 a drill failed,
+/// 10 status: a backup older than --max-age, 11 a drill failed, 12 wal fetch: not archived,
 /// 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (commands dbvault ran were killed first).
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
@@ -259,6 +261,11 @@ pub enum Command {
     ///   dbvault repair snapshots             # what is still damaged; --forget removes it
     #[command(subcommand, verbatim_doc_comment)]
     Repair(RepairCommand),
+    /// PostgreSQL WAL archiving for point-in-time recovery: `wal push` as archive_command, `wal
+    /// fetch` as restore_command; with base backups (`ingest --base`), `restore --at TIME
+    /// --pgdata DIR` brings a cluster back as it was at any moment.
+    #[command(subcommand)]
+    Wal(WalCommand),
     /// Print a completion script: dbvault completions bash > /etc/bash_completion.d/dbvault
     Completions(CompletionsArgs),
     /// Write a man page for dbvault and each of its commands into a folder.
@@ -452,6 +459,11 @@ pub struct IngestArgs {
     /// (a repository created with `init --no-deltas` never stores deltas).
     #[arg(long)]
     pub no_deltas: bool,
+    /// The stream is a PostgreSQL base backup, for point-in-time recovery with the WAL that
+    /// `dbvault wal push` archives: refused unless it is one, whole (pg_basebackup 13 or later:
+    /// `-- pg_basebackup -D - -Ft -X none`).
+    #[arg(long, conflicts_with = "jobs")]
+    pub base: bool,
     /// Tell a monitor (Healthchecks convention): URL/start when the ingest starts, URL once the
     /// snapshot is saved, URL/fail with the error when it failed. An unreachable monitor warns,
     /// and never fails or delays the backup by more than 10 s a ping. (In a jobs file: `ping =

@@ -19,7 +19,9 @@ pub const INTEGRITY: u8 = 5;
 pub const INPUT: u8 = 6;
 /// The dump command (or the command a restore feeds) failed, was killed, or could not start.
 pub const COMMAND_FAILED: u8 = 7;
-/// The dump was refused: empty, or its completion marker is missing (truncated).
+/// The dump was refused: empty, its completion marker is missing (truncated), or not a whole base
+/// backup with `--base`; or a WAL push was refused (other bytes under an archived name, a file
+/// of another cluster).
 pub const REFUSED: u8 = 8;
 /// `ingest --jobs`: at least one job failed (the others' snapshots are saved); `run`: at least one
 /// step failed (the others ran).
@@ -30,6 +32,9 @@ pub const STALE: u8 = 10;
 /// `drill`: the dump did not load cleanly, or a check of the loaded database failed (a drill that
 /// could not start its server is an error, code 1).
 pub const DRILL_FAILED: u8 = 11;
+/// `wal fetch`: the WAL file asked for is not archived (PostgreSQL takes it as the end of the
+/// archive). Never used for a repository that cannot be read: those keep the codes above.
+pub const NOT_ARCHIVED: u8 = 12;
 
 // 130, 143 and 129: interrupted by SIGINT, SIGTERM or SIGHUP (dbvault dies of the signal after
 // cleaning up, so a shell reports 128 + the signal number; see `crate::interrupt`).
@@ -169,7 +174,10 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     match store_error(err) {
         Some(StoreError::ProducerFailed { .. }) => COMMAND_FAILED,
         Some(StoreError::LookAlike { .. }) => USAGE,
-        Some(StoreError::EmptyInput | StoreError::Incomplete { .. }) => REFUSED,
+        Some(StoreError::EmptyInput | StoreError::Incomplete { .. } | StoreError::NotBaseBackup(_)) => REFUSED,
+        Some(StoreError::WalConflict { .. } | StoreError::WalOtherCluster { .. }) => REFUSED,
+        Some(StoreError::WalNotArchived { .. }) => NOT_ARCHIVED,
+        Some(StoreError::NotWalName(_)) => USAGE,
         Some(StoreError::WrongPassword { .. } | StoreError::NoKey) => WRONG_PASSWORD,
         Some(StoreError::Busy { .. }) => BUSY,
         Some(StoreError::Input { .. }) => INPUT,

@@ -8,7 +8,9 @@
 //!
 //! Then dbvault dies of the same signal, so its parent sees it interrupted (exit status 130 for
 //! SIGINT, 143 for SIGTERM, 129 for SIGHUP in a shell). What was being written to the repository is
-//! left as a crash leaves it: never a partial snapshot (SPEC.md section 11).
+//! left as a crash leaves it: never a partial snapshot (SPEC.md section 11). The commands
+//! PostgreSQL runs (`wal push`, `wal fetch`) exit with an ordinary code instead
+//! ([`exit_instead_of_dying`]).
 //!
 //! Handling starts once the repository is open or a process or file is registered, after any
 //! password prompt (a prompt interrupted by our handler could leave the terminal without echo).
@@ -31,6 +33,16 @@ struct Registry {
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry { next: 0, children: Vec::new(), files: Vec::new(), dirs: Vec::new(), cleanups: Vec::new() });
 static INSTALL: Once = Once::new();
+/// When not 0: the exit code to end with after cleaning up, instead of dying of the signal.
+static EXIT_CODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Handle signals from now on, and after cleaning up end with exit code `code` instead of dying
+/// of the signal: for `wal push` and `wal fetch`, which PostgreSQL runs and which must fail as an
+/// ordinary command does (its archiver stops when a command dies of a signal other than SIGTERM).
+pub fn exit_instead_of_dying(code: u8) {
+    EXIT_CODE.store(code, std::sync::atomic::Ordering::SeqCst);
+    install();
+}
 
 fn registry() -> MutexGuard<'static, Registry> {
     // A panic elsewhere must not stop the cleanup.
@@ -105,7 +117,13 @@ pub fn install() {
             if let Some(sig) = signals.forever().next() {
                 // Held until the process ends: nothing new is started or registered meanwhile.
                 let _held = clean_up();
-                die_of(sig);
+                match EXIT_CODE.load(std::sync::atomic::Ordering::SeqCst) {
+                    0 => die_of(sig),
+                    code => {
+                        eprintln!("dbvault: interrupted (signal {sig}); nothing was left half-done");
+                        std::process::exit(i32::from(code))
+                    }
+                }
             }
         });
     });

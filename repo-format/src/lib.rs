@@ -38,6 +38,7 @@ pub mod lease;
 pub mod manifest;
 pub mod object_key;
 pub mod pack;
+pub mod postgres;
 mod sealed_json;
 pub mod tree;
 

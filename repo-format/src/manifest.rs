@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::contents::TocRef;
+use crate::postgres::{BaseBackup, WalFile};
 use crate::crypto::Keys;
 use crate::{FormatError, Id};
 
@@ -134,6 +135,13 @@ pub struct Manifest {
     /// prune may drop its blobs; readers then build it from the dump again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toc: Option<TocRef>,
+    /// For a WAL file archived by `dbvault wal push`: which file of which cluster (SPEC.md
+    /// section 9.6). Such a snapshot belongs to the database's WAL archive, not its lineage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal: Option<WalFile>,
+    /// For a base backup (`pg_basebackup` tar stream): where its WAL starts and ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseBackup>,
 }
 
 /// Where a copied snapshot came from.
@@ -185,6 +193,8 @@ mod tests {
             client: "dbvault test".into(),
             origin: None,
             toc: None,
+            wal: None,
+            base: None,
         }
     }
 

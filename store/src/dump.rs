@@ -31,6 +31,10 @@ pub enum DumpFormat {
     TSql,
     /// A compressed stream, by its compressor's name (`gzip`, `zstd`, ...).
     Compressed(&'static str),
+    /// A base backup: `pg_basebackup -Ft -D -` ([`crate::base_backup`]).
+    PgBasebackup,
+    /// A WAL file archived by `dbvault wal push` ([`crate::wal`]).
+    PgWal,
 }
 
 impl DumpFormat {
@@ -44,6 +48,8 @@ impl DumpFormat {
             DumpFormat::Mysqldump => "mysqldump",
             DumpFormat::TSql => "t-sql",
             DumpFormat::Compressed(c) => c,
+            DumpFormat::PgBasebackup => "pg_basebackup-tar",
+            DumpFormat::PgWal => "pg-wal",
         }
     }
 
@@ -62,6 +68,7 @@ impl DumpFormat {
     pub fn completion_marker(self) -> Option<&'static str> {
         match self {
             DumpFormat::PgDumpTar => Some("tar end-of-archive blocks"),
+            DumpFormat::PgBasebackup => Some("backup_label first; global/pg_control, backup_manifest and the tar end-of-archive blocks last"),
             DumpFormat::PgDumpCustom => Some("the end of the last data block its table of contents announces"),
             f => f.marker_line(),
         }

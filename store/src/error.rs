@@ -149,6 +149,47 @@ pub enum StoreError {
         /// The existing database it looks like.
         existing: String,
     },
+    /// `ingest --base` was given a stream that is not a base backup.
+    #[error("--base: the stream is not a base backup ({0}); nothing was committed. Take one with: pg_basebackup -D - -Ft -X none")]
+    NotBaseBackup(String),
+    /// A WAL file is already archived with other bytes: two servers archive into one place.
+    #[error(
+        "WAL file {file} is already archived for db {db:?} with different content: two servers archive into the same place \
+         (a standby promoted while the old primary still runs, or a cluster restored without a new timeline). \
+         Nothing was overwritten; give each server its own --db"
+    )]
+    WalConflict {
+        /// The database (WAL archive) name.
+        db: String,
+        /// The WAL file name.
+        file: String,
+    },
+    /// A WAL file of another cluster pushed into a database's WAL archive.
+    #[error(
+        "db {db:?} archives the WAL of PostgreSQL cluster {archived} (its system identifier), but {file} belongs to cluster {pushed}: \
+         a different or re-initialised cluster (initdb, pg_upgrade) needs its own --db; nothing was stored"
+    )]
+    WalOtherCluster {
+        /// The database (WAL archive) name.
+        db: String,
+        /// The cluster whose WAL the archive holds.
+        archived: u64,
+        /// The cluster of the file pushed.
+        pushed: u64,
+        /// The file pushed.
+        file: String,
+    },
+    /// A name that PostgreSQL never gives a WAL file.
+    #[error("{0:?} is not the name of a WAL file (a segment such as 000000010000000000000003, a .partial segment, a .history or a .backup file)")]
+    NotWalName(String),
+    /// The WAL file asked for is not in the archive.
+    #[error("WAL file {file} is not archived for db {db:?}")]
+    WalNotArchived {
+        /// The database (WAL archive) name.
+        db: String,
+        /// The WAL file name.
+        file: String,
+    },
     /// The input stream was empty.
     #[error("the input stream is empty: nothing to back up (did the dump command write to a file instead of standard output?)")]
     EmptyInput,

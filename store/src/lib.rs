@@ -17,6 +17,7 @@
 //! The on-disk format and the write order are specified in `SPEC.md` at the workspace root.
 
 pub mod backend;
+pub mod base_backup;
 pub mod browse;
 pub mod check;
 pub mod check_records;
@@ -48,6 +49,7 @@ pub mod retention;
 pub mod small_writes;
 pub mod snapshot;
 pub mod tree;
+pub mod wal;
 
 pub use error::{Result, StoreError};
 pub use location::{Access, Location};

@@ -157,6 +157,8 @@ mod tests {
                 client: "t".into(),
                 origin: None,
                 toc: None,
+                wal: None,
+                base: None,
             },
         }
     }

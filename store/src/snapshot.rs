@@ -8,10 +8,11 @@ use std::collections::HashSet;
 use repo_format::object_key;
 use repo_format::Id;
 use repo_format::forget_record::Forgotten;
+use repo_format::crypto::Keys;
 use repo_format::manifest::Manifest;
 
 use crate::backend::BackendError;
-use crate::index::Index;
+use crate::index::{Index, Listing};
 use crate::repository::Repository;
 use crate::{Result, StoreError};
 
@@ -45,6 +46,26 @@ fn decode(repo: &Repository, sealed: Vec<(Id, Vec<u8>)>, db: Option<&str>) -> Ve
     out
 }
 
+/// The tag a database's WAL archive is listed under in the local index: a keyed hash, like a
+/// database's name tag, of a text no database name can be (it holds NUL bytes).
+pub fn wal_tag(keys: &Keys, db: &str) -> [u8; 16] {
+    keys.name_tag(&format!("\0wal\0{db}"))
+}
+
+/// Where the local index lists a snapshot: an archived WAL file in its database's WAL archive
+/// (and under its file name), any other snapshot in its database's lineage.
+pub fn listing(keys: &Keys, m: &Manifest) -> Listing {
+    match &m.wal {
+        Some(w) => Listing { tag: wal_tag(keys, &m.db), end_ns: m.end.as_nanosecond(), wal_file: Some(w.file.clone()) },
+        None => Listing { tag: keys.name_tag(&m.db), end_ns: m.end.as_nanosecond(), wal_file: None },
+    }
+}
+
+/// Whether `tag`, the tag of a lineage whose snapshots belong to `db`, is `db`'s WAL archive.
+fn is_wal_archive(repo: &Repository, tag: &[u8; 16], db: &str) -> bool {
+    wal_tag(repo.keys(), db) == *tag
+}
+
 /// Every snapshot in the index, oldest first (optionally only one database's, which may have none).
 pub fn list(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
     let sealed = match db {
@@ -63,17 +84,31 @@ pub fn list_of(repo: &Repository, index: &Index, db: &str) -> Result<Vec<Snapsho
     Ok(list)
 }
 
-/// The names of the databases that have snapshots, sorted (one manifest read per database).
-pub fn databases(repo: &Repository, index: &Index) -> Result<Vec<String>> {
-    let mut names = Vec::new();
+/// The tags and names of the databases that have snapshots (one manifest read per database the
+/// first time), WAL archives left out.
+fn lineages(repo: &Repository, index: &Index) -> Result<Vec<([u8; 16], String)>> {
+    let mut out = Vec::new();
     for tag in index.db_tags()? {
-        if let Some(name) = repo.known_name(&tag) {
-            names.push(name);
-        } else if let Some(s) = latest_by_tag(repo, index, &tag)? {
-            repo.remember_name(tag, &s.manifest.db);
-            names.push(s.manifest.db);
+        let name = match repo.known_name(&tag) {
+            Some(name) => name,
+            None => match latest_by_tag(repo, index, &tag)? {
+                Some(s) => {
+                    repo.remember_name(tag, &s.manifest.db);
+                    s.manifest.db
+                }
+                None => continue,
+            },
+        };
+        if !is_wal_archive(repo, &tag, &name) {
+            out.push((tag, name));
         }
     }
+    Ok(out)
+}
+
+/// The names of the databases that have snapshots, sorted (one manifest read per database).
+pub fn databases(repo: &Repository, index: &Index) -> Result<Vec<String>> {
+    let mut names: Vec<String> = lineages(repo, index)?.into_iter().map(|(_, n)| n).collect();
     names.sort();
     Ok(names)
 }
@@ -81,9 +116,8 @@ pub fn databases(repo: &Repository, index: &Index) -> Result<Vec<String>> {
 /// The latest snapshot of every database, by name.
 pub fn latest_of_each(repo: &Repository, index: &Index) -> Result<Vec<Snapshot>> {
     let mut latest = Vec::new();
-    for tag in index.db_tags()? {
+    for (tag, _) in lineages(repo, index)? {
         if let Some(s) = latest_by_tag(repo, index, &tag)? {
-            repo.remember_name(tag, &s.manifest.db);
             latest.push(s);
         }
     }
@@ -127,11 +161,12 @@ fn latest_by_tag(repo: &Repository, index: &Index, tag: &[u8; 16]) -> Result<Opt
     Ok(index.snapshot(&id)?.and_then(|bytes| decode(repo, vec![(id, bytes)], None).pop()))
 }
 
-/// The snapshots of `db` (which must have some), or of every database.
+/// The snapshots of `db` (which must have some), or of every database; archived WAL files are
+/// not among them (they belong to a database's WAL archive: `crate::wal`).
 pub fn list_some(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
     match db {
         Some(d) => list_of(repo, index, d),
-        None => list(repo, index, None),
+        None => Ok(list(repo, index, None)?.into_iter().filter(|s| s.manifest.wal.is_none()).collect()),
     }
 }
 
@@ -149,7 +184,7 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
     let stamp = repo.snapshots_stamp();
     for s in snapshots {
         repo.backend().delete(&object_key::snapshot(&s.id))?;
-        writer.remove_snapshot(&s.id, &repo.keys().name_tag(&s.manifest.db), s.manifest.end.as_nanosecond())?;
+        writer.remove_snapshot(&s.id, &listing(repo.keys(), &s.manifest))?;
     }
     repo.record_stamp_after_change(&writer, stamp)?;
     // Their drills go with them (SPEC.md section 9.5); left behind, the next forget removes them.
@@ -209,7 +244,7 @@ pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Resu
         if let Some(id) = d.id
             && let Some(m) = writer.snapshot(&id)?.and_then(|b| Manifest::decode(repo.keys(), &b).ok())
         {
-            writer.remove_snapshot(&id, &repo.keys().name_tag(&m.db), m.end.as_nanosecond())?;
+            writer.remove_snapshot(&id, &listing(repo.keys(), &m))?;
         }
     }
     repo.record_stamp_after_change(&writer, stamp)
@@ -229,9 +264,9 @@ pub fn resolve(repo: &Repository, index: &Index, spec: &str, db: Option<&str>) -
     if spec == "latest" {
         let tag = match db {
             Some(d) => repo.keys().name_tag(d),
-            None => match index.db_tags()?.as_slice() {
+            None => match lineages(repo, index)?.as_slice() {
                 [] => return Err(StoreError::SnapshotNotFound("latest (the repository has no snapshots)".into())),
-                [one] => *one,
+                [(one, _)] => *one,
                 _ => return Err(StoreError::LatestOfWhich { databases: databases(repo, index)? }),
             },
         };

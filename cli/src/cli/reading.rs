@@ -59,8 +59,27 @@ pub enum RowsFormat {
 /// `restore` options.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// Snapshot: full id, unique id prefix, or `latest`.
-    pub snapshot: String,
+    /// Snapshot: full id, unique id prefix, or `latest` (or none, with --at).
+    #[arg(required_unless_present_any = ["at", "restore_point"])]
+    pub snapshot: Option<String>,
+    /// Restore as it was at TIME (`2026-12-07 14:03:27+01`; without an offset, local time): the
+    /// newest snapshot of --db that ended at or before TIME. With --pgdata: recover the cluster
+    /// to TIME, to the end of the archived WAL (`latest`) or to an LSN (`0/3000060`).
+    #[arg(long, value_name = "TIME|latest|LSN", conflicts_with = "snapshot", requires = "db")]
+    pub at: Option<String>,
+    /// PostgreSQL point-in-time recovery into DIR, a new or empty folder: the newest base backup
+    /// of --db that ended before the target (`ingest --base`), unpacked, with recovery.signal and
+    /// the recovery settings (restore_command = this dbvault and repository, the target, what to
+    /// do there) written; start the server on DIR to replay the WAL archived by `wal push`.
+    #[arg(long, value_name = "DIR", requires = "db", conflicts_with_all = ["output", "command", "snapshot"], help_heading = "Point-in-time recovery")]
+    pub pgdata: Option<PathBuf>,
+    /// With --pgdata: recover to this restore point (made with pg_create_restore_point) instead.
+    #[arg(long, value_name = "NAME", requires = "pgdata", conflicts_with = "at", help_heading = "Point-in-time recovery")]
+    pub restore_point: Option<String>,
+    /// With --pgdata: what the server does at the target: promote (take writes), pause (stay
+    /// read-only to look around; SELECT pg_wal_replay_resume() promotes) or shutdown.
+    #[arg(long, value_name = "ACTION", default_value = "promote", value_parser = ["promote", "pause", "shutdown"], help_heading = "Point-in-time recovery")]
+    pub target_action: String,
     /// Choose among this database's snapshots (required for `latest` when there are several
     /// databases).
     #[arg(long)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use store::ingest::{IngestOptions, IngestSummary, Input, PinnedFile, ingest, ingest_input};
+use store::ingest::{IngestOptions, IngestSummary, Input, Physical, PinnedFile, ingest, ingest_input};
 use store::{Repository, StoreError};
 
 use super::snapshots::SnapshotDoc;
@@ -21,6 +21,8 @@ pub struct Spec {
     pub tags: Vec<String>,
     pub allow_incomplete: bool,
     pub no_deltas: bool,
+    /// The stream must be a PostgreSQL base backup (`ingest --base`).
+    pub base: bool,
     /// Where to ping when it starts, succeeds or fails.
     pub ping: Option<Ping>,
     /// Empty: read standard input.
@@ -43,6 +45,7 @@ pub fn run(g: &Global, repo: &Repository, a: IngestArgs) -> Result<()> {
         tags: a.tags,
         allow_incomplete: a.allow_incomplete,
         no_deltas: a.no_deltas,
+        base: a.base,
         // `--ping` wraps the whole command (crate::commands::run), opening the repository too.
         ping: None,
         command: a.command,
@@ -101,6 +104,7 @@ fn ingest_unpinged(repo: &Repository, spec: &Spec, progress: Option<&(dyn Fn(u64
         progress,
         producer,
         lineage: Default::default(),
+        physical: if spec.base { Physical::BaseBackup } else { Physical::Dump },
     };
     if spec.command.is_empty() {
         if let Some(file) = pinned_stdin() {

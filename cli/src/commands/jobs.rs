@@ -53,7 +53,7 @@ impl Job {
                 None
             }
         });
-        Ok(Spec { db: self.db.clone(), host: self.host.clone(), tags: self.tags.clone(), allow_incomplete: self.allow_incomplete, no_deltas: false, ping, command, env: Vec::new() })
+        Ok(Spec { db: self.db.clone(), host: self.host.clone(), tags: self.tags.clone(), allow_incomplete: self.allow_incomplete, no_deltas: false, base: false, ping, command, env: Vec::new() })
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod jobs;
 mod contents;
 mod key;
 mod repair;
+mod pitr;
 mod restore;
 mod routine;
 mod rows_diff;
@@ -19,6 +20,7 @@ mod script_encoding;
 mod selection;
 pub(crate) mod snapshots;
 pub(crate) mod status;
+mod wal;
 
 use std::time::Duration;
 
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Repair(RepairCommand::Snapshots { forget }) => with_repo(g, |repo| repair::snapshots(g, repo, forget)),
         Command::Repair(RepairCommand::Config) => repair::config(g),
         Command::Run(a) => routine::run(g, &a),
+        Command::Wal(c) => wal::run(g, c),
         Command::Completions(a) => {
             // Generated whole first: the generator panics on a failed write (`| head -1`).
             let mut script = Vec::new();

@@ -18,7 +18,7 @@ use crate::cli::{Global, RestoreArgs};
 use crate::output;
 
 /// Where `-o` writes, decided before anything is restored.
-enum Target {
+pub(crate) enum Target {
     /// A new file.
     New,
     /// An existing regular file replaced with `--force`: the new one gets its permissions.
@@ -28,7 +28,7 @@ enum Target {
 /// Check what `-o PATH` would replace. Only a regular file is ever replaced, and only with
 /// `--force`; a symbolic link (even a dangling one) is refused rather than followed or replaced,
 /// and so is a device, FIFO, socket or folder.
-fn target(path: &Path, force: bool) -> Result<Target> {
+pub(crate) fn target(path: &Path, force: bool) -> Result<Target> {
     let m = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::New),
@@ -80,13 +80,20 @@ struct RestoreDoc<'a> {
 }
 
 pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
+    if let Some(dir) = &a.pgdata {
+        return super::pitr::run(g, repo, a, dir);
+    }
     let output = a.output.as_deref().filter(|p| p.as_os_str() != "-");
     if output.is_none() && a.command.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(crate::exit::usage("refusing to write a dump to the terminal: add -o FILE, pipe it (| psql ...), or give a command (-- psql -d DB)"));
     }
     let file_target = output.map(|p| target(p, a.force)).transpose()?;
     let index = repo.index_reader()?;
-    let snap = snapshot::resolve(repo, &index, &a.snapshot, a.db.as_deref())?;
+    let snap = match (&a.snapshot, &a.at) {
+        (Some(spec), _) => snapshot::resolve(repo, &index, spec, a.db.as_deref())?,
+        (None, Some(at)) => as_of(repo, &index, a.db.as_deref().unwrap_or_default(), at)?,
+        (None, None) => return Err(crate::exit::usage("name a snapshot (an id or `latest`) or a time with --at")),
+    };
     if snap.manifest.incomplete {
         crate::errln!(
             "dbvault: WARNING: snapshot {} of db {} is INCOMPLETE: its dump was cut short and kept on request (--allow-incomplete); the restored dump ends where it was cut",
@@ -206,12 +213,26 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// The newest snapshot of `db` that ended at or before `at`.
+fn as_of(repo: &Repository, index: &store::index::Index, db: &str, at: &str) -> Result<snapshot::Snapshot> {
+    let t = super::pitr::parse_time(at)?;
+    let all = snapshot::list_of(repo, index, db)?;
+    match all.iter().rev().find(|s| s.manifest.end <= t) {
+        Some(s) => Ok(s.clone()),
+        None => anyhow::bail!(
+            "db {db} has no snapshot from {} or before: its oldest ended at {}",
+            output::local_time(t),
+            output::local_time(all[0].manifest.end)
+        ),
+    }
+}
+
 /// Restore into a temporary file beside `path`, which takes the final name only after the digest
 /// check, so a failed restore never leaves a plausible-looking dump behind; the temporary file
 /// (decrypted data) is removed on failure and on interruption. A new file gets the usual mode
 /// (0666 less the umask); a replaced one keeps its permissions. Without `--force` an existing
 /// file is never replaced, even one created while the restore ran.
-fn restore_to_file(path: &Path, target: Target, produce: &dyn Fn(&mut dyn Write) -> store::Result<RestoreSummary>) -> Result<RestoreSummary> {
+pub(crate) fn restore_to_file(path: &Path, target: Target, produce: &dyn Fn(&mut dyn Write) -> store::Result<RestoreSummary>) -> Result<RestoreSummary> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => ".".into(),

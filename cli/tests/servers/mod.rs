@@ -25,6 +25,19 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with("")
+    }
+
+    /// A new cluster started with extra server options (`-c name=value ...`).
+    pub fn start_with(extra: &str) -> Postgres {
+        let pg = Postgres::empty();
+        pg.as_server(&["initdb", "-D", &pg.data(), "-A", "trust", "-U", "postgres", "--no-sync"]);
+        pg.launch(extra);
+        pg
+    }
+
+    /// A private folder for a server whose data directory (`data()`) is yet to be made.
+    pub fn empty() -> Postgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("postgres").exists()).max())
@@ -34,10 +47,18 @@ impl Postgres {
         if is_root() {
             run(Command::new("chown").arg("postgres").arg(pg.dir.path()));
         }
-        pg.as_server(&["initdb", "-D", &pg.data(), "-A", "trust", "-U", "postgres", "--no-sync"]);
-        let opts = format!("-c listen_addresses='' -k {} -c fsync=off", pg.sock());
-        pg.as_server(&["pg_ctl", "-D", &pg.data(), "-l", &format!("{}/log", pg.sock()), "-w", "-o", &opts, "start"]);
         pg
+    }
+
+    /// Start the server on `data()` with extra options.
+    pub fn launch(&self, extra: &str) {
+        let opts = format!("-c listen_addresses='' -k {} -c fsync=off {extra}", self.sock());
+        self.as_server(&["pg_ctl", "-D", &self.data(), "-l", &format!("{}/log", self.sock()), "-w", "-t", "120", "-o", &opts, "start"]);
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(format!("{}/log", self.sock())).unwrap_or_default()
     }
 
     pub fn sock(&self) -> String {

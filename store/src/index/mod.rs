@@ -7,6 +7,7 @@
 //! - `segments`: index segment id (32) -> empty: the segments already applied
 //! - `snapshots`: snapshot id (32) -> the sealed manifest bytes (so listing needs no file reads)
 //! - `by_db`: keyed name tag (16) || end time (i64 BE, ns) || snapshot id (32) -> empty
+//! - `wal`: WAL archive tag (16) || WAL file name -> id of the snapshot holding that file
 //! - `features`: super-feature (8, BE) -> the chunk last stored with it (a hint)
 //! - `meta`: `snapshots-stamp` -> the folder stamp the index last matched (i128 LE)
 //!
@@ -33,18 +34,21 @@ mod snapshots;
 mod tuning;
 
 pub use blob_location::BlobLocation;
+pub use snapshots::Listing;
 
 const CF_BLOBS: &str = "blobs";
 const CF_PACKS: &str = "packs";
 const CF_SEGMENTS: &str = "segments";
 const CF_SNAPSHOTS: &str = "snapshots";
 const CF_BY_DB: &str = "by_db";
+/// An archived WAL file, by its archive's tag and its name -> the snapshot holding it.
+const CF_WAL: &str = "wal";
 /// Super-feature (8 bytes, big-endian) -> id of the last chunk stored with it (a hint: it may
 /// name a chunk pruned since).
 const CF_FEATURES: &str = "features";
 /// Facts about the index itself: [`STAMP`].
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB, CF_FEATURES, CF_META];
+const ALL_CFS: [&str; 8] = [CF_BLOBS, CF_PACKS, CF_SEGMENTS, CF_SNAPSHOTS, CF_BY_DB, CF_WAL, CF_FEATURES, CF_META];
 /// Meta key: the stamp (modification time, ns) of a folder repository's `snapshots/` when the
 /// index last matched it (SPEC.md section 12, *Freshness*).
 const STAMP: &[u8] = b"snapshots-stamp";
@@ -127,6 +131,13 @@ impl Index {
 
     /// Open a read-only view (the index must exist), waiting up to `wait` for a commit to finish.
     pub fn open_read(local_dir: &Path, wait: Duration) -> Result<Index> {
+        // An index made before a column family existed cannot be opened read-only with it: the
+        // writer role adds it first.
+        if let Ok(present) = DB::list_cf(&rocksdb::Options::default(), db_path(local_dir))
+            && !ALL_CFS.iter().all(|cf| present.iter().any(|p| p == cf))
+        {
+            drop(Self::open_write(local_dir, wait, false)?);
+        }
         let _shared = lock::acquire(&lock_path(local_dir), true, wait, "the repository index")?;
         let path = db_path(local_dir);
         let db = DB::open_cf_descriptors_read_only(&options(true), &path, descriptors(), false)
@@ -312,6 +323,10 @@ mod tests {
     use repo_format::index_segment::PackIndex;
     use repo_format::pack::PackEntry;
 
+    fn at(tag: [u8; 16], end_ns: i128) -> Listing {
+        Listing { tag, end_ns, wal_file: None }
+    }
+
     #[test]
     fn write_then_read_only_view() {
         let dir = tempfile::tempdir().unwrap();
@@ -338,9 +353,9 @@ mod tests {
             };
             w.apply_segment(&Id([3; 32]), &seg).unwrap();
             let tag = [7u8; 16];
-            w.put_snapshot(&Id([4; 32]), b"sealed", &tag, 1000).unwrap();
-            w.put_snapshot(&Id([5; 32]), b"sealed2", &tag, 2000).unwrap();
-            w.put_snapshot(&Id([6; 32]), b"sealed3", &[8u8; 16], 3000).unwrap();
+            w.put_snapshot(&Id([4; 32]), b"sealed", &at(tag, 1000)).unwrap();
+            w.put_snapshot(&Id([5; 32]), b"sealed2", &at(tag, 2000)).unwrap();
+            w.put_snapshot(&Id([6; 32]), b"sealed3", &at([8u8; 16], 3000)).unwrap();
             assert_eq!(w.latest_of(&tag).unwrap(), Some(Id([5; 32])));
             assert_eq!(w.latest_of(&[0u8; 16]).unwrap(), None);
             w.flush().unwrap();
@@ -364,7 +379,7 @@ mod tests {
         assert_eq!(r.snapshot_ids().unwrap().len(), 3);
         // A writer may commit while the read-only view stays usable.
         let (w, _) = Index::open_write(dir.path(), Duration::ZERO, false).unwrap();
-        w.remove_snapshot(&Id([5; 32]), &[7u8; 16], 2000).unwrap();
+        w.remove_snapshot(&Id([5; 32]), &at([7u8; 16], 2000)).unwrap();
         assert_eq!(w.latest_of(&[7u8; 16]).unwrap(), Some(Id([4; 32])));
         assert!(r.contains(&id).unwrap());
     }
@@ -379,7 +394,7 @@ mod tests {
             let entry = PackEntry { id: Id([day; 32]), kind: BlobKind::Chunk, codec: Codec::Zstd, offset: 8, stored_len: 60, raw_len: 90, delta: None };
             let seg = IndexSegment { packs: vec![PackIndex { pack_id: Id([100 + day; 32]), pack_len: 100, entries: vec![entry] }] };
             w.apply_segment(&Id([200 - day; 32]), &seg).unwrap();
-            w.put_snapshot(&Id([day ^ 0x55; 32]), b"sealed", &tag, i128::from(day)).unwrap();
+            w.put_snapshot(&Id([day ^ 0x55; 32]), b"sealed", &at(tag, i128::from(day))).unwrap();
             w.put_features(&[(u64::from(day), Id([day; 32]))]).unwrap();
             w.flush().unwrap();
         }

@@ -4,8 +4,32 @@
 use rocksdb::{IteratorMode, WriteBatch};
 use repo_format::Id;
 
-use super::{CF_BY_DB, CF_META, CF_SNAPSHOTS, Index, STAMP};
+use super::{CF_BY_DB, CF_META, CF_SNAPSHOTS, CF_WAL, Index, STAMP};
 use crate::Result;
+
+/// Where a snapshot is listed: under its lineage's name tag by end time, and for an archived WAL
+/// file also under its name (`crate::snapshot::listing` makes it from a manifest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// The keyed tag of its lineage: a database's, or a database's WAL archive's.
+    pub tag: [u8; 16],
+    /// Its end time, in nanoseconds.
+    pub end_ns: i128,
+    /// For an archived WAL file, its file name.
+    pub wal_file: Option<String>,
+}
+
+impl Listing {
+    fn wal_key(&self) -> Option<Vec<u8>> {
+        self.wal_file.as_ref().map(|f| wal_key(&self.tag, f))
+    }
+}
+
+fn wal_key(tag: &[u8; 16], file: &str) -> Vec<u8> {
+    let mut k = tag.to_vec();
+    k.extend_from_slice(file.as_bytes());
+    k
+}
 
 impl Index {
     /// Ids of the snapshots the index lists.
@@ -34,19 +58,50 @@ impl Index {
     }
 
     /// List a snapshot (writer only).
-    pub fn put_snapshot(&self, id: &Id, sealed: &[u8], name_tag: &[u8; 16], end_ns: i128) -> Result<()> {
+    pub fn put_snapshot(&self, id: &Id, sealed: &[u8], listing: &Listing) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_SNAPSHOTS), id.0, sealed);
-        batch.put_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id), []);
+        batch.put_cf(self.cf(CF_BY_DB), Self::by_db_key(&listing.tag, listing.end_ns, id), []);
+        if let Some(k) = listing.wal_key() {
+            batch.put_cf(self.cf(CF_WAL), k, id.0);
+        }
         self.db.write(batch).map_err(|e| self.err(e))
     }
 
     /// Unlist a snapshot (writer only).
-    pub fn remove_snapshot(&self, id: &Id, name_tag: &[u8; 16], end_ns: i128) -> Result<()> {
+    pub fn remove_snapshot(&self, id: &Id, listing: &Listing) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_SNAPSHOTS), id.0);
-        batch.delete_cf(self.cf(CF_BY_DB), Self::by_db_key(name_tag, end_ns, id));
+        batch.delete_cf(self.cf(CF_BY_DB), Self::by_db_key(&listing.tag, listing.end_ns, id));
+        // Another snapshot of the same file (a second push of identical bytes) may have replaced
+        // this one's entry: only this one's is removed.
+        if let Some(k) = listing.wal_key()
+            && self.db.get_pinned_cf(self.cf(CF_WAL), &k).map_err(|e| self.err(e))?.is_some_and(|v| v[..] == id.0)
+        {
+            batch.delete_cf(self.cf(CF_WAL), k);
+        }
         self.db.write(batch).map_err(|e| self.err(e))
+    }
+
+    /// The snapshot holding the archived WAL file `file` of the WAL archive with tag `tag`.
+    pub fn wal_file(&self, tag: &[u8; 16], file: &str) -> Result<Option<Id>> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_WAL), wal_key(tag, file)).map_err(|e| self.err(e))?.and_then(|v| Id::from_slice(&v)))
+    }
+
+    /// Every archived WAL file of the WAL archive with tag `tag`, in name order (by timeline,
+    /// then position), with the snapshot holding it.
+    pub fn wal_files(&self, tag: &[u8; 16]) -> Result<Vec<(String, Id)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_WAL), IteratorMode::From(tag, rocksdb::Direction::Forward)) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if k.len() < 16 || k[..16] != tag[..] {
+                break;
+            }
+            if let (Ok(name), Some(id)) = (std::str::from_utf8(&k[16..]), Id::from_slice(&v)) {
+                out.push((name.to_string(), id));
+            }
+        }
+        Ok(out)
     }
 
     /// The `snapshots/` stamp recorded by [`Index::set_stamp`], if any.

@@ -4,22 +4,56 @@
 
 use repo_format::manifest::Source;
 
-use super::ProducerOutcome;
+use repo_format::postgres::BaseBackup;
+
+use super::{Physical, ProducerOutcome};
+use crate::base_backup::{Recognised, Scanner};
 use crate::dump::{self, DumpFormat, DumpInfo};
 use crate::{Result, StoreError};
 
-/// The first and last bytes of a stream, kept as it passes.
+impl Physical {
+    /// What the stream is, as far as PostgreSQL physical backups go: a WAL file when pushed as
+    /// one; a whole base backup, described for the manifest; or neither (refused when a base
+    /// backup was expected). A base backup cut short, or lacking what a restore needs, is
+    /// refused: it could never be restored.
+    pub(super) fn recognise(&self, info: &mut DumpInfo, scanned: Scanner) -> Result<Option<BaseBackup>> {
+        if let Physical::Wal(_) = self {
+            info.format = Some(DumpFormat::PgWal);
+            return Ok(None);
+        }
+        match scanned.finish() {
+            Recognised::NotBase if *self == Physical::BaseBackup => Err(StoreError::NotBaseBackup(match info.format {
+                Some(f) => format!("it is {}", f.name()),
+                None => "it is not a tar stream that starts with backup_label".into(),
+            })),
+            Recognised::NotBase => Ok(None),
+            Recognised::Incomplete(why) => Err(StoreError::NotBaseBackup(format!("it was cut short or lacks what a restore needs: {why}"))),
+            Recognised::Base(b) => {
+                info.format = Some(DumpFormat::PgBasebackup);
+                info.completion_marker = Some(true);
+                info.server_version = b.pg_version.clone();
+                Ok(Some(b))
+            }
+        }
+    }
+}
+
+/// The first and last bytes of a stream, kept as it passes, and its tar structure if it is a
+/// base backup.
 #[derive(Default)]
 pub(super) struct Edges {
     /// The first [`dump::EDGE`] bytes.
     pub head: Vec<u8>,
     /// The last [`dump::EDGE`] bytes seen so far.
     pub tail: Vec<u8>,
+    /// What a base backup's tar headers and labels showed so far.
+    pub base: Scanner,
 }
 
 impl Edges {
     /// Take in the next bytes of the stream.
     pub fn update(&mut self, data: &[u8]) {
+        self.base.update(data);
         if self.head.len() < dump::EDGE {
             let n = (dump::EDGE - self.head.len()).min(data.len());
             self.head.extend_from_slice(&data[..n]);

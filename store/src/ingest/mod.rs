@@ -44,7 +44,7 @@ mod seal;
 mod sink;
 
 pub use acceptance::{STDERR_LINE_BYTES, STDERR_LINES, shorten};
-pub use options::{CopyOf, IngestOptions, Lineage, ProducerOutcome};
+pub use options::{CopyOf, IngestOptions, Lineage, Physical, ProducerOutcome};
 
 /// What an ingest did.
 #[derive(Clone, Debug)]
@@ -76,9 +76,17 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let lease = crate::lease::take(repo, repo_format::lease::LeaseKind::Ingest)?;
     crate::pack::clean_orphans(&repo.tmp_dir()?)?;
     let index = repo.index_reader()?;
-    options::refuse_look_alike(repo, &index, &opts.db)?;
+    let wal = match (&opts.physical, &opts.lineage) {
+        (_, Lineage::Copy(c)) => c.manifest.wal.clone(),
+        (Physical::Wal(w), Lineage::New) => Some(w.clone()),
+        _ => None,
+    };
+    if wal.is_none() {
+        options::refuse_look_alike(repo, &index, &opts.db)?;
+    }
     let reader = PackReader::new(repo);
-    let bases = if repo.config().writes_deltas() && !opts.no_deltas {
+    // A WAL file is never stored as deltas: its neighbours share no rows, and a push stays cheap.
+    let bases = if repo.config().writes_deltas() && !opts.no_deltas && wal.is_none() {
         let parent = opts.lineage.delta_parent(repo, &index, &opts.db)?;
         let walk = parent.map(|p| {
             // A damaged parent ends the walk: the ingest goes on without proposals, nothing is lost.
@@ -100,8 +108,15 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let writer = streamed.index_writer;
     let stamp = repo.catch_up_for_commit(&writer, &streamed.segments)?;
     writer.put_features(&streamed.features)?;
-    let name_tag = repo.keys().name_tag(&opts.db);
-    let place = opts.lineage.place(started, || writer.latest_of(&name_tag))?;
+    let tag = match &wal {
+        Some(_) => crate::snapshot::wal_tag(repo.keys(), &opts.db),
+        None => repo.keys().name_tag(&opts.db),
+    };
+    let place = opts.lineage.place(started, || writer.latest_of(&tag))?;
+    let base = match &opts.lineage {
+        Lineage::Copy(c) => c.manifest.base.clone(),
+        Lineage::New => streamed.base,
+    };
     let manifest = Manifest {
         version: 1,
         db: opts.db,
@@ -120,6 +135,8 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
         client: format!("dbvault {}", env!("CARGO_PKG_VERSION")),
         origin: place.origin,
         toc: streamed.toc,
+        wal,
+        base,
     };
     let sealed = manifest.encode(repo.keys()).map_err(|e| StoreError::format("snapshot manifest", e))?;
     // Never commit a manifest that could not be read back (readers bound what they accept).
@@ -131,7 +148,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
         file.check().map_err(|source| StoreError::Input { offset: manifest.size, source })?;
     }
     repo.backend().put_new(&repo_format::object_key::snapshot(&id), &sealed)?; // the commit point
-    writer.put_snapshot(&id, &sealed, &name_tag, manifest.end.as_nanosecond())?;
+    writer.put_snapshot(&id, &sealed, &crate::snapshot::listing(repo.keys(), &manifest))?;
     repo.record_stamp_after_change(&writer, stamp)?;
     Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })
 }

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use repo_format::Id;
 use repo_format::manifest::{Manifest, Origin, Source};
+use repo_format::postgres::WalFile;
 
 use super::acceptance;
 use crate::dump::DumpInfo;
@@ -31,6 +32,20 @@ pub struct IngestOptions<'a> {
     pub producer: Option<Box<dyn FnOnce() -> ProducerOutcome + 'a>>,
     /// Whose snapshot this makes: a new one, or a copy of another repository's.
     pub lineage: Lineage,
+    /// Whether the stream is a PostgreSQL base backup or WAL file (SPEC.md section 9.6).
+    pub physical: Physical,
+}
+
+/// What PostgreSQL physical backup an ingest expects the stream to be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Physical {
+    /// A dump; a base backup is recognised as one all the same.
+    #[default]
+    Dump,
+    /// A base backup (`ingest --base`): anything else is refused.
+    BaseBackup,
+    /// A WAL file (`dbvault wal push`): listed in the database's WAL archive, never deltas.
+    Wal(WalFile),
 }
 
 /// How the program that produced the stream ended.

@@ -12,6 +12,7 @@ use chunker::{Batch, Chunker, Input};
 use repo_format::Id;
 use repo_format::contents::TocRef;
 use repo_format::manifest::{Added, Source};
+use repo_format::postgres::BaseBackup;
 use repo_format::tree::{TreeBuilder, TreeRoot};
 
 use super::acceptance::Edges;
@@ -44,6 +45,8 @@ pub(super) struct Streamed {
     pub root: TreeRoot,
     /// The stored table of contents, if the stream's format has a parser.
     pub toc: Option<TocRef>,
+    /// The base backup the stream is, if it is a whole one.
+    pub base: Option<BaseBackup>,
     /// What was added (chunks, bytes, deltas).
     pub added: Added,
     /// The new chunks' super-features, for the local index.
@@ -72,13 +75,14 @@ pub(super) fn run<R: std::io::Read + Send>(
     let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     let (progress, producer, allow_incomplete) = (opts.progress, opts.producer.take(), opts.allow_incomplete);
     let lineage = &opts.lineage;
+    let physical = &opts.physical;
 
     std::thread::scope(|s| {
         let reader = s.spawn(move || {
             let mut edges = Edges::default();
             let mut chunks = match Chunker::with_input(input, params, BATCH_BYTES) {
                 Ok(c) => c,
-                Err(e) => return (0, Edges::default(), Some(e)),
+                Err(e) => return (0, edges, Some(e)),
             };
             loop {
                 while let Ok(buf) = recycled.try_recv() {
@@ -132,16 +136,17 @@ pub(super) fn run<R: std::io::Read + Send>(
                 info.completion_marker = toc.as_ref().and_then(|(_, whole)| *whole);
             }
             let toc = toc.map(|(r, _)| r);
+            let base = physical.recognise(&mut info, edges.base)?;
             let (source, incomplete) = lineage.describe(&info, len, producer.map(|p| p()), allow_incomplete)?;
             let root = tree.finish(&mut |p: &[u8]| dedup.store_node(p))?;
             packs.send(ToPacks::Finish { nodes: std::mem::take(&mut dedup.nodes) }).map_err(|_| writer_gone())?;
-            Ok((len, source, incomplete, root, toc))
+            Ok((len, source, incomplete, root, toc, base))
         });
         drop(packs);
         let written = sink_thread.join().expect("the pack sink does not panic");
         let opened = opening.map(|o| o.join().expect("opening the index does not panic"));
         // The sink's own error explains a "pack writer stopped" seen here.
-        let ((size, source, incomplete, root, toc), written) = match (finished, written) {
+        let ((size, source, incomplete, root, toc, base), written) = match (finished, written) {
             (Ok(f), Ok(Some(w))) => (f, w),
             (_, Err(e)) | (Err(e), _) => return Err(e),
             (Ok(_), Ok(None)) => return Err(writer_gone()),
@@ -155,6 +160,6 @@ pub(super) fn run<R: std::io::Read + Send>(
         added.delta_stored_bytes = deltas.stored;
         added.delta_alone_bytes = deltas.alone;
         let digest = Id(*dedup.digest.finalize().as_bytes());
-        Ok(Streamed { digest, size, source, incomplete, root, toc, added, features, segments, index_writer })
+        Ok(Streamed { digest, size, source, incomplete, root, toc, base, added, features, segments, index_writer })
     })
 }

@@ -164,7 +164,7 @@ impl Repository {
             });
             match m {
                 Ok((m, bytes)) => {
-                    idx.put_snapshot(id, &bytes, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
+                    idx.put_snapshot(id, &bytes, &crate::snapshot::listing(&self.keys, &m))?;
                     report.snapshots_added += 1;
                 }
                 // Skipping it for an unreachable store would give the next snapshot the wrong parent.
@@ -197,7 +197,7 @@ impl Repository {
                     continue;
                 }
             }
-            idx.remove_snapshot(&id, &self.keys.name_tag(&m.db), m.end.as_nanosecond())?;
+            idx.remove_snapshot(&id, &crate::snapshot::listing(&self.keys, &m))?;
             report.snapshots_removed += 1;
         }
         if report != SyncReport::default() {

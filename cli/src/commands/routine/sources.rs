@@ -207,7 +207,7 @@ impl Server<'_> {
     }
 
     fn spec(&self, db: String, command: Vec<String>, env: Vec<(String, String)>) -> Spec {
-        Spec { db, host: None, tags: vec![self.tag()], allow_incomplete: false, no_deltas: false, ping: None, command, env }
+        Spec { db, host: None, tags: vec![self.tag()], allow_incomplete: false, no_deltas: false, base: false, ping: None, command, env }
     }
 }
 

@@ -1,0 +1,139 @@
+//! `dbvault wal push`, `wal fetch` and `wal list`: PostgreSQL's archive_command and
+//! restore_command, and what the archive holds.
+//!
+//! PostgreSQL's contract (its documentation, "Continuous Archiving"): a command that exits 0
+//! has archived or restored the file; any other exit code below 126 is an ordinary failure (the
+//! archiver retries, recovery takes it as "not available"); a death by a signal other than
+//! SIGTERM, or a code above 125, stops the archiver or aborts recovery. So both commands end
+//! with ordinary codes whatever happens, also on SIGINT, and `fetch` keeps "not archived" (12)
+//! apart from a repository it could not read, which it retries first.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+use store::wal::{self, Pushed};
+use store::{Repository, StoreError};
+
+use crate::cli::{Global, WalCommand, WalFetchArgs, WalListArgs, WalPushArgs};
+use crate::{exit, output};
+
+/// Pauses between attempts of a fetch whose repository could not be read.
+const FETCH_RETRY_PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
+
+/// Run a `wal` subcommand.
+pub fn run(g: &Global, c: WalCommand) -> Result<()> {
+    match c {
+        WalCommand::Push(a) => {
+            crate::interrupt::exit_instead_of_dying(exit::ERROR);
+            super::with_repo(g, |repo| push(g, repo, &a))
+        }
+        WalCommand::Fetch(a) => {
+            crate::interrupt::exit_instead_of_dying(exit::ERROR);
+            fetch_retrying(g, &a)
+        }
+        WalCommand::List(a) => super::with_repo(g, |repo| list(g, repo, &a)),
+    }
+}
+
+/// What `wal push --json` prints.
+#[derive(Serialize)]
+struct PushDoc<'a> {
+    db: &'a str,
+    file: &'a str,
+    /// The snapshot holding it.
+    snapshot: repo_format::Id,
+    size: u64,
+    /// Bytes this push stored (0 when it was archived before).
+    stored_bytes: u64,
+    /// Whether it was archived before with the same bytes (nothing stored).
+    already_archived: bool,
+    elapsed_secs: f64,
+}
+
+fn push(g: &Global, repo: &Repository, a: &WalPushArgs) -> Result<()> {
+    let started = Instant::now();
+    let data_directory = std::env::current_dir().ok();
+    let pushed = wal::push(repo, &a.db, &a.path, data_directory.as_deref(), a.host.clone())?;
+    let (snap, stored, again) = match &pushed {
+        Pushed::Stored(s) => (&s.snapshot, s.snapshot.manifest.added.stored_bytes, false),
+        Pushed::AlreadyArchived(s) => (s, 0, true),
+    };
+    let file = snap.manifest.wal.as_ref().map_or("", |w| w.file.as_str());
+    if g.json {
+        output::json(&PushDoc { db: &a.db, file, snapshot: snap.id, size: snap.manifest.size, stored_bytes: stored, already_archived: again, elapsed_secs: started.elapsed().as_secs_f64() })?;
+    } else if !g.quiet {
+        if again {
+            crate::outln!("{file} was archived before with the same bytes (snapshot {}); nothing stored", snap.id.short());
+        } else {
+            crate::outln!("archived {file} for db {}: {}, {} stored, in {:.2} s", a.db, output::size(snap.manifest.size), output::size(stored), started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(())
+}
+
+/// Fetch, trying again after a failure to read the repository: only "not archived" and errors
+/// no retry can change (a wrong password, a bad name, damaged data) end it at once.
+fn fetch_retrying(g: &Global, a: &WalFetchArgs) -> Result<()> {
+    let mut pauses = FETCH_RETRY_PAUSES.iter();
+    loop {
+        let attempt = super::with_repo(g, |repo| fetch(g, repo, a));
+        let Err(e) = attempt else { return Ok(()) };
+        let code = exit::code_for(&e);
+        let final_failure = matches!(code, exit::NOT_ARCHIVED | exit::WRONG_PASSWORD | exit::USAGE | exit::INTEGRITY);
+        match pauses.next() {
+            Some(pause) if !final_failure => {
+                crate::errln!("dbvault: fetching {} failed, trying again in {} s: {}", a.file, pause.as_secs(), output::error_chain(&e));
+                std::thread::sleep(*pause);
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+fn fetch(g: &Global, repo: &Repository, a: &WalFetchArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let snap = wal::find(repo, &index, &a.db, &a.file)?;
+    let target = super::restore::target(&a.dest, true)?;
+    let s = super::restore::restore_to_file(&a.dest, target, &|out| store::restore::restore(repo, &index, &snap, out, None))?;
+    if !g.quiet && g.json {
+        output::json(&serde_json::json!({ "db": a.db, "file": a.file, "snapshot": snap.id, "size": s.bytes, "dest": a.dest }))?;
+    }
+    Ok(())
+}
+
+/// One line of `wal list`.
+#[derive(Serialize)]
+struct WalDoc {
+    file: String,
+    timeline: u32,
+    snapshot: repo_format::Id,
+    size: u64,
+    /// When it was archived.
+    archived: jiff::Timestamp,
+    host: String,
+}
+
+fn list(g: &Global, repo: &Repository, a: &WalListArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let mut docs = Vec::new();
+    for (file, _) in wal::files(repo, &index, &a.db)? {
+        let snap = match wal::find(repo, &index, &a.db, &file) {
+            Ok(s) => s,
+            Err(StoreError::WalNotArchived { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let timeline = wal::WalName::parse(&file).map(|n| n.timeline).unwrap_or_default();
+        docs.push(WalDoc { file, timeline, snapshot: snap.id, size: snap.manifest.size, archived: snap.manifest.end, host: snap.manifest.host });
+    }
+    if g.json {
+        return output::json(&docs);
+    }
+    if docs.is_empty() {
+        crate::outln!("db {} has no archived WAL (archive_command = 'dbvault wal push --db {} %p')", a.db, a.db);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = docs.iter().map(|d| vec![d.file.clone(), d.timeline.to_string(), output::size(d.size), output::local_time(d.archived), d.snapshot.short()]).collect();
+    output::table(&["FILE", "TIMELINE", "SIZE", "ARCHIVED", "SNAPSHOT"], &rows)?;
+    Ok(())
+}

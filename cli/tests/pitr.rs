@@ -1,0 +1,160 @@
+//! Point-in-time recovery against real PostgreSQL servers: WAL archived by `dbvault wal push` as
+//! the server's archive_command, base backups by `ingest --base -- pg_basebackup`, and
+//! `restore --at ... --pgdata DIR`, whose restore_command is `dbvault wal fetch`.
+
+mod common;
+mod servers;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use servers::{Postgres, is_root, run};
+
+/// dbvault as a PostgreSQL server runs it: a copy of the binary, a repository and a password
+/// file, all owned by the server's account (when the tests run as root).
+struct Vault {
+    dir: tempfile::TempDir,
+}
+
+impl Vault {
+    fn new() -> Vault {
+        let v = Vault { dir: tempfile::tempdir().unwrap() };
+        std::fs::copy(common::BIN, v.bin()).unwrap();
+        std::fs::write(v.dir.path().join("password"), "pw\n").unwrap();
+        run(Command::new("chmod").arg("755").arg(v.dir.path()));
+        if is_root() {
+            run(Command::new("chown").args(["-R", "postgres"]).arg(v.dir.path()));
+        }
+        v.ok(&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"]);
+        v
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("dbvault")
+    }
+
+    /// The words that run dbvault on this repository.
+    fn words(&self) -> Vec<String> {
+        let d = self.dir.path().display();
+        vec![self.bin().display().to_string(), "--repo".into(), format!("{d}/repo"), "--password-file".into(), format!("{d}/password")]
+    }
+
+    /// dbvault with `args`, as the server's account when root (so the repository stays writable
+    /// by the archive_command).
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c
+        } else {
+            Command::new(&self.words()[0])
+        };
+        let words = self.words();
+        c.args(if is_root() { &words[..] } else { &words[1..] }).args(args);
+        c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir("/tmp").stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(out.status.success(), "dbvault {args:?} failed: {}", common::stderr(&out));
+        out
+    }
+
+    fn archive_command(&self, db: &str) -> String {
+        format!("-c archive_mode=on -c \"archive_command={} wal push --db {db} -q %p\"", self.words().join(" "))
+    }
+}
+
+fn pgbench(pg: &Postgres, args: &[&str]) {
+    let c = pg.client("pgbench", "postgres");
+    run(Command::new(&c[0]).args(&c[1..c.len() - 2]).args(args).arg("postgres"));
+}
+
+fn dumpall(pg: &Postgres) -> String {
+    let c = pg.client("pg_dumpall", "postgres");
+    // pg_dumpall's \restrict lines carry a random key; the rest must be equal.
+    run(Command::new(&c[0]).args(&c[1..c.len() - 2]).args(["-l", "postgres"])).lines().filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")).collect::<Vec<_>>().join("\n")
+}
+
+/// Switch to a new WAL segment and wait until the one left is archived.
+fn archive_current_segment(pg: &Postgres) {
+    let segment = pg.sql("postgres", "SELECT pg_walfile_name(pg_switch_wal())").trim().to_string();
+    let t0 = Instant::now();
+    loop {
+        let archived = pg.sql("postgres", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").trim().to_string();
+        if archived >= segment {
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "segment {segment} was not archived (last: {archived:?}); server log:\n{}", pg.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Wait until a server recovering to a target has reached it and been promoted.
+fn wait_promoted(pg: &Postgres) {
+    let t0 = Instant::now();
+    while pg.sql("postgres", "SELECT pg_is_in_recovery()").trim() != "f" {
+        assert!(t0.elapsed() < Duration::from_secs(120), "recovery did not end; server log:\n{}", pg.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn markers(pg: &Postgres) -> String {
+    pg.sql("postgres", "SELECT string_agg(n::text, ',' ORDER BY n) FROM marker").trim().to_string()
+}
+
+#[test]
+fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_follows_its_new_timeline() {
+    let v = Vault::new();
+    let pg = Postgres::start_with(&v.archive_command("main"));
+    pg.sql("postgres", "CREATE TABLE marker (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    pgbench(&pg, &["-i", "-s", "2", "-q"]);
+    pg.sql("postgres", "INSERT INTO marker (n) VALUES (1)");
+
+    let mut backup = vec!["ingest", "--db", "main", "--base", "--json", "--"];
+    let basebackup = [pg.bin.join("pg_basebackup").display().to_string(), "-h".into(), pg.sock(), "-U".into(), "postgres".into(), "-D".into(), "-".into(), "-Ft".into(), "-X".into(), "none".into(), "-c".into(), "fast".into()];
+    backup.extend(basebackup.iter().map(String::as_str));
+    let doc: serde_json::Value = serde_json::from_slice(&v.ok(&backup).stdout).unwrap();
+    assert_eq!(doc["source"]["format"], "pg_basebackup-tar", "{doc}");
+
+    pgbench(&pg, &["-c", "2", "-t", "300", "-n"]);
+    pg.sql("postgres", "INSERT INTO marker (n) VALUES (2)");
+    let between = pg.sql("postgres", "SELECT clock_timestamp()").trim().to_string();
+    let at_that_moment = dumpall(&pg);
+    std::thread::sleep(Duration::from_millis(1200));
+    pg.sql("postgres", "INSERT INTO marker (n) VALUES (3)");
+    pgbench(&pg, &["-c", "2", "-t", "100", "-n"]);
+    archive_current_segment(&pg);
+
+    // Recovered to a moment between markers 2 and 3, the cluster is exactly what it was then.
+    let restored = Postgres::empty();
+    v.ok(&["restore", "--db", "main", "--at", &between, "--pgdata", &restored.data()]);
+    restored.launch(&v.archive_command("main"));
+    wait_promoted(&restored);
+    assert_eq!(markers(&restored), "1,2");
+    assert_eq!(dumpall(&restored), at_that_moment);
+
+    // Promoted, it writes on timeline 2 and archives there too; recovering to the end of the
+    // archive follows timeline 2 (recovery_target_timeline = latest), not the old timeline's marker 3.
+    restored.sql("postgres", "INSERT INTO marker (n) VALUES (4)");
+    archive_current_segment(&restored);
+    let list = String::from_utf8(v.ok(&["wal", "list", "--db", "main"]).stdout).unwrap();
+    assert!(list.contains("00000002.history"), "{list}");
+    let latest = Postgres::empty();
+    v.ok(&["restore", "--db", "main", "--at", "latest", "--pgdata", &latest.data()]);
+    latest.launch("");
+    wait_promoted(&latest);
+    assert_eq!(markers(&latest), "1,2,4");
+    drop(restored);
+
+    // The repository holds nothing half-made, and the archive does not mix with the lineage.
+    v.ok(&["check", "--read-data"]);
+    let snaps: serde_json::Value = serde_json::from_slice(&v.ok(&["snapshots", "--json"]).stdout).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 1, "only the base backup is listed: {snaps}");
+}

@@ -1,0 +1,159 @@
+//! PostgreSQL WAL archiving (SPEC.md section 9.6): `dbvault wal push` as `archive_command`,
+//! `dbvault wal fetch` as `restore_command`.
+//!
+//! Each WAL file is stored as a snapshot of its own (deduplicated, compressed and encrypted like
+//! a dump, never as deltas) whose manifest names the file and its cluster. Such snapshots form
+//! the database's *WAL archive*: the local index lists them under the archive's tag and by file
+//! name ([`crate::snapshot::listing`]), apart from the database's lineage of dumps and base
+//! backups. Prune, check and copy treat them as the snapshots they are.
+//!
+//! A push is idempotent: a file already archived with the same bytes is not stored again (after
+//! a crash PostgreSQL pushes the last file again). Different bytes under an archived name, or a
+//! file of another cluster, are refused: two servers archive into one place.
+
+use std::io::Read;
+use std::path::Path;
+
+use repo_format::Id;
+use repo_format::postgres::WalFile;
+
+use crate::index::Index;
+use crate::ingest::{IngestOptions, IngestSummary, Physical};
+use crate::repository::Repository;
+use crate::snapshot::{self, Snapshot, wal_tag};
+use crate::{Result, StoreError};
+
+pub mod header;
+pub mod name;
+
+pub use name::{WalKind, WalName, segment_name};
+
+/// What a push did.
+#[derive(Debug)]
+pub enum Pushed {
+    /// The file was stored as a new snapshot.
+    Stored(IngestSummary),
+    /// The file was archived before with exactly these bytes: nothing was stored.
+    AlreadyArchived(Snapshot),
+}
+
+/// Archive the WAL file at `path` into the WAL archive of `db`.
+///
+/// The cluster is read from a segment's first page; a `.history` or `.backup` file has no
+/// header, so `data_directory` (PostgreSQL runs `archive_command` in it) names the cluster, or
+/// else the archive's own. Returns once the file is durable in the repository.
+pub fn push(repo: &Repository, db: &str, path: &Path, data_directory: Option<&Path>, host: Option<String>) -> Result<Pushed> {
+    let file = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| StoreError::NotWalName(path.display().to_string()))?;
+    let name = WalName::parse(file)?;
+    let io = |e| StoreError::io(format!("reading {}", path.display()), e);
+    let (digest, size, first_page) = digest_file(path).map_err(io)?;
+    let index = repo.index_reader()?;
+    let archived = archive_cluster(repo, &index, db)?;
+    let cluster = match name.kind {
+        WalKind::Segment | WalKind::Partial => match header::segment_header(&first_page) {
+            Some((sysid, _)) => sysid,
+            None => return Err(StoreError::io(format!("reading {}", path.display()), std::io::Error::other("it is not a WAL segment: its first page has no long header"))),
+        },
+        WalKind::History | WalKind::Backup => match data_directory.and_then(header::data_directory_cluster).or(archived) {
+            Some(sysid) => sysid,
+            None => {
+                return Err(StoreError::io(
+                    format!("archiving {file}"),
+                    std::io::Error::other("cannot tell which cluster it belongs to: run it in the data directory, as PostgreSQL runs archive_command"),
+                ));
+            }
+        },
+    };
+    if let Some(archived) = archived
+        && archived != cluster
+    {
+        return Err(StoreError::WalOtherCluster { db: db.to_string(), archived, pushed: cluster, file: file.to_string() });
+    }
+    if let Some(existing) = find_in(repo, &index, db, file)? {
+        return if existing.manifest.digest == digest && existing.manifest.size == size {
+            Ok(Pushed::AlreadyArchived(existing))
+        } else {
+            Err(StoreError::WalConflict { db: db.to_string(), file: file.to_string() })
+        };
+    }
+    drop(index);
+    let input = std::fs::File::open(path).map_err(io)?;
+    let opts = IngestOptions {
+        db: db.to_string(),
+        host,
+        no_deltas: true,
+        physical: Physical::Wal(WalFile { cluster, file: file.to_string() }),
+        ..IngestOptions::default()
+    };
+    let summary = crate::ingest::ingest(repo, input, opts)?;
+    if summary.snapshot.manifest.digest != digest {
+        // PostgreSQL never changes a file it asked to archive; whatever did, the snapshot holds
+        // what was read, and the next push of the same name is refused as a conflict.
+        return Err(StoreError::io(format!("archiving {file}"), std::io::Error::other("the file changed while it was archived")));
+    }
+    Ok(Pushed::Stored(summary))
+}
+
+/// The snapshot holding WAL file `file` of `db`'s archive, if it is archived.
+pub fn find(repo: &Repository, index: &Index, db: &str, file: &str) -> Result<Snapshot> {
+    WalName::parse(file)?;
+    find_in(repo, index, db, file)?.ok_or_else(|| StoreError::WalNotArchived { db: db.to_string(), file: file.to_string() })
+}
+
+fn find_in(repo: &Repository, index: &Index, db: &str, file: &str) -> Result<Option<Snapshot>> {
+    let Some(id) = index.wal_file(&wal_tag(repo.keys(), db), file)? else { return Ok(None) };
+    let snap = by_id(repo, index, id)?;
+    // The index is derived state: the manifest, authenticated, has the last word.
+    Ok(snap.filter(|s| s.manifest.db == db && s.manifest.wal.as_ref().is_some_and(|w| w.file == file)))
+}
+
+fn by_id(repo: &Repository, index: &Index, id: Id) -> Result<Option<Snapshot>> {
+    let Some(bytes) = index.snapshot(&id)? else { return Ok(None) };
+    let manifest = repo_format::manifest::Manifest::decode(repo.keys(), &bytes).map_err(|e| StoreError::format(format!("snapshot {}", id.short()), e))?;
+    Ok(Some(Snapshot { id, manifest }))
+}
+
+/// The archived WAL files of `db`, in name order (by timeline, then position), with the
+/// snapshots holding them.
+pub fn files(repo: &Repository, index: &Index, db: &str) -> Result<Vec<(String, Id)>> {
+    index.wal_files(&wal_tag(repo.keys(), db))
+}
+
+/// The most recently archived WAL file of `db`, if any.
+pub fn latest(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
+    match index.latest_of(&wal_tag(repo.keys(), db))? {
+        Some(id) => by_id(repo, index, id),
+        None => Ok(None),
+    }
+}
+
+/// The cluster whose WAL `db`'s archive holds, if it holds any.
+fn archive_cluster(repo: &Repository, index: &Index, db: &str) -> Result<Option<u64>> {
+    Ok(latest(repo, index, db)?.and_then(|s| s.manifest.wal.map(|w| w.cluster)))
+}
+
+/// The plain BLAKE3 digest (as manifests record it), length and first 8 KiB of a file.
+fn digest_file(path: &Path) -> std::io::Result<(Id, u64, Vec<u8>)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut first = Vec::new();
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if first.len() < 8192 {
+            first.extend_from_slice(&buf[..n.min(8192 - first.len())]);
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((Id(*hasher.finalize().as_bytes()), size, first))
+}
+
+/// The snapshots of `db`'s lineage that are whole base backups, oldest first.
+pub fn base_backups(repo: &Repository, index: &Index, db: &str) -> Result<Vec<Snapshot>> {
+    Ok(snapshot::list(repo, index, Some(db))?.into_iter().filter(|s| s.manifest.base.is_some() && !s.manifest.incomplete).collect())
+}
