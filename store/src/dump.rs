@@ -31,9 +31,9 @@ pub enum DumpFormat {
     TSql,
     /// A compressed stream, by its compressor's name (`gzip`, `zstd`, ...).
     Compressed(&'static str),
-    /// A base backup: `pg_basebackup -Ft -D -` ([`crate::base_backup`]).
+    /// A base backup (`pg_basebackup -Ft -D -`).
     PgBasebackup,
-    /// A WAL file archived by `dbvault wal push` ([`crate::wal`]).
+    /// A WAL file (`dbvault wal push`).
     PgWal,
 }
 
@@ -68,7 +68,6 @@ impl DumpFormat {
     pub fn completion_marker(self) -> Option<&'static str> {
         match self {
             DumpFormat::PgDumpTar => Some("tar end-of-archive blocks"),
-            DumpFormat::PgBasebackup => Some("backup_label first; global/pg_control, backup_manifest and the tar end-of-archive blocks last"),
             DumpFormat::PgDumpCustom => Some("the end of the last data block its table of contents announces"),
             f => f.marker_line(),
         }
@@ -343,10 +342,8 @@ mod tests {
     #[test]
     fn the_head_is_cut_on_a_character_boundary() {
         let s = "ab\u{e9}c"; // 'é' takes bytes 2..4
-        assert_eq!(floor_char_boundary(s, 3), 2);
-        assert_eq!(floor_char_boundary(s, 4), 4);
-        assert_eq!(floor_char_boundary(s, 99), s.len());
-        assert_eq!(floor_char_boundary("", 4096), 0);
+        assert_eq!((floor_char_boundary(s, 3), floor_char_boundary(s, 4)), (2, 4));
+        assert_eq!((floor_char_boundary(s, 99), floor_char_boundary("", 4096)), (s.len(), 0));
     }
 
     const PG: &str = "--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.18 (Debian 15.18-0+deb12u1)\n\
@@ -358,8 +355,7 @@ mod tests {
         let i = rec(PG.as_bytes());
         assert_eq!(i.format.map(DumpFormat::name), Some("pg_dump-plain"));
         assert_eq!(i.tool_version.as_deref(), Some("15.18 (Debian 15.18-0+deb12u1)"));
-        assert_eq!(i.database.as_deref(), Some("shop"));
-        assert_eq!(i.completion_marker, Some(true));
+        assert_eq!((i.database.as_deref(), i.completion_marker), (Some("shop"), Some(true)));
         let cut = &PG.as_bytes()[..PG.len() - 60];
         assert!(rec(cut).is_truncated());
         // The marker quoted far from the end does not count.

@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use repo_format::object_key;
 use repo_format::Id;
 use repo_format::forget_record::Forgotten;
-use repo_format::crypto::Keys;
 use repo_format::manifest::Manifest;
 
 use crate::backend::BackendError;
@@ -46,24 +45,9 @@ fn decode(repo: &Repository, sealed: Vec<(Id, Vec<u8>)>, db: Option<&str>) -> Ve
     out
 }
 
-/// The tag a database's WAL archive is listed under in the local index: a keyed hash, like a
-/// database's name tag, of a text no database name can be (it holds NUL bytes).
-pub fn wal_tag(keys: &Keys, db: &str) -> [u8; 16] {
-    keys.name_tag(&format!("\0wal\0{db}"))
-}
-
-/// Where the local index lists a snapshot: an archived WAL file in its database's WAL archive
-/// (and under its file name), any other snapshot in its database's lineage.
-pub fn listing(keys: &Keys, m: &Manifest) -> Listing {
-    match &m.wal {
-        Some(w) => Listing { tag: wal_tag(keys, &m.db), end_ns: m.end.as_nanosecond(), wal_file: Some(w.file.clone()) },
-        None => Listing { tag: keys.name_tag(&m.db), end_ns: m.end.as_nanosecond(), wal_file: None },
-    }
-}
-
 /// Whether `tag`, the tag of a lineage whose snapshots belong to `db`, is `db`'s WAL archive.
 fn is_wal_archive(repo: &Repository, tag: &[u8; 16], db: &str) -> bool {
-    wal_tag(repo.keys(), db) == *tag
+    crate::index::wal_tag(repo.keys(), db) == *tag
 }
 
 /// Every snapshot in the index, oldest first (optionally only one database's, which may have none).
@@ -162,7 +146,7 @@ fn latest_by_tag(repo: &Repository, index: &Index, tag: &[u8; 16]) -> Result<Opt
 }
 
 /// The snapshots of `db` (which must have some), or of every database; archived WAL files are
-/// not among them (they belong to a database's WAL archive: `crate::wal`).
+/// not among them (they belong to a database's WAL archive).
 pub fn list_some(repo: &Repository, index: &Index, db: Option<&str>) -> Result<Vec<Snapshot>> {
     match db {
         Some(d) => list_of(repo, index, d),
@@ -184,7 +168,7 @@ pub fn forget(repo: &Repository, snapshots: &[Snapshot], reason: &str) -> Result
     let stamp = repo.snapshots_stamp();
     for s in snapshots {
         repo.backend().delete(&object_key::snapshot(&s.id))?;
-        writer.remove_snapshot(&s.id, &listing(repo.keys(), &s.manifest))?;
+        writer.remove_snapshot(&s.id, &Listing::of(repo.keys(), &s.manifest))?;
     }
     repo.record_stamp_after_change(&writer, stamp)?;
     // Their drills go with them (SPEC.md section 9.5); left behind, the next forget removes them.
@@ -244,7 +228,7 @@ pub fn forget_unreadable(repo: &Repository, damaged: &[DamagedManifest]) -> Resu
         if let Some(id) = d.id
             && let Some(m) = writer.snapshot(&id)?.and_then(|b| Manifest::decode(repo.keys(), &b).ok())
         {
-            writer.remove_snapshot(&id, &listing(repo.keys(), &m))?;
+            writer.remove_snapshot(&id, &Listing::of(repo.keys(), &m))?;
         }
     }
     repo.record_stamp_after_change(&writer, stamp)

@@ -34,7 +34,7 @@ mod snapshots;
 mod tuning;
 
 pub use blob_location::BlobLocation;
-pub use snapshots::Listing;
+pub use snapshots::{Listing, wal_tag};
 
 const CF_BLOBS: &str = "blobs";
 const CF_PACKS: &str = "packs";

@@ -3,12 +3,14 @@
 
 use rocksdb::{IteratorMode, WriteBatch};
 use repo_format::Id;
+use repo_format::crypto::Keys;
+use repo_format::manifest::Manifest;
 
 use super::{CF_BY_DB, CF_META, CF_SNAPSHOTS, CF_WAL, Index, STAMP};
 use crate::Result;
 
 /// Where a snapshot is listed: under its lineage's name tag by end time, and for an archived WAL
-/// file also under its name (`crate::snapshot::listing` makes it from a manifest).
+/// file also under its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
     /// The keyed tag of its lineage: a database's, or a database's WAL archive's.
@@ -20,9 +22,25 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// Where the index lists the snapshot whose manifest is `m`: an archived WAL file in its
+    /// database's WAL archive (and under its file name), any other snapshot in its database's
+    /// lineage.
+    pub fn of(keys: &Keys, m: &Manifest) -> Listing {
+        match &m.wal {
+            Some(w) => Listing { tag: wal_tag(keys, &m.db), end_ns: m.end.as_nanosecond(), wal_file: Some(w.file.clone()) },
+            None => Listing { tag: keys.name_tag(&m.db), end_ns: m.end.as_nanosecond(), wal_file: None },
+        }
+    }
+
     fn wal_key(&self) -> Option<Vec<u8>> {
         self.wal_file.as_ref().map(|f| wal_key(&self.tag, f))
     }
+}
+
+/// The tag a database's WAL archive is listed under: a keyed hash, like a database's name tag, of
+/// a text no database name can be (it holds NUL bytes).
+pub fn wal_tag(keys: &Keys, db: &str) -> [u8; 16] {
+    keys.name_tag(&format!("\0wal\0{db}"))
 }
 
 fn wal_key(tag: &[u8; 16], file: &str) -> Vec<u8> {

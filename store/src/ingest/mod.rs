@@ -109,7 +109,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
     let stamp = repo.catch_up_for_commit(&writer, &streamed.segments)?;
     writer.put_features(&streamed.features)?;
     let tag = match &wal {
-        Some(_) => crate::snapshot::wal_tag(repo.keys(), &opts.db),
+        Some(_) => crate::index::wal_tag(repo.keys(), &opts.db),
         None => repo.keys().name_tag(&opts.db),
     };
     let place = opts.lineage.place(started, || writer.latest_of(&tag))?;
@@ -148,7 +148,7 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
         file.check().map_err(|source| StoreError::Input { offset: manifest.size, source })?;
     }
     repo.backend().put_new(&repo_format::object_key::snapshot(&id), &sealed)?; // the commit point
-    writer.put_snapshot(&id, &sealed, &crate::snapshot::listing(repo.keys(), &manifest))?;
+    writer.put_snapshot(&id, &sealed, &crate::index::Listing::of(repo.keys(), &manifest))?;
     repo.record_stamp_after_change(&writer, stamp)?;
     Ok(IngestSummary { snapshot: Snapshot { id, manifest }, elapsed: t0.elapsed() })
 }

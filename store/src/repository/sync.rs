@@ -164,7 +164,7 @@ impl Repository {
             });
             match m {
                 Ok((m, bytes)) => {
-                    idx.put_snapshot(id, &bytes, &crate::snapshot::listing(&self.keys, &m))?;
+                    idx.put_snapshot(id, &bytes, &crate::index::Listing::of(&self.keys, &m))?;
                     report.snapshots_added += 1;
                 }
                 // Skipping it for an unreachable store would give the next snapshot the wrong parent.
@@ -197,7 +197,7 @@ impl Repository {
                     continue;
                 }
             }
-            idx.remove_snapshot(&id, &crate::snapshot::listing(&self.keys, &m))?;
+            idx.remove_snapshot(&id, &crate::index::Listing::of(&self.keys, &m))?;
             report.snapshots_removed += 1;
         }
         if report != SyncReport::default() {

@@ -4,7 +4,7 @@
 //! Each WAL file is stored as a snapshot of its own (deduplicated, compressed and encrypted like
 //! a dump, never as deltas) whose manifest names the file and its cluster. Such snapshots form
 //! the database's *WAL archive*: the local index lists them under the archive's tag and by file
-//! name ([`crate::snapshot::listing`]), apart from the database's lineage of dumps and base
+//! name ([`crate::index::Listing`]), apart from the database's lineage of dumps and base
 //! backups. Prune, check and copy treat them as the snapshots they are.
 //!
 //! A push is idempotent: a file already archived with the same bytes is not stored again (after
@@ -17,10 +17,10 @@ use std::path::Path;
 use repo_format::Id;
 use repo_format::postgres::WalFile;
 
-use crate::index::Index;
+use crate::index::{Index, wal_tag};
 use crate::ingest::{IngestOptions, IngestSummary, Physical};
 use crate::repository::Repository;
-use crate::snapshot::{self, Snapshot, wal_tag};
+use crate::snapshot::{self, Snapshot};
 use crate::{Result, StoreError};
 
 pub mod header;
