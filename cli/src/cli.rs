@@ -16,7 +16,7 @@ pub use monitoring::{DrillArgs, StatusArgs};
 pub use reading::{DiffArgs, LsArgs, RestoreArgs, RowsFormat};
 pub use repair::RepairCommand;
 pub use routine::RunArgs;
-pub use wal::{WalCommand, WalFetchArgs, WalListArgs, WalPushArgs};
+pub use wal::{WalCommand, WalDbArgs, WalFetchArgs, WalPushArgs};
 
 /// dbvault: deduplicating, encrypted backups of database dumps.
 ///

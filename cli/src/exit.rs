@@ -61,6 +61,14 @@ pub struct JobsFailed {
     pub total: usize,
 }
 
+/// `wal verify` found segments missing from a WAL archive: exit code 5.
+#[derive(Debug, thiserror::Error)]
+#[error("db {db}'s WAL archive is missing segments: recovery cannot pass them")]
+pub struct WalMissing {
+    /// The database (WAL archive).
+    pub db: String,
+}
+
 /// Some steps of `run` failed: exit code 9.
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {total} steps FAILED; see the summary")]
@@ -156,7 +164,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     if causes(err).any(|e| e.is::<JobsFailed>() || e.is::<StepsFailed>()) {
         return JOBS_FAILED;
     }
-    if causes(err).any(|e| e.is::<CheckFailed>()) {
+    if causes(err).any(|e| e.is::<CheckFailed>() || e.is::<WalMissing>()) {
         return INTEGRITY;
     }
     if causes(err).any(|e| e.is::<Stale>()) {
@@ -189,7 +197,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 /// Whether the command already printed its JSON document, which reports this error (`ingest
 /// --jobs` with failed jobs, `check` with problems).
 pub fn reported_in_json(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.is::<JobsFailed>() || e.is::<StepsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>() || e.is::<DrillFailed>())
+    err.chain().any(|e| {
+        e.is::<JobsFailed>() || e.is::<StepsFailed>() || e.is::<CheckFailed>() || e.is::<Stale>() || e.is::<DrillFailed>() || e.is::<WalMissing>()
+    })
 }
 
 /// A line of advice for errors where the next step is not obvious from the message.

@@ -151,10 +151,63 @@ fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_foll
     latest.launch("");
     wait_promoted(&latest);
     assert_eq!(markers(&latest), "1,2,4");
+    drop(latest);
+
+    // A second base backup, of the promoted cluster on timeline 2, then more WAL.
+    let basebackup2: Vec<String> = basebackup.iter().map(|w| if *w == pg.sock() { restored.sock() } else { w.clone() }).collect();
+    let mut backup2 = vec!["ingest", "--db", "main", "--base", "--"];
+    backup2.extend(basebackup2.iter().map(String::as_str));
+    v.ok(&backup2);
+    for n in 5..8 {
+        restored.sql("postgres", &format!("INSERT INTO marker (n) VALUES ({n})"));
+        archive_current_segment(&restored);
+    }
+    let verified = v.run(&["wal", "verify", "--db", "main"]);
+    assert_eq!(verified.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&verified.stdout), common::stderr(&verified));
+
+    // Forgetting the first base backup takes the WAL only it needed, and keeps what the second needs.
+    let forgot: serde_json::Value = serde_json::from_slice(&v.ok(&["forget", "--db", "main", "--keep-last", "1", "--json"]).stdout).unwrap();
+    let gone: Vec<&str> = forgot["wal_removed"].as_array().expect("WAL removed").iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(gone.contains(&"000000010000000000000001") && !gone.iter().any(|f| f.ends_with(".history")), "{forgot}");
+    v.ok(&["prune"]);
+    let again = Postgres::empty();
+    v.ok(&["restore", "--db", "main", "--at", "latest", "--pgdata", &again.data()]);
+    again.launch("");
+    wait_promoted(&again);
+    assert_eq!(markers(&again), "1,2,4,5,6,7", "{}", again.log());
+    drop(again);
+
+    // A segment lost from the archive is a gap `wal verify` names (exit code 5).
+    let files: serde_json::Value = serde_json::from_slice(&v.ok(&["wal", "list", "--db", "main", "--json"]).stdout).unwrap();
+    let timeline2: Vec<&serde_json::Value> = files.as_array().unwrap().iter().filter(|f| f["timeline"] == 2 && f["file"].as_str().unwrap().len() == 24).collect();
+    assert!(timeline2.len() >= 3, "{files}");
+    let lost = timeline2[timeline2.len() / 2];
+    v.ok(&["forget", lost["snapshot"].as_str().unwrap()]);
+    let verified = v.run(&["wal", "verify", "--db", "main"]);
+    assert_eq!(verified.status.code(), Some(5), "{}", common::stderr(&verified));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains(lost["file"].as_str().unwrap()));
     drop(restored);
 
     // The repository holds nothing half-made, and the archive does not mix with the lineage.
     v.ok(&["check", "--read-data"]);
     let snaps: serde_json::Value = serde_json::from_slice(&v.ok(&["snapshots", "--json"]).stdout).unwrap();
-    assert_eq!(snaps.as_array().unwrap().len(), 1, "only the base backup is listed: {snaps}");
+    assert_eq!(snaps.as_array().unwrap().len(), 1, "only the kept base backup is listed: {snaps}");
+}
+
+#[test]
+fn restore_at_a_time_gives_the_newest_snapshot_that_ended_by_then() {
+    let e = common::Env::new();
+    let mut ends = Vec::new();
+    for day in 0..3 {
+        let doc = e.ingest("shop", format!("-- day {day}\n").as_bytes());
+        ends.push(doc["time"].as_str().unwrap().to_string());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = e.ok(&["restore", "--db", "shop", "--at", &ends[1], "-o", "-"], b"");
+    assert_eq!(out.stdout, b"-- day 1\n");
+    let before = e.run(&["restore", "--db", "shop", "--at", "2001-01-01 00:00:00+00", "-o", "-"], b"");
+    assert_eq!(before.status.code(), Some(1));
+    assert!(common::stderr(&before).contains("no snapshot from"), "{}", common::stderr(&before));
+    let bad = e.run(&["restore", "--db", "shop", "--at", "tomorrow-ish", "-o", "-"], b"");
+    assert_eq!(bad.status.code(), Some(2), "{}", common::stderr(&bad));
 }

@@ -36,7 +36,12 @@ pub enum WalCommand {
     #[command(verbatim_doc_comment)]
     Fetch(WalFetchArgs),
     /// List a database's archived WAL files, by timeline and position.
-    List(WalListArgs),
+    List(WalDbArgs),
+    /// Whether the WAL archive can serve the base backups: per timeline, the segments archived
+    /// from the oldest base backup's start on and any gap between them; per base backup, whether
+    /// all WAL from its start to its end is archived; the last file archived and when. Exit code
+    /// 5 when something is missing. (`dbvault check` verifies the stored bytes.)
+    Verify(WalDbArgs),
 }
 
 /// `wal push` options.
@@ -64,9 +69,9 @@ pub struct WalFetchArgs {
     pub dest: PathBuf,
 }
 
-/// `wal list` options.
+/// `wal list` and `wal verify` options.
 #[derive(Debug, Args)]
-pub struct WalListArgs {
+pub struct WalDbArgs {
     /// The WAL archive.
     #[arg(long)]
     pub db: String,

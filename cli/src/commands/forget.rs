@@ -116,6 +116,10 @@ struct ForgetDoc<'a> {
     unmatched_rules: &'a [String],
     /// The snapshots removed.
     removed: Vec<Id>,
+    /// Archived WAL files removed (or, in a dry run, to be removed) with the base backups that
+    /// alone needed them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    wal_removed: Vec<String>,
     /// With `--prune` (and not `--dry-run`): what prune did, as `prune --json` prints it.
     #[serde(skip_serializing_if = "Option::is_none")]
     prune: Option<PruneOutput<'a>>,
@@ -163,7 +167,9 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
         let remove = plan.removed();
         (Some(plan), remove)
     };
+    let wal_gone = store::wal::unneeded(repo, &index, &remove)?;
     drop(index);
+    let wal_names: Vec<String> = wal_gone.iter().filter_map(|s| s.manifest.wal.as_ref().map(|w| w.file.clone())).collect();
     let refusal = plan.as_ref().filter(|_| !a.allow_remove_all).and_then(Plan::refusal);
     // With --json, one document: it is printed once prune (if asked for) is done.
     let mut json_doc = None;
@@ -180,7 +186,7 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
         if refusal.is_none() {
             let removed = if a.dry_run { vec![] } else { remove.iter().map(|s| s.id).collect() };
             let unmatched_rules = plan.as_ref().map_or(&[][..], |p| &p.unmatched);
-            json_doc = Some(ForgetDoc { dry_run: a.dry_run, databases, unmatched_rules, removed, prune: None });
+            json_doc = Some(ForgetDoc { dry_run: a.dry_run, databases, unmatched_rules, removed, wal_removed: wal_names.clone(), prune: None });
         }
     } else if !g.quiet {
         for (db, ds) in plan.iter().flat_map(|p| &p.decisions) {
@@ -201,6 +207,13 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
             }
         }
     }
+    if let (Some(first), Some(last)) = (wal_names.first(), wal_names.last())
+        && !g.quiet
+        && !g.json
+    {
+        let verb = if a.dry_run { "would also remove" } else { "also removes" };
+        crate::outln!("{verb} {} archived WAL file(s) only the removed base backups needed ({first} .. {last})", wal_names.len());
+    }
     for rule in plan.iter().flat_map(|p| &p.unmatched) {
         crate::errln!("dbvault: warning: {rule} matched no snapshot");
     }
@@ -213,7 +226,7 @@ pub fn run(g: &Global, repo: &Repository, a: &ForgetArgs) -> Result<()> {
         }
         return json_doc.map_or(Ok(()), |d| output::json(&d));
     }
-    snapshot::forget(repo, &remove, if plan.is_some() { "policy" } else { "by id" })?;
+    snapshot::forget(repo, &[remove.as_slice(), &wal_gone].concat(), if plan.is_some() { "policy" } else { "by id" })?;
     if !g.quiet && !g.json {
         crate::outln!("removed {} snapshot(s){}", remove.len(), if a.prune { "" } else { "; run `dbvault prune` to free their data" });
     }

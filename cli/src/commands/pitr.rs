@@ -263,8 +263,13 @@ fn write_recovery_settings(g: &Global, db: &str, target: &Target, action: &str, 
     }
     settings.push_str("recovery_target_timeline = 'latest'\n");
     let conf = dir.join("postgresql.auto.conf");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&conf).with_context(|| format!("opening {}", conf.display()))?;
-    f.write_all(settings.as_bytes()).and_then(|()| f.sync_all()).with_context(|| format!("writing {}", conf.display()))?;
+    let before = match std::fs::read_to_string(&conf) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(anyhow::Error::from(e).context(format!("reading {}", conf.display()))),
+    };
+    let mut f = std::fs::File::create(&conf).with_context(|| format!("opening {}", conf.display()))?;
+    f.write_all((disable_recovery_settings(&before) + &settings).as_bytes()).and_then(|()| f.sync_all()).with_context(|| format!("writing {}", conf.display()))?;
     let signal = dir.join("recovery.signal");
     std::fs::File::create(&signal).and_then(|f| f.sync_all()).with_context(|| format!("creating {}", signal.display()))?;
     if g.password_file.is_none() && g.password_command.is_none() {
@@ -275,6 +280,22 @@ fn write_recovery_settings(g: &Global, db: &str, target: &Target, action: &str, 
         );
     }
     Ok(())
+}
+
+/// `conf` with its recovery settings commented out: a base backup of a cluster that was itself
+/// restored carries that restore's settings, and PostgreSQL refuses two recovery targets even
+/// when a later line empties one.
+fn disable_recovery_settings(conf: &str) -> String {
+    conf.lines()
+        .map(|line| {
+            let key = line.trim_start().split(|c: char| c == '=' || c.is_whitespace()).next().unwrap_or_default();
+            if key.starts_with("recovery_target") || key == "restore_command" {
+                format!("# disabled by dbvault restore --pgdata: {line}\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
 }
 
 /// The shell command PostgreSQL runs to fetch a WAL file: this binary, this repository and its
@@ -336,6 +357,14 @@ mod tests {
         assert!(parse_time("2026-12-07 14:03:27").is_ok());
         assert!(parse_time("yesterday").is_err());
         assert_eq!(Target::Time(t).setting().unwrap().1, "2026-12-07 13:03:27.000000+00");
+    }
+
+    #[test]
+    fn a_restored_clusters_recovery_settings_are_disabled_and_the_rest_kept() {
+        let conf = "# Do not edit\nwork_mem = '8MB'\nrestore_command = 'x %f %p'\n  recovery_target_time = '2026-01-01'\nrecovery_target_timeline='latest'\n";
+        let out = disable_recovery_settings(conf);
+        assert!(out.contains("\nwork_mem = '8MB'\n") && out.starts_with("# Do not edit\n"), "{out}");
+        assert_eq!(out.lines().filter(|l| l.starts_with("# disabled by dbvault")).count(), 3, "{out}");
     }
 
     #[test]

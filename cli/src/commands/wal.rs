@@ -15,7 +15,7 @@ use serde::Serialize;
 use store::wal::{self, Pushed};
 use store::{Repository, StoreError};
 
-use crate::cli::{Global, WalCommand, WalFetchArgs, WalListArgs, WalPushArgs};
+use crate::cli::{Global, WalCommand, WalFetchArgs, WalDbArgs, WalPushArgs};
 use crate::{exit, output};
 
 /// Pauses between attempts of a fetch whose repository could not be read.
@@ -33,6 +33,7 @@ pub fn run(g: &Global, c: WalCommand) -> Result<()> {
             fetch_retrying(g, &a)
         }
         WalCommand::List(a) => super::with_repo(g, |repo| list(g, repo, &a)),
+        WalCommand::Verify(a) => super::with_repo(g, |repo| verify(g, repo, &a)),
     }
 }
 
@@ -114,7 +115,7 @@ struct WalDoc {
     host: String,
 }
 
-fn list(g: &Global, repo: &Repository, a: &WalListArgs) -> Result<()> {
+fn list(g: &Global, repo: &Repository, a: &WalDbArgs) -> Result<()> {
     let index = repo.index_reader()?;
     let mut docs = Vec::new();
     for (file, _) in wal::files(repo, &index, &a.db)? {
@@ -136,4 +137,37 @@ fn list(g: &Global, repo: &Repository, a: &WalListArgs) -> Result<()> {
     let rows: Vec<Vec<String>> = docs.iter().map(|d| vec![d.file.clone(), d.timeline.to_string(), output::size(d.size), output::local_time(d.archived), d.snapshot.short()]).collect();
     output::table(&["FILE", "TIMELINE", "SIZE", "ARCHIVED", "SNAPSHOT"], &rows)?;
     Ok(())
+}
+
+fn verify(g: &Global, repo: &Repository, a: &WalDbArgs) -> Result<()> {
+    let index = repo.index_reader()?;
+    let v = wal::verify(repo, &index, &a.db)?;
+    let missing = v.has_gaps().then(|| exit::WalMissing { db: a.db.clone() });
+    if g.json {
+        output::json(&v)?;
+        return missing.map_or(Ok(()), |m| Err(m.into()));
+    }
+    let Some(size) = v.segment_size else {
+        crate::outln!("db {} has no archived WAL segment (archive_command = 'dbvault wal push --db {} %p')", a.db, a.db);
+        return Ok(());
+    };
+    crate::outln!("db {}: WAL segments of {}", a.db, output::size(size));
+    for t in &v.timelines {
+        let gaps = if t.missing == 0 { "no gap".to_string() } else { format!("{} MISSING: {}", t.missing, t.missing_names.join(", ")) };
+        crate::outln!("  timeline {}: {} .. {}, {} segment(s), {gaps}", t.timeline, t.first, t.last, t.segments);
+    }
+    for b in &v.base_backups {
+        let state = match &b.missing {
+            None => "its WAL is archived".to_string(),
+            Some(seg) => format!("CANNOT BE RESTORED: {seg} is not archived"),
+        };
+        crate::outln!("  base backup {} (ended {}): {} .. {}, {state}", b.snapshot.short(), output::local_time(b.end), b.first, b.last);
+    }
+    if v.base_backups.is_empty() {
+        crate::outln!("  no base backup: dbvault ingest --db {} --base -- pg_basebackup -D - -Ft -X none", a.db);
+    }
+    if let Some((file, at)) = &v.last_archived {
+        crate::outln!("  last archived: {file} at {}", output::local_time(*at));
+    }
+    missing.map_or(Ok(()), |m| Err(m.into()))
 }

@@ -53,7 +53,9 @@ impl Postgres {
     /// Start the server on `data()` with extra options.
     pub fn launch(&self, extra: &str) {
         let opts = format!("-c listen_addresses='' -k {} -c fsync=off {extra}", self.sock());
-        self.as_server(&["pg_ctl", "-D", &self.data(), "-l", &format!("{}/log", self.sock()), "-w", "-t", "120", "-o", &opts, "start"]);
+        let log = format!("{}/log", self.sock());
+        let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.as_server(&["pg_ctl", "-D", &self.data(), "-l", &log, "-w", "-t", "120", "-o", &opts, "start"])));
+        assert!(started.is_ok(), "the server did not start; its log:\n{}", self.log());
     }
 
     /// The server's log so far.

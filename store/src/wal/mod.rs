@@ -25,8 +25,12 @@ use crate::{Result, StoreError};
 
 pub mod header;
 pub mod name;
+mod retention;
+mod verify;
 
 pub use name::{WalKind, WalName, segment_name};
+pub use retention::unneeded;
+pub use verify::{BaseCoverage, TimelineRun, Verified, verify};
 
 /// What a push did.
 #[derive(Debug)]
@@ -107,7 +111,7 @@ fn find_in(repo: &Repository, index: &Index, db: &str, file: &str) -> Result<Opt
     Ok(snap.filter(|s| s.manifest.db == db && s.manifest.wal.as_ref().is_some_and(|w| w.file == file)))
 }
 
-fn by_id(repo: &Repository, index: &Index, id: Id) -> Result<Option<Snapshot>> {
+pub(crate) fn by_id(repo: &Repository, index: &Index, id: Id) -> Result<Option<Snapshot>> {
     let Some(bytes) = index.snapshot(&id)? else { return Ok(None) };
     let manifest = repo_format::manifest::Manifest::decode(repo.keys(), &bytes).map_err(|e| StoreError::format(format!("snapshot {}", id.short()), e))?;
     Ok(Some(Snapshot { id, manifest }))
@@ -125,6 +129,18 @@ pub fn latest(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snaps
         Some(id) => by_id(repo, index, id),
         None => Ok(None),
     }
+}
+
+/// The cluster's WAL segment size: the length of an archived segment of `db` (none archived: `None`).
+pub fn segment_size(repo: &Repository, index: &Index, db: &str) -> Result<Option<u64>> {
+    for (file, id) in files(repo, index, db)? {
+        if WalName::parse(&file).is_ok_and(|n| n.kind == WalKind::Segment)
+            && let Some(s) = by_id(repo, index, id)?
+        {
+            return Ok(Some(s.manifest.size).filter(|n| n.is_power_of_two() && (1 << 20..=1 << 30).contains(n)));
+        }
+    }
+    Ok(None)
 }
 
 /// The cluster whose WAL `db`'s archive holds, if it holds any.

@@ -47,9 +47,13 @@ pub fn retention(c: &Config, repo: &Repository, backed_up: &BTreeMap<String, Bac
         }
         remove.extend(decisions.into_iter().filter(|d| !d.keep).map(|d| d.snapshot));
     }
-    snapshot::forget(repo, &remove, "policy (dbvault run)")?;
+    let wal = store::wal::unneeded(repo, &repo.index_reader()?, &remove)?;
+    snapshot::forget(repo, &[remove.as_slice(), &wal].concat(), "policy (dbvault run)")?;
     let databases = remove.iter().map(|s| &s.manifest.db).collect::<BTreeSet<_>>().len();
     let mut detail = format!("removed {} snapshot(s) of {databases} database(s)", remove.len());
+    if !wal.is_empty() {
+        detail += &format!(" and {} archived WAL file(s) only their base backups needed", wal.len());
+    }
     if unruled > 0 {
         detail += &format!("; {unruled} database(s) match no rule and keep everything");
     }
