@@ -82,7 +82,7 @@ pub struct StepsFailed {
 /// `status` found databases whose backups are too old, or the last check found damage: exit
 /// code 10.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", stale_message(.stale, .max_age, .damage, .drills))]
+#[error("{}", stale_message(.stale, .max_age, .damage, .problems))]
 pub struct Stale {
     /// The stale databases' names.
     pub stale: Vec<String>,
@@ -90,11 +90,11 @@ pub struct Stale {
     pub max_age: String,
     /// The problems the last check found, if it found any.
     pub damage: Option<u64>,
-    /// Databases whose last drill failed or is too old, with why.
-    pub drills: Vec<String>,
+    /// Databases whose last drill failed or is too old, or whose WAL archive is behind, with why.
+    pub problems: Vec<String>,
 }
 
-fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>, drills: &[String]) -> String {
+fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>, problems: &[String]) -> String {
     let mut parts = Vec::new();
     if !stale.is_empty() {
         parts.push(format!("{} database(s) without a complete snapshot within {max_age}: {}", stale.len(), stale.join(", ")));
@@ -102,7 +102,7 @@ fn stale_message(stale: &[String], max_age: &str, damage: &Option<u64>, drills: 
     if let Some(n) = damage {
         parts.push(format!("the last check found {n} problem(s)"));
     }
-    parts.extend(drills.iter().cloned());
+    parts.extend(problems.iter().cloned());
     parts.join("; ")
 }
 

@@ -7,7 +7,7 @@
 //! Labels are the database (for what is a database's) and the repository's id (its first 8 hex
 //! digits), never snapshot ids or paths: their number stays that of the databases. The last check
 //! (SPEC.md section 9.4) and the stored bytes are the repository's, labelled by its id alone; the
-//! last drills (section 9.5) are each database's.
+//! last drills (section 9.5) and the last WAL file archived (section 9.6) are each database's.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -68,6 +68,11 @@ fn render(repo: &Repository) -> Result<String> {
         samples: Vec::new(),
     };
     let mut drill_passed = Family { name: "dbvault_drill_last_passed", help: "1 if the database's last drill passed (0 if it failed, or it was never drilled).", samples: Vec::new() };
+    let mut wal = Family {
+        name: "dbvault_wal_last_archived_timestamp_seconds",
+        help: "When `wal push` last archived a WAL file of the database (Unix time; only databases with a WAL archive).",
+        samples: Vec::new(),
+    };
     // Drills of snapshots still there, oldest first.
     let present: std::collections::HashSet<_> = index.snapshot_ids()?.into_iter().collect();
     // Per database, oldest first: the end of its last passed drill, and whether its last passed.
@@ -95,6 +100,9 @@ fn render(repo: &Repository) -> Result<String> {
         let (passed_at, last_passed) = drills.get(&db).copied().unwrap_or_default();
         drill_success.samples.push((Some(db.clone()), passed_at.map_or(0.0, seconds)));
         drill_passed.samples.push((Some(db.clone()), f64::from(u8::from(last_passed))));
+        if let Some(w) = store::wal::latest(repo, &index, &db)? {
+            wal.samples.push((Some(db.clone()), seconds(w.manifest.end)));
+        }
     }
     let check = store::check_records::latest(repo)?;
     let check_time = Family {
@@ -114,7 +122,7 @@ fn render(repo: &Repository) -> Result<String> {
     };
     let repository = repo.config().id.short();
     let mut out = String::new();
-    for f in [last_success, last, incomplete, dump, added, duration, count, drill_success, drill_passed, check_time, check_ok, stored] {
+    for f in [last_success, last, incomplete, dump, added, duration, count, drill_success, drill_passed, wal, check_time, check_ok, stored] {
         let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", f.name, f.help, f.name);
         for (db, v) in f.samples {
             let db = db.map_or(String::new(), |db| format!("database=\"{}\",", label(&db)));

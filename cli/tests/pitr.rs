@@ -188,6 +188,18 @@ fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_foll
     assert!(String::from_utf8_lossy(&verified.stdout).contains(lost["file"].as_str().unwrap()));
     drop(restored);
 
+    // Monitoring: the last file archived and its age; an archive that received nothing for
+    // longer than --max-wal-age fails status (exit code 10); a metric for alerts.
+    let status: serde_json::Value = serde_json::from_slice(&v.ok(&["status", "--json"]).stdout).unwrap();
+    assert!(status["databases"][0]["wal"]["last_file"].as_str().is_some_and(|f| f.starts_with("00000002")), "{status}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let late = v.run(&["status", "--max-wal-age", "1s"]);
+    assert_eq!(late.status.code(), Some(10), "{}", common::stderr(&late));
+    assert!(common::stderr(&late).contains("nothing archived by wal push"), "{}", common::stderr(&late));
+    let metrics = v.dir.path().join("metrics.prom");
+    v.ok(&["status", "--metrics-file", metrics.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&metrics).unwrap().contains("dbvault_wal_last_archived_timestamp_seconds{database=\"main\""));
+
     // The repository holds nothing half-made, and the archive does not mix with the lineage.
     v.ok(&["check", "--read-data"]);
     let snaps: serde_json::Value = serde_json::from_slice(&v.ok(&["snapshots", "--json"]).stdout).unwrap();

@@ -18,6 +18,10 @@ pub struct StatusArgs {
     /// A failed last drill fails `status` with or without this option.
     #[arg(long, value_name = "DURATION")]
     pub max_drill_age: Option<String>,
+    /// Fail (exit code 10) when a database's WAL archive (`wal push`) received nothing for this
+    /// long (15min; with archive_timeout set, a little more than it): archiving stopped.
+    #[arg(long, value_name = "DURATION")]
+    pub max_wal_age: Option<String>,
 }
 
 /// `drill` options.

@@ -43,6 +43,19 @@ struct DatabaseStatus {
     last_drill: Option<LastDrill>,
     /// Its last drill failed, or it is older than `--max-drill-age` allows (or there is none).
     drill_problem: Option<String>,
+    /// Its WAL archive (`wal push`), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wal: Option<WalStatus>,
+}
+
+/// A database's WAL archive: the last file archived.
+#[derive(Serialize)]
+struct WalStatus {
+    last_file: String,
+    time: Timestamp,
+    age_seconds: i64,
+    /// Older than `--max-wal-age` allows (always false without it).
+    stale: bool,
 }
 
 /// A database's last drill (SPEC.md section 9.5).
@@ -85,6 +98,7 @@ struct StatusDoc {
 pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
     let max_age = a.max_age.as_deref().map(|s| duration("--max-age", s)).transpose()?;
     let max_drill_age = a.max_drill_age.as_deref().map(|s| duration("--max-drill-age", s)).transpose()?;
+    let max_wal_age = a.max_wal_age.as_deref().map(|s| duration("--max-wal-age", s)).transpose()?;
     let index = repo.index_reader()?;
     let now = Timestamp::now();
     let names = match &a.db {
@@ -122,10 +136,17 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
             _ => None,
         };
         let last_drill = drill.map(|d| LastDrill { snapshot: d.snapshot, age_seconds: now.duration_since(d.end).as_secs(), time: d.end, passed: d.passed, failures: d.failures.len() });
-        databases.push(DatabaseStatus { db, last: last.map(|s| Brief::of(&s, now)), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale, last_drill, drill_problem });
+        let wal = store::wal::latest(repo, &index, &db)?.and_then(|s| {
+            let age = now.duration_since(s.manifest.end);
+            s.manifest.wal.map(|w| WalStatus { last_file: w.file, time: s.manifest.end, age_seconds: age.as_secs(), stale: max_wal_age.is_some_and(|max| age > max) })
+        });
+        databases.push(DatabaseStatus { db, last: last.map(|s| Brief::of(&s, now)), last_complete: last_complete.map(|s| Brief::of(&s, now)), stale, last_drill, drill_problem, wal });
     }
     let stale: Vec<String> = databases.iter().filter(|d| d.stale).map(|d| d.db.clone()).collect();
-    let drill_problems: Vec<String> = databases.iter().filter_map(|d| d.drill_problem.clone()).collect();
+    let mut drill_problems: Vec<String> = databases.iter().filter_map(|d| d.drill_problem.clone()).collect();
+    drill_problems.extend(databases.iter().filter_map(|d| {
+        d.wal.as_ref().filter(|w| w.stale).map(|w| format!("{}: nothing archived by wal push for {} (last: {})", d.db, age(w.age_seconds), w.last_file))
+    }));
     let last_check = store::check_records::latest(repo)?.map(|c| LastCheck {
         age_seconds: now.duration_since(c.time).as_secs(),
         time: c.time,
@@ -148,7 +169,7 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
     // Stale backups or damage are the news, whatever became of the output (a reader that stopped
     // early).
     if !stale.is_empty() || damage.is_some() || !drill_problems.is_empty() {
-        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default(), damage, drills: drill_problems }.into());
+        return Err(crate::exit::Stale { stale, max_age: a.max_age.clone().unwrap_or_default(), damage, problems: drill_problems }.into());
     }
     printed
 }
@@ -186,6 +207,12 @@ fn print(g: &Global, doc: &StatusDoc) -> Result<()> {
             })
             .collect();
         output::table(&["DB", "LAST", "TIME", "AGE", "SIZE", "LAST COMPLETE", "LAST DRILL", "STATE"], &rows)?;
+        for d in databases {
+            if let Some(w) = &d.wal {
+                let state = if w.stale { " STALE" } else { "" };
+                crate::outln!("WAL archive of {}: last {} archived {} ago{state}", output::printable(&d.db), w.last_file, age(w.age_seconds));
+            }
+        }
         match &doc.last_check {
             Some(c) => crate::outln!(
                 "last check: {} ago on {} (data read: {}): {}",
