@@ -9,17 +9,28 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use dbvault_benches::seaweed::Seaweed;
 use servers::{Postgres, is_root, run};
 
 /// dbvault as a PostgreSQL server runs it: a copy of the binary, a repository and a password
 /// file, all owned by the server's account (when the tests run as root).
 struct Vault {
     dir: tempfile::TempDir,
+    /// The repository's S3 URL and the variables that reach it; none: a folder.
+    s3: Option<(String, Vec<(&'static str, &'static str)>)>,
 }
 
 impl Vault {
     fn new() -> Vault {
-        let v = Vault { dir: tempfile::tempdir().unwrap() };
+        Vault::with(None)
+    }
+
+    fn on_s3(server: &Seaweed, prefix: &str) -> Vault {
+        Vault::with(Some((server.url(prefix), server.env().to_vec())))
+    }
+
+    fn with(s3: Option<(String, Vec<(&'static str, &'static str)>)>) -> Vault {
+        let v = Vault { dir: tempfile::tempdir().unwrap(), s3 };
         std::fs::copy(common::BIN, v.bin()).unwrap();
         std::fs::write(v.dir.path().join("password"), "pw\n").unwrap();
         run(Command::new("chmod").arg("755").arg(v.dir.path()));
@@ -37,7 +48,17 @@ impl Vault {
     /// The words that run dbvault on this repository.
     fn words(&self) -> Vec<String> {
         let d = self.dir.path().display();
-        vec![self.bin().display().to_string(), "--repo".into(), format!("{d}/repo"), "--password-file".into(), format!("{d}/password")]
+        let mut w = vec![self.bin().display().to_string(), "--password-file".into(), format!("{d}/password")];
+        match &self.s3 {
+            None => w.extend(["--repo".into(), format!("{d}/repo")]),
+            Some((url, _)) => w.extend(["--repo".into(), url.clone(), "--cache-dir".into(), format!("{d}/cache")]),
+        }
+        w
+    }
+
+    /// The variables the repository needs (S3 credentials).
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        self.s3.as_ref().map_or(vec![], |(_, env)| env.clone())
     }
 
     /// dbvault with `args`, as the server's account when root (so the repository stays writable
@@ -52,7 +73,7 @@ impl Vault {
         };
         let words = self.words();
         c.args(if is_root() { &words[..] } else { &words[1..] }).args(args);
-        c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir("/tmp").stdin(Stdio::null());
+        c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).envs(self.env()).current_dir("/tmp").stdin(Stdio::null());
         c
     }
 
@@ -67,7 +88,14 @@ impl Vault {
     }
 
     fn archive_command(&self, db: &str) -> String {
-        format!("-c archive_mode=on -c \"archive_command={} wal push --db {db} -q %p\"", self.words().join(" "))
+        let env: Vec<String> = self.env().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let env = if env.is_empty() { String::new() } else { format!("env {} ", env.join(" ")) };
+        format!("-c archive_mode=on -c \"archive_command={env}{} wal push --db {db} -q %p\"", self.words().join(" "))
+    }
+
+    /// Start a restored server, which runs this dbvault as its restore_command.
+    fn launch(&self, pg: &Postgres, extra: &str) {
+        pg.launch_with_env(extra, &self.env());
     }
 }
 
@@ -111,7 +139,17 @@ fn markers(pg: &Postgres) -> String {
 
 #[test]
 fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_follows_its_new_timeline() {
-    let v = Vault::new();
+    recover_to_a_time_and_follow_a_new_timeline(&Vault::new());
+}
+
+#[test]
+fn the_same_recovery_from_an_s3_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Seaweed::start(dir.path(), "backups");
+    recover_to_a_time_and_follow_a_new_timeline(&Vault::on_s3(&server, "pitr"));
+}
+
+fn recover_to_a_time_and_follow_a_new_timeline(v: &Vault) {
     let pg = Postgres::start_with(&v.archive_command("main"));
     pg.sql("postgres", "CREATE TABLE marker (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     pgbench(&pg, &["-i", "-s", "2", "-q"]);
@@ -135,7 +173,7 @@ fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_foll
     // Recovered to a moment between markers 2 and 3, the cluster is exactly what it was then.
     let restored = Postgres::empty();
     v.ok(&["restore", "--db", "main", "--at", &between, "--pgdata", &restored.data()]);
-    restored.launch(&v.archive_command("main"));
+    v.launch(&restored, &v.archive_command("main"));
     wait_promoted(&restored);
     assert_eq!(markers(&restored), "1,2");
     assert_eq!(dumpall(&restored), at_that_moment);
@@ -148,7 +186,7 @@ fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_foll
     assert!(list.contains("00000002.history"), "{list}");
     let latest = Postgres::empty();
     v.ok(&["restore", "--db", "main", "--at", "latest", "--pgdata", &latest.data()]);
-    latest.launch("");
+    v.launch(&latest, "");
     wait_promoted(&latest);
     assert_eq!(markers(&latest), "1,2,4");
     drop(latest);
@@ -172,7 +210,7 @@ fn a_cluster_recovered_to_a_time_between_two_markers_has_the_first_ones_and_foll
     v.ok(&["prune"]);
     let again = Postgres::empty();
     v.ok(&["restore", "--db", "main", "--at", "latest", "--pgdata", &again.data()]);
-    again.launch("");
+    v.launch(&again, "");
     wait_promoted(&again);
     assert_eq!(markers(&again), "1,2,4,5,6,7", "{}", again.log());
     drop(again);

@@ -52,10 +52,25 @@ impl Postgres {
 
     /// Start the server on `data()` with extra options.
     pub fn launch(&self, extra: &str) {
+        self.launch_with_env(extra, &[]);
+    }
+
+    /// Start the server on `data()` with extra options and environment variables (which the
+    /// commands it runs, such as restore_command, inherit).
+    pub fn launch_with_env(&self, extra: &str, env: &[(&str, &str)]) {
         let opts = format!("-c listen_addresses='' -k {} -c fsync=off {extra}", self.sock());
         let log = format!("{}/log", self.sock());
-        let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.as_server(&["pg_ctl", "-D", &self.data(), "-l", &log, "-w", "-t", "120", "-o", &opts, "start"])));
-        assert!(started.is_ok(), "the server did not start; its log:\n{}", self.log());
+        let args = ["-D", &self.data(), "-l", &log, "-w", "-t", "120", "-o", &opts, "start"];
+        let mut c = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join("pg_ctl"));
+            c
+        } else {
+            Command::new(self.bin.join("pg_ctl"))
+        };
+        c.args(args).envs(env.iter().copied()).stdin(Stdio::null());
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "the server did not start: {}; its log:\n{}", String::from_utf8_lossy(&out.stderr), self.log());
     }
 
     /// The server's log so far.
