@@ -77,6 +77,17 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     // A history file has no header: the data directory names its cluster.
     std::fs::write(d.path().join("pg_wal/00000002.history"), "1\t0/3000000\tno recovery target specified\n").unwrap();
     assert_eq!(code(&push("pg_wal/00000002.history")), Some(0));
+    // Named like a segment but no whole one: cut short, a folder, a FIFO (which must not block).
+    std::fs::write(d.path().join("pg_wal/000000010000000000000003"), &seg1[..seg1.len() / 2]).unwrap();
+    let cut = push("pg_wal/000000010000000000000003");
+    assert_eq!(code(&cut), Some(1), "{}", stderr(&cut));
+    assert!(stderr(&cut).contains("cut short"), "{}", stderr(&cut));
+    std::fs::create_dir(d.path().join("pg_wal/000000010000000000000004")).unwrap();
+    assert_eq!(code(&push("pg_wal/000000010000000000000004")), Some(1));
+    let fifo = d.path().join("pg_wal/000000010000000000000006");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let blocked = push("pg_wal/000000010000000000000006");
+    assert!(stderr(&blocked).contains("not a regular file"), "{}", stderr(&blocked));
     // Not a WAL file name at all: a usage error, before anything is read.
     std::fs::write(d.path().join("pg_wal/notes.txt"), "x").unwrap();
     assert_eq!(code(&push("pg_wal/notes.txt")), Some(2));

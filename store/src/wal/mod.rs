@@ -32,6 +32,9 @@ pub use name::{WalKind, WalName, segment_name};
 pub use retention::unneeded;
 pub use verify::{BaseCoverage, TimelineRun, Verified, verify};
 
+/// The largest `.history` or `.backup` file accepted (PostgreSQL's are a few hundred bytes).
+const MAX_TEXT_FILE: u64 = 16 << 20;
+
 /// What a push did.
 #[derive(Debug)]
 pub enum Pushed {
@@ -50,13 +53,24 @@ pub fn push(repo: &Repository, db: &str, path: &Path, data_directory: Option<&Pa
     let file = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| StoreError::NotWalName(path.display().to_string()))?;
     let name = WalName::parse(file)?;
     let io = |e| StoreError::io(format!("reading {}", path.display()), e);
+    let refuse = |why: String| StoreError::io(format!("archiving {}", path.display()), std::io::Error::other(why));
+    // A FIFO or device would be read for ever (or block), a folder not at all.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    if matches!(name.kind, WalKind::History | WalKind::Backup) && meta.len() > MAX_TEXT_FILE {
+        return Err(refuse(format!("a {} file of {} bytes is no file PostgreSQL writes", if name.kind == WalKind::History { "history" } else { "backup history" }, meta.len())));
+    }
     let (digest, size, first_page) = digest_file(path).map_err(io)?;
     let index = repo.index_reader()?;
     let archived = archive_cluster(repo, &index, db)?;
     let cluster = match name.kind {
         WalKind::Segment | WalKind::Partial => match header::segment_header(&first_page) {
-            Some((sysid, _)) => sysid,
-            None => return Err(StoreError::io(format!("reading {}", path.display()), std::io::Error::other("it is not a WAL segment: its first page has no long header"))),
+            // PostgreSQL archives whole segments (a .partial one is padded to the full size).
+            Some((sysid, segment_size)) if size == u64::from(segment_size) => sysid,
+            Some((_, segment_size)) => return Err(refuse(format!("it holds {size} bytes but its header says segments are {segment_size}: it was cut short or is no WAL segment"))),
+            None => return Err(refuse("it is not a WAL segment: its first page has no long header".into())),
         },
         WalKind::History | WalKind::Backup => match data_directory.and_then(header::data_directory_cluster).or(archived) {
             Some(sysid) => sysid,
