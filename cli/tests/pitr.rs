@@ -242,6 +242,24 @@ fn recover_to_a_time_and_follow_a_new_timeline(v: &Vault) {
     v.ok(&["check", "--read-data"]);
     let snaps: serde_json::Value = serde_json::from_slice(&v.ok(&["snapshots", "--json"]).stdout).unwrap();
     assert_eq!(snaps.as_array().unwrap().len(), 1, "only the kept base backup is listed: {snaps}");
+
+    // Damaged data: the restore fails (code 5) and leaves no half data directory behind.
+    if v.s3.is_none() {
+        for pack in files_under(&v.dir.path().join("repo/packs")) {
+            let mut bytes = std::fs::read(&pack).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x20;
+            std::fs::write(&pack, bytes).unwrap();
+        }
+        let target = Postgres::empty();
+        let out = v.run(&["restore", "--db", "main", "--at", "latest", "--pgdata", &target.data()]);
+        assert_eq!(out.status.code(), Some(5), "{}", common::stderr(&out));
+        assert!(!std::path::Path::new(&target.data()).exists(), "a failed restore leaves nothing behind");
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).unwrap().flatten().flat_map(|e| if e.path().is_dir() { files_under(&e.path()) } else { vec![e.path()] }).collect()
 }
 
 #[test]

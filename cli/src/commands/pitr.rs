@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
@@ -125,7 +126,15 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs, dir: &Path) -> Result
     let created = prepare(dir)?;
     // Decrypted data: removed on failure and on interruption (only what dbvault created).
     let cleanup_dir = dir.to_path_buf();
-    let _on_interrupt = crate::interrupt::on_interrupt(move || empty_out(&cleanup_dir, created));
+    let _on_interrupt = crate::interrupt::on_interrupt(move || {
+        // The unpacking thread stops at its next file first, so nothing is written after the removal.
+        STOP.store(true, Ordering::SeqCst);
+        let t0 = std::time::Instant::now();
+        while UNPACKING.load(Ordering::SeqCst) && t0.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        empty_out(&cleanup_dir, created);
+    });
     let unpacked = unpack(g, repo, &index, base, dir).and_then(|()| write_recovery_settings(g, db, &target, &a.target_action, dir));
     if let Err(e) = unpacked {
         empty_out(dir, created);
@@ -227,11 +236,13 @@ fn unpack(g: &Global, repo: &Repository, index: &store::index::Index, base: &Sna
             let r = store::restore::restore(repo, index, base, &mut out, Some(&progress));
             r.and_then(|s| out.flush().map(|()| s).map_err(|e| store::StoreError::io("writing the base backup into the pipe", e)))
         });
+        UNPACKING.store(true, Ordering::SeqCst);
         let mut archive = tar::Archive::new(reader);
         archive.set_preserve_permissions(true);
         archive.set_preserve_mtime(true);
         archive.set_overwrite(false);
-        let unpacked = archive.unpack(dir);
+        let unpacked = unpack_entries(&mut archive, dir);
+        UNPACKING.store(false, Ordering::SeqCst);
         // Closing the pipe stops the producer if unpacking stopped early.
         drop(archive);
         (producer.join().expect("the restore thread does not panic"), unpacked)
@@ -248,6 +259,27 @@ fn unpack(g: &Global, repo: &Repository, index: &store::index::Index, base: &Sna
         }
         (_, Err(e)) => Err(anyhow::Error::from(e).context(format!("unpacking base backup {} into {}", base.id.short(), dir.display()))),
     }
+}
+
+/// Set by an interruption: the unpacking stops before its next file.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// Whether files are being unpacked.
+static UNPACKING: AtomicBool = AtomicBool::new(false);
+
+/// Unpack every entry of the tar stream into `dir` (paths that would leave it are refused by the
+/// tar crate), stopping at an interruption.
+fn unpack_entries<R: std::io::Read>(archive: &mut tar::Archive<R>, dir: &Path) -> std::io::Result<()> {
+    for entry in archive.entries()? {
+        if STOP.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("interrupted"));
+        }
+        let mut entry = entry?;
+        let name = entry.path().map(|p| p.display().to_string()).unwrap_or_default();
+        if !entry.unpack_in(dir)? {
+            return Err(std::io::Error::other(format!("member {name:?} would be written outside the folder; nothing of it was")));
+        }
+    }
+    Ok(())
 }
 
 /// Write `recovery.signal` and append the recovery settings to `postgresql.auto.conf`.
