@@ -127,6 +127,18 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     assert!(t0.elapsed() >= Duration::from_secs(5));
     assert!(!d.path().join("pg_wal/X").exists());
 
+    // An offsite copy of the database takes its WAL archive along.
+    let offsite = e.dir.path().join("offsite");
+    let mut init = e.cmd(&["init", "--kdf-memory-kib", "64", "--kdf-iterations", "1"]);
+    init.env("DBVAULT_REPOSITORY", &offsite);
+    assert!(e.run_with(init, b"").status.success());
+    e.ok(&["copy", "--to", offsite.to_str().unwrap(), "--db", "main"], b"");
+    let mut fetch = e.cmd(&["wal", "fetch", "--db", "main", "000000010000000000000001", "pg_wal/FROMCOPY"]);
+    fetch.env("DBVAULT_REPOSITORY", &offsite).current_dir(d.path());
+    let fetched = e.run_with(fetch, b"");
+    assert_eq!(code(&fetched), Some(0), "{}", stderr(&fetched));
+    assert!(std::fs::read(d.path().join("pg_wal/FROMCOPY")).unwrap() == seg1);
+
     // The WAL archive is no database lineage.
     let list: serde_json::Value = serde_json::from_slice(&e.ok(&["snapshots", "--json"], b"").stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 0, "{list}");

@@ -44,8 +44,18 @@ struct CopiedDoc<'a> {
 
 fn copy_between(g: &Global, src: &Repository, dst: &Repository, to: &store::Location, a: &CopyArgs) -> Result<()> {
     let index = src.index_reader()?;
+    // A database's WAL archive travels with it: offsite point-in-time recovery needs both.
     let snapshots = if a.snapshots.is_empty() {
-        snapshot::list_some(src, &index, a.db.as_deref())?
+        match a.db.as_deref() {
+            Some(db) => {
+                let all = [snapshot::list(src, &index, Some(db))?, store::wal::archive(src, &index, db)?].concat();
+                if all.is_empty() {
+                    return Err(snapshot::no_such_database(src, &index, db).into());
+                }
+                all
+            }
+            None => snapshot::list(src, &index, None)?,
+        }
     } else {
         a.snapshots.iter().map(|spec| snapshot::resolve(src, &index, spec, a.db.as_deref())).collect::<Result<Vec<_>, _>>()?
     };

@@ -137,6 +137,15 @@ pub fn files(repo: &Repository, index: &Index, db: &str) -> Result<Vec<(String, 
     index.wal_files(&wal_tag(repo.keys(), db))
 }
 
+/// Every archived WAL file of `db`, as snapshots, in name order.
+pub fn archive(repo: &Repository, index: &Index, db: &str) -> Result<Vec<Snapshot>> {
+    let mut out = Vec::new();
+    for (_, id) in files(repo, index, db)? {
+        out.extend(by_id(repo, index, id)?);
+    }
+    Ok(out)
+}
+
 /// The most recently archived WAL file of `db`, if any.
 pub fn latest(repo: &Repository, index: &Index, db: &str) -> Result<Option<Snapshot>> {
     match index.latest_of(&wal_tag(repo.keys(), db))? {
