@@ -32,6 +32,11 @@ pub const STALE: u8 = 10;
 /// `drill`: the dump did not load cleanly, or a check of the loaded database failed (a drill that
 /// could not start its server is an error, code 1).
 pub const DRILL_FAILED: u8 = 11;
+/// `wal fetch` in a data directory under archive recovery: the file could not be fetched (the
+/// repository could not be read, a wrong password, damaged data, no such WAL archive). Above 125,
+/// so PostgreSQL stops the recovery instead of ending it there and promoting (a code below 126
+/// would read as "no more WAL"). Not 12.
+pub const ABORT_RECOVERY: u8 = 126;
 /// `wal fetch`: the WAL file asked for is not archived (PostgreSQL takes it as the end of the
 /// archive). Never used for a repository that cannot be read: those keep the codes above.
 pub const NOT_ARCHIVED: u8 = 12;
@@ -59,6 +64,19 @@ pub struct JobsFailed {
     pub failed: usize,
     /// Jobs run.
     pub total: usize,
+}
+
+/// `wal fetch` failed during an archive recovery: exit code 126.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "WAL file {file} could not be fetched: {cause}. Exit code 126 makes PostgreSQL stop this recovery rather than end it here as if the archive ended \
+     (and promote too early); fix the repository and start the server again: recovery resumes"
+)]
+pub struct AbortRecovery {
+    /// The WAL file.
+    pub file: String,
+    /// Why, in words.
+    pub cause: String,
 }
 
 /// `wal verify` found segments missing from a WAL archive: exit code 5.
@@ -161,6 +179,9 @@ fn store_error(err: &anyhow::Error) -> Option<&StoreError> {
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> u8 {
+    if causes(err).any(|e| e.is::<AbortRecovery>()) {
+        return ABORT_RECOVERY;
+    }
     if causes(err).any(|e| e.is::<JobsFailed>() || e.is::<StepsFailed>()) {
         return JOBS_FAILED;
     }

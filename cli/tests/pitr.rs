@@ -178,6 +178,32 @@ fn recover_to_a_time_and_follow_a_new_timeline(v: &Vault) {
     assert_eq!(markers(&restored), "1,2");
     assert_eq!(dumpall(&restored), at_that_moment);
 
+    // Ctrl-C in the middle of a restore leaves no half data directory.
+    for delay in [30, 120, 300] {
+        let target = Postgres::empty();
+        let mut c = v.cmd(&["restore", "--db", "main", "--at", &between, "--pgdata", &target.data()]);
+        let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        // The restore runs as the server's account under runuser when root: signal its children too.
+        let _ = Command::new("pkill").args(["-INT", "-f", "--", &format!("--pgdata {}", target.data())]).status();
+        let out = child.wait_with_output().unwrap();
+        let done = out.status.success();
+        eprintln!("restore interrupted after {delay} ms: {:?}", out.status);
+        assert_eq!(std::path::Path::new(&target.data()).join("recovery.signal").exists(), done, "after {delay} ms: {:?} {}", out.status, common::stderr(&out));
+        if !done {
+            assert!(!std::path::Path::new(&target.data()).exists(), "after {delay} ms a half data directory is left: {}", common::stderr(&out));
+        }
+    }
+
+    // A base backup of another cluster cannot serve this WAL archive: refused (code 8).
+    let stranger = Postgres::start();
+    let mut other = vec!["ingest", "--db", "main", "--base", "--"];
+    let other_backup: Vec<String> = basebackup.iter().map(|w| if *w == pg.sock() { stranger.sock() } else { w.clone() }).collect();
+    other.extend(other_backup.iter().map(String::as_str));
+    let refused = v.run(&other);
+    assert_eq!(refused.status.code(), Some(8), "{}", common::stderr(&refused));
+    drop(stranger);
+
     // Promoted, it writes on timeline 2 and archives there too; recovering to the end of the
     // archive follows timeline 2 (recovery_target_timeline = latest), not the old timeline's marker 3.
     restored.sql("postgres", "INSERT INTO marker (n) VALUES (4)");

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use common::{Env, stderr};
 use dbvault_benches::dumpgen::Rng;
 
-/// A segment of `size` bytes of cluster `cluster`: a long page header, then noise.
-fn segment(cluster: u64, size: usize, rng: &mut Rng) -> Vec<u8> {
+/// Segment `number` of `size` bytes of cluster `cluster`: a long page header, then noise.
+fn segment(cluster: u64, number: u64, size: usize, rng: &mut Rng) -> Vec<u8> {
     let mut s: Vec<u8> = (0..size).map(|_| rng.next_u64() as u8).collect();
+    s[8..16].copy_from_slice(&(number * size as u64).to_le_bytes());
     s[0..2].copy_from_slice(&0xD110u16.to_le_bytes());
     s[2..4].copy_from_slice(&0x0002u16.to_le_bytes());
     s[24..32].copy_from_slice(&cluster.to_le_bytes());
@@ -47,7 +48,7 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     let e = Env::new();
     let (seed, mut rng) = common::seeded_rng();
     let d = data_directory(42);
-    let seg1 = segment(42, 1 << 20, &mut rng);
+    let seg1 = segment(42, 1, 1 << 20, &mut rng);
     std::fs::write(d.path().join("pg_wal/000000010000000000000001"), &seg1).unwrap();
     let push = |path: &str| in_dir(&e, d.path(), &["wal", "push", "--db", "main", "--json", path]);
 
@@ -69,7 +70,7 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     assert!(stderr(&conflict).contains("different content"), "{}", stderr(&conflict));
 
     // A segment of another cluster under the same --db.
-    std::fs::write(d.path().join("pg_wal/000000010000000000000002"), segment(43, 1 << 20, &mut rng)).unwrap();
+    std::fs::write(d.path().join("pg_wal/000000010000000000000002"), segment(43, 2, 1 << 20, &mut rng)).unwrap();
     let foreign = push("pg_wal/000000010000000000000002");
     assert_eq!(code(&foreign), Some(8), "{}", stderr(&foreign));
     assert!(stderr(&foreign).contains("cluster 43"), "{}", stderr(&foreign));
@@ -77,6 +78,11 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     // A history file has no header: the data directory names its cluster.
     std::fs::write(d.path().join("pg_wal/00000002.history"), "1\t0/3000000\tno recovery target specified\n").unwrap();
     assert_eq!(code(&push("pg_wal/00000002.history")), Some(0));
+    // Another segment renamed: its first page says where it belongs.
+    std::fs::write(d.path().join("pg_wal/000000010000000000000007"), &seg1).unwrap();
+    let renamed = push("pg_wal/000000010000000000000007");
+    assert_eq!(code(&renamed), Some(1), "{}", stderr(&renamed));
+    assert!(stderr(&renamed).contains("renamed"), "{}", stderr(&renamed));
     // Named like a segment but no whole one: cut short, a folder, a FIFO (which must not block).
     std::fs::write(d.path().join("pg_wal/000000010000000000000003"), &seg1[..seg1.len() / 2]).unwrap();
     let cut = push("pg_wal/000000010000000000000003");
@@ -105,10 +111,30 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     let missing = in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "00000003.history", "pg_wal/RECOVERYHISTORY"]);
     assert_eq!(code(&missing), Some(12), "{}", stderr(&missing));
     assert!(!d.path().join("pg_wal/RECOVERYHISTORY").exists());
+    // A typo in --db is no "not archived": recovery would end there, as if the WAL ended.
     let other_db = in_dir(&e, d.path(), &["wal", "fetch", "--db", "mian", "000000010000000000000001", "pg_wal/RECOVERYXLOG"]);
-    assert_eq!(code(&other_db), Some(12), "{}", stderr(&other_db));
+    assert_eq!(code(&other_db), Some(1), "{}", stderr(&other_db));
+    assert!(stderr(&other_db).contains("databases with one: main"), "{}", stderr(&other_db));
+    let to_folder = in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "000000010000000000000001", "pg_wal"]);
+    assert_eq!(code(&to_folder), Some(2), "{}", stderr(&to_folder));
     let bad_name = in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "../../etc/passwd", "pg_wal/RECOVERYXLOG"]);
     assert_eq!(code(&bad_name), Some(2), "{}", stderr(&bad_name));
+
+    // In a data directory under archive recovery, a failure other than "not archived" exits 126,
+    // which makes PostgreSQL stop rather than end the recovery early and promote.
+    std::fs::write(d.path().join("recovery.signal"), "").unwrap();
+    let mut wrong = e.cmd(&["wal", "fetch", "--db", "main", "000000010000000000000001", "pg_wal/X"]);
+    wrong.env("DBVAULT_PASSWORD", "nope").current_dir(d.path());
+    let wrong = e.run_with(wrong, b"");
+    assert_eq!(code(&wrong), Some(126), "{}", stderr(&wrong));
+    assert!(stderr(&wrong).contains("stop this recovery"), "{}", stderr(&wrong));
+    assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "mian", "000000010000000000000001", "pg_wal/X"])), Some(126));
+    assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "00000009.history", "pg_wal/X"])), Some(12));
+    // A standby retries by itself: ordinary codes there.
+    std::fs::write(d.path().join("standby.signal"), "").unwrap();
+    assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "mian", "000000010000000000000001", "pg_wal/X"])), Some(1));
+    std::fs::remove_file(d.path().join("standby.signal")).unwrap();
+    std::fs::remove_file(d.path().join("recovery.signal")).unwrap();
 
     // A repository that cannot be read is never "not archived".
     let mut wrong = e.cmd(&["wal", "fetch", "--db", "main", "000000010000000000000001", "pg_wal/X"]);
@@ -175,7 +201,7 @@ fn a_push_interrupted_or_killed_exits_as_an_ordinary_failure_and_the_retry_archi
     // SIGINT and SIGTERM while it waits: an exit code, not a death by the signal (PostgreSQL's
     // archiver stops for a signal death other than SIGTERM).
     let seg: PathBuf = d.path().join("pg_wal/000000010000000000000005");
-    std::fs::write(&seg, segment(7, 1 << 20, &mut rng)).unwrap();
+    std::fs::write(&seg, segment(7, 5, 1 << 20, &mut rng)).unwrap();
     for sig in [libc::SIGINT, libc::SIGTERM] {
         let held = hold_index_lock(&e.repo());
         let child = spawn_push(&e, d.path(), "pg_wal/000000010000000000000005");
@@ -190,7 +216,7 @@ fn a_push_interrupted_or_killed_exits_as_an_ordinary_failure_and_the_retry_archi
     // kill -9 at any moment of a push, then PostgreSQL's retry: the file is archived whole.
     for round in 0..4u64 {
         let name = format!("0000000100000000000000{:02X}", 0x10 + round);
-        let bytes = segment(7, 16 << 20, &mut rng);
+        let bytes = segment(7, 0x10 + round, 16 << 20, &mut rng);
         std::fs::write(d.path().join("pg_wal").join(&name), &bytes).unwrap();
         let child = spawn_push(&e, d.path(), &format!("pg_wal/{name}"));
         std::thread::sleep(Duration::from_millis(rng.next_u64() % 600));

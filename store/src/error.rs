@@ -182,6 +182,15 @@ pub enum StoreError {
     /// A name that PostgreSQL never gives a WAL file.
     #[error("{0:?} is not the name of a WAL file (a segment such as 000000010000000000000003, a .partial segment, a .history or a .backup file)")]
     NotWalName(String),
+    /// No WAL was ever archived under this name (a typo, most likely): never "not archived",
+    /// which would end a recovery as if the archive ended there.
+    #[error("db {db:?} has no WAL archive{}", if .known.is_empty() { " (no database has one: archive_command = 'dbvault wal push --db NAME %p')".to_string() } else { format!("; databases with one: {}", .known.join(", ")) })]
+    NoWalArchive {
+        /// The name asked for.
+        db: String,
+        /// The databases that have a WAL archive.
+        known: Vec<String>,
+    },
     /// The WAL file asked for is not in the archive.
     #[error("WAL file {file} is not archived for db {db:?}")]
     WalNotArchived {
@@ -254,8 +263,13 @@ impl StoreError {
         match self {
             StoreError::Format { source, .. } => !matches!(source, FormatError::WrongPassword | FormatError::Random(_)),
             StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } | StoreError::ConfigLost { .. } => true,
-            // A remote store that cannot be reached says nothing about the data's integrity.
-            StoreError::Unreadable { source, .. } => source.is_integrity() || matches!(**source, StoreError::Backend(ref b) if !matches!(b, BackendError::Remote { .. })),
+            // A remote store that cannot be reached, or a file this user may not read (a pack
+            // written by root, say), says nothing about the data's integrity.
+            StoreError::Unreadable { source, .. } => {
+                source.is_integrity()
+                    || matches!(**source, StoreError::Backend(ref b) if !matches!(b, BackendError::Remote { .. })
+                        && !matches!(b, BackendError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied))
+            }
             StoreError::Backend(BackendError::NotFound { .. } | BackendError::Short { .. }) => true,
             _ => false,
         }

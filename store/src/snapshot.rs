@@ -71,6 +71,18 @@ pub fn list_of(repo: &Repository, index: &Index, db: &str) -> Result<Vec<Snapsho
 /// The tags and names of the databases that have snapshots (one manifest read per database the
 /// first time), WAL archives left out.
 fn lineages(repo: &Repository, index: &Index) -> Result<Vec<([u8; 16], String)>> {
+    Ok(all_tags(repo, index)?.into_iter().filter(|(tag, name)| !is_wal_archive(repo, tag, name)).collect())
+}
+
+/// The names of the databases that have a WAL archive (`wal push`), sorted.
+pub fn wal_archives(repo: &Repository, index: &Index) -> Result<Vec<String>> {
+    let mut names: Vec<String> = all_tags(repo, index)?.into_iter().filter(|(tag, name)| is_wal_archive(repo, tag, name)).map(|(_, n)| n).collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Every lineage's and WAL archive's tag, with its database's name.
+fn all_tags(repo: &Repository, index: &Index) -> Result<Vec<([u8; 16], String)>> {
     let mut out = Vec::new();
     for tag in index.db_tags()? {
         let name = match repo.known_name(&tag) {
@@ -83,9 +95,7 @@ fn lineages(repo: &Repository, index: &Index) -> Result<Vec<([u8; 16], String)>>
                 None => continue,
             },
         };
-        if !is_wal_archive(repo, &tag, &name) {
-            out.push((tag, name));
-        }
+        out.push((tag, name));
     }
     Ok(out)
 }

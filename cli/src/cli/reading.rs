@@ -78,7 +78,7 @@ pub struct RestoreArgs {
     pub restore_point: Option<String>,
     /// With --pgdata: what the server does at the target: promote (take writes), pause (stay
     /// read-only to look around; SELECT pg_wal_replay_resume() promotes) or shutdown.
-    #[arg(long, value_name = "ACTION", default_value = "promote", value_parser = ["promote", "pause", "shutdown"], help_heading = "Point-in-time recovery")]
+    #[arg(long, value_name = "ACTION", default_value = "promote", value_parser = ["promote", "pause", "shutdown"], requires = "pgdata", help_heading = "Point-in-time recovery")]
     pub target_action: String,
     /// Choose among this database's snapshots (required for `latest` when there are several
     /// databases).

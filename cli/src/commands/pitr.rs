@@ -6,7 +6,7 @@
 //! there). Starting the server then replays the archived WAL up to the target.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -105,10 +105,13 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs, dir: &Path) -> Result
     let db = a.db.as_deref().ok_or_else(|| crate::exit::usage("--pgdata needs --db NAME: the name base backups and WAL were stored under"))?;
     let target = Target::of(a)?;
     let index = repo.index_reader()?;
-    let bases = wal::base_backups(repo, &index, db)?;
+    // Only base backups of the cluster whose WAL is archived can be recovered with it.
+    let cluster = wal::archive_cluster(repo, &index, db)?;
+    let bases: Vec<Snapshot> =
+        wal::base_backups(repo, &index, db)?.into_iter().filter(|b| cluster.is_none_or(|c| b.manifest.base.as_ref().is_some_and(|i| i.cluster == c))).collect();
     let Some(base) = bases.iter().rev().find(|b| target.after(b)) else {
         match bases.first() {
-            None => bail!("db {db} has no base backup; take one with: dbvault ingest --db {db} --base -- pg_basebackup -D - -Ft -X none"),
+            None => bail!("db {db} has no base backup (of the cluster whose WAL it archives); take one with: dbvault ingest --db {db} --base -- pg_basebackup -D - -Ft -X none"),
             Some(oldest) => bail!(
                 "no base backup of db {db} ended before {}: the oldest ended at {} (a cluster cannot be recovered to a moment before its base backup ended)",
                 target.describe(),
@@ -122,7 +125,16 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs, dir: &Path) -> Result
     {
         bail!("the base backup is of PostgreSQL {v}; dbvault writes recovery settings as PostgreSQL 12 and later read them");
     }
-    check_archive(repo, &index, db, base)?;
+    let last_archived = check_archive(repo, &index, db, base)?;
+    if let Target::Time(t) = &target
+        && last_archived < *t
+    {
+        crate::errln!(
+            "dbvault: WARNING: {} is after the last WAL file archived ({}): PostgreSQL will stop with \"recovery ended before configured recovery target was reached\" unless more WAL is archived by then; --at latest recovers everything archived",
+            output::local_time(*t),
+            output::local_time(last_archived)
+        );
+    }
     let created = prepare(dir)?;
     // Decrypted data: removed on failure and on interruption (only what dbvault created).
     let cleanup_dir = dir.to_path_buf();
@@ -164,8 +176,9 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs, dir: &Path) -> Result
     Ok(())
 }
 
-/// The WAL archive must hold this cluster's WAL from where the base backup starts.
-fn check_archive(repo: &Repository, index: &store::index::Index, db: &str, base: &Snapshot) -> Result<()> {
+/// The WAL archive must hold this cluster's WAL from where the base backup starts; when the last
+/// file was archived.
+fn check_archive(repo: &Repository, index: &store::index::Index, db: &str, base: &Snapshot) -> Result<Timestamp> {
     let info = base.manifest.base.as_ref().expect("a base backup");
     let Some(latest) = wal::latest(repo, index, db)? else {
         bail!("db {db}'s WAL archive is empty: recovery needs the WAL from {} on (archive_command = 'dbvault wal push --db {db} %p')", format_lsn(info.start_lsn));
@@ -187,7 +200,7 @@ fn check_archive(repo: &Repository, index: &store::index::Index, db: &str, base:
             bail!("WAL segment {first}, where base backup {} starts, is not archived for db {db}: recovery from it cannot succeed", base.id.short());
         }
     }
-    Ok(())
+    Ok(latest.manifest.end)
 }
 
 /// Make `dir` a new data directory (mode 0700), or take an empty one; whether it was created.
@@ -300,7 +313,9 @@ fn write_recovery_settings(g: &Global, db: &str, target: &Target, action: &str, 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(anyhow::Error::from(e).context(format!("reading {}", conf.display()))),
     };
-    let mut f = std::fs::File::create(&conf).with_context(|| format!("opening {}", conf.display()))?;
+    // It may hold a password command: readable by the server's account alone, as PostgreSQL makes it.
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&conf).with_context(|| format!("opening {}", conf.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("making {} private", conf.display()))?;
     f.write_all((disable_recovery_settings(&before) + &settings).as_bytes()).and_then(|()| f.sync_all()).with_context(|| format!("writing {}", conf.display()))?;
     let signal = dir.join("recovery.signal");
     std::fs::File::create(&signal).and_then(|f| f.sync_all()).with_context(|| format!("creating {}", signal.display()))?;

@@ -103,7 +103,14 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
     let now = Timestamp::now();
     let names = match &a.db {
         Some(d) => vec![d.clone()],
-        None => snapshot::databases(repo, &index)?,
+        // A database with only a WAL archive (no base backup yet) is watched too.
+        None => {
+            let mut names = snapshot::databases(repo, &index)?;
+            names.extend(snapshot::wal_archives(repo, &index)?);
+            names.sort();
+            names.dedup();
+            names
+        }
     };
     // Each database's last drill: of a snapshot still there.
     let mut drills: std::collections::HashMap<String, repo_format::drill_record::DrillRecord> = std::collections::HashMap::new();
@@ -116,7 +123,8 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
     let mut databases = Vec::new();
     for db in names {
         let last = snapshot::latest(repo, &index, &db)?;
-        if last.is_none() && max_age.is_none() && max_drill_age.is_none() {
+        let wal_last = store::wal::latest(repo, &index, &db)?;
+        if last.is_none() && wal_last.is_none() && max_age.is_none() && max_drill_age.is_none() {
             return Err(snapshot::no_such_database(repo, &index, &db).into());
         }
         // With --max-age, a database asked for that has no snapshot is as stale as can be.
@@ -125,7 +133,7 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
             l => l.clone(),
         };
         let stale = max_age.is_some_and(|max| last_complete.as_ref().is_none_or(|s| now.duration_since(s.manifest.end) > max));
-        if last.is_none() {
+        if last.is_none() && wal_last.is_none() {
             crate::errln!("dbvault: {}", snapshot::no_such_database(repo, &index, &db));
         }
         let drill = drills.remove(&db);
@@ -136,7 +144,7 @@ pub fn run(g: &Global, repo: &Repository, a: &StatusArgs) -> Result<()> {
             _ => None,
         };
         let last_drill = drill.map(|d| LastDrill { snapshot: d.snapshot, age_seconds: now.duration_since(d.end).as_secs(), time: d.end, passed: d.passed, failures: d.failures.len() });
-        let wal = store::wal::latest(repo, &index, &db)?.and_then(|s| {
+        let wal = wal_last.and_then(|s| {
             let age = now.duration_since(s.manifest.end);
             s.manifest.wal.map(|w| WalStatus { last_file: w.file, time: s.manifest.end, age_seconds: age.as_secs(), stale: max_wal_age.is_some_and(|max| age > max) })
         });
@@ -184,7 +192,8 @@ fn print(g: &Global, doc: &StatusDoc) -> Result<()> {
             .iter()
             .map(|d| {
                 let Some(last) = &d.last else {
-                    return vec![output::printable(&d.db).into_owned(), "-".into(), "-".into(), "-".into(), "-".into(), "none".into(), "-".into(), "STALE: no snapshot".into()];
+                    let state = if d.wal.is_some() { "WAL only: no base backup" } else { "STALE: no snapshot" };
+                    return vec![output::printable(&d.db).into_owned(), "-".into(), "-".into(), "-".into(), "-".into(), "none".into(), "-".into(), state.into()];
                 };
                 let complete = match &d.last_complete {
                     Some(c) if c.id == last.id => "the last".to_string(),

@@ -1,13 +1,20 @@
 //! `dbvault wal push`, `wal fetch` and `wal list`: PostgreSQL's archive_command and
 //! restore_command, and what the archive holds.
 //!
-//! PostgreSQL's contract (its documentation, "Continuous Archiving"): a command that exits 0
-//! has archived or restored the file; any other exit code below 126 is an ordinary failure (the
-//! archiver retries, recovery takes it as "not available"); a death by a signal other than
-//! SIGTERM, or a code above 125, stops the archiver or aborts recovery. So both commands end
-//! with ordinary codes whatever happens, also on SIGINT, and `fetch` keeps "not archived" (12)
-//! apart from a repository it could not read, which it retries first.
+//! PostgreSQL's contract (its documentation, "Continuous Archiving", and `RestoreArchivedFile`): a
+//! command that exits 0 has archived or restored the file; any other exit code below 126 is an
+//! ordinary failure (the archiver retries later; recovery takes the file as "not available" and,
+//! outside standby mode, ENDS there and promotes); a death by a signal other than SIGTERM, or a
+//! code above 125, stops the archiver or aborts recovery (the server does not start).
+//!
+//! So `push` ends with ordinary codes whatever happens, also on SIGINT (the archiver retries).
+//! `fetch` exits 12 only for a file its archive lacks. Any other failure, once retried, must not
+//! end an archive recovery early as if the WAL ended there: in a data directory recovering from
+//! the archive (`recovery.signal` without `standby.signal`) it exits 126, which makes PostgreSQL
+//! stop instead; elsewhere (a standby retries by itself) its own code. On a signal it dies of it,
+//! as PostgreSQL expects of an interrupted restore_command.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -28,10 +35,11 @@ pub fn run(g: &Global, c: WalCommand) -> Result<()> {
             crate::interrupt::exit_instead_of_dying(exit::ERROR);
             super::with_repo(g, |repo| push(g, repo, &a))
         }
-        WalCommand::Fetch(a) => {
-            crate::interrupt::exit_instead_of_dying(exit::ERROR);
-            fetch_retrying(g, &a)
-        }
+        WalCommand::Fetch(a) => fetch_retrying(g, &a).map_err(|e| match exit::code_for(&e) {
+            exit::NOT_ARCHIVED => e,
+            _ if in_archive_recovery() => exit::AbortRecovery { file: a.file.clone(), cause: output::error_chain(&e) }.into(),
+            _ => e,
+        }),
         WalCommand::List(a) => super::with_repo(g, |repo| list(g, repo, &a)),
         WalCommand::Verify(a) => super::with_repo(g, |repo| verify(g, repo, &a)),
     }
@@ -76,12 +84,14 @@ fn push(g: &Global, repo: &Repository, a: &WalPushArgs) -> Result<()> {
 /// Fetch, trying again after a failure to read the repository: only "not archived" and errors
 /// no retry can change (a wrong password, a bad name, damaged data) end it at once.
 fn fetch_retrying(g: &Global, a: &WalFetchArgs) -> Result<()> {
+    // No retry makes a wrong destination right.
+    check_dest(&a.dest)?;
     let mut pauses = FETCH_RETRY_PAUSES.iter();
     loop {
         let attempt = super::with_repo(g, |repo| fetch(g, repo, a));
         let Err(e) = attempt else { return Ok(()) };
         let code = exit::code_for(&e);
-        let final_failure = matches!(code, exit::NOT_ARCHIVED | exit::WRONG_PASSWORD | exit::USAGE | exit::INTEGRITY);
+        let final_failure = matches!(code, exit::NOT_ARCHIVED | exit::WRONG_PASSWORD | exit::USAGE | exit::INTEGRITY) || store_error_is_no_archive(&e);
         match pauses.next() {
             Some(pause) if !final_failure => {
                 crate::errln!("dbvault: fetching {} failed, trying again in {} s: {}", a.file, pause.as_secs(), output::error_chain(&e));
@@ -90,6 +100,32 @@ fn fetch_retrying(g: &Global, a: &WalFetchArgs) -> Result<()> {
             _ => return Err(e),
         }
     }
+}
+
+/// The destination must be a new file in an existing folder, or a regular file to replace.
+fn check_dest(dest: &Path) -> Result<()> {
+    let folder = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::symlink_metadata(dest) {
+        Ok(m) if !m.file_type().is_file() => {
+            Err(exit::usage(format!("{} exists and is not a regular file (a link, folder, device or FIFO); wal fetch writes a new file or replaces a regular one", dest.display())))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && folder.is_dir() => Ok(()),
+        Err(_) => Err(exit::usage(format!("{} is not a folder: wal fetch writes into an existing folder", folder.display()))),
+    }
+}
+
+fn store_error_is_no_archive(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| matches!(c.downcast_ref::<StoreError>(), Some(StoreError::NoWalArchive { .. })))
+}
+
+/// Whether the working directory is a data directory in archive recovery (PostgreSQL runs
+/// restore_command there), not in standby mode.
+fn in_archive_recovery() -> bool {
+    Path::new("recovery.signal").exists() && !Path::new("standby.signal").exists()
 }
 
 fn fetch(g: &Global, repo: &Repository, a: &WalFetchArgs) -> Result<()> {
@@ -117,6 +153,7 @@ struct WalDoc {
 
 fn list(g: &Global, repo: &Repository, a: &WalDbArgs) -> Result<()> {
     let index = repo.index_reader()?;
+    wal::require_archive(repo, &index, &a.db)?;
     let mut docs = Vec::new();
     for (file, _) in wal::files(repo, &index, &a.db)? {
         let snap = match wal::find(repo, &index, &a.db, &file) {
@@ -130,10 +167,6 @@ fn list(g: &Global, repo: &Repository, a: &WalDbArgs) -> Result<()> {
     if g.json {
         return output::json(&docs);
     }
-    if docs.is_empty() {
-        crate::outln!("db {} has no archived WAL (archive_command = 'dbvault wal push --db {} %p')", a.db, a.db);
-        return Ok(());
-    }
     let rows: Vec<Vec<String>> = docs.iter().map(|d| vec![d.file.clone(), d.timeline.to_string(), output::size(d.size), output::local_time(d.archived), d.snapshot.short()]).collect();
     output::table(&["FILE", "TIMELINE", "SIZE", "ARCHIVED", "SNAPSHOT"], &rows)?;
     Ok(())
@@ -141,6 +174,7 @@ fn list(g: &Global, repo: &Repository, a: &WalDbArgs) -> Result<()> {
 
 fn verify(g: &Global, repo: &Repository, a: &WalDbArgs) -> Result<()> {
     let index = repo.index_reader()?;
+    wal::require_archive(repo, &index, &a.db)?;
     let v = wal::verify(repo, &index, &a.db)?;
     let missing = v.has_gaps().then(|| exit::WalMissing { db: a.db.clone() });
     if g.json {

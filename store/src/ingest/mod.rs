@@ -117,6 +117,15 @@ pub fn ingest_input<R: std::io::Read + Send>(repo: &Repository, input: Input<R>,
         Lineage::Copy(c) => c.manifest.base.clone(),
         Lineage::New => streamed.base,
     };
+    // A base backup of another cluster than the one whose WAL the database archives could never
+    // be recovered with that WAL.
+    if let (Lineage::New, Some(b)) = (&opts.lineage, &base)
+        && let Some(id) = writer.latest_of(&crate::index::wal_tag(repo.keys(), &opts.db))?
+        && let Some(w) = writer.snapshot(&id)?.and_then(|bytes| Manifest::decode(repo.keys(), &bytes).ok()).and_then(|m| m.wal)
+        && w.cluster != b.cluster
+    {
+        return Err(StoreError::WalOtherCluster { db: opts.db, archived: w.cluster, pushed: b.cluster, file: "the base backup".into() });
+    }
     let manifest = Manifest {
         version: 1,
         db: opts.db,

@@ -167,8 +167,12 @@ impl Repository {
                     idx.put_snapshot(id, &bytes, &crate::index::Listing::of(&self.keys, &m))?;
                     report.snapshots_added += 1;
                 }
-                // Skipping it for an unreachable store would give the next snapshot the wrong parent.
+                // Skipping it for an unreachable store, or one this user may not read, would give
+                // the next snapshot the wrong parent; neither is damage.
                 Err(StoreError::Backend(e @ BackendError::Remote { .. })) => return Err(e.into()),
+                Err(StoreError::Backend(e @ BackendError::Io { .. })) if matches!(&e, BackendError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied) => {
+                    return Err(e.into());
+                }
                 Err(e) => self.warn(format!("skipping damaged snapshot: {e}")),
             }
         }

@@ -7,9 +7,19 @@ use std::path::Path;
 /// `XLP_LONG_HEADER`: the first page of a segment carries the long header.
 const XLP_LONG_HEADER: u16 = 0x0002;
 
-/// What the long header of a segment's first page says: the system identifier and the segment
-/// size. `None` when `page` does not start with a long page header.
-pub fn segment_header(page: &[u8]) -> Option<(u64, u32)> {
+/// What the long header of a segment's first page says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// The cluster's system identifier.
+    pub cluster: u64,
+    /// The cluster's segment size.
+    pub segment_size: u32,
+    /// The position (LSN) of the page: the segment's start.
+    pub page_address: u64,
+}
+
+/// The long header of a segment's first page; `None` when `page` does not start with one.
+pub fn segment_header(page: &[u8]) -> Option<SegmentHeader> {
     // XLogLongPageHeaderData: the 24-byte short header (magic u16, info u16, timeline u32,
     // page address u64, remaining length u32, padding), then system identifier u64, segment size
     // u32 and block size u32, little-endian on the platforms PostgreSQL archives from here.
@@ -17,9 +27,10 @@ pub fn segment_header(page: &[u8]) -> Option<(u64, u32)> {
     if info & XLP_LONG_HEADER == 0 {
         return None;
     }
-    let sysid = u64::from_le_bytes(page.get(24..32)?.try_into().ok()?);
-    let seg_size = u32::from_le_bytes(page.get(32..36)?.try_into().ok()?);
-    (seg_size.is_power_of_two() && (1 << 20..=1 << 30).contains(&seg_size)).then_some((sysid, seg_size))
+    let page_address = u64::from_le_bytes(page.get(8..16)?.try_into().ok()?);
+    let cluster = u64::from_le_bytes(page.get(24..32)?.try_into().ok()?);
+    let segment_size = u32::from_le_bytes(page.get(32..36)?.try_into().ok()?);
+    (segment_size.is_power_of_two() && (1 << 20..=1 << 30).contains(&segment_size)).then_some(SegmentHeader { cluster, segment_size, page_address })
 }
 
 /// The system identifier of the cluster whose data directory is `dir`, from the first 8 bytes of
@@ -41,7 +52,8 @@ mod tests {
         page[2..4].copy_from_slice(&(XLP_LONG_HEADER | 0x4).to_le_bytes());
         page[24..32].copy_from_slice(&7312345678901234567u64.to_le_bytes());
         page[32..36].copy_from_slice(&(16u32 << 20).to_le_bytes());
-        assert_eq!(segment_header(&page), Some((7312345678901234567, 16 << 20)));
+        page[8..16].copy_from_slice(&(3u64 << 24).to_le_bytes());
+        assert_eq!(segment_header(&page), Some(SegmentHeader { cluster: 7312345678901234567, segment_size: 16 << 20, page_address: 3 << 24 }));
         page[2] = 0;
         assert_eq!(segment_header(&page), None);
         assert_eq!(segment_header(b"short"), None);

@@ -62,14 +62,21 @@ pub fn push(repo: &Repository, db: &str, path: &Path, data_directory: Option<&Pa
     if matches!(name.kind, WalKind::History | WalKind::Backup) && meta.len() > MAX_TEXT_FILE {
         return Err(refuse(format!("a {} file of {} bytes is no file PostgreSQL writes", if name.kind == WalKind::History { "history" } else { "backup history" }, meta.len())));
     }
-    let (digest, size, first_page) = digest_file(path).map_err(io)?;
+    let mut first_page = Vec::with_capacity(8192);
+    std::fs::File::open(path).and_then(|f| f.take(8192).read_to_end(&mut first_page)).map_err(io)?;
     let index = repo.index_reader()?;
-    let archived = archive_cluster(repo, &index, db)?;
+    let archived = known_cluster(repo, &index, db)?;
+    // A segment is checked before it is read whole: its header must name a cluster, its length
+    // the header's segment size, its first page the place its name says.
     let cluster = match name.kind {
         WalKind::Segment | WalKind::Partial => match header::segment_header(&first_page) {
-            // PostgreSQL archives whole segments (a .partial one is padded to the full size).
-            Some((sysid, segment_size)) if size == u64::from(segment_size) => sysid,
-            Some((_, segment_size)) => return Err(refuse(format!("it holds {size} bytes but its header says segments are {segment_size}: it was cut short or is no WAL segment"))),
+            Some(h) if meta.len() != u64::from(h.segment_size) => {
+                return Err(refuse(format!("it holds {} bytes but its header says segments are {}: it was cut short or is no WAL segment", meta.len(), h.segment_size)));
+            }
+            Some(h) if name.segment_number(u64::from(h.segment_size)).map(|n| n * u64::from(h.segment_size)) != Some(h.page_address) => {
+                return Err(refuse(format!("its first page is at {}, not where its name puts it: it is another segment renamed", repo_format::postgres::format_lsn(h.page_address))));
+            }
+            Some(h) => h.cluster,
             None => return Err(refuse("it is not a WAL segment: its first page has no long header".into())),
         },
         WalKind::History | WalKind::Backup => match data_directory.and_then(header::data_directory_cluster).or(archived) {
@@ -82,6 +89,7 @@ pub fn push(repo: &Repository, db: &str, path: &Path, data_directory: Option<&Pa
             }
         },
     };
+    let (digest, size) = digest_file(path).map_err(io)?;
     if let Some(archived) = archived
         && archived != cluster
     {
@@ -112,10 +120,23 @@ pub fn push(repo: &Repository, db: &str, path: &Path, data_directory: Option<&Pa
     Ok(Pushed::Stored(summary))
 }
 
-/// The snapshot holding WAL file `file` of `db`'s archive, if it is archived.
+/// The snapshot holding WAL file `file` of `db`'s archive, if it is archived: `WalNotArchived`
+/// when the archive lacks it, `NoWalArchive` when `db` has no archive at all.
 pub fn find(repo: &Repository, index: &Index, db: &str, file: &str) -> Result<Snapshot> {
     WalName::parse(file)?;
-    find_in(repo, index, db, file)?.ok_or_else(|| StoreError::WalNotArchived { db: db.to_string(), file: file.to_string() })
+    if let Some(s) = find_in(repo, index, db, file)? {
+        return Ok(s);
+    }
+    require_archive(repo, index, db)?;
+    Err(StoreError::WalNotArchived { db: db.to_string(), file: file.to_string() })
+}
+
+/// `NoWalArchive` unless `db` has archived WAL.
+pub fn require_archive(repo: &Repository, index: &Index, db: &str) -> Result<()> {
+    match index.latest_of(&wal_tag(repo.keys(), db))? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NoWalArchive { db: db.to_string(), known: snapshot::wal_archives(repo, index)? }),
+    }
 }
 
 fn find_in(repo: &Repository, index: &Index, db: &str, file: &str) -> Result<Option<Snapshot>> {
@@ -167,29 +188,24 @@ pub fn segment_size(repo: &Repository, index: &Index, db: &str) -> Result<Option
 }
 
 /// The cluster whose WAL `db`'s archive holds, if it holds any.
-fn archive_cluster(repo: &Repository, index: &Index, db: &str) -> Result<Option<u64>> {
+pub fn archive_cluster(repo: &Repository, index: &Index, db: &str) -> Result<Option<u64>> {
     Ok(latest(repo, index, db)?.and_then(|s| s.manifest.wal.map(|w| w.cluster)))
 }
 
-/// The plain BLAKE3 digest (as manifests record it), length and first 8 KiB of a file.
-fn digest_file(path: &Path) -> std::io::Result<(Id, u64, Vec<u8>)> {
+/// The cluster `db` belongs to: its WAL archive's, else its latest base backup's.
+fn known_cluster(repo: &Repository, index: &Index, db: &str) -> Result<Option<u64>> {
+    match archive_cluster(repo, index, db)? {
+        Some(c) => Ok(Some(c)),
+        None => Ok(base_backups(repo, index, db)?.last().and_then(|b| b.manifest.base.as_ref().map(|b| b.cluster))),
+    }
+}
+
+/// The plain BLAKE3 digest (as manifests record it) and length of a file.
+fn digest_file(path: &Path) -> std::io::Result<(Id, u64)> {
     let mut f = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut first = Vec::new();
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        if first.len() < 8192 {
-            first.extend_from_slice(&buf[..n.min(8192 - first.len())]);
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((Id(*hasher.finalize().as_bytes()), size, first))
+    let size = std::io::copy(&mut f, &mut hasher)?;
+    Ok((Id(*hasher.finalize().as_bytes()), size))
 }
 
 /// The snapshots of `db`'s lineage that are whole base backups, oldest first.
