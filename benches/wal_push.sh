@@ -80,9 +80,35 @@ run_one() { # NAME ARCHIVE_COMMAND ARCHIVE_DIR [INIT_COMMAND]
 
 for round in $(seq 1 "$rounds"); do
     echo "round $round"
-    # A repository made with the default key derivation: each push pays for it, as users' do.
+    # A repository opened with a typed password's key (Argon2id, 64 MiB, 3 passes), which each
+    # push pays for; and with a key of its own with a generated password (`key add
+    # --generate-password-file`), as the README advises for archive_command.
     run_one dbvault "$work/dbvault --repo $work/repo-dbvault --password-file $work/password wal push --db bench -q %p" "$work/repo-dbvault" \
         "$work/dbvault --repo $work/repo-dbvault --password-file $work/password init -q"
+    run_one dbv-key "$work/dbvault --repo $work/repo-dbv-key --password-file $work/repo-dbv-key.pw wal push --db bench -q %p" "$work/repo-dbv-key" \
+        "rm -f $work/repo-dbv-key.pw && $work/dbvault --repo $work/repo-dbv-key --password-file $work/password init -q && $work/dbvault --repo $work/repo-dbv-key --password-file $work/password key add -q --generate-password-file $work/repo-dbv-key.pw"
     run_one cp "test ! -f $work/archive-cp/%f && cp %p $work/archive-cp/%f" "$work/archive-cp"
     run_one gzip "test ! -f $work/archive-gzip/%f.gz && gzip -1 < %p > $work/archive-gzip/%f.gz" "$work/archive-gzip"
+done
+
+# Capacity: the segments the `cp` command archived, pushed one after another as the archiver
+# would after an outage (a backlog), by each command; seconds per segment.
+echo "backlog of $(ls "$work/archive-cp" | wc -l) segments, pushed one by one"
+rm -rf "$work/backlog" && as_pg mkdir -p "$work/backlog/pg_wal" "$work/backlog/global" "$work/backlog/out-cp" "$work/backlog/out-gzip"
+as_pg cp "$work"/archive-cp/* "$work/backlog/pg_wal/"
+as_pg "$work/dbvault" --repo "$work/backlog/repo" --password-file "$work/password" init -q
+as_pg "$work/dbvault" --repo "$work/backlog/repo2" --password-file "$work/password" init -q
+as_pg "$work/dbvault" --repo "$work/backlog/repo2" --password-file "$work/password" key add -q --generate-password-file "$work/backlog/key.pw"
+for name in dbvault dbv-key cp gzip; do
+    t0=$(date +%s.%N)
+    for f in $(ls "$work/backlog/pg_wal"); do
+        case $name in
+            dbvault) (cd "$work/backlog" && as_pg "$work/dbvault" --repo "$work/backlog/repo" --password-file "$work/password" wal push --db bench -q "pg_wal/$f") ;;
+            dbv-key) (cd "$work/backlog" && as_pg "$work/dbvault" --repo "$work/backlog/repo2" --password-file "$work/backlog/key.pw" wal push --db bench -q "pg_wal/$f") ;;
+            cp) as_pg cp "$work/backlog/pg_wal/$f" "$work/backlog/out-cp/$f" ;;
+            gzip) as_pg sh -c "gzip -1 < $work/backlog/pg_wal/$f > $work/backlog/out-gzip/$f.gz" ;;
+        esac
+    done
+    n=$(ls "$work/backlog/pg_wal" | wc -l)
+    printf '%-8s %.3f s per segment (%.1f segments/s)\n' "$name" "$(echo "($(date +%s.%N) - $t0) / $n" | bc -l)" "$(echo "$n / ($(date +%s.%N) - $t0)" | bc -l)"
 done

@@ -30,6 +30,7 @@ pub use wal::{WalCommand, WalDbArgs, WalFetchArgs, WalPushArgs};
 /// 7 the dump (or restore) command failed, or the dump's reader stopped before its end,
 /// 8 dump refused as empty or incomplete, 9 some jobs of --jobs or steps of run failed,
 /// 10 status: a backup older than --max-age, 11 a drill failed, 12 wal fetch: not archived,
+/// 126 wal fetch during an archive recovery: failed (PostgreSQL then stops recovering),
 /// 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (commands dbvault ran were killed first).
 #[derive(Debug, Parser)]
 #[command(name = "dbvault", version, verbatim_doc_comment, propagate_version = true)]
@@ -413,6 +414,11 @@ pub struct NewKeyArgs {
     /// Read the new password from this file [else DBVAULT_NEW_PASSWORD, else a prompt].
     #[arg(long, env = "DBVAULT_NEW_PASSWORD_FILE", value_name = "FILE")]
     pub new_password_file: Option<PathBuf>,
+    /// Generate a random password (256 bits) into this new file (mode 0600) instead: a key for a
+    /// machine, e.g. archive_command's, which opens the repository in milliseconds (a random
+    /// password needs no slow key derivation; typed ones get it).
+    #[arg(long, value_name = "FILE", conflicts_with = "new_password_file")]
+    pub generate_password_file: Option<PathBuf>,
     /// Argon2id memory for the new key, in KiB.
     #[arg(long, default_value_t = 65536, hide = true)]
     pub kdf_memory_kib: u32,

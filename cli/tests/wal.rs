@@ -232,3 +232,24 @@ fn a_push_interrupted_or_killed_exits_as_an_ordinary_failure_and_the_retry_archi
     let check = e.run(&["check", "--read-data"], b"");
     assert_eq!(code(&check), Some(0), "seed {seed}: {}", stderr(&check));
 }
+
+#[test]
+fn a_generated_machine_key_opens_the_repository_and_its_file_is_never_overwritten() {
+    let e = Env::new();
+    let file = e.dir.path().join("wal-password");
+    e.ok(&["key", "add", "--generate-password-file", file.to_str().unwrap()], b"");
+    let password = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(password.trim().len(), 64, "256 random bits, hex");
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions()) & 0o777, 0o600);
+    let again = e.run(&["key", "add", "--generate-password-file", file.to_str().unwrap()], b"");
+    assert_eq!(code(&again), Some(1), "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), password, "an existing file is never overwritten");
+    let mut c = e.cmd(&["--password-file", file.to_str().unwrap(), "key", "list", "--json"]);
+    c.env_remove("DBVAULT_PASSWORD");
+    let listed = e.run_with(c, b"");
+    assert_eq!(code(&listed), Some(0), "{}", stderr(&listed));
+    let keys: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    // The typed password still opens it too.
+    e.ok(&["snapshots"], b"");
+}

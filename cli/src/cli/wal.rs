@@ -31,8 +31,10 @@ pub enum WalCommand {
     ///
     /// The file is written to a temporary file beside DEST and renamed once its digest is
     /// verified. Exit code 12 when the file is not archived (PostgreSQL takes it as the end of
-    /// the archive); repository errors are retried first and then exit with their own codes (1,
-    /// 3, 5), so a failing repository never looks like the end of the WAL.
+    /// the archive). Other failures (the repository cannot be read, a wrong password, damaged
+    /// data, a --db without WAL) are retried first; during an archive recovery (recovery.signal
+    /// in the data directory) they then exit 126, which makes PostgreSQL stop the recovery rather
+    /// than end it there and promote too early; elsewhere (a standby retries) their own codes.
     #[command(verbatim_doc_comment)]
     Fetch(WalFetchArgs),
     /// List a database's archived WAL files, by timeline and position.

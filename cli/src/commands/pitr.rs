@@ -169,7 +169,7 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs, dir: &Path) -> Result
         );
         crate::outln!("start the server to replay the archived WAL up to {} and then {}:", target.describe(), a.target_action);
         crate::outln!("  pg_ctl -D {} -l {}/recovery.log start", dir.display(), dir.display());
-        if rustix_is_root() {
+        if running_as_root() {
             crate::outln!("(as root: first chown -R postgres: {}, and run the server as postgres)", dir.display());
         }
     }
@@ -385,7 +385,7 @@ fn conf_quote(s: &str) -> String {
     s.replace('\'', "''")
 }
 
-fn rustix_is_root() -> bool {
+fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }

@@ -176,20 +176,20 @@ impl Repository {
         let backend = location.backend(access)?;
         let unverified = read_config(backend.as_ref())?;
         let repo_id = unverified.id();
-        let mut tried = 0;
-        let mut foreign = 0;
+        let (mut tried, mut foreign) = (0, 0);
         let mut problems = Vec::new();
         let mut master = None;
         let mut key_id = Id::default();
-        let key_names = backend.list(object_key::KEYS)?;
-        for key in &key_names {
-            let kf = match backend.get(key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.as_str(), e))) {
-                Ok(kf) => kf,
-                Err(e) => {
-                    problems.push(e.to_string());
-                    continue;
-                }
-            };
+        let mut key_files = Vec::new();
+        for key in backend.list(object_key::KEYS)? {
+            match backend.get(&key).map_err(StoreError::from).and_then(|b| KeyFile::decode(&b).map_err(|e| StoreError::format(key.as_str(), e))) {
+                Ok(kf) => key_files.push((key, kf)),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        // Cheapest derivations first: a machine's generated-password key opens in milliseconds.
+        key_files.sort_by_key(|(_, kf)| u64::from(kf.params.memory_kib) * u64::from(kf.params.iterations));
+        for (key, kf) in &key_files {
             tried += 1;
             if kf.repository.is_some_and(|r| r != repo_id) {
                 foreign += 1;
