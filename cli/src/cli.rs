@@ -262,9 +262,7 @@ pub enum Command {
     ///   dbvault repair snapshots             # what is still damaged; --forget removes it
     #[command(subcommand, verbatim_doc_comment)]
     Repair(RepairCommand),
-    /// PostgreSQL WAL archiving for point-in-time recovery: `wal push` as archive_command, `wal
-    /// fetch` as restore_command; with base backups (`ingest --base`), `restore --at TIME
-    /// --pgdata DIR` brings a cluster back as it was at any moment.
+    /// PostgreSQL WAL archiving (archive_command, restore_command) for point-in-time recovery.
     #[command(subcommand)]
     Wal(WalCommand),
     /// Print a completion script: dbvault completions bash > /etc/bash_completion.d/dbvault
@@ -414,9 +412,8 @@ pub struct NewKeyArgs {
     /// Read the new password from this file [else DBVAULT_NEW_PASSWORD, else a prompt].
     #[arg(long, env = "DBVAULT_NEW_PASSWORD_FILE", value_name = "FILE")]
     pub new_password_file: Option<PathBuf>,
-    /// Generate a random password (256 bits) into this new file (mode 0600) instead: a key for a
-    /// machine, e.g. archive_command's, which opens the repository in milliseconds (a random
-    /// password needs no slow key derivation; typed ones get it).
+    /// Generate a random password (256 bits) into this new file (mode 0600) instead: a machine's
+    /// key, e.g. archive_command's, opened in milliseconds (it needs no slow key derivation).
     #[arg(long, value_name = "FILE", conflicts_with = "new_password_file")]
     pub generate_password_file: Option<PathBuf>,
     /// Argon2id memory for the new key, in KiB.

@@ -88,7 +88,7 @@ fn writers_at_once_leave_a_whole_file_and_a_device_is_never_replaced() {
             assert!(c.wait_with_output().unwrap().status.success());
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(text.matches("# TYPE ").count(), 12, "every family, whole:\n{text}");
+        assert_eq!(text.matches("# TYPE ").count(), 13, "every family, whole:\n{text}");
         assert!(text.ends_with('\n'));
     }
     let left: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
