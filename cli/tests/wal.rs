@@ -16,6 +16,7 @@ use dbvault_benches::dumpgen::Rng;
 /// Segment `number` of `size` bytes of cluster `cluster`: a long page header, then noise.
 fn segment(cluster: u64, number: u64, size: usize, rng: &mut Rng) -> Vec<u8> {
     let mut s: Vec<u8> = (0..size).map(|_| rng.next_u64() as u8).collect();
+    s[4..8].copy_from_slice(&1u32.to_le_bytes());
     s[8..16].copy_from_slice(&(number * size as u64).to_le_bytes());
     s[0..2].copy_from_slice(&0xD110u16.to_le_bytes());
     s[2..4].copy_from_slice(&0x0002u16.to_le_bytes());
@@ -78,6 +79,20 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     // A history file has no header: the data directory names its cluster.
     std::fs::write(d.path().join("pg_wal/00000002.history"), "1\t0/3000000\tno recovery target specified\n").unwrap();
     assert_eq!(code(&push("pg_wal/00000002.history")), Some(0));
+    // A hole: segment 5 missing while 9 is archived is no end of the WAL (5, damage; in a
+    // recovering data directory 126, below); after the last one it is (12).
+    std::fs::write(d.path().join("pg_wal/000000010000000000000009"), segment(42, 9, 1 << 20, &mut rng)).unwrap();
+    assert_eq!(code(&push("pg_wal/000000010000000000000009")), Some(0));
+    let hole = in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "000000010000000000000005", "pg_wal/X"]);
+    assert_eq!(code(&hole), Some(5), "{}", stderr(&hole));
+    assert!(stderr(&hole).contains("a hole"), "{}", stderr(&hole));
+    assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "00000001000000000000000A", "pg_wal/X"])), Some(12));
+    // A later timeline's segment under an earlier timeline's name.
+    let mut later_timeline = segment(42, 11, 1 << 20, &mut rng);
+    later_timeline[4..8].copy_from_slice(&2u32.to_le_bytes());
+    std::fs::write(d.path().join("pg_wal/00000001000000000000000B"), &later_timeline).unwrap();
+    let renamed_timeline = push("pg_wal/00000001000000000000000B");
+    assert_eq!(code(&renamed_timeline), Some(1), "{}", stderr(&renamed_timeline));
     // Another segment renamed: its first page says where it belongs.
     std::fs::write(d.path().join("pg_wal/000000010000000000000007"), &seg1).unwrap();
     let renamed = push("pg_wal/000000010000000000000007");
@@ -130,6 +145,7 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     assert!(stderr(&wrong).contains("stop this recovery"), "{}", stderr(&wrong));
     assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "mian", "000000010000000000000001", "pg_wal/X"])), Some(126));
     assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "00000009.history", "pg_wal/X"])), Some(12));
+    assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "main", "000000010000000000000005", "pg_wal/X"])), Some(126), "a hole stops recovery");
     // A standby retries by itself: ordinary codes there.
     std::fs::write(d.path().join("standby.signal"), "").unwrap();
     assert_eq!(code(&in_dir(&e, d.path(), &["wal", "fetch", "--db", "mian", "000000010000000000000001", "pg_wal/X"])), Some(1));
@@ -170,7 +186,7 @@ fn pushes_are_idempotent_other_bytes_and_other_clusters_are_refused_and_fetch_re
     assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
     let files: serde_json::Value = serde_json::from_slice(&e.ok(&["wal", "list", "--db", "main", "--json"], b"").stdout).unwrap();
     let names: Vec<&str> = files.as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
-    assert_eq!(names, ["000000010000000000000001", "00000002.history"], "by timeline, then position");
+    assert_eq!(names, ["000000010000000000000001", "000000010000000000000009", "00000002.history"], "by timeline, then position");
 }
 
 /// Hold the repository index's lock, as a long commit would, until dropped.

@@ -167,7 +167,7 @@ pub enum StoreError {
     /// A WAL file of another cluster pushed into a database's WAL archive.
     #[error(
         "db {db:?} archives the WAL of PostgreSQL cluster {archived} (its system identifier), but {file} belongs to cluster {pushed}: \
-         a different or re-initialised cluster (initdb, pg_upgrade) needs its own --db; nothing was stored"
+         a different or re-initialised cluster (initdb, pg_upgrade) needs its own --db; nothing was committed"
     )]
     WalOtherCluster {
         /// The database (WAL archive) name.
@@ -190,6 +190,16 @@ pub enum StoreError {
         db: String,
         /// The databases that have a WAL archive.
         known: Vec<String>,
+    },
+    /// A segment missing from the archive while a later one of its timeline is there: a hole.
+    #[error("WAL segment {file} is missing from db {db:?}'s archive, though {later} is archived: a hole (lost or never pushed), not the end of the WAL; `dbvault wal verify --db {db}` lists the holes")]
+    WalGap {
+        /// The database (WAL archive) name.
+        db: String,
+        /// The missing segment.
+        file: String,
+        /// A later segment of the same timeline that is archived.
+        later: String,
     },
     /// The WAL file asked for is not in the archive.
     #[error("WAL file {file} is not archived for db {db:?}")]
@@ -262,7 +272,7 @@ impl StoreError {
     pub fn is_integrity(&self) -> bool {
         match self {
             StoreError::Format { source, .. } => !matches!(source, FormatError::WrongPassword | FormatError::Random(_)),
-            StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } | StoreError::ConfigLost { .. } => true,
+            StoreError::MissingBlob { .. } | StoreError::DigestMismatch { .. } | StoreError::ConfigLost { .. } | StoreError::WalGap { .. } => true,
             // A remote store that cannot be reached, or a file this user may not read (a pack
             // written by root, say), says nothing about the data's integrity.
             StoreError::Unreadable { source, .. } => {

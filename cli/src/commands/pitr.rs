@@ -126,6 +126,14 @@ pub fn run(g: &Global, repo: &Repository, a: &RestoreArgs, dir: &Path) -> Result
         bail!("the base backup is of PostgreSQL {v}; dbvault writes recovery settings as PostgreSQL 12 and later read them");
     }
     let last_archived = check_archive(repo, &index, db, base)?;
+    for t in wal::verify(repo, &index, db)?.timelines.iter().filter(|t| t.missing > 0) {
+        crate::errln!(
+            "dbvault: WARNING: db {db}'s WAL archive misses {} segment(s) of timeline {} ({}): recovery cannot pass the first; wal fetch then stops PostgreSQL (exit 126) rather than let it end early",
+            t.missing,
+            t.timeline,
+            t.missing_names.join(", ")
+        );
+    }
     if let Target::Time(t) = &target
         && last_archived < *t
     {

@@ -254,6 +254,7 @@ pub(crate) fn duration(option: &str, s: &str) -> Result<SignedDuration> {
 fn age(seconds: i64) -> String {
     let (d, h, m) = (seconds / 86_400, seconds % 86_400 / 3_600, seconds % 3_600 / 60);
     match (d, h) {
+        (0, 0) if m == 0 => format!("{} s", seconds.max(0)),
         (0, 0) => format!("{m} min"),
         (0, _) => format!("{h} h {m:02} min"),
         _ => format!("{d} d {h} h"),

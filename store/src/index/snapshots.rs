@@ -106,6 +106,17 @@ impl Index {
         Ok(self.db.get_pinned_cf(self.cf(CF_WAL), wal_key(tag, file)).map_err(|e| self.err(e))?.and_then(|v| Id::from_slice(&v)))
     }
 
+    /// The first archived WAL file of the archive with tag `tag` whose name sorts after `file`
+    /// and starts with `prefix` (a timeline's 8 hex digits, say): one seek.
+    pub fn wal_file_after(&self, tag: &[u8; 16], file: &str, prefix: &str) -> Result<Option<String>> {
+        let mut from = wal_key(tag, file);
+        from.push(0);
+        let mut iter = self.db.iterator_cf(self.cf(CF_WAL), IteratorMode::From(&from, rocksdb::Direction::Forward));
+        let Some(item) = iter.next() else { return Ok(None) };
+        let (k, _) = item.map_err(|e| self.err(e))?;
+        Ok(k.strip_prefix(&tag[..]).and_then(|name| std::str::from_utf8(name).ok()).filter(|n| n.starts_with(prefix)).map(str::to_string))
+    }
+
     /// Every archived WAL file of the WAL archive with tag `tag`, in name order (by timeline,
     /// then position), with the snapshot holding it.
     pub fn wal_files(&self, tag: &[u8; 16]) -> Result<Vec<(String, Id)>> {

@@ -16,6 +16,8 @@ pub struct SegmentHeader {
     pub segment_size: u32,
     /// The position (LSN) of the page: the segment's start.
     pub page_address: u64,
+    /// The timeline the page was written on.
+    pub timeline: u32,
 }
 
 /// The long header of a segment's first page; `None` when `page` does not start with one.
@@ -27,10 +29,11 @@ pub fn segment_header(page: &[u8]) -> Option<SegmentHeader> {
     if info & XLP_LONG_HEADER == 0 {
         return None;
     }
+    let timeline = u32::from_le_bytes(page.get(4..8)?.try_into().ok()?);
     let page_address = u64::from_le_bytes(page.get(8..16)?.try_into().ok()?);
     let cluster = u64::from_le_bytes(page.get(24..32)?.try_into().ok()?);
     let segment_size = u32::from_le_bytes(page.get(32..36)?.try_into().ok()?);
-    (segment_size.is_power_of_two() && (1 << 20..=1 << 30).contains(&segment_size)).then_some(SegmentHeader { cluster, segment_size, page_address })
+    (segment_size.is_power_of_two() && (1 << 20..=1 << 30).contains(&segment_size)).then_some(SegmentHeader { cluster, segment_size, page_address, timeline })
 }
 
 /// The system identifier of the cluster whose data directory is `dir`, from the first 8 bytes of
@@ -53,7 +56,8 @@ mod tests {
         page[24..32].copy_from_slice(&7312345678901234567u64.to_le_bytes());
         page[32..36].copy_from_slice(&(16u32 << 20).to_le_bytes());
         page[8..16].copy_from_slice(&(3u64 << 24).to_le_bytes());
-        assert_eq!(segment_header(&page), Some(SegmentHeader { cluster: 7312345678901234567, segment_size: 16 << 20, page_address: 3 << 24 }));
+        page[4..8].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(segment_header(&page), Some(SegmentHeader { cluster: 7312345678901234567, segment_size: 16 << 20, page_address: 3 << 24, timeline: 2 }));
         page[2] = 0;
         assert_eq!(segment_header(&page), None);
         assert_eq!(segment_header(b"short"), None);

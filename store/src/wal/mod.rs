@@ -76,6 +76,10 @@ pub fn push(repo: &Repository, db: &str, path: &Path, data_directory: Option<&Pa
             Some(h) if name.segment_number(u64::from(h.segment_size)).map(|n| n * u64::from(h.segment_size)) != Some(h.page_address) => {
                 return Err(refuse(format!("its first page is at {}, not where its name puts it: it is another segment renamed", repo_format::postgres::format_lsn(h.page_address))));
             }
+            // The first page of a new timeline's first segment is the old timeline's: never newer.
+            Some(h) if h.timeline > name.timeline => {
+                return Err(refuse(format!("its first page is of timeline {}, after the timeline its name gives: it is another timeline's segment renamed", h.timeline)));
+            }
             Some(h) => h.cluster,
             None => return Err(refuse("it is not a WAL segment: its first page has no long header".into())),
         },
@@ -128,6 +132,14 @@ pub fn find(repo: &Repository, index: &Index, db: &str, file: &str) -> Result<Sn
         return Ok(s);
     }
     require_archive(repo, index, db)?;
+    // A segment missing before a later one of its timeline is a hole, not the archive's end:
+    // recovery must not stop there as if the WAL ended.
+    if WalName::parse(file)?.kind == WalKind::Segment
+        && let Some(later) = index.wal_file_after(&wal_tag(repo.keys(), db), file, &file[..8])?
+        && WalName::parse(&later).is_ok_and(|n| n.kind == WalKind::Segment)
+    {
+        return Err(StoreError::WalGap { db: db.to_string(), file: file.to_string(), later });
+    }
     Err(StoreError::WalNotArchived { db: db.to_string(), file: file.to_string() })
 }
 
