@@ -9,15 +9,7 @@ set -euo pipefail
 work=${1:?usage: base_backups.sh WORKDIR [SCALE] [TRANSACTIONS]}
 scale=${2:-30}
 transactions=${3:-30000}
-bin=${DBVAULT:-${CARGO_TARGET_DIR:-target}/release/dbvault}
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-rm -rf "$work"
-mkdir -p "$work"
-chmod 755 "$work"
-cp "$bin" "$work/dbvault"
-echo bench > "$work/password"
-[ "$(id -u)" = 0 ] && chown -R postgres "$work"
+. "$(dirname "$0")/postgres_workdir.sh"
 dbv=("$work/dbvault" --repo "$work/repo" --password-file "$work/password")
 as_pg "${dbv[@]}" init -q
 as_pg "$pgbin/initdb" -D "$work/data" -A trust -U postgres --no-sync >/dev/null

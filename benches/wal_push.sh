@@ -17,15 +17,7 @@ work=${1:?usage: wal_push.sh WORKDIR [SECONDS] [ROUNDS]}
 seconds=${2:-60}
 rounds=${3:-2}
 scale=${4:-30}
-bin=${DBVAULT:-${CARGO_TARGET_DIR:-target}/release/dbvault}
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-rm -rf "$work"
-mkdir -p "$work"
-chmod 755 "$work"
-cp "$bin" "$work/dbvault"
-echo bench > "$work/password"
-[ "$(id -u)" = 0 ] && chown -R postgres "$work"
+. "$(dirname "$0")/postgres_workdir.sh"
 
 # Finished segments not archived yet.
 LAG="WITH c AS (SELECT pg_walfile_name(pg_current_wal_lsn()) AS cur, last_archived_wal AS arc FROM pg_stat_archiver)
