@@ -195,13 +195,7 @@ fn check_archive(repo: &Repository, index: &store::index::Index, db: &str, base:
     if cluster != info.cluster {
         bail!("db {db}'s WAL archive holds the WAL of cluster {cluster}, but base backup {} is of cluster {}", base.id.short(), info.cluster);
     }
-    // A segment's length is the cluster's segment size.
-    let segment_size = wal::files(repo, index, db)?
-        .into_iter()
-        .find(|(f, _)| wal::WalName::parse(f).is_ok_and(|n| n.kind == wal::WalKind::Segment))
-        .and_then(|(f, _)| wal::find(repo, index, db, &f).ok())
-        .map(|s| s.manifest.size)
-        .filter(|s| s.is_power_of_two());
+    let segment_size = wal::segment_size(repo, index, db)?;
     if let Some(size) = segment_size {
         let first = wal::segment_name(info.timeline, info.start_lsn / size, size);
         if wal::find(repo, index, db, &first).is_err() {

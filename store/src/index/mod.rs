@@ -131,17 +131,21 @@ impl Index {
 
     /// Open a read-only view (the index must exist), waiting up to `wait` for a commit to finish.
     pub fn open_read(local_dir: &Path, wait: Duration) -> Result<Index> {
-        // An index made before a column family existed cannot be opened read-only with it: the
-        // writer role adds it first.
-        if let Ok(present) = DB::list_cf(&rocksdb::Options::default(), db_path(local_dir))
-            && !ALL_CFS.iter().all(|cf| present.iter().any(|p| p == cf))
-        {
-            drop(Self::open_write(local_dir, wait, false)?);
-        }
-        let _shared = lock::acquire(&lock_path(local_dir), true, wait, "the repository index")?;
         let path = db_path(local_dir);
-        let db = DB::open_cf_descriptors_read_only(&options(true), &path, descriptors(), false)
-            .map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })?;
+        let open = || {
+            let _shared = lock::acquire(&lock_path(local_dir), true, wait, "the repository index")?;
+            DB::open_cf_descriptors_read_only(&options(true), &path, descriptors(), false).map_err(|e| StoreError::Index { path: path.clone(), detail: e.into_string() })
+        };
+        let db = match open() {
+            Ok(db) => db,
+            // An index made before a column family existed cannot be opened read-only with it:
+            // the writer role adds it, once.
+            Err(e) if DB::list_cf(&rocksdb::Options::default(), &path).is_ok_and(|present| !ALL_CFS.iter().all(|cf| present.iter().any(|p| p == cf))) => {
+                drop(Self::open_write(local_dir, wait, false).map_err(|_| e)?);
+                open()?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Index { db, path, _writer: None })
     }
 
@@ -325,6 +329,20 @@ mod tests {
 
     fn at(tag: [u8; 16], end_ns: i128) -> Listing {
         Listing { tag, end_ns, wal_file: None }
+    }
+
+    #[test]
+    fn an_index_made_before_the_wal_family_opens_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let older: Vec<&str> = ALL_CFS.iter().copied().filter(|cf| *cf != CF_WAL).collect();
+        {
+            let mut o = rocksdb::Options::default();
+            o.create_if_missing(true);
+            o.create_missing_column_families(true);
+            DB::open_cf(&o, db_path(dir.path()), &older).unwrap();
+        }
+        let r = Index::open_read(dir.path(), Duration::ZERO).unwrap();
+        assert_eq!(r.wal_files(&[1; 16]).unwrap(), vec![]);
     }
 
     #[test]
